@@ -1,0 +1,92 @@
+/*
+Copyright The shcr-operator Authors.
+SPDX-License-Identifier: Apache-2.0
+*/
+
+package v1alpha1
+
+// Condition types. Ready summarises the others of its kind; Reconciling and
+// Stalled follow the kstatus convention so that kubectl wait, kstatus, Argo CD
+// and Flux read health correctly.
+const (
+	ConditionReady       = "Ready"
+	ConditionReconciling = "Reconciling"
+	ConditionStalled     = "Stalled"
+
+	// ShCRRegion.
+	ConditionNamespaceReady         = "NamespaceReady"
+	ConditionRecordServiceAvailable = "RecordServiceAvailable"
+	ConditionGatewayAvailable       = "GatewayAvailable"
+	ConditionPolicyCompiled         = "PolicyCompiled"
+)
+
+// Condition and Event reasons. The same constants are used as the reason of
+// the Events the operator records, so a transition reads the same in
+// `kubectl describe` and in status.
+const (
+	// ReasonReady: every condition Ready summarises is True.
+	ReasonReady = "Ready"
+	// ReasonNotReady: at least one condition Ready summarises is not True; the
+	// message names it.
+	ReasonNotReady = "NotReady"
+	// ReasonProgressing: the operator is still converging on the spec.
+	ReasonProgressing = "Progressing"
+	// ReasonReconciled: the operator has converged on the spec.
+	ReasonReconciled = "Reconciled"
+	// ReasonInvalidSpec: the spec breaks a rule that retrying cannot fix.
+	ReasonInvalidSpec = "InvalidSpec"
+	// ReasonPaused: spec.paused is set; nothing is changed.
+	ReasonPaused = "Paused"
+	// ReasonApplyFailed: the API server refused a child object.
+	ReasonApplyFailed = "ApplyFailed"
+
+	// ReasonNamespaceActive: the region namespace exists, is owned by the
+	// region and is active.
+	ReasonNamespaceActive = "NamespaceActive"
+	// ReasonNamespaceAdopted: a namespace retained from an earlier region of
+	// the same name was adopted, with its data.
+	ReasonNamespaceAdopted = "NamespaceAdopted"
+	// ReasonNamespaceConflict: a namespace of the region's name exists and
+	// belongs to something else; the operator will not take it over.
+	ReasonNamespaceConflict = "NamespaceConflict"
+	// ReasonNamespaceTerminating: the region namespace is being deleted.
+	ReasonNamespaceTerminating = "NamespaceTerminating"
+	// ReasonChildConflict: an object the region needs exists and is not
+	// managed by the operator.
+	ReasonChildConflict = "ChildConflict"
+
+	// ReasonAvailable: every desired replica is updated and ready.
+	ReasonAvailable = "Available"
+	// ReasonRollingOut: replicas are being created or updated.
+	ReasonRollingOut = "RollingOut"
+
+	// ReasonCompiled: the policy bundle was compiled and stored.
+	ReasonCompiled = "Compiled"
+	// ReasonCompileFailed: the policy bundle could not be compiled or stored.
+	ReasonCompileFailed = "CompileFailed"
+
+	// ReasonRetained: the region was deleted with deletionPolicy Retain; its
+	// namespace and volumes were kept.
+	ReasonRetained = "Retained"
+	// ReasonDeleted: the region was deleted with deletionPolicy Delete.
+	ReasonDeleted = "Deleted"
+)
+
+// Labels, annotations and finalizers the operator sets.
+const (
+	// LabelRegion names the region an object belongs to. On a namespace it
+	// marks the namespace as that region's.
+	LabelRegion = "shcr.io/region"
+	// LabelRetained marks a namespace or volume claim kept after its region
+	// was deleted with deletionPolicy Retain.
+	LabelRetained = "shcr.io/retained"
+	// AnnotationRetainedAt records when a namespace or claim was retained.
+	AnnotationRetainedAt = "shcr.io/retained-at"
+	// AnnotationAppliedHash is the hash of the configuration the operator
+	// last applied to a child; with a field-by-field comparison it lets a
+	// no-op reconcile skip the write.
+	AnnotationAppliedHash = "shcr.io/applied-hash"
+
+	// RegionFinalizer guards the deletion of a region's data.
+	RegionFinalizer = "shcr.io/region-protection"
+)

@@ -1,0 +1,380 @@
+/*
+Copyright The shcr-operator Authors.
+SPDX-License-Identifier: Apache-2.0
+*/
+
+package v1alpha1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// DeletionPolicy says what happens to a region's patient data when the
+// ShCRRegion is deleted.
+// +kubebuilder:validation:Enum=Retain;Delete
+type DeletionPolicy string
+
+const (
+	// DeletionPolicyRetain keeps the region namespace and the record service's
+	// volumes; only the workloads are removed. Re-creating a region of the same
+	// name adopts them again.
+	DeletionPolicyRetain DeletionPolicy = "Retain"
+	// DeletionPolicyDelete removes the namespace and everything in it,
+	// patient data included.
+	DeletionPolicyDelete DeletionPolicy = "Delete"
+)
+
+// AuditSink names where the region's gateway writes its audit events.
+// +kubebuilder:validation:Enum=Stdout;File
+type AuditSink string
+
+const (
+	// AuditSinkStdout writes one JSON AuditEvent per line to the gateway's
+	// standard output, for the cluster's log pipeline to ship.
+	AuditSinkStdout AuditSink = "Stdout"
+	// AuditSinkFile writes audit events to a file on a volume of the gateway.
+	AuditSinkFile AuditSink = "File"
+)
+
+// ShCRRegionSpec is the desired state of a Shared Care Record region: one
+// tenant, with its own namespace, record service, gateway and policy.
+type ShCRRegionSpec struct {
+	// DisplayName is the human name of the region, for example
+	// "Thames Valley and Surrey Care Records".
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=128
+	// +required
+	DisplayName string `json:"displayName"`
+
+	// ICBCode is the ODS code of the Integrated Care Board that runs the
+	// region (3 to 6 upper-case letters and digits, for example "QU9").
+	// +kubebuilder:validation:Pattern=`^[A-Z0-9]{3,6}$`
+	// +optional
+	ICBCode string `json:"icbCode,omitempty"`
+
+	// ODSCodes lists further ODS codes that identify the region itself (for
+	// example the hosting organisation of the shared record), each 3 to 6
+	// upper-case letters and digits.
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:Pattern=`^[A-Z0-9]{3,6}$`
+	// +listType=set
+	// +optional
+	ODSCodes []string `json:"odsCodes,omitempty"`
+
+	// RecordService configures the region's FHIR R4 record store.
+	// +kubebuilder:default={}
+	// +optional
+	RecordService RecordServiceSpec `json:"recordService,omitzero"`
+
+	// Gateway configures the record gateway, the policy enforcement point
+	// that every record request passes through.
+	// +kubebuilder:default={}
+	// +optional
+	Gateway GatewaySpec `json:"gateway,omitzero"`
+
+	// Admins are the users, groups or service accounts that administer the
+	// region. They are bound to a Role in the region namespace that can edit
+	// MemberOrganisations, DataSharingAgreements and AccessPolicies and read
+	// the region's workloads, and nothing more.
+	// +kubebuilder:validation:MaxItems=64
+	// +listType=atomic
+	// +optional
+	Admins []rbacv1.Subject `json:"admins,omitempty"`
+
+	// Quota bounds the compute and storage the region namespace may use.
+	// Unset values take the defaults documented on each field.
+	// +kubebuilder:default={}
+	// +optional
+	Quota QuotaSpec `json:"quota,omitzero"`
+
+	// Peers are the names of other ShCRRegions this region may share records
+	// with under a cross-region (Journey 2) agreement. Sharing happens only
+	// when both regions list each other and hold the same agreement.
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +kubebuilder:validation:items:MaxLength=58
+	// +listType=set
+	// +optional
+	Peers []string `json:"peers,omitempty"`
+
+	// Audit configures how long and where access audit events are kept.
+	// +kubebuilder:default={}
+	// +optional
+	Audit AuditSpec `json:"audit,omitzero"`
+
+	// DeletionPolicy says what deleting this ShCRRegion does to patient data.
+	// Retain (the default) keeps the namespace and the record service's
+	// volumes; Delete removes them.
+	// +kubebuilder:default=Retain
+	// +optional
+	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+
+	// Paused stops the operator from changing anything the region owns. Status
+	// still reports what it sees.
+	// +optional
+	Paused bool `json:"paused,omitempty"`
+}
+
+// RecordServiceSpec configures the region's FHIR R4 record store, run as a
+// StatefulSet with one volume per replica.
+type RecordServiceSpec struct {
+	// Image is the record service container image: a FHIR R4 server such as
+	// HAPI FHIR.
+	// +kubebuilder:default="hapiproject/hapi:v8.0.0"
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	// +optional
+	Image string `json:"image,omitempty"`
+
+	// Replicas is the number of record service pods.
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=9
+	// +optional
+	Replicas int32 `json:"replicas,omitempty"`
+
+	// Storage sizes each replica's data volume.
+	// +kubebuilder:default={}
+	// +optional
+	Storage StorageSpec `json:"storage,omitzero"`
+
+	// Resources are the record service container's requests and limits.
+	// When unset, requests of 500m CPU / 1Gi memory and limits of 2 CPU / 2Gi
+	// memory are used.
+	// +optional
+	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
+
+	// Database points the record service at an external database instead of
+	// its embedded store.
+	// +optional
+	Database *DatabaseSpec `json:"database,omitempty"`
+}
+
+// StorageSpec sizes a persistent volume.
+type StorageSpec struct {
+	// Size of each volume.
+	// +kubebuilder:default="10Gi"
+	// +optional
+	Size resource.Quantity `json:"size,omitzero"`
+
+	// StorageClassName of the volumes; the cluster default when unset.
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	StorageClassName *string `json:"storageClassName,omitempty"`
+}
+
+// DatabaseSpec references an external database for the record service.
+type DatabaseSpec struct {
+	// CredentialsSecretRef names a Secret in the region namespace holding the
+	// keys "url", "username" and "password". The operator passes the
+	// reference to the pod; it never reads or copies the values.
+	// +required
+	CredentialsSecretRef corev1.LocalObjectReference `json:"credentialsSecretRef"`
+
+	// NetworkRanges are the CIDR ranges the database lives in; the record
+	// service may open connections to them and nowhere else.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:XValidation:rule="isCIDR(self)",message="must be a CIDR range such as 10.20.0.0/16"
+	// +listType=set
+	// +required
+	NetworkRanges []string `json:"networkRanges"`
+
+	// Port is the database's TCP port.
+	// +kubebuilder:default=5432
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	// +optional
+	Port int32 `json:"port,omitempty"`
+}
+
+// GatewaySpec configures the region's record gateway.
+type GatewaySpec struct {
+	// Image is the gateway container image.
+	// +kubebuilder:default="ghcr.io/shcr-io/shcr-gateway:v0.1.0"
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	// +optional
+	Image string `json:"image,omitempty"`
+
+	// Replicas is the number of gateway pods.
+	// +kubebuilder:default=2
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=20
+	// +optional
+	Replicas int32 `json:"replicas,omitempty"`
+
+	// Resources are the gateway container's requests and limits. When unset,
+	// requests of 100m CPU / 128Mi memory and limits of 1 CPU / 256Mi memory
+	// are used.
+	// +optional
+	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
+
+	// ClientNamespaces are the namespaces whose pods may call the gateway
+	// (for example the namespace of a clinical portal). Nothing else may
+	// reach it.
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +kubebuilder:validation:items:MaxLength=63
+	// +listType=set
+	// +optional
+	ClientNamespaces []string `json:"clientNamespaces,omitempty"`
+}
+
+// QuotaSpec bounds the region namespace.
+type QuotaSpec struct {
+	// CPU is the total CPU the namespace's containers may request (and,
+	// doubled, their limit).
+	// +kubebuilder:default="8"
+	// +optional
+	CPU resource.Quantity `json:"cpu,omitzero"`
+
+	// Memory is the total memory the namespace's containers may request and
+	// be limited to.
+	// +kubebuilder:default="16Gi"
+	// +optional
+	Memory resource.Quantity `json:"memory,omitzero"`
+
+	// Storage is the total storage the namespace's volume claims may request.
+	// +kubebuilder:default="200Gi"
+	// +optional
+	Storage resource.Quantity `json:"storage,omitzero"`
+
+	// Pods is the most pods the namespace may run.
+	// +kubebuilder:default=100
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=10000
+	// +optional
+	Pods int32 `json:"pods,omitempty"`
+}
+
+// AuditSpec configures the region's access audit trail.
+type AuditSpec struct {
+	// RetentionDays is how long audit events are kept. The default of 2922
+	// days (8 years) follows the NHS Records Management Code of Practice for
+	// audit trails of records access.
+	// +kubebuilder:default=2922
+	// +kubebuilder:validation:Minimum=180
+	// +kubebuilder:validation:Maximum=36500
+	// +optional
+	RetentionDays int32 `json:"retentionDays,omitempty"`
+
+	// Sink is where the gateway writes audit events.
+	// +kubebuilder:default=Stdout
+	// +optional
+	Sink AuditSink `json:"sink,omitempty"`
+}
+
+// PolicyBundleStatus describes the compiled policy bundle the gateway enforces.
+type PolicyBundleStatus struct {
+	// ConfigMapName is the ConfigMap, in the region namespace, that holds the bundle.
+	// +optional
+	ConfigMapName string `json:"configMapName,omitempty"`
+
+	// Revision is the sha256 of the bundle's bytes: equal revisions mean
+	// identical policy.
+	// +optional
+	Revision string `json:"revision,omitempty"`
+
+	// SizeBytes is the bundle's size.
+	// +optional
+	SizeBytes int64 `json:"sizeBytes,omitempty"`
+
+	// Grants is the number of effective grants in the bundle.
+	// +optional
+	Grants int32 `json:"grants,omitempty"`
+}
+
+// RegionEndpoints are the in-cluster addresses of the region's services.
+type RegionEndpoints struct {
+	// Gateway is the URL clients call for records.
+	// +optional
+	Gateway string `json:"gateway,omitempty"`
+
+	// RecordService is the record service's URL, reachable only from the
+	// gateway and the region's connectors.
+	// +optional
+	RecordService string `json:"recordService,omitempty"`
+}
+
+// ShCRRegionStatus is the observed state of a ShCRRegion.
+type ShCRRegionStatus struct {
+	// Conditions: Ready summarises NamespaceReady, RecordServiceAvailable,
+	// GatewayAvailable and PolicyCompiled; Reconciling and Stalled follow the
+	// kstatus convention.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// ObservedGeneration is the generation last reconciled successfully.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// Namespace is the region's namespace.
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
+
+	// MemberCount is the number of MemberOrganisations in the region.
+	// +optional
+	MemberCount int32 `json:"memberCount"`
+
+	// ActiveAgreementCount is the number of DataSharingAgreements in the Active phase.
+	// +optional
+	ActiveAgreementCount int32 `json:"activeAgreementCount"`
+
+	// PolicyBundle describes the compiled policy the gateway enforces.
+	// +optional
+	PolicyBundle PolicyBundleStatus `json:"policyBundle,omitzero"`
+
+	// Endpoints are the in-cluster URLs of the region's services.
+	// +optional
+	Endpoints RegionEndpoints `json:"endpoints,omitzero"`
+}
+
+// ShCRRegion is a Shared Care Record region: a tenant that owns the namespace
+// shcr-<name> with its record service, gateway, policy and members.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Cluster,shortName=region;regions,categories=shcr
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Namespace",type=string,JSONPath=`.status.namespace`
+// +kubebuilder:printcolumn:name="Members",type=integer,JSONPath=`.status.memberCount`
+// +kubebuilder:printcolumn:name="Agreements",type=integer,JSONPath=`.status.activeAgreementCount`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 58",message="metadata.name: at most 58 characters, so that the namespace shcr-<name> is a valid name"
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="metadata.name: must be a DNS label (lower-case letters, digits and '-')"
+// +kubebuilder:validation:XValidation:rule="!has(self.spec.peers) || !(self.metadata.name in self.spec.peers)",message="spec.peers: a region cannot be its own peer"
+type ShCRRegion struct {
+	metav1.TypeMeta `json:",inline"`
+
+	// metadata is a standard object metadata.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitzero"`
+
+	// spec is the desired state of the region.
+	// +required
+	Spec ShCRRegionSpec `json:"spec"`
+
+	// status is the observed state of the region.
+	// +optional
+	Status ShCRRegionStatus `json:"status,omitzero"`
+}
+
+// ShCRRegionList is a list of ShCRRegions.
+// +kubebuilder:object:root=true
+type ShCRRegionList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitzero"`
+	Items           []ShCRRegion `json:"items"`
+}
+
+func init() {
+	register(&ShCRRegion{}, &ShCRRegionList{})
+}
+
+// NamespaceFor returns the namespace a region owns.
+func NamespaceFor(regionName string) string { return "shcr-" + regionName }

@@ -1,0 +1,275 @@
+/*
+Copyright The shcr-operator Authors.
+SPDX-License-Identifier: Apache-2.0
+*/
+
+package shcrregion
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
+	"github.com/shcr-io/shcr-operator/internal/apply"
+	"github.com/shcr-io/shcr-operator/internal/policy"
+	"github.com/shcr-io/shcr-operator/internal/specs"
+)
+
+// namespaceRetry is how soon a region waiting on its namespace (terminating
+// from an earlier deletion) looks again.
+const namespaceRetry = 5 * time.Second
+
+// phase is one step of a reconcile. Each phase sets its own condition.
+type phase func(ctx context.Context, region *shcrv1alpha1.ShCRRegion) (ctrl.Result, error)
+
+// Reconcile converges one ShCRRegion on its spec.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, reterr error) {
+	region := &shcrv1alpha1.ShCRRegion{}
+	if err := r.Client.Get(ctx, req.NamespacedName, region); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !region.DeletionTimestamp.IsZero() {
+		return r.reconcileDelete(ctx, region)
+	}
+	if !controllerutil.ContainsFinalizer(region, shcrv1alpha1.RegionFinalizer) {
+		before := region.DeepCopy()
+		controllerutil.AddFinalizer(region, shcrv1alpha1.RegionFinalizer)
+		if err := r.Client.Patch(ctx, region, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+			return ctrl.Result{}, fmt.Errorf("adding finalizer: %w", err)
+		}
+	}
+
+	base := region.DeepCopy()
+	meta.RemoveStatusCondition(&region.Status.Conditions, shcrv1alpha1.ConditionStalled)
+	defer func() {
+		reterr = errors.Join(reterr, r.patchStatus(ctx, base, region, reterr))
+	}()
+
+	if region.Spec.Paused {
+		markPaused(region)
+		return ctrl.Result{}, nil
+	}
+	if errs := shcrv1alpha1.ValidateRegion(region); len(errs) > 0 {
+		markInvalid(region, errs.ToAggregate().Error())
+		return ctrl.Result{}, reconcile.TerminalError(errs.ToAggregate())
+	}
+
+	// Nothing else may be written until the namespace is known to be the
+	// region's own.
+	if res, err := r.reconcileNamespace(ctx, region); err != nil || !res.IsZero() {
+		return res, err
+	}
+	return runPhases(ctx, region,
+		r.reconcileTenancy,
+		r.reconcileRecordService,
+		r.reconcileGateway,
+		r.reconcilePolicyBundle,
+		r.reconcileCounts,
+	)
+}
+
+// runPhases runs every phase, joins their errors and keeps the soonest requeue.
+func runPhases(ctx context.Context, region *shcrv1alpha1.ShCRRegion, phases ...phase) (ctrl.Result, error) {
+	var (
+		errs   []error
+		result ctrl.Result
+	)
+	for _, p := range phases {
+		res, err := p(ctx, region)
+		errs = append(errs, err)
+		if res.RequeueAfter > 0 && (result.RequeueAfter == 0 || res.RequeueAfter < result.RequeueAfter) {
+			result.RequeueAfter = res.RequeueAfter
+		}
+	}
+	return result, errors.Join(errs...)
+}
+
+// applyAll applies objects in order and stops at the first error.
+func (r *Reconciler) applyAll(ctx context.Context, objs ...client.Object) error {
+	for _, obj := range objs {
+		if _, err := r.applier.Apply(ctx, obj); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *Reconciler) reconcileNamespace(ctx context.Context, region *shcrv1alpha1.ShCRRegion) (ctrl.Result, error) {
+	name := shcrv1alpha1.NamespaceFor(region.Name)
+	region.Status.Namespace = name
+
+	live := &corev1.Namespace{}
+	err := r.Client.Get(ctx, client.ObjectKey{Name: name}, live)
+	if client.IgnoreNotFound(err) != nil {
+		return ctrl.Result{}, err
+	}
+	if err == nil && !live.DeletionTimestamp.IsZero() {
+		setCondition(region, shcrv1alpha1.ConditionNamespaceReady, metav1.ConditionFalse, shcrv1alpha1.ReasonNamespaceTerminating,
+			fmt.Sprintf("namespace %s is being deleted; the region will be provisioned when it is gone", name))
+		return ctrl.Result{RequeueAfter: namespaceRetry}, nil
+	}
+	adopted := err == nil && live.Labels[shcrv1alpha1.LabelRetained] == "true"
+
+	if _, err := r.applier.Apply(ctx, specs.Namespace(region)); err != nil {
+		if apply.IsNotOwned(err) {
+			markStalled(region, shcrv1alpha1.ConditionNamespaceReady, shcrv1alpha1.ReasonNamespaceConflict, err.Error())
+			return ctrl.Result{}, reconcile.TerminalError(err)
+		}
+		setCondition(region, shcrv1alpha1.ConditionNamespaceReady, metav1.ConditionFalse, shcrv1alpha1.ReasonApplyFailed, err.Error())
+		return ctrl.Result{}, err
+	}
+	if adopted {
+		setCondition(region, shcrv1alpha1.ConditionNamespaceReady, metav1.ConditionTrue, shcrv1alpha1.ReasonNamespaceAdopted,
+			fmt.Sprintf("namespace %s, retained from an earlier region %s, was adopted with its data", name, region.Name))
+		return ctrl.Result{}, nil
+	}
+	if c := findCondition(region, shcrv1alpha1.ConditionNamespaceReady); c == nil || c.Status != metav1.ConditionTrue {
+		setCondition(region, shcrv1alpha1.ConditionNamespaceReady, metav1.ConditionTrue, shcrv1alpha1.ReasonNamespaceActive,
+			fmt.Sprintf("namespace %s is active", name))
+	}
+	return ctrl.Result{}, nil
+}
+
+// reconcileTenancy applies what isolates and bounds the tenant: quota,
+// limits, service accounts, admin RBAC, network policies and disruption budgets.
+func (r *Reconciler) reconcileTenancy(ctx context.Context, region *shcrv1alpha1.ShCRRegion) (ctrl.Result, error) {
+	objs := []client.Object{specs.ResourceQuota(region), specs.LimitRange(region), specs.AdminRole(region), specs.AdminRoleBinding(region)}
+	for _, sa := range specs.ServiceAccounts(region) {
+		objs = append(objs, sa)
+	}
+	for _, np := range specs.NetworkPolicies(region) {
+		objs = append(objs, np)
+	}
+	for _, pdb := range specs.PodDisruptionBudgets(region) {
+		objs = append(objs, pdb)
+	}
+	if err := r.applyAll(ctx, objs...); err != nil {
+		return ctrl.Result{}, r.childFailed(region, shcrv1alpha1.ConditionNamespaceReady, err)
+	}
+	return ctrl.Result{}, nil
+}
+
+func (r *Reconciler) reconcileRecordService(ctx context.Context, region *shcrv1alpha1.ShCRRegion) (ctrl.Result, error) {
+	objs := []client.Object{}
+	for _, svc := range specs.RecordServiceServices(region) {
+		objs = append(objs, svc)
+	}
+	sts := specs.RecordServiceStatefulSet(region)
+	if err := r.applyAll(ctx, append(objs, sts)...); err != nil {
+		return ctrl.Result{}, r.childFailed(region, shcrv1alpha1.ConditionRecordServiceAvailable, err)
+	}
+	if err := r.clearRetainedClaims(ctx, region); err != nil {
+		return ctrl.Result{}, err
+	}
+	live := &appsv1.StatefulSet{}
+	if err := r.Client.Get(ctx, client.ObjectKeyFromObject(sts), live); client.IgnoreNotFound(err) != nil {
+		return ctrl.Result{}, err
+	}
+	status, reason, msg := statefulSetAvailability(live)
+	setCondition(region, shcrv1alpha1.ConditionRecordServiceAvailable, status, reason, msg)
+	region.Status.Endpoints.RecordService = specs.RecordServiceURL(region)
+	return ctrl.Result{}, nil
+}
+
+func (r *Reconciler) reconcileGateway(ctx context.Context, region *shcrv1alpha1.ShCRRegion) (ctrl.Result, error) {
+	deploy := specs.GatewayDeployment(region)
+	if err := r.applyAll(ctx, specs.GatewayService(region), deploy); err != nil {
+		return ctrl.Result{}, r.childFailed(region, shcrv1alpha1.ConditionGatewayAvailable, err)
+	}
+	live := &appsv1.Deployment{}
+	if err := r.Client.Get(ctx, client.ObjectKeyFromObject(deploy), live); client.IgnoreNotFound(err) != nil {
+		return ctrl.Result{}, err
+	}
+	status, reason, msg := deploymentAvailability(live)
+	setCondition(region, shcrv1alpha1.ConditionGatewayAvailable, status, reason, msg)
+	region.Status.Endpoints.Gateway = specs.GatewayURL(region)
+	return ctrl.Result{}, nil
+}
+
+// reconcilePolicyBundle compiles the region's policy and stores it; the
+// ConfigMap is written only when the bundle's bytes change.
+func (r *Reconciler) reconcilePolicyBundle(ctx context.Context, region *shcrv1alpha1.ShCRRegion) (ctrl.Result, error) {
+	bundle := policy.Compile(policy.Input{Region: region.Name})
+	encoded, err := bundle.Encode()
+	if err != nil {
+		setCondition(region, shcrv1alpha1.ConditionPolicyCompiled, metav1.ConditionFalse, shcrv1alpha1.ReasonCompileFailed, err.Error())
+		return ctrl.Result{}, err
+	}
+	if err := r.applyAll(ctx, specs.PolicyBundleConfigMap(region, encoded)); err != nil {
+		return ctrl.Result{}, r.childFailed(region, shcrv1alpha1.ConditionPolicyCompiled, err)
+	}
+	revision := policy.Revision(encoded)
+	region.Status.PolicyBundle = shcrv1alpha1.PolicyBundleStatus{
+		ConfigMapName: specs.PolicyBundleName,
+		Revision:      revision,
+		SizeBytes:     int64(len(encoded)),
+		Grants:        int32(len(bundle.Grants)),
+	}
+	setCondition(region, shcrv1alpha1.ConditionPolicyCompiled, metav1.ConditionTrue, shcrv1alpha1.ReasonCompiled,
+		fmt.Sprintf("bundle %s.. with %d grants stored in ConfigMap %s", revision[:12], len(bundle.Grants), specs.PolicyBundleName))
+	return ctrl.Result{}, nil
+}
+
+// reconcileCounts reports how many members and active agreements the region has.
+func (r *Reconciler) reconcileCounts(ctx context.Context, region *shcrv1alpha1.ShCRRegion) (ctrl.Result, error) {
+	ns := client.InNamespace(shcrv1alpha1.NamespaceFor(region.Name))
+	members := &shcrv1alpha1.MemberOrganisationList{}
+	if err := r.Client.List(ctx, members, ns); err != nil {
+		return ctrl.Result{}, err
+	}
+	agreements := &shcrv1alpha1.DataSharingAgreementList{}
+	if err := r.Client.List(ctx, agreements, ns); err != nil {
+		return ctrl.Result{}, err
+	}
+	active := 0
+	for i := range agreements.Items {
+		if agreements.Items[i].Status.Phase == shcrv1alpha1.PhaseActive {
+			active++
+		}
+	}
+	region.Status.MemberCount = int32(len(members.Items))
+	region.Status.ActiveAgreementCount = int32(active)
+	return ctrl.Result{}, nil
+}
+
+// clearRetainedClaims removes the retained marks from the record service's
+// volume claims once a re-created region has adopted them.
+func (r *Reconciler) clearRetainedClaims(ctx context.Context, region *shcrv1alpha1.ShCRRegion) error {
+	claims := &corev1.PersistentVolumeClaimList{}
+	if err := r.Client.List(ctx, claims, client.InNamespace(shcrv1alpha1.NamespaceFor(region.Name)),
+		client.MatchingLabels{shcrv1alpha1.LabelRetained: "true"}); err != nil {
+		return err
+	}
+	for i := range claims.Items {
+		claim := &claims.Items[i]
+		before := claim.DeepCopy()
+		delete(claim.Labels, shcrv1alpha1.LabelRetained)
+		delete(claim.Annotations, shcrv1alpha1.AnnotationRetainedAt)
+		if err := r.Client.Patch(ctx, claim, client.MergeFrom(before)); err != nil {
+			return fmt.Errorf("clearing retained mark of claim %s: %w", claim.Name, err)
+		}
+	}
+	return nil
+}
+
+// childFailed records a failed apply on the condition it affects. An object
+// the operator does not own stalls the region; anything else is retried.
+func (r *Reconciler) childFailed(region *shcrv1alpha1.ShCRRegion, conditionType string, err error) error {
+	if apply.IsNotOwned(err) {
+		markStalled(region, conditionType, shcrv1alpha1.ReasonChildConflict, err.Error())
+		return reconcile.TerminalError(err)
+	}
+	setCondition(region, conditionType, metav1.ConditionFalse, shcrv1alpha1.ReasonApplyFailed, err.Error())
+	return err
+}

@@ -1,0 +1,194 @@
+/*
+Copyright The shcr-operator Authors.
+SPDX-License-Identifier: Apache-2.0
+*/
+
+package shcrregion
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
+)
+
+// summarised are the conditions Ready summarises, in the order the message
+// names them.
+var summarised = []string{
+	shcrv1alpha1.ConditionNamespaceReady,
+	shcrv1alpha1.ConditionRecordServiceAvailable,
+	shcrv1alpha1.ConditionGatewayAvailable,
+	shcrv1alpha1.ConditionPolicyCompiled,
+}
+
+func setCondition(region *shcrv1alpha1.ShCRRegion, conditionType string, status metav1.ConditionStatus, reason, message string) {
+	meta.SetStatusCondition(&region.Status.Conditions, metav1.Condition{
+		Type:               conditionType,
+		Status:             status,
+		Reason:             reason,
+		Message:            message,
+		ObservedGeneration: region.Generation,
+	})
+}
+
+func findCondition(region *shcrv1alpha1.ShCRRegion, conditionType string) *metav1.Condition {
+	return meta.FindStatusCondition(region.Status.Conditions, conditionType)
+}
+
+// markStalled records a problem retrying cannot fix, on the condition it
+// affects and as Stalled.
+func markStalled(region *shcrv1alpha1.ShCRRegion, conditionType, reason, message string) {
+	setCondition(region, conditionType, metav1.ConditionFalse, reason, message)
+	setCondition(region, shcrv1alpha1.ConditionStalled, metav1.ConditionTrue, reason, message)
+}
+
+func markInvalid(region *shcrv1alpha1.ShCRRegion, message string) {
+	setCondition(region, shcrv1alpha1.ConditionReady, metav1.ConditionFalse, shcrv1alpha1.ReasonInvalidSpec, message)
+	setCondition(region, shcrv1alpha1.ConditionStalled, metav1.ConditionTrue, shcrv1alpha1.ReasonInvalidSpec, message)
+}
+
+func markPaused(region *shcrv1alpha1.ShCRRegion) {
+	setCondition(region, shcrv1alpha1.ConditionReconciling, metav1.ConditionFalse, shcrv1alpha1.ReasonPaused,
+		"spec.paused is set: the operator changes nothing until it is cleared")
+}
+
+// statefulSetAvailability says whether every desired replica of the
+// current revision is ready.
+func statefulSetAvailability(sts *appsv1.StatefulSet) (metav1.ConditionStatus, string, string) {
+	if sts.Name == "" {
+		return metav1.ConditionFalse, shcrv1alpha1.ReasonRollingOut, "the record service StatefulSet is not yet in the cache"
+	}
+	want := int32(1)
+	if sts.Spec.Replicas != nil {
+		want = *sts.Spec.Replicas
+	}
+	s := sts.Status
+	switch {
+	case s.ObservedGeneration < sts.Generation:
+		return metav1.ConditionFalse, shcrv1alpha1.ReasonRollingOut, "the StatefulSet controller has not yet seen the latest spec"
+	case s.UpdateRevision != "" && s.CurrentRevision != s.UpdateRevision && s.UpdatedReplicas < want:
+		return metav1.ConditionFalse, shcrv1alpha1.ReasonRollingOut, fmt.Sprintf("%d of %d replicas updated", s.UpdatedReplicas, want)
+	case s.ReadyReplicas < want:
+		return metav1.ConditionFalse, shcrv1alpha1.ReasonRollingOut, fmt.Sprintf("%d of %d replicas ready", s.ReadyReplicas, want)
+	}
+	return metav1.ConditionTrue, shcrv1alpha1.ReasonAvailable, fmt.Sprintf("%d of %d replicas ready", s.ReadyReplicas, want)
+}
+
+// deploymentAvailability says whether the Deployment has rolled out its
+// latest spec and is Available.
+func deploymentAvailability(d *appsv1.Deployment) (metav1.ConditionStatus, string, string) {
+	if d.Name == "" {
+		return metav1.ConditionFalse, shcrv1alpha1.ReasonRollingOut, "the gateway Deployment is not yet in the cache"
+	}
+	want := int32(1)
+	if d.Spec.Replicas != nil {
+		want = *d.Spec.Replicas
+	}
+	s := d.Status
+	available := false
+	for _, c := range s.Conditions {
+		if c.Type == appsv1.DeploymentAvailable && c.Status == corev1.ConditionTrue {
+			available = true
+		}
+	}
+	switch {
+	case s.ObservedGeneration < d.Generation:
+		return metav1.ConditionFalse, shcrv1alpha1.ReasonRollingOut, "the Deployment controller has not yet seen the latest spec"
+	case s.UpdatedReplicas < want:
+		return metav1.ConditionFalse, shcrv1alpha1.ReasonRollingOut, fmt.Sprintf("%d of %d replicas updated", s.UpdatedReplicas, want)
+	case !available || s.AvailableReplicas < want:
+		return metav1.ConditionFalse, shcrv1alpha1.ReasonRollingOut, fmt.Sprintf("%d of %d replicas available", s.AvailableReplicas, want)
+	}
+	return metav1.ConditionTrue, shcrv1alpha1.ReasonAvailable, fmt.Sprintf("%d of %d replicas available", s.AvailableReplicas, want)
+}
+
+// summarise sets Ready, Reconciling and Stalled from the other conditions
+// and the reconcile's outcome, and observedGeneration when it succeeded.
+// Stalled is cleared at the start of every reconcile, so it is True only when
+// this reconcile found a problem that retrying cannot fix.
+func summarise(region *shcrv1alpha1.ShCRRegion, reconcileErr error) {
+	if region.Spec.Paused {
+		return
+	}
+	stalled := findCondition(region, shcrv1alpha1.ConditionStalled)
+	if stalled == nil {
+		setCondition(region, shcrv1alpha1.ConditionStalled, metav1.ConditionFalse, shcrv1alpha1.ReasonReconciled, "")
+	} else if stalled.Reason == shcrv1alpha1.ReasonInvalidSpec {
+		setCondition(region, shcrv1alpha1.ConditionReconciling, metav1.ConditionFalse, shcrv1alpha1.ReasonInvalidSpec, "")
+		return
+	}
+
+	var waiting []string
+	for _, t := range summarised {
+		c := findCondition(region, t)
+		switch {
+		case c == nil:
+			waiting = append(waiting, t+" is unknown")
+		case c.Status != metav1.ConditionTrue:
+			waiting = append(waiting, fmt.Sprintf("%s: %s", t, c.Message))
+		}
+	}
+	if len(waiting) == 0 && reconcileErr == nil {
+		setCondition(region, shcrv1alpha1.ConditionReady, metav1.ConditionTrue, shcrv1alpha1.ReasonReady,
+			"the namespace, record service, gateway and policy bundle are all in place")
+		setCondition(region, shcrv1alpha1.ConditionReconciling, metav1.ConditionFalse, shcrv1alpha1.ReasonReconciled, "")
+		region.Status.ObservedGeneration = region.Generation
+		return
+	}
+	if reconcileErr != nil && len(waiting) == 0 {
+		waiting = append(waiting, "last reconcile failed: "+reconcileErr.Error())
+	}
+	message := strings.Join(waiting, "; ")
+	setCondition(region, shcrv1alpha1.ConditionReady, metav1.ConditionFalse, shcrv1alpha1.ReasonNotReady, message)
+	if stalled != nil {
+		setCondition(region, shcrv1alpha1.ConditionReconciling, metav1.ConditionFalse, stalled.Reason, "")
+		return
+	}
+	setCondition(region, shcrv1alpha1.ConditionReconciling, metav1.ConditionTrue, shcrv1alpha1.ReasonProgressing, message)
+	if reconcileErr == nil {
+		region.Status.ObservedGeneration = region.Generation
+	}
+}
+
+// patchStatus writes the region's status once, only if it changed, and
+// records an Event for each condition that changed status.
+func (r *Reconciler) patchStatus(ctx context.Context, base, region *shcrv1alpha1.ShCRRegion, reconcileErr error) error {
+	summarise(region, reconcileErr)
+	if equality.Semantic.DeepEqual(base.Status, region.Status) {
+		return nil
+	}
+	if err := r.Client.Status().Patch(ctx, region, client.MergeFrom(base)); err != nil {
+		return fmt.Errorf("patching status: %w", client.IgnoreNotFound(err))
+	}
+	r.recordTransitions(base, region)
+	return nil
+}
+
+func (r *Reconciler) recordTransitions(base, region *shcrv1alpha1.ShCRRegion) {
+	if r.Recorder == nil {
+		return
+	}
+	for _, c := range region.Status.Conditions {
+		if c.Type == shcrv1alpha1.ConditionReconciling || c.Type == shcrv1alpha1.ConditionStalled && c.Status == metav1.ConditionFalse {
+			continue
+		}
+		old := meta.FindStatusCondition(base.Status.Conditions, c.Type)
+		if old != nil && old.Status == c.Status && old.Reason == c.Reason {
+			continue
+		}
+		eventType := corev1.EventTypeNormal
+		if c.Status != metav1.ConditionTrue || c.Type == shcrv1alpha1.ConditionStalled {
+			eventType = corev1.EventTypeWarning
+		}
+		r.Recorder.Eventf(region, nil, eventType, c.Reason, c.Type, "%s=%s: %s", c.Type, c.Status, c.Message)
+	}
+}
+

@@ -1,0 +1,237 @@
+/*
+Copyright The shcr-operator Authors.
+SPDX-License-Identifier: Apache-2.0
+*/
+
+package specs
+
+import (
+	"strconv"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+
+	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
+)
+
+// Paths inside the gateway container.
+const (
+	GatewayBundleDir  = "/etc/shcr/bundle"
+	GatewayBundlePath = GatewayBundleDir + "/" + PolicyBundleKey
+)
+
+// RecordServiceStatefulSet is the region's FHIR R4 record store. Its volume
+// claims are never owned by the StatefulSet (retention policy Retain), so
+// patient data outlives the workload; the region's deletionPolicy decides
+// whether it is removed with the namespace.
+func RecordServiceStatefulSet(region *shcrv1alpha1.ShCRRegion) *appsv1.StatefulSet {
+	spec := region.Spec.RecordService
+	labels := componentLabels(region, ComponentRecordService)
+	tmp, tmpMount := tmpVolume()
+	container := corev1.Container{
+		Name:            ComponentRecordService,
+		Image:           spec.Image,
+		ImagePullPolicy: corev1.PullIfNotPresent,
+		Ports: []corev1.ContainerPort{{
+			Name: "http", ContainerPort: RecordServicePort, Protocol: corev1.ProtocolTCP,
+		}},
+		Env:             recordServiceEnv(spec),
+		Resources:       resourcesOr(spec.Resources, "500m", "1Gi", "2", "2Gi"),
+		SecurityContext: restrictedContainerSecurity(),
+		VolumeMounts: []corev1.VolumeMount{
+			{Name: RecordServiceDataVolume, MountPath: "/data"},
+			tmpMount,
+		},
+		ReadinessProbe: httpProbe("/fhir/metadata", RecordServicePort, 10),
+		LivenessProbe:  httpProbe("/fhir/metadata", RecordServicePort, 30),
+		StartupProbe:   startupProbe("/fhir/metadata", RecordServicePort),
+	}
+	return &appsv1.StatefulSet{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "StatefulSet"},
+		ObjectMeta: regionMeta(region, RecordServiceName, labels),
+		Spec: appsv1.StatefulSetSpec{
+			Replicas:            ptr.To(spec.Replicas),
+			ServiceName:         RecordServicePodsName,
+			PodManagementPolicy: appsv1.ParallelPodManagement,
+			Selector:            &metav1.LabelSelector{MatchLabels: selectorLabels(region, ComponentRecordService)},
+			PersistentVolumeClaimRetentionPolicy: &appsv1.StatefulSetPersistentVolumeClaimRetentionPolicy{
+				WhenDeleted: appsv1.RetainPersistentVolumeClaimRetentionPolicyType,
+				WhenScaled:  appsv1.RetainPersistentVolumeClaimRetentionPolicyType,
+			},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{
+					ServiceAccountName:           ComponentRecordService,
+					AutomountServiceAccountToken: ptr.To(false),
+					SecurityContext:              restrictedPodSecurity(),
+					Containers:                   []corev1.Container{container},
+					Volumes:                      []corev1.Volume{tmp},
+				},
+			},
+			VolumeClaimTemplates: []corev1.PersistentVolumeClaim{{
+				TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "PersistentVolumeClaim"},
+				ObjectMeta: metav1.ObjectMeta{
+					Name:   RecordServiceDataVolume,
+					Labels: labels,
+				},
+				Spec: corev1.PersistentVolumeClaimSpec{
+					AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+					StorageClassName: spec.Storage.StorageClassName,
+					Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{
+						corev1.ResourceStorage: spec.Storage.Size,
+					}},
+				},
+			}},
+		},
+	}
+}
+
+// recordServiceEnv configures the FHIR server: R4 only, its store on the data
+// volume, or the external database whose Secret is referenced (never read).
+func recordServiceEnv(spec shcrv1alpha1.RecordServiceSpec) []corev1.EnvVar {
+	env := []corev1.EnvVar{
+		{Name: "HAPI_FHIR_FHIR_VERSION", Value: "R4"},
+		{Name: "HAPI_FHIR_SERVER_ADDRESS", Value: "/fhir"},
+	}
+	if spec.Database == nil {
+		return append(env, corev1.EnvVar{Name: "SPRING_DATASOURCE_URL", Value: "jdbc:h2:file:/data/fhir"})
+	}
+	secret := spec.Database.CredentialsSecretRef
+	for _, kv := range [][2]string{
+		{"SPRING_DATASOURCE_URL", "url"},
+		{"SPRING_DATASOURCE_USERNAME", "username"},
+		{"SPRING_DATASOURCE_PASSWORD", "password"},
+	} {
+		env = append(env, corev1.EnvVar{Name: kv[0], ValueFrom: &corev1.EnvVarSource{
+			SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: secret, Key: kv[1]},
+		}})
+	}
+	return env
+}
+
+// RecordServiceServices are the ClusterIP Service the gateway and connectors
+// call, and the headless Service that gives the StatefulSet's pods stable names.
+func RecordServiceServices(region *shcrv1alpha1.ShCRRegion) []*corev1.Service {
+	labels := componentLabels(region, ComponentRecordService)
+	port := []corev1.ServicePort{{
+		Name: "http", Port: RecordServicePort, TargetPort: intstr.FromString("http"), Protocol: corev1.ProtocolTCP,
+	}}
+	client := &corev1.Service{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
+		ObjectMeta: regionMeta(region, RecordServiceName, labels),
+		Spec: corev1.ServiceSpec{
+			Type:     corev1.ServiceTypeClusterIP,
+			Selector: selectorLabels(region, ComponentRecordService),
+			Ports:    port,
+		},
+	}
+	pods := &corev1.Service{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
+		ObjectMeta: regionMeta(region, RecordServicePodsName, labels),
+		Spec: corev1.ServiceSpec{
+			ClusterIP:                corev1.ClusterIPNone,
+			Selector:                 selectorLabels(region, ComponentRecordService),
+			Ports:                    port,
+			PublishNotReadyAddresses: true,
+		},
+	}
+	return []*corev1.Service{client, pods}
+}
+
+// GatewayDeployment is the record gateway, with the policy bundle mounted.
+// The gateway reloads the bundle when the mounted file changes, so a new
+// bundle never restarts it.
+func GatewayDeployment(region *shcrv1alpha1.ShCRRegion) *appsv1.Deployment {
+	spec := region.Spec.Gateway
+	labels := componentLabels(region, ComponentGateway)
+	tmp, tmpMount := tmpVolume()
+	container := corev1.Container{
+		Name:            ComponentGateway,
+		Image:           spec.Image,
+		ImagePullPolicy: corev1.PullIfNotPresent,
+		Args: []string{
+			"--listen=:" + strconv.Itoa(GatewayPort),
+			"--bundle=" + GatewayBundlePath,
+			"--upstream=" + RecordServiceURL(region),
+			"--region=" + region.Name,
+			"--audit-sink=" + string(region.Spec.Audit.Sink),
+		},
+		Ports: []corev1.ContainerPort{{
+			Name: "http", ContainerPort: GatewayPort, Protocol: corev1.ProtocolTCP,
+		}},
+		Resources:       resourcesOr(spec.Resources, "100m", "128Mi", "1", "256Mi"),
+		SecurityContext: restrictedContainerSecurity(),
+		VolumeMounts: []corev1.VolumeMount{
+			{Name: "policy-bundle", MountPath: GatewayBundleDir, ReadOnly: true},
+			tmpMount,
+		},
+		ReadinessProbe: httpProbe("/readyz", GatewayPort, 5),
+		LivenessProbe:  httpProbe("/healthz", GatewayPort, 10),
+	}
+	return &appsv1.Deployment{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+		ObjectMeta: regionMeta(region, GatewayName, labels),
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To(spec.Replicas),
+			Selector: &metav1.LabelSelector{MatchLabels: selectorLabels(region, ComponentGateway)},
+			Strategy: appsv1.DeploymentStrategy{
+				Type: appsv1.RollingUpdateDeploymentStrategyType,
+				RollingUpdate: &appsv1.RollingUpdateDeployment{
+					MaxUnavailable: ptr.To(intstr.FromInt32(0)),
+					MaxSurge:       ptr.To(intstr.FromInt32(1)),
+				},
+			},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{
+					ServiceAccountName:           ComponentGateway,
+					AutomountServiceAccountToken: ptr.To(false),
+					SecurityContext:              restrictedPodSecurity(),
+					Containers:                   []corev1.Container{container},
+					Volumes: []corev1.Volume{
+						{Name: "policy-bundle", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+							LocalObjectReference: corev1.LocalObjectReference{Name: PolicyBundleName},
+						}}},
+						tmp,
+					},
+				},
+			},
+		},
+	}
+}
+
+// GatewayService is the Service clients call.
+func GatewayService(region *shcrv1alpha1.ShCRRegion) *corev1.Service {
+	return &corev1.Service{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
+		ObjectMeta: regionMeta(region, GatewayName, componentLabels(region, ComponentGateway)),
+		Spec: corev1.ServiceSpec{
+			Type:     corev1.ServiceTypeClusterIP,
+			Selector: selectorLabels(region, ComponentGateway),
+			Ports: []corev1.ServicePort{{
+				Name: "http", Port: GatewayPort, TargetPort: intstr.FromString("http"), Protocol: corev1.ProtocolTCP,
+			}},
+		},
+	}
+}
+
+func httpProbe(path string, port int32, period int32) *corev1.Probe {
+	return &corev1.Probe{
+		ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
+			Path: path, Port: intstr.FromInt32(port),
+		}},
+		PeriodSeconds:    period,
+		TimeoutSeconds:   5,
+		FailureThreshold: 3,
+	}
+}
+
+// startupProbe gives a slow-starting FHIR server up to ten minutes.
+func startupProbe(path string, port int32) *corev1.Probe {
+	p := httpProbe(path, port, 10)
+	p.FailureThreshold = 60
+	return p
+}
