@@ -3,7 +3,6 @@ Copyright The shcr-operator Authors.
 SPDX-License-Identifier: Apache-2.0
 */
 
-
 // Package v1alpha1 contains API Schema definitions for the shcr v1alpha1 API group.
 // +kubebuilder:object:generate=true
 // +groupName=shcr.io

@@ -19,6 +19,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
+	"github.com/shcr-io/shcr-operator/internal/kube"
 	"github.com/shcr-io/shcr-operator/internal/manager"
 )
 
@@ -53,7 +54,7 @@ func main() {
 		metrics.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
 
-	mgr, err := manager.New(ctrl.GetConfigOrDie(), ctrl.Options{
+	mgr, err := kube.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		Metrics:                       metrics,
 		WebhookServer:                 webhook.NewServer(webhook.Options{Port: webhookPort, CertDir: webhookCertPath, TLSOpts: tlsOpts}),
 		HealthProbeBindAddress:        probeAddr,

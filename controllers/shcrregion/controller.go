@@ -56,7 +56,7 @@ type Reconciler struct {
 // SetupWithManager registers the reconciler: it owns every child it creates
 // and counts the region's members and agreements.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
-	r.applier = &apply.Applier{Client: r.Client, APIReader: r.APIReader}
+	r.applier = newApplier(r)
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("shcrregion").
 		For(&shcrv1alpha1.ShCRRegion{}, builder.WithPredicates(predicate.Or(
@@ -80,4 +80,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&shcrv1alpha1.MemberOrganisation{}, handler.EnqueueRequestsFromMapFunc(regionOfNamespace)).
 		Watches(&shcrv1alpha1.DataSharingAgreement{}, handler.EnqueueRequestsFromMapFunc(regionOfNamespace)).
 		Complete(r)
+}
+
+func newApplier(r *Reconciler) *apply.Applier {
+	return &apply.Applier{Client: r.Client, APIReader: r.APIReader}
 }

@@ -13,7 +13,6 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -51,7 +50,6 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	}
 
 	base := region.DeepCopy()
-	meta.RemoveStatusCondition(&region.Status.Conditions, shcrv1alpha1.ConditionStalled)
 	defer func() {
 		reterr = errors.Join(reterr, r.patchStatus(ctx, base, region, reterr))
 	}()
@@ -123,7 +121,7 @@ func (r *Reconciler) reconcileNamespace(ctx context.Context, region *shcrv1alpha
 
 	if _, err := r.applier.Apply(ctx, specs.Namespace(region)); err != nil {
 		if apply.IsNotOwned(err) {
-			markStalled(region, shcrv1alpha1.ConditionNamespaceReady, shcrv1alpha1.ReasonNamespaceConflict, err.Error())
+			setCondition(region, shcrv1alpha1.ConditionNamespaceReady, metav1.ConditionFalse, shcrv1alpha1.ReasonNamespaceConflict, err.Error())
 			return ctrl.Result{}, reconcile.TerminalError(err)
 		}
 		setCondition(region, shcrv1alpha1.ConditionNamespaceReady, metav1.ConditionFalse, shcrv1alpha1.ReasonApplyFailed, err.Error())
@@ -267,7 +265,7 @@ func (r *Reconciler) clearRetainedClaims(ctx context.Context, region *shcrv1alph
 // the operator does not own stalls the region; anything else is retried.
 func (r *Reconciler) childFailed(region *shcrv1alpha1.ShCRRegion, conditionType string, err error) error {
 	if apply.IsNotOwned(err) {
-		markStalled(region, conditionType, shcrv1alpha1.ReasonChildConflict, err.Error())
+		setCondition(region, conditionType, metav1.ConditionFalse, shcrv1alpha1.ReasonChildConflict, err.Error())
 		return reconcile.TerminalError(err)
 	}
 	setCondition(region, conditionType, metav1.ConditionFalse, shcrv1alpha1.ReasonApplyFailed, err.Error())

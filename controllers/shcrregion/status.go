@@ -7,6 +7,7 @@ package shcrregion
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -16,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
 )
@@ -43,16 +45,9 @@ func findCondition(region *shcrv1alpha1.ShCRRegion, conditionType string) *metav
 	return meta.FindStatusCondition(region.Status.Conditions, conditionType)
 }
 
-// markStalled records a problem retrying cannot fix, on the condition it
-// affects and as Stalled.
-func markStalled(region *shcrv1alpha1.ShCRRegion, conditionType, reason, message string) {
-	setCondition(region, conditionType, metav1.ConditionFalse, reason, message)
-	setCondition(region, shcrv1alpha1.ConditionStalled, metav1.ConditionTrue, reason, message)
-}
-
+// markInvalid records a spec that breaks a rule the CRD schema cannot check.
 func markInvalid(region *shcrv1alpha1.ShCRRegion, message string) {
 	setCondition(region, shcrv1alpha1.ConditionReady, metav1.ConditionFalse, shcrv1alpha1.ReasonInvalidSpec, message)
-	setCondition(region, shcrv1alpha1.ConditionStalled, metav1.ConditionTrue, shcrv1alpha1.ReasonInvalidSpec, message)
 }
 
 func markPaused(region *shcrv1alpha1.ShCRRegion) {
@@ -111,22 +106,22 @@ func deploymentAvailability(d *appsv1.Deployment) (metav1.ConditionStatus, strin
 }
 
 // summarise sets Ready, Reconciling and Stalled from the other conditions
-// and the reconcile's outcome, and observedGeneration when it succeeded.
-// Stalled is cleared at the start of every reconcile, so it is True only when
-// this reconcile found a problem that retrying cannot fix.
+// and the reconcile's outcome, and observedGeneration when it succeeded. A
+// terminal error (one retrying cannot fix) makes the region Stalled, with the
+// reason of the condition that failed.
 func summarise(region *shcrv1alpha1.ShCRRegion, reconcileErr error) {
 	if region.Spec.Paused {
 		return
 	}
-	stalled := findCondition(region, shcrv1alpha1.ConditionStalled)
-	if stalled == nil {
-		setCondition(region, shcrv1alpha1.ConditionStalled, metav1.ConditionFalse, shcrv1alpha1.ReasonReconciled, "")
-	} else if stalled.Reason == shcrv1alpha1.ReasonInvalidSpec {
-		setCondition(region, shcrv1alpha1.ConditionReconciling, metav1.ConditionFalse, shcrv1alpha1.ReasonInvalidSpec, "")
+	stalled := errors.Is(reconcileErr, reconcile.TerminalError(nil))
+	if ready := findCondition(region, shcrv1alpha1.ConditionReady); stalled && ready != nil && ready.Reason == shcrv1alpha1.ReasonInvalidSpec {
+		setCondition(region, shcrv1alpha1.ConditionStalled, metav1.ConditionTrue, ready.Reason, ready.Message)
+		setCondition(region, shcrv1alpha1.ConditionReconciling, metav1.ConditionFalse, ready.Reason, "")
 		return
 	}
 
 	var waiting []string
+	var firstFailed *metav1.Condition
 	for _, t := range summarised {
 		c := findCondition(region, t)
 		switch {
@@ -134,12 +129,16 @@ func summarise(region *shcrv1alpha1.ShCRRegion, reconcileErr error) {
 			waiting = append(waiting, t+" is unknown")
 		case c.Status != metav1.ConditionTrue:
 			waiting = append(waiting, fmt.Sprintf("%s: %s", t, c.Message))
+			if firstFailed == nil {
+				firstFailed = c
+			}
 		}
 	}
 	if len(waiting) == 0 && reconcileErr == nil {
 		setCondition(region, shcrv1alpha1.ConditionReady, metav1.ConditionTrue, shcrv1alpha1.ReasonReady,
 			"the namespace, record service, gateway and policy bundle are all in place")
 		setCondition(region, shcrv1alpha1.ConditionReconciling, metav1.ConditionFalse, shcrv1alpha1.ReasonReconciled, "")
+		setCondition(region, shcrv1alpha1.ConditionStalled, metav1.ConditionFalse, shcrv1alpha1.ReasonReconciled, "")
 		region.Status.ObservedGeneration = region.Generation
 		return
 	}
@@ -148,10 +147,12 @@ func summarise(region *shcrv1alpha1.ShCRRegion, reconcileErr error) {
 	}
 	message := strings.Join(waiting, "; ")
 	setCondition(region, shcrv1alpha1.ConditionReady, metav1.ConditionFalse, shcrv1alpha1.ReasonNotReady, message)
-	if stalled != nil {
-		setCondition(region, shcrv1alpha1.ConditionReconciling, metav1.ConditionFalse, stalled.Reason, "")
+	if stalled && firstFailed != nil {
+		setCondition(region, shcrv1alpha1.ConditionStalled, metav1.ConditionTrue, firstFailed.Reason, firstFailed.Message)
+		setCondition(region, shcrv1alpha1.ConditionReconciling, metav1.ConditionFalse, firstFailed.Reason, "")
 		return
 	}
+	setCondition(region, shcrv1alpha1.ConditionStalled, metav1.ConditionFalse, shcrv1alpha1.ReasonReconciled, "")
 	setCondition(region, shcrv1alpha1.ConditionReconciling, metav1.ConditionTrue, shcrv1alpha1.ReasonProgressing, message)
 	if reconcileErr == nil {
 		region.Status.ObservedGeneration = region.Generation
@@ -191,4 +192,3 @@ func (r *Reconciler) recordTransitions(base, region *shcrv1alpha1.ShCRRegion) {
 		r.Recorder.Eventf(region, nil, eventType, c.Reason, c.Type, "%s=%s: %s", c.Type, c.Status, c.Message)
 	}
 }
-

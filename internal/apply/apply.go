@@ -21,7 +21,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
 	"github.com/shcr-io/shcr-operator/internal/specs"
@@ -85,9 +87,12 @@ func (a *Applier) Apply(ctx context.Context, desired client.Object) (bool, error
 		if err != nil {
 			return false, err
 		}
-		if live.GetAnnotations()[shcrv1alpha1.AnnotationAppliedHash] == hash && Contains(liveMap, want.Object) {
+		diff := Difference(liveMap, want.Object)
+		if live.GetAnnotations()[shcrv1alpha1.AnnotationAppliedHash] == hash && diff == "" {
 			return false, nil
 		}
+		log.FromContext(ctx).V(1).Info("Applying a changed object", "kind", want.GetKind(),
+			"object", klog.KObj(want), "firstDifference", diff)
 	}
 	if err := a.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(want),
 		client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
@@ -187,12 +192,16 @@ func hashOf(u *unstructured.Unstructured) string {
 // Contains reports whether every field set in want has the same value in
 // live. Fields the API server defaulted, or that other managers added to
 // maps, are ignored; lists must have the same length, element by element.
-func Contains(live, want any) bool {
+func Contains(live, want any) bool { return Difference(live, want) == "" }
+
+// Difference returns the path of the first field set in want that live does
+// not hold, or "" when live contains want.
+func Difference(live, want any) string {
 	switch w := want.(type) {
 	case map[string]any:
 		l, ok := live.(map[string]any)
 		if !ok {
-			return false
+			return "."
 		}
 		for k, wv := range w {
 			lv, ok := l[k]
@@ -200,26 +209,32 @@ func Contains(live, want any) bool {
 				if isEmpty(wv) {
 					continue
 				}
-				return false
+				return "." + k
 			}
-			if !Contains(lv, wv) {
-				return false
+			if d := Difference(lv, wv); d != "" {
+				return "." + k + d
 			}
 		}
-		return true
+		return ""
 	case []any:
 		l, ok := live.([]any)
 		if !ok || len(l) != len(w) {
-			return isEmpty(w) && isEmpty(live)
+			if isEmpty(w) && isEmpty(live) {
+				return ""
+			}
+			return fmt.Sprintf("[len %d]", len(w))
 		}
 		for i := range w {
-			if !Contains(l[i], w[i]) {
-				return false
+			if d := Difference(l[i], w[i]); d != "" {
+				return fmt.Sprintf("[%d]%s", i, d)
 			}
 		}
-		return true
+		return ""
 	default:
-		return reflect.DeepEqual(live, want)
+		if reflect.DeepEqual(live, want) {
+			return ""
+		}
+		return fmt.Sprintf(" (%v, want %v)", live, want)
 	}
 }
 

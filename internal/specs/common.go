@@ -63,8 +63,8 @@ var regionGVK = shcrv1alpha1.GroupVersion.WithKind("ShCRRegion")
 // RegionLabels are the labels every child of a region carries.
 func RegionLabels(region *shcrv1alpha1.ShCRRegion) map[string]string {
 	return map[string]string{
-		LabelManagedBy:            ManagedBy,
-		LabelPartOf:               "shcr",
+		LabelManagedBy:           ManagedBy,
+		LabelPartOf:              "shcr",
 		shcrv1alpha1.LabelRegion: region.Name,
 	}
 }
@@ -82,7 +82,7 @@ func componentLabels(region *shcrv1alpha1.ShCRRegion, component string) map[stri
 func selectorLabels(region *shcrv1alpha1.ShCRRegion, component string) map[string]string {
 	return map[string]string{
 		shcrv1alpha1.LabelRegion: region.Name,
-		LabelComponent:            component,
+		LabelComponent:           component,
 	}
 }
 

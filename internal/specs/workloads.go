@@ -72,7 +72,6 @@ func RecordServiceStatefulSet(region *shcrv1alpha1.ShCRRegion) *appsv1.StatefulS
 				},
 			},
 			VolumeClaimTemplates: []corev1.PersistentVolumeClaim{{
-				TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "PersistentVolumeClaim"},
 				ObjectMeta: metav1.ObjectMeta{
 					Name:   RecordServiceDataVolume,
 					Labels: labels,

@@ -1,0 +1,71 @@
+/*
+Copyright The shcr-operator Authors.
+SPDX-License-Identifier: Apache-2.0
+*/
+
+// Package kube holds the operator's scheme and builds its controller manager
+// with a cache that holds only what the operator reads. The binary and every
+// envtest suite build the manager the same way.
+package kube
+
+import (
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
+	"github.com/shcr-io/shcr-operator/internal/specs"
+)
+
+// Scheme holds the Kubernetes kinds and the shcr.io kinds.
+var Scheme = runtime.NewScheme()
+
+func init() {
+	utilruntime.Must(clientgoscheme.AddToScheme(Scheme))
+	utilruntime.Must(shcrv1alpha1.AddToScheme(Scheme))
+}
+
+// CacheOptions make the cache hold only objects labelled as managed by the
+// operator, for every kind it creates, and drop managedFields from
+// everything it holds. The operator never lists a cluster's other
+// Deployments, ConfigMaps or Namespaces.
+func CacheOptions() cache.Options {
+	managed := labels.SelectorFromSet(labels.Set{specs.LabelManagedBy: specs.ManagedBy})
+	byObject := map[client.Object]cache.ByObject{}
+	for _, obj := range []client.Object{
+		&corev1.Namespace{}, &corev1.ServiceAccount{}, &corev1.Service{}, &corev1.ConfigMap{},
+		&corev1.ResourceQuota{}, &corev1.LimitRange{}, &corev1.PersistentVolumeClaim{},
+		&appsv1.StatefulSet{}, &appsv1.Deployment{}, &networkingv1.NetworkPolicy{},
+		&policyv1.PodDisruptionBudget{}, &rbacv1.Role{}, &rbacv1.RoleBinding{},
+	} {
+		byObject[obj] = cache.ByObject{Label: managed}
+	}
+	return cache.Options{
+		ByObject:         byObject,
+		DefaultTransform: cache.TransformStripManagedFields(),
+	}
+}
+
+// NewManager builds a manager from options the caller has filled in (metrics,
+// probes, leader election, webhooks), with the operator's scheme and cache.
+func NewManager(cfg *rest.Config, opts ctrl.Options) (ctrl.Manager, error) {
+	opts.Scheme = Scheme
+	opts.Cache = CacheOptions()
+	mgr, err := ctrl.NewManager(cfg, opts)
+	if err != nil {
+		return nil, fmt.Errorf("creating manager: %w", err)
+	}
+	return mgr, nil
+}
