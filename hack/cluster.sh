@@ -25,17 +25,24 @@ up() {
 	else
 		rm -f "$kubeconfig.tmp"
 		"$kwokctl" delete cluster --name "$name" >/dev/null 2>&1 || true
-		"$kwokctl" create cluster --name "$name" --runtime binary \
+		local log
+		log=$(mktemp)
+		if ! "$kwokctl" create cluster --name "$name" --runtime binary \
 			--etcd-binary "$k8s/etcd" \
 			--kube-apiserver-binary "$k8s/kube-apiserver" \
 			--kube-controller-manager-binary "$k8s/kube-controller-manager" \
 			--kube-scheduler-binary "$k8s/kube-scheduler" \
 			--kwok-controller-binary "$kwok/kwok" \
 			--kubeconfig "$kubeconfig" \
-			--wait 2m
+			--wait 2m >"$log" 2>&1; then
+			cat "$log" >&2
+			rm -f "$log"
+			exit 1
+		fi
+		rm -f "$log"
 		"$kwokctl" get kubeconfig --name "$name" >"$kubeconfig"
 	fi
-	"$kwokctl" scale node --name "$name" --replicas 2 >/dev/null
+	"$kwokctl" scale node --name "$name" --replicas 2 >/dev/null 2>&1
 	# kwok runs no volume provisioner: a no-provisioner StorageClass and
 	# static volumes let StatefulSets bind their claims (nothing is written).
 	{

@@ -1,0 +1,216 @@
+/*
+Copyright The shcr-operator Authors.
+SPDX-License-Identifier: Apache-2.0
+*/
+
+package specs
+
+import (
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
+)
+
+// region is a region as the API server returns it, defaults applied.
+func region(mods ...func(*shcrv1alpha1.ShCRRegion)) *shcrv1alpha1.ShCRRegion {
+	r := &shcrv1alpha1.ShCRRegion{
+		ObjectMeta: metav1.ObjectMeta{Name: "wessex", UID: types.UID("uid-1")},
+		Spec: shcrv1alpha1.ShCRRegionSpec{
+			DisplayName: "Wessex Care Records",
+			RecordService: shcrv1alpha1.RecordServiceSpec{
+				Image: "fhir:1", Replicas: 1,
+				Storage: shcrv1alpha1.StorageSpec{Size: resource.MustParse("10Gi")},
+			},
+			Gateway: shcrv1alpha1.GatewaySpec{Image: "gw:1", Replicas: 2},
+			Quota: shcrv1alpha1.QuotaSpec{
+				CPU: resource.MustParse("8"), Memory: resource.MustParse("16Gi"),
+				Storage: resource.MustParse("200Gi"), Pods: 100,
+			},
+			Audit:          shcrv1alpha1.AuditSpec{RetentionDays: 2922, Sink: shcrv1alpha1.AuditSinkStdout},
+			DeletionPolicy: shcrv1alpha1.DeletionPolicyRetain,
+		},
+	}
+	for _, m := range mods {
+		m(r)
+	}
+	return r
+}
+
+func allChildren(r *shcrv1alpha1.ShCRRegion) []client.Object {
+	objs := []client.Object{
+		Namespace(r), ResourceQuota(r), LimitRange(r), AdminRole(r), AdminRoleBinding(r),
+		RecordServiceStatefulSet(r), GatewayDeployment(r), GatewayService(r), PolicyBundleConfigMap(r, []byte("{}")),
+	}
+	for _, o := range ServiceAccounts(r) {
+		objs = append(objs, o)
+	}
+	for _, o := range NetworkPolicies(r) {
+		objs = append(objs, o)
+	}
+	for _, o := range PodDisruptionBudgets(r) {
+		objs = append(objs, o)
+	}
+	for _, o := range RecordServiceServices(r) {
+		objs = append(objs, o)
+	}
+	return objs
+}
+
+func TestEveryChildIsLabelledOwnedAndTyped(t *testing.T) {
+	r := region()
+	for _, obj := range allChildren(r) {
+		if obj.GetObjectKind().GroupVersionKind().Kind == "" {
+			t.Errorf("%T %s has no kind: server-side apply needs it", obj, obj.GetName())
+		}
+		owner := metav1.GetControllerOf(obj)
+		if owner == nil || owner.UID != r.UID || owner.Kind != "ShCRRegion" || !ptr.Deref(owner.BlockOwnerDeletion, false) {
+			t.Errorf("%T %s: controller owner %v, want the region", obj, obj.GetName(), owner)
+		}
+		if obj.GetLabels()[LabelManagedBy] != ManagedBy || obj.GetLabels()[shcrv1alpha1.LabelRegion] != "wessex" {
+			t.Errorf("%T %s: labels %v", obj, obj.GetName(), obj.GetLabels())
+		}
+		if _, ok := obj.(*corev1.Namespace); !ok && obj.GetNamespace() != "shcr-wessex" {
+			t.Errorf("%T %s is in namespace %q, want shcr-wessex", obj, obj.GetName(), obj.GetNamespace())
+		}
+	}
+}
+
+func TestPodTemplatesAreRestrictedAndBounded(t *testing.T) {
+	r := region()
+	templates := map[string]corev1.PodTemplateSpec{
+		"record service": RecordServiceStatefulSet(r).Spec.Template,
+		"gateway":        GatewayDeployment(r).Spec.Template,
+	}
+	for name, tmpl := range templates {
+		pod := tmpl.Spec
+		if pod.SecurityContext == nil || !ptr.Deref(pod.SecurityContext.RunAsNonRoot, false) ||
+			pod.SecurityContext.SeccompProfile == nil || pod.SecurityContext.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+			t.Errorf("%s: pod security context %+v is not restricted", name, pod.SecurityContext)
+		}
+		if ptr.Deref(pod.AutomountServiceAccountToken, true) {
+			t.Errorf("%s: mounts an API token it does not need", name)
+		}
+		for _, c := range pod.Containers {
+			sc := c.SecurityContext
+			if sc == nil || ptr.Deref(sc.AllowPrivilegeEscalation, true) || !ptr.Deref(sc.ReadOnlyRootFilesystem, false) ||
+				sc.Capabilities == nil || len(sc.Capabilities.Drop) != 1 || sc.Capabilities.Drop[0] != "ALL" {
+				t.Errorf("%s/%s: container security context %+v is not restricted", name, c.Name, sc)
+			}
+			for _, res := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+				if _, ok := c.Resources.Requests[res]; !ok {
+					t.Errorf("%s/%s: no %s request", name, c.Name, res)
+				}
+				if _, ok := c.Resources.Limits[res]; !ok {
+					t.Errorf("%s/%s: no %s limit", name, c.Name, res)
+				}
+			}
+		}
+	}
+}
+
+func TestResourcesOverrideKeepsTheOtherDefaults(t *testing.T) {
+	r := region(func(r *shcrv1alpha1.ShCRRegion) {
+		r.Spec.Gateway.Resources = &corev1.ResourceRequirements{
+			Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Gi")},
+		}
+	})
+	res := GatewayDeployment(r).Spec.Template.Spec.Containers[0].Resources
+	if got := res.Limits[corev1.ResourceMemory]; got.Cmp(resource.MustParse("1Gi")) != 0 {
+		t.Errorf("memory limit = %s, want the user's 1Gi", got.String())
+	}
+	if got := res.Requests[corev1.ResourceCPU]; got.Cmp(resource.MustParse("100m")) != 0 {
+		t.Errorf("cpu request = %s, want the default 100m", got.String())
+	}
+}
+
+func TestNetworkPolicies(t *testing.T) {
+	byName := func(r *shcrv1alpha1.ShCRRegion) map[string]*networkingv1.NetworkPolicy {
+		out := map[string]*networkingv1.NetworkPolicy{}
+		for _, np := range NetworkPolicies(r) {
+			out[np.Name] = np
+		}
+		return out
+	}
+
+	plain := byName(region())
+	deny := plain[NetworkPolicyDefaultDeny]
+	if len(deny.Spec.PodSelector.MatchLabels) != 0 || len(deny.Spec.PolicyTypes) != 2 || deny.Spec.Ingress != nil || deny.Spec.Egress != nil {
+		t.Errorf("default deny must select every pod and allow nothing both ways: %+v", deny.Spec)
+	}
+	if in := plain[NetworkPolicyGatewayIn]; len(in.Spec.Ingress) != 0 {
+		t.Errorf("with no client namespaces nothing may reach the gateway, got %+v", in.Spec.Ingress)
+	}
+	if out := plain[NetworkPolicyRecordOut]; len(out.Spec.Egress) != 0 {
+		t.Errorf("with no external database the record service may open no connections, got %+v", out.Spec.Egress)
+	}
+	from := plain[NetworkPolicyRecordIn].Spec.Ingress[0].From
+	if len(from) != 2 || from[0].PodSelector.MatchLabels[LabelComponent] != ComponentGateway ||
+		from[1].PodSelector.MatchLabels[LabelComponent] != ComponentConnector {
+		t.Errorf("only the gateway and connectors may reach the record service, got %+v", from)
+	}
+
+	wired := byName(region(func(r *shcrv1alpha1.ShCRRegion) {
+		r.Spec.Gateway.ClientNamespaces = []string{"portal", "ehr"}
+		r.Spec.RecordService.Database = &shcrv1alpha1.DatabaseSpec{
+			CredentialsSecretRef: corev1.LocalObjectReference{Name: "db"},
+			NetworkRanges:        []string{"10.20.0.0/16"}, Port: 5432,
+		}
+	}))
+	if in := wired[NetworkPolicyGatewayIn].Spec.Ingress; len(in) != 1 || len(in[0].From) != 2 ||
+		in[0].From[1].NamespaceSelector.MatchLabels[corev1.LabelMetadataName] != "ehr" {
+		t.Errorf("gateway ingress should admit exactly the two client namespaces, got %+v", in)
+	}
+	if out := wired[NetworkPolicyRecordOut].Spec.Egress; len(out) != 1 || out[0].To[0].IPBlock.CIDR != "10.20.0.0/16" ||
+		out[0].Ports[0].Port.IntValue() != 5432 {
+		t.Errorf("record service egress should reach only the database range and port, got %+v", out)
+	}
+}
+
+func TestDatabaseCredentialsAreReferencedNeverCopied(t *testing.T) {
+	r := region(func(r *shcrv1alpha1.ShCRRegion) {
+		r.Spec.RecordService.Database = &shcrv1alpha1.DatabaseSpec{
+			CredentialsSecretRef: corev1.LocalObjectReference{Name: "fhir-db"}, NetworkRanges: []string{"10.0.0.0/8"}, Port: 5432,
+		}
+	})
+	for _, env := range RecordServiceStatefulSet(r).Spec.Template.Spec.Containers[0].Env {
+		if env.Name == "SPRING_DATASOURCE_PASSWORD" {
+			if env.Value != "" || env.ValueFrom == nil || env.ValueFrom.SecretKeyRef.Name != "fhir-db" {
+				t.Errorf("the password must come from the Secret by reference, got %+v", env)
+			}
+			return
+		}
+	}
+	t.Errorf("no database password reference in the record service")
+}
+
+func TestQuotaLimitsAreTwiceTheCPURequests(t *testing.T) {
+	q := ResourceQuota(region())
+	limit := q.Spec.Hard[corev1.ResourceLimitsCPU]
+	if limit.Cmp(resource.MustParse("16")) != 0 {
+		t.Errorf("limits.cpu = %s, want 16", limit.String())
+	}
+	if lb := q.Spec.Hard[corev1.ResourceServicesLoadBalancers]; !lb.IsZero() {
+		t.Errorf("a region may not expose LoadBalancers, got %s", lb.String())
+	}
+}
+
+func TestRetainedNamespaceHasNoOwnerAndIsMarked(t *testing.T) {
+	ns := RetainedNamespace(region(), metav1.Now())
+	if len(ns.OwnerReferences) != 0 {
+		t.Errorf("a retained namespace must not be owned, got %v", ns.OwnerReferences)
+	}
+	if ns.Labels[shcrv1alpha1.LabelRetained] != "true" || ns.Annotations[shcrv1alpha1.AnnotationRetainedAt] == "" {
+		t.Errorf("not marked retained: %v %v", ns.Labels, ns.Annotations)
+	}
+	if ns.Labels["pod-security.kubernetes.io/enforce"] != "restricted" {
+		t.Errorf("a retained namespace keeps its pod security")
+	}
+}

@@ -1,0 +1,266 @@
+/*
+Copyright The shcr-operator Authors.
+SPDX-License-Identifier: Apache-2.0
+*/
+
+// Package e2e runs the operator binary against a whole simulated cluster
+// (kwok: a real API server, controller-manager and scheduler with fake
+// nodes), so that workloads really become Available and ownerRefs really
+// garbage-collect. `make test-e2e` creates the cluster and sets KUBECONFIG.
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
+	"github.com/shcr-io/shcr-operator/internal/kube"
+	"github.com/shcr-io/shcr-operator/internal/specs"
+)
+
+var (
+	k8s client.Client
+	ctx = context.Background()
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv("KUBECONFIG") == "" || os.Getenv("KUBECTL") == "" {
+		fmt.Fprintln(os.Stderr, "KUBECONFIG and KUBECTL are not set: run the e2e suite with 'make test-e2e' (it creates the kwok cluster)")
+		os.Exit(1)
+	}
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	root, _ := filepath.Abs(filepath.Join("..", ".."))
+	kubectl := exec.Command(os.Getenv("KUBECTL"), "apply", "--server-side", "--field-manager=shcr-e2e",
+		"-f", filepath.Join(root, "config", "crd", "bases"))
+	if out, err := kubectl.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "installing CRDs: %v\n%s", err, out)
+		return 1
+	}
+	if out, err := exec.Command(os.Getenv("KUBECTL"), "wait", "--for=condition=Established", "crd", "--all", "--timeout=60s").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "waiting for CRDs: %v\n%s", err, out)
+		return 1
+	}
+
+	bin := filepath.Join(os.TempDir(), fmt.Sprintf("shcr-e2e-manager-%d", os.Getpid()))
+	build := exec.Command("go", "build", "-o", bin, "./cmd/manager")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building the manager: %v\n%s", err, out)
+		return 1
+	}
+	defer func() { _ = os.Remove(bin) }()
+	logPath := filepath.Join(os.TempDir(), "shcr-e2e-manager.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	manager := exec.Command(bin, "--metrics-bind-address=0", "--health-probe-bind-address=0")
+	manager.Stdout, manager.Stderr = logFile, logFile
+	if err := manager.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, "starting the manager:", err)
+		return 1
+	}
+	defer func() {
+		_ = manager.Process.Kill()
+		_ = manager.Wait()
+	}()
+
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	k8s, err = client.New(cfg, client.Options{Scheme: kube.Scheme})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	code := m.Run()
+	if code != 0 {
+		fmt.Fprintf(os.Stderr, "the manager's log is %s\n", logPath)
+	}
+	return code
+}
+
+func waitFor(t *testing.T, what string, timeout time.Duration, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var why string
+	for time.Now().Before(deadline) {
+		var ok bool
+		if ok, why = cond(); ok {
+			return
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Fatalf("timed out after %s waiting for %s: %s", timeout, what, why)
+}
+
+func gone(obj client.Object) func() (bool, string) {
+	return func() (bool, string) {
+		err := k8s.Get(ctx, client.ObjectKeyFromObject(obj), obj)
+		return apierrors.IsNotFound(err), fmt.Sprintf("still there (err %v)", err)
+	}
+}
+
+func newRegion(name string, policy shcrv1alpha1.DeletionPolicy) *shcrv1alpha1.ShCRRegion {
+	return &shcrv1alpha1.ShCRRegion{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: shcrv1alpha1.ShCRRegionSpec{
+			DisplayName:    "E2E region " + name,
+			DeletionPolicy: policy,
+		},
+	}
+}
+
+// createReady creates a region and waits until it is Ready, which on this
+// cluster means its StatefulSet and Deployment really became Available.
+func createReady(t *testing.T, region *shcrv1alpha1.ShCRRegion) *shcrv1alpha1.ShCRRegion {
+	t.Helper()
+	if err := k8s.Create(ctx, region); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "region "+region.Name+" Ready", 2*time.Minute, func() (bool, string) {
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(region), region); err != nil {
+			return false, err.Error()
+		}
+		c := meta.FindStatusCondition(region.Status.Conditions, shcrv1alpha1.ConditionReady)
+		if c == nil {
+			return false, "no Ready condition"
+		}
+		return c.Status == metav1.ConditionTrue && region.Status.ObservedGeneration == region.Generation, c.Message
+	})
+	return region
+}
+
+func TestRegionBecomesReadyWhenItsWorkloadsAreAvailable(t *testing.T) {
+	region := createReady(t, newRegion("e2e-ready", shcrv1alpha1.DeletionPolicyDelete))
+	ns := shcrv1alpha1.NamespaceFor(region.Name)
+
+	sts := &appsv1.StatefulSet{}
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: specs.RecordServiceName}, sts); err != nil {
+		t.Fatal(err)
+	}
+	if sts.Status.ReadyReplicas != *sts.Spec.Replicas {
+		t.Errorf("Ready region but record service has %d/%d ready", sts.Status.ReadyReplicas, *sts.Spec.Replicas)
+	}
+	deploy := &appsv1.Deployment{}
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: specs.GatewayName}, deploy); err != nil {
+		t.Fatal(err)
+	}
+	if deploy.Status.AvailableReplicas != *deploy.Spec.Replicas {
+		t.Errorf("Ready region but gateway has %d/%d available", deploy.Status.AvailableReplicas, *deploy.Spec.Replicas)
+	}
+	claim := &corev1.PersistentVolumeClaim{}
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "data-record-service-0"}, claim); err != nil {
+		t.Fatal(err)
+	}
+	if claim.Status.Phase != corev1.ClaimBound {
+		t.Errorf("the record service's claim is %s, want Bound", claim.Status.Phase)
+	}
+	// The real Pod Security Admission admitted the pods in the restricted namespace.
+	pods := &corev1.PodList{}
+	if err := k8s.List(ctx, pods, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	if len(pods.Items) != 3 {
+		t.Errorf("want 3 pods (1 record service, 2 gateway), got %d", len(pods.Items))
+	}
+
+	// Scaling the gateway is observed end to end.
+	region.Spec.Gateway.Replicas = 3
+	if err := k8s.Update(ctx, region); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "gateway scaled to 3 and the region Ready again", time.Minute, func() (bool, string) {
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(region), region); err != nil {
+			return false, err.Error()
+		}
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(deploy), deploy); err != nil {
+			return false, err.Error()
+		}
+		ready := meta.IsStatusConditionTrue(region.Status.Conditions, shcrv1alpha1.ConditionReady)
+		return deploy.Status.AvailableReplicas == 3 && ready && region.Status.ObservedGeneration == region.Generation,
+			fmt.Sprintf("%d available, ready=%v", deploy.Status.AvailableReplicas, ready)
+	})
+}
+
+func TestDeletePolicyDeleteGarbageCollectsEverything(t *testing.T) {
+	region := createReady(t, newRegion("e2e-delete", shcrv1alpha1.DeletionPolicyDelete))
+	ns := shcrv1alpha1.NamespaceFor(region.Name)
+	if err := k8s.Delete(ctx, region); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the region gone", time.Minute, gone(&shcrv1alpha1.ShCRRegion{ObjectMeta: metav1.ObjectMeta{Name: region.Name}}))
+	waitFor(t, "the namespace and everything in it gone", 2*time.Minute, gone(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}))
+	pvcs := &corev1.PersistentVolumeClaimList{}
+	if err := k8s.List(ctx, pvcs, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	if len(pvcs.Items) != 0 {
+		t.Errorf("Delete must remove the data claims, %d left", len(pvcs.Items))
+	}
+}
+
+func TestDeletePolicyRetainKeepsNamespaceAndVolumes(t *testing.T) {
+	region := createReady(t, newRegion("e2e-retain", shcrv1alpha1.DeletionPolicyRetain))
+	ns := shcrv1alpha1.NamespaceFor(region.Name)
+	claim := &corev1.PersistentVolumeClaim{}
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "data-record-service-0"}, claim); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := k8s.Delete(ctx, region); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the region gone", time.Minute, gone(&shcrv1alpha1.ShCRRegion{ObjectMeta: metav1.ObjectMeta{Name: region.Name}}))
+	// Owned children really are garbage-collected ...
+	waitFor(t, "the gateway Service garbage-collected", time.Minute,
+		gone(&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: specs.GatewayName}}))
+	waitFor(t, "the record service StatefulSet removed", time.Minute,
+		gone(&appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: specs.RecordServiceName}}))
+	// ... while the namespace and the data stay, with the garbage collector
+	// having had every chance to take them.
+	time.Sleep(3 * time.Second)
+	namespace := &corev1.Namespace{}
+	if err := k8s.Get(ctx, client.ObjectKey{Name: ns}, namespace); err != nil {
+		t.Fatalf("Retain lost the namespace: %v", err)
+	}
+	if !namespace.DeletionTimestamp.IsZero() || namespace.Labels[shcrv1alpha1.LabelRetained] != "true" {
+		t.Errorf("namespace deleting=%v labels=%v, want kept and marked retained", namespace.DeletionTimestamp, namespace.Labels)
+	}
+	kept := &corev1.PersistentVolumeClaim{}
+	if err := k8s.Get(ctx, client.ObjectKeyFromObject(claim), kept); err != nil {
+		t.Fatalf("Retain lost the data claim: %v", err)
+	}
+	if kept.UID != claim.UID || !kept.DeletionTimestamp.IsZero() || kept.Status.Phase != corev1.ClaimBound {
+		t.Errorf("the claim changed: uid %s→%s deleting=%v phase=%s", claim.UID, kept.UID, kept.DeletionTimestamp, kept.Status.Phase)
+	}
+
+	// Creating the region again adopts the namespace and mounts the same data.
+	createReady(t, newRegion("e2e-retain", shcrv1alpha1.DeletionPolicyDelete))
+	if err := k8s.Get(ctx, client.ObjectKeyFromObject(claim), kept); err != nil || kept.UID != claim.UID {
+		t.Errorf("the re-created region does not use the retained claim (err %v, uid %s want %s)", err, kept.UID, claim.UID)
+	}
+	// Clean up through the region itself.
+	if err := k8s.Delete(ctx, &shcrv1alpha1.ShCRRegion{ObjectMeta: metav1.ObjectMeta{Name: "e2e-retain"}}); err != nil {
+		t.Fatal(err)
+	}
+}
