@@ -24,10 +24,38 @@ const (
 	RoleConsumer OrganisationRole = "Consumer"
 )
 
+// DSPTStatus is an organisation's Data Security and Protection Toolkit result.
+// +kubebuilder:validation:Enum=StandardsExceeded;StandardsMet;ApproachingStandards;StandardsNotMet
+type DSPTStatus string
+
+const (
+	DSPTStandardsExceeded    DSPTStatus = "StandardsExceeded"
+	DSPTStandardsMet         DSPTStatus = "StandardsMet"
+	DSPTApproachingStandards DSPTStatus = "ApproachingStandards"
+	DSPTStandardsNotMet      DSPTStatus = "StandardsNotMet"
+)
+
+// ConnectorKind is the protocol of an organisation's own system.
+// +kubebuilder:validation:Enum=FHIR;HL7v2;GPConnect
+type ConnectorKind string
+
+// ConnectorMode says who starts a transfer.
+// +kubebuilder:validation:Enum=Pull;Push
+type ConnectorMode string
+
+const (
+	// ConnectorPull fetches changes from the organisation's endpoint on a schedule.
+	ConnectorPull ConnectorMode = "Pull"
+	// ConnectorPush receives changes the organisation's system sends.
+	ConnectorPush ConnectorMode = "Push"
+)
+
 // MemberOrganisationSpec is a health or care organisation taking part in a region.
+// +kubebuilder:validation:XValidation:rule="!('Provider' in self.roles) || has(self.connector)",message="spec.connector: required for a Provider organisation, whose records reach the region only through it"
 type MemberOrganisationSpec struct {
 	// ODSCode identifies the organisation (Organisation Data Service code,
-	// 3 to 6 upper-case letters and digits, for example "B86001").
+	// 3 to 6 upper-case letters and digits, for example "B86001"). Unique
+	// across the cluster.
 	// +kubebuilder:validation:Pattern=`^[A-Z0-9]{3,6}$`
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.odsCode is immutable: an ODS code is never reused, so a different code is a different organisation"
 	// +required
@@ -50,15 +78,106 @@ type MemberOrganisationSpec struct {
 	// +required
 	Roles []OrganisationRole `json:"roles"`
 
+	// Governance is the due diligence that admits the organisation to sharing.
+	// +required
+	Governance Governance `json:"governance"`
+
+	// Connector brings the organisation's records into the region. Required
+	// for a Provider.
+	// +optional
+	Connector *ConnectorSpec `json:"connector,omitempty"`
+
 	// Suspended withdraws the organisation from sharing: it provides and
-	// receives nothing until cleared.
+	// receives nothing, and its connector is removed, until cleared.
 	// +optional
 	Suspended bool `json:"suspended,omitempty"`
 }
 
+// Governance records the information governance checks on an organisation.
+type Governance struct {
+	// DSPT is the organisation's latest Data Security and Protection Toolkit
+	// assessment. Only StandardsMet or StandardsExceeded, assessed within the
+	// last 12 months, admits the organisation.
+	// +required
+	DSPT DSPTAssessment `json:"dspt"`
+
+	// DataProtectionOfficer of the organisation.
+	// +required
+	DataProtectionOfficer Contact `json:"dataProtectionOfficer"`
+
+	// CaldicottGuardian of the organisation.
+	// +required
+	CaldicottGuardian Contact `json:"caldicottGuardian"`
+
+	// ICORegistration is the organisation's registration number with the
+	// Information Commissioner's Office, for example "Z1234567".
+	// +kubebuilder:validation:Pattern=`^[A-Z]{1,2}[0-9]{6,8}$`
+	// +optional
+	ICORegistration string `json:"icoRegistration,omitempty"`
+}
+
+// DSPTAssessment is one Data Security and Protection Toolkit result.
+type DSPTAssessment struct {
+	// Status of the assessment.
+	// +required
+	Status DSPTStatus `json:"status"`
+
+	// AssessedOn is the date the assessment was published (YYYY-MM-DD).
+	// +kubebuilder:validation:Format=date
+	// +required
+	AssessedOn string `json:"assessedOn"`
+}
+
+// ConnectorSpec configures how an organisation's records reach the region.
+// +kubebuilder:validation:XValidation:rule="self.mode != 'Pull' || has(self.schedule)",message="spec.connector.schedule: required when mode is Pull"
+type ConnectorSpec struct {
+	// Kind is the protocol of the organisation's system.
+	// +required
+	Kind ConnectorKind `json:"kind"`
+
+	// Endpoint is the HTTPS base URL of the organisation's system.
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() == 'https'",message="must be an https URL"
+	// +required
+	Endpoint string `json:"endpoint"`
+
+	// NetworkRanges are the CIDR ranges the endpoint lives in. The connector
+	// may open connections to them, DNS and the record service, and nowhere else.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:XValidation:rule="isCIDR(self)",message="must be a CIDR range such as 10.20.0.0/16"
+	// +listType=set
+	// +required
+	NetworkRanges []string `json:"networkRanges"`
+
+	// CredentialsSecretRef names a Secret in the region namespace with the
+	// connector's credentials: "client-id" and "client-secret" (OAuth2
+	// client credentials) or "tls.crt" and "tls.key" (mutual TLS). It is
+	// mounted into the connector, never copied.
+	// +required
+	CredentialsSecretRef LocalSecretReference `json:"credentialsSecretRef"`
+
+	// Mode says whether the connector pulls on a schedule or receives pushes.
+	// +kubebuilder:default=Pull
+	// +optional
+	Mode ConnectorMode `json:"mode,omitempty"`
+
+	// Schedule is how often a Pull connector fetches changes, as a duration
+	// such as "15m" or "1h".
+	// +kubebuilder:validation:Pattern=`^([0-9]+(s|m|h))+$`
+	// +optional
+	Schedule string `json:"schedule,omitempty"`
+
+	// Image overrides the connector image.
+	// +kubebuilder:validation:MaxLength=512
+	// +optional
+	Image string `json:"image,omitempty"`
+}
+
 // MemberOrganisationStatus is the observed state of a MemberOrganisation.
 type MemberOrganisationStatus struct {
-	// Conditions describe the organisation's admission and readiness.
+	// Conditions: Admitted (the governance gate), CredentialsFound,
+	// ConnectorAvailable and Ready, their summary.
 	// +listType=map
 	// +listMapKey=type
 	// +optional
@@ -67,6 +186,29 @@ type MemberOrganisationStatus struct {
 	// ObservedGeneration is the generation last reconciled successfully.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// Agreements are the DataSharingAgreements (agreementId/vVersion) that
+	// name this organisation as a party.
+	// +listType=set
+	// +optional
+	Agreements []string `json:"agreements,omitempty"`
+
+	// ProvidesCategories are the categories the organisation may contribute
+	// right now: those of its Active agreements, while it is Admitted.
+	// +listType=set
+	// +optional
+	ProvidesCategories []DataCategory `json:"providesCategories,omitempty"`
+
+	// ConsumesCategories are the categories the organisation's staff may be
+	// granted right now.
+	// +listType=set
+	// +optional
+	ConsumesCategories []DataCategory `json:"consumesCategories,omitempty"`
+
+	// AdmissionExpiresAt is when the DSPT assessment turns 12 months old
+	// and the organisation stops being Admitted unless it is renewed.
+	// +optional
+	AdmissionExpiresAt *metav1.Time `json:"admissionExpiresAt,omitempty"`
 }
 
 // MemberOrganisation is an organisation onboarded into the region whose
@@ -77,6 +219,7 @@ type MemberOrganisationStatus struct {
 // +kubebuilder:printcolumn:name="ODS",type=string,JSONPath=`.spec.odsCode`
 // +kubebuilder:printcolumn:name="Name",type=string,JSONPath=`.spec.name`
 // +kubebuilder:printcolumn:name="Type",type=string,JSONPath=`.spec.type`
+// +kubebuilder:printcolumn:name="Admitted",type=string,JSONPath=`.status.conditions[?(@.type=="Admitted")].status`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type MemberOrganisation struct {
