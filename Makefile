@@ -34,7 +34,7 @@ toolchain: ## Build the pinned etcd, Kubernetes, kwok and controller-gen binarie
 .PHONY: manifests
 manifests: ## Generate the CRDs and the manager's ClusterRole.
 	$(TOOLCHAIN) ensure controller-gen
-	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases
+	$(CONTROLLER_GEN) rbac:roleName=manager-role crd webhook paths="./..." output:crd:artifacts:config=config/crd/bases
 
 .PHONY: generate
 generate: ## Generate DeepCopy methods.

@@ -90,3 +90,52 @@ const (
 	// RegionFinalizer guards the deletion of a region's data.
 	RegionFinalizer = "shcr.io/region-protection"
 )
+
+// Condition types of the namespaced kinds.
+const (
+	// MemberOrganisation: the governance gate.
+	ConditionAdmitted = "Admitted"
+	// MemberOrganisation: the connector's credentials Secret has the keys it needs.
+	ConditionCredentialsFound = "CredentialsFound"
+	// MemberOrganisation: the connector Deployment is Available.
+	ConditionConnectorAvailable = "ConnectorAvailable"
+	// DataSharingAgreement: every controller party has approved.
+	ConditionApproved = "Approved"
+	// DataSharingAgreement: the terms can hold (not Invalid, not Suspended).
+	ConditionTermsValid = "TermsValid"
+	// DataSharingAgreement: the phase is Active.
+	ConditionActive = "Active"
+	// DataSharingAgreement: a CrossRegion agreement is confirmed by its peer region.
+	ConditionPeerConfirmed = "PeerConfirmed"
+	// AccessPolicy: the policy grants something under an Active agreement.
+	ConditionInForce = "InForce"
+	// AccessPolicy: part of the policy exceeds the agreement and is not enforced.
+	ConditionScopeNarrowed = "ScopeNarrowed"
+)
+
+// Reasons of the namespaced kinds.
+const (
+	ReasonAdmitted           = "Admitted"
+	ReasonSuspended          = "Suspended"
+	ReasonDSPTNotMet         = "DSPTNotMet"
+	ReasonDSPTExpired        = "DSPTExpired"
+	ReasonCredentialsFound   = "CredentialsFound"
+	ReasonCredentialsMissing = "CredentialsMissing"
+	ReasonNoConnector        = "NoConnector"
+	ReasonNotAdmitted        = "NotAdmitted"
+	ReasonNotInRegion        = "NotInRegion"
+	ReasonDuplicateODSCode   = "DuplicateODSCode"
+
+	ReasonApproved          = "Approved"
+	ReasonAwaitingApprovals = "AwaitingApprovals"
+	ReasonPhase             = "Phase"
+	ReasonPeerConfirmed     = "PeerConfirmed"
+	ReasonPeerMismatch      = "PeerMismatch"
+	ReasonNotCrossRegion    = "NotCrossRegion"
+
+	ReasonInForce            = "InForce"
+	ReasonAgreementNotActive = "AgreementNotActive"
+	ReasonWithinScope        = "WithinScope"
+	ReasonNarrowed           = "Narrowed"
+	ReasonNothingGranted     = "NothingGranted"
+)

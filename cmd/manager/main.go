@@ -66,7 +66,8 @@ func main() {
 		log.Error(err, "Failed to create the manager")
 		os.Exit(1)
 	}
-	if err := manager.Setup(mgr); err != nil {
+	ctx := ctrl.SetupSignalHandler()
+	if err := manager.Setup(ctx, mgr); err != nil {
 		log.Error(err, "Failed to set up the controllers")
 		os.Exit(1)
 	}
@@ -79,7 +80,7 @@ func main() {
 		os.Exit(1)
 	}
 	log.Info("Starting the manager")
-	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
+	if err := mgr.Start(ctx); err != nil {
 		log.Error(err, "The manager stopped with an error")
 		os.Exit(1)
 	}

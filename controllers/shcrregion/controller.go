@@ -79,6 +79,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&rbacv1.RoleBinding{}).
 		Watches(&shcrv1alpha1.MemberOrganisation{}, handler.EnqueueRequestsFromMapFunc(regionOfNamespace)).
 		Watches(&shcrv1alpha1.DataSharingAgreement{}, handler.EnqueueRequestsFromMapFunc(regionOfNamespace)).
+		Watches(&shcrv1alpha1.AccessPolicy{}, handler.EnqueueRequestsFromMapFunc(regionOfNamespace)).
 		Complete(r)
 }
 

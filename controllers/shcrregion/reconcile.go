@@ -21,6 +21,8 @@ import (
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
 	"github.com/shcr-io/shcr-operator/internal/apply"
+	"github.com/shcr-io/shcr-operator/internal/conditions"
+	"github.com/shcr-io/shcr-operator/internal/governance"
 	"github.com/shcr-io/shcr-operator/internal/policy"
 	"github.com/shcr-io/shcr-operator/internal/specs"
 )
@@ -189,7 +191,7 @@ func (r *Reconciler) reconcileGateway(ctx context.Context, region *shcrv1alpha1.
 	if err := r.Client.Get(ctx, client.ObjectKeyFromObject(deploy), live); client.IgnoreNotFound(err) != nil {
 		return ctrl.Result{}, err
 	}
-	status, reason, msg := deploymentAvailability(live)
+	status, reason, msg := conditions.DeploymentAvailability(live)
 	setCondition(region, shcrv1alpha1.ConditionGatewayAvailable, status, reason, msg)
 	region.Status.Endpoints.Gateway = specs.GatewayURL(region)
 	return ctrl.Result{}, nil
@@ -198,7 +200,11 @@ func (r *Reconciler) reconcileGateway(ctx context.Context, region *shcrv1alpha1.
 // reconcilePolicyBundle compiles the region's policy and stores it; the
 // ConfigMap is written only when the bundle's bytes change.
 func (r *Reconciler) reconcilePolicyBundle(ctx context.Context, region *shcrv1alpha1.ShCRRegion) (ctrl.Result, error) {
-	bundle := policy.Compile(policy.Input{Region: region.Name})
+	input, err := r.policyInput(ctx, region)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	bundle := policy.Compile(input)
 	encoded, err := bundle.Encode()
 	if err != nil {
 		setCondition(region, shcrv1alpha1.ConditionPolicyCompiled, metav1.ConditionFalse, shcrv1alpha1.ReasonCompileFailed, err.Error())
@@ -217,6 +223,49 @@ func (r *Reconciler) reconcilePolicyBundle(ctx context.Context, region *shcrv1al
 	setCondition(region, shcrv1alpha1.ConditionPolicyCompiled, metav1.ConditionTrue, shcrv1alpha1.ReasonCompiled,
 		fmt.Sprintf("bundle %s.. with %d grants stored in ConfigMap %s", revision[:12], len(bundle.Grants), specs.PolicyBundleName))
 	return ctrl.Result{}, nil
+}
+
+// policyInput gathers the region's members, agreements and policies, and the
+// peer regions' members named by its cross-region agreements.
+func (r *Reconciler) policyInput(ctx context.Context, region *shcrv1alpha1.ShCRRegion) (policy.Input, error) {
+	ns := client.InNamespace(shcrv1alpha1.NamespaceFor(region.Name))
+	in := policy.Input{Region: region.Name}
+	members := &shcrv1alpha1.MemberOrganisationList{}
+	if err := r.Client.List(ctx, members, ns); err != nil {
+		return in, err
+	}
+	for i := range members.Items {
+		in.Members = append(in.Members, governance.PolicyMember(&members.Items[i], region.Name))
+	}
+	agreements := &shcrv1alpha1.DataSharingAgreementList{}
+	if err := r.Client.List(ctx, agreements, ns); err != nil {
+		return in, err
+	}
+	peers := map[string]bool{}
+	for i := range agreements.Items {
+		a := &agreements.Items[i]
+		in.Agreements = append(in.Agreements, governance.PolicyAgreement(a))
+		if a.Spec.Terms.Journey == shcrv1alpha1.JourneyCrossRegion {
+			peers[a.Spec.Terms.PeerRegion] = true
+		}
+	}
+	for peer := range peers {
+		peerMembers := &shcrv1alpha1.MemberOrganisationList{}
+		if err := r.Client.List(ctx, peerMembers, client.InNamespace(shcrv1alpha1.NamespaceFor(peer))); err != nil {
+			return in, err
+		}
+		for i := range peerMembers.Items {
+			in.Members = append(in.Members, governance.PolicyMember(&peerMembers.Items[i], peer))
+		}
+	}
+	policies := &shcrv1alpha1.AccessPolicyList{}
+	if err := r.Client.List(ctx, policies, ns); err != nil {
+		return in, err
+	}
+	for i := range policies.Items {
+		in.Policies = append(in.Policies, governance.PolicyPolicy(&policies.Items[i]))
+	}
+	return in, nil
 }
 
 // reconcileCounts reports how many members and active agreements the region has.

@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -20,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
+	"github.com/shcr-io/shcr-operator/internal/conditions"
 )
 
 // summarised are the conditions Ready summarises, in the order the message
@@ -32,13 +32,7 @@ var summarised = []string{
 }
 
 func setCondition(region *shcrv1alpha1.ShCRRegion, conditionType string, status metav1.ConditionStatus, reason, message string) {
-	meta.SetStatusCondition(&region.Status.Conditions, metav1.Condition{
-		Type:               conditionType,
-		Status:             status,
-		Reason:             reason,
-		Message:            message,
-		ObservedGeneration: region.Generation,
-	})
+	conditions.Set(&region.Status.Conditions, region.Generation, conditionType, status, reason, message)
 }
 
 func findCondition(region *shcrv1alpha1.ShCRRegion, conditionType string) *metav1.Condition {
@@ -75,34 +69,6 @@ func statefulSetAvailability(sts *appsv1.StatefulSet) (metav1.ConditionStatus, s
 		return metav1.ConditionFalse, shcrv1alpha1.ReasonRollingOut, fmt.Sprintf("%d of %d replicas ready", s.ReadyReplicas, want)
 	}
 	return metav1.ConditionTrue, shcrv1alpha1.ReasonAvailable, fmt.Sprintf("%d of %d replicas ready", s.ReadyReplicas, want)
-}
-
-// deploymentAvailability says whether the Deployment has rolled out its
-// latest spec and is Available.
-func deploymentAvailability(d *appsv1.Deployment) (metav1.ConditionStatus, string, string) {
-	if d.Name == "" {
-		return metav1.ConditionFalse, shcrv1alpha1.ReasonRollingOut, "the gateway Deployment is not yet in the cache"
-	}
-	want := int32(1)
-	if d.Spec.Replicas != nil {
-		want = *d.Spec.Replicas
-	}
-	s := d.Status
-	available := false
-	for _, c := range s.Conditions {
-		if c.Type == appsv1.DeploymentAvailable && c.Status == corev1.ConditionTrue {
-			available = true
-		}
-	}
-	switch {
-	case s.ObservedGeneration < d.Generation:
-		return metav1.ConditionFalse, shcrv1alpha1.ReasonRollingOut, "the Deployment controller has not yet seen the latest spec"
-	case s.UpdatedReplicas < want:
-		return metav1.ConditionFalse, shcrv1alpha1.ReasonRollingOut, fmt.Sprintf("%d of %d replicas updated", s.UpdatedReplicas, want)
-	case !available || s.AvailableReplicas < want:
-		return metav1.ConditionFalse, shcrv1alpha1.ReasonRollingOut, fmt.Sprintf("%d of %d replicas available", s.AvailableReplicas, want)
-	}
-	return metav1.ConditionTrue, shcrv1alpha1.ReasonAvailable, fmt.Sprintf("%d of %d replicas available", s.AvailableReplicas, want)
 }
 
 // summarise sets Ready, Reconciling and Stalled from the other conditions
@@ -169,26 +135,6 @@ func (r *Reconciler) patchStatus(ctx context.Context, base, region *shcrv1alpha1
 	if err := r.Client.Status().Patch(ctx, region, client.MergeFrom(base)); err != nil {
 		return fmt.Errorf("patching status: %w", client.IgnoreNotFound(err))
 	}
-	r.recordTransitions(base, region)
+	conditions.RecordTransitions(r.Recorder, region, base.Status.Conditions, region.Status.Conditions)
 	return nil
-}
-
-func (r *Reconciler) recordTransitions(base, region *shcrv1alpha1.ShCRRegion) {
-	if r.Recorder == nil {
-		return
-	}
-	for _, c := range region.Status.Conditions {
-		if c.Type == shcrv1alpha1.ConditionReconciling || c.Type == shcrv1alpha1.ConditionStalled && c.Status == metav1.ConditionFalse {
-			continue
-		}
-		old := meta.FindStatusCondition(base.Status.Conditions, c.Type)
-		if old != nil && old.Status == c.Status && old.Reason == c.Reason {
-			continue
-		}
-		eventType := corev1.EventTypeNormal
-		if c.Status != metav1.ConditionTrue || c.Type == shcrv1alpha1.ConditionStalled {
-			eventType = corev1.EventTypeWarning
-		}
-		r.Recorder.Eventf(region, nil, eventType, c.Reason, c.Type, "%s=%s: %s", c.Type, c.Status, c.Message)
-	}
 }

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
+	"github.com/shcr-io/shcr-operator/internal/conditions"
 )
 
 func TestSummarise(t *testing.T) {
@@ -103,13 +104,13 @@ func TestWorkloadAvailability(t *testing.T) {
 				Conditions: []appsv1.DeploymentCondition{{Type: appsv1.DeploymentAvailable, Status: available}}},
 		}
 	}
-	if got, _, _ := deploymentAvailability(deploy(corev1.ConditionTrue, 2)); got != metav1.ConditionTrue {
+	if got, _, _ := conditions.DeploymentAvailability(deploy(corev1.ConditionTrue, 2)); got != metav1.ConditionTrue {
 		t.Errorf("an available, updated deployment: %s", got)
 	}
-	if got, _, _ := deploymentAvailability(deploy(corev1.ConditionFalse, 2)); got != metav1.ConditionFalse {
+	if got, _, _ := conditions.DeploymentAvailability(deploy(corev1.ConditionFalse, 2)); got != metav1.ConditionFalse {
 		t.Errorf("a deployment whose Available condition is False: %s", got)
 	}
-	if got, _, _ := deploymentAvailability(deploy(corev1.ConditionTrue, 1)); got != metav1.ConditionFalse {
+	if got, _, _ := conditions.DeploymentAvailability(deploy(corev1.ConditionTrue, 1)); got != metav1.ConditionFalse {
 		t.Errorf("a deployment still rolling out: %s", got)
 	}
 }

@@ -9,6 +9,8 @@ SPDX-License-Identifier: Apache-2.0
 package kube
 
 import (
+	"context"
+	"errors"
 	"fmt"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -16,6 +18,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -68,4 +71,26 @@ func NewManager(cfg *rest.Config, opts ctrl.Options) (ctrl.Manager, error) {
 		return nil, fmt.Errorf("creating manager: %w", err)
 	}
 	return mgr, nil
+}
+
+// ErrNotRegionNamespace is returned by RegionOf for a namespace that no
+// ShCRRegion owns.
+var ErrNotRegionNamespace = errors.New("not a region namespace")
+
+// RegionOf returns the region that owns a namespace, read from the cache: a
+// region namespace carries the operator's managed-by label and the region
+// label. Any other namespace gives ErrNotRegionNamespace.
+func RegionOf(ctx context.Context, c client.Reader, namespace string) (string, error) {
+	ns := &corev1.Namespace{}
+	if err := c.Get(ctx, client.ObjectKey{Name: namespace}, ns); err != nil {
+		if apierrors.IsNotFound(err) {
+			return "", fmt.Errorf("namespace %s: %w", namespace, ErrNotRegionNamespace)
+		}
+		return "", err
+	}
+	region := ns.Labels[shcrv1alpha1.LabelRegion]
+	if region == "" || ns.Labels[specs.LabelManagedBy] != specs.ManagedBy || ns.Labels[shcrv1alpha1.LabelRetained] == "true" {
+		return "", fmt.Errorf("namespace %s: %w", namespace, ErrNotRegionNamespace)
+	}
+	return region, nil
 }

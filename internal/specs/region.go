@@ -191,7 +191,11 @@ func PolicyBundleConfigMap(region *shcrv1alpha1.ShCRRegion, bundle []byte) *core
 
 // serviceURL is the in-cluster URL of a Service in the region namespace.
 func serviceURL(region *shcrv1alpha1.ShCRRegion, name string, port int32, path string) string {
-	return fmt.Sprintf("http://%s.%s.svc:%d%s", name, shcrv1alpha1.NamespaceFor(region.Name), port, path)
+	return serviceURLIn(shcrv1alpha1.NamespaceFor(region.Name), name, port, path)
+}
+
+func serviceURLIn(namespace, name string, port int32, path string) string {
+	return fmt.Sprintf("http://%s.%s.svc:%d%s", name, namespace, port, path)
 }
 
 // GatewayURL is the URL clients call.

@@ -1,0 +1,187 @@
+/*
+Copyright The shcr-operator Authors.
+SPDX-License-Identifier: Apache-2.0
+*/
+
+package accesspolicy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
+	"github.com/shcr-io/shcr-operator/internal/conditions"
+	"github.com/shcr-io/shcr-operator/internal/governance"
+	"github.com/shcr-io/shcr-operator/internal/index"
+	"github.com/shcr-io/shcr-operator/internal/kube"
+	"github.com/shcr-io/shcr-operator/internal/policy"
+)
+
+// Reconcile reports one policy's effective grants.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, reterr error) {
+	ap := &shcrv1alpha1.AccessPolicy{}
+	if err := r.Client.Get(ctx, req.NamespacedName, ap); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !ap.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil
+	}
+	base := ap.DeepCopy()
+	defer func() {
+		reterr = errors.Join(reterr, r.patchStatus(ctx, base, ap, reterr))
+	}()
+
+	if _, err := kube.RegionOf(ctx, r.Client, ap.Namespace); errors.Is(err, kube.ErrNotRegionNamespace) {
+		r.clear(ap)
+		r.set(ap, shcrv1alpha1.ConditionReady, metav1.ConditionFalse, shcrv1alpha1.ReasonNotInRegion,
+			fmt.Sprintf("namespace %s is not a region namespace: create AccessPolicies in shcr-<region>", ap.Namespace))
+		return ctrl.Result{}, reconcile.TerminalError(err)
+	} else if err != nil {
+		return ctrl.Result{}, err
+	}
+
+	active, err := r.activeVersion(ctx, ap)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if active == nil {
+		r.clear(ap)
+		r.set(ap, shcrv1alpha1.ConditionInForce, metav1.ConditionFalse, shcrv1alpha1.ReasonAgreementNotActive,
+			fmt.Sprintf("no version of agreement %s is Active: the policy grants nothing", ap.Spec.AgreementID))
+		return ctrl.Result{}, nil
+	}
+	r.report(ap, active)
+	return ctrl.Result{}, nil
+}
+
+// activeVersion is the Active version of the policy's agreement, if any.
+func (r *Reconciler) activeVersion(ctx context.Context, ap *shcrv1alpha1.AccessPolicy) (*shcrv1alpha1.DataSharingAgreement, error) {
+	versions := &shcrv1alpha1.DataSharingAgreementList{}
+	if err := r.Client.List(ctx, versions, client.InNamespace(ap.Namespace),
+		client.MatchingFields{index.AgreementID: ap.Spec.AgreementID}); err != nil {
+		return nil, err
+	}
+	for i := range versions.Items {
+		if versions.Items[i].Status.Phase == shcrv1alpha1.PhaseActive {
+			return &versions.Items[i], nil
+		}
+	}
+	return nil, nil
+}
+
+// report records the policy's grants intersected with the active version,
+// and what the intersection dropped.
+func (r *Reconciler) report(ap *shcrv1alpha1.AccessPolicy, active *shcrv1alpha1.DataSharingAgreement) {
+	agreement := governance.PolicyAgreement(active)
+	full := governance.PolicyPolicy(ap)
+	dropped := map[string]bool{}
+	var grants []shcrv1alpha1.EffectiveGrant
+	for _, g := range full.Grants {
+		single := full
+		single.Grants = []policy.PolicyGrant{g}
+		kept, lost := policy.ExplainScope(single, agreement)
+		for _, c := range lost {
+			dropped[c] = true
+		}
+		if len(kept) == 0 {
+			continue
+		}
+		eg := shcrv1alpha1.EffectiveGrant{}
+		for _, c := range kept {
+			eg.Categories = append(eg.Categories, shcrv1alpha1.DataCategory(c))
+		}
+		for _, a := range g.Actions {
+			eg.Actions = append(eg.Actions, shcrv1alpha1.Action(a))
+		}
+		if len(eg.Actions) == 0 {
+			eg.Actions = []shcrv1alpha1.Action{shcrv1alpha1.ActionRead, shcrv1alpha1.ActionSearch}
+		}
+		grants = append(grants, eg)
+	}
+	ap.Status.AgreementVersion = active.Spec.Version
+	ap.Status.EffectiveGrants = grants
+	ap.Status.DroppedCategories = nil
+	for _, c := range shcrv1alpha1.AllCategories {
+		if dropped[string(c)] {
+			ap.Status.DroppedCategories = append(ap.Status.DroppedCategories, c)
+		}
+	}
+
+	var narrowed []string
+	if len(ap.Status.DroppedCategories) > 0 {
+		narrowed = append(narrowed, fmt.Sprintf("categories %s are outside %s v%d and are not enforced",
+			joinCategories(ap.Status.DroppedCategories), active.Spec.AgreementID, active.Spec.Version))
+	}
+	if outsiders := notParties(ap.Spec.Subjects.Organisations, active); len(outsiders) > 0 {
+		narrowed = append(narrowed, fmt.Sprintf("organisations %s are not parties to %s v%d and are granted nothing",
+			strings.Join(outsiders, ", "), active.Spec.AgreementID, active.Spec.Version))
+	}
+	if len(narrowed) > 0 {
+		r.set(ap, shcrv1alpha1.ConditionScopeNarrowed, metav1.ConditionTrue, shcrv1alpha1.ReasonNarrowed, strings.Join(narrowed, "; "))
+	} else {
+		r.set(ap, shcrv1alpha1.ConditionScopeNarrowed, metav1.ConditionFalse, shcrv1alpha1.ReasonWithinScope,
+			fmt.Sprintf("every grant is within %s v%d", active.Spec.AgreementID, active.Spec.Version))
+	}
+	if len(grants) == 0 {
+		r.set(ap, shcrv1alpha1.ConditionInForce, metav1.ConditionFalse, shcrv1alpha1.ReasonNothingGranted,
+			fmt.Sprintf("none of the policy's categories are in %s v%d", active.Spec.AgreementID, active.Spec.Version))
+		return
+	}
+	r.set(ap, shcrv1alpha1.ConditionInForce, metav1.ConditionTrue, shcrv1alpha1.ReasonInForce,
+		fmt.Sprintf("enforced under %s v%d", active.Spec.AgreementID, active.Spec.Version))
+}
+
+// clear empties the effective grants of a policy that grants nothing.
+func (r *Reconciler) clear(ap *shcrv1alpha1.AccessPolicy) {
+	ap.Status.AgreementVersion = 0
+	ap.Status.EffectiveGrants = nil
+	ap.Status.DroppedCategories = nil
+	r.set(ap, shcrv1alpha1.ConditionScopeNarrowed, metav1.ConditionFalse, shcrv1alpha1.ReasonAgreementNotActive, "no agreement in force")
+}
+
+func notParties(codes []string, agreement *shcrv1alpha1.DataSharingAgreement) []string {
+	var out []string
+	for _, code := range codes {
+		if !slices.ContainsFunc(agreement.Spec.Terms.Parties, func(p shcrv1alpha1.Party) bool { return p.ODSCode == code }) {
+			out = append(out, code)
+		}
+	}
+	return out
+}
+
+func joinCategories(cats []shcrv1alpha1.DataCategory) string {
+	s := make([]string, len(cats))
+	for i, c := range cats {
+		s[i] = string(c)
+	}
+	return strings.Join(s, ", ")
+}
+
+func (r *Reconciler) set(ap *shcrv1alpha1.AccessPolicy, conditionType string, status metav1.ConditionStatus, reason, message string) {
+	conditions.Set(&ap.Status.Conditions, ap.Generation, conditionType, status, reason, message)
+}
+
+// patchStatus sets Ready and writes status once, only when it changed.
+func (r *Reconciler) patchStatus(ctx context.Context, base, ap *shcrv1alpha1.AccessPolicy, reconcileErr error) error {
+	if conditions.Summarise(&ap.Status.Conditions, ap.Generation, []string{shcrv1alpha1.ConditionInForce}, reconcileErr,
+		fmt.Sprintf("in force under %s v%d", ap.Spec.AgreementID, ap.Status.AgreementVersion)) {
+		ap.Status.ObservedGeneration = ap.Generation
+	}
+	if equality.Semantic.DeepEqual(base.Status, ap.Status) {
+		return nil
+	}
+	if err := r.Client.Status().Patch(ctx, ap, client.MergeFrom(base)); err != nil {
+		return fmt.Errorf("patching status: %w", client.IgnoreNotFound(err))
+	}
+	conditions.RecordTransitions(r.Recorder, ap, base.Status.Conditions, ap.Status.Conditions)
+	return nil
+}

@@ -1,0 +1,256 @@
+/*
+Copyright The shcr-operator Authors.
+SPDX-License-Identifier: Apache-2.0
+*/
+
+package datasharingagreement
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
+	"github.com/shcr-io/shcr-operator/internal/conditions"
+	"github.com/shcr-io/shcr-operator/internal/governance"
+	"github.com/shcr-io/shcr-operator/internal/index"
+	"github.com/shcr-io/shcr-operator/internal/kube"
+	"github.com/shcr-io/shcr-operator/internal/policy"
+)
+
+// transitionSlack is added to a requeue at a transition time, so the
+// reconcile runs just after the second, never just before it.
+const transitionSlack = 50 * time.Millisecond
+
+// Reconcile derives one agreement version's status.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, reterr error) {
+	agreement := &shcrv1alpha1.DataSharingAgreement{}
+	if err := r.Client.Get(ctx, req.NamespacedName, agreement); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !agreement.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil
+	}
+	base := agreement.DeepCopy()
+	defer func() {
+		reterr = errors.Join(reterr, r.patchStatus(ctx, base, agreement, reterr))
+	}()
+
+	agreement.Status.TermsHash = governance.TermsHash(&agreement.Spec.Terms)
+	region, err := kube.RegionOf(ctx, r.Client, agreement.Namespace)
+	if errors.Is(err, kube.ErrNotRegionNamespace) {
+		agreement.Status.Phase = shcrv1alpha1.PhaseInvalid
+		r.set(agreement, shcrv1alpha1.ConditionReady, metav1.ConditionFalse, shcrv1alpha1.ReasonNotInRegion,
+			fmt.Sprintf("namespace %s is not a region namespace: create DataSharingAgreements in shcr-<region>", agreement.Namespace))
+		return ctrl.Result{}, reconcile.TerminalError(err)
+	} else if err != nil {
+		return ctrl.Result{}, err
+	}
+
+	missing := governance.MissingApprovals(&agreement.Spec)
+	agreement.Status.MissingApprovals = missing
+	if len(missing) == 0 {
+		r.set(agreement, shcrv1alpha1.ConditionApproved, metav1.ConditionTrue, shcrv1alpha1.ReasonApproved,
+			"every controller party has approved the terms")
+	} else {
+		r.set(agreement, shcrv1alpha1.ConditionApproved, metav1.ConditionFalse, shcrv1alpha1.ReasonAwaitingApprovals,
+			"awaiting approval from "+strings.Join(missing, ", "))
+	}
+
+	peerConfirmed, err := r.checkPeer(ctx, agreement, region)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	parties, err := r.partyStates(ctx, agreement, region)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	agreement.Status.Parties = parties
+
+	window, err := r.window(ctx, agreement, peerConfirmed)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	now := r.Now()
+	d := derive(phaseInput{
+		approved:            len(missing) == 0,
+		suspended:           agreement.Spec.Suspended,
+		controllerEffective: anyControllerEffective(parties),
+		crossRegion:         agreement.Spec.Terms.Journey == shcrv1alpha1.JourneyCrossRegion,
+		peerConfirmed:       peerConfirmed,
+		window:              window,
+		endsOn:              agreement.Spec.Terms.EndsOn.Time,
+	}, now)
+	r.apply(agreement, d)
+	if d.next.IsZero() {
+		return ctrl.Result{}, nil
+	}
+	return ctrl.Result{RequeueAfter: d.next.Sub(now) + transitionSlack}, nil
+}
+
+// apply records a derived phase in status.
+func (r *Reconciler) apply(agreement *shcrv1alpha1.DataSharingAgreement, d derived) {
+	agreement.Status.Phase = d.phase
+	agreement.Status.NextTransitionTime = nil
+	if !d.next.IsZero() {
+		agreement.Status.NextTransitionTime = &metav1.Time{Time: d.next}
+	}
+	if d.phase == shcrv1alpha1.PhaseActive {
+		if agreement.Status.ActiveSince == nil || !agreement.Status.ActiveSince.Time.Equal(d.activeSince) {
+			agreement.Status.ActiveSince = &metav1.Time{Time: d.activeSince}
+		}
+	}
+	r.set(agreement, shcrv1alpha1.ConditionActive, conditions.Bool(d.phase == shcrv1alpha1.PhaseActive), string(d.phase), d.message)
+	valid := d.phase != shcrv1alpha1.PhaseInvalid && d.phase != shcrv1alpha1.PhaseSuspended
+	reason := shcrv1alpha1.ReasonPhase
+	if !valid {
+		reason = string(d.phase)
+	}
+	r.set(agreement, shcrv1alpha1.ConditionTermsValid, conditions.Bool(valid), reason, d.message)
+}
+
+// window is this version's validity window as the policy compiler computes
+// it, so status and enforcement agree to the second. A version that is not
+// eligible to grant (a draft, suspended, or an unconfirmed cross-region
+// agreement) has no window in that computation; its own dates stand.
+func (r *Reconciler) window(ctx context.Context, agreement *shcrv1alpha1.DataSharingAgreement, peerConfirmed bool) (policy.Window, error) {
+	versions := &shcrv1alpha1.DataSharingAgreementList{}
+	if err := r.Client.List(ctx, versions, client.InNamespace(agreement.Namespace),
+		client.MatchingFields{index.AgreementID: agreement.Spec.AgreementID}); err != nil {
+		return policy.Window{}, err
+	}
+	var inputs []policy.Agreement
+	for i := range versions.Items {
+		v := &versions.Items[i]
+		in := governance.PolicyAgreement(v)
+		if v.UID == agreement.UID {
+			in.PeerConfirmed = peerConfirmed
+		}
+		inputs = append(inputs, in)
+	}
+	if w, ok := policy.Windows(inputs)[policy.AgreementKey{ID: agreement.Spec.AgreementID, Version: agreement.Spec.Version}]; ok {
+		return w, nil
+	}
+	return policy.Window{From: agreement.Spec.Terms.EffectiveFrom.Time, Until: agreement.Spec.Terms.EndsOn.Time}, nil
+}
+
+// partyStates says, per party, whether it shares now: it must be an Admitted
+// member of this region, or of the peer region of a cross-region agreement.
+func (r *Reconciler) partyStates(ctx context.Context, agreement *shcrv1alpha1.DataSharingAgreement, region string) ([]shcrv1alpha1.PartyStatus, error) {
+	var members []policy.Member
+	regions := map[string]string{agreement.Namespace: region}
+	if t := agreement.Spec.Terms; t.Journey == shcrv1alpha1.JourneyCrossRegion {
+		regions[shcrv1alpha1.NamespaceFor(t.PeerRegion)] = t.PeerRegion
+	}
+	for _, p := range agreement.Spec.Terms.Parties {
+		list := &shcrv1alpha1.MemberOrganisationList{}
+		if err := r.Client.List(ctx, list, client.MatchingFields{index.MemberODSCode: p.ODSCode}); err != nil {
+			return nil, err
+		}
+		for i := range list.Items {
+			m := &list.Items[i]
+			if memberRegion, ok := regions[m.Namespace]; ok && m.DeletionTimestamp.IsZero() {
+				members = append(members, governance.PolicyMember(m, memberRegion))
+			}
+		}
+	}
+	var out []shcrv1alpha1.PartyStatus
+	for _, s := range policy.EffectiveParties(governance.PolicyAgreement(agreement), members, region) {
+		out = append(out, shcrv1alpha1.PartyStatus{
+			ODSCode: s.ODSCode, Role: shcrv1alpha1.PartyRole(s.Role), Effective: s.Effective, Reason: s.Reason,
+		})
+	}
+	return out, nil
+}
+
+func anyControllerEffective(parties []shcrv1alpha1.PartyStatus) bool {
+	return slices.ContainsFunc(parties, func(p shcrv1alpha1.PartyStatus) bool {
+		return p.Effective && governance.IsController(p.Role)
+	})
+}
+
+// checkPeer confirms a cross-region agreement: the peer region exists, lists
+// this region in spec.peers, and holds the same agreementId and version with
+// the same terms hash.
+func (r *Reconciler) checkPeer(ctx context.Context, agreement *shcrv1alpha1.DataSharingAgreement, region string) (bool, error) {
+	t := agreement.Spec.Terms
+	if t.Journey != shcrv1alpha1.JourneyCrossRegion {
+		meta.RemoveStatusCondition(&agreement.Status.Conditions, shcrv1alpha1.ConditionPeerConfirmed)
+		return false, nil
+	}
+	mismatch := func(msg string) (bool, error) {
+		r.set(agreement, shcrv1alpha1.ConditionPeerConfirmed, metav1.ConditionFalse, shcrv1alpha1.ReasonPeerMismatch, msg)
+		return false, nil
+	}
+	own := &shcrv1alpha1.ShCRRegion{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Name: region}, own); err != nil {
+		return false, client.IgnoreNotFound(err)
+	}
+	if !slices.Contains(own.Spec.Peers, t.PeerRegion) {
+		return mismatch(fmt.Sprintf("this region does not list %s in spec.peers", t.PeerRegion))
+	}
+	peer := &shcrv1alpha1.ShCRRegion{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Name: t.PeerRegion}, peer); err != nil {
+		if client.IgnoreNotFound(err) == nil {
+			return mismatch(fmt.Sprintf("peer region %s does not exist", t.PeerRegion))
+		}
+		return false, err
+	}
+	if !slices.Contains(peer.Spec.Peers, region) {
+		return mismatch(fmt.Sprintf("peer region %s does not list %s in spec.peers", t.PeerRegion, region))
+	}
+	copies := &shcrv1alpha1.DataSharingAgreementList{}
+	if err := r.Client.List(ctx, copies, client.InNamespace(shcrv1alpha1.NamespaceFor(t.PeerRegion)),
+		client.MatchingFields{index.AgreementID: agreement.Spec.AgreementID}); err != nil {
+		return false, err
+	}
+	ownHash := agreement.Status.TermsHash
+	for i := range copies.Items {
+		c := &copies.Items[i]
+		if c.Spec.Version != agreement.Spec.Version {
+			continue
+		}
+		if h := governance.TermsHash(&c.Spec.Terms); h != ownHash {
+			return mismatch(fmt.Sprintf("peer region %s holds %s v%d with terms hash %s, not %s",
+				t.PeerRegion, agreement.Spec.AgreementID, agreement.Spec.Version, h, ownHash))
+		}
+		if c.Spec.Terms.PeerRegion != region {
+			return mismatch(fmt.Sprintf("the copy in %s names %s as its peer, not %s", t.PeerRegion, c.Spec.Terms.PeerRegion, region))
+		}
+		r.set(agreement, shcrv1alpha1.ConditionPeerConfirmed, metav1.ConditionTrue, shcrv1alpha1.ReasonPeerConfirmed,
+			fmt.Sprintf("peer region %s holds the same version and terms hash and lists this region as a peer", t.PeerRegion))
+		return true, nil
+	}
+	return mismatch(fmt.Sprintf("peer region %s holds no %s v%d", t.PeerRegion, agreement.Spec.AgreementID, agreement.Spec.Version))
+}
+
+func (r *Reconciler) set(agreement *shcrv1alpha1.DataSharingAgreement, conditionType string, status metav1.ConditionStatus, reason, message string) {
+	conditions.Set(&agreement.Status.Conditions, agreement.Generation, conditionType, status, reason, message)
+}
+
+// patchStatus sets Ready and writes status once, only when it changed.
+func (r *Reconciler) patchStatus(ctx context.Context, base, agreement *shcrv1alpha1.DataSharingAgreement, reconcileErr error) error {
+	if conditions.Summarise(&agreement.Status.Conditions, agreement.Generation,
+		[]string{shcrv1alpha1.ConditionApproved, shcrv1alpha1.ConditionTermsValid}, reconcileErr,
+		fmt.Sprintf("approved; phase %s", agreement.Status.Phase)) {
+		agreement.Status.ObservedGeneration = agreement.Generation
+	}
+	if equality.Semantic.DeepEqual(base.Status, agreement.Status) {
+		return nil
+	}
+	if err := r.Client.Status().Patch(ctx, agreement, client.MergeFrom(base)); err != nil {
+		return fmt.Errorf("patching status: %w", client.IgnoreNotFound(err))
+	}
+	conditions.RecordTransitions(r.Recorder, agreement, base.Status.Conditions, agreement.Status.Conditions)
+	return nil
+}

@@ -1,0 +1,67 @@
+/*
+Copyright The shcr-operator Authors.
+SPDX-License-Identifier: Apache-2.0
+*/
+
+// Package memberorganisation reconciles MemberOrganisations: the governance
+// gate that admits an organisation to sharing, and the connector that brings
+// a Provider's records into the region within the categories it may provide.
+package memberorganisation
+
+import (
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+
+	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
+	"github.com/shcr-io/shcr-operator/internal/apply"
+)
+
+// Reconciler reconciles a MemberOrganisation.
+type Reconciler struct {
+	// Client reads from the manager's cache and writes to the API server.
+	Client client.Client
+	// APIReader reads the API server directly. The connector's credentials
+	// Secret is read through it, by name, so the operator never caches
+	// the cluster's Secrets.
+	APIReader client.Reader
+	// Recorder records Events on condition transitions.
+	Recorder events.EventRecorder
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+
+	applier *apply.Applier
+}
+
+// +kubebuilder:rbac:groups=shcr.io,resources=memberorganisations,verbs=get;list;watch
+// +kubebuilder:rbac:groups=shcr.io,resources=memberorganisations/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=shcr.io,resources=datasharingagreements,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
+// +kubebuilder:rbac:groups="",resources=serviceaccounts;configmaps,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;update;patch;delete
+
+// SetupWithManager registers the reconciler. It owns the connector's
+// objects and follows the agreements that name the organisation.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	r.applier = &apply.Applier{Client: r.Client, APIReader: r.APIReader}
+	if r.Now == nil {
+		r.Now = time.Now
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("memberorganisation").
+		For(&shcrv1alpha1.MemberOrganisation{}).
+		Owns(&appsv1.Deployment{}).
+		Owns(&corev1.ServiceAccount{}).
+		Owns(&corev1.ConfigMap{}).
+		Owns(&networkingv1.NetworkPolicy{}).
+		Watches(&shcrv1alpha1.DataSharingAgreement{}, handler.EnqueueRequestsFromMapFunc(r.membersOfAgreement)).
+		Watches(&shcrv1alpha1.MemberOrganisation{}, handler.EnqueueRequestsFromMapFunc(r.sameODSCode)).
+		Complete(r)
+}

@@ -1,0 +1,310 @@
+/*
+Copyright The shcr-operator Authors.
+SPDX-License-Identifier: Apache-2.0
+*/
+
+package memberorganisation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
+	"github.com/shcr-io/shcr-operator/internal/conditions"
+	"github.com/shcr-io/shcr-operator/internal/governance"
+	"github.com/shcr-io/shcr-operator/internal/index"
+	"github.com/shcr-io/shcr-operator/internal/kube"
+	"github.com/shcr-io/shcr-operator/internal/specs"
+)
+
+// Requeue intervals for what no watch reports: the credentials Secret, which
+// the operator reads by name instead of caching every Secret.
+const (
+	credentialsMissingRetry = 30 * time.Second
+	credentialsRecheck      = 10 * time.Minute
+)
+
+// Credential key sets a connector Secret may hold.
+var credentialKeySets = [][]string{{"client-id", "client-secret"}, {"tls.crt", "tls.key"}}
+
+// Reconcile admits or refuses one organisation and runs its connector.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, reterr error) {
+	member := &shcrv1alpha1.MemberOrganisation{}
+	if err := r.Client.Get(ctx, req.NamespacedName, member); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !member.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil // the connector is owned and garbage-collected
+	}
+	base := member.DeepCopy()
+	defer func() {
+		reterr = errors.Join(reterr, r.patchStatus(ctx, base, member, reterr))
+	}()
+
+	region, err := kube.RegionOf(ctx, r.Client, member.Namespace)
+	if errors.Is(err, kube.ErrNotRegionNamespace) {
+		r.refuse(ctx, member, shcrv1alpha1.ReasonNotInRegion,
+			fmt.Sprintf("namespace %s is not a region namespace: create MemberOrganisations in shcr-<region>", member.Namespace))
+		return ctrl.Result{}, reconcile.TerminalError(err)
+	} else if err != nil {
+		return ctrl.Result{}, err
+	}
+	if holder, err := r.firstHolderOfCode(ctx, member); err != nil {
+		return ctrl.Result{}, err
+	} else if holder != "" {
+		r.refuse(ctx, member, shcrv1alpha1.ReasonDuplicateODSCode, fmt.Sprintf(
+			"spec.odsCode %s is already used by MemberOrganisation %s: ODS codes are unique across the cluster", member.Spec.ODSCode, holder))
+		return ctrl.Result{}, reconcile.TerminalError(errors.New("duplicate ODS code"))
+	}
+
+	now := r.Now()
+	admission := governance.Admit(member, now)
+	credentialsOK, requeue, err := r.checkCredentials(ctx, member)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	admitted := admission.Admitted && credentialsOK
+	switch {
+	case !admission.Admitted:
+		r.set(member, shcrv1alpha1.ConditionAdmitted, metav1.ConditionFalse, admission.Reason, admission.Message)
+	case !credentialsOK:
+		r.set(member, shcrv1alpha1.ConditionAdmitted, metav1.ConditionFalse, shcrv1alpha1.ReasonCredentialsMissing,
+			"the connector's credentials are missing: nothing is shared until they are present")
+	default:
+		r.set(member, shcrv1alpha1.ConditionAdmitted, metav1.ConditionTrue, admission.Reason, admission.Message)
+	}
+	member.Status.AdmissionExpiresAt = nil
+	if admitted {
+		member.Status.AdmissionExpiresAt = &metav1.Time{Time: admission.ExpiresAt}
+		// Re-check on the second the DSPT assessment expires.
+		if untilExpiry := admission.ExpiresAt.Sub(now); untilExpiry < requeue {
+			requeue = untilExpiry
+		}
+	}
+
+	if err := r.reportAgreements(ctx, member, admitted); err != nil {
+		return ctrl.Result{}, err
+	}
+	if err := r.reconcileConnector(ctx, member, region, admitted); err != nil {
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{RequeueAfter: requeue}, nil
+}
+
+// refuse marks an organisation that cannot be admitted whatever its
+// governance says, and removes its connector.
+func (r *Reconciler) refuse(ctx context.Context, member *shcrv1alpha1.MemberOrganisation, reason, message string) {
+	r.set(member, shcrv1alpha1.ConditionAdmitted, metav1.ConditionFalse, reason, message)
+	r.set(member, shcrv1alpha1.ConditionReady, metav1.ConditionFalse, reason, message)
+	member.Status.ProvidesCategories, member.Status.ConsumesCategories, member.Status.AdmissionExpiresAt = nil, nil, nil
+	if err := r.removeConnector(ctx, member); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Removing the connector of a refused organisation")
+	}
+}
+
+// firstHolderOfCode returns the member that holds the ODS code first, when it
+// is not this one: the oldest, then by namespace/name.
+func (r *Reconciler) firstHolderOfCode(ctx context.Context, member *shcrv1alpha1.MemberOrganisation) (string, error) {
+	same := &shcrv1alpha1.MemberOrganisationList{}
+	if err := r.Client.List(ctx, same, client.MatchingFields{index.MemberODSCode: member.Spec.ODSCode}); err != nil {
+		return "", err
+	}
+	first := member
+	for i := range same.Items {
+		other := &same.Items[i]
+		if other.UID == member.UID || !other.DeletionTimestamp.IsZero() {
+			continue
+		}
+		if other.CreationTimestamp.Before(&first.CreationTimestamp) ||
+			(other.CreationTimestamp.Equal(&first.CreationTimestamp) && key(other) < key(first)) {
+			first = other
+		}
+	}
+	if first == member {
+		return "", nil
+	}
+	return key(first), nil
+}
+
+func key(o client.Object) string { return o.GetNamespace() + "/" + o.GetName() }
+
+// checkCredentials reads the connector's Secret by name and checks it holds
+// one complete set of credential keys. It never logs or stores the values.
+func (r *Reconciler) checkCredentials(ctx context.Context, member *shcrv1alpha1.MemberOrganisation) (bool, time.Duration, error) {
+	c := member.Spec.Connector
+	if c == nil {
+		r.set(member, shcrv1alpha1.ConditionCredentialsFound, metav1.ConditionTrue, shcrv1alpha1.ReasonNoConnector,
+			"the organisation has no connector and needs no credentials")
+		return true, credentialsRecheck, nil
+	}
+	secret := &corev1.Secret{}
+	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: member.Namespace, Name: c.CredentialsSecretRef.Name}, secret)
+	if client.IgnoreNotFound(err) != nil {
+		return false, 0, err
+	}
+	if err != nil {
+		r.set(member, shcrv1alpha1.ConditionCredentialsFound, metav1.ConditionFalse, shcrv1alpha1.ReasonCredentialsMissing,
+			fmt.Sprintf("spec.connector.credentialsSecretRef: Secret %s not found", c.CredentialsSecretRef.Name))
+		return false, credentialsMissingRetry, nil
+	}
+	for _, keys := range credentialKeySets {
+		if hasKeys(secret, keys) {
+			r.set(member, shcrv1alpha1.ConditionCredentialsFound, metav1.ConditionTrue, shcrv1alpha1.ReasonCredentialsFound,
+				fmt.Sprintf("Secret %s holds %s", secret.Name, strings.Join(keys, " and ")))
+			return true, credentialsRecheck, nil
+		}
+	}
+	r.set(member, shcrv1alpha1.ConditionCredentialsFound, metav1.ConditionFalse, shcrv1alpha1.ReasonCredentialsMissing,
+		fmt.Sprintf("spec.connector.credentialsSecretRef: Secret %s must hold client-id and client-secret, or tls.crt and tls.key", secret.Name))
+	return false, credentialsMissingRetry, nil
+}
+
+func hasKeys(secret *corev1.Secret, keys []string) bool {
+	for _, k := range keys {
+		if len(secret.Data[k]) == 0 && secret.StringData[k] == "" {
+			return false
+		}
+	}
+	return true
+}
+
+// reportAgreements lists the agreements naming the organisation, and the
+// categories it may provide and consume now: those of Active agreements under
+// which it is an effective party.
+func (r *Reconciler) reportAgreements(ctx context.Context, member *shcrv1alpha1.MemberOrganisation, admitted bool) error {
+	agreements := &shcrv1alpha1.DataSharingAgreementList{}
+	if err := r.Client.List(ctx, agreements, client.InNamespace(member.Namespace),
+		client.MatchingFields{index.AgreementParty: member.Spec.ODSCode}); err != nil {
+		return err
+	}
+	var names []string
+	categories := map[shcrv1alpha1.DataCategory]bool{}
+	for i := range agreements.Items {
+		a := &agreements.Items[i]
+		names = append(names, fmt.Sprintf("%s/v%d", a.Spec.AgreementID, a.Spec.Version))
+		if !admitted || a.Status.Phase != shcrv1alpha1.PhaseActive || !effectiveParty(a, member.Spec.ODSCode) {
+			continue
+		}
+		for _, c := range a.Spec.Terms.DataCategories {
+			categories[c] = true
+		}
+	}
+	slices.Sort(names)
+	member.Status.Agreements = names
+	var cats []shcrv1alpha1.DataCategory
+	for _, c := range shcrv1alpha1.AllCategories {
+		if categories[c] {
+			cats = append(cats, c)
+		}
+	}
+	member.Status.ProvidesCategories, member.Status.ConsumesCategories = nil, nil
+	if hasRole(member, shcrv1alpha1.RoleProvider) {
+		member.Status.ProvidesCategories = cats
+	}
+	if hasRole(member, shcrv1alpha1.RoleConsumer) {
+		member.Status.ConsumesCategories = cats
+	}
+	return nil
+}
+
+func effectiveParty(a *shcrv1alpha1.DataSharingAgreement, code string) bool {
+	for _, p := range a.Status.Parties {
+		if p.ODSCode == code {
+			return p.Effective
+		}
+	}
+	return false
+}
+
+func hasRole(member *shcrv1alpha1.MemberOrganisation, role shcrv1alpha1.OrganisationRole) bool {
+	return slices.Contains(member.Spec.Roles, role)
+}
+
+// reconcileConnector runs the connector of an admitted Provider, configured
+// with the categories it may provide now, and removes it otherwise.
+func (r *Reconciler) reconcileConnector(ctx context.Context, member *shcrv1alpha1.MemberOrganisation, region string, admitted bool) error {
+	switch {
+	case member.Spec.Connector == nil || !hasRole(member, shcrv1alpha1.RoleProvider):
+		r.set(member, shcrv1alpha1.ConditionConnectorAvailable, metav1.ConditionTrue, shcrv1alpha1.ReasonNoConnector,
+			"the organisation provides no records, so it runs no connector")
+		return r.removeConnector(ctx, member)
+	case !admitted:
+		r.set(member, shcrv1alpha1.ConditionConnectorAvailable, metav1.ConditionFalse, shcrv1alpha1.ReasonNotAdmitted,
+			"the organisation is not Admitted: its connector is removed and it contributes nothing")
+		return r.removeConnector(ctx, member)
+	}
+	var categories []string
+	for _, c := range member.Status.ProvidesCategories {
+		categories = append(categories, string(c))
+	}
+	deploy := specs.ConnectorDeployment(region, member)
+	for _, obj := range []client.Object{
+		specs.ConnectorServiceAccount(region, member),
+		specs.ConnectorConfigMap(region, member, categories),
+		specs.ConnectorNetworkPolicy(region, member),
+		deploy,
+	} {
+		if _, err := r.applier.Apply(ctx, obj); err != nil {
+			r.set(member, shcrv1alpha1.ConditionConnectorAvailable, metav1.ConditionFalse, shcrv1alpha1.ReasonApplyFailed, err.Error())
+			return err
+		}
+	}
+	live := &appsv1.Deployment{}
+	if err := r.Client.Get(ctx, client.ObjectKeyFromObject(deploy), live); client.IgnoreNotFound(err) != nil {
+		return err
+	}
+	status, reason, msg := conditions.DeploymentAvailability(live)
+	r.set(member, shcrv1alpha1.ConditionConnectorAvailable, status, reason, msg)
+	return nil
+}
+
+// removeConnector deletes the connector's objects that exist.
+func (r *Reconciler) removeConnector(ctx context.Context, member *shcrv1alpha1.MemberOrganisation) error {
+	name := client.ObjectKey{Namespace: member.Namespace, Name: specs.ConnectorName(member)}
+	for _, obj := range []client.Object{&appsv1.Deployment{}, &corev1.ConfigMap{}, &networkingv1.NetworkPolicy{}, &corev1.ServiceAccount{}} {
+		if err := r.Client.Get(ctx, name, obj); err != nil {
+			if client.IgnoreNotFound(err) != nil {
+				return err
+			}
+			continue
+		}
+		if owner := metav1.GetControllerOf(obj); owner == nil || owner.UID != member.UID {
+			continue
+		}
+		if err := r.Client.Delete(ctx, obj); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("removing connector %T %s: %w", obj, name, err)
+		}
+	}
+	return nil
+}
+
+func (r *Reconciler) set(member *shcrv1alpha1.MemberOrganisation, conditionType string, status metav1.ConditionStatus, reason, message string) {
+	conditions.Set(&member.Status.Conditions, member.Generation, conditionType, status, reason, message)
+}
+
+// patchStatus sets Ready from the other conditions and writes status once,
+// only when it changed.
+func (r *Reconciler) patchStatus(ctx context.Context, base, member *shcrv1alpha1.MemberOrganisation, reconcileErr error) error {
+	summarise(member, reconcileErr)
+	if equality.Semantic.DeepEqual(base.Status, member.Status) {
+		return nil
+	}
+	if err := r.Client.Status().Patch(ctx, member, client.MergeFrom(base)); err != nil {
+		return fmt.Errorf("patching status: %w", client.IgnoreNotFound(err))
+	}
+	conditions.RecordTransitions(r.Recorder, member, base.Status.Conditions, member.Status.Conditions)
+	return nil
+}

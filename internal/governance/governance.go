@@ -1,0 +1,164 @@
+/*
+Copyright The shcr-operator Authors.
+SPDX-License-Identifier: Apache-2.0
+*/
+
+// Package governance holds the information-governance rules that more than
+// one controller applies: the admission gate for organisations, the counting
+// of approvals, the canonical terms hash, and the conversion of the API
+// objects into the policy compiler's input. It is pure: the clock is a
+// parameter.
+package governance
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
+)
+
+// DSPTValidity is how long a DSPT assessment admits an organisation.
+const DSPTValidity = 12 // months
+
+// Admission is the outcome of the governance gate for one organisation.
+type Admission struct {
+	// Admitted is true when the organisation may share.
+	Admitted bool
+	// Reason is a condition reason constant; Message explains it.
+	Reason, Message string
+	// ExpiresAt is when the DSPT assessment stops admitting the
+	// organisation; zero when it does not admit it now.
+	ExpiresAt time.Time
+}
+
+// Admit applies the governance gate (credentials aside): DSPT Standards Met
+// or Exceeded, assessed within the last 12 months, and not suspended.
+func Admit(member *shcrv1alpha1.MemberOrganisation, now time.Time) Admission {
+	dspt := member.Spec.Governance.DSPT
+	if member.Spec.Suspended {
+		return Admission{Reason: shcrv1alpha1.ReasonSuspended, Message: "spec.suspended is set: the organisation shares nothing"}
+	}
+	if dspt.Status != shcrv1alpha1.DSPTStandardsMet && dspt.Status != shcrv1alpha1.DSPTStandardsExceeded {
+		return Admission{Reason: shcrv1alpha1.ReasonDSPTNotMet, Message: fmt.Sprintf(
+			"spec.governance.dspt.status is %s: only StandardsMet or StandardsExceeded admits an organisation", dspt.Status)}
+	}
+	assessed, err := time.Parse(time.DateOnly, dspt.AssessedOn)
+	if err != nil {
+		return Admission{Reason: shcrv1alpha1.ReasonInvalidSpec, Message: fmt.Sprintf(
+			"spec.governance.dspt.assessedOn %q is not a date (YYYY-MM-DD)", dspt.AssessedOn)}
+	}
+	expires := assessed.AddDate(0, DSPTValidity, 0)
+	if !now.Before(expires) {
+		return Admission{Reason: shcrv1alpha1.ReasonDSPTExpired, Message: fmt.Sprintf(
+			"the DSPT assessment of %s is more than %d months old (expired %s)", dspt.AssessedOn, DSPTValidity, expires.Format(time.DateOnly))}
+	}
+	if assessed.After(now) {
+		return Admission{Reason: shcrv1alpha1.ReasonInvalidSpec, Message: fmt.Sprintf(
+			"spec.governance.dspt.assessedOn %s is in the future", dspt.AssessedOn)}
+	}
+	return Admission{Admitted: true, Reason: shcrv1alpha1.ReasonAdmitted, ExpiresAt: expires,
+		Message: fmt.Sprintf("DSPT %s, assessed %s, admits the organisation until %s", dspt.Status, dspt.AssessedOn, expires.Format(time.DateOnly))}
+}
+
+// IsController reports whether a party role signs the agreement.
+func IsController(role shcrv1alpha1.PartyRole) bool {
+	return role == shcrv1alpha1.PartyController || role == shcrv1alpha1.PartyJointController
+}
+
+// MissingApprovals lists, sorted, the controller parties with no counted
+// approval. An approval counts only when it comes from a controller party
+// and carries the identity the admission webhook recorded.
+func MissingApprovals(spec *shcrv1alpha1.DataSharingAgreementSpec) []string {
+	approved := map[string]bool{}
+	for _, a := range spec.Approvals {
+		if a.RecordedBy != "" {
+			approved[a.Organisation] = true
+		}
+	}
+	var missing []string
+	for _, p := range spec.Terms.Parties {
+		if IsController(p.Role) && !approved[p.ODSCode] {
+			missing = append(missing, p.ODSCode)
+		}
+	}
+	slices.Sort(missing)
+	return missing
+}
+
+// canonicalTerms is the documented canonical form of agreement terms that
+// TermsHash digests: fixed field order, parties sorted by ODS code,
+// categories sorted, times in RFC 3339 UTC to the second, empty optional
+// fields as empty strings or zero.
+type canonicalTerms struct {
+	Parties        []canonicalParty `json:"parties"`
+	Purpose        string           `json:"purpose"`
+	Article6       string           `json:"article6"`
+	Article9       string           `json:"article9"`
+	OtherPurpose   string           `json:"otherPurpose"`
+	DataCategories []string         `json:"dataCategories"`
+	SensitiveData  string           `json:"sensitiveData"`
+	RetentionDays  int32            `json:"retentionDays"`
+	EffectiveFrom  string           `json:"effectiveFrom"`
+	EndsOn         string           `json:"endsOn"`
+	ReviewDate     string           `json:"reviewDate"`
+	DPIAReference  string           `json:"dpiaReference"`
+	Journey        string           `json:"journey"`
+	PeerRegion     string           `json:"peerRegion"`
+}
+
+type canonicalParty struct {
+	ODSCode string `json:"odsCode"`
+	Role    string `json:"role"`
+}
+
+// CanonicalTerms returns the canonical JSON of an agreement's terms.
+func CanonicalTerms(t *shcrv1alpha1.AgreementTerms) []byte {
+	c := canonicalTerms{
+		Purpose:       string(t.Purpose),
+		Article6:      t.LawfulBasis.Article6,
+		Article9:      t.LawfulBasis.Article9,
+		OtherPurpose:  t.LawfulBasis.OtherPurpose,
+		SensitiveData: string(t.SensitiveData),
+		RetentionDays: t.RetentionDays,
+		EffectiveFrom: utc(t.EffectiveFrom.Time),
+		EndsOn:        utc(t.EndsOn.Time),
+		DPIAReference: t.DPIAReference,
+		Journey:       string(t.Journey),
+		PeerRegion:    t.PeerRegion,
+	}
+	if t.ReviewDate != nil {
+		c.ReviewDate = utc(t.ReviewDate.Time)
+	}
+	for _, p := range t.Parties {
+		c.Parties = append(c.Parties, canonicalParty{ODSCode: p.ODSCode, Role: string(p.Role)})
+	}
+	slices.SortFunc(c.Parties, func(a, b canonicalParty) int { return compareStrings(a.ODSCode, b.ODSCode) })
+	for _, cat := range t.DataCategories {
+		c.DataCategories = append(c.DataCategories, string(cat))
+	}
+	slices.Sort(c.DataCategories)
+	out, _ := json.Marshal(c) // plain strings and ints: cannot fail
+	return out
+}
+
+// TermsHash is "sha256:" and the hex sha256 of CanonicalTerms.
+func TermsHash(t *shcrv1alpha1.AgreementTerms) string {
+	sum := sha256.Sum256(CanonicalTerms(t))
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+func utc(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,112 @@
+/*
+Copyright The shcr-operator Authors.
+SPDX-License-Identifier: Apache-2.0
+*/
+
+package governance
+
+import (
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/utils/ptr"
+
+	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
+	"github.com/shcr-io/shcr-operator/internal/policy"
+)
+
+// PolicyMember is a MemberOrganisation as the policy compiler sees it. Its
+// admission is read from status (Admitted=True for the current generation),
+// so an organisation the operator has not yet checked is not admitted.
+func PolicyMember(m *shcrv1alpha1.MemberOrganisation, region string) policy.Member {
+	admitted := meta.FindStatusCondition(m.Status.Conditions, shcrv1alpha1.ConditionAdmitted)
+	return policy.Member{
+		ODSCode:  m.Spec.ODSCode,
+		Region:   region,
+		Admitted: admitted != nil && admitted.Status == "True" && admitted.ObservedGeneration == m.Generation,
+		Provider: hasRole(m, shcrv1alpha1.RoleProvider),
+		Consumer: hasRole(m, shcrv1alpha1.RoleConsumer),
+	}
+}
+
+func hasRole(m *shcrv1alpha1.MemberOrganisation, role shcrv1alpha1.OrganisationRole) bool {
+	for _, r := range m.Spec.Roles {
+		if r == role {
+			return true
+		}
+	}
+	return false
+}
+
+// PolicyAgreement is one DataSharingAgreement version as the policy compiler
+// sees it. Approval is recomputed from the spec; a cross-region peer's
+// confirmation is read from the PeerConfirmed condition the agreement
+// controller maintains.
+func PolicyAgreement(a *shcrv1alpha1.DataSharingAgreement) policy.Agreement {
+	t := a.Spec.Terms
+	out := policy.Agreement{
+		ID:            a.Spec.AgreementID,
+		Version:       a.Spec.Version,
+		Approved:      len(MissingApprovals(&a.Spec)) == 0,
+		Suspended:     a.Spec.Suspended,
+		EffectiveFrom: t.EffectiveFrom.UTC(),
+		EndsOn:        t.EndsOn.UTC(),
+		Purpose:       string(purposeOrDefault(t.Purpose)),
+		Sensitive:     string(t.SensitiveData),
+		CrossRegion:   t.Journey == shcrv1alpha1.JourneyCrossRegion,
+		PeerRegion:    t.PeerRegion,
+	}
+	if out.CrossRegion {
+		c := meta.FindStatusCondition(a.Status.Conditions, shcrv1alpha1.ConditionPeerConfirmed)
+		out.PeerConfirmed = c != nil && c.Status == "True" && c.ObservedGeneration == a.Generation
+	}
+	for _, p := range t.Parties {
+		out.Parties = append(out.Parties, policy.Party{ODSCode: p.ODSCode, Role: string(p.Role)})
+	}
+	for _, c := range t.DataCategories {
+		out.Categories = append(out.Categories, string(c))
+	}
+	return out
+}
+
+func purposeOrDefault(p shcrv1alpha1.Purpose) shcrv1alpha1.Purpose {
+	if p == "" {
+		return shcrv1alpha1.PurposeDirectCare
+	}
+	return p
+}
+
+// PolicyPolicy is an AccessPolicy as the policy compiler sees it.
+func PolicyPolicy(p *shcrv1alpha1.AccessPolicy) policy.Policy {
+	out := policy.Policy{
+		Name:                          p.Namespace + "/" + p.Name,
+		AgreementID:                   p.Spec.AgreementID,
+		Organisations:                 p.Spec.Subjects.Organisations,
+		Roles:                         p.Spec.Subjects.Roles,
+		RequireLegitimateRelationship: ptr.Deref(p.Spec.RequireLegitimateRelationship, true),
+		Sensitive:                     string(p.Spec.SensitiveData),
+	}
+	for _, g := range p.Spec.Grants {
+		grant := policy.PolicyGrant{}
+		for _, c := range g.Categories {
+			grant.Categories = append(grant.Categories, string(c))
+		}
+		for _, a := range g.Actions {
+			grant.Actions = append(grant.Actions, string(a))
+		}
+		out.Grants = append(out.Grants, grant)
+	}
+	for _, pu := range p.Spec.PurposesOfUse {
+		out.PurposesOfUse = append(out.PurposesOfUse, string(pu))
+	}
+	if len(out.PurposesOfUse) == 0 {
+		out.PurposesOfUse = []string{string(shcrv1alpha1.PurposeTreat)}
+	}
+	// A duration that does not parse allows no break-glass (fail closed).
+	if bg := p.Spec.BreakGlass; bg != nil {
+		if d, err := time.ParseDuration(bg.MaxDuration); err == nil && d > 0 {
+			out.BreakGlass = &policy.BreakGlass{AllowedRoles: bg.AllowedRoles, MaxDuration: d}
+		}
+	}
+	return out
+}

@@ -1,0 +1,204 @@
+/*
+Copyright The shcr-operator Authors.
+SPDX-License-Identifier: Apache-2.0
+*/
+
+package specs
+
+import (
+	"encoding/json"
+	"net/url"
+	"strconv"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
+)
+
+// LabelOrganisation names the ODS code of the organisation a connector serves.
+const LabelOrganisation = "shcr.io/organisation"
+
+// DefaultConnectorImage runs an organisation's connector.
+const DefaultConnectorImage = "ghcr.io/shcr-io/shcr-connector:v0.1.0"
+
+// Paths inside the connector container.
+const (
+	ConnectorConfigDir      = "/etc/shcr/connector"
+	ConnectorConfigKey      = "config.json"
+	ConnectorCredentialsDir = "/var/run/secrets/shcr/credentials"
+)
+
+// ConnectorName is the name of an organisation's connector objects.
+func ConnectorName(member *shcrv1alpha1.MemberOrganisation) string {
+	return "connector-" + strings.ToLower(member.Spec.ODSCode)
+}
+
+// ConnectorConfig is what the connector reads at start and on every change:
+// where to fetch from, where to write, and what it may forward right now.
+type ConnectorConfig struct {
+	ODSCode       string   `json:"odsCode"`
+	Region        string   `json:"region"`
+	Kind          string   `json:"kind"`
+	Endpoint      string   `json:"endpoint"`
+	Mode          string   `json:"mode"`
+	Schedule      string   `json:"schedule,omitempty"`
+	RecordService string   `json:"recordService"`
+	Categories    []string `json:"categories"`
+}
+
+func connectorLabels(region string, member *shcrv1alpha1.MemberOrganisation) map[string]string {
+	return map[string]string{
+		LabelManagedBy:           ManagedBy,
+		LabelPartOf:              "shcr",
+		LabelName:                ComponentConnector,
+		LabelComponent:           ComponentConnector,
+		shcrv1alpha1.LabelRegion: region,
+		LabelOrganisation:        member.Spec.ODSCode,
+	}
+}
+
+func connectorMeta(region string, member *shcrv1alpha1.MemberOrganisation) metav1.ObjectMeta {
+	return metav1.ObjectMeta{
+		Name:      ConnectorName(member),
+		Namespace: member.Namespace,
+		Labels:    connectorLabels(region, member),
+		OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(member,
+			shcrv1alpha1.GroupVersion.WithKind("MemberOrganisation"))},
+	}
+}
+
+// ConnectorServiceAccount is the connector's identity, with no API token.
+func ConnectorServiceAccount(region string, member *shcrv1alpha1.MemberOrganisation) *corev1.ServiceAccount {
+	return &corev1.ServiceAccount{
+		TypeMeta:                     metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"},
+		ObjectMeta:                   connectorMeta(region, member),
+		AutomountServiceAccountToken: ptr.To(false),
+	}
+}
+
+// ConnectorConfigMap holds the connector's configuration, including the
+// categories the organisation may provide right now.
+func ConnectorConfigMap(region string, member *shcrv1alpha1.MemberOrganisation, categories []string) *corev1.ConfigMap {
+	c := member.Spec.Connector
+	cfg := ConnectorConfig{
+		ODSCode:       member.Spec.ODSCode,
+		Region:        region,
+		Kind:          string(c.Kind),
+		Endpoint:      c.Endpoint,
+		Mode:          string(c.Mode),
+		Schedule:      c.Schedule,
+		RecordService: serviceURLIn(member.Namespace, RecordServiceName, RecordServicePort, "/fhir"),
+		Categories:    append([]string{}, categories...),
+	}
+	data, _ := json.MarshalIndent(cfg, "", "  ") // plain strings: cannot fail
+	return &corev1.ConfigMap{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+		ObjectMeta: connectorMeta(region, member),
+		Data:       map[string]string{ConnectorConfigKey: string(data)},
+	}
+}
+
+// ConnectorNetworkPolicy lets the connector reach its organisation's declared
+// ranges on the endpoint's port. DNS and the record service are allowed by
+// the region's own policies; everything else stays denied.
+func ConnectorNetworkPolicy(region string, member *shcrv1alpha1.MemberOrganisation) *networkingv1.NetworkPolicy {
+	c := member.Spec.Connector
+	rule := networkingv1.NetworkPolicyEgressRule{Ports: tcpPort(endpointPort(c.Endpoint))}
+	for _, cidr := range c.NetworkRanges {
+		rule.To = append(rule.To, networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: cidr}})
+	}
+	return &networkingv1.NetworkPolicy{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy"},
+		ObjectMeta: connectorMeta(region, member),
+		Spec: networkingv1.NetworkPolicySpec{
+			PodSelector: metav1.LabelSelector{MatchLabels: connectorSelector(region, member)},
+			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
+			Egress:      []networkingv1.NetworkPolicyEgressRule{rule},
+		},
+	}
+}
+
+func connectorSelector(region string, member *shcrv1alpha1.MemberOrganisation) map[string]string {
+	return map[string]string{
+		shcrv1alpha1.LabelRegion: region,
+		LabelComponent:           ComponentConnector,
+		LabelOrganisation:        member.Spec.ODSCode,
+	}
+}
+
+// ConnectorDeployment runs the connector with its configuration and its
+// credentials mounted; the credentials are never copied anywhere else.
+func ConnectorDeployment(region string, member *shcrv1alpha1.MemberOrganisation) *appsv1.Deployment {
+	c := member.Spec.Connector
+	image := c.Image
+	if image == "" {
+		image = DefaultConnectorImage
+	}
+	labels := connectorLabels(region, member)
+	tmp, tmpMount := tmpVolume()
+	container := corev1.Container{
+		Name:            ComponentConnector,
+		Image:           image,
+		ImagePullPolicy: corev1.PullIfNotPresent,
+		Args: []string{
+			"--config=" + ConnectorConfigDir + "/" + ConnectorConfigKey,
+			"--credentials=" + ConnectorCredentialsDir,
+		},
+		Ports:           []corev1.ContainerPort{{Name: "http", ContainerPort: 8080, Protocol: corev1.ProtocolTCP}},
+		Resources:       resourcesOr(nil, "50m", "64Mi", "500m", "256Mi"),
+		SecurityContext: restrictedContainerSecurity(),
+		VolumeMounts: []corev1.VolumeMount{
+			{Name: "config", MountPath: ConnectorConfigDir, ReadOnly: true},
+			{Name: "credentials", MountPath: ConnectorCredentialsDir, ReadOnly: true},
+			tmpMount,
+		},
+		ReadinessProbe: httpProbe("/readyz", 8080, 10),
+		LivenessProbe:  httpProbe("/healthz", 8080, 30),
+	}
+	return &appsv1.Deployment{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+		ObjectMeta: connectorMeta(region, member),
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To[int32](1),
+			Selector: &metav1.LabelSelector{MatchLabels: connectorSelector(region, member)},
+			// One connector at a time per organisation: its watermark is not shared.
+			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{
+					ServiceAccountName:           ConnectorName(member),
+					AutomountServiceAccountToken: ptr.To(false),
+					SecurityContext:              restrictedPodSecurity(),
+					Containers:                   []corev1.Container{container},
+					Volumes: []corev1.Volume{
+						{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+							LocalObjectReference: corev1.LocalObjectReference{Name: ConnectorName(member)},
+						}}},
+						{Name: "credentials", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+							SecretName: c.CredentialsSecretRef.Name,
+						}}},
+						tmp,
+					},
+				},
+			},
+		},
+	}
+}
+
+// endpointPort is the TCP port of an https URL, 443 unless it says otherwise.
+func endpointPort(endpoint string) int32 {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Port() == "" {
+		return 443
+	}
+	p, err := strconv.ParseInt(u.Port(), 10, 32)
+	if err != nil {
+		return 443
+	}
+	return int32(p)
+}

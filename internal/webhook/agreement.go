@@ -1,0 +1,129 @@
+/*
+Copyright The shcr-operator Authors.
+SPDX-License-Identifier: Apache-2.0
+*/
+
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
+)
+
+// +kubebuilder:webhook:path=/validate-shcr-io-v1alpha1-datasharingagreement,mutating=false,failurePolicy=fail,sideEffects=None,groups=shcr.io,resources=datasharingagreements,verbs=create;update,versions=v1alpha1,name=vdatasharingagreement.shcr.io,admissionReviewVersions=v1,patch=`{"namespaceSelector":{"matchExpressions":[{"key":"shcr.io/region","operator":"Exists"}]}}`
+
+type agreementValidator struct{ client client.Reader }
+
+func (v *agreementValidator) ValidateCreate(ctx context.Context, a *shcrv1alpha1.DataSharingAgreement) (admission.Warnings, error) {
+	return nil, v.validate(ctx, a)
+}
+
+func (v *agreementValidator) ValidateUpdate(ctx context.Context, _, a *shcrv1alpha1.DataSharingAgreement) (admission.Warnings, error) {
+	return nil, v.validate(ctx, a)
+}
+
+func (v *agreementValidator) ValidateDelete(context.Context, *shcrv1alpha1.DataSharingAgreement) (admission.Warnings, error) {
+	return nil, nil
+}
+
+func (v *agreementValidator) validate(ctx context.Context, a *shcrv1alpha1.DataSharingAgreement) error {
+	members := &shcrv1alpha1.MemberOrganisationList{}
+	if err := v.client.List(ctx, members, client.InNamespace(a.Namespace)); err != nil {
+		return apierrors.NewInternalError(err)
+	}
+	var peerMembers []shcrv1alpha1.MemberOrganisation
+	var peer *shcrv1alpha1.ShCRRegion
+	if t := a.Spec.Terms; t.Journey == shcrv1alpha1.JourneyCrossRegion {
+		peer = &shcrv1alpha1.ShCRRegion{}
+		if err := v.client.Get(ctx, client.ObjectKey{Name: t.PeerRegion}, peer); client.IgnoreNotFound(err) != nil {
+			return apierrors.NewInternalError(err)
+		} else if err != nil {
+			peer = nil
+		}
+		list := &shcrv1alpha1.MemberOrganisationList{}
+		if err := v.client.List(ctx, list, client.InNamespace(shcrv1alpha1.NamespaceFor(t.PeerRegion))); err != nil {
+			return apierrors.NewInternalError(err)
+		}
+		peerMembers = list.Items
+	}
+	return invalid("DataSharingAgreement", a.Name, PartiesAreMembers(a, members.Items, peerMembers, peer))
+}
+
+// PartiesAreMembers checks that every party is a member of the agreement's
+// region, or, for a cross-region agreement, of its peer region, and that the
+// peer region exists.
+func PartiesAreMembers(a *shcrv1alpha1.DataSharingAgreement, members, peerMembers []shcrv1alpha1.MemberOrganisation,
+	peer *shcrv1alpha1.ShCRRegion) field.ErrorList {
+	var errs field.ErrorList
+	terms := field.NewPath("spec", "terms")
+	crossRegion := a.Spec.Terms.Journey == shcrv1alpha1.JourneyCrossRegion
+	if crossRegion && peer == nil {
+		errs = append(errs, field.NotFound(terms.Child("peerRegion"), a.Spec.Terms.PeerRegion))
+	}
+	for i, p := range a.Spec.Terms.Parties {
+		if hasCode(members, p.ODSCode) || (crossRegion && hasCode(peerMembers, p.ODSCode)) {
+			continue
+		}
+		where := "of this region"
+		if crossRegion {
+			where = "of this region or of peer region " + a.Spec.Terms.PeerRegion
+		} else if len(peerMembers) == 0 {
+			where += " (parties in other regions need a CrossRegion agreement)"
+		}
+		errs = append(errs, field.Invalid(terms.Child("parties").Index(i).Child("odsCode"), p.ODSCode,
+			"is not a MemberOrganisation "+where))
+	}
+	return errs
+}
+
+func hasCode(members []shcrv1alpha1.MemberOrganisation, code string) bool {
+	return slices.ContainsFunc(members, func(m shcrv1alpha1.MemberOrganisation) bool { return m.Spec.ODSCode == code })
+}
+
+// +kubebuilder:webhook:path=/mutate-shcr-io-v1alpha1-datasharingagreement,mutating=true,failurePolicy=fail,sideEffects=None,groups=shcr.io,resources=datasharingagreements,verbs=create;update,versions=v1alpha1,name=mdatasharingagreement.shcr.io,admissionReviewVersions=v1,patch=`{"namespaceSelector":{"matchExpressions":[{"key":"shcr.io/region","operator":"Exists"}]}}`
+
+// approvalStamper records, on every approval a request adds, the
+// Kubernetes identity that made the request. Whatever the client put in
+// recordedBy is replaced; approvals already present keep what was recorded.
+type approvalStamper struct{}
+
+func (s *approvalStamper) Default(ctx context.Context, a *shcrv1alpha1.DataSharingAgreement) error {
+	req, err := admission.RequestFromContext(ctx)
+	if err != nil {
+		return apierrors.NewInternalError(err)
+	}
+	var old []shcrv1alpha1.Approval
+	if len(req.OldObject.Raw) > 0 {
+		previous := &shcrv1alpha1.DataSharingAgreement{}
+		if err := json.Unmarshal(req.OldObject.Raw, previous); err != nil {
+			return apierrors.NewBadRequest(fmt.Sprintf("decoding the previous agreement: %v", err))
+		}
+		old = previous.Spec.Approvals
+	}
+	StampApprovals(a.Spec.Approvals, old, req.UserInfo.Username)
+	return nil
+}
+
+// StampApprovals sets RecordedBy on each approval: kept from the matching
+// approval in old, the requester for a new one.
+func StampApprovals(approvals, old []shcrv1alpha1.Approval, requester string) {
+	for i := range approvals {
+		a := &approvals[i]
+		a.RecordedBy = requester
+		for _, o := range old {
+			if o.Organisation == a.Organisation && o.Signatory == a.Signatory && o.Role == a.Role && o.Date.Equal(&a.Date) {
+				a.RecordedBy = o.RecordedBy
+				break
+			}
+		}
+	}
+}
