@@ -25,9 +25,9 @@ import (
 
 func main() {
 	var (
-		metricsAddr, probeAddr, webhookCertPath string
-		secureMetrics, leaderElect, enableHTTP2 bool
-		webhookPort                             int
+		metricsAddr, probeAddr, webhookCertPath                 string
+		secureMetrics, leaderElect, enableHTTP2, enableWebhooks bool
+		webhookPort                                             int
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443",
 		"Address of the metrics endpoint; 0 disables it.")
@@ -37,6 +37,8 @@ func main() {
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader, so that only one replica reconciles at a time.")
 	flag.StringVar(&webhookCertPath, "webhook-cert-path", "", "Directory holding the webhook server's tls.crt and tls.key.")
 	flag.IntVar(&webhookPort, "webhook-port", 9443, "Port of the webhook server.")
+	flag.BoolVar(&enableWebhooks, "enable-webhooks", true,
+		"Serve the admission webhooks. The reconcilers apply the same rules, so the operator stays correct without them.")
 	flag.BoolVar(&enableHTTP2, "enable-http2", false,
 		"Serve HTTP/2 on the metrics and webhook servers (off by default: HTTP/2 rapid reset, CVE-2023-44487).")
 	zapOpts := zap.Options{}
@@ -67,7 +69,7 @@ func main() {
 		os.Exit(1)
 	}
 	ctx := ctrl.SetupSignalHandler()
-	if err := manager.Setup(ctx, mgr); err != nil {
+	if err := manager.Setup(ctx, mgr, manager.Options{Webhooks: enableWebhooks}); err != nil {
 		log.Error(err, "Failed to set up the controllers")
 		os.Exit(1)
 	}

@@ -28,6 +28,7 @@ import (
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
 	"github.com/shcr-io/shcr-operator/internal/policy"
 	"github.com/shcr-io/shcr-operator/internal/specs"
+	"github.com/shcr-io/shcr-operator/test/writes"
 )
 
 // newRegion is a valid region named name, changed by mods.
@@ -417,24 +418,24 @@ func TestDeletedOrEditedChildrenAreRestored(t *testing.T) {
 // apply, no status patch, no event.
 func TestNoOpReconcileMakesZeroWrites(t *testing.T) {
 	region := readyRegion(t, "noop")
-	counted := &writeCounter{}
-	r := &Reconciler{Client: counted.wrap(mgrClient), APIReader: mgrReader}
+	counted := &writes.Counter{}
+	r := &Reconciler{Client: counted.Wrap(mgrClient), APIReader: mgrReader}
 	r.applier = newApplier(r)
 
 	// Let the manager's own reconciles settle, then reconcile twice more by hand.
 	waitFor(t, "the region to settle", func() (bool, string) {
-		counted.n.Store(0)
-		before := managerOps.n.Load()
+		counted.Reset()
+		before := managerOps.Count()
 		if _, err := r.Reconcile(suiteCtx, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(region)}); err != nil {
 			return false, err.Error()
 		}
-		return counted.n.Load() == 0 && managerOps.n.Load() == before, fmt.Sprintf("%d writes", counted.n.Load())
+		return counted.Count() == 0 && managerOps.Count() == before, fmt.Sprintf("%d writes", counted.Count())
 	})
 	for i := range 2 {
 		if _, err := r.Reconcile(suiteCtx, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(region)}); err != nil {
 			t.Fatal(err)
 		}
-		if n := counted.n.Load(); n != 0 {
+		if n := counted.Count(); n != 0 {
 			t.Fatalf("reconcile %d of an unchanged region made %d API writes, want 0", i+1, n)
 		}
 	}

@@ -11,11 +11,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -24,6 +22,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/shcr-io/shcr-operator/internal/kube"
+	"github.com/shcr-io/shcr-operator/test/writes"
 )
 
 // The suite runs one real kube-apiserver and etcd (envtest) and one manager
@@ -35,7 +34,7 @@ var (
 	mgrClient  client.Client // the manager's cached client
 	mgrReader  client.Reader // the manager's uncached reader
 	suiteCtx   context.Context
-	managerOps = &writeCounter{}
+	managerOps = &writes.Counter{}
 )
 
 func TestMain(m *testing.M) {
@@ -77,7 +76,7 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	mgrClient = managerOps.wrap(mgr.GetClient())
+	mgrClient = managerOps.Wrap(mgr.GetClient())
 	mgrReader = mgr.GetAPIReader()
 	if err := (&Reconciler{
 		Client:    mgrClient,
@@ -100,75 +99,6 @@ func run(m *testing.M) int {
 		return 1
 	}
 	return m.Run()
-}
-
-// writeCounter counts the API writes made through the clients it wraps.
-type writeCounter struct{ n atomic.Int64 }
-
-func (w *writeCounter) wrap(c client.Client) client.Client { return countingClient{Client: c, n: &w.n} }
-
-type countingClient struct {
-	client.Client
-	n *atomic.Int64
-}
-
-func (c countingClient) Create(ctx context.Context, obj client.Object, opts ...client.CreateOption) error {
-	c.n.Add(1)
-	return c.Client.Create(ctx, obj, opts...)
-}
-
-func (c countingClient) Update(ctx context.Context, obj client.Object, opts ...client.UpdateOption) error {
-	c.n.Add(1)
-	return c.Client.Update(ctx, obj, opts...)
-}
-
-func (c countingClient) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
-	c.n.Add(1)
-	return c.Client.Patch(ctx, obj, patch, opts...)
-}
-
-func (c countingClient) Apply(ctx context.Context, obj runtime.ApplyConfiguration, opts ...client.ApplyOption) error {
-	c.n.Add(1)
-	return c.Client.Apply(ctx, obj, opts...)
-}
-
-func (c countingClient) Delete(ctx context.Context, obj client.Object, opts ...client.DeleteOption) error {
-	c.n.Add(1)
-	return c.Client.Delete(ctx, obj, opts...)
-}
-
-func (c countingClient) DeleteAllOf(ctx context.Context, obj client.Object, opts ...client.DeleteAllOfOption) error {
-	c.n.Add(1)
-	return c.Client.DeleteAllOf(ctx, obj, opts...)
-}
-
-func (c countingClient) Status() client.SubResourceWriter {
-	return countingSubResource{SubResourceWriter: c.Client.Status(), n: c.n}
-}
-
-type countingSubResource struct {
-	client.SubResourceWriter
-	n *atomic.Int64
-}
-
-func (c countingSubResource) Create(ctx context.Context, obj, sub client.Object, opts ...client.SubResourceCreateOption) error {
-	c.n.Add(1)
-	return c.SubResourceWriter.Create(ctx, obj, sub, opts...)
-}
-
-func (c countingSubResource) Update(ctx context.Context, obj client.Object, opts ...client.SubResourceUpdateOption) error {
-	c.n.Add(1)
-	return c.SubResourceWriter.Update(ctx, obj, opts...)
-}
-
-func (c countingSubResource) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
-	c.n.Add(1)
-	return c.SubResourceWriter.Patch(ctx, obj, patch, opts...)
-}
-
-func (c countingSubResource) Apply(ctx context.Context, obj runtime.ApplyConfiguration, opts ...client.SubResourceApplyOption) error {
-	c.n.Add(1)
-	return c.SubResourceWriter.Apply(ctx, obj, opts...)
 }
 
 // waitFor polls cond until it holds, failing the test after timeout with the

@@ -11,35 +11,56 @@ import (
 	"fmt"
 
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/shcr-io/shcr-operator/controllers/accesspolicy"
 	"github.com/shcr-io/shcr-operator/controllers/datasharingagreement"
 	"github.com/shcr-io/shcr-operator/controllers/memberorganisation"
 	"github.com/shcr-io/shcr-operator/controllers/shcrregion"
 	"github.com/shcr-io/shcr-operator/internal/index"
+	"github.com/shcr-io/shcr-operator/internal/webhook"
 )
 
-// Setup registers the field indexes and every controller with the manager.
-func Setup(ctx context.Context, mgr ctrl.Manager) error {
+// Options change how Setup wires the controllers.
+type Options struct {
+	// WrapClient, when set, wraps the client every controller writes
+	// through (the tests count writes with it).
+	WrapClient func(client.Client) client.Client
+	// Webhooks registers the admission webhooks with the manager's webhook server.
+	Webhooks bool
+}
+
+// Setup registers the field indexes, every controller and, if asked, the
+// webhooks with the manager.
+func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if err := index.Setup(ctx, mgr); err != nil {
 		return fmt.Errorf("registering field indexes: %w", err)
 	}
+	c := mgr.GetClient()
+	if opts.WrapClient != nil {
+		c = opts.WrapClient(c)
+	}
 	recorder := mgr.GetEventRecorder("shcr-operator")
 	if err := (&shcrregion.Reconciler{
-		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder,
+		Client: c, APIReader: mgr.GetAPIReader(), Recorder: recorder,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the ShCRRegion controller: %w", err)
 	}
 	if err := (&memberorganisation.Reconciler{
-		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder,
+		Client: c, APIReader: mgr.GetAPIReader(), Recorder: recorder,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the MemberOrganisation controller: %w", err)
 	}
-	if err := (&datasharingagreement.Reconciler{Client: mgr.GetClient(), Recorder: recorder}).SetupWithManager(mgr); err != nil {
+	if err := (&datasharingagreement.Reconciler{Client: c, Recorder: recorder}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the DataSharingAgreement controller: %w", err)
 	}
-	if err := (&accesspolicy.Reconciler{Client: mgr.GetClient(), Recorder: recorder}).SetupWithManager(mgr); err != nil {
+	if err := (&accesspolicy.Reconciler{Client: c, Recorder: recorder}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the AccessPolicy controller: %w", err)
+	}
+	if opts.Webhooks {
+		if err := webhook.Setup(mgr); err != nil {
+			return fmt.Errorf("setting up the webhooks: %w", err)
+		}
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"time"
 )
 
 // BundleVersion is the format version of the bundles this package writes. A
@@ -30,24 +31,53 @@ type Bundle struct {
 	Grants []Grant `json:"grants"`
 }
 
-// Grant is one effective permission. The fields are completed by the
-// governance work (members, agreements, policies); an empty list denies all.
+// Grant is one compiled permission: staff of the Consumers holding one of
+// the Roles may take the Actions on the Categories of records that came from
+// the Providers, for the PurposesOfUse, while ValidFrom <= now < ValidUntil.
+// It is the intersection of one AccessPolicy grant with one version of the
+// agreement it names, so it never exceeds what was signed.
 type Grant struct {
-	// Agreement is the agreementId and version the grant derives from.
+	// Agreement is the agreementId the grant derives from.
 	Agreement string `json:"agreement"`
-	// Policy is the AccessPolicy that granted it.
+	// AgreementVersion is the version of that agreement.
+	AgreementVersion int32 `json:"agreementVersion"`
+	// Policy is the AccessPolicy (namespace/name) that granted it.
 	Policy string `json:"policy"`
+	// Consumers are the ODS codes of the organisations whose staff are
+	// granted: admitted consumer parties named by the policy.
+	Consumers []string `json:"consumers"`
+	// Providers are the ODS codes of the organisations whose records are
+	// covered: admitted provider parties.
+	Providers []string `json:"providers"`
+	// Roles are the national RBAC role codes granted. R8008 never is.
+	Roles []string `json:"roles"`
+	// Categories are the data categories granted, inside the agreement's.
+	Categories []string `json:"categories"`
+	// Actions are read and/or search.
+	Actions []string `json:"actions"`
+	// PurposesOfUse are TREAT and/or ETREAT; ETREAT works only with a valid
+	// break-glass override.
+	PurposesOfUse []string `json:"purposesOfUse"`
+	// RequireLegitimateRelationship demands that the caller asserts a care
+	// relationship with the patient, unless breaking glass.
+	RequireLegitimateRelationship bool `json:"requireLegitimateRelationship"`
+	// Sensitive is how records with sensitive security labels are treated:
+	// Exclude, BreakGlassOnly or Allow.
+	Sensitive string `json:"sensitive"`
+	// BreakGlass, when present, allows an emergency override.
+	BreakGlass *GrantBreakGlass `json:"breakGlass,omitempty"`
+	// ValidFrom and ValidUntil bound when the grant is in force, in UTC:
+	// ValidFrom <= now < ValidUntil.
+	ValidFrom  time.Time `json:"validFrom"`
+	ValidUntil time.Time `json:"validUntil"`
 }
 
-// Input is everything Compile needs about one region.
-type Input struct {
-	// Region is the region's name.
-	Region string
-}
-
-// Compile turns a region's inputs into its bundle.
-func Compile(in Input) Bundle {
-	return Bundle{Version: BundleVersion, Region: in.Region, Grants: []Grant{}}
+// GrantBreakGlass is a grant's emergency override.
+type GrantBreakGlass struct {
+	// Roles are the role codes that may break glass.
+	Roles []string `json:"roles"`
+	// MaxDurationSeconds is how long one override lasts from its start.
+	MaxDurationSeconds int64 `json:"maxDurationSeconds"`
 }
 
 // Encode serialises a bundle. Its output is deterministic, so an unchanged

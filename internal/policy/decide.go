@@ -1,0 +1,386 @@
+/*
+Copyright The shcr-operator Authors.
+SPDX-License-Identifier: Apache-2.0
+*/
+
+package policy
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// check is one of the rules Decide applies to a grant, in order. A grant
+// that fails an earlier check is a worse match than one that fails a later
+// check; the best match explains a denial.
+type check int
+
+const (
+	checkCaller check = iota
+	checkSource
+	checkInForce
+	checkPurpose
+	checkRole
+	checkRelationship
+	checkCategory
+	checkAction
+	checkSensitive
+	checkPassed
+)
+
+// breakGlassState is whether a request's emergency override is valid under
+// a grant, and if not, why not.
+type breakGlassState int
+
+const (
+	breakGlassValid breakGlassState = iota
+	breakGlassNotConfigured
+	breakGlassRoleNotAllowed
+	breakGlassNoReason
+	breakGlassNoStart
+	breakGlassFutureStart
+	breakGlassExpired
+)
+
+// query is a request with what Decide works out once for all grants.
+type query struct {
+	Request
+	now       time.Time
+	sensitive bool
+}
+
+// Decide says whether a bundle allows a request at now. It denies by
+// default and denies everything under a bundle of an unknown version. It is
+// allowed when one grant passes, in order: the caller's organisation is a
+// consumer; the source organisation is a provider; the grant is in force;
+// the purpose is TREAT (or ETREAT with a valid break-glass); the role is
+// granted; a legitimate relationship is asserted where required (or glass
+// is broken); the category and action are granted; and a sensitive record
+// is allowed by the grant's mode. A denial is explained by the first rule
+// the best-matching grant fails. An allow that needs no override is
+// preferred to one that does. Patient objections are the gateway's job.
+//
+// Decide looks at every grant; a Decider gives the same decisions faster.
+func Decide(b Bundle, req Request, now time.Time) Decision {
+	if b.Version != BundleVersion {
+		return unsupported(b.Version)
+	}
+	s := newSearch(b.Grants, req, now)
+	for i := range b.Grants {
+		if s.consider(i) {
+			break
+		}
+	}
+	return s.decision()
+}
+
+// Decider makes the decisions of Decide for one bundle, looking only at the
+// grants that name the caller's organisation as a consumer. The grants it
+// skips would fail Decide's first rule, so its decisions are the same.
+type Decider struct {
+	bundle     Bundle
+	byConsumer map[string][]int
+}
+
+// NewDecider indexes a bundle, which must not be changed afterwards.
+func NewDecider(b Bundle) *Decider {
+	d := &Decider{bundle: b, byConsumer: map[string][]int{}}
+	for i, g := range b.Grants {
+		for _, consumer := range g.Consumers {
+			if listed := d.byConsumer[consumer]; len(listed) == 0 || listed[len(listed)-1] != i {
+				d.byConsumer[consumer] = append(listed, i)
+			}
+		}
+	}
+	return d
+}
+
+// Decide is Decide for the indexed bundle.
+func (d *Decider) Decide(req Request, now time.Time) Decision {
+	if d.bundle.Version != BundleVersion {
+		return unsupported(d.bundle.Version)
+	}
+	s := newSearch(d.bundle.Grants, req, now)
+	for _, i := range d.byConsumer[req.CallerODS] {
+		if s.consider(i) {
+			break
+		}
+	}
+	return s.decision()
+}
+
+func unsupported(version string) Decision {
+	return deny(fmt.Sprintf("policy bundle version %q is not supported (want %q)", version, BundleVersion))
+}
+
+// search looks through grants, in ascending order, for one that allows a
+// request, remembering the best match to explain a denial.
+type search struct {
+	query
+	grants []Grant
+	// allowed and overrideAllowed are the first grants that allow without
+	// and with a break-glass override; best is the grant that passed the
+	// most checks and bestCheck the check it failed. -1 is none.
+	allowed, overrideAllowed, best int
+	bestCheck                      check
+}
+
+func newSearch(grants []Grant, req Request, now time.Time) search {
+	return search{
+		query:   query{Request: req, now: now, sensitive: IsSensitive(req.SecurityLabels)},
+		grants:  grants,
+		allowed: -1, overrideAllowed: -1, best: -1,
+	}
+}
+
+// consider evaluates grant i and reports whether it allows the request
+// without an override, which ends the search.
+func (s *search) consider(i int) bool {
+	failed, override := s.evaluate(&s.grants[i])
+	switch {
+	case failed == checkPassed && !override:
+		s.allowed = i
+		return true
+	case failed == checkPassed && s.overrideAllowed < 0:
+		s.overrideAllowed = i
+	case s.best < 0 || failed > s.bestCheck:
+		s.best, s.bestCheck = i, failed
+	}
+	return false
+}
+
+func (s *search) decision() Decision {
+	switch {
+	case s.allowed >= 0:
+		return allow(&s.grants[s.allowed], false)
+	case s.overrideAllowed >= 0:
+		return allow(&s.grants[s.overrideAllowed], true)
+	case s.best < 0:
+		return deny(s.callerReason())
+	default:
+		return deny(s.explain(&s.grants[s.best], s.bestCheck)...)
+	}
+}
+
+// evaluate gives the first check a grant fails (checkPassed if none) and
+// whether passing needed a break-glass override.
+func (q *query) evaluate(g *Grant) (failed check, override bool) {
+	switch {
+	case !slices.Contains(g.Consumers, q.CallerODS):
+		return checkCaller, false
+	case !slices.Contains(g.Providers, q.SourceODS):
+		return checkSource, false
+	case q.now.Before(g.ValidFrom) || !q.now.Before(g.ValidUntil):
+		return checkInForce, false
+	}
+	purposeOK, override := q.purposeAllowed(g)
+	switch {
+	case !purposeOK:
+		return checkPurpose, false
+	case q.Role == RoleAdmin || !slices.Contains(g.Roles, q.Role):
+		return checkRole, false
+	}
+	if g.RequireLegitimateRelationship && !q.LegitimateRelationship {
+		if q.breakGlass(g) != breakGlassValid {
+			return checkRelationship, false
+		}
+		override = true
+	}
+	switch {
+	case !slices.Contains(g.Categories, q.Category):
+		return checkCategory, false
+	case !slices.Contains(g.Actions, q.Action):
+		return checkAction, false
+	}
+	if q.sensitive {
+		sensitiveOK, needsOverride := q.sensitiveAllowed(g)
+		if !sensitiveOK {
+			return checkSensitive, false
+		}
+		override = override || needsOverride
+	}
+	return checkPassed, override
+}
+
+// purposeAllowed allows TREAT when the grant does, and ETREAT only when the
+// grant does and glass is validly broken.
+func (q *query) purposeAllowed(g *Grant) (ok, override bool) {
+	switch q.PurposeOfUse {
+	case PurposeTreat:
+		return slices.Contains(g.PurposesOfUse, PurposeTreat), false
+	case PurposeEmergencyTreat:
+		ok := slices.Contains(g.PurposesOfUse, PurposeEmergencyTreat) && q.breakGlass(g) == breakGlassValid
+		return ok, ok
+	default:
+		return false, false
+	}
+}
+
+// sensitiveAllowed applies the grant's mode to a sensitive record.
+func (q *query) sensitiveAllowed(g *Grant) (ok, override bool) {
+	switch g.Sensitive {
+	case SensitiveAllow:
+		return true, false
+	case SensitiveBreakGlassOnly:
+		ok := q.breakGlass(g) == breakGlassValid
+		return ok, ok
+	default:
+		return false, false
+	}
+}
+
+// breakGlass checks the request's override against the grant: configured
+// (for one second to MaxBreakGlassDuration), allowed for the role, with a
+// reason, started, and not yet expired.
+func (q *query) breakGlass(g *Grant) breakGlassState {
+	bg := g.BreakGlass
+	switch {
+	case bg == nil || bg.MaxDurationSeconds < 1 || bg.MaxDurationSeconds > int64(MaxBreakGlassDuration/time.Second):
+		return breakGlassNotConfigured
+	case q.Role == RoleAdmin || !slices.Contains(bg.Roles, q.Role):
+		return breakGlassRoleNotAllowed
+	case strings.TrimSpace(q.BreakGlassReason) == "":
+		return breakGlassNoReason
+	case q.BreakGlassStarted.IsZero():
+		return breakGlassNoStart
+	case q.now.Before(q.BreakGlassStarted):
+		return breakGlassFutureStart
+	case !q.now.Before(q.breakGlassEnd(bg)):
+		return breakGlassExpired
+	default:
+		return breakGlassValid
+	}
+}
+
+func (q *query) breakGlassEnd(bg *GrantBreakGlass) time.Time {
+	return q.BreakGlassStarted.Add(time.Duration(bg.MaxDurationSeconds) * time.Second)
+}
+
+func allow(g *Grant, override bool) Decision {
+	reasons := []string{"allowed by policy " + g.Policy + " under agreement " + g.Agreement +
+		" version " + strconv.FormatInt(int64(g.AgreementVersion), 10)}
+	if override {
+		reasons = append(reasons, "allowed only by a break-glass emergency override")
+	}
+	return Decision{
+		Allow:            true,
+		Reasons:          reasons,
+		Agreement:        g.Agreement,
+		AgreementVersion: g.AgreementVersion,
+		Policy:           g.Policy,
+		BreakGlass:       override,
+	}
+}
+
+func deny(reasons ...string) Decision {
+	return Decision{Reasons: reasons}
+}
+
+// explain gives the reasons a grant fails a check, most decisive first.
+func (q *query) explain(g *Grant, failed check) []string {
+	switch failed {
+	case checkCaller:
+		return []string{q.callerReason()}
+	case checkSource:
+		return []string{q.sourceReason()}
+	case checkInForce:
+		return []string{fmt.Sprintf("agreement %s version %d covering %s and %s is not in force at %s (in force from %s until %s)",
+			g.Agreement, g.AgreementVersion, q.CallerODS, q.SourceODS, stamp(q.now), stamp(g.ValidFrom), stamp(g.ValidUntil))}
+	case checkPurpose:
+		return q.purposeReasons(g)
+	case checkRole:
+		return []string{q.roleReason()}
+	case checkRelationship:
+		return q.withBreakGlassReason(g, "legitimate relationship required")
+	case checkCategory:
+		return []string{q.categoryReason()}
+	case checkAction:
+		return []string{fmt.Sprintf("action %q not granted for category %s", q.Action, q.Category)}
+	default:
+		return q.sensitiveReasons(g)
+	}
+}
+
+func (q *query) callerReason() string {
+	if q.CallerODS == "" {
+		return "caller organisation is missing"
+	}
+	return "caller organisation " + q.CallerODS + " is not an admitted party of any active agreement"
+}
+
+func (q *query) sourceReason() string {
+	if q.SourceODS == "" {
+		return "resource has no source organisation, so it is never shared"
+	}
+	return fmt.Sprintf("no agreement covering %s and %s is in force at %s", q.CallerODS, q.SourceODS, stamp(q.now))
+}
+
+func (q *query) purposeReasons(g *Grant) []string {
+	switch {
+	case q.PurposeOfUse != PurposeTreat && q.PurposeOfUse != PurposeEmergencyTreat:
+		return []string{fmt.Sprintf("purpose of use %q is not direct care: TREAT required", q.PurposeOfUse)}
+	case !slices.Contains(g.PurposesOfUse, q.PurposeOfUse):
+		return []string{fmt.Sprintf("purpose of use %s is not granted by policy %s", q.PurposeOfUse, g.Policy)}
+	default:
+		return []string{"purpose of use TREAT required (ETREAT only via break-glass)", q.breakGlassReason(g)}
+	}
+}
+
+func (q *query) roleReason() string {
+	switch q.Role {
+	case "":
+		return "role is missing"
+	case RoleAdmin:
+		return "role R8008 is not granted: admin roles get no clinical data"
+	default:
+		return "role " + q.Role + " is not granted"
+	}
+}
+
+func (q *query) categoryReason() string {
+	if q.Category == "" {
+		return "resource has no data category, so it is never shared"
+	}
+	return "category " + q.Category + " not granted"
+}
+
+func (q *query) sensitiveReasons(g *Grant) []string {
+	if g.Sensitive == SensitiveBreakGlassOnly {
+		return q.withBreakGlassReason(g, "sensitive record shared only via break-glass")
+	}
+	return []string{"sensitive record excluded"}
+}
+
+// withBreakGlassReason adds why an override that was asked for did not help.
+func (q *query) withBreakGlassReason(g *Grant, reason string) []string {
+	if q.BreakGlassReason == "" {
+		return []string{reason}
+	}
+	return []string{reason, q.breakGlassReason(g)}
+}
+
+func (q *query) breakGlassReason(g *Grant) string {
+	switch q.breakGlass(g) {
+	case breakGlassNotConfigured:
+		return "break-glass is not configured for policy " + g.Policy
+	case breakGlassRoleNotAllowed:
+		return "break-glass not allowed for role " + q.Role
+	case breakGlassNoReason:
+		return "break-glass requires a reason"
+	case breakGlassNoStart:
+		return "break-glass start time is missing"
+	case breakGlassFutureStart:
+		return "break-glass start time " + stamp(q.BreakGlassStarted) + " is in the future"
+	case breakGlassExpired:
+		return "break-glass expired at " + stamp(q.breakGlassEnd(g.BreakGlass))
+	default:
+		return "break-glass is valid"
+	}
+}
+
+func stamp(t time.Time) string {
+	return t.UTC().Format(time.RFC3339)
+}

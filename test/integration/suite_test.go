@@ -1,0 +1,326 @@
+/*
+Copyright The shcr-operator Authors.
+SPDX-License-Identifier: Apache-2.0
+*/
+
+// Package integration runs the whole operator — every controller, the
+// webhooks and the region-namespace admission policy — against a real
+// kube-apiserver and etcd (envtest), and asserts on what an organisation's
+// staff may see by deciding requests against the policy bundle read back
+// from the cluster.
+package integration
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
+	"github.com/shcr-io/shcr-operator/internal/policy"
+	"github.com/shcr-io/shcr-operator/internal/specs"
+	"github.com/shcr-io/shcr-operator/test/testenv"
+)
+
+// signatories is the group of the people who sign agreements in the tests.
+const signatories = "shcr-signatories"
+
+var (
+	op  *testenv.Operator
+	k8s client.Client
+	ctx = context.Background()
+)
+
+func TestMain(m *testing.M) {
+	var err error
+	op, err = testenv.StartOperator(filepath.Join("..", ".."))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	k8s = op.Client
+	code := m.Run()
+	if err := op.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "stopping envtest:", err)
+	}
+	os.Exit(code)
+}
+
+func waitFor(t *testing.T, what string, cond func() (bool, string)) {
+	t.Helper()
+	testenv.WaitFor(t, what, 30*time.Second, cond)
+}
+
+// scenario is a region with three organisations — a GP practice, an acute
+// trust and a council's social care — one direct-care agreement between them
+// and two policies: clinicians (R8000) see every agreed category, council
+// care staff (R8003) see four.
+type scenario struct {
+	region                  string
+	ns                      string
+	gp, trust, council      string // ODS codes
+	agreementID             string
+	clinicians, careWorkers string // AccessPolicy names
+}
+
+var allButPreferences = []shcrv1alpha1.DataCategory{
+	shcrv1alpha1.CategoryDemographics, shcrv1alpha1.CategoryMedications, shcrv1alpha1.CategoryAllergies,
+	shcrv1alpha1.CategoryTestResults, shcrv1alpha1.CategoryCarePlans, shcrv1alpha1.CategoryAppointments,
+	shcrv1alpha1.CategoryInpatientStays, shcrv1alpha1.CategoryDischargeLetters, shcrv1alpha1.CategoryClinicalContacts,
+}
+
+// newScenario onboards a scenario in region name; code is a letter that
+// makes its ODS codes unique in the cluster.
+func newScenario(t *testing.T, name string, code string) *scenario {
+	t.Helper()
+	s := &scenario{
+		region: name, ns: shcrv1alpha1.NamespaceFor(name),
+		gp: code + "86001", trust: "R" + code + "8", council: code + "15",
+		agreementID: strings.ToUpper(name) + "-DSA-001", clinicians: "clinicians", careWorkers: "care-workers",
+	}
+	createRegion(t, name)
+	for _, m := range []*shcrv1alpha1.MemberOrganisation{
+		member(s.ns, "gp", s.gp, shcrv1alpha1.OrganisationType("GPPractice")),
+		member(s.ns, "trust", s.trust, shcrv1alpha1.OrganisationType("NHSTrust")),
+		member(s.ns, "council", s.council, shcrv1alpha1.OrganisationType("LocalAuthority")),
+	} {
+		create(t, credentials(s.ns, m.Spec.Connector.CredentialsSecretRef.Name))
+		create(t, m)
+	}
+	for _, name := range []string{"gp", "trust", "council"} {
+		waitCondition(t, &shcrv1alpha1.MemberOrganisation{}, s.ns, name, shcrv1alpha1.ConditionAdmitted, metav1.ConditionTrue)
+	}
+	dsa := agreement(s.ns, "dsa-v1", s.agreementID, 1, allButPreferences, time.Now().Add(-time.Hour), time.Now().AddDate(1, 0, 0),
+		s.gp, s.trust, s.council)
+	create(t, dsa)
+	approve(t, s, "dsa-v1")
+	waitPhase(t, s.ns, "dsa-v1", shcrv1alpha1.PhaseActive)
+	create(t, accessPolicy(s.ns, s.clinicians, s.agreementID, []string{"R8000"}, nil, allButPreferences...))
+	create(t, accessPolicy(s.ns, s.careWorkers, s.agreementID, []string{"R8003"}, []string{s.council},
+		shcrv1alpha1.CategoryDemographics, shcrv1alpha1.CategoryMedications, shcrv1alpha1.CategoryAllergies, shcrv1alpha1.CategoryCarePlans))
+	waitCondition(t, &shcrv1alpha1.AccessPolicy{}, s.ns, s.clinicians, shcrv1alpha1.ConditionInForce, metav1.ConditionTrue)
+	waitCondition(t, &shcrv1alpha1.AccessPolicy{}, s.ns, s.careWorkers, shcrv1alpha1.ConditionInForce, metav1.ConditionTrue)
+	return s
+}
+
+func createRegion(t *testing.T, name string) {
+	t.Helper()
+	create(t, &shcrv1alpha1.ShCRRegion{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: shcrv1alpha1.ShCRRegionSpec{
+			DisplayName: "Integration " + name,
+			// The signatories administer the region's agreements through
+			// the region admin Role the operator binds them to.
+			Admins: []rbacv1.Subject{{Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: signatories}},
+		},
+	})
+	waitFor(t, "the region namespace", func() (bool, string) {
+		ns := &corev1.Namespace{}
+		err := k8s.Get(ctx, client.ObjectKey{Name: shcrv1alpha1.NamespaceFor(name)}, ns)
+		return err == nil, fmt.Sprint(err)
+	})
+}
+
+func member(ns, name, ods string, kind shcrv1alpha1.OrganisationType) *shcrv1alpha1.MemberOrganisation {
+	return &shcrv1alpha1.MemberOrganisation{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: shcrv1alpha1.MemberOrganisationSpec{
+			ODSCode: ods, Name: "Organisation " + ods, Type: kind,
+			Roles: []shcrv1alpha1.OrganisationRole{shcrv1alpha1.RoleProvider, shcrv1alpha1.RoleConsumer},
+			Governance: shcrv1alpha1.Governance{
+				DSPT: shcrv1alpha1.DSPTAssessment{
+					Status: shcrv1alpha1.DSPTStandardsMet, AssessedOn: time.Now().AddDate(0, -2, 0).Format(time.DateOnly),
+				},
+				DataProtectionOfficer: shcrv1alpha1.Contact{Name: "DPO " + ods, Email: "dpo@" + strings.ToLower(ods) + ".nhs.uk"},
+				CaldicottGuardian:     shcrv1alpha1.Contact{Name: "CG " + ods},
+			},
+			Connector: &shcrv1alpha1.ConnectorSpec{
+				Kind: "FHIR", Endpoint: "https://fhir." + strings.ToLower(ods) + ".nhs.uk/R4",
+				NetworkRanges:        []string{"10.40.0.0/16"},
+				CredentialsSecretRef: shcrv1alpha1.LocalSecretReference{Name: name + "-credentials"},
+				Mode:                 shcrv1alpha1.ConnectorPull, Schedule: "15m",
+			},
+		},
+	}
+}
+
+func credentials(ns, name string) *corev1.Secret {
+	return &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		StringData: map[string]string{"client-id": "connector", "client-secret": "not-a-real-secret"},
+	}
+}
+
+func agreement(ns, name, id string, version int32, categories []shcrv1alpha1.DataCategory, from, until time.Time,
+	controllers ...string) *shcrv1alpha1.DataSharingAgreement {
+	a := &shcrv1alpha1.DataSharingAgreement{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: shcrv1alpha1.DataSharingAgreementSpec{
+			AgreementID: id, Version: version, Title: "Direct care sharing " + id,
+			Terms: shcrv1alpha1.AgreementTerms{
+				Purpose:        shcrv1alpha1.PurposeDirectCare,
+				LawfulBasis:    shcrv1alpha1.LawfulBasis{Article6: "6(1)(e)", Article9: "9(2)(h)"},
+				DataCategories: categories,
+				SensitiveData:  shcrv1alpha1.SensitiveExclude,
+				RetentionDays:  365,
+				EffectiveFrom:  metav1.NewTime(from.Truncate(time.Second)),
+				EndsOn:         metav1.NewTime(until.Truncate(time.Second)),
+				DPIAReference:  "DPIA-" + id,
+				Journey:        shcrv1alpha1.JourneyWithinRegion,
+			},
+		},
+	}
+	for _, c := range controllers {
+		a.Spec.Terms.Parties = append(a.Spec.Terms.Parties, shcrv1alpha1.Party{ODSCode: c, Role: shcrv1alpha1.PartyController})
+	}
+	if version > 1 {
+		a.Spec.Supersedes = new(version - 1)
+	}
+	return a
+}
+
+// approve records each controller party's approval, each as its own
+// Caldicott Guardian's Kubernetes identity, each sending a forged recordedBy
+// that the webhook must replace.
+func approve(t *testing.T, s *scenario, name string) {
+	t.Helper()
+	for _, code := range []string{s.gp, s.trust, s.council} {
+		signer, err := op.As("caldicott@"+strings.ToLower(code), signatories)
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "approval by "+code, func() (bool, string) {
+			a := &shcrv1alpha1.DataSharingAgreement{}
+			if err := k8s.Get(ctx, client.ObjectKey{Namespace: s.ns, Name: name}, a); err != nil {
+				return false, err.Error()
+			}
+			a.Spec.Approvals = append(a.Spec.Approvals, shcrv1alpha1.Approval{
+				Organisation: code, Signatory: "Caldicott Guardian of " + code, Role: "CaldicottGuardian",
+				Date: metav1.NewTime(time.Now().Truncate(time.Second)), RecordedBy: "someone-else",
+			})
+			err := signer.Update(ctx, a)
+			return err == nil, fmt.Sprint(err)
+		})
+	}
+}
+
+func accessPolicy(ns, name, agreementID string, roles, orgs []string, categories ...shcrv1alpha1.DataCategory) *shcrv1alpha1.AccessPolicy {
+	return &shcrv1alpha1.AccessPolicy{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: shcrv1alpha1.AccessPolicySpec{
+			AgreementID: agreementID,
+			Subjects:    shcrv1alpha1.Subjects{Roles: roles, Organisations: orgs},
+			Grants:      []shcrv1alpha1.Grant{{Categories: categories, Actions: []shcrv1alpha1.Action{"read", "search"}}},
+		},
+	}
+}
+
+func create(t *testing.T, obj client.Object) {
+	t.Helper()
+	if err := k8s.Create(ctx, obj); err != nil {
+		t.Fatalf("creating %T %s: %v", obj, obj.GetName(), err)
+	}
+}
+
+func conditionsOf(obj client.Object) []metav1.Condition {
+	switch o := obj.(type) {
+	case *shcrv1alpha1.MemberOrganisation:
+		return o.Status.Conditions
+	case *shcrv1alpha1.DataSharingAgreement:
+		return o.Status.Conditions
+	case *shcrv1alpha1.AccessPolicy:
+		return o.Status.Conditions
+	case *shcrv1alpha1.ShCRRegion:
+		return o.Status.Conditions
+	}
+	return nil
+}
+
+func waitCondition(t *testing.T, obj client.Object, ns, name, conditionType string, status metav1.ConditionStatus) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("%T %s/%s %s=%s", obj, ns, name, conditionType, status), func() (bool, string) {
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, obj); err != nil {
+			return false, err.Error()
+		}
+		c := meta.FindStatusCondition(conditionsOf(obj), conditionType)
+		if c == nil {
+			return false, "not set"
+		}
+		return c.Status == status && c.ObservedGeneration == obj.GetGeneration(), fmt.Sprintf("%s %s: %s", c.Status, c.Reason, c.Message)
+	})
+}
+
+func getAgreement(t *testing.T, ns, name string) *shcrv1alpha1.DataSharingAgreement {
+	t.Helper()
+	a := &shcrv1alpha1.DataSharingAgreement{}
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, a); err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func waitPhase(t *testing.T, ns, name string, phase shcrv1alpha1.AgreementPhase) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("agreement %s phase %s", name, phase), func() (bool, string) {
+		a := &shcrv1alpha1.DataSharingAgreement{}
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, a); err != nil {
+			return false, err.Error()
+		}
+		return a.Status.Phase == phase, fmt.Sprintf("phase %s (%v)", a.Status.Phase, a.Status.Conditions)
+	})
+}
+
+// bundle reads the region's compiled policy bundle back from the cluster.
+func bundle(t *testing.T, region string) policy.Bundle {
+	t.Helper()
+	cm := &corev1.ConfigMap{}
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: shcrv1alpha1.NamespaceFor(region), Name: specs.PolicyBundleName}, cm); err != nil {
+		t.Fatal(err)
+	}
+	b, err := policy.Decode([]byte(cm.Data[specs.PolicyBundleKey]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// access is a request by a member of staff for a category of records that
+// came from an organisation.
+type access struct {
+	caller, role, category, source string
+}
+
+func (a access) request() policy.Request {
+	return policy.Request{
+		CallerODS: a.caller, Role: a.role, PurposeOfUse: "TREAT", LegitimateRelationship: true,
+		Action: "read", Category: a.category, SourceODS: a.source,
+	}
+}
+
+// eventuallyDecides waits until the region's bundle, read from the cluster,
+// decides the access as want at the given time (now when zero).
+func eventuallyDecides(t *testing.T, region string, a access, want bool, at time.Time) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("%+v allowed=%v", a, want), func() (bool, string) {
+		now := at
+		if now.IsZero() {
+			now = time.Now()
+		}
+		d := policy.Decide(bundle(t, region), a.request(), now)
+		return d.Allow == want, strings.Join(d.Reasons, "; ")
+	})
+}
+
+func decides(t *testing.T, region string, a access, now time.Time) policy.Decision {
+	t.Helper()
+	return policy.Decide(bundle(t, region), a.request(), now)
+}

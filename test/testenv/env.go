@@ -1,0 +1,190 @@
+/*
+Copyright The shcr-operator Authors.
+SPDX-License-Identifier: Apache-2.0
+*/
+
+package testenv
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	"github.com/shcr-io/shcr-operator/internal/kube"
+	"github.com/shcr-io/shcr-operator/internal/manager"
+	"github.com/shcr-io/shcr-operator/test/writes"
+)
+
+// Operator is a real kube-apiserver and etcd (envtest) with the operator's
+// CRDs, admission policy and webhooks installed, and the whole operator
+// running against it.
+type Operator struct {
+	Env    *envtest.Environment
+	Config *rest.Config
+	// Client talks to the API server directly, as cluster admin.
+	Client client.Client
+	// Writes counts every API write the operator's controllers make.
+	Writes *writes.Counter
+
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// StartOperator starts the API server and the operator. root is the
+// repository's top directory.
+func StartOperator(root string) (*Operator, error) {
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		return nil, errors.New("KUBEBUILDER_ASSETS is not set: run the envtest suites with 'make test' (it builds etcd and kube-apiserver)")
+	}
+	logs := io.Discard
+	if os.Getenv("SHCR_TEST_LOGS") != "" {
+		logs = os.Stderr
+	}
+	ctrl.SetLogger(zap.New(zap.WriteTo(logs), zap.UseDevMode(logs != io.Discard)))
+
+	env := &envtest.Environment{
+		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+		WebhookInstallOptions: envtest.WebhookInstallOptions{Paths: []string{filepath.Join(root, "config", "webhook")}},
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		return nil, fmt.Errorf("starting envtest: %w", err)
+	}
+	op := &Operator{Env: env, Config: cfg, Writes: &writes.Counter{}, done: make(chan struct{})}
+	if op.Client, err = client.New(cfg, client.Options{Scheme: kube.Scheme}); err != nil {
+		return nil, op.stopWith(err)
+	}
+	if err := op.applyFile(filepath.Join(root, "config", "admission", "region-namespace.yaml")); err != nil {
+		return nil, op.stopWith(err)
+	}
+
+	wio := env.WebhookInstallOptions
+	mgr, err := kube.NewManager(cfg, ctrl.Options{
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		WebhookServer:          webhook.NewServer(webhook.Options{Host: wio.LocalServingHost, Port: wio.LocalServingPort, CertDir: wio.LocalServingCertDir}),
+	})
+	if err != nil {
+		return nil, op.stopWith(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	op.cancel = cancel
+	if err := manager.Setup(ctx, mgr, manager.Options{WrapClient: op.Writes.Wrap, Webhooks: true}); err != nil {
+		return nil, op.stopWith(err)
+	}
+	go func() {
+		defer close(op.done)
+		if err := mgr.Start(ctx); err != nil {
+			fmt.Fprintln(os.Stderr, "manager stopped:", err)
+		}
+	}()
+	if !mgr.GetCache().WaitForCacheSync(ctx) {
+		return nil, op.stopWith(errors.New("the cache did not sync"))
+	}
+	if err := waitForTLS(net.JoinHostPort(wio.LocalServingHost, strconv.Itoa(wio.LocalServingPort))); err != nil {
+		return nil, op.stopWith(err)
+	}
+	return op, nil
+}
+
+// Stop stops the operator and the API server.
+func (op *Operator) Stop() error {
+	if op.cancel != nil {
+		op.cancel()
+		<-op.done
+	}
+	return op.Env.Stop()
+}
+
+func (op *Operator) stopWith(err error) error {
+	return errors.Join(err, op.Stop())
+}
+
+// As returns a client that acts as the named user (impersonation).
+func (op *Operator) As(user string, groups ...string) (client.Client, error) {
+	cfg := rest.CopyConfig(op.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: user, Groups: append(groups, "system:authenticated")}
+	return client.New(cfg, client.Options{Scheme: kube.Scheme})
+}
+
+// applyFile creates every object of a multi-document YAML file.
+func (op *Operator) applyFile(path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+	for {
+		doc, err := reader.Read()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		obj := &unstructured.Unstructured{}
+		if err := utilyaml.Unmarshal(doc, &obj.Object); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		if len(obj.Object) == 0 {
+			continue
+		}
+		if err := op.Client.Create(context.Background(), obj); err != nil {
+			return fmt.Errorf("creating %s %s: %w", obj.GetKind(), obj.GetName(), err)
+		}
+	}
+}
+
+// waitForTLS waits until the webhook server accepts TLS connections.
+func waitForTLS(addr string) error {
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", addr, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // a readiness probe, no data sent
+		if err == nil {
+			return conn.Close()
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("webhook server %s not serving: %w", addr, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// WaitFor polls cond until it holds, or fails the test after timeout with the
+// last reason cond gave.
+func WaitFor(t interface {
+	Helper()
+	Fatalf(string, ...any)
+}, what string, timeout time.Duration, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var why string
+	for time.Now().Before(deadline) {
+		var ok bool
+		if ok, why = cond(); ok {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("timed out after %s waiting for %s: %s", timeout, what, why)
+}
