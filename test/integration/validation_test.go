@@ -1,0 +1,193 @@
+/*
+Copyright The shcr-operator Authors.
+SPDX-License-Identifier: Apache-2.0
+*/
+
+package integration
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
+)
+
+// Every invalid input is refused — by the CRD schema, its CEL rules, the
+// region-namespace admission policy or the webhooks — with a message naming
+// the field and the rule, and nothing is stored.
+func TestInvalidInputsAreRejectedNamingFieldAndRule(t *testing.T) {
+	s := newScenario(t, "valid", "H")
+	outside := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "not-a-region"}}
+	create(t, outside)
+
+	newMember := func(mod func(*shcrv1alpha1.MemberOrganisation)) client.Object {
+		m := member(s.ns, "newcomer", "H99001", "GPPractice")
+		mod(m)
+		return m
+	}
+	newAgreement := func(mod func(*shcrv1alpha1.DataSharingAgreement)) client.Object {
+		a := agreement(s.ns, "draft", "DRAFT-001", 1, allButPreferences, time.Now(), time.Now().AddDate(1, 0, 0), s.gp, s.trust)
+		mod(a)
+		return a
+	}
+	newPolicy := func(mod func(*shcrv1alpha1.AccessPolicy)) client.Object {
+		p := accessPolicy(s.ns, "newpolicy", s.agreementID, []string{"R8000"}, nil, shcrv1alpha1.CategoryMedications)
+		mod(p)
+		return p
+	}
+	past := metav1.NewTime(time.Now().Add(-time.Hour).Truncate(time.Second))
+
+	creates := []struct {
+		name string
+		obj  client.Object
+		want []string
+	}{
+		// MemberOrganisation
+		{"ODS code lower case", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Spec.ODSCode = "h99001" }), []string{"spec.odsCode", "should match"}},
+		{"ODS code too long", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Spec.ODSCode = "H990011" }), []string{"spec.odsCode", "should match"}},
+		{"name empty", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Spec.Name = "" }), []string{"spec.name", "at least 1 chars"}},
+		{"unknown organisation type", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Spec.Type = "Dentist" }), []string{"spec.type", "Unsupported value"}},
+		{"no roles", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Spec.Roles = nil }), []string{"spec.roles", "Required"}},
+		{"unknown role", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Spec.Roles = []shcrv1alpha1.OrganisationRole{"Viewer"} }), []string{"spec.roles[0]", "Unsupported value"}},
+		{"provider without connector", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Spec.Connector = nil }), []string{"spec.connector: required for a Provider"}},
+		{"unknown DSPT status", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Spec.Governance.DSPT.Status = "Good" }), []string{"spec.governance.dspt.status", "Unsupported value"}},
+		{"DSPT date not a date", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Spec.Governance.DSPT.AssessedOn = "31/03/2026" }), []string{"spec.governance.dspt.assessedOn", "date"}},
+		{"DPO email malformed", newMember(func(m *shcrv1alpha1.MemberOrganisation) {
+			m.Spec.Governance.DataProtectionOfficer.Email = "dpo at trust"
+		}), []string{"spec.governance.dataProtectionOfficer.email", "should match"}},
+		{"ICO registration malformed", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Spec.Governance.ICORegistration = "12345" }), []string{"spec.governance.icoRegistration", "should match"}},
+		{"connector endpoint not https", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Spec.Connector.Endpoint = "http://fhir.example.nhs.uk" }), []string{"spec.connector.endpoint", "must be an https URL"}},
+		{"connector range not a CIDR", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Spec.Connector.NetworkRanges = []string{"10.0.0.1"} }), []string{"spec.connector.networkRanges[0]", "must be a CIDR range"}},
+		{"pull connector without schedule", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Spec.Connector.Schedule = "" }), []string{"spec.connector.schedule: required when mode is Pull"}},
+		{"schedule not a duration", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Spec.Connector.Schedule = "often" }), []string{"spec.connector.schedule", "should match"}},
+		{"ODS code already a member", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Spec.ODSCode = s.gp }), []string{"spec.odsCode", "Duplicate value", "unique across the cluster"}},
+		{"member outside a region namespace", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Namespace = outside.Name }), []string{"metadata.namespace: not-a-region is not a region namespace"}},
+		// DataSharingAgreement
+		{"agreement id malformed", newAgreement(func(a *shcrv1alpha1.DataSharingAgreement) { a.Spec.AgreementID = "has space" }), []string{"spec.agreementId", "should match"}},
+		{"version zero", newAgreement(func(a *shcrv1alpha1.DataSharingAgreement) { a.Spec.Version = 0 }), []string{"spec.version", "greater than or equal to 1"}},
+		{"supersedes a later version", newAgreement(func(a *shcrv1alpha1.DataSharingAgreement) { a.Spec.Supersedes = new(int32(3)) }), []string{"spec.supersedes: must be an earlier version"}},
+		{"one party", newAgreement(func(a *shcrv1alpha1.DataSharingAgreement) { a.Spec.Terms.Parties = a.Spec.Terms.Parties[:1] }), []string{"spec.terms.parties", "at least 2 items"}},
+		{"no controller party", newAgreement(func(a *shcrv1alpha1.DataSharingAgreement) {
+			for i := range a.Spec.Terms.Parties {
+				a.Spec.Terms.Parties[i].Role = shcrv1alpha1.PartyProcessor
+			}
+		}), []string{"spec.terms.parties: at least one party must be a Controller"}},
+		{"ends before it starts", newAgreement(func(a *shcrv1alpha1.DataSharingAgreement) { a.Spec.Terms.EndsOn = past }), []string{"spec.terms.endsOn: must be after effectiveFrom"}},
+		{"other purpose without lawful basis", newAgreement(func(a *shcrv1alpha1.DataSharingAgreement) { a.Spec.Terms.Purpose = shcrv1alpha1.PurposeOther }), []string{"spec.terms.lawfulBasis.otherPurpose: required"}},
+		{"unknown Article 6 condition", newAgreement(func(a *shcrv1alpha1.DataSharingAgreement) { a.Spec.Terms.LawfulBasis.Article6 = "6(1)(z)" }), []string{"spec.terms.lawfulBasis.article6", "Unsupported value"}},
+		{"unknown data category", newAgreement(func(a *shcrv1alpha1.DataSharingAgreement) {
+			a.Spec.Terms.DataCategories = []shcrv1alpha1.DataCategory{"Genome"}
+		}), []string{"spec.terms.dataCategories[0]", "Unsupported value"}},
+		{"cross-region without peer", newAgreement(func(a *shcrv1alpha1.DataSharingAgreement) { a.Spec.Terms.Journey = shcrv1alpha1.JourneyCrossRegion }), []string{"spec.terms.peerRegion: required for a CrossRegion journey"}},
+		{"review after the end", newAgreement(func(a *shcrv1alpha1.DataSharingAgreement) {
+			a.Spec.Terms.ReviewDate = &metav1.Time{Time: a.Spec.Terms.EndsOn.AddDate(0, 1, 0)}
+		}), []string{"spec.terms.reviewDate: must fall between effectiveFrom and endsOn"}},
+		{"approval from a processor", newAgreement(func(a *shcrv1alpha1.DataSharingAgreement) {
+			a.Spec.Terms.Parties = append(a.Spec.Terms.Parties, shcrv1alpha1.Party{ODSCode: s.council, Role: shcrv1alpha1.PartyProcessor})
+			a.Spec.Approvals = []shcrv1alpha1.Approval{{Organisation: s.council, Signatory: "X", Role: "DPO", Date: past}}
+		}), []string{"spec.approvals: each approval must come from a Controller or JointController party"}},
+		{"party not a member", newAgreement(func(a *shcrv1alpha1.DataSharingAgreement) {
+			a.Spec.Terms.Parties = append(a.Spec.Terms.Parties, shcrv1alpha1.Party{ODSCode: "ZZ999", Role: shcrv1alpha1.PartyController})
+		}), []string{"spec.terms.parties[2].odsCode", "is not a MemberOrganisation of this region"}},
+		{"agreement outside a region namespace", newAgreement(func(a *shcrv1alpha1.DataSharingAgreement) { a.Namespace = outside.Name }), []string{"is not a region namespace"}},
+		// AccessPolicy
+		{"admin role granted", newPolicy(func(p *shcrv1alpha1.AccessPolicy) { p.Spec.Subjects.Roles = []string{"R8008"} }), []string{"spec.subjects.roles[0]", "R8008 (admin access role) may not be granted clinical data"}},
+		{"role code malformed", newPolicy(func(p *shcrv1alpha1.AccessPolicy) { p.Spec.Subjects.Roles = []string{"8000"} }), []string{"spec.subjects.roles[0]", "should match"}},
+		{"no roles", newPolicy(func(p *shcrv1alpha1.AccessPolicy) { p.Spec.Subjects.Roles = nil }), []string{"spec.subjects.roles", "Required"}},
+		{"no grants", newPolicy(func(p *shcrv1alpha1.AccessPolicy) { p.Spec.Grants = nil }), []string{"spec.grants", "Required"}},
+		{"unknown purpose of use", newPolicy(func(p *shcrv1alpha1.AccessPolicy) { p.Spec.PurposesOfUse = []shcrv1alpha1.PurposeOfUse{"HRESCH"} }), []string{"spec.purposesOfUse[0]", "Unsupported value"}},
+		{"break-glass too long", newPolicy(func(p *shcrv1alpha1.AccessPolicy) {
+			p.Spec.BreakGlass = &shcrv1alpha1.BreakGlass{AllowedRoles: []string{"R8000"}, MaxDuration: "48h"}
+		}), []string{"spec.breakGlass.maxDuration", "between 0s and 24h"}},
+		{"category outside the agreement", newPolicy(func(p *shcrv1alpha1.AccessPolicy) {
+			p.Spec.Grants[0].Categories = append(p.Spec.Grants[0].Categories, shcrv1alpha1.CategoryPreferences)
+		}), []string{"spec.grants[0].categories[1]", "is not a data category of agreement " + s.agreementID}},
+		{"organisation not a party", newPolicy(func(p *shcrv1alpha1.AccessPolicy) { p.Spec.Subjects.Organisations = []string{"ZZ999"} }), []string{"spec.subjects.organisations[0]", "is not a party"}},
+		{"policy outside a region namespace", newPolicy(func(p *shcrv1alpha1.AccessPolicy) { p.Namespace = outside.Name }), []string{"is not a region namespace"}},
+	}
+	for _, tc := range creates {
+		t.Run("create/"+tc.name, func(t *testing.T) {
+			err := k8s.Create(ctx, tc.obj)
+			if err == nil {
+				t.Fatalf("accepted")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+
+	updates := []struct {
+		name   string
+		obj    client.Object
+		mutate func(client.Object)
+		want   []string
+	}{
+		{"change an ODS code", &shcrv1alpha1.MemberOrganisation{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "gp"}},
+			func(o client.Object) { o.(*shcrv1alpha1.MemberOrganisation).Spec.ODSCode = "H12345" }, []string{"spec.odsCode is immutable"}},
+		{"edit approved terms", &shcrv1alpha1.DataSharingAgreement{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "dsa-v1"}},
+			func(o client.Object) {
+				a := o.(*shcrv1alpha1.DataSharingAgreement)
+				a.Spec.Terms.DataCategories = append(a.Spec.Terms.DataCategories, shcrv1alpha1.CategoryPreferences)
+			}, []string{"spec.terms: immutable once any approval exists"}},
+		{"extend approved terms' end", &shcrv1alpha1.DataSharingAgreement{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "dsa-v1"}},
+			func(o client.Object) {
+				a := o.(*shcrv1alpha1.DataSharingAgreement)
+				a.Spec.Terms.EndsOn = metav1.NewTime(a.Spec.Terms.EndsOn.AddDate(5, 0, 0))
+			}, []string{"spec.terms: immutable once any approval exists"}},
+		{"remove an approval", &shcrv1alpha1.DataSharingAgreement{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "dsa-v1"}},
+			func(o client.Object) {
+				a := o.(*shcrv1alpha1.DataSharingAgreement)
+				a.Spec.Approvals = a.Spec.Approvals[1:]
+			}, []string{"spec.approvals: append-only"}},
+		{"rewrite who recorded an approval", &shcrv1alpha1.DataSharingAgreement{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "dsa-v1"}},
+			func(o client.Object) {
+				a := o.(*shcrv1alpha1.DataSharingAgreement)
+				a.Spec.Approvals[0].Signatory = "Someone Else"
+			}, []string{"spec.approvals: append-only"}},
+		{"change the version", &shcrv1alpha1.DataSharingAgreement{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "dsa-v1"}},
+			func(o client.Object) { o.(*shcrv1alpha1.DataSharingAgreement).Spec.Version = 7 }, []string{"spec.version is immutable"}},
+		{"widen a policy beyond the agreement", &shcrv1alpha1.AccessPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: s.careWorkers}},
+			func(o client.Object) {
+				p := o.(*shcrv1alpha1.AccessPolicy)
+				p.Spec.Grants[0].Categories = append(p.Spec.Grants[0].Categories, shcrv1alpha1.CategoryPreferences)
+			}, []string{"spec.grants[0].categories[4]", "a policy cannot grant more than was agreed"}},
+		{"grant the admin role", &shcrv1alpha1.AccessPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: s.careWorkers}},
+			func(o client.Object) {
+				p := o.(*shcrv1alpha1.AccessPolicy)
+				p.Spec.Subjects.Roles = append(p.Spec.Subjects.Roles, "R8008")
+			}, []string{"spec.subjects.roles[1]", "R8008"}},
+	}
+	for _, tc := range updates {
+		t.Run("update/"+tc.name, func(t *testing.T) {
+			if err := k8s.Get(ctx, client.ObjectKeyFromObject(tc.obj), tc.obj); err != nil {
+				t.Fatal(err)
+			}
+			before := tc.obj.GetResourceVersion()
+			tc.mutate(tc.obj)
+			err := k8s.Update(ctx, tc.obj)
+			if err == nil {
+				t.Fatalf("accepted")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+			fresh := tc.obj.DeepCopyObject().(client.Object)
+			if err := k8s.Get(ctx, client.ObjectKeyFromObject(tc.obj), fresh); err != nil || fresh.GetResourceVersion() != before {
+				t.Errorf("a refused update changed the object (err %v)", err)
+			}
+		})
+	}
+	if n := len(creates) + len(updates); n < 30 {
+		t.Errorf("only %d cases", n)
+	}
+}
