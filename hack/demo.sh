@@ -22,34 +22,58 @@ stop_manager() {
 	rm -f "$pidfile"
 }
 
+# wait_for WHAT CMD...: retries CMD for up to a minute (webhooks and caches
+# take a moment to come up), then reports WHAT did not become ready.
+wait_for() {
+	local what=$1
+	shift
+	for _ in $(seq 1 30); do
+		if "$@" >/dev/null 2>&1; then return 0; fi
+		sleep 2
+	done
+	echo "$what did not become ready; the operator's log is $state/manager.log" >&2
+	"$@" >&2 || true
+	"$kubectl" get shcr -A >&2 || true
+	exit 1
+}
+
 up() {
 	mkdir -p "$state"
 	"$here/cluster.sh" up "$cluster" "$kubeconfig" 2>>"$state/cluster.log"
 	export KUBECONFIG="$kubeconfig"
-	"$kubectl" apply --server-side --field-manager=shcr-demo -f "$root/config/crd/bases" >/dev/null
+	"$kubectl" apply --server-side --field-manager=shcr-demo -f "$root/config/crd/bases" -f "$root/config/admission/region-namespace.yaml" >/dev/null
 	"$kubectl" wait --for=condition=Established crd --all --timeout=60s >/dev/null
 
 	stop_manager
-	"$root/bin/manager" --metrics-bind-address=0 --health-probe-bind-address=0 --leader-elect=false \
-		>"$state/manager.log" 2>&1 &
+	(cd "$root" && exec ./bin/manager --metrics-bind-address=0 --health-probe-bind-address=0 --leader-elect=false \
+		--local-webhook-host=127.0.0.1 --webhook-port=9443 >"$state/manager.log" 2>&1) &
 	echo $! >"$pidfile"
 	echo "operator running (pid $(cat "$pidfile"), log: $state/manager.log)"
 
-	"$kubectl" apply --server-side --field-manager=shcr-demo -k "$root/config/samples"
-	if ! "$kubectl" wait --for=condition=Ready shcrregion --all --timeout=180s; then
-		echo "the samples did not become Ready; the operator's log is $state/manager.log" >&2
-		"$kubectl" get shcr -A >&2 || true
-		exit 1
-	fi
+	# The region first: the other samples live in the namespace it creates.
+	"$kubectl" apply --server-side --field-manager=shcr-demo -f "$root/config/samples/shcr_v1alpha1_shcrregion.yaml"
+	wait_for "the region namespace" "$kubectl" wait --for=condition=NamespaceReady shcrregion --all --timeout=60s
+	# Then members, the agreement between them, and the policies under it, each
+	# retried while the webhooks and caches catch up with the one before.
+	for f in credentials shcr_v1alpha1_memberorganisation shcr_v1alpha1_datasharingagreement shcr_v1alpha1_accesspolicy; do
+		wait_for "$f" "$kubectl" apply --server-side --field-manager=shcr-demo -f "$root/config/samples/$f.yaml"
+	done
+	ns=shcr-thames-valley
+	wait_for "the region" "$kubectl" wait --for=condition=Ready shcrregion --all --timeout=180s
+	wait_for "the members" "$kubectl" wait --for=condition=Ready memberorganisation --all -n "$ns" --timeout=120s
+	wait_for "the agreement" "$kubectl" wait --for=jsonpath='{.status.phase}'=Active datasharingagreement --all -n "$ns" --timeout=120s
+	wait_for "the policies" "$kubectl" wait --for=condition=Ready accesspolicy --all -n "$ns" --timeout=120s
 	echo
 	"$kubectl" get shcr -A
 	cat <<TXT
 
-The samples are Ready. Look around:
+The samples are Ready: a region, three organisations, an Active agreement and two policies.
+Look around:
   export KUBECONFIG=$kubeconfig
   $kubectl get shcr -A
   $kubectl describe shcrregion
   $kubectl get all,pvc,networkpolicy,configmap -n shcr-thames-valley
+  $kubectl get datasharingagreement -n shcr-thames-valley -o yaml   # phase, termsHash, who recorded each approval
   tail -f $state/manager.log
 Stop everything with: make demo-down
 TXT

@@ -7,18 +7,22 @@ SPDX-License-Identifier: Apache-2.0
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"flag"
 	"os"
 
 	_ "k8s.io/client-go/plugin/pkg/client/auth"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
+	"github.com/shcr-io/shcr-operator/internal/devwebhook"
 	"github.com/shcr-io/shcr-operator/internal/kube"
 	"github.com/shcr-io/shcr-operator/internal/manager"
 )
@@ -26,6 +30,7 @@ import (
 func main() {
 	var (
 		metricsAddr, probeAddr, webhookCertPath                 string
+		localWebhookHost, localWebhookManifests                 string
 		secureMetrics, leaderElect, enableHTTP2, enableWebhooks bool
 		webhookPort                                             int
 	)
@@ -41,6 +46,11 @@ func main() {
 		"Serve the admission webhooks. The reconcilers apply the same rules, so the operator stays correct without them.")
 	flag.BoolVar(&enableHTTP2, "enable-http2", false,
 		"Serve HTTP/2 on the metrics and webhook servers (off by default: HTTP/2 rapid reset, CVE-2023-44487).")
+	flag.StringVar(&localWebhookHost, "local-webhook-host", "",
+		"Development only: serve the webhooks on this local address with a throwaway certificate, "+
+			"and point the cluster's webhook configurations at it (make demo and the e2e suite run the operator this way).")
+	flag.StringVar(&localWebhookManifests, "local-webhook-manifests", "config/webhook/manifests.yaml",
+		"Development only: the webhook configurations to install with --local-webhook-host.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -56,9 +66,18 @@ func main() {
 		metrics.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
 
-	mgr, err := kube.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+	cfg := ctrl.GetConfigOrDie()
+	ctx := ctrl.SetupSignalHandler()
+	webhookOpts := webhook.Options{Port: webhookPort, CertDir: webhookCertPath, TLSOpts: tlsOpts}
+	if localWebhookHost != "" {
+		if err := installLocalWebhooks(ctx, cfg, localWebhookHost, webhookPort, localWebhookManifests, &webhookOpts); err != nil {
+			log.Error(err, "Failed to install the local webhooks")
+			os.Exit(1)
+		}
+	}
+	mgr, err := kube.NewManager(cfg, ctrl.Options{
 		Metrics:                       metrics,
-		WebhookServer:                 webhook.NewServer(webhook.Options{Port: webhookPort, CertDir: webhookCertPath, TLSOpts: tlsOpts}),
+		WebhookServer:                 webhook.NewServer(webhookOpts),
 		HealthProbeBindAddress:        probeAddr,
 		LeaderElection:                leaderElect,
 		LeaderElectionID:              "shcr-operator.shcr.io",
@@ -68,7 +87,6 @@ func main() {
 		log.Error(err, "Failed to create the manager")
 		os.Exit(1)
 	}
-	ctx := ctrl.SetupSignalHandler()
 	if err := manager.Setup(ctx, mgr, manager.Options{Webhooks: enableWebhooks}); err != nil {
 		log.Error(err, "Failed to set up the controllers")
 		os.Exit(1)
@@ -86,4 +104,23 @@ func main() {
 		log.Error(err, "The manager stopped with an error")
 		os.Exit(1)
 	}
+}
+
+// installLocalWebhooks makes a certificate for a webhook server on a local
+// address and points the cluster's webhook configurations at it.
+func installLocalWebhooks(ctx context.Context, cfg *rest.Config, host string, port int, manifestsPath string, opts *webhook.Options) error {
+	manifests, err := os.ReadFile(manifestsPath)
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "shcr-webhook-")
+	if err != nil {
+		return err
+	}
+	c, err := client.New(cfg, client.Options{Scheme: kube.Scheme})
+	if err != nil {
+		return err
+	}
+	opts.Host, opts.CertDir = host, dir
+	return devwebhook.Install(ctx, c, manifests, host, port, dir)
 }
