@@ -60,9 +60,9 @@ verify-generated: manifests generate ## Fail if generated files are not committe
 test: verify-generated vet test-unit test-e2e ## Every layer: unit, envtest and e2e on a local kwok cluster.
 
 .PHONY: test-unit
-test-unit: ## Unit and envtest suites (a real kube-apiserver and etcd).
+test-unit: ## Unit and envtest suites (a real kube-apiserver and etcd, the whole operator with its webhooks).
 	$(TOOLCHAIN) ensure k8s
-	KUBEBUILDER_ASSETS="$(K8S_DIR)" go test ./api/... ./internal/... ./controllers/... -count=1
+	KUBEBUILDER_ASSETS="$(K8S_DIR)" go test ./api/... ./internal/... ./controllers/... ./test/integration/... -count=1
 
 .PHONY: test-e2e
 test-e2e: ## End-to-end suite on a fresh local kwok cluster.

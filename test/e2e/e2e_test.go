@@ -47,7 +47,7 @@ func TestMain(m *testing.M) {
 func run(m *testing.M) int {
 	root, _ := filepath.Abs(filepath.Join("..", ".."))
 	kubectl := exec.Command(os.Getenv("KUBECTL"), "apply", "--server-side", "--field-manager=shcr-e2e",
-		"-f", filepath.Join(root, "config", "crd", "bases"))
+		"-f", filepath.Join(root, "config", "crd", "bases"), "-f", filepath.Join(root, "config", "admission", "region-namespace.yaml"))
 	if out, err := kubectl.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "installing CRDs: %v\n%s", err, out)
 		return 1
@@ -71,7 +71,9 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	manager := exec.Command(bin, "--metrics-bind-address=0", "--health-probe-bind-address=0")
+	manager := exec.Command(bin, "--metrics-bind-address=0", "--health-probe-bind-address=0",
+		"--local-webhook-host=127.0.0.1", "--webhook-port=9444")
+	manager.Dir = root
 	manager.Stdout, manager.Stderr = logFile, logFile
 	if err := manager.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, "starting the manager:", err)
@@ -261,6 +263,59 @@ func TestDeletePolicyRetainKeepsNamespaceAndVolumes(t *testing.T) {
 	}
 	// Clean up through the region itself.
 	if err := k8s.Delete(ctx, &shcrv1alpha1.ShCRRegion{ObjectMeta: metav1.ObjectMeta{Name: "e2e-retain"}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The samples, applied as a platform team would, become Ready on a cluster
+// where Deployments really run: the connectors become Available, the
+// agreement Active, the policies in force.
+func TestSamplesBecomeReadyWithRunningConnectors(t *testing.T) {
+	root, _ := filepath.Abs(filepath.Join("..", ".."))
+	kubectl := func(args ...string) error {
+		out, err := exec.Command(os.Getenv("KUBECTL"), args...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("kubectl %v: %v: %s", args, err, out)
+		}
+		return nil
+	}
+	samples := filepath.Join(root, "config", "samples")
+	if err := kubectl("apply", "--server-side", "-f", filepath.Join(samples, "shcr_v1alpha1_shcrregion.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"credentials", "shcr_v1alpha1_memberorganisation", "shcr_v1alpha1_datasharingagreement", "shcr_v1alpha1_accesspolicy"} {
+		waitFor(t, "applying "+f, time.Minute, func() (bool, string) {
+			err := kubectl("apply", "--server-side", "-f", filepath.Join(samples, f+".yaml"))
+			return err == nil, fmt.Sprint(err)
+		})
+	}
+	ns := "shcr-thames-valley"
+	waitFor(t, "every member Ready with its connector Available", 2*time.Minute, func() (bool, string) {
+		members := &shcrv1alpha1.MemberOrganisationList{}
+		if err := k8s.List(ctx, members, client.InNamespace(ns)); err != nil {
+			return false, err.Error()
+		}
+		for _, m := range members.Items {
+			if !meta.IsStatusConditionTrue(m.Status.Conditions, shcrv1alpha1.ConditionConnectorAvailable) ||
+				!meta.IsStatusConditionTrue(m.Status.Conditions, shcrv1alpha1.ConditionReady) {
+				return false, fmt.Sprintf("%s: %v", m.Name, m.Status.Conditions)
+			}
+		}
+		return len(members.Items) == 3, fmt.Sprintf("%d members", len(members.Items))
+	})
+	waitFor(t, "the agreement Active and its approvals recorded by the applier", time.Minute, func() (bool, string) {
+		a := &shcrv1alpha1.DataSharingAgreement{}
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "tvs-direct-care-v1"}, a); err != nil {
+			return false, err.Error()
+		}
+		for _, ap := range a.Spec.Approvals {
+			if ap.RecordedBy == "" {
+				return false, "an approval has no recordedBy"
+			}
+		}
+		return a.Status.Phase == shcrv1alpha1.PhaseActive, string(a.Status.Phase)
+	})
+	if err := k8s.Delete(ctx, &shcrv1alpha1.ShCRRegion{ObjectMeta: metav1.ObjectMeta{Name: "thames-valley"}}); err != nil {
 		t.Fatal(err)
 	}
 }
