@@ -210,18 +210,23 @@ func (r *Reconciler) reconcilePolicyBundle(ctx context.Context, region *shcrv1al
 		setCondition(region, shcrv1alpha1.ConditionPolicyCompiled, metav1.ConditionFalse, shcrv1alpha1.ReasonCompileFailed, err.Error())
 		return ctrl.Result{}, err
 	}
-	if err := r.applyAll(ctx, specs.PolicyBundleConfigMap(region, encoded)); err != nil {
+	stored, err := policy.Store(encoded)
+	if err != nil {
+		setCondition(region, shcrv1alpha1.ConditionPolicyCompiled, metav1.ConditionFalse, shcrv1alpha1.ReasonCompileFailed, err.Error())
+		return ctrl.Result{}, err
+	}
+	if err := r.applyAll(ctx, specs.PolicyBundleConfigMap(region, stored)); err != nil {
 		return ctrl.Result{}, r.childFailed(region, shcrv1alpha1.ConditionPolicyCompiled, err)
 	}
 	revision := policy.Revision(encoded)
 	region.Status.PolicyBundle = shcrv1alpha1.PolicyBundleStatus{
 		ConfigMapName: specs.PolicyBundleName,
 		Revision:      revision,
-		SizeBytes:     int64(len(encoded)),
+		SizeBytes:     int64(len(stored.Data)),
 		Grants:        int32(len(bundle.Grants)),
 	}
 	setCondition(region, shcrv1alpha1.ConditionPolicyCompiled, metav1.ConditionTrue, shcrv1alpha1.ReasonCompiled,
-		fmt.Sprintf("bundle %s.. with %d grants stored in ConfigMap %s", revision[:12], len(bundle.Grants), specs.PolicyBundleName))
+		fmt.Sprintf("bundle %s.. with %d grants stored in ConfigMap %s as %s", revision[:12], len(bundle.Grants), specs.PolicyBundleName, stored.Name))
 	return ctrl.Result{}, nil
 }
 

@@ -42,7 +42,7 @@ const (
 	RecordServicePodsName     = "record-service-pods"
 	GatewayName               = "record-gateway"
 	PolicyBundleName          = "policy-bundle"
-	PolicyBundleKey           = "bundle.json"
+	PolicyBundleKey           = "bundle.json" // policy.FileJSON
 	AdminRoleName             = "shcr-region-admin"
 	QuotaName                 = "shcr-quota"
 	LimitRangeName            = "shcr-limits"

@@ -17,6 +17,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
+	"github.com/shcr-io/shcr-operator/internal/policy"
 )
 
 // Pod Security Admission labels.
@@ -180,13 +181,19 @@ func PodDisruptionBudgets(region *shcrv1alpha1.ShCRRegion) []*policyv1.PodDisrup
 	return out
 }
 
-// PolicyBundleConfigMap holds the compiled policy bundle the gateway reads.
-func PolicyBundleConfigMap(region *shcrv1alpha1.ShCRRegion, bundle []byte) *corev1.ConfigMap {
-	return &corev1.ConfigMap{
+// PolicyBundleConfigMap holds the compiled policy bundle the gateway reads:
+// as text under bundle.json, or compressed under bundle.json.gz when large.
+func PolicyBundleConfigMap(region *shcrv1alpha1.ShCRRegion, bundle policy.Stored) *corev1.ConfigMap {
+	cm := &corev1.ConfigMap{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
 		ObjectMeta: regionMeta(region, PolicyBundleName, componentLabels(region, ComponentGateway)),
-		Data:       map[string]string{PolicyBundleKey: string(bundle)},
 	}
+	if bundle.Name == policy.FileJSON {
+		cm.Data = map[string]string{bundle.Name: string(bundle.Data)}
+	} else {
+		cm.BinaryData = map[string][]byte{bundle.Name: bundle.Data}
+	}
+	return cm
 }
 
 // serviceURL is the in-cluster URL of a Service in the region namespace.

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
+	"github.com/shcr-io/shcr-operator/internal/policy"
 )
 
 // region is a region as the API server returns it, defaults applied.
@@ -47,7 +48,7 @@ func region(mods ...func(*shcrv1alpha1.ShCRRegion)) *shcrv1alpha1.ShCRRegion {
 func allChildren(r *shcrv1alpha1.ShCRRegion) []client.Object {
 	objs := []client.Object{
 		Namespace(r), ResourceQuota(r), LimitRange(r), AdminRole(r), AdminRoleBinding(r),
-		RecordServiceStatefulSet(r), GatewayDeployment(r), GatewayService(r), PolicyBundleConfigMap(r, []byte("{}")),
+		RecordServiceStatefulSet(r), GatewayDeployment(r), GatewayService(r), PolicyBundleConfigMap(r, policy.Stored{Name: policy.FileJSON, Data: []byte("{}")}),
 	}
 	for _, o := range ServiceAccounts(r) {
 		objs = append(objs, o)

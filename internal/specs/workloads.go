@@ -17,11 +17,8 @@ import (
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
 )
 
-// Paths inside the gateway container.
-const (
-	GatewayBundleDir  = "/etc/shcr/bundle"
-	GatewayBundlePath = GatewayBundleDir + "/" + PolicyBundleKey
-)
+// GatewayBundleDir is where the gateway finds the mounted policy bundle.
+const GatewayBundleDir = "/etc/shcr/bundle"
 
 // RecordServiceStatefulSet is the region's FHIR R4 record store. Its volume
 // claims are never owned by the StatefulSet (retention policy Retain), so
@@ -153,7 +150,7 @@ func GatewayDeployment(region *shcrv1alpha1.ShCRRegion) *appsv1.Deployment {
 		ImagePullPolicy: corev1.PullIfNotPresent,
 		Args: []string{
 			"--listen=:" + strconv.Itoa(GatewayPort),
-			"--bundle=" + GatewayBundlePath,
+			"--bundle-dir=" + GatewayBundleDir,
 			"--upstream=" + RecordServiceURL(region),
 			"--region=" + region.Name,
 			"--audit-sink=" + string(region.Spec.Audit.Sink),
