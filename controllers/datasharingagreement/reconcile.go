@@ -46,7 +46,6 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		reterr = errors.Join(reterr, r.patchStatus(ctx, base, agreement, reterr))
 	}()
 
-	agreement.Status.TermsHash = governance.TermsHash(&agreement.Spec.Terms)
 	region, err := kube.RegionOf(ctx, r.Client, agreement.Namespace)
 	if errors.Is(err, kube.ErrNotRegionNamespace) {
 		agreement.Status.Phase = shcrv1alpha1.PhaseInvalid
@@ -56,6 +55,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	} else if err != nil {
 		return ctrl.Result{}, err
 	}
+	agreement.Status.TermsHash = governance.TermsHash(&agreement.Spec.Terms, region)
 
 	missing := governance.MissingApprovals(&agreement.Spec)
 	agreement.Status.MissingApprovals = missing
@@ -130,18 +130,20 @@ func (r *Reconciler) window(ctx context.Context, agreement *shcrv1alpha1.DataSha
 		return policy.Window{}, err
 	}
 	var inputs []policy.Agreement
+	var own policy.Agreement
 	for i := range versions.Items {
 		v := &versions.Items[i]
 		in := governance.PolicyAgreement(v)
 		if v.UID == agreement.UID {
 			in.PeerConfirmed = peerConfirmed
+			own = in
 		}
 		inputs = append(inputs, in)
 	}
-	if w, ok := policy.Windows(inputs)[policy.AgreementKey{ID: agreement.Spec.AgreementID, Version: agreement.Spec.Version}]; ok {
-		return w, nil
+	if !policy.Eligible(own) {
+		return policy.Window{From: agreement.Spec.Terms.EffectiveFrom.Time, Until: agreement.Spec.Terms.EndsOn.Time}, nil
 	}
-	return policy.Window{From: agreement.Spec.Terms.EffectiveFrom.Time, Until: agreement.Spec.Terms.EndsOn.Time}, nil
+	return policy.Windows(inputs)[policy.AgreementKey{ID: agreement.Spec.AgreementID, Version: agreement.Spec.Version}], nil
 }
 
 // partyStates says, per party, whether it shares now: it must be an Admitted
@@ -220,7 +222,7 @@ func (r *Reconciler) checkPeer(ctx context.Context, agreement *shcrv1alpha1.Data
 		if c.Spec.Version != agreement.Spec.Version {
 			continue
 		}
-		if h := governance.TermsHash(&c.Spec.Terms); h != ownHash {
+		if h := governance.TermsHash(&c.Spec.Terms, t.PeerRegion); h != ownHash {
 			return mismatch(fmt.Sprintf("peer region %s holds %s v%d with terms hash %s, not %s",
 				t.PeerRegion, agreement.Spec.AgreementID, agreement.Spec.Version, h, ownHash))
 		}

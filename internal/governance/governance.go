@@ -92,7 +92,9 @@ func MissingApprovals(spec *shcrv1alpha1.DataSharingAgreementSpec) []string {
 // canonicalTerms is the documented canonical form of agreement terms that
 // TermsHash digests: fixed field order, parties sorted by ODS code,
 // categories sorted, times in RFC 3339 UTC to the second, empty optional
-// fields as empty strings or zero.
+// fields as empty strings or zero. The regions the agreement binds replace
+// the peer region, so that the two copies of a cross-region agreement (each
+// naming the other as its peer) have the same hash.
 type canonicalTerms struct {
 	Parties        []canonicalParty `json:"parties"`
 	Purpose        string           `json:"purpose"`
@@ -107,7 +109,7 @@ type canonicalTerms struct {
 	ReviewDate     string           `json:"reviewDate"`
 	DPIAReference  string           `json:"dpiaReference"`
 	Journey        string           `json:"journey"`
-	PeerRegion     string           `json:"peerRegion"`
+	Regions        []string         `json:"regions"`
 }
 
 type canonicalParty struct {
@@ -115,8 +117,9 @@ type canonicalParty struct {
 	Role    string `json:"role"`
 }
 
-// CanonicalTerms returns the canonical JSON of an agreement's terms.
-func CanonicalTerms(t *shcrv1alpha1.AgreementTerms) []byte {
+// CanonicalTerms returns the canonical JSON of the terms of an agreement
+// held in region.
+func CanonicalTerms(t *shcrv1alpha1.AgreementTerms, region string) []byte {
 	c := canonicalTerms{
 		Purpose:       string(t.Purpose),
 		Article6:      t.LawfulBasis.Article6,
@@ -128,7 +131,11 @@ func CanonicalTerms(t *shcrv1alpha1.AgreementTerms) []byte {
 		EndsOn:        utc(t.EndsOn.Time),
 		DPIAReference: t.DPIAReference,
 		Journey:       string(t.Journey),
-		PeerRegion:    t.PeerRegion,
+		Regions:       []string{region},
+	}
+	if t.Journey == shcrv1alpha1.JourneyCrossRegion {
+		c.Regions = append(c.Regions, t.PeerRegion)
+		slices.Sort(c.Regions)
 	}
 	if t.ReviewDate != nil {
 		c.ReviewDate = utc(t.ReviewDate.Time)
@@ -146,8 +153,8 @@ func CanonicalTerms(t *shcrv1alpha1.AgreementTerms) []byte {
 }
 
 // TermsHash is "sha256:" and the hex sha256 of CanonicalTerms.
-func TermsHash(t *shcrv1alpha1.AgreementTerms) string {
-	sum := sha256.Sum256(CanonicalTerms(t))
+func TermsHash(t *shcrv1alpha1.AgreementTerms, region string) string {
+	sum := sha256.Sum256(CanonicalTerms(t, region))
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 

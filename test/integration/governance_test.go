@@ -28,7 +28,7 @@ func TestOnboardingThreeOrganisationsAnAgreementAndTwoPolicies(t *testing.T) {
 	s := newScenario(t, "onboard", "A")
 
 	a := getAgreement(t, s.ns, "dsa-v1")
-	if a.Status.TermsHash != governance.TermsHash(&a.Spec.Terms) || !strings.HasPrefix(a.Status.TermsHash, "sha256:") {
+	if a.Status.TermsHash != governance.TermsHash(&a.Spec.Terms, s.region) || !strings.HasPrefix(a.Status.TermsHash, "sha256:") {
 		t.Errorf("termsHash %q is not the hash of the canonical terms", a.Status.TermsHash)
 	}
 	for _, approval := range a.Spec.Approvals {
