@@ -9,6 +9,7 @@ TOOLCHAIN      := hack/toolchain.sh
 K8S_DIR         = $(shell $(TOOLCHAIN) dir k8s)
 KUBECTL         = $(K8S_DIR)/kubectl
 CONTROLLER_GEN  = $(shell $(TOOLCHAIN) dir controller-gen)/controller-gen
+HELM            = $(shell $(TOOLCHAIN) dir helm)/helm
 
 DEMO_CLUSTER   ?= shcr
 DEMO_DIR       := $(CURDIR)/.demo
@@ -28,13 +29,14 @@ help: ## Show the targets.
 ##@ Development
 
 .PHONY: toolchain
-toolchain: ## Build the pinned etcd, Kubernetes, kwok and controller-gen binaries (once per machine).
-	$(TOOLCHAIN) ensure controller-gen k8s kwok
+toolchain: ## Build the pinned etcd, Kubernetes, kwok, controller-gen and helm binaries (once per machine).
+	$(TOOLCHAIN) ensure controller-gen k8s kwok helm
 
 .PHONY: manifests
 manifests: ## Generate the CRDs and the manager's ClusterRole.
 	$(TOOLCHAIN) ensure controller-gen
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd webhook paths="./..." output:crd:artifacts:config=config/crd/bases
+	hack/sync-chart.sh
 
 .PHONY: generate
 generate: ## Generate DeepCopy methods.
@@ -51,13 +53,18 @@ vet: ## go vet.
 
 .PHONY: verify-generated
 verify-generated: manifests generate ## Fail if generated files are not committed (run in CI).
-	@if [ -n "$${CI:-}" ] && ! git diff --quiet -- api config; then \
-		echo "generated files are out of date; run 'make manifests generate' and commit:"; git --no-pager diff --stat -- api config; exit 1; fi
+	@if [ -n "$${CI:-}" ] && ! git diff --quiet -- api config charts; then \
+		echo "generated files are out of date; run 'make manifests generate' and commit:"; git --no-pager diff --stat -- api config charts; exit 1; fi
 
 ##@ Test
 
 .PHONY: test
-test: verify-generated vet test-unit test-e2e ## Every layer: unit, envtest and e2e on a local kwok cluster.
+test: verify-generated vet test-chart test-unit test-e2e ## Every layer: unit, chart, envtest and e2e on a local kwok cluster.
+
+.PHONY: test-chart
+test-chart: ## helm lint and render the chart, and render config/default with kustomize, checking the output.
+	$(TOOLCHAIN) ensure helm k8s
+	HELM=$(HELM) KUBECTL=$(KUBECTL) go test ./test/chart/... -count=1
 
 .PHONY: test-unit
 test-unit: ## Unit and envtest suites (a real kube-apiserver and etcd, the whole operator with its webhooks).

@@ -3,8 +3,8 @@
 # outside the clone, so that a fresh clone (and CI) reuses what an earlier run
 # built and only the first run on a machine pays for the build.
 #
-#   hack/toolchain.sh dir <k8s|kwok|controller-gen>   print where a tool set lives
-#   hack/toolchain.sh ensure <k8s|kwok|controller-gen> build it unless already built
+#   hack/toolchain.sh dir <k8s|kwok|controller-gen|helm>    print where a tool set lives
+#   hack/toolchain.sh ensure <k8s|kwok|controller-gen|helm> build it unless already built
 #
 # SHCR_TOOLS_CACHE overrides the cache root (default $XDG_CACHE_HOME/shcr-operator).
 set -euo pipefail
@@ -13,6 +13,7 @@ K8S_VERSION=v1.37.2
 ETCD_VERSION=v3.6.16
 KWOK_VERSION=v0.8.0
 CONTROLLER_GEN_VERSION=v0.23.0
+HELM_VERSION=v3.22.0
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cache=${SHCR_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/shcr-operator}
@@ -22,6 +23,7 @@ dir_of() {
 	k8s) echo "$cache/k8s-$K8S_VERSION-etcd-$ETCD_VERSION" ;;
 	kwok) echo "$cache/kwok-$KWOK_VERSION" ;;
 	controller-gen) echo "$cache/controller-gen-$CONTROLLER_GEN_VERSION" ;;
+	helm) echo "$cache/helm-$HELM_VERSION" ;;
 	*) echo "toolchain: unknown tool set '$1'" >&2; exit 2 ;;
 	esac
 }
@@ -41,8 +43,9 @@ build_k8s() {
 	local dest=$1 tmp
 	tmp=$(mktemp -d)
 	local pkg=k8s.io/component-base/version
-	local ldflags="-s -w -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=${K8S_VERSION#v1.}"
-	ldflags="${ldflags%.*}"
+	local minor=${K8S_VERSION#v1.}
+	minor=${minor%%.*}
+	local ldflags="-s -w -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
 	echo "toolchain: building etcd $ETCD_VERSION (about 40 s on 2 cores)" >&2
 	(cd "$here/tools/etcd" && go build -trimpath -ldflags "-s -w" -o "$tmp/etcd" .)
 	echo "toolchain: building kube-apiserver, kube-controller-manager, kube-scheduler, kubectl $K8S_VERSION (about 5 min on 2 cores, once)" >&2
@@ -73,11 +76,12 @@ ensure() {
 	k8s) build_k8s "$dest" ;;
 	kwok) build_go_install "$dest" sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION sigs.k8s.io/kwok/cmd/kwokctl@$KWOK_VERSION ;;
 	controller-gen) build_go_install "$dest" sigs.k8s.io/controller-tools/cmd/controller-gen@$CONTROLLER_GEN_VERSION ;;
+	helm) build_go_install "$dest" helm.sh/helm/v3/cmd/helm@$HELM_VERSION ;;
 	esac
 }
 
 case ${1:-} in
 dir) dir_of "$2" ;;
 ensure) shift; for t in "$@"; do ensure "$t"; done ;;
-*) echo "usage: $0 dir|ensure <k8s|kwok|controller-gen>..." >&2; exit 2 ;;
+*) echo "usage: $0 dir|ensure <k8s|kwok|controller-gen|helm>..." >&2; exit 2 ;;
 esac

@@ -1,0 +1,310 @@
+/*
+Copyright The shcr-operator Authors.
+SPDX-License-Identifier: Apache-2.0
+*/
+
+// Package chart checks the Helm chart and the kustomize install render what
+// the operator needs, the same way, with least privilege. `make test-chart`
+// sets HELM and KUBECTL to the pinned binaries.
+package chart
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	admissionv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/yaml"
+)
+
+var root = filepath.Join("..", "..")
+
+func tool(t *testing.T, env string) string {
+	t.Helper()
+	path := os.Getenv(env)
+	if path == "" {
+		t.Fatalf("%s is not set: run with 'make test-chart'", env)
+	}
+	return path
+}
+
+func run(t *testing.T, name string, args ...string) []byte {
+	t.Helper()
+	var stderr bytes.Buffer
+	cmd := exec.Command(name, args...)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", filepath.Base(name), strings.Join(args, " "), err, stderr.String())
+	}
+	return out
+}
+
+// objects splits rendered YAML into objects.
+func objects(t *testing.T, rendered []byte) []*unstructured.Unstructured {
+	t.Helper()
+	var out []*unstructured.Unstructured
+	reader := utilyaml.NewYAMLReader(bufioReader(rendered))
+	for {
+		doc, err := reader.Read()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		obj := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal(doc, &obj.Object); err != nil {
+			t.Fatalf("rendered YAML does not parse: %v\n%s", err, doc)
+		}
+		if len(obj.Object) > 0 {
+			out = append(out, obj)
+		}
+	}
+}
+
+func ofKind(objs []*unstructured.Unstructured, kind string) []*unstructured.Unstructured {
+	var out []*unstructured.Unstructured
+	for _, o := range objs {
+		if o.GetKind() == kind {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+func convert[T any](t *testing.T, u *unstructured.Unstructured) *T {
+	t.Helper()
+	out := new(T)
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func helmTemplate(t *testing.T, args ...string) []*unstructured.Unstructured {
+	t.Helper()
+	base := []string{"template", "shcr", filepath.Join(root, "charts", "shcr-operator"), "-n", "shcr-system", "--kube-version", "1.37.2", "--include-crds"}
+	return objects(t, run(t, tool(t, "HELM"), append(base, args...)...))
+}
+
+func TestHelmLint(t *testing.T) {
+	run(t, tool(t, "HELM"), "lint", "--strict", "--kube-version", "1.37.2", filepath.Join(root, "charts", "shcr-operator"))
+}
+
+func TestChartRendersTheOperatorWithLeastPrivilege(t *testing.T) {
+	objs := helmTemplate(t)
+	if n := len(ofKind(objs, "CustomResourceDefinition")); n != 4 {
+		t.Errorf("%d CRDs, want 4", n)
+	}
+	for _, kind := range []string{"Deployment", "ServiceAccount", "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration",
+		"NetworkPolicy", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "Secret"} {
+		if len(ofKind(objs, kind)) == 0 {
+			t.Errorf("the chart renders no %s", kind)
+		}
+	}
+	checkNoWildcards(t, objs)
+	checkManagerRulesMatchGenerated(t, objs)
+	checkRestrictedManager(t, objs)
+	checkWebhooksMatchMarkers(t, objs)
+}
+
+func TestChartCRDsAreTheGeneratedOnes(t *testing.T) {
+	generated, _ := filepath.Glob(filepath.Join(root, "config", "crd", "bases", "*.yaml"))
+	for _, path := range generated {
+		want, _ := os.ReadFile(path)
+		got, err := os.ReadFile(filepath.Join(root, "charts", "shcr-operator", "crds", filepath.Base(path)))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("charts/shcr-operator/crds/%s differs from config/crd/bases (run 'make manifests')", filepath.Base(path))
+		}
+	}
+}
+
+func TestChartWithCertManager(t *testing.T) {
+	objs := helmTemplate(t, "--set", "certManager.enabled=true")
+	if len(ofKind(objs, "Certificate")) != 1 || len(ofKind(objs, "Issuer")) != 1 {
+		t.Errorf("cert-manager mode must render a Certificate and an Issuer")
+	}
+	if len(ofKind(objs, "Secret")) != 0 {
+		t.Errorf("cert-manager mode must not render a generated certificate Secret")
+	}
+	for _, kind := range []string{"ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"} {
+		for _, w := range ofKind(objs, kind) {
+			if w.GetAnnotations()["cert-manager.io/inject-ca-from"] == "" {
+				t.Errorf("%s %s lacks the cert-manager CA injection annotation", kind, w.GetName())
+			}
+		}
+	}
+}
+
+func TestChartValuesAreValidated(t *testing.T) {
+	cmd := exec.Command(tool(t, "HELM"), "template", "shcr", filepath.Join(root, "charts", "shcr-operator"), "--kube-version", "1.37.2",
+		"--set", "webhook.failurePolicy=Sometimes")
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "failurePolicy") {
+		t.Errorf("values.schema.json should refuse webhook.failurePolicy=Sometimes, got err=%v\n%s", err, out)
+	}
+}
+
+func TestKustomizeDefaultInstallsTheSameOperator(t *testing.T) {
+	objs := objects(t, run(t, tool(t, "KUBECTL"), "kustomize", filepath.Join(root, "config", "default")))
+	if n := len(ofKind(objs, "CustomResourceDefinition")); n != 4 {
+		t.Errorf("%d CRDs, want 4", n)
+	}
+	for _, kind := range []string{"Deployment", "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration",
+		"ValidatingAdmissionPolicy", "Certificate", "Namespace"} {
+		if len(ofKind(objs, kind)) == 0 {
+			t.Errorf("config/default renders no %s", kind)
+		}
+	}
+	for _, o := range objs {
+		if o.GetNamespace() != "" && o.GetNamespace() != "shcr-operator-system" {
+			t.Errorf("%s %s is in namespace %s", o.GetKind(), o.GetName(), o.GetNamespace())
+		}
+	}
+	checkNoWildcards(t, objs)
+	checkRestrictedManager(t, objs)
+	checkWebhooksMatchMarkers(t, objs)
+	for _, kind := range []string{"ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"} {
+		for _, w := range ofKind(objs, kind) {
+			if got := w.GetAnnotations()["cert-manager.io/inject-ca-from"]; got != "shcr-operator-system/shcr-operator-serving-cert" {
+				t.Errorf("%s CA injection from %q does not name the rendered Certificate", kind, got)
+			}
+		}
+	}
+	cert := ofKind(objs, "Certificate")[0]
+	names, _, _ := unstructured.NestedStringSlice(cert.Object, "spec", "dnsNames")
+	svc := "shcr-operator-webhook-service.shcr-operator-system.svc"
+	if !slices.Contains(names, svc) {
+		t.Errorf("the certificate %v does not name the webhook Service %s", names, svc)
+	}
+}
+
+// checkNoWildcards refuses "*" anywhere in RBAC rules.
+func checkNoWildcards(t *testing.T, objs []*unstructured.Unstructured) {
+	t.Helper()
+	for _, kind := range []string{"ClusterRole", "Role"} {
+		for _, o := range ofKind(objs, kind) {
+			role := convert[rbacv1.ClusterRole](t, o)
+			for _, rule := range role.Rules {
+				for _, list := range [][]string{rule.Verbs, rule.Resources, rule.APIGroups} {
+					if slices.Contains(list, "*") {
+						t.Errorf("%s %s has a wildcard rule %+v", kind, o.GetName(), rule)
+					}
+				}
+			}
+		}
+	}
+}
+
+// checkManagerRulesMatchGenerated compares the chart's manager ClusterRole
+// with the one controller-gen generates from the RBAC markers.
+func checkManagerRulesMatchGenerated(t *testing.T, objs []*unstructured.Unstructured) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(root, "config", "rbac", "role.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	generated := &rbacv1.ClusterRole{}
+	if err := yaml.Unmarshal(data, generated); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range ofKind(objs, "ClusterRole") {
+		if strings.HasSuffix(o.GetName(), "-manager") {
+			if got := convert[rbacv1.ClusterRole](t, o); !equalRules(got.Rules, generated.Rules) {
+				t.Errorf("the chart's manager rules differ from config/rbac/role.yaml (run 'make manifests')")
+			}
+			return
+		}
+	}
+	t.Errorf("no manager ClusterRole rendered")
+}
+
+func equalRules(a, b []rbacv1.PolicyRule) bool {
+	ja, _ := yaml.Marshal(a)
+	jb, _ := yaml.Marshal(b)
+	return bytes.Equal(ja, jb)
+}
+
+// checkRestrictedManager checks the manager pod meets the restricted Pod
+// Security Standard and sets requests and limits.
+func checkRestrictedManager(t *testing.T, objs []*unstructured.Unstructured) {
+	t.Helper()
+	deploy := convert[appsv1.Deployment](t, ofKind(objs, "Deployment")[0])
+	pod := deploy.Spec.Template.Spec
+	if pod.SecurityContext == nil || pod.SecurityContext.RunAsNonRoot == nil || !*pod.SecurityContext.RunAsNonRoot {
+		t.Errorf("the manager pod must run as non-root")
+	}
+	for _, c := range pod.Containers {
+		sc := c.SecurityContext
+		if sc == nil || sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation ||
+			sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem || sc.Capabilities == nil || !slices.Contains(sc.Capabilities.Drop, "ALL") {
+			t.Errorf("container %s is not restricted: %+v", c.Name, sc)
+		}
+		if c.Resources.Limits.Memory().IsZero() || c.Resources.Requests.Cpu().IsZero() {
+			t.Errorf("container %s has no requests or limits", c.Name)
+		}
+		if c.LivenessProbe == nil || c.ReadinessProbe == nil {
+			t.Errorf("container %s has no probes", c.Name)
+		}
+	}
+}
+
+type hook struct{ name, path, resource string }
+
+// checkWebhooksMatchMarkers compares the rendered webhooks with the ones
+// controller-gen generates from the markers: same names, paths and
+// resources, each scoped to region namespaces.
+func checkWebhooksMatchMarkers(t *testing.T, objs []*unstructured.Unstructured) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(root, "config", "webhook", "manifests.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := hooks(t, objects(t, data))
+	got := hooks(t, objs)
+	if !slices.Equal(got, want) {
+		t.Errorf("rendered webhooks %v, want %v", got, want)
+	}
+}
+
+func hooks(t *testing.T, objs []*unstructured.Unstructured) []hook {
+	t.Helper()
+	var out []hook
+	add := func(name string, cc admissionv1.WebhookClientConfig, sel any, rules []admissionv1.RuleWithOperations) {
+		if sel == nil {
+			t.Errorf("webhook %s has no namespaceSelector", name)
+		}
+		path := ""
+		if cc.Service != nil && cc.Service.Path != nil {
+			path = *cc.Service.Path
+		}
+		out = append(out, hook{name, path, rules[0].Resources[0]})
+	}
+	for _, o := range ofKind(objs, "ValidatingWebhookConfiguration") {
+		for _, w := range convert[admissionv1.ValidatingWebhookConfiguration](t, o).Webhooks {
+			add(w.Name, w.ClientConfig, w.NamespaceSelector, w.Rules)
+		}
+	}
+	for _, o := range ofKind(objs, "MutatingWebhookConfiguration") {
+		for _, w := range convert[admissionv1.MutatingWebhookConfiguration](t, o).Webhooks {
+			add(w.Name, w.ClientConfig, w.NamespaceSelector, w.Rules)
+		}
+	}
+	slices.SortFunc(out, func(a, b hook) int { return strings.Compare(a.name, b.name) })
+	return out
+}
+
+func bufioReader(b []byte) *bufio.Reader { return bufio.NewReader(bytes.NewReader(b)) }
