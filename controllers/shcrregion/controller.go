@@ -41,7 +41,10 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=shcr.io,resources=shcrregions,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=shcr.io,resources=shcrregions/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=shcr.io,resources=shcrregions/finalizers,verbs=update
-// +kubebuilder:rbac:groups=shcr.io,resources=memberorganisations;datasharingagreements;accesspolicies,verbs=get;list;watch
+// The region admin Role delegates editing of the three namespaced kinds; RBAC
+// lets the operator create that Role only if it holds the same permissions
+// (the alternative, the escalate verb, would let it grant anything).
+// +kubebuilder:rbac:groups=shcr.io,resources=memberorganisations;datasharingagreements;accesspolicies,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=serviceaccounts;services;configmaps;resourcequotas;limitranges,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get;list;watch;patch

@@ -40,9 +40,17 @@ var (
 	ctx = context.Background()
 )
 
+// TestMain starts the operator as cluster admin, or, with
+// SHCR_TEST_LEAST_PRIVILEGE=1 (make test runs the suite both ways), as a
+// ServiceAccount holding exactly the RBAC the markers generate, proving the
+// operator needs nothing more.
 func TestMain(m *testing.M) {
+	var opts []testenv.Option
+	if os.Getenv("SHCR_TEST_LEAST_PRIVILEGE") == "1" {
+		opts = append(opts, testenv.AsServiceAccount("shcr-operator-system", "shcr-operator-controller-manager"))
+	}
 	var err error
-	op, err = testenv.StartOperator(filepath.Join("..", ".."))
+	op, err = testenv.StartOperator(filepath.Join("..", ".."), opts...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

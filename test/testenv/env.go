@@ -19,6 +19,8 @@ import (
 	"strconv"
 	"time"
 
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/rest"
@@ -28,6 +30,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
+	"sigs.k8s.io/yaml"
 
 	"github.com/shcr-io/shcr-operator/internal/kube"
 	"github.com/shcr-io/shcr-operator/internal/manager"
@@ -49,9 +52,25 @@ type Operator struct {
 	done   chan struct{}
 }
 
+// Option changes how StartOperator runs the operator.
+type Option func(*options)
+
+type options struct{ user string }
+
+// AsServiceAccount runs the operator as a ServiceAccount that holds exactly
+// the permissions the RBAC markers generate (config/rbac/role.yaml), instead
+// of as cluster admin.
+func AsServiceAccount(namespace, name string) Option {
+	return func(o *options) { o.user = "system:serviceaccount:" + namespace + ":" + name }
+}
+
 // StartOperator starts the API server and the operator. root is the
 // repository's top directory.
-func StartOperator(root string) (*Operator, error) {
+func StartOperator(root string, opts ...Option) (*Operator, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
 		return nil, errors.New("KUBEBUILDER_ASSETS is not set: run the envtest suites with 'make test' (it builds etcd and kube-apiserver)")
 	}
@@ -78,8 +97,14 @@ func StartOperator(root string) (*Operator, error) {
 		return nil, op.stopWith(err)
 	}
 
+	managerCfg := cfg
+	if o.user != "" {
+		if managerCfg, err = op.bindGeneratedRole(root, o.user); err != nil {
+			return nil, op.stopWith(err)
+		}
+	}
 	wio := env.WebhookInstallOptions
-	mgr, err := kube.NewManager(cfg, ctrl.Options{
+	mgr, err := kube.NewManager(managerCfg, ctrl.Options{
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		WebhookServer:          webhook.NewServer(webhook.Options{Host: wio.LocalServingHost, Port: wio.LocalServingPort, CertDir: wio.LocalServingCertDir}),
@@ -118,6 +143,33 @@ func (op *Operator) Stop() error {
 
 func (op *Operator) stopWith(err error) error {
 	return errors.Join(err, op.Stop())
+}
+
+// bindGeneratedRole creates the manager ClusterRole generated from the RBAC
+// markers, binds it to user, and returns a config that impersonates user.
+func (op *Operator) bindGeneratedRole(root, user string) (*rest.Config, error) {
+	data, err := os.ReadFile(filepath.Join(root, "config", "rbac", "role.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	role := &rbacv1.ClusterRole{}
+	if err := yaml.Unmarshal(data, role); err != nil {
+		return nil, err
+	}
+	role.Name = "shcr-operator-manager-under-test"
+	binding := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: role.Name},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}},
+	}
+	for _, obj := range []client.Object{role, binding} {
+		if err := op.Client.Create(context.Background(), obj); err != nil {
+			return nil, err
+		}
+	}
+	cfg := rest.CopyConfig(op.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: user, Groups: []string{"system:serviceaccounts", "system:authenticated"}}
+	return cfg, nil
 }
 
 // As returns a client that acts as the named user (impersonation).
