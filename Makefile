@@ -76,10 +76,10 @@ test-unit: ## Unit and envtest suites (a real kube-apiserver and etcd, the whole
 
 .PHONY: test-e2e
 test-e2e: ## End-to-end suite on a fresh local kwok cluster.
-	$(TOOLCHAIN) ensure k8s kwok
+	$(TOOLCHAIN) ensure k8s kwok helm
 	hack/cluster.sh up $(E2E_CLUSTER) $(E2E_DIR)/kubeconfig
 	trap 'hack/cluster.sh down $(E2E_CLUSTER)' EXIT; \
-	KUBECONFIG=$(E2E_DIR)/kubeconfig KUBECTL=$(KUBECTL) go test ./test/e2e/... -count=1 -v -timeout 15m
+	KUBECONFIG=$(E2E_DIR)/kubeconfig KUBECTL=$(KUBECTL) HELM=$(HELM) go test ./test/e2e/... -count=1 -v -timeout 15m
 
 ##@ Build
 

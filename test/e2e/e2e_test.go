@@ -319,3 +319,40 @@ func TestSamplesBecomeReadyWithRunningConnectors(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The Helm chart installs into a real cluster and the manager Deployment
+// becomes Available. The chart's CRDs are already there (helm skips them),
+// the region-namespace policy too; its webhooks are installed with
+// failurePolicy Ignore so that this release, whose pods kwok only simulates,
+// never stands in the way of the other tests.
+func TestHelmChartInstallsAndTheManagerBecomesAvailable(t *testing.T) {
+	helm := os.Getenv("HELM")
+	if helm == "" {
+		t.Fatal("HELM is not set: run the e2e suite with 'make test-e2e'")
+	}
+	root, _ := filepath.Abs(filepath.Join("..", ".."))
+	install := exec.Command(helm, "install", "shcr", filepath.Join(root, "charts", "shcr-operator"),
+		"--namespace", "shcr-operator-system", "--create-namespace", "--skip-crds",
+		"--set", "webhook.failurePolicy=Ignore", "--set", "regionNamespacePolicy=false", "--wait", "--timeout", "2m")
+	if out, err := install.CombinedOutput(); err != nil {
+		t.Fatalf("helm install: %v\n%s", err, out)
+	}
+	t.Cleanup(func() {
+		_ = exec.Command(helm, "uninstall", "shcr", "--namespace", "shcr-operator-system", "--wait").Run()
+	})
+	deploy := &appsv1.Deployment{}
+	waitFor(t, "the manager Deployment Available", time.Minute, func() (bool, string) {
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: "shcr-operator-system", Name: "shcr-shcr-operator"}, deploy); err != nil {
+			return false, err.Error()
+		}
+		for _, c := range deploy.Status.Conditions {
+			if c.Type == appsv1.DeploymentAvailable && c.Status == corev1.ConditionTrue {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("%+v", deploy.Status)
+	})
+	if c := deploy.Spec.Template.Spec.Containers[0]; c.SecurityContext == nil || c.SecurityContext.ReadOnlyRootFilesystem == nil || !*c.SecurityContext.ReadOnlyRootFilesystem {
+		t.Errorf("the installed manager must run with a read-only root filesystem")
+	}
+}
