@@ -1,0 +1,142 @@
+/*
+Copyright The shcr-operator Authors.
+SPDX-License-Identifier: Apache-2.0
+*/
+
+package integration
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	lua "github.com/yuin/gopher-lua"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
+)
+
+// GitOps tools read the health of all four kinds correctly: kstatus (what
+// Flux and kubectl-style waiters use) computes Current, InProgress and
+// Failed, and the Argo CD health script shipped in the chart, executed by a
+// Lua interpreter, says Healthy, Progressing and Degraded — on real status
+// objects read back from the API server.
+func TestGitOpsToolsReadHealth(t *testing.T) {
+	s := newScenario(t, "health", "J")
+
+	// A Consumer-only organisation is Ready without a connector.
+	viewer := member(s.ns, "hospice", "J77001", "Hospice")
+	viewer.Spec.Roles = []shcrv1alpha1.OrganisationRole{shcrv1alpha1.RoleConsumer}
+	viewer.Spec.Connector = nil
+	create(t, viewer)
+	waitCondition(t, &shcrv1alpha1.MemberOrganisation{}, s.ns, "hospice", shcrv1alpha1.ConditionReady, metav1.ConditionTrue)
+
+	// A region whose spec the reconciler refuses is Stalled.
+	create(t, &shcrv1alpha1.ShCRRegion{
+		ObjectMeta: metav1.ObjectMeta{Name: "health-broken"},
+		Spec: shcrv1alpha1.ShCRRegionSpec{DisplayName: "Broken", Gateway: shcrv1alpha1.GatewaySpec{Resources: &corev1.ResourceRequirements{
+			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2")},
+			Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")},
+		}}},
+	})
+	waitCondition(t, &shcrv1alpha1.ShCRRegion{}, "", "health-broken", shcrv1alpha1.ConditionStalled, metav1.ConditionTrue)
+	// A provider whose connector is still rolling out (envtest runs no
+	// Deployment controller) is Reconciling.
+	waitCondition(t, &shcrv1alpha1.MemberOrganisation{}, s.ns, "gp", shcrv1alpha1.ConditionReconciling, metav1.ConditionTrue)
+
+	script, err := os.ReadFile(filepath.Join("..", "..", "charts", "shcr-operator", "argocd", "health.lua"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		obj     client.Object
+		kstatus status.Status
+		argo    string
+	}{
+		{&shcrv1alpha1.MemberOrganisation{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "hospice"}}, status.CurrentStatus, "Healthy"},
+		{&shcrv1alpha1.DataSharingAgreement{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "dsa-v1"}}, status.CurrentStatus, "Healthy"},
+		{&shcrv1alpha1.AccessPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: s.clinicians}}, status.CurrentStatus, "Healthy"},
+		{&shcrv1alpha1.MemberOrganisation{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "gp"}}, status.InProgressStatus, "Progressing"},
+		{&shcrv1alpha1.ShCRRegion{ObjectMeta: metav1.ObjectMeta{Name: s.region}}, status.InProgressStatus, "Progressing"},
+		{&shcrv1alpha1.ShCRRegion{ObjectMeta: metav1.ObjectMeta{Name: "health-broken"}}, status.FailedStatus, "Degraded"},
+	}
+	for _, tc := range cases {
+		name := fmt.Sprintf("%T %s", tc.obj, tc.obj.GetName())
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(tc.obj), tc.obj); err != nil {
+			t.Fatal(err)
+		}
+		u := toUnstructured(t, tc.obj)
+		result, err := status.Compute(u)
+		if err != nil {
+			t.Fatalf("%s: kstatus: %v", name, err)
+		}
+		if result.Status != tc.kstatus {
+			t.Errorf("%s: kstatus %s (%s), want %s", name, result.Status, result.Message, tc.kstatus)
+		}
+		health, message := argoHealth(t, string(script), u)
+		if health != tc.argo {
+			t.Errorf("%s: Argo CD health %s (%s), want %s", name, health, message, tc.argo)
+		}
+	}
+}
+
+func toUnstructured(t *testing.T, obj client.Object) *unstructured.Unstructured {
+	t.Helper()
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &unstructured.Unstructured{Object: m}
+}
+
+// argoHealth runs an Argo CD health script the way Argo CD does: the object
+// as the global obj, the returned table's status and message.
+func argoHealth(t *testing.T, script string, u *unstructured.Unstructured) (string, string) {
+	t.Helper()
+	L := lua.NewState()
+	defer L.Close()
+	L.SetGlobal("obj", toLua(L, u.Object))
+	if err := L.DoString(script); err != nil {
+		t.Fatalf("health.lua: %v", err)
+	}
+	ret, ok := L.Get(-1).(*lua.LTable)
+	if !ok {
+		t.Fatalf("health.lua returned %v, not a table", L.Get(-1))
+	}
+	return L.GetField(ret, "status").String(), L.GetField(ret, "message").String()
+}
+
+func toLua(L *lua.LState, v any) lua.LValue {
+	switch x := v.(type) {
+	case map[string]any:
+		t := L.NewTable()
+		for k, val := range x {
+			t.RawSetString(k, toLua(L, val))
+		}
+		return t
+	case []any:
+		t := L.NewTable()
+		for _, val := range x {
+			t.Append(toLua(L, val))
+		}
+		return t
+	case string:
+		return lua.LString(x)
+	case bool:
+		return lua.LBool(x)
+	case int64:
+		return lua.LNumber(x)
+	case float64:
+		return lua.LNumber(x)
+	case nil:
+		return lua.LNil
+	}
+	return lua.LString(fmt.Sprint(v))
+}
