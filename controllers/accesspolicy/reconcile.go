@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -23,6 +24,7 @@ import (
 	"github.com/shcr-io/shcr-operator/internal/governance"
 	"github.com/shcr-io/shcr-operator/internal/index"
 	"github.com/shcr-io/shcr-operator/internal/kube"
+	"github.com/shcr-io/shcr-operator/internal/metrics"
 	"github.com/shcr-io/shcr-operator/internal/policy"
 )
 
@@ -30,6 +32,9 @@ import (
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, reterr error) {
 	ap := &shcrv1alpha1.AccessPolicy{}
 	if err := r.Client.Get(ctx, req.NamespacedName, ap); err != nil {
+		if client.IgnoreNotFound(err) == nil {
+			metrics.SetStalled("AccessPolicy", req.Namespace, req.Name, false)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !ap.DeletionTimestamp.IsZero() {
@@ -176,6 +181,7 @@ func (r *Reconciler) patchStatus(ctx context.Context, base, ap *shcrv1alpha1.Acc
 		fmt.Sprintf("in force under %s v%d", ap.Spec.AgreementID, ap.Status.AgreementVersion)) {
 		ap.Status.ObservedGeneration = ap.Generation
 	}
+	metrics.SetStalled("AccessPolicy", ap.Namespace, ap.Name, meta.IsStatusConditionTrue(ap.Status.Conditions, shcrv1alpha1.ConditionStalled))
 	if equality.Semantic.DeepEqual(base.Status, ap.Status) {
 		return nil
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/shcr-io/shcr-operator/internal/governance"
 	"github.com/shcr-io/shcr-operator/internal/index"
 	"github.com/shcr-io/shcr-operator/internal/kube"
+	"github.com/shcr-io/shcr-operator/internal/metrics"
 	"github.com/shcr-io/shcr-operator/internal/policy"
 )
 
@@ -36,6 +37,9 @@ const transitionSlack = 50 * time.Millisecond
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, reterr error) {
 	agreement := &shcrv1alpha1.DataSharingAgreement{}
 	if err := r.Client.Get(ctx, req.NamespacedName, agreement); err != nil {
+		if client.IgnoreNotFound(err) == nil {
+			metrics.SetStalled("DataSharingAgreement", req.Namespace, req.Name, false)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !agreement.DeletionTimestamp.IsZero() {
@@ -247,6 +251,7 @@ func (r *Reconciler) patchStatus(ctx context.Context, base, agreement *shcrv1alp
 		fmt.Sprintf("approved; phase %s", agreement.Status.Phase)) {
 		agreement.Status.ObservedGeneration = agreement.Generation
 	}
+	metrics.SetStalled("DataSharingAgreement", agreement.Namespace, agreement.Name, meta.IsStatusConditionTrue(agreement.Status.Conditions, shcrv1alpha1.ConditionStalled))
 	if equality.Semantic.DeepEqual(base.Status, agreement.Status) {
 		return nil
 	}

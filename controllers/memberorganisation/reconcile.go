@@ -17,6 +17,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -27,6 +28,7 @@ import (
 	"github.com/shcr-io/shcr-operator/internal/governance"
 	"github.com/shcr-io/shcr-operator/internal/index"
 	"github.com/shcr-io/shcr-operator/internal/kube"
+	"github.com/shcr-io/shcr-operator/internal/metrics"
 	"github.com/shcr-io/shcr-operator/internal/specs"
 )
 
@@ -44,6 +46,9 @@ var credentialKeySets = [][]string{{"client-id", "client-secret"}, {"tls.crt", "
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, reterr error) {
 	member := &shcrv1alpha1.MemberOrganisation{}
 	if err := r.Client.Get(ctx, req.NamespacedName, member); err != nil {
+		if client.IgnoreNotFound(err) == nil {
+			metrics.SetStalled("MemberOrganisation", req.Namespace, req.Name, false)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !member.DeletionTimestamp.IsZero() {
@@ -299,6 +304,7 @@ func (r *Reconciler) set(member *shcrv1alpha1.MemberOrganisation, conditionType 
 // only when it changed.
 func (r *Reconciler) patchStatus(ctx context.Context, base, member *shcrv1alpha1.MemberOrganisation, reconcileErr error) error {
 	summarise(member, reconcileErr)
+	metrics.SetStalled("MemberOrganisation", member.Namespace, member.Name, meta.IsStatusConditionTrue(member.Status.Conditions, shcrv1alpha1.ConditionStalled))
 	if equality.Semantic.DeepEqual(base.Status, member.Status) {
 		return nil
 	}

@@ -9,10 +9,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -23,6 +26,7 @@ import (
 	"github.com/shcr-io/shcr-operator/internal/apply"
 	"github.com/shcr-io/shcr-operator/internal/conditions"
 	"github.com/shcr-io/shcr-operator/internal/governance"
+	"github.com/shcr-io/shcr-operator/internal/metrics"
 	"github.com/shcr-io/shcr-operator/internal/policy"
 	"github.com/shcr-io/shcr-operator/internal/specs"
 )
@@ -38,6 +42,10 @@ type phase func(ctx context.Context, region *shcrv1alpha1.ShCRRegion) (ctrl.Resu
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, reterr error) {
 	region := &shcrv1alpha1.ShCRRegion{}
 	if err := r.Client.Get(ctx, req.NamespacedName, region); err != nil {
+		if client.IgnoreNotFound(err) == nil {
+			metrics.ForgetRegion(req.Name)
+			metrics.SetStalled("ShCRRegion", "", req.Name, false)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !region.DeletionTimestamp.IsZero() {
@@ -204,17 +212,20 @@ func (r *Reconciler) reconcilePolicyBundle(ctx context.Context, region *shcrv1al
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	started := time.Now()
 	bundle := policy.Compile(input)
 	encoded, err := bundle.Encode()
+	var stored policy.Stored
+	if err == nil {
+		stored, err = policy.Store(encoded)
+	}
 	if err != nil {
+		metrics.CompileErrors.WithLabelValues(region.Name).Inc()
 		setCondition(region, shcrv1alpha1.ConditionPolicyCompiled, metav1.ConditionFalse, shcrv1alpha1.ReasonCompileFailed, err.Error())
 		return ctrl.Result{}, err
 	}
-	stored, err := policy.Store(encoded)
-	if err != nil {
-		setCondition(region, shcrv1alpha1.ConditionPolicyCompiled, metav1.ConditionFalse, shcrv1alpha1.ReasonCompileFailed, err.Error())
-		return ctrl.Result{}, err
-	}
+	metrics.CompileDuration.WithLabelValues(region.Name).Observe(time.Since(started).Seconds())
+	metrics.BundleBytes.WithLabelValues(region.Name).Set(float64(len(stored.Data)))
 	if err := r.applyAll(ctx, specs.PolicyBundleConfigMap(region, stored)); err != nil {
 		return ctrl.Result{}, r.childFailed(region, shcrv1alpha1.ConditionPolicyCompiled, err)
 	}
@@ -284,15 +295,49 @@ func (r *Reconciler) reconcileCounts(ctx context.Context, region *shcrv1alpha1.S
 	if err := r.Client.List(ctx, agreements, ns); err != nil {
 		return ctrl.Result{}, err
 	}
-	active := 0
-	for i := range agreements.Items {
-		if agreements.Items[i].Status.Phase == shcrv1alpha1.PhaseActive {
-			active++
+	region.Status.MemberCount = int32(len(members.Items))
+	region.Status.ActiveAgreementCount = int32(recordAgreementMetrics(region.Name, agreements.Items))
+	recordMemberMetrics(region.Name, members.Items)
+	return ctrl.Result{}, nil
+}
+
+// recordAgreementMetrics exports agreements by phase and the end and review
+// times of the Active ones, and returns how many are Active.
+func recordAgreementMetrics(region string, agreements []shcrv1alpha1.DataSharingAgreement) int {
+	for _, vec := range []*prometheus.GaugeVec{metrics.Agreements, metrics.AgreementEnds, metrics.AgreementReview} {
+		vec.DeletePartialMatch(prometheus.Labels{"region": region})
+	}
+	byPhase := map[shcrv1alpha1.AgreementPhase]int{}
+	for i := range agreements {
+		a := &agreements[i]
+		byPhase[a.Status.Phase]++
+		if a.Status.Phase != shcrv1alpha1.PhaseActive {
+			continue
+		}
+		version := strconv.Itoa(int(a.Spec.Version))
+		metrics.AgreementEnds.WithLabelValues(region, a.Spec.AgreementID, version).Set(float64(a.Spec.Terms.EndsOn.Unix()))
+		if a.Spec.Terms.ReviewDate != nil {
+			metrics.AgreementReview.WithLabelValues(region, a.Spec.AgreementID, version).Set(float64(a.Spec.Terms.ReviewDate.Unix()))
 		}
 	}
-	region.Status.MemberCount = int32(len(members.Items))
-	region.Status.ActiveAgreementCount = int32(active)
-	return ctrl.Result{}, nil
+	for phase, n := range byPhase {
+		if phase != "" {
+			metrics.Agreements.WithLabelValues(region, string(phase)).Set(float64(n))
+		}
+	}
+	return byPhase[shcrv1alpha1.PhaseActive]
+}
+
+// recordMemberMetrics exports how many organisations are Admitted or not.
+func recordMemberMetrics(region string, members []shcrv1alpha1.MemberOrganisation) {
+	admitted := 0
+	for i := range members {
+		if meta.IsStatusConditionTrue(members[i].Status.Conditions, shcrv1alpha1.ConditionAdmitted) {
+			admitted++
+		}
+	}
+	metrics.Members.WithLabelValues(region, "true").Set(float64(admitted))
+	metrics.Members.WithLabelValues(region, "false").Set(float64(len(members) - admitted))
 }
 
 // clearRetainedClaims removes the retained marks from the record service's

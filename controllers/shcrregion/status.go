@@ -20,6 +20,7 @@ import (
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
 	"github.com/shcr-io/shcr-operator/internal/conditions"
+	"github.com/shcr-io/shcr-operator/internal/metrics"
 )
 
 // summarised are the conditions Ready summarises, in the order the message
@@ -129,6 +130,7 @@ func summarise(region *shcrv1alpha1.ShCRRegion, reconcileErr error) {
 // records an Event for each condition that changed status.
 func (r *Reconciler) patchStatus(ctx context.Context, base, region *shcrv1alpha1.ShCRRegion, reconcileErr error) error {
 	summarise(region, reconcileErr)
+	metrics.SetStalled("ShCRRegion", "", region.Name, meta.IsStatusConditionTrue(region.Status.Conditions, shcrv1alpha1.ConditionStalled))
 	if equality.Semantic.DeepEqual(base.Status, region.Status) {
 		return nil
 	}

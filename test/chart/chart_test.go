@@ -149,6 +149,34 @@ func TestChartWithCertManager(t *testing.T) {
 	}
 }
 
+func TestChartAlerts(t *testing.T) {
+	objs := helmTemplate(t, "--set", "metrics.prometheusRule.enabled=true", "--set", "metrics.serviceMonitor.enabled=true")
+	rules := ofKind(objs, "PrometheusRule")
+	if len(rules) != 1 || len(ofKind(objs, "ServiceMonitor")) != 1 {
+		t.Fatalf("want one PrometheusRule and one ServiceMonitor")
+	}
+	groups, _, _ := unstructured.NestedSlice(rules[0].Object, "spec", "groups")
+	alerts := map[string]string{}
+	for _, r := range groups[0].(map[string]any)["rules"].([]any) {
+		rule := r.(map[string]any)
+		alerts[rule["alert"].(string)] = rule["expr"].(string)
+	}
+	for alert, metric := range map[string]string{
+		"ShCRAgreementEndingSoon": "shcr_agreement_ends_timestamp_seconds",
+		"ShCRAgreementReviewDue":  "shcr_agreement_review_timestamp_seconds",
+		"ShCRObjectStalled":       "shcr_stalled",
+		"ShCRPolicyCompileFailed": "shcr_policy_compile_errors_total",
+		"ShCRReconcileErrors":     "controller_runtime_reconcile_errors_total",
+	} {
+		if !strings.Contains(alerts[alert], metric) {
+			t.Errorf("alert %s: expression %q does not use %s", alert, alerts[alert], metric)
+		}
+	}
+	if !strings.Contains(alerts["ShCRAgreementEndingSoon"], "30 * 86400") {
+		t.Errorf("the ending-soon alert should look 30 days ahead: %s", alerts["ShCRAgreementEndingSoon"])
+	}
+}
+
 func TestChartValuesAreValidated(t *testing.T) {
 	cmd := exec.Command(tool(t, "HELM"), "template", "shcr", filepath.Join(root, "charts", "shcr-operator"), "--kube-version", "1.37.2",
 		"--set", "webhook.failurePolicy=Sometimes")
