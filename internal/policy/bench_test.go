@@ -86,3 +86,20 @@ func benchRequests(rng *rand.Rand, bundle Bundle, n int) []Request {
 	}
 	return requests
 }
+
+// BenchmarkStore measures storing the 5,000-organisation bundle in the form
+// a ConfigMap holds (gzip above CompressAbove), and reports the stored size.
+func BenchmarkStore(b *testing.B) {
+	encoded, err := Compile(benchInput()).Encode()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var stored Stored
+	for b.Loop() {
+		if stored, err = Store(encoded); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(encoded)), "encoded-bytes")
+	b.ReportMetric(float64(len(stored.Data)), "stored-bytes")
+}
