@@ -55,7 +55,7 @@ up() {
 	wait_for "the region namespace" "$kubectl" wait --for=condition=NamespaceReady shcrregion --all --timeout=60s
 	# Then members, the agreement between them, and the policies under it, each
 	# retried while the webhooks and caches catch up with the one before.
-	for f in credentials shcr_v1alpha1_memberorganisation shcr_v1alpha1_datasharingagreement shcr_v1alpha1_accesspolicy; do
+	for f in gateway-config credentials shcr_v1alpha1_memberorganisation shcr_v1alpha1_datasharingagreement shcr_v1alpha1_accesspolicy; do
 		wait_for "$f" "$kubectl" apply --server-side --field-manager=shcr-demo -f "$root/config/samples/$f.yaml"
 	done
 	ns=shcr-thames-valley

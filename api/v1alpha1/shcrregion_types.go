@@ -222,6 +222,89 @@ type GatewaySpec struct {
 	// +listType=set
 	// +optional
 	ClientNamespaces []string `json:"clientNamespaces,omitempty"`
+
+	// Identity says how the gateway verifies callers' bearer tokens. Without
+	// an issuer and keys, every request is refused (fail closed).
+	// +optional
+	Identity GatewayIdentity `json:"identity,omitzero"`
+
+	// Objections names a ConfigMap in the region namespace holding the
+	// register of patients' objections to sharing (UK GDPR Art 21): one NHS
+	// number per line, optionally followed by the source organisations it
+	// applies to. The gateway reloads it when it changes.
+	// +optional
+	Objections *ConfigMapKeyReference `json:"objections,omitempty"`
+}
+
+// GatewayIdentity configures bearer-token verification, following NHS CIS2
+// Authentication unless the claim names are overridden.
+// +kubebuilder:validation:XValidation:rule="!(has(self.jwksURL) && has(self.jwks))",message="spec.gateway.identity: set jwksURL or jwks, not both"
+type GatewayIdentity struct {
+	// Issuer is the required iss claim, e.g. the CIS2 issuer URL.
+	// +kubebuilder:validation:MaxLength=2048
+	// +optional
+	Issuer string `json:"issuer,omitempty"`
+
+	// Audience is the required aud claim: the gateway's client ID.
+	// +kubebuilder:validation:MaxLength=512
+	// +optional
+	Audience string `json:"audience,omitempty"`
+
+	// JWKSURL is the issuer's HTTPS JWKS endpoint. The gateway may then open
+	// HTTPS connections beyond the region.
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() == 'https'",message="must be an https URL"
+	// +optional
+	JWKSURL string `json:"jwksURL,omitempty"`
+
+	// JWKS names a ConfigMap in the region namespace holding the issuer's
+	// public keys as a JWKS document.
+	// +optional
+	JWKS *ConfigMapKeyReference `json:"jwks,omitempty"`
+
+	// Claims overrides the names of the claims the gateway reads.
+	// +optional
+	Claims ClaimNames `json:"claims,omitzero"`
+}
+
+// ClaimNames are the token claims the gateway reads. Empty fields keep the
+// CIS2 defaults: the selected_roleid claim resolved through
+// nhsid_nrbac_roles to its org_code and role_code.
+type ClaimNames struct {
+	// Organisation is a top-level claim with the user's ODS code.
+	// +kubebuilder:validation:MaxLength=128
+	// +optional
+	Organisation string `json:"organisation,omitempty"`
+	// Role is a top-level claim with the user's national RBAC role code.
+	// +kubebuilder:validation:MaxLength=128
+	// +optional
+	Role string `json:"role,omitempty"`
+	// PurposeOfUse is the claim with the purpose of use (TREAT, ETREAT).
+	// +kubebuilder:validation:MaxLength=128
+	// +optional
+	PurposeOfUse string `json:"purposeOfUse,omitempty"`
+	// LegitimateRelationship is the boolean claim asserting a care relationship.
+	// +kubebuilder:validation:MaxLength=128
+	// +optional
+	LegitimateRelationship string `json:"legitimateRelationship,omitempty"`
+	// BreakGlassReason is the claim with a break-glass reason.
+	// +kubebuilder:validation:MaxLength=128
+	// +optional
+	BreakGlassReason string `json:"breakGlassReason,omitempty"`
+}
+
+// ConfigMapKeyReference names one key of a ConfigMap in the same namespace.
+type ConfigMapKeyReference struct {
+	// Name of the ConfigMap.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +required
+	Name string `json:"name"`
+	// Key in the ConfigMap.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +required
+	Key string `json:"key"`
 }
 
 // QuotaSpec bounds the region namespace.

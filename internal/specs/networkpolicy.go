@@ -63,13 +63,21 @@ func NetworkPolicies(region *shcrv1alpha1.ShCRRegion) []*networkingv1.NetworkPol
 		}}, nil, true, false),
 		netpol(region, NetworkPolicyRecordOut, recordPods, nil, databaseEgress, false, true),
 		netpol(region, NetworkPolicyGatewayIn, gatewayPods, gatewayIngress, nil, true, false),
-		netpol(region, NetworkPolicyGatewayOut, gatewayPods, nil, []networkingv1.NetworkPolicyEgressRule{{
-			To: []networkingv1.NetworkPolicyPeer{{PodSelector: &recordPods}}, Ports: recordPort,
-		}}, false, true),
+		netpol(region, NetworkPolicyGatewayOut, gatewayPods, nil, gatewayEgress(region, recordPods, recordPort), false, true),
 		netpol(region, NetworkPolicyConnectorOut, connectorPods, nil, []networkingv1.NetworkPolicyEgressRule{{
 			To: []networkingv1.NetworkPolicyPeer{{PodSelector: &recordPods}}, Ports: recordPort,
 		}}, false, true),
 	}
+}
+
+// gatewayEgress lets the gateway reach the record service and, when its
+// identity provider publishes keys at a URL, HTTPS beyond the cluster.
+func gatewayEgress(region *shcrv1alpha1.ShCRRegion, recordPods metav1.LabelSelector, recordPort []networkingv1.NetworkPolicyPort) []networkingv1.NetworkPolicyEgressRule {
+	rules := []networkingv1.NetworkPolicyEgressRule{{To: []networkingv1.NetworkPolicyPeer{{PodSelector: &recordPods}}, Ports: recordPort}}
+	if region.Spec.Gateway.Identity.JWKSURL != "" {
+		rules = append(rules, networkingv1.NetworkPolicyEgressRule{Ports: tcpPort(443)})
+	}
+	return rules
 }
 
 func netpol(region *shcrv1alpha1.ShCRRegion, name string, pods metav1.LabelSelector,

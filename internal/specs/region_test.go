@@ -6,6 +6,7 @@ SPDX-License-Identifier: Apache-2.0
 package specs
 
 import (
+	"slices"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -213,5 +214,49 @@ func TestRetainedNamespaceHasNoOwnerAndIsMarked(t *testing.T) {
 	}
 	if ns.Labels["pod-security.kubernetes.io/enforce"] != "restricted" {
 		t.Errorf("a retained namespace keeps its pod security")
+	}
+}
+
+func TestGatewayConfigurationFollowsTheRegion(t *testing.T) {
+	r := region(func(r *shcrv1alpha1.ShCRRegion) {
+		r.Spec.Gateway.Identity = shcrv1alpha1.GatewayIdentity{
+			Issuer:   "https://am.nhsidentity.spineservices.nhs.uk/openam/oauth2/realms/root/realms/NHSIdentity/realms/Healthcare",
+			Audience: "tvs-gateway", JWKS: &shcrv1alpha1.ConfigMapKeyReference{Name: "cis2-keys", Key: "jwks.json"},
+			Claims: shcrv1alpha1.ClaimNames{PurposeOfUse: "pou"},
+		}
+		r.Spec.Gateway.Objections = &shcrv1alpha1.ConfigMapKeyReference{Name: "objections", Key: "register.txt"}
+		r.Spec.Audit.Sink = shcrv1alpha1.AuditSinkFile
+	})
+	d := GatewayDeployment(r)
+	args := d.Spec.Template.Spec.Containers[0].Args
+	for _, want := range []string{
+		"--region=wessex", "--bundle-dir=" + GatewayBundleDir, "--audience=tvs-gateway", "--jwks-file=/etc/shcr/jwks/jwks.json",
+		"--objections-file=/etc/shcr/objections/register.txt", "--claim-purpose-of-use=pou", "--audit-sink=File",
+		"--audit-file=/var/log/shcr/audit.jsonl",
+	} {
+		if !slices.Contains(args, want) {
+			t.Errorf("gateway args %v lack %s", args, want)
+		}
+	}
+	volumes := map[string]string{}
+	for _, v := range d.Spec.Template.Spec.Volumes {
+		if v.ConfigMap != nil {
+			volumes[v.Name] = v.ConfigMap.Name
+		}
+	}
+	if volumes["jwks"] != "cis2-keys" || volumes["objections"] != "objections" || volumes["policy-bundle"] != PolicyBundleName {
+		t.Errorf("gateway ConfigMap volumes %v", volumes)
+	}
+	for range 10 {
+		if again := GatewayDeployment(r).Spec.Template.Spec.Containers[0].Args; !slices.Equal(again, args) {
+			t.Fatalf("the gateway's args must be deterministic: %v vs %v", again, args)
+		}
+	}
+	egress := map[string]int{}
+	for _, np := range NetworkPolicies(region(func(r *shcrv1alpha1.ShCRRegion) { r.Spec.Gateway.Identity.JWKSURL = "https://keys.example" })) {
+		egress[np.Name] = len(np.Spec.Egress)
+	}
+	if egress[NetworkPolicyGatewayOut] != 2 {
+		t.Errorf("a JWKS URL must open HTTPS egress for the gateway, got %d rules", egress[NetworkPolicyGatewayOut])
 	}
 }

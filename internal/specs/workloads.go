@@ -6,6 +6,7 @@ SPDX-License-Identifier: Apache-2.0
 package specs
 
 import (
+	"slices"
 	"strconv"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -17,8 +18,13 @@ import (
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
 )
 
-// GatewayBundleDir is where the gateway finds the mounted policy bundle.
-const GatewayBundleDir = "/etc/shcr/bundle"
+// Paths inside the gateway container.
+const (
+	GatewayBundleDir     = "/etc/shcr/bundle"
+	GatewayJWKSDir       = "/etc/shcr/jwks"
+	GatewayObjectionsDir = "/etc/shcr/objections"
+	GatewayAuditDir      = "/var/log/shcr"
+)
 
 // RecordServiceStatefulSet is the region's FHIR R4 record store. Its volume
 // claims are never owned by the StatefulSet (retention policy Retain), so
@@ -144,28 +150,20 @@ func GatewayDeployment(region *shcrv1alpha1.ShCRRegion) *appsv1.Deployment {
 	spec := region.Spec.Gateway
 	labels := componentLabels(region, ComponentGateway)
 	tmp, tmpMount := tmpVolume()
+	args, mounts, volumes := gatewayConfiguration(region)
 	container := corev1.Container{
 		Name:            ComponentGateway,
 		Image:           spec.Image,
 		ImagePullPolicy: corev1.PullIfNotPresent,
-		Args: []string{
-			"--listen=:" + strconv.Itoa(GatewayPort),
-			"--bundle-dir=" + GatewayBundleDir,
-			"--upstream=" + RecordServiceURL(region),
-			"--region=" + region.Name,
-			"--audit-sink=" + string(region.Spec.Audit.Sink),
-		},
+		Args:            args,
 		Ports: []corev1.ContainerPort{{
 			Name: "http", ContainerPort: GatewayPort, Protocol: corev1.ProtocolTCP,
 		}},
 		Resources:       resourcesOr(spec.Resources, "100m", "128Mi", "1", "256Mi"),
 		SecurityContext: restrictedContainerSecurity(),
-		VolumeMounts: []corev1.VolumeMount{
-			{Name: "policy-bundle", MountPath: GatewayBundleDir, ReadOnly: true},
-			tmpMount,
-		},
-		ReadinessProbe: httpProbe("/readyz", GatewayPort, 5),
-		LivenessProbe:  httpProbe("/healthz", GatewayPort, 10),
+		VolumeMounts:    append(mounts, tmpMount),
+		ReadinessProbe:  httpProbe("/readyz", GatewayPort, 5),
+		LivenessProbe:   httpProbe("/healthz", GatewayPort, 10),
 	}
 	return &appsv1.Deployment{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
@@ -187,16 +185,64 @@ func GatewayDeployment(region *shcrv1alpha1.ShCRRegion) *appsv1.Deployment {
 					AutomountServiceAccountToken: ptr.To(false),
 					SecurityContext:              restrictedPodSecurity(),
 					Containers:                   []corev1.Container{container},
-					Volumes: []corev1.Volume{
-						{Name: "policy-bundle", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
-							LocalObjectReference: corev1.LocalObjectReference{Name: PolicyBundleName},
-						}}},
-						tmp,
-					},
+					Volumes:                      append(volumes, tmp),
 				},
 			},
 		},
 	}
+}
+
+// gatewayConfiguration is the gateway's flags and the volumes they point at:
+// the policy bundle, the issuer's keys, the objection register and, for the
+// File audit sink, a volume for the audit trail.
+func gatewayConfiguration(region *shcrv1alpha1.ShCRRegion) ([]string, []corev1.VolumeMount, []corev1.Volume) {
+	spec := region.Spec.Gateway
+	id := spec.Identity
+	args := []string{
+		"--listen=:" + strconv.Itoa(GatewayPort),
+		"--bundle-dir=" + GatewayBundleDir,
+		"--upstream=" + RecordServiceURL(region),
+		"--region=" + region.Name,
+		"--audit-sink=" + string(region.Spec.Audit.Sink),
+	}
+	mounts := []corev1.VolumeMount{{Name: "policy-bundle", MountPath: GatewayBundleDir, ReadOnly: true}}
+	volumes := []corev1.Volume{configMapVolume("policy-bundle", PolicyBundleName)}
+	for flag, value := range map[string]string{
+		"--issuer": id.Issuer, "--audience": id.Audience, "--jwks-url": id.JWKSURL,
+		"--claim-organisation": id.Claims.Organisation, "--claim-role": id.Claims.Role,
+		"--claim-purpose-of-use": id.Claims.PurposeOfUse, "--claim-legitimate-relationship": id.Claims.LegitimateRelationship,
+		"--claim-break-glass-reason": id.Claims.BreakGlassReason,
+	} {
+		if value != "" {
+			args = append(args, flag+"="+value)
+		}
+	}
+	if id.JWKS != nil {
+		args = append(args, "--jwks-file="+GatewayJWKSDir+"/"+id.JWKS.Key)
+		mounts = append(mounts, corev1.VolumeMount{Name: "jwks", MountPath: GatewayJWKSDir, ReadOnly: true})
+		volumes = append(volumes, configMapVolume("jwks", id.JWKS.Name))
+	}
+	if o := spec.Objections; o != nil {
+		args = append(args, "--objections-file="+GatewayObjectionsDir+"/"+o.Key)
+		mounts = append(mounts, corev1.VolumeMount{Name: "objections", MountPath: GatewayObjectionsDir, ReadOnly: true})
+		volumes = append(volumes, configMapVolume("objections", o.Name))
+	}
+	if region.Spec.Audit.Sink == shcrv1alpha1.AuditSinkFile {
+		args = append(args, "--audit-file="+GatewayAuditDir+"/audit.jsonl")
+		mounts = append(mounts, corev1.VolumeMount{Name: "audit", MountPath: GatewayAuditDir})
+		volumes = append(volumes, corev1.Volume{Name: "audit", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+	}
+	// Flags from the map above are appended in map order; sort them after the
+	// fixed ones so the pod template, and so the Deployment, never changes
+	// for an unchanged region.
+	slices.Sort(args[5:])
+	return args, mounts, volumes
+}
+
+func configMapVolume(name, configMap string) corev1.Volume {
+	return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+		LocalObjectReference: corev1.LocalObjectReference{Name: configMap},
+	}}}
 }
 
 // GatewayService is the Service clients call.

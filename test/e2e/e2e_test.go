@@ -283,7 +283,7 @@ func TestSamplesBecomeReadyWithRunningConnectors(t *testing.T) {
 	if err := kubectl("apply", "--server-side", "-f", filepath.Join(samples, "shcr_v1alpha1_shcrregion.yaml")); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"credentials", "shcr_v1alpha1_memberorganisation", "shcr_v1alpha1_datasharingagreement", "shcr_v1alpha1_accesspolicy"} {
+	for _, f := range []string{"gateway-config", "credentials", "shcr_v1alpha1_memberorganisation", "shcr_v1alpha1_datasharingagreement", "shcr_v1alpha1_accesspolicy"} {
 		waitFor(t, "applying "+f, time.Minute, func() (bool, string) {
 			err := kubectl("apply", "--server-side", "-f", filepath.Join(samples, f+".yaml"))
 			return err == nil, fmt.Sprint(err)
