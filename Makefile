@@ -69,7 +69,7 @@ test-chart: ## helm lint and render the chart, and render config/default with ku
 .PHONY: test-unit
 test-unit: ## Unit and envtest suites (a real kube-apiserver and etcd, the whole operator with its webhooks).
 	$(TOOLCHAIN) ensure k8s
-	KUBEBUILDER_ASSETS="$(K8S_DIR)" go test ./api/... ./internal/... ./controllers/... ./test/integration/... -count=1
+	KUBEBUILDER_ASSETS="$(K8S_DIR)" go test ./api/... ./cmd/... ./internal/... ./controllers/... ./test/integration/... -count=1
 	@echo "The scenarios again, with the operator holding only its generated RBAC:"
 	SHCR_TEST_LEAST_PRIVILEGE=1 KUBEBUILDER_ASSETS="$(K8S_DIR)" go test ./test/integration/... -count=1 \
 		-run 'Onboarding|Superseding|DSPTDowngrade|DeletingAMember|CrossRegion|NoOp'
@@ -84,8 +84,8 @@ test-e2e: ## End-to-end suite on a fresh local kwok cluster.
 ##@ Build
 
 .PHONY: build
-build: ## Build the manager binary into bin/.
-	go build -o bin/manager ./cmd/manager
+build: ## Build the manager, gateway and kubectl-shcr binaries into bin/.
+	go build -o bin/ ./cmd/manager ./cmd/gateway ./cmd/kubectl-shcr
 
 ##@ Demo
 

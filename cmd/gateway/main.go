@@ -1,0 +1,197 @@
+/*
+Copyright The shcr-operator Authors.
+SPDX-License-Identifier: Apache-2.0
+*/
+
+// Command gateway runs the record gateway, the policy enforcement point the
+// operator deploys in every region. See docs/gateway.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/shcr-io/shcr-operator/internal/gateway"
+)
+
+// The audit sinks, as ShCRRegion spec.audit.sink names them.
+const (
+	auditSinkStdout = "Stdout"
+	auditSinkFile   = "File"
+)
+
+// options are the parsed flags.
+type options struct {
+	listen          string
+	upstream        string
+	auditSink       string
+	auditFile       string
+	shutdownDelay   time.Duration
+	shutdownTimeout time.Duration
+	gateway         gateway.Config
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "gateway:", err)
+		os.Exit(1)
+	}
+}
+
+// run parses the flags, listens and serves until ctx ends.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	opts, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	listener, err := net.Listen("tcp", opts.listen)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", opts.listen, err)
+	}
+	return serve(ctx, opts, listener, stdout, stderr)
+}
+
+func parseFlags(args []string, output io.Writer) (options, error) {
+	var opts options
+	opts.gateway.Identity.Claims = gateway.DefaultClaimMapping()
+	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
+	fs.SetOutput(output)
+	bindServingFlags(fs, &opts)
+	bindIdentityFlags(fs, &opts.gateway.Identity)
+	if err := fs.Parse(args); err != nil {
+		return options{}, err
+	}
+	if fs.NArg() > 0 {
+		return options{}, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	return opts, opts.complete()
+}
+
+func bindServingFlags(fs *flag.FlagSet, opts *options) {
+	fs.StringVar(&opts.listen, "listen", ":8080", "Address to serve FHIR, the decision API, health, readiness and metrics on.")
+	fs.StringVar(&opts.upstream, "upstream", "", "FHIR base URL of the record service, e.g. http://record-service.shcr-tvs.svc:8080/fhir.")
+	fs.StringVar(&opts.gateway.Region, "region", "", "The ShCRRegion this gateway serves; a policy bundle for another region is refused.")
+	fs.StringVar(&opts.gateway.BundleDir, "bundle-dir", "/etc/shcr/bundle", "Directory of the mounted policy bundle (bundle.json or bundle.json.gz).")
+	fs.StringVar(&opts.auditSink, "audit-sink", auditSinkStdout, "Where audit events go: Stdout, or File (--audit-file).")
+	fs.StringVar(&opts.auditFile, "audit-file", "/var/log/shcr/audit.jsonl", "File audit events are appended to with --audit-sink=File.")
+	fs.StringVar(&opts.gateway.ObjectionsFile, "objections-file", "", "Register of patients' objections to sharing; empty runs without one.")
+	fs.DurationVar(&opts.gateway.ReloadInterval, "reload-interval", time.Second, "How often the bundle, JWKS file and objection register are checked for changes.")
+	fs.DurationVar(&opts.gateway.UpstreamTimeout, "upstream-timeout", 30*time.Second, "Longest wait for the record service.")
+	fs.DurationVar(&opts.shutdownDelay, "shutdown-delay", 5*time.Second, "On SIGTERM, how long to report not ready before closing the listener.")
+	fs.DurationVar(&opts.shutdownTimeout, "shutdown-timeout", 20*time.Second, "On SIGTERM, how long to let requests in flight finish.")
+}
+
+// bindIdentityFlags binds the token verification flags; the claim flags
+// default to the CIS2 mapping already in id.Claims.
+func bindIdentityFlags(fs *flag.FlagSet, id *gateway.IdentityConfig) {
+	fs.StringVar(&id.Issuer, "issuer", "", "The iss bearer tokens must have; without it, every token is refused.")
+	fs.StringVar(&id.Audience, "audience", "", "A value the aud of bearer tokens must contain; without it, every token is refused.")
+	fs.StringVar(&id.JWKSFile, "jwks-file", "", "JWKS file with the issuer's public keys (reloaded on change).")
+	fs.StringVar(&id.JWKSURL, "jwks-url", "", "JWKS URL of the issuer (refetched every --jwks-refresh and after an unknown kid).")
+	fs.DurationVar(&id.JWKSRefresh, "jwks-refresh", 5*time.Minute, "How often --jwks-url is fetched again.")
+	fs.DurationVar(&id.ClockSkew, "clock-skew", 30*time.Second, "Leeway on token exp, nbf and iat.")
+	c := &id.Claims
+	fs.StringVar(&c.Subject, "claim-subject", c.Subject, "Claim naming the user.")
+	fs.StringVar(&c.Roles, "claim-roles", c.Roles, "Claim holding the user's role profiles (CIS2).")
+	fs.StringVar(&c.SelectedRole, "claim-selected-role", c.SelectedRole, "Claim naming the role profile in use by its person_roleid (CIS2).")
+	fs.StringVar(&c.Organisation, "claim-organisation", c.Organisation, "Top-level claim with the user's ODS code, instead of the role profile's org_code.")
+	fs.StringVar(&c.Role, "claim-role", c.Role, "Top-level claim with the user's national RBAC role code, instead of the role profile's role_code.")
+	fs.StringVar(&c.PurposeOfUse, "claim-purpose-of-use", c.PurposeOfUse, "Claim with the purpose of use: TREAT or ETREAT.")
+	fs.StringVar(&c.LegitimateRelationship, "claim-legitimate-relationship", c.LegitimateRelationship, "Boolean claim asserting a care relationship with the patient.")
+	fs.StringVar(&c.BreakGlassReason, "claim-break-glass-reason", c.BreakGlassReason, "Claim with a break-glass reason; its presence asks for an emergency override.")
+}
+
+// complete checks what the gateway package cannot: the upstream URL and the
+// audit sink.
+func (o *options) complete() error {
+	if o.upstream == "" {
+		return errors.New("--upstream is required")
+	}
+	u, err := url.Parse(o.upstream)
+	if err != nil {
+		return fmt.Errorf("--upstream: %w", err)
+	}
+	o.gateway.Upstream = u
+	switch o.auditSink {
+	case auditSinkStdout, auditSinkFile:
+		return nil
+	default:
+		return fmt.Errorf("--audit-sink must be %s or %s, not %q", auditSinkStdout, auditSinkFile, o.auditSink)
+	}
+}
+
+// serve runs the gateway on listener until ctx ends, then drains: it reports
+// not ready for the shutdown delay, stops accepting connections and lets
+// requests in flight finish.
+func serve(ctx context.Context, opts options, listener net.Listener, stdout, stderr io.Writer) error {
+	logger := slog.New(slog.NewJSONHandler(stderr, nil))
+	audit, closeAudit, err := openAudit(opts, stdout)
+	if err != nil {
+		_ = listener.Close()
+		return err
+	}
+	defer closeAudit()
+	opts.gateway.Audit, opts.gateway.Logger = audit, logger
+	g, err := gateway.New(ctx, opts.gateway)
+	if err != nil {
+		_ = listener.Close()
+		return err
+	}
+	server := &http.Server{
+		Handler:           g.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		WriteTimeout:      opts.gateway.UpstreamTimeout + time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	watchCtx, stopWatching := context.WithCancel(context.Background())
+	defer stopWatching()
+	go g.Watch(watchCtx)
+	served := make(chan error, 1)
+	go func() { served <- server.Serve(listener) }()
+	logger.Info("Record gateway serving", "address", listener.Addr().String(), "region", opts.gateway.Region)
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serving: %w", err)
+	case <-ctx.Done():
+	}
+	g.Drain()
+	logger.Info("Shutting down: draining", "delay", opts.shutdownDelay.String())
+	time.Sleep(opts.shutdownDelay)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), opts.shutdownTimeout)
+	defer cancel()
+	if err := server.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutting down: %w", err)
+	}
+	logger.Info("Record gateway stopped")
+	return nil
+}
+
+// openAudit opens the audit sink. A file is opened for appending and must
+// be on a writable volume.
+func openAudit(opts options, stdout io.Writer) (io.Writer, func(), error) {
+	if opts.auditSink == auditSinkStdout {
+		return stdout, func() {}, nil
+	}
+	f, err := os.OpenFile(opts.auditFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening the audit file (mount a writable volume or set --audit-file): %w", err)
+	}
+	return f, func() { _ = f.Close() }, nil
+}

@@ -1,0 +1,209 @@
+/*
+Copyright The shcr-operator Authors.
+SPDX-License-Identifier: Apache-2.0
+*/
+
+package main
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/shcr-io/shcr-operator/internal/gateway"
+	"github.com/shcr-io/shcr-operator/internal/policy"
+)
+
+// operatorArgs are the flags internal/specs.GatewayDeployment passes.
+var operatorArgs = []string{
+	"--listen=:8080",
+	"--bundle-dir=/etc/shcr/bundle",
+	"--upstream=http://record-service.shcr-tvs.svc:8080/fhir",
+	"--region=tvs",
+	"--audit-sink=Stdout",
+}
+
+func TestParseFlags(t *testing.T) {
+	identity := []string{"--issuer=https://idp.example", "--audience=gw", "--jwks-url=https://idp.example/jwks"}
+	opts, err := parseFlags(append(operatorArgs, identity...), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := opts.gateway
+	if opts.listen != ":8080" || cfg.BundleDir != "/etc/shcr/bundle" || cfg.Region != "tvs" || opts.auditSink != "Stdout" ||
+		cfg.Upstream.String() != "http://record-service.shcr-tvs.svc:8080/fhir" {
+		t.Errorf("operator flags not applied: %+v", opts)
+	}
+	if cfg.Identity.Claims != gateway.DefaultClaimMapping() || cfg.Identity.JWKSRefresh != 5*time.Minute || cfg.ReloadInterval != time.Second {
+		t.Errorf("defaults not applied: %+v", cfg.Identity)
+	}
+
+	opts, err = parseFlags(append(identity, "--upstream=http://u/fhir", "--region=tvs", "--claim-organisation=ods", "--claim-role=role"), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := opts.gateway.Identity.Claims; c.Organisation != "ods" || c.Role != "role" || c.Subject != "sub" {
+		t.Errorf("claim flags not applied: %+v", c)
+	}
+
+	for args, want := range map[string]string{
+		"--region=tvs":                           "--upstream is required",
+		"--upstream=http://u --audit-sink=Kafka": "--audit-sink must be Stdout or File",
+		"--upstream=http://u --nonsense":         "flag provided but not defined",
+		"--upstream=http://u extra":              "unexpected arguments",
+	} {
+		if _, err := parseFlags(strings.Fields(args), io.Discard); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("parseFlags(%s) = %v, want %q", args, err, want)
+		}
+	}
+}
+
+// TestRunRefusesInvalidConfiguration names every setting to fix. Missing
+// identity settings are not among them: the gateway then starts and
+// refuses every token.
+func TestRunRefusesInvalidConfiguration(t *testing.T) {
+	err := run(context.Background(), []string{"--listen=127.0.0.1:0", "--upstream=ftp://u/fhir",
+		"--jwks-file=/keys.json", "--jwks-url=https://idp.example/keys", "--claim-subject="}, io.Discard, io.Discard)
+	for _, want := range []string{"--region", "--upstream", "--jwks-file or --jwks-url, not both", "--claim-subject"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v does not name %s", err, want)
+		}
+	}
+}
+
+// TestServe starts the gateway as the operator deploys it, serves a read,
+// writes the audit event to the audit file, and drains on cancellation
+// while a request is in flight.
+func TestServe(t *testing.T) {
+	dir := t.TempDir()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeJSON(t, filepath.Join(dir, "jwks.json"), jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k1"}}})
+	must(t, os.Mkdir(filepath.Join(dir, "bundle"), 0o755))
+	writeJSON(t, filepath.Join(dir, "bundle", policy.FileJSON), policy.Compile(policy.Input{Region: "tvs"}))
+
+	arrived, release := make(chan struct{}, 1), make(chan struct{})
+	var once sync.Once
+	records := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/fhir/Practitioner/slow" {
+			arrived <- struct{}{}
+			<-release
+		}
+		w.Header().Set("Content-Type", gateway.ContentTypeFHIR)
+		_, _ = io.WriteString(w, `{"resourceType":"Practitioner","id":"slow","meta":{"tag":[{"system":"`+gateway.SystemODS+`","code":"RR8"}]}}`)
+	}))
+	defer records.Close()
+	defer once.Do(func() { close(release) })
+
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	opts, err := parseFlags([]string{
+		"--upstream=" + records.URL + "/fhir", "--region=tvs", "--bundle-dir=" + filepath.Join(dir, "bundle"),
+		"--issuer=https://idp.example", "--audience=gw", "--jwks-file=" + filepath.Join(dir, "jwks.json"),
+		"--audit-sink=File", "--audit-file=" + filepath.Join(dir, "audit.jsonl"),
+		"--shutdown-delay=0s", "--shutdown-timeout=5s",
+	}, io.Discard)
+	must(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- serve(ctx, opts, listener, io.Discard, io.Discard) }()
+
+	base := "http://" + listener.Addr().String()
+	waitReady(t, base)
+	token := signES256(t, key)
+	inFlight := make(chan int, 1)
+	go func() { inFlight <- get(t, base+"/Practitioner/slow", token) }()
+	<-arrived
+	cancel()
+	for get(t, base+"/readyz", "") == http.StatusOK {
+		time.Sleep(5 * time.Millisecond)
+	}
+	once.Do(func() { close(release) })
+	if status := <-inFlight; status != http.StatusForbidden {
+		t.Errorf("the request in flight answered %d, want 403 (the empty bundle grants nothing)", status)
+	}
+	if err := <-served; err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	audit, err := os.ReadFile(filepath.Join(dir, "audit.jsonl"))
+	must(t, err)
+	if !strings.Contains(string(audit), `"resourceType":"AuditEvent"`) || strings.Contains(string(audit), token) {
+		t.Errorf("audit file = %s", audit)
+	}
+}
+
+func waitReady(t *testing.T, base string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for get(t, base+"/readyz", "") != http.StatusOK {
+		if time.Now().After(deadline) {
+			t.Fatal("the gateway did not become ready")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func get(t *testing.T, url, token string) int {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Error(err)
+		return 0
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0
+	}
+	_ = resp.Body.Close()
+	return resp.StatusCode
+}
+
+func signES256(t *testing.T, key *ecdsa.PrivateKey) string {
+	t.Helper()
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key}, (&jose.SignerOptions{}).WithHeader("kid", "k1"))
+	must(t, err)
+	now := time.Now()
+	payload, err := json.Marshal(map[string]any{
+		"iss": "https://idp.example", "aud": "gw", "sub": "u1", "iat": now.Unix(), "exp": now.Add(time.Minute).Unix(),
+		"selected_roleid": "r1", "nhsid_nrbac_roles": []map[string]string{{"person_roleid": "r1", "org_code": "RR8", "role_code": "S8000:G8000:R8000"}},
+		"purpose_of_use": "TREAT",
+	})
+	must(t, err)
+	signed, err := signer.Sign(payload)
+	must(t, err)
+	token, err := signed.CompactSerialize()
+	must(t, err)
+	return token
+}
+
+func writeJSON(t *testing.T, path string, v any) {
+	t.Helper()
+	data, err := json.Marshal(v)
+	must(t, err)
+	must(t, os.WriteFile(path, data, 0o644))
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

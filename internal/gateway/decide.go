@@ -1,0 +1,101 @@
+/*
+Copyright The shcr-operator Authors.
+SPDX-License-Identifier: Apache-2.0
+*/
+
+package gateway
+
+import (
+	"time"
+
+	"github.com/shcr-io/shcr-operator/internal/policy"
+)
+
+// view is the configuration one response is decided with, taken once so
+// that every entry of a search Bundle is decided under the same bundle and
+// register even when a reload happens meanwhile.
+type view struct {
+	policy     *loadedPolicy
+	objections *objectionRegister
+	// objectionsMissing is true when a register is configured but none is
+	// loaded.
+	objectionsMissing bool
+}
+
+func (g *Gateway) currentView() view {
+	objections := g.objections.Load()
+	return view{
+		policy:            g.policy.Load(),
+		objections:        objections,
+		objectionsMissing: g.cfg.ObjectionsFile != "" && objections == nil,
+	}
+}
+
+// verdict is a decision on one resource.
+type verdict struct {
+	policy.Decision
+	// unavailable is true when the gateway denied because it had no usable
+	// policy or register, rather than because the policy denies.
+	unavailable bool
+	// revision is the policy bundle revision that decided, if any.
+	revision string
+	// auditEvent is the id of the audit event that records the decision.
+	auditEvent string
+}
+
+// evaluate decides whether a caller may take an action on a resource. It
+// denies, in order: without a policy bundle or a configured register;
+// resources that are never shared (unreadable, or with no data category for
+// themselves or a contained resource); patient data whose patient is not
+// identified by NHS number; resources of patients who object to sharing
+// data from the resource's source. Everything else is decided by the policy
+// bundle, once for the resource's category and once for each other
+// category among its contained resources.
+func (v view) evaluate(c Caller, action string, f resourceFacts, now time.Time) verdict {
+	switch {
+	case v.policy == nil:
+		return unavailable("no valid policy bundle is loaded, so the gateway denies every request")
+	case v.objectionsMissing:
+		return unavailable("the objection register is configured but not loaded, so the gateway denies every request")
+	case f.Unshareable != "":
+		return denied(v.policy, f.Unshareable)
+	case len(f.Patients) == 0 && f.Category != policy.CategoryClinicalContacts:
+		return denied(v.policy, "the resource does not identify its patient by a valid NHS number, so it is not shared")
+	case v.objections != nil && v.objections.objects(f.Patients, f.Source):
+		return denied(v.policy, "the patient has an upheld objection to sharing this record (UK GDPR Art 21)")
+	}
+	req := policy.Request{
+		CallerODS:              c.Organisation,
+		Role:                   c.Role,
+		PurposeOfUse:           c.PurposeOfUse,
+		LegitimateRelationship: c.LegitimateRelationship,
+		BreakGlassReason:       c.BreakGlassReason,
+		BreakGlassStarted:      c.IssuedAt,
+		Action:                 action,
+		Category:               f.Category,
+		SourceODS:              f.Source,
+		SecurityLabels:         f.Labels,
+	}
+	decision := v.policy.decider.Decide(req, now)
+	for _, category := range f.ContainedCategories {
+		if !decision.Allow || category == f.Category {
+			continue
+		}
+		req.Category = category
+		contained := v.policy.decider.Decide(req, now)
+		if !contained.Allow {
+			contained.Reasons = append([]string{"a contained " + category + " resource is not shared"}, contained.Reasons...)
+			decision = contained
+		}
+		decision.BreakGlass = decision.BreakGlass || contained.BreakGlass
+	}
+	return verdict{Decision: decision, revision: v.policy.revision}
+}
+
+func unavailable(reason string) verdict {
+	return verdict{Decision: policy.Decision{Reasons: []string{reason}}, unavailable: true}
+}
+
+func denied(p *loadedPolicy, reason string) verdict {
+	return verdict{Decision: policy.Decision{Reasons: []string{reason}}, revision: p.revision}
+}

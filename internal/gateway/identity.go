@@ -1,0 +1,180 @@
+/*
+Copyright The shcr-operator Authors.
+SPDX-License-Identifier: Apache-2.0
+*/
+
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+)
+
+// IdentityConfig says how callers' bearer tokens are verified. Until the
+// issuer, the audience and the keys are all set, the gateway refuses every
+// token and is not ready.
+type IdentityConfig struct {
+	// Issuer and Audience must match the token's iss and one of its aud.
+	Issuer, Audience string
+	// JWKSFile or JWKSURL (not both) holds the issuer's public keys.
+	JWKSFile, JWKSURL string
+	// JWKSRefresh is how often keys are fetched again from JWKSURL.
+	JWKSRefresh time.Duration
+	// ClockSkew is the leeway allowed on exp, nbf and iat.
+	ClockSkew time.Duration
+	// Claims names the claims the caller is read from.
+	Claims ClaimMapping
+}
+
+// missing names the settings still needed to verify tokens.
+func (c IdentityConfig) missing() []string {
+	var missing []string
+	if c.Issuer == "" {
+		missing = append(missing, "--issuer")
+	}
+	if c.Audience == "" {
+		missing = append(missing, "--audience")
+	}
+	if c.JWKSFile == "" && c.JWKSURL == "" {
+		missing = append(missing, "--jwks-file or --jwks-url")
+	}
+	return missing
+}
+
+// validate refuses settings that contradict each other; missing ones only
+// make the gateway refuse every token.
+func (c IdentityConfig) validate() error {
+	var errs []error
+	if c.JWKSFile != "" && c.JWKSURL != "" {
+		errs = append(errs, errors.New("set --jwks-file or --jwks-url, not both"))
+	}
+	if c.JWKSURL != "" && c.JWKSRefresh <= 0 {
+		errs = append(errs, errors.New("the JWKS refresh interval must be positive (--jwks-refresh)"))
+	}
+	if c.Claims.Subject == "" {
+		errs = append(errs, errors.New("the subject claim name is required (--claim-subject)"))
+	}
+	if (c.Claims.Organisation == "" || c.Claims.Role == "") && (c.Claims.Roles == "" || c.Claims.SelectedRole == "") {
+		errs = append(errs, errors.New("set --claim-roles and --claim-selected-role, or both --claim-organisation and --claim-role"))
+	}
+	return errors.Join(errs...)
+}
+
+// acceptedAlgorithms are the only signature algorithms the gateway
+// verifies: asymmetric ones. "none" and the HMAC algorithms are refused
+// before any key is looked at, so a public key can never serve as an HMAC
+// secret.
+var acceptedAlgorithms = []jose.SignatureAlgorithm{jose.RS256, jose.PS256, jose.ES256}
+
+// maxTokenBytes bounds a bearer token.
+const maxTokenBytes = 16 * 1024
+
+// verifier checks bearer tokens against the issuer's current keys.
+type verifier struct {
+	// unconfigured, when set, says what is missing to verify any token.
+	unconfigured     string
+	issuer, audience string
+	skew             time.Duration
+	claims           ClaimMapping
+	keys             atomic.Pointer[keySet]
+	// unknownKey is told when a token names a key the set lacks, so that a
+	// JWKS URL can be fetched again after a key rotation.
+	unknownKey func()
+}
+
+// bearerToken takes the token from the Authorization header.
+func bearerToken(r *http.Request) (string, error) {
+	header := r.Header.Get("Authorization")
+	scheme, token, found := strings.Cut(header, " ")
+	switch {
+	case header == "":
+		return "", errors.New("no bearer token: send Authorization: Bearer <token>")
+	case !found || !strings.EqualFold(scheme, "Bearer"):
+		return "", errors.New("the Authorization header is not a bearer token")
+	case len(token) > maxTokenBytes:
+		return "", fmt.Errorf("the bearer token is longer than %d bytes", maxTokenBytes)
+	}
+	return strings.TrimSpace(token), nil
+}
+
+// verify checks a token's signature, issuer, audience and validity period
+// at now, and reads the caller from its claims.
+func (v *verifier) verify(raw string, now time.Time) (Caller, error) {
+	if v.unconfigured != "" {
+		return Caller{}, errors.New(v.unconfigured)
+	}
+	keys := v.keys.Load()
+	if keys == nil {
+		return Caller{}, errors.New("the gateway has no identity provider keys loaded, so it cannot verify tokens")
+	}
+	token, err := jwt.ParseSigned(raw, acceptedAlgorithms)
+	if err != nil {
+		return Caller{}, errors.New("the token is not a compact JWS signed with RS256, PS256 or ES256")
+	}
+	if len(token.Headers) != 1 {
+		return Caller{}, errors.New("the token must carry exactly one signature")
+	}
+	key, err := v.key(keys, token.Headers[0])
+	if err != nil {
+		return Caller{}, err
+	}
+	var registered jwt.Claims
+	var all claimSet
+	if err := token.Claims(key, &registered, &all); err != nil {
+		return Caller{}, errors.New("the token signature does not verify with the issuer's key")
+	}
+	if err := v.validate(registered, now); err != nil {
+		return Caller{}, err
+	}
+	caller, err := v.claims.caller(all)
+	if err != nil {
+		return Caller{}, err
+	}
+	caller.Issuer = registered.Issuer
+	if registered.IssuedAt != nil {
+		caller.IssuedAt = registered.IssuedAt.Time()
+	}
+	return caller, nil
+}
+
+func (v *verifier) key(keys *keySet, header jose.Header) (any, error) {
+	if header.KeyID == "" {
+		return nil, errors.New("the token has no kid header naming its signing key")
+	}
+	key, err := keys.lookup(header.KeyID, jose.SignatureAlgorithm(header.Algorithm))
+	if err != nil && keys.keys[header.KeyID].Key == nil && v.unknownKey != nil {
+		v.unknownKey()
+	}
+	return key, err
+}
+
+// validate checks the registered claims; exp is required.
+func (v *verifier) validate(c jwt.Claims, now time.Time) error {
+	if c.Expiry == nil {
+		return errors.New("the token has no exp claim")
+	}
+	err := c.ValidateWithLeeway(jwt.Expected{Issuer: v.issuer, AnyAudience: jwt.Audience{v.audience}, Time: now}, v.skew)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, jwt.ErrInvalidIssuer):
+		return fmt.Errorf("the token issuer %q is not %q", c.Issuer, v.issuer)
+	case errors.Is(err, jwt.ErrInvalidAudience):
+		return fmt.Errorf("the token is not for audience %q", v.audience)
+	case errors.Is(err, jwt.ErrExpired):
+		return errors.New("the token has expired")
+	case errors.Is(err, jwt.ErrNotValidYet):
+		return errors.New("the token is not valid yet (nbf)")
+	case errors.Is(err, jwt.ErrIssuedInTheFuture):
+		return errors.New("the token is issued in the future (iat)")
+	default:
+		return fmt.Errorf("the token is not valid: %w", err)
+	}
+}

@@ -1,0 +1,91 @@
+/*
+Copyright The shcr-operator Authors.
+SPDX-License-Identifier: Apache-2.0
+*/
+
+package gateway
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// metrics are the gateway's Prometheus metrics, in a registry of its own.
+type metrics struct {
+	registry          *prometheus.Registry
+	decisions         *prometheus.CounterVec
+	breakGlass        prometheus.Counter
+	bundleInfo        *prometheus.GaugeVec
+	bundleLoaded      prometheus.Gauge
+	reloads           *prometheus.CounterVec
+	reloadErrors      *prometheus.CounterVec
+	upstreamLatency   *prometheus.HistogramVec
+	authFailures      prometheus.Counter
+	auditWriteErrors  prometheus.Counter
+	objectingPatients prometheus.Gauge
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		registry: prometheus.NewRegistry(),
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "shcr_gateway_decisions_total",
+			Help: "Access decisions, by outcome (allow, deny) and FHIR interaction.",
+		}, []string{"outcome", "interaction"}),
+		breakGlass: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "shcr_gateway_break_glass_total",
+			Help: "Accesses allowed only by a break-glass emergency override.",
+		}),
+		bundleInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "shcr_gateway_policy_bundle_info",
+			Help: "The policy bundle in force: 1 for its region and revision.",
+		}, []string{"region", "revision"}),
+		bundleLoaded: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "shcr_gateway_policy_bundle_loaded",
+			Help: "1 when a valid policy bundle is loaded; 0 means every request is denied.",
+		}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "shcr_gateway_reloads_total",
+			Help: "Successful loads, by source (bundle, jwks, objections).",
+		}, []string{"source"}),
+		reloadErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "shcr_gateway_reload_errors_total",
+			Help: "Failed loads, by source (bundle, jwks, objections).",
+		}, []string{"source"}),
+		upstreamLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "shcr_gateway_upstream_request_duration_seconds",
+			Help:    "Time the record service took to answer, by FHIR interaction.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"interaction"}),
+		authFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "shcr_gateway_authentication_failures_total",
+			Help: "Requests refused with 401 because the bearer token was missing or invalid.",
+		}),
+		auditWriteErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "shcr_gateway_audit_write_errors_total",
+			Help: "Audit events that could not be written; the access was refused.",
+		}),
+		objectingPatients: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "shcr_gateway_objecting_patients",
+			Help: "Patients in the loaded objection register.",
+		}),
+	}
+	m.registry.MustRegister(
+		m.decisions, m.breakGlass, m.bundleInfo, m.bundleLoaded, m.reloads, m.reloadErrors,
+		m.upstreamLatency, m.authFailures, m.auditWriteErrors, m.objectingPatients,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return m
+}
+
+// setBundle records the bundle in force; nil means none.
+func (m *metrics) setBundle(p *loadedPolicy) {
+	m.bundleInfo.Reset()
+	if p == nil {
+		m.bundleLoaded.Set(0)
+		return
+	}
+	m.bundleInfo.WithLabelValues(p.region, p.revision).Set(1)
+	m.bundleLoaded.Set(1)
+}

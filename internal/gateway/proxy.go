@@ -1,0 +1,229 @@
+/*
+Copyright The shcr-operator Authors.
+SPDX-License-Identifier: Apache-2.0
+*/
+
+package gateway
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"time"
+)
+
+// maxFormBytes bounds the form body of POST [type]/_search.
+const maxFormBytes = 1 << 20
+
+// serveFHIR serves the FHIR API. The CapabilityStatement is public, as FHIR
+// clients expect; everything else needs a valid bearer token first.
+func (g *Gateway) serveFHIR(w http.ResponseWriter, r *http.Request) {
+	if isCapabilities(r) {
+		g.serveCapabilities(w, r)
+		return
+	}
+	caller, ok := g.authenticate(w, r)
+	if !ok {
+		return
+	}
+	in, err := parseHTTPRequest(w, r)
+	if err != nil {
+		writeRequestError(w, err)
+		return
+	}
+	switch in.Kind {
+	case KindCapabilities:
+		g.serveCapabilities(w, r)
+	case KindRead, KindVRead:
+		g.serveResource(w, r, caller, in)
+	default:
+		g.serveBundle(w, r, caller, in)
+	}
+}
+
+func isCapabilities(r *http.Request) bool {
+	return r.Method == http.MethodGet && (r.URL.Path == "/metadata" || (r.URL.Path == "/" && r.URL.RawQuery == ""))
+}
+
+// authenticate verifies the bearer token, answering 401 when it fails. The
+// token itself is never logged.
+func (g *Gateway) authenticate(w http.ResponseWriter, r *http.Request) (Caller, bool) {
+	token, err := bearerToken(r)
+	var caller Caller
+	if err == nil {
+		caller, err = g.verifier.verify(token, time.Now())
+	}
+	if err != nil {
+		g.metrics.authFailures.Inc()
+		g.log.Info("Request refused: invalid bearer token", "reason", err.Error(), "path", r.URL.Path)
+		writeUnauthorized(w, err.Error())
+		return Caller{}, false
+	}
+	return caller, true
+}
+
+// parseHTTPRequest parses a FHIR request, reading the form body of POST
+// [type]/_search as search parameters.
+func parseHTTPRequest(w http.ResponseWriter, r *http.Request) (Interaction, error) {
+	query := r.URL.RawQuery
+	if r.Method == http.MethodPost && isPostSearch(r.URL.EscapedPath()) {
+		form, err := readForm(w, r)
+		if err != nil {
+			return Interaction{}, err
+		}
+		query = joinQuery(query, form)
+	}
+	return ParseRequest(r.Method, r.URL.EscapedPath(), query)
+}
+
+func readForm(w http.ResponseWriter, r *http.Request) (string, error) {
+	if r.ContentLength == 0 {
+		return "", nil
+	}
+	mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mediaType != "application/x-www-form-urlencoded" {
+		return "", badRequest("POST [type]/_search needs an application/x-www-form-urlencoded body")
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxFormBytes))
+	if err != nil {
+		return "", badRequest("the search form could not be read (at most %d bytes): %v", maxFormBytes, err)
+	}
+	return string(body), nil
+}
+
+func joinQuery(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	default:
+		return a + "&" + b
+	}
+}
+
+// serveCapabilities passes on the record service's CapabilityStatement and
+// nothing else.
+func (g *Gateway) serveCapabilities(w http.ResponseWriter, r *http.Request) {
+	resp, ok := g.fetch(w, r, Interaction{Kind: KindCapabilities})
+	if !ok {
+		return
+	}
+	var statement struct {
+		ResourceType string `json:"resourceType"`
+	}
+	if json.Unmarshal(resp.body, &statement) != nil || statement.ResourceType != "CapabilityStatement" {
+		writeOutcome(w, http.StatusBadGateway, issueException, "the record service did not answer with a CapabilityStatement")
+		return
+	}
+	writeFHIRBytes(w, http.StatusOK, resp.body)
+}
+
+// serveResource serves read and vread: the resource is fetched, then
+// decided on, and passed on only when allowed.
+func (g *Gateway) serveResource(w http.ResponseWriter, r *http.Request, c Caller, in Interaction) {
+	resp, ok := g.fetch(w, r, in)
+	if !ok {
+		return
+	}
+	facts, err := inspect(resp.body)
+	if err == nil && (facts.ResourceType != in.Type || facts.ID != in.ID) {
+		err = fmt.Errorf("the record service answered with %s/%s", facts.ResourceType, facts.ID)
+	}
+	if err != nil {
+		facts = resourceFacts{ResourceType: in.Type, ID: in.ID, Unshareable: "the resource cannot be decided on: " + err.Error()}
+	}
+	v, err := g.decide(g.currentView(), c, in.Kind, facts)
+	if err != nil {
+		writeAuditFailure(w)
+		return
+	}
+	if !v.Allow {
+		writeDenied(w, v.auditEvent)
+		return
+	}
+	if resp.etag != "" {
+		w.Header().Set("ETag", resp.etag)
+	}
+	if resp.lastModified != "" {
+		w.Header().Set("Last-Modified", resp.lastModified)
+	}
+	writeFHIRBytes(w, http.StatusOK, resp.body)
+}
+
+// serveBundle serves search and history: the record service's Bundle with
+// every entry the caller may not see removed.
+func (g *Gateway) serveBundle(w http.ResponseWriter, r *http.Request, c Caller, in Interaction) {
+	resp, ok := g.fetch(w, r, in)
+	if !ok {
+		return
+	}
+	filtered, err := g.filterBundle(r, c, in.Kind, resp.body)
+	switch {
+	case errors.Is(err, errAudit):
+		writeAuditFailure(w)
+	case err != nil:
+		g.log.Error("Record service answered with an unusable Bundle", "interaction", in.Kind, "error", err)
+		writeOutcome(w, http.StatusBadGateway, issueException, "the record service did not answer with a usable Bundle")
+	default:
+		writeFHIRBytes(w, http.StatusOK, filtered)
+	}
+}
+
+// fetch calls the record service and answers the caller itself when the
+// record service does not return 200. Its error bodies are not passed on.
+func (g *Gateway) fetch(w http.ResponseWriter, r *http.Request, in Interaction) (upstreamResponse, bool) {
+	resp, err := g.upstream.fetch(r.Context(), in)
+	if err != nil {
+		g.log.Error("Record service call failed", "interaction", in.Kind, "error", err)
+		writeOutcome(w, http.StatusBadGateway, issueTransient, "the record service could not be reached")
+		return upstreamResponse{}, false
+	}
+	switch {
+	case resp.status == http.StatusOK:
+		return resp, true
+	case resp.status == http.StatusNotFound || resp.status == http.StatusGone:
+		writeOutcome(w, resp.status, issueNotFound, "not found in the record service")
+	case resp.status >= 400 && resp.status < 500:
+		writeOutcome(w, http.StatusBadRequest, issueInvalid,
+			fmt.Sprintf("the record service refused the request with status %d: check the parameters", resp.status))
+	default:
+		g.log.Error("Record service answered with an error", "interaction", in.Kind, "status", resp.status)
+		writeOutcome(w, http.StatusBadGateway, issueException, fmt.Sprintf("the record service answered with status %d", resp.status))
+	}
+	return upstreamResponse{}, false
+}
+
+// errAudit means an audit event could not be written, so the access it
+// records must not happen.
+var errAudit = errors.New("audit event not written")
+
+// decide decides on one resource under a view, writes the audit event and
+// counts the decision. It fails only when the event cannot be written.
+func (g *Gateway) decide(v view, c Caller, kind Kind, f resourceFacts) (verdict, error) {
+	now := time.Now()
+	out := v.evaluate(c, kind.Action(), f, now)
+	event := auditRecord{caller: c, kind: kind, facts: f, verdict: out, region: g.cfg.Region, observer: g.observer, at: now}.event()
+	out.auditEvent = event.ID
+	if err := g.audit.write(event); err != nil {
+		g.metrics.auditWriteErrors.Inc()
+		g.log.Error("Audit event not written; access refused", "error", err)
+		return verdict{}, errors.Join(errAudit, err)
+	}
+	g.metrics.decisions.WithLabelValues(outcomeLabel(out.Allow), kind.auditCode()).Inc()
+	if out.Allow && out.BreakGlass {
+		g.metrics.breakGlass.Inc()
+		g.log.Warn("Break-glass emergency override used", "auditEvent", event.ID)
+	}
+	return out, nil
+}
+
+func outcomeLabel(allow bool) string {
+	if allow {
+		return "allow"
+	}
+	return "deny"
+}

@@ -1,0 +1,225 @@
+/*
+Copyright The shcr-operator Authors.
+SPDX-License-Identifier: Apache-2.0
+*/
+
+// Package history is the "history" verb: the version chain of one
+// agreement, with each version's terms hash recomputed and checked against
+// the one the operator recorded, its approvals, and what changed in the
+// terms from one version to the next.
+package history
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
+	"github.com/shcr-io/shcr-operator/internal/governance"
+	"github.com/shcr-io/shcr-operator/internal/plugin/agreements"
+	"github.com/shcr-io/shcr-operator/internal/plugin/cli"
+)
+
+// The outcomes of checking a version's terms hash.
+const (
+	HashMatches     = "matches status"
+	HashMismatch    = "MISMATCH"
+	HashNotRecorded = "not recorded yet"
+)
+
+// History is the version chain of one agreement.
+type History struct {
+	AgreementID string      `json:"agreementId"`
+	Namespace   string      `json:"namespace"`
+	Versions    []Version   `json:"versions"`
+	Amendments  []Amendment `json:"amendments"`
+}
+
+// Version is one version of the agreement.
+type Version struct {
+	agreements.Entry
+	Supersedes  *int32     `json:"supersedes,omitempty"`
+	ActiveSince *time.Time `json:"activeSince,omitempty"`
+	// ComputedTermsHash is governance.TermsHash of the terms, recomputed
+	// here; TermsHashCheck compares it with status.termsHash.
+	ComputedTermsHash string `json:"computedTermsHash"`
+	TermsHashCheck    string `json:"termsHashCheck"`
+}
+
+// Amendment is what changed in the terms from one version to the next.
+type Amendment struct {
+	From    int32    `json:"from"`
+	To      int32    `json:"to"`
+	Changes []Change `json:"changes"`
+}
+
+type options struct {
+	global *cli.Global
+	output *cli.Output
+}
+
+// NewCommand returns the history verb.
+func NewCommand(g *cli.Global) *cobra.Command {
+	o := &options{global: g, output: cli.NewOutput(cli.FormatTable, cli.FormatJSON, cli.FormatYAML)}
+	cmd := &cobra.Command{
+		Use:     "history <agreementId>",
+		Short:   "The versions of one agreement: terms hashes checked, phases, approvals and what changed",
+		Example: "  kubectl shcr history TVS-DSA-001 --region thames-valley",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return o.run(cmd.Context(), cmd.OutOrStdout(), args[0])
+		},
+	}
+	cmd.Flags().VarP(o.output, "output", "o", o.output.Usage())
+	return cmd
+}
+
+func (o *options) run(ctx context.Context, w io.Writer, agreementID string) error {
+	target, err := o.global.Target()
+	if err != nil {
+		return err
+	}
+	c, err := o.global.Client()
+	if err != nil {
+		return err
+	}
+	h, err := load(ctx, c, target, agreementID)
+	if err != nil {
+		return err
+	}
+	return cli.Print(w, o.output.String(), h, h.table)
+}
+
+// load builds the history of one agreement from its versions in the region.
+func load(ctx context.Context, c client.Reader, target cli.Target, agreementID string) (*History, error) {
+	list := &shcrv1alpha1.DataSharingAgreementList{}
+	if err := c.List(ctx, list, client.InNamespace(target.Namespace)); err != nil {
+		return nil, fmt.Errorf("listing DataSharingAgreements in %s: %w", target.Namespace, err)
+	}
+	versions := slices.DeleteFunc(list.Items, func(a shcrv1alpha1.DataSharingAgreement) bool {
+		return a.Spec.AgreementID != agreementID
+	})
+	if len(versions) == 0 {
+		return nil, fmt.Errorf("no DataSharingAgreement in %s has agreementId %q: 'kubectl shcr agreements -n %s' lists them",
+			target.Namespace, agreementID, target.Namespace)
+	}
+	slices.SortFunc(versions, func(x, y shcrv1alpha1.DataSharingAgreement) int {
+		return cmp.Or(cmp.Compare(x.Spec.Version, y.Spec.Version), cmp.Compare(x.Name, y.Name))
+	})
+	h := &History{AgreementID: agreementID, Namespace: target.Namespace, Versions: []Version{}, Amendments: []Amendment{}}
+	for i := range versions {
+		h.Versions = append(h.Versions, newVersion(&versions[i], target.Region))
+		if i > 0 {
+			prev, cur := &versions[i-1], &versions[i]
+			h.Amendments = append(h.Amendments, Amendment{
+				From: prev.Spec.Version, To: cur.Spec.Version, Changes: DiffTerms(&prev.Spec.Terms, &cur.Spec.Terms),
+			})
+		}
+	}
+	return h, nil
+}
+
+func newVersion(a *shcrv1alpha1.DataSharingAgreement, region string) Version {
+	v := Version{Entry: agreements.NewEntry(a), Supersedes: a.Spec.Supersedes}
+	v.ComputedTermsHash, v.TermsHashCheck = CheckTermsHash(a, region)
+	if a.Status.ActiveSince != nil {
+		since := a.Status.ActiveSince.UTC()
+		v.ActiveSince = &since
+	}
+	return v
+}
+
+// CheckTermsHash recomputes the terms hash of an agreement held in region
+// and compares it with the one the operator recorded: HashMatches,
+// HashMismatch or HashNotRecorded.
+func CheckTermsHash(a *shcrv1alpha1.DataSharingAgreement, region string) (computed, check string) {
+	computed = governance.TermsHash(&a.Spec.Terms, region)
+	switch a.Status.TermsHash {
+	case "":
+		return computed, HashNotRecorded
+	case computed:
+		return computed, HashMatches
+	default:
+		return computed, HashMismatch
+	}
+}
+
+func (h *History) table(w io.Writer) error {
+	if _, err := fmt.Fprintf(w, "Agreement %s in %s: %d version(s)\n\n", h.AgreementID, h.Namespace, len(h.Versions)); err != nil {
+		return err
+	}
+	versions := cli.NewTable(w, "VERSION", "NAME", "PHASE", "SUPERSEDES", "WINDOW", "ACTIVE SINCE", "TERMS HASH", "CHECK")
+	for _, v := range h.Versions {
+		versions.Row(strconv.Itoa(int(v.Version)), v.Name, cli.OrNone(v.Phase), supersedes(v.Supersedes), v.Window(),
+			activeSince(v.ActiveSince), cli.ShortHash(v.ComputedTermsHash), v.check())
+	}
+	if err := versions.Flush(); err != nil {
+		return err
+	}
+	if err := h.approvalsTable(w); err != nil {
+		return err
+	}
+	return h.amendments(w)
+}
+
+func (h *History) approvalsTable(w io.Writer) error {
+	if _, err := fmt.Fprintln(w, "\nApprovals"); err != nil {
+		return err
+	}
+	t := cli.NewTable(w, "VERSION", "ORGANISATION", "SIGNATORY", "ROLE", "DATE", "RECORDED BY")
+	for _, v := range h.Versions {
+		for _, a := range v.Approvals {
+			t.Row(strconv.Itoa(int(v.Version)), a.Organisation, a.Signatory, a.Role, cli.FormatDate(a.Date), cli.OrNone(a.RecordedBy))
+		}
+	}
+	return t.Flush()
+}
+
+func (h *History) amendments(w io.Writer) error {
+	for _, a := range h.Amendments {
+		if _, err := fmt.Fprintf(w, "\nChanges v%d → v%d\n", a.From, a.To); err != nil {
+			return err
+		}
+		if len(a.Changes) == 0 {
+			if _, err := fmt.Fprintln(w, "  the terms are unchanged"); err != nil {
+				return err
+			}
+		}
+		for _, c := range a.Changes {
+			if _, err := fmt.Fprintf(w, "  %s\n", c); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// check writes the terms hash check for a table; a mismatch names the
+// hash the operator recorded.
+func (v Version) check() string {
+	if v.TermsHashCheck == HashMismatch {
+		return HashMismatch + ": status has " + cli.ShortHash(v.TermsHash)
+	}
+	return v.TermsHashCheck
+}
+
+func supersedes(v *int32) string {
+	if v == nil {
+		return cli.None
+	}
+	return strconv.Itoa(int(*v))
+}
+
+func activeSince(t *time.Time) string {
+	if t == nil {
+		return cli.None
+	}
+	return cli.FormatTime(*t)
+}
