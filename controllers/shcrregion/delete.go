@@ -109,6 +109,6 @@ func (r *Reconciler) retain(ctx context.Context, region *shcrv1alpha1.ShCRRegion
 
 func (r *Reconciler) event(region *shcrv1alpha1.ShCRRegion, eventType, reason, note string, args ...any) {
 	if r.Recorder != nil {
-		r.Recorder.Eventf(region, nil, eventType, reason, "Delete", note, args...)
+		r.Recorder.Eventf(region, nil, eventType, reason, reason, note, args...)
 	}
 }

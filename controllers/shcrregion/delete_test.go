@@ -11,6 +11,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -85,8 +86,19 @@ func TestDeleteWithRetainKeepsNamespaceAndDataAndRecreationAdoptsThem(t *testing
 
 	// The same region, created again, adopts the namespace and its data.
 	again := createRegion(t, newRegion("retain"))
-	waitFor(t, "the namespace adopted", conditionIs(t, "retain", shcrv1alpha1.ConditionNamespaceReady,
-		metav1.ConditionTrue, shcrv1alpha1.ReasonNamespaceAdopted))
+	waitFor(t, "a NamespaceAdopted event on the new region", func() (bool, string) {
+		events := &eventsv1.EventList{}
+		if err := k8sClient.List(suiteCtx, events); err != nil {
+			return false, err.Error()
+		}
+		for _, e := range events.Items {
+			if e.Regarding.UID == again.UID && e.Reason == shcrv1alpha1.ReasonNamespaceAdopted {
+				return true, ""
+			}
+		}
+		return false, "no such event"
+	})
+	waitFor(t, "the namespace ready", conditionIs(t, "retain", shcrv1alpha1.ConditionNamespaceReady, metav1.ConditionTrue, ""))
 	waitFor(t, "the new region owning the namespace, retained marks cleared", func() (bool, string) {
 		mustGet(t, client.ObjectKey{Name: ns}, namespace)
 		owner := metav1.GetControllerOf(namespace)

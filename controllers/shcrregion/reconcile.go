@@ -127,7 +127,11 @@ func (r *Reconciler) reconcileNamespace(ctx context.Context, region *shcrv1alpha
 			fmt.Sprintf("namespace %s is being deleted; the region will be provisioned when it is gone", name))
 		return ctrl.Result{RequeueAfter: namespaceRetry}, nil
 	}
-	adopted := err == nil && live.Labels[shcrv1alpha1.LabelRetained] == "true"
+	// A namespace that exists but is not yet this region's (retained from an
+	// earlier region of the same name) is adopted, with its data. The
+	// cache may still show the earlier owner, or the retained mark, or both.
+	owner := metav1.GetControllerOf(live)
+	adopted := err == nil && (owner == nil || owner.UID != region.UID)
 
 	if _, err := r.applier.Apply(ctx, specs.Namespace(region)); err != nil {
 		if apply.IsNotOwned(err) {
@@ -138,8 +142,11 @@ func (r *Reconciler) reconcileNamespace(ctx context.Context, region *shcrv1alpha
 		return ctrl.Result{}, err
 	}
 	if adopted {
-		setCondition(region, shcrv1alpha1.ConditionNamespaceReady, metav1.ConditionTrue, shcrv1alpha1.ReasonNamespaceAdopted,
-			fmt.Sprintf("namespace %s, retained from an earlier region %s, was adopted with its data", name, region.Name))
+		// Adoption is a moment, not a state: an Event records it, and the
+		// condition says so until the namespace is simply active.
+		message := fmt.Sprintf("namespace %s, retained from an earlier region %s, was adopted with its data", name, region.Name)
+		r.event(region, corev1.EventTypeNormal, shcrv1alpha1.ReasonNamespaceAdopted, "%s", message)
+		setCondition(region, shcrv1alpha1.ConditionNamespaceReady, metav1.ConditionTrue, shcrv1alpha1.ReasonNamespaceAdopted, message)
 		return ctrl.Result{}, nil
 	}
 	if c := findCondition(region, shcrv1alpha1.ConditionNamespaceReady); c == nil || c.Status != metav1.ConditionTrue {

@@ -7,16 +7,13 @@ package shcrregion
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
 	"github.com/shcr-io/shcr-operator/internal/conditions"
@@ -73,55 +70,13 @@ func statefulSetAvailability(sts *appsv1.StatefulSet) (metav1.ConditionStatus, s
 }
 
 // summarise sets Ready, Reconciling and Stalled from the other conditions
-// and the reconcile's outcome, and observedGeneration when it succeeded. A
-// terminal error (one retrying cannot fix) makes the region Stalled, with the
-// reason of the condition that failed.
+// and the reconcile's outcome, and observedGeneration when it succeeded.
 func summarise(region *shcrv1alpha1.ShCRRegion, reconcileErr error) {
 	if region.Spec.Paused {
 		return
 	}
-	stalled := errors.Is(reconcileErr, reconcile.TerminalError(nil))
-	if ready := findCondition(region, shcrv1alpha1.ConditionReady); stalled && ready != nil && ready.Reason == shcrv1alpha1.ReasonInvalidSpec {
-		setCondition(region, shcrv1alpha1.ConditionStalled, metav1.ConditionTrue, ready.Reason, ready.Message)
-		setCondition(region, shcrv1alpha1.ConditionReconciling, metav1.ConditionFalse, ready.Reason, "")
-		return
-	}
-
-	var waiting []string
-	var firstFailed *metav1.Condition
-	for _, t := range summarised {
-		c := findCondition(region, t)
-		switch {
-		case c == nil:
-			waiting = append(waiting, t+" is unknown")
-		case c.Status != metav1.ConditionTrue:
-			waiting = append(waiting, fmt.Sprintf("%s: %s", t, c.Message))
-			if firstFailed == nil {
-				firstFailed = c
-			}
-		}
-	}
-	if len(waiting) == 0 && reconcileErr == nil {
-		setCondition(region, shcrv1alpha1.ConditionReady, metav1.ConditionTrue, shcrv1alpha1.ReasonReady,
-			"the namespace, record service, gateway and policy bundle are all in place")
-		setCondition(region, shcrv1alpha1.ConditionReconciling, metav1.ConditionFalse, shcrv1alpha1.ReasonReconciled, "")
-		setCondition(region, shcrv1alpha1.ConditionStalled, metav1.ConditionFalse, shcrv1alpha1.ReasonReconciled, "")
-		region.Status.ObservedGeneration = region.Generation
-		return
-	}
-	if reconcileErr != nil && len(waiting) == 0 {
-		waiting = append(waiting, "last reconcile failed: "+reconcileErr.Error())
-	}
-	message := strings.Join(waiting, "; ")
-	setCondition(region, shcrv1alpha1.ConditionReady, metav1.ConditionFalse, shcrv1alpha1.ReasonNotReady, message)
-	if stalled && firstFailed != nil {
-		setCondition(region, shcrv1alpha1.ConditionStalled, metav1.ConditionTrue, firstFailed.Reason, firstFailed.Message)
-		setCondition(region, shcrv1alpha1.ConditionReconciling, metav1.ConditionFalse, firstFailed.Reason, "")
-		return
-	}
-	setCondition(region, shcrv1alpha1.ConditionStalled, metav1.ConditionFalse, shcrv1alpha1.ReasonReconciled, "")
-	setCondition(region, shcrv1alpha1.ConditionReconciling, metav1.ConditionTrue, shcrv1alpha1.ReasonProgressing, message)
-	if reconcileErr == nil {
+	if conditions.Summarise(&region.Status.Conditions, region.Generation, summarised, reconcileErr,
+		"the namespace, record service, gateway and policy bundle are all in place") {
 		region.Status.ObservedGeneration = region.Generation
 	}
 }
