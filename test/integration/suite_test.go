@@ -28,7 +28,16 @@ import (
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
 	"github.com/shcr-io/shcr-operator/internal/policy"
 	"github.com/shcr-io/shcr-operator/internal/specs"
+	"github.com/shcr-io/shcr-operator/test/fixtures"
 	"github.com/shcr-io/shcr-operator/test/testenv"
+)
+
+// The fixtures the scenarios are made of.
+var (
+	member       = fixtures.Member
+	credentials  = fixtures.Credentials
+	agreement    = fixtures.Agreement
+	accessPolicy = fixtures.AccessPolicy
 )
 
 // signatories is the group of the people who sign agreements in the tests.
@@ -138,64 +147,6 @@ func createRegion(t *testing.T, name string) {
 	})
 }
 
-func member(ns, name, ods string, kind shcrv1alpha1.OrganisationType) *shcrv1alpha1.MemberOrganisation {
-	return &shcrv1alpha1.MemberOrganisation{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Spec: shcrv1alpha1.MemberOrganisationSpec{
-			ODSCode: ods, Name: "Organisation " + ods, Type: kind,
-			Roles: []shcrv1alpha1.OrganisationRole{shcrv1alpha1.RoleProvider, shcrv1alpha1.RoleConsumer},
-			Governance: shcrv1alpha1.Governance{
-				DSPT: shcrv1alpha1.DSPTAssessment{
-					Status: shcrv1alpha1.DSPTStandardsMet, AssessedOn: time.Now().AddDate(0, -2, 0).Format(time.DateOnly),
-				},
-				DataProtectionOfficer: shcrv1alpha1.Contact{Name: "DPO " + ods, Email: "dpo@" + strings.ToLower(ods) + ".nhs.uk"},
-				CaldicottGuardian:     shcrv1alpha1.Contact{Name: "CG " + ods},
-			},
-			Connector: &shcrv1alpha1.ConnectorSpec{
-				Kind: "FHIR", Endpoint: "https://fhir." + strings.ToLower(ods) + ".nhs.uk/R4",
-				NetworkRanges:        []string{"10.40.0.0/16"},
-				CredentialsSecretRef: shcrv1alpha1.LocalSecretReference{Name: name + "-credentials"},
-				Mode:                 shcrv1alpha1.ConnectorPull, Schedule: "15m",
-			},
-		},
-	}
-}
-
-func credentials(ns, name string) *corev1.Secret {
-	return &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		StringData: map[string]string{"client-id": "connector", "client-secret": "not-a-real-secret"},
-	}
-}
-
-func agreement(ns, name, id string, version int32, categories []shcrv1alpha1.DataCategory, from, until time.Time,
-	controllers ...string) *shcrv1alpha1.DataSharingAgreement {
-	a := &shcrv1alpha1.DataSharingAgreement{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Spec: shcrv1alpha1.DataSharingAgreementSpec{
-			AgreementID: id, Version: version, Title: "Direct care sharing " + id,
-			Terms: shcrv1alpha1.AgreementTerms{
-				Purpose:        shcrv1alpha1.PurposeDirectCare,
-				LawfulBasis:    shcrv1alpha1.LawfulBasis{Article6: "6(1)(e)", Article9: "9(2)(h)"},
-				DataCategories: categories,
-				SensitiveData:  shcrv1alpha1.SensitiveExclude,
-				RetentionDays:  365,
-				EffectiveFrom:  metav1.NewTime(from.Truncate(time.Second)),
-				EndsOn:         metav1.NewTime(until.Truncate(time.Second)),
-				DPIAReference:  "DPIA-" + id,
-				Journey:        shcrv1alpha1.JourneyWithinRegion,
-			},
-		},
-	}
-	for _, c := range controllers {
-		a.Spec.Terms.Parties = append(a.Spec.Terms.Parties, shcrv1alpha1.Party{ODSCode: c, Role: shcrv1alpha1.PartyController})
-	}
-	if version > 1 {
-		a.Spec.Supersedes = new(version - 1)
-	}
-	return a
-}
-
 // approve records each controller party's approval, each as its own
 // Caldicott Guardian's Kubernetes identity, each sending a forged recordedBy
 // that the webhook must replace.
@@ -218,17 +169,6 @@ func approve(t *testing.T, s *scenario, name string) {
 			err := signer.Update(ctx, a)
 			return err == nil, fmt.Sprint(err)
 		})
-	}
-}
-
-func accessPolicy(ns, name, agreementID string, roles, orgs []string, categories ...shcrv1alpha1.DataCategory) *shcrv1alpha1.AccessPolicy {
-	return &shcrv1alpha1.AccessPolicy{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Spec: shcrv1alpha1.AccessPolicySpec{
-			AgreementID: agreementID,
-			Subjects:    shcrv1alpha1.Subjects{Roles: roles, Organisations: orgs},
-			Grants:      []shcrv1alpha1.Grant{{Categories: categories, Actions: []shcrv1alpha1.Action{"read", "search"}}},
-		},
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
+	"github.com/shcr-io/shcr-operator/test/fixtures"
 )
 
 // signatories is the group of the people who sign agreements; the region
@@ -65,7 +66,7 @@ func NewScenario(t *testing.T, region, code string) *Scenario {
 	for _, m := range []*shcrv1alpha1.MemberOrganisation{
 		s.Member("gp", s.GP, "GPPractice"), s.Member("trust", s.Trust, "NHSTrust"), s.Member("council", s.Council, "LocalAuthority"),
 	} {
-		Create(t, credentials(s.Namespace, m.Spec.Connector.CredentialsSecretRef.Name))
+		Create(t, fixtures.Credentials(s.Namespace, m.Spec.Connector.CredentialsSecretRef.Name))
 		Create(t, m)
 	}
 	for _, name := range []string{"gp", "trust", "council"} {
@@ -97,67 +98,16 @@ func createRegion(t *testing.T, name string) {
 	})
 }
 
-// Member is a member organisation providing and consuming records, DSPT
-// Standards Met two months ago.
+// Member is a member organisation of the scenario's region providing and
+// consuming records, DSPT Standards Met two months ago.
 func (s *Scenario) Member(name, ods string, kind shcrv1alpha1.OrganisationType) *shcrv1alpha1.MemberOrganisation {
-	return &shcrv1alpha1.MemberOrganisation{
-		TypeMeta:   metav1.TypeMeta{APIVersion: shcrv1alpha1.GroupVersion.String(), Kind: "MemberOrganisation"},
-		ObjectMeta: metav1.ObjectMeta{Namespace: s.Namespace, Name: name},
-		Spec: shcrv1alpha1.MemberOrganisationSpec{
-			ODSCode: ods, Name: "Organisation " + ods, Type: kind,
-			Roles: []shcrv1alpha1.OrganisationRole{shcrv1alpha1.RoleProvider, shcrv1alpha1.RoleConsumer},
-			Governance: shcrv1alpha1.Governance{
-				DSPT: shcrv1alpha1.DSPTAssessment{
-					Status: shcrv1alpha1.DSPTStandardsMet, AssessedOn: time.Now().AddDate(0, -2, 0).Format(time.DateOnly),
-				},
-				DataProtectionOfficer: shcrv1alpha1.Contact{Name: "DPO " + ods, Email: "dpo@" + strings.ToLower(ods) + ".nhs.uk"},
-				CaldicottGuardian:     shcrv1alpha1.Contact{Name: "CG " + ods},
-			},
-			Connector: &shcrv1alpha1.ConnectorSpec{
-				Kind: "FHIR", Endpoint: "https://fhir." + strings.ToLower(ods) + ".nhs.uk/R4",
-				NetworkRanges:        []string{"10.40.0.0/16"},
-				CredentialsSecretRef: shcrv1alpha1.LocalSecretReference{Name: name + "-credentials"},
-				Mode:                 shcrv1alpha1.ConnectorPull, Schedule: "15m",
-			},
-		},
-	}
-}
-
-func credentials(ns, name string) *corev1.Secret {
-	return &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		StringData: map[string]string{"client-id": "connector", "client-secret": "not-a-real-secret"},
-	}
+	return fixtures.Member(s.Namespace, name, ods, kind)
 }
 
 // Agreement is a version of the scenario's agreement, with the three
 // organisations as controllers and no approvals yet.
 func (s *Scenario) Agreement(name string, version int32, categories []shcrv1alpha1.DataCategory, from, until time.Time) *shcrv1alpha1.DataSharingAgreement {
-	a := &shcrv1alpha1.DataSharingAgreement{
-		TypeMeta:   metav1.TypeMeta{APIVersion: shcrv1alpha1.GroupVersion.String(), Kind: "DataSharingAgreement"},
-		ObjectMeta: metav1.ObjectMeta{Namespace: s.Namespace, Name: name},
-		Spec: shcrv1alpha1.DataSharingAgreementSpec{
-			AgreementID: s.AgreementID, Version: version, Title: "Direct care sharing " + s.AgreementID,
-			Terms: shcrv1alpha1.AgreementTerms{
-				Purpose:        shcrv1alpha1.PurposeDirectCare,
-				LawfulBasis:    shcrv1alpha1.LawfulBasis{Article6: "6(1)(e)", Article9: "9(2)(h)"},
-				DataCategories: categories,
-				SensitiveData:  shcrv1alpha1.SensitiveExclude,
-				RetentionDays:  365,
-				EffectiveFrom:  metav1.NewTime(from.Truncate(time.Second)),
-				EndsOn:         metav1.NewTime(until.Truncate(time.Second)),
-				DPIAReference:  "DPIA-" + s.AgreementID,
-				Journey:        shcrv1alpha1.JourneyWithinRegion,
-			},
-		},
-	}
-	for _, ods := range []string{s.GP, s.Trust, s.Council} {
-		a.Spec.Terms.Parties = append(a.Spec.Terms.Parties, shcrv1alpha1.Party{ODSCode: ods, Role: shcrv1alpha1.PartyController})
-	}
-	if version > 1 {
-		a.Spec.Supersedes = new(version - 1)
-	}
-	return a
+	return fixtures.Agreement(s.Namespace, name, s.AgreementID, version, categories, from, until, s.GP, s.Trust, s.Council)
 }
 
 // Approve records each controller's approval of an agreement, each by its
@@ -189,15 +139,7 @@ func Signer(ods string) string { return "caldicott@" + strings.ToLower(ods) }
 
 // Policy is an AccessPolicy of the scenario's agreement.
 func (s *Scenario) Policy(name string, roles, orgs []string, categories ...shcrv1alpha1.DataCategory) *shcrv1alpha1.AccessPolicy {
-	return &shcrv1alpha1.AccessPolicy{
-		TypeMeta:   metav1.TypeMeta{APIVersion: shcrv1alpha1.GroupVersion.String(), Kind: "AccessPolicy"},
-		ObjectMeta: metav1.ObjectMeta{Namespace: s.Namespace, Name: name},
-		Spec: shcrv1alpha1.AccessPolicySpec{
-			AgreementID: s.AgreementID,
-			Subjects:    shcrv1alpha1.Subjects{Roles: roles, Organisations: orgs},
-			Grants:      []shcrv1alpha1.Grant{{Categories: categories, Actions: []shcrv1alpha1.Action{"read", "search"}}},
-		},
-	}
+	return fixtures.AccessPolicy(s.Namespace, name, s.AgreementID, roles, orgs, categories...)
 }
 
 // WaitBundleGrants waits until the region's stored bundle holds n grants.
