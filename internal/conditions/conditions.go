@@ -96,6 +96,8 @@ var progressing = map[string]bool{
 	shcrv1alpha1.ReasonRollingOut:  true,
 	shcrv1alpha1.ReasonProgressing: true,
 	shcrv1alpha1.ReasonApplyFailed: true,
+	// A region waits for its previous namespace to finish terminating.
+	shcrv1alpha1.ReasonNamespaceTerminating: true,
 }
 
 // Summarise sets Ready from the conditions it summarises (parts) and the
