@@ -84,8 +84,8 @@ test-e2e: ## End-to-end suite on a fresh local kwok cluster.
 ##@ Build
 
 .PHONY: build
-build: ## Build the manager, gateway and kubectl-shcr binaries into bin/.
-	go build -o bin/ ./cmd/manager ./cmd/gateway ./cmd/kubectl-shcr
+build: ## Build the manager, gateway, connector and kubectl-shcr binaries into bin/.
+	go build -o bin/ ./cmd/manager ./cmd/gateway ./cmd/connector ./cmd/kubectl-shcr
 
 ##@ Demo
 
