@@ -174,6 +174,24 @@ type ConnectorSpec struct {
 	Image string `json:"image,omitempty"`
 }
 
+// ConnectorStatus is what a connector reports about its synchronisation.
+type ConnectorStatus struct {
+	// LastSuccessfulSync is when the connector last completed a cycle for
+	// every category it may provide.
+	// +optional
+	LastSuccessfulSync *metav1.Time `json:"lastSuccessfulSync,omitempty"`
+
+	// LagSeconds is how far behind the organisation's system the connector
+	// is: the age of its oldest watermark, in whole seconds.
+	// +optional
+	LagSeconds *int64 `json:"lagSeconds,omitempty"`
+
+	// Circuit is "closed" while the organisation's endpoint answers, "open"
+	// while the connector has stopped calling it after repeated failures.
+	// +optional
+	Circuit string `json:"circuit,omitempty"`
+}
+
 // MemberOrganisationStatus is the observed state of a MemberOrganisation.
 type MemberOrganisationStatus struct {
 	// Conditions: Admitted (the governance gate), CredentialsFound,
@@ -204,6 +222,11 @@ type MemberOrganisationStatus struct {
 	// +listType=set
 	// +optional
 	ConsumesCategories []DataCategory `json:"consumesCategories,omitempty"`
+
+	// Connector is what the organisation's connector last reported on its
+	// status endpoint: when it last synchronised, and how far behind it is.
+	// +optional
+	Connector *ConnectorStatus `json:"connector,omitempty"`
 
 	// AdmissionExpiresAt is when the DSPT assessment turns 12 months old
 	// and the organisation stops being Admitted unless it is renewed.

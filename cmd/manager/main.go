@@ -87,7 +87,7 @@ func main() {
 		log.Error(err, "Failed to create the manager")
 		os.Exit(1)
 	}
-	if err := manager.Setup(ctx, mgr, manager.Options{Webhooks: enableWebhooks}); err != nil {
+	if err := manager.Setup(ctx, mgr, manager.Options{Webhooks: enableWebhooks, OperatorNamespace: os.Getenv("POD_NAMESPACE")}); err != nil {
 		log.Error(err, "Failed to set up the controllers")
 		os.Exit(1)
 	}

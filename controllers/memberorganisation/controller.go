@@ -9,6 +9,7 @@ SPDX-License-Identifier: Apache-2.0
 package memberorganisation
 
 import (
+	"context"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -21,6 +22,7 @@ import (
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
 	"github.com/shcr-io/shcr-operator/internal/apply"
+	"github.com/shcr-io/shcr-operator/internal/connector"
 )
 
 // Reconciler reconciles a MemberOrganisation.
@@ -35,6 +37,14 @@ type Reconciler struct {
 	Recorder events.EventRecorder
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// OperatorNamespace is where the operator runs; connectors accept status
+	// reads from it. Empty (the operator outside the cluster) opens nothing.
+	OperatorNamespace string
+	// ConnectorStatusURL, when set, replaces the in-cluster URL of a
+	// connector's status endpoint (tests, and operators outside the cluster).
+	ConnectorStatusURL func(*shcrv1alpha1.MemberOrganisation) string
+	// ReadConnectorStatus, when set, replaces the HTTP read of a connector's status.
+	ReadConnectorStatus func(ctx context.Context, url string) (*connector.Status, error)
 
 	applier *apply.Applier
 }
@@ -43,7 +53,7 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=shcr.io,resources=memberorganisations/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=shcr.io,resources=datasharingagreements,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get
-// +kubebuilder:rbac:groups="",resources=serviceaccounts;configmaps,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=serviceaccounts;configmaps;services,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;update;patch;delete
 
@@ -61,6 +71,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&corev1.ServiceAccount{}).
 		Owns(&corev1.ConfigMap{}).
 		Owns(&networkingv1.NetworkPolicy{}).
+		Owns(&corev1.Service{}).
 		Watches(&shcrv1alpha1.DataSharingAgreement{}, handler.EnqueueRequestsFromMapFunc(r.membersOfAgreement)).
 		Watches(&shcrv1alpha1.MemberOrganisation{}, handler.EnqueueRequestsFromMapFunc(r.sameODSCode)).
 		Complete(r)

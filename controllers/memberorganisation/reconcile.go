@@ -106,6 +106,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	if err := r.reconcileConnector(ctx, member, region, admitted); err != nil {
 		return ctrl.Result{}, err
 	}
+	if meta.IsStatusConditionTrue(member.Status.Conditions, shcrv1alpha1.ConditionConnectorAvailable) && member.Spec.Connector != nil &&
+		hasRole(member, shcrv1alpha1.RoleProvider) {
+		r.reportConnector(ctx, member)
+		requeue = min(requeue, connectorStatusRefresh)
+	} else {
+		member.Status.Connector = nil
+	}
 	return ctrl.Result{RequeueAfter: requeue}, nil
 }
 
@@ -259,7 +266,8 @@ func (r *Reconciler) reconcileConnector(ctx context.Context, member *shcrv1alpha
 	for _, obj := range []client.Object{
 		specs.ConnectorServiceAccount(region, member),
 		specs.ConnectorConfigMap(region, member, categories),
-		specs.ConnectorNetworkPolicy(region, member),
+		specs.ConnectorNetworkPolicy(region, member, r.OperatorNamespace),
+		specs.ConnectorService(region, member),
 		deploy,
 	} {
 		if _, err := r.applier.Apply(ctx, obj); err != nil {
@@ -279,7 +287,7 @@ func (r *Reconciler) reconcileConnector(ctx context.Context, member *shcrv1alpha
 // removeConnector deletes the connector's objects that exist.
 func (r *Reconciler) removeConnector(ctx context.Context, member *shcrv1alpha1.MemberOrganisation) error {
 	name := client.ObjectKey{Namespace: member.Namespace, Name: specs.ConnectorName(member)}
-	for _, obj := range []client.Object{&appsv1.Deployment{}, &corev1.ConfigMap{}, &networkingv1.NetworkPolicy{}, &corev1.ServiceAccount{}} {
+	for _, obj := range []client.Object{&appsv1.Deployment{}, &corev1.ConfigMap{}, &networkingv1.NetworkPolicy{}, &corev1.Service{}, &corev1.ServiceAccount{}} {
 		if err := r.Client.Get(ctx, name, obj); err != nil {
 			if client.IgnoreNotFound(err) != nil {
 				return err

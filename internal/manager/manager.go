@@ -13,6 +13,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
 	"github.com/shcr-io/shcr-operator/controllers/accesspolicy"
 	"github.com/shcr-io/shcr-operator/controllers/datasharingagreement"
 	"github.com/shcr-io/shcr-operator/controllers/memberorganisation"
@@ -28,6 +29,10 @@ type Options struct {
 	WrapClient func(client.Client) client.Client
 	// Webhooks registers the admission webhooks with the manager's webhook server.
 	Webhooks bool
+	// OperatorNamespace is the namespace the operator runs in, if in a cluster.
+	OperatorNamespace string
+	// ConnectorStatusURL, when set, overrides where connectors' status is read.
+	ConnectorStatusURL func(*shcrv1alpha1.MemberOrganisation) string
 }
 
 // Setup registers the field indexes, every controller and, if asked, the
@@ -48,6 +53,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	}
 	if err := (&memberorganisation.Reconciler{
 		Client: c, APIReader: mgr.GetAPIReader(), Recorder: recorder,
+		OperatorNamespace: opts.OperatorNamespace, ConnectorStatusURL: opts.ConnectorStatusURL,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the MemberOrganisation controller: %w", err)
 	}

@@ -15,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
@@ -103,16 +104,21 @@ func ConnectorConfigMap(region string, member *shcrv1alpha1.MemberOrganisation, 
 	}
 }
 
+// ConnectorStatusPort is where a connector serves its probes, metrics and
+// the /status the operator reads.
+const ConnectorStatusPort = 8080
+
 // ConnectorNetworkPolicy lets the connector reach its organisation's declared
-// ranges on the endpoint's port. DNS and the record service are allowed by
-// the region's own policies; everything else stays denied.
-func ConnectorNetworkPolicy(region string, member *shcrv1alpha1.MemberOrganisation) *networkingv1.NetworkPolicy {
+// ranges on the endpoint's port, and lets the operator (in operatorNamespace,
+// when known) read its status. DNS and the record service are allowed by the
+// region's own policies; everything else stays denied.
+func ConnectorNetworkPolicy(region string, member *shcrv1alpha1.MemberOrganisation, operatorNamespace string) *networkingv1.NetworkPolicy {
 	c := member.Spec.Connector
 	rule := networkingv1.NetworkPolicyEgressRule{Ports: tcpPort(endpointPort(c.Endpoint))}
 	for _, cidr := range c.NetworkRanges {
 		rule.To = append(rule.To, networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: cidr}})
 	}
-	return &networkingv1.NetworkPolicy{
+	np := &networkingv1.NetworkPolicy{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy"},
 		ObjectMeta: connectorMeta(region, member),
 		Spec: networkingv1.NetworkPolicySpec{
@@ -121,6 +127,36 @@ func ConnectorNetworkPolicy(region string, member *shcrv1alpha1.MemberOrganisati
 			Egress:      []networkingv1.NetworkPolicyEgressRule{rule},
 		},
 	}
+	if operatorNamespace != "" {
+		np.Spec.PolicyTypes = append(np.Spec.PolicyTypes, networkingv1.PolicyTypeIngress)
+		np.Spec.Ingress = []networkingv1.NetworkPolicyIngressRule{{
+			From: []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{
+				MatchLabels: map[string]string{corev1.LabelMetadataName: operatorNamespace},
+			}}},
+			Ports: tcpPort(ConnectorStatusPort),
+		}}
+	}
+	return np
+}
+
+// ConnectorService gives the connector's status endpoint a stable name.
+func ConnectorService(region string, member *shcrv1alpha1.MemberOrganisation) *corev1.Service {
+	return &corev1.Service{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
+		ObjectMeta: connectorMeta(region, member),
+		Spec: corev1.ServiceSpec{
+			Type:     corev1.ServiceTypeClusterIP,
+			Selector: connectorSelector(region, member),
+			Ports: []corev1.ServicePort{{
+				Name: "http", Port: ConnectorStatusPort, TargetPort: intstr.FromInt32(ConnectorStatusPort), Protocol: corev1.ProtocolTCP,
+			}},
+		},
+	}
+}
+
+// ConnectorStatusURL is where the operator reads a connector's status.
+func ConnectorStatusURL(member *shcrv1alpha1.MemberOrganisation) string {
+	return serviceURLIn(member.Namespace, ConnectorName(member), ConnectorStatusPort, "/status")
 }
 
 func connectorSelector(region string, member *shcrv1alpha1.MemberOrganisation) map[string]string {
@@ -149,7 +185,7 @@ func ConnectorDeployment(region string, member *shcrv1alpha1.MemberOrganisation)
 			"--config=" + ConnectorConfigDir + "/" + ConnectorConfigKey,
 			"--credentials=" + ConnectorCredentialsDir,
 		},
-		Ports:           []corev1.ContainerPort{{Name: "http", ContainerPort: 8080, Protocol: corev1.ProtocolTCP}},
+		Ports:           []corev1.ContainerPort{{Name: "http", ContainerPort: ConnectorStatusPort, Protocol: corev1.ProtocolTCP}},
 		Resources:       resourcesOr(nil, "50m", "64Mi", "500m", "256Mi"),
 		SecurityContext: restrictedContainerSecurity(),
 		VolumeMounts: []corev1.VolumeMount{
@@ -157,8 +193,8 @@ func ConnectorDeployment(region string, member *shcrv1alpha1.MemberOrganisation)
 			{Name: "credentials", MountPath: ConnectorCredentialsDir, ReadOnly: true},
 			tmpMount,
 		},
-		ReadinessProbe: httpProbe("/readyz", 8080, 10),
-		LivenessProbe:  httpProbe("/healthz", 8080, 30),
+		ReadinessProbe: httpProbe("/readyz", ConnectorStatusPort, 10),
+		LivenessProbe:  httpProbe("/healthz", ConnectorStatusPort, 30),
 	}
 	return &appsv1.Deployment{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},

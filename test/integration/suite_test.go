@@ -13,6 +13,7 @@ package integration
 import (
 	"context"
 	"fmt"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -54,7 +55,11 @@ var (
 // ServiceAccount holding exactly the RBAC the markers generate, proving the
 // operator needs nothing more.
 func TestMain(m *testing.M) {
-	var opts []testenv.Option
+	connectors := httptest.NewServer(connectorStatusHandler())
+	defer connectors.Close()
+	opts := []testenv.Option{testenv.WithConnectorStatusURL(func(m *shcrv1alpha1.MemberOrganisation) string {
+		return connectors.URL + "/" + m.Namespace + "/" + m.Name + "/status"
+	})}
 	if os.Getenv("SHCR_TEST_LEAST_PRIVILEGE") == "1" {
 		opts = append(opts, testenv.AsServiceAccount("shcr-operator-system", "shcr-operator-controller-manager"))
 	}

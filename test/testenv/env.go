@@ -32,6 +32,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/yaml"
 
+	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
 	"github.com/shcr-io/shcr-operator/internal/kube"
 	"github.com/shcr-io/shcr-operator/internal/manager"
 	"github.com/shcr-io/shcr-operator/test/writes"
@@ -55,7 +56,16 @@ type Operator struct {
 // Option changes how StartOperator runs the operator.
 type Option func(*options)
 
-type options struct{ user string }
+type options struct {
+	user               string
+	connectorStatusURL func(*shcrv1alpha1.MemberOrganisation) string
+}
+
+// WithConnectorStatusURL makes the operator read connectors' status from
+// the URLs url gives (a test server) instead of in-cluster Services.
+func WithConnectorStatusURL(url func(*shcrv1alpha1.MemberOrganisation) string) Option {
+	return func(o *options) { o.connectorStatusURL = url }
+}
 
 // AsServiceAccount runs the operator as a ServiceAccount that holds exactly
 // the permissions the RBAC markers generate (config/rbac/role.yaml), instead
@@ -114,7 +124,9 @@ func StartOperator(root string, opts ...Option) (*Operator, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	op.cancel = cancel
-	if err := manager.Setup(ctx, mgr, manager.Options{WrapClient: op.Writes.Wrap, Webhooks: true}); err != nil {
+	if err := manager.Setup(ctx, mgr, manager.Options{
+		WrapClient: op.Writes.Wrap, Webhooks: true, ConnectorStatusURL: o.connectorStatusURL,
+	}); err != nil {
 		return nil, op.stopWith(err)
 	}
 	go func() {

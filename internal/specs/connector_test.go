@@ -1,0 +1,56 @@
+/*
+Copyright The shcr-operator Authors.
+SPDX-License-Identifier: Apache-2.0
+*/
+
+package specs
+
+import (
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
+)
+
+func connectorMember() *shcrv1alpha1.MemberOrganisation {
+	return &shcrv1alpha1.MemberOrganisation{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "shcr-wessex", Name: "trust", UID: "uid-m"},
+		Spec: shcrv1alpha1.MemberOrganisationSpec{ODSCode: "RHW", Connector: &shcrv1alpha1.ConnectorSpec{
+			Kind: "FHIR", Endpoint: "https://fhir.rhw.nhs.uk:8443/R4", NetworkRanges: []string{"10.80.0.0/16"},
+			CredentialsSecretRef: shcrv1alpha1.LocalSecretReference{Name: "rhw"},
+		}},
+	}
+}
+
+func TestConnectorNetworkPolicy(t *testing.T) {
+	np := ConnectorNetworkPolicy("wessex", connectorMember(), "")
+	if len(np.Spec.Egress) != 1 || np.Spec.Egress[0].To[0].IPBlock.CIDR != "10.80.0.0/16" || np.Spec.Egress[0].Ports[0].Port.IntValue() != 8443 {
+		t.Errorf("egress must reach only the declared range on the endpoint's port: %+v", np.Spec.Egress)
+	}
+	if len(np.Spec.Ingress) != 0 {
+		t.Errorf("with the operator outside the cluster nothing may reach the connector: %+v", np.Spec.Ingress)
+	}
+	np = ConnectorNetworkPolicy("wessex", connectorMember(), "shcr-operator-system")
+	if len(np.Spec.Ingress) != 1 || np.Spec.Ingress[0].From[0].NamespaceSelector.MatchLabels[corev1.LabelMetadataName] != "shcr-operator-system" ||
+		np.Spec.Ingress[0].Ports[0].Port.IntValue() != ConnectorStatusPort {
+		t.Errorf("the operator's namespace may read the status port, nothing else: %+v", np.Spec.Ingress)
+	}
+}
+
+func TestConnectorCredentialsAreMountedNotCopied(t *testing.T) {
+	d := ConnectorDeployment("wessex", connectorMember())
+	for _, v := range d.Spec.Template.Spec.Volumes {
+		if v.Name == "credentials" && (v.Secret == nil || v.Secret.SecretName != "rhw") {
+			t.Errorf("credentials must be the referenced Secret, mounted: %+v", v)
+		}
+	}
+	if env := d.Spec.Template.Spec.Containers[0].Env; len(env) != 0 {
+		t.Errorf("no credentials in the environment: %+v", env)
+	}
+	cm := ConnectorConfigMap("wessex", connectorMember(), []string{"Medications"})
+	if cm.Data[ConnectorConfigKey] == "" || len(cm.OwnerReferences) != 1 || cm.OwnerReferences[0].UID != "uid-m" {
+		t.Errorf("configuration owned by the member: %+v", cm)
+	}
+}

@@ -1,0 +1,67 @@
+/*
+Copyright The shcr-operator Authors.
+SPDX-License-Identifier: Apache-2.0
+*/
+
+package main
+
+import (
+	"context"
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRun is a short run of each interaction: it checks that the rig
+// stands up, that the gateway shares the records and audits them, and that
+// a report comes out. It measures nothing worth reading.
+func TestRun(t *testing.T) {
+	for _, interaction := range []string{"read", "search"} {
+		t.Run(interaction, func(t *testing.T) {
+			opts, err := parseFlags([]string{"-rate=50", "-duration=500ms", "-warmup=100ms", "-runs=2", "-orgs=100",
+				"-interaction=" + interaction, "-entries=5"}, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out strings.Builder
+			if err := run(context.Background(), opts, &out); err != nil {
+				t.Fatal(err)
+			}
+			t.Log(out.String())
+			for _, want := range []string{"record service (direct)", "added by the gateway: p50", "over 2 runs (median, best)"} {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("the report has no %q", want)
+				}
+			}
+		})
+	}
+}
+
+func TestParseFlagsBounds(t *testing.T) {
+	for _, args := range [][]string{{"-rate=0"}, {"-rate=5000"}, {"-duration=2m"}, {"-runs=11"}, {"-interaction=write"},
+		{"-audit=stdout"}, {"-entries=0"}, {"-orgs=5"}, {"extra"}} {
+		if _, err := parseFlags(args, io.Discard); err == nil {
+			t.Errorf("%v: accepted", args)
+		}
+	}
+	o, err := parseFlags(nil, io.Discard)
+	if err != nil || o.rate != 200 || o.duration != 10*time.Second || o.orgs != 5000 || o.interaction != "read" {
+		t.Errorf("defaults: %+v, %v", o, err)
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	var values []time.Duration
+	for i := range 100 {
+		values = append(values, time.Duration(i+1))
+	}
+	for p, want := range map[float64]time.Duration{50: 50, 99: 99, 100: 100, 1: 1, 0: 1} {
+		if got := percentile(values, p); got != want {
+			t.Errorf("p%v = %d, want %d", p, got, want)
+		}
+	}
+	if got := percentile(nil, 50); got != 0 {
+		t.Errorf("p50 of nothing = %d", got)
+	}
+}
