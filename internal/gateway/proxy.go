@@ -58,7 +58,8 @@ func (g *Gateway) authenticate(w http.ResponseWriter, r *http.Request) (Caller, 
 	}
 	if err != nil {
 		g.metrics.authFailures.Inc()
-		g.log.Info("Request refused: invalid bearer token", "reason", err.Error(), "path", r.URL.Path)
+		// The path is not logged: a resource id can identify a patient.
+		g.log.Info("Request refused: invalid bearer token", "reason", err.Error())
 		writeUnauthorized(w, err.Error())
 		return Caller{}, false
 	}
