@@ -59,7 +59,11 @@ verify-generated: manifests generate ## Fail if generated files are not committe
 ##@ Test
 
 .PHONY: test
-test: verify-generated vet test-chart test-unit test-e2e ## Every layer: unit, chart, envtest and e2e on a local kwok cluster.
+test: verify-generated vet test-chart test-unit test-bench test-e2e ## Every layer: unit, chart, envtest, benchmark fairness and e2e on a local kwok cluster.
+
+.PHONY: test-bench
+test-bench: ## The benchmark module's own tests (OPA and Decide agree; the latency rig works), not the benchmarks.
+	cd test/bench && go vet ./... && go test ./... -count=1
 
 .PHONY: test-chart
 test-chart: ## helm lint and render the chart, and render config/default with kustomize, checking the output.

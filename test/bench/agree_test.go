@@ -8,6 +8,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -138,16 +139,22 @@ func outcome(d policy.Decision) string {
 
 // TestOPAAgreesOnOddBundles covers what a compiled bundle never holds but
 // Decide still handles: an unknown version (deny everything), break-glass
-// durations outside 1 s to 24 h (no override), and an unknown sensitive
-// mode (Exclude).
+// durations outside 1 s to 24 h (no override), an unknown sensitive mode
+// (Exclude), and R8008 among the roles (refused all the same).
 func TestOPAAgreesOnOddBundles(t *testing.T) {
 	ctx := context.Background()
 	base := loadRegion(t, 100).bundle
 	odd := policy.Bundle{Version: base.Version, Region: base.Region}
 	for i, g := range base.Grants {
+		if i%2 == 0 {
+			g.Roles = append(slices.Clone(g.Roles), policy.RoleAdmin)
+		}
 		if g.BreakGlass != nil {
 			bg := *g.BreakGlass
 			bg.MaxDurationSeconds = []int64{0, -5, 86400, 86401, 3600}[i%5]
+			if i%2 == 0 {
+				bg.Roles = append(slices.Clone(bg.Roles), policy.RoleAdmin)
+			}
 			g.BreakGlass = &bg
 		}
 		if i%3 == 0 {

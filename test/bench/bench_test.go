@@ -35,10 +35,10 @@ const benchRequests = 1024
 func BenchmarkDecision(b *testing.B) {
 	ctx := context.Background()
 	for _, orgs := range regionSizes {
-		r := loadRegion(b, orgs)
-		requests := GenerateRequests(NewRand(13, 17), r.bundle, orgs, benchRequests, Jan2027)
-		parsed := inputs(requests, Jan2027)
 		b.Run(fmt.Sprintf("orgs=%d", orgs), func(b *testing.B) {
+			r := loadRegion(b, orgs)
+			requests := GenerateRequests(NewRand(13, 17), r.bundle, orgs, benchRequests, Jan2027)
+			parsed := inputs(requests, Jan2027)
 			var decideRuns []float64
 			b.Run("Decide", func(b *testing.B) {
 				b.ReportAllocs()

@@ -59,6 +59,9 @@ type options struct {
 	// audit is file (a file in a temporary directory, as --audit-sink=File)
 	// or discard.
 	audit string
+	// cpuProfile, when set, is where the measured runs' CPU profile (of the
+	// whole process: client, FHIR server and gateway) is written.
+	cpuProfile string
 }
 
 // Bounds that keep a run short and gentle on a shared machine.
@@ -81,6 +84,7 @@ func parseFlags(args []string, output io.Writer) (options, error) {
 	fs.StringVar(&o.interaction, "interaction", "read", "read (GET /MedicationRequest/{id}) or search (GET /MedicationRequest?patient.identifier=…).")
 	fs.IntVar(&o.entries, "entries", 20, "Entries in each search answer, every one decided and audited by the gateway (at most 200).")
 	fs.StringVar(&o.audit, "audit", "file", "Where the gateway writes audit events: file (a temporary file, as --audit-sink=File) or discard.")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "Write a CPU profile of the measured runs (the whole process) to this file.")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}

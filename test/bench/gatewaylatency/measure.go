@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -47,6 +48,13 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	fmt.Fprintf(out, "machine: %s, GOMAXPROCS %d, %d CPUs; load average before: %s\n",
 		runtime.Version(), runtime.GOMAXPROCS(0), runtime.NumCPU(), loadAverage())
 
+	if o.cpuProfile != "" {
+		stop, err := startProfile(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	var results []result
 	for i := range o.runs {
 		token, err := r.token()
@@ -76,6 +84,19 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		printSummary(out, results)
 	}
 	return nil
+}
+
+// startProfile starts CPU profiling into path.
+func startProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); _ = f.Close() }, nil
 }
 
 func transport() *http.Transport {
