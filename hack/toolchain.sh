@@ -47,9 +47,9 @@ build_k8s() {
 	minor=${minor%%.*}
 	local ldflags="-s -w -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
 	echo "toolchain: building etcd $ETCD_VERSION (about 40 s on 2 cores)" >&2
-	(cd "$here/tools/etcd" && go build -trimpath -ldflags "-s -w" -o "$tmp/etcd" .)
+	(cd "$here/tools/etcd" && go build -buildvcs=false -trimpath -ldflags "-s -w" -o "$tmp/etcd" .)
 	echo "toolchain: building kube-apiserver, kube-controller-manager, kube-scheduler, kubectl $K8S_VERSION (about 5 min on 2 cores, once)" >&2
-	(cd "$here/tools/k8s" && go build -trimpath -ldflags "$ldflags" -o "$tmp/" \
+	(cd "$here/tools/k8s" && go build -buildvcs=false -trimpath -ldflags "$ldflags" -o "$tmp/" \
 		k8s.io/kubernetes/cmd/kube-apiserver \
 		k8s.io/kubernetes/cmd/kube-controller-manager \
 		k8s.io/kubernetes/cmd/kube-scheduler \
