@@ -25,6 +25,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
 	"github.com/shcr-io/shcr-operator/internal/policy"
@@ -32,6 +33,47 @@ import (
 	"github.com/shcr-io/shcr-operator/test/fixtures"
 	"github.com/shcr-io/shcr-operator/test/testenv"
 )
+
+// faultRate is the share of the operator's writes that fail when the suite
+// runs with SHCR_TEST_FAULTS=1.
+const faultRate = 0.2
+
+// maxReconcilesPerController bounds the reconciles one controller may run
+// over the fault-injected scenarios: retrying with backoff converges, a hot
+// loop would not stay under it.
+const maxReconcilesPerController = 1500
+
+// checkReconcilesBounded reports the reconciles each controller ran, from
+// controller-runtime's own metric, and fails when one hot-looped.
+func checkReconcilesBounded() int {
+	families, err := ctrlmetrics.Registry.Gather()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	code := 0
+	for _, f := range families {
+		if f.GetName() != "controller_runtime_reconcile_total" {
+			continue
+		}
+		totals := map[string]float64{}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "controller" {
+					totals[l.GetValue()] += m.GetCounter().GetValue()
+				}
+			}
+		}
+		for controller, n := range totals {
+			fmt.Printf("reconciles with %.0f%% of writes failing: %s %.0f\n", faultRate*100, controller, n)
+			if n > maxReconcilesPerController {
+				fmt.Fprintf(os.Stderr, "controller %s ran %.0f reconciles, more than %d: a hot loop\n", controller, n, maxReconcilesPerController)
+				code = 1
+			}
+		}
+	}
+	return code
+}
 
 // The fixtures the scenarios are made of.
 var (
@@ -60,6 +102,10 @@ func TestMain(m *testing.M) {
 	opts := []testenv.Option{testenv.WithConnectorStatusURL(func(m *shcrv1alpha1.MemberOrganisation) string {
 		return connectors.URL + "/" + m.Namespace + "/" + m.Name + "/status"
 	})}
+	faults := os.Getenv("SHCR_TEST_FAULTS") == "1"
+	if faults {
+		opts = append(opts, testenv.WithFaults(faultRate))
+	}
 	if os.Getenv("SHCR_TEST_LEAST_PRIVILEGE") == "1" {
 		opts = append(opts, testenv.AsServiceAccount("shcr-operator-system", "shcr-operator-controller-manager"))
 	}
@@ -71,6 +117,9 @@ func TestMain(m *testing.M) {
 	}
 	k8s = op.Client
 	code := m.Run()
+	if faults && code == 0 {
+		code = checkReconcilesBounded()
+	}
 	if err := op.Stop(); err != nil {
 		fmt.Fprintln(os.Stderr, "stopping envtest:", err)
 	}

@@ -58,7 +58,14 @@ type Option func(*options)
 
 type options struct {
 	user               string
+	faults             float64
 	connectorStatusURL func(*shcrv1alpha1.MemberOrganisation) string
+}
+
+// WithFaults makes a share p of the operator's API writes fail with a
+// conflict, throttling or server error, as a loaded cluster does.
+func WithFaults(p float64) Option {
+	return func(o *options) { o.faults = p }
 }
 
 // WithConnectorStatusURL makes the operator read connectors' status from
@@ -125,7 +132,13 @@ func StartOperator(root string, opts ...Option) (*Operator, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	op.cancel = cancel
 	if err := manager.Setup(ctx, mgr, manager.Options{
-		WrapClient: op.Writes.Wrap, Webhooks: true, ConnectorStatusURL: o.connectorStatusURL,
+		WrapClient: func(c client.Client) client.Client {
+			if o.faults > 0 {
+				c = writes.Faulty(c, o.faults, 1)
+			}
+			return op.Writes.Wrap(c)
+		},
+		Webhooks: true, ConnectorStatusURL: o.connectorStatusURL,
 	}); err != nil {
 		return nil, op.stopWith(err)
 	}
