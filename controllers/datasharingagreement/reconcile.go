@@ -163,11 +163,9 @@ func (r *Reconciler) partyStates(ctx context.Context, agreement *shcrv1alpha1.Da
 		if err := r.Client.List(ctx, list, client.MatchingFields{index.MemberODSCode: p.ODSCode}); err != nil {
 			return nil, err
 		}
-		for i := range list.Items {
-			m := &list.Items[i]
-			if memberRegion, ok := regions[m.Namespace]; ok && m.DeletionTimestamp.IsZero() {
-				members = append(members, governance.PolicyMember(m, memberRegion))
-			}
+		for ns, memberRegion := range regions {
+			inRegion := slices.DeleteFunc(slices.Clone(list.Items), func(m shcrv1alpha1.MemberOrganisation) bool { return m.Namespace != ns })
+			members = append(members, governance.PolicyMembers(inRegion, memberRegion)...)
 		}
 	}
 	var out []shcrv1alpha1.PartyStatus

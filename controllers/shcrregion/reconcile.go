@@ -257,9 +257,7 @@ func (r *Reconciler) policyInput(ctx context.Context, region *shcrv1alpha1.ShCRR
 	if err := r.Client.List(ctx, members, ns); err != nil {
 		return in, err
 	}
-	for i := range members.Items {
-		in.Members = append(in.Members, governance.PolicyMember(&members.Items[i], region.Name))
-	}
+	in.Members = governance.PolicyMembers(members.Items, region.Name)
 	agreements := &shcrv1alpha1.DataSharingAgreementList{}
 	if err := r.Client.List(ctx, agreements, ns); err != nil {
 		return in, err
@@ -277,9 +275,7 @@ func (r *Reconciler) policyInput(ctx context.Context, region *shcrv1alpha1.ShCRR
 		if err := r.Client.List(ctx, peerMembers, client.InNamespace(shcrv1alpha1.NamespaceFor(peer))); err != nil {
 			return in, err
 		}
-		for i := range peerMembers.Items {
-			in.Members = append(in.Members, governance.PolicyMember(&peerMembers.Items[i], peer))
-		}
+		in.Members = append(in.Members, governance.PolicyMembers(peerMembers.Items, peer)...)
 	}
 	policies := &shcrv1alpha1.AccessPolicyList{}
 	if err := r.Client.List(ctx, policies, ns); err != nil {

@@ -106,3 +106,23 @@ func TestTermsHashIsCanonical(t *testing.T) {
 		t.Errorf("canonical form changed — it is documented in docs/agreements.md and compared across regions:\n got %s\nwant %s", got, want)
 	}
 }
+
+func TestPolicyMembersKeepTheAdmittedHolderOfACode(t *testing.T) {
+	member := func(name string, admitted bool) shcrv1alpha1.MemberOrganisation {
+		m := shcrv1alpha1.MemberOrganisation{ObjectMeta: metav1.ObjectMeta{Name: name, Generation: 1}}
+		m.Spec.ODSCode = "K84001"
+		if admitted {
+			m.Status.Conditions = []metav1.Condition{{Type: shcrv1alpha1.ConditionAdmitted, Status: "True", ObservedGeneration: 1}}
+		}
+		return m
+	}
+	for _, order := range [][]shcrv1alpha1.MemberOrganisation{
+		{member("copycat", false), member("gp", true)},
+		{member("gp", true), member("copycat", false)},
+	} {
+		got := PolicyMembers(order, "tvs")
+		if len(got) != 1 || !got[0].Admitted {
+			t.Errorf("one admitted entry for the code, whatever the order: %+v", got)
+		}
+	}
+}

@@ -110,3 +110,27 @@ func PolicyPolicy(p *shcrv1alpha1.AccessPolicy) policy.Policy {
 	}
 	return out
 }
+
+// PolicyMembers converts a region's MemberOrganisations, one entry per ODS
+// code. A code held twice (a duplicate the webhook would have refused) is
+// represented by its admitted holder, so a refused copy can neither take over
+// nor block the real organisation's sharing.
+func PolicyMembers(members []shcrv1alpha1.MemberOrganisation, region string) []policy.Member {
+	byCode := map[string]int{}
+	var out []policy.Member
+	for i := range members {
+		if !members[i].DeletionTimestamp.IsZero() {
+			continue
+		}
+		m := PolicyMember(&members[i], region)
+		if j, seen := byCode[m.ODSCode]; seen {
+			if m.Admitted && !out[j].Admitted {
+				out[j] = m
+			}
+			continue
+		}
+		byCode[m.ODSCode] = len(out)
+		out = append(out, m)
+	}
+	return out
+}
