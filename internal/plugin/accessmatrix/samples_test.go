@@ -1,0 +1,102 @@
+/*
+Copyright The shcr-operator Authors.
+SPDX-License-Identifier: Apache-2.0
+*/
+
+package accessmatrix_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
+	"github.com/shcr-io/shcr-operator/internal/plugin/plugintest"
+)
+
+// applySample creates every object of a file in config/samples.
+func applySample(file string) error {
+	data, err := os.ReadFile(filepath.Join("..", "..", "..", "config", "samples", file))
+	if err != nil {
+		return err
+	}
+	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+	for {
+		doc, err := reader.Read()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		obj := &unstructured.Unstructured{}
+		if err := utilyaml.Unmarshal(doc, &obj.Object); err != nil {
+			return err
+		}
+		if len(obj.Object) == 0 {
+			continue
+		}
+		if err := plugintest.Client().Create(context.Background(), obj); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("%s %s: %w", obj.GetKind(), obj.GetName(), err)
+		}
+	}
+}
+
+// The access matrix of the shipped samples, as a platform team would apply
+// them: the trust's clinicians read everything agreed, the council's care
+// staff read what social care needs, and nobody reads Preferences.
+func TestMatrixOfTheSamples(t *testing.T) {
+	for _, f := range []string{"shcr_v1alpha1_shcrregion.yaml", "gateway-config.yaml", "credentials.yaml",
+		"shcr_v1alpha1_memberorganisation.yaml", "shcr_v1alpha1_datasharingagreement.yaml", "shcr_v1alpha1_accesspolicy.yaml"} {
+		plugintest.WaitFor(t, "applying "+f, func() (bool, string) {
+			err := applySample(f)
+			return err == nil, fmt.Sprint(err)
+		})
+	}
+	plugintest.WaitFor(t, "the sample agreement Active", func() (bool, string) {
+		a := &shcrv1alpha1.DataSharingAgreement{}
+		err := plugintest.Client().Get(context.Background(), client.ObjectKey{Namespace: "shcr-thames-valley", Name: "tvs-direct-care-v1"}, a)
+		return err == nil && a.Status.Phase == shcrv1alpha1.PhaseActive, fmt.Sprint(err, a.Status.Phase)
+	})
+	var m = matrix(t, "--region", "thames-valley")
+	plugintest.WaitFor(t, "both sample policies in the bundle", func() (bool, string) {
+		m = matrix(t, "--region", "thames-valley")
+		i := -1
+		for j, c := range m.Cells {
+			if c.Organisation == "OXCC1" && c.Role == "R8003" && c.Category == "CarePlans" {
+				i = j
+			}
+		}
+		return i >= 0 && m.Cells[i].Allowed, "council care staff not yet granted"
+	})
+	for _, tc := range []struct {
+		org, role, category, policy string
+		allowed                     bool
+	}{
+		{"RTH", "R8000", "Medications", "shcr-thames-valley/clinicians", true},
+		{"K84001", "R8000", "DischargeLetters", "shcr-thames-valley/clinicians", true},
+		{"OXCC1", "R8003", "CarePlans", "shcr-thames-valley/social-care-staff", true},
+		{"OXCC1", "R8003", "TestResults", "", false},
+		{"RTH", "R8000", "Preferences", "", false},
+	} {
+		c := cell(t, m, tc.org, tc.role, tc.category)
+		if c.Allowed != tc.allowed {
+			t.Errorf("%s %s %s: allowed=%v, want %v (%+v)", tc.org, tc.role, tc.category, c.Allowed, tc.allowed, c)
+			continue
+		}
+		if tc.allowed && (c.Grants[0].Agreement != "TVS-DSA-001" || c.Grants[0].AgreementVersion != 1 || c.Grants[0].Policy != tc.policy) {
+			t.Errorf("%s %s %s allowed under %+v, want TVS-DSA-001 v1 %s", tc.org, tc.role, tc.category, c.Grants[0], tc.policy)
+		}
+	}
+}
