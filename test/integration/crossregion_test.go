@@ -27,9 +27,11 @@ func TestCrossRegionAgreementNeedsItsPeer(t *testing.T) {
 		create(t, m)
 		waitCondition(t, &shcrv1alpha1.MemberOrganisation{}, m.Namespace, "trust", shcrv1alpha1.ConditionAdmitted, metav1.ConditionTrue)
 	}
+	// Both regions hold the same terms: one window, fixed once.
+	from, until := time.Now().Add(-time.Hour), time.Now().AddDate(1, 0, 0)
 	copyIn := func(ns, peer string) *shcrv1alpha1.DataSharingAgreement {
 		a := agreement(ns, "journey2", "N2S-001", 1, []shcrv1alpha1.DataCategory{shcrv1alpha1.CategoryMedications},
-			time.Now().Add(-time.Hour), time.Now().AddDate(1, 0, 0), "RN1", "RS1")
+			from, until, "RN1", "RS1")
 		a.Spec.Terms.Journey, a.Spec.Terms.PeerRegion = shcrv1alpha1.JourneyCrossRegion, peer
 		return a
 	}
