@@ -11,8 +11,6 @@ SPDX-License-Identifier: Apache-2.0
 package devwebhook
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -21,9 +19,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/pem"
-	"errors"
 	"fmt"
-	"io"
 	"math/big"
 	"net"
 	"os"
@@ -32,8 +28,9 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/shcr-io/shcr-operator/internal/kube"
 )
 
 // Install writes tls.crt and tls.key for host into dir, and creates or
@@ -44,22 +41,11 @@ func Install(ctx context.Context, c client.Client, manifests []byte, host string
 	if err != nil {
 		return err
 	}
-	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(manifests)))
-	for {
-		doc, err := reader.Read()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		obj := &unstructured.Unstructured{}
-		if err := utilyaml.Unmarshal(doc, &obj.Object); err != nil {
-			return err
-		}
-		if len(obj.Object) == 0 {
-			continue
-		}
+	objs, err := kube.DecodeObjects(manifests)
+	if err != nil {
+		return err
+	}
+	for _, obj := range objs {
 		if err := pointAt(obj, "https://"+net.JoinHostPort(host, strconv.Itoa(port)), caPEM); err != nil {
 			return err
 		}
@@ -68,6 +54,7 @@ func Install(ctx context.Context, c client.Client, manifests []byte, host string
 			return fmt.Errorf("installing %s %s: %w", obj.GetKind(), obj.GetName(), err)
 		}
 	}
+	return nil
 }
 
 // pointAt replaces each webhook's service reference by a URL.

@@ -9,10 +9,7 @@ SPDX-License-Identifier: Apache-2.0
 package chart
 
 import (
-	"bufio"
 	"bytes"
-	"errors"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,8 +22,9 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
+
+	"github.com/shcr-io/shcr-operator/internal/kube"
 )
 
 var root = filepath.Join("..", "..")
@@ -55,24 +53,11 @@ func run(t *testing.T, name string, args ...string) []byte {
 // objects splits rendered YAML into objects.
 func objects(t *testing.T, rendered []byte) []*unstructured.Unstructured {
 	t.Helper()
-	var out []*unstructured.Unstructured
-	reader := utilyaml.NewYAMLReader(bufioReader(rendered))
-	for {
-		doc, err := reader.Read()
-		if errors.Is(err, io.EOF) {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		obj := &unstructured.Unstructured{}
-		if err := yaml.Unmarshal(doc, &obj.Object); err != nil {
-			t.Fatalf("rendered YAML does not parse: %v\n%s", err, doc)
-		}
-		if len(obj.Object) > 0 {
-			out = append(out, obj)
-		}
+	out, err := kube.DecodeObjects(rendered)
+	if err != nil {
+		t.Fatalf("rendered YAML does not parse: %v", err)
 	}
+	return out
 }
 
 func ofKind(objs []*unstructured.Unstructured, kind string) []*unstructured.Unstructured {
@@ -334,5 +319,3 @@ func hooks(t *testing.T, objs []*unstructured.Unstructured) []hook {
 	slices.SortFunc(out, func(a, b hook) int { return strings.Compare(a.name, b.name) })
 	return out
 }
-
-func bufioReader(b []byte) *bufio.Reader { return bufio.NewReader(bytes.NewReader(b)) }
