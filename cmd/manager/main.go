@@ -29,7 +29,7 @@ import (
 
 func main() {
 	var (
-		metricsAddr, probeAddr, webhookCertPath                 string
+		metricsAddr, probeAddr, webhookCertPath, pprofAddr      string
 		localWebhookHost, localWebhookManifests                 string
 		secureMetrics, leaderElect, enableHTTP2, enableWebhooks bool
 		webhookPort                                             int
@@ -39,6 +39,8 @@ func main() {
 	flag.BoolVar(&secureMetrics, "metrics-secure", true,
 		"Serve metrics over HTTPS, with Kubernetes authentication and authorization.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints.")
+	flag.StringVar(&pprofAddr, "pprof-bind-address", "0",
+		"Address of Go's /debug/pprof endpoints, for profiling the manager's CPU and memory; 0 (the default) disables them.")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader, so that only one replica reconciles at a time.")
 	flag.StringVar(&webhookCertPath, "webhook-cert-path", "", "Directory holding the webhook server's tls.crt and tls.key.")
 	flag.IntVar(&webhookPort, "webhook-port", 9443, "Port of the webhook server.")
@@ -79,6 +81,7 @@ func main() {
 		Metrics:                       metrics,
 		WebhookServer:                 webhook.NewServer(webhookOpts),
 		HealthProbeBindAddress:        probeAddr,
+		PprofBindAddress:              pprofAddr,
 		LeaderElection:                leaderElect,
 		LeaderElectionID:              "shcr-operator.shcr.io",
 		LeaderElectionReleaseOnCancel: true,

@@ -270,7 +270,11 @@ func (r *Reconciler) reconcileConnector(ctx context.Context, member *shcrv1alpha
 		specs.ConnectorService(region, member),
 		deploy,
 	} {
-		if _, err := r.applier.Apply(ctx, obj); err != nil {
+		err := r.replaceWithClusterIP(ctx, member, obj)
+		if err == nil {
+			_, err = r.applier.Apply(ctx, obj)
+		}
+		if err != nil {
 			r.set(member, shcrv1alpha1.ConditionConnectorAvailable, metav1.ConditionFalse, shcrv1alpha1.ReasonApplyFailed, err.Error())
 			return err
 		}
@@ -282,6 +286,25 @@ func (r *Reconciler) reconcileConnector(ctx context.Context, member *shcrv1alpha
 	status, reason, msg := conditions.DeploymentAvailability(live)
 	r.set(member, shcrv1alpha1.ConditionConnectorAvailable, status, reason, msg)
 	return nil
+}
+
+// replaceWithClusterIP deletes the member's connector Service if it still
+// has a cluster IP (as operator versions before headless connector Services
+// made it): a Service's cluster IP cannot change, so the apply would fail.
+// The apply that follows creates the headless one.
+func (r *Reconciler) replaceWithClusterIP(ctx context.Context, member *shcrv1alpha1.MemberOrganisation, desired client.Object) error {
+	if _, ok := desired.(*corev1.Service); !ok {
+		return nil
+	}
+	live := &corev1.Service{}
+	if err := r.Client.Get(ctx, client.ObjectKeyFromObject(desired), live); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	owner := metav1.GetControllerOf(live)
+	if owner == nil || owner.UID != member.UID || live.Spec.ClusterIP == "" || live.Spec.ClusterIP == corev1.ClusterIPNone {
+		return nil
+	}
+	return client.IgnoreNotFound(r.Client.Delete(ctx, live, client.Preconditions{UID: &live.UID}))
 }
 
 // removeConnector deletes the connector's objects that exist.

@@ -139,13 +139,17 @@ func ConnectorNetworkPolicy(region string, member *shcrv1alpha1.MemberOrganisati
 	return np
 }
 
-// ConnectorService gives the connector's status endpoint a stable name.
+// ConnectorService gives the connector's status endpoint a stable name. It
+// is headless: only the operator calls it, and a region of thousands of
+// organisations would otherwise hold thousands of cluster IPs and the
+// proxy rules for each.
 func ConnectorService(region string, member *shcrv1alpha1.MemberOrganisation) *corev1.Service {
 	return &corev1.Service{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
 		ObjectMeta: connectorMeta(region, member),
 		Spec: corev1.ServiceSpec{
-			Type:     corev1.ServiceTypeClusterIP,
+			Type:      corev1.ServiceTypeClusterIP,
+			ClusterIP: corev1.ClusterIPNone,
 			Selector: connectorSelector(region, member),
 			Ports: []corev1.ServicePort{{
 				Name: "http", Port: ConnectorStatusPort, TargetPort: intstr.FromInt32(ConnectorStatusPort), Protocol: corev1.ProtocolTCP,

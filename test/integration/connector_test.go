@@ -83,3 +83,45 @@ func TestMemberStatusShowsConnectorSyncAndLag(t *testing.T) {
 		t.Errorf("in-cluster status URL %s", specs.ConnectorStatusURL(member))
 	}
 }
+
+// A connector's Service is headless (no cluster IP per organisation), and a
+// Service an older operator gave a cluster IP, which cannot be changed in
+// place, is replaced by a headless one.
+func TestConnectorServiceIsHeadlessAndReplacesAClusterIPOne(t *testing.T) {
+	s := newScenario(t, "headless", "N")
+	key := client.ObjectKey{Namespace: s.ns, Name: "connector-" + strings.ToLower(s.gp)}
+	svc := &corev1.Service{}
+	waitFor(t, "the GP's connector Service", func() (bool, string) {
+		err := k8s.Get(ctx, key, svc)
+		return err == nil, fmt.Sprint(err)
+	})
+	if svc.Spec.ClusterIP != corev1.ClusterIPNone {
+		t.Fatalf("the connector Service has cluster IP %q, want a headless Service", svc.Spec.ClusterIP)
+	}
+
+	// What an older operator made: the same Service with a cluster IP.
+	old := &corev1.Service{ObjectMeta: metav1.ObjectMeta{
+		Namespace: key.Namespace, Name: key.Name, Labels: svc.Labels, OwnerReferences: svc.OwnerReferences,
+		Annotations: svc.Annotations,
+	}, Spec: corev1.ServiceSpec{Selector: svc.Spec.Selector, Ports: svc.Spec.Ports}}
+	// The operator puts its headless Service back as soon as it is gone:
+	// delete and create together until the old-style one gets in first.
+	waitFor(t, "the old-style Service to be created", func() (bool, string) {
+		live := &corev1.Service{}
+		if err := k8s.Get(ctx, key, live); err == nil && live.Spec.ClusterIP != corev1.ClusterIPNone {
+			return true, ""
+		}
+		if err := k8s.Delete(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}); client.IgnoreNotFound(err) != nil {
+			return false, err.Error()
+		}
+		err := k8s.Create(ctx, old.DeepCopy())
+		return err == nil, fmt.Sprint(err)
+	})
+	waitFor(t, "the old-style Service to be replaced by a headless one", func() (bool, string) {
+		live := &corev1.Service{}
+		if err := k8s.Get(ctx, key, live); err != nil {
+			return false, err.Error()
+		}
+		return live.Spec.ClusterIP == corev1.ClusterIPNone, "cluster IP " + live.Spec.ClusterIP
+	})
+}

@@ -1,0 +1,380 @@
+/*
+Copyright The shcr-operator Authors.
+SPDX-License-Identifier: Apache-2.0
+*/
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
+	"github.com/shcr-io/shcr-operator/internal/kube"
+	"github.com/shcr-io/shcr-operator/test/fixtures"
+)
+
+const regionName = "bench"
+
+// result is one region size's figures.
+type result struct {
+	orgs, agreements, policies int
+	// w is the write ceiling, objects per second.
+	w float64
+	// makespan runs from the first apply to every object Ready.
+	makespan time.Duration
+	// writes are the accepted writes of the onboarding by the platform
+	// team (apply), the operator, and the stand-in workload controllers.
+	applyWrites, operatorWrites, workloadWrites int
+	// operatorByResource splits the operator's onboarding writes.
+	operatorByResource map[string]int
+	refused            int
+	grants             int32
+	// idleWrites are everyone's writes during the idle minute;
+	// resyncWrites the operator's during a forced full resync, which took
+	// resync and reconciled resyncReconciles times.
+	idleWrites, idleOperatorWrites, resyncWrites int
+	resync                   time.Duration
+	resyncReconciles         float64
+	// oneMore are the create-to-Ready times of one more organisation.
+	oneMore []time.Duration
+	// heap is the manager's heap in use after GC once settled, and after
+	// the resync; rss its peak resident set during the onboarding.
+	heap, heapAfterResync, rss int64
+}
+
+func (r result) totalWrites() int { return r.applyWrites + r.operatorWrites + r.workloadWrites }
+
+// ratio is the makespan over the time the API server's ceiling allows for
+// the onboarding's writes.
+func (r result) ratio() float64 {
+	return r.makespan.Seconds() / (float64(r.totalWrites()) / r.w)
+}
+
+func measure(ctx context.Context, o options, bin, dir string, n int, out io.Writer) (result, error) {
+	res := result{orgs: n}
+	logf := func(format string, args ...any) {
+		fmt.Fprintf(out, "[%d orgs %s] %s\n", n, time.Now().UTC().Format("15:04:05"), fmt.Sprintf(format, args...))
+	}
+	rg, err := startRig(o.root, dir)
+	if err != nil {
+		return res, err
+	}
+	defer func() { _ = rg.stop() }()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	if res.w, err = writeCeiling(ctx, rg, o.clients, o.wObjects); err != nil {
+		return res, fmt.Errorf("measuring W: %w", err)
+	}
+	logf("W = %.0f objects/s (%d ConfigMaps, %d clients)", res.w, o.wObjects, o.clients)
+
+	workloads, err := rg.startWorkloadControllers(ctx)
+	if err != nil {
+		return res, err
+	}
+	view, err := startView(ctx, rg)
+	if err != nil {
+		return res, err
+	}
+	op, err := rg.startOperator(bin, "manager-1.log")
+	if err != nil {
+		return res, err
+	}
+	defer func() { op.stop() }()
+
+	region := buildRegion(n)
+	res.agreements, res.policies = len(region.agreements), len(region.policies)
+	logf("onboarding %d organisations, %d agreements, %d policies", n, res.agreements, res.policies)
+	from := rg.auditOffset()
+	start := time.Now()
+	onboardCtx, onboardCancel := context.WithTimeout(ctx, o.timeout)
+	defer onboardCancel()
+	if err := region.apply(onboardCtx, rg.admin, o.clients); err != nil {
+		return res, err
+	}
+	logf("applied in %s", time.Since(start).Round(time.Millisecond))
+	settledAt, grants, err := view.waitSettled(onboardCtx, region)
+	if err != nil {
+		return res, err
+	}
+	res.makespan, res.grants = settledAt.Sub(start), grants
+	// The stand-in controllers may still be answering the last status
+	// changes; count the onboarding's writes once the log is quiet.
+	time.Sleep(2 * time.Second)
+	counts, err := rg.countWrites(from, rg.auditOffset())
+	if err != nil {
+		return res, err
+	}
+	res.operatorWrites, res.workloadWrites = counts.accepted(operatorUser), counts.accepted(workloadsUser)
+	res.applyWrites = region.objects()
+	res.operatorByResource = counts.byResource[operatorUser]
+	res.refused = counts.refused[operatorUser]
+	logf("settled after %s: %d grants; writes: apply %d, operator %d, workload stand-in %d (operator refused: %d) by resource %v",
+		res.makespan.Round(time.Millisecond), grants, res.applyWrites, res.operatorWrites, res.workloadWrites, res.refused, res.operatorByResource)
+	if res.rss, err = op.peakRSS(); err != nil {
+		return res, err
+	}
+	if res.heap, err = op.heapAfterGC(); err != nil {
+		return res, err
+	}
+	logf("manager heap in use after GC %.1f MiB, peak RSS %.1f MiB", mib(res.heap), mib(res.rss))
+
+	// Idle: nobody changes anything.
+	from = rg.auditOffset()
+	time.Sleep(o.idle)
+	counts, err = rg.countWrites(from, rg.auditOffset())
+	if err != nil {
+		return res, err
+	}
+	for _, v := range counts.ok {
+		res.idleWrites += v
+	}
+	res.idleOperatorWrites = counts.accepted(operatorUser)
+	logf("idle %s: %d operator writes; everyone's: %d %v", o.idle, res.idleOperatorWrites, res.idleWrites, counts.byResource)
+
+	// Forced full resync: a new manager process lists everything and
+	// reconciles every object once.
+	op.stop()
+	from = rg.auditOffset()
+	resyncStart := time.Now()
+	if op, err = rg.startOperator(bin, "manager-2.log"); err != nil {
+		return res, err
+	}
+	if res.resyncReconciles, err = waitQueuesDrained(ctx, op, 1+n+len(region.agreements)+len(region.policies)); err != nil {
+		return res, err
+	}
+	res.resync = time.Since(resyncStart)
+	counts, err = rg.countWrites(from, rg.auditOffset())
+	if err != nil {
+		return res, err
+	}
+	res.resyncWrites = counts.accepted(operatorUser)
+	logf("resync: %.0f reconciles in %s, %d operator writes %v", res.resyncReconciles, res.resync.Round(time.Millisecond),
+		res.resyncWrites, counts.byResource[operatorUser])
+	if res.heapAfterResync, err = op.heapAfterGC(); err != nil {
+		return res, err
+	}
+
+	// One more organisation, again and again.
+	ns := shcrv1alpha1.NamespaceFor(regionName)
+	for i := range o.more {
+		name := fmt.Sprintf("late-%03d", i)
+		m := fixtures.Member(ns, name, fmt.Sprintf("L%05d", i), "GPPractice")
+		if err := rg.admin.Create(ctx, fixtures.Credentials(ns, m.Spec.Connector.CredentialsSecretRef.Name)); err != nil {
+			return res, err
+		}
+		t0 := time.Now()
+		if err := rg.admin.Create(ctx, m); err != nil {
+			return res, err
+		}
+		if err := view.waitReady(ctx, &shcrv1alpha1.MemberOrganisation{}, client.ObjectKey{Namespace: ns, Name: name}, time.Minute); err != nil {
+			return res, err
+		}
+		res.oneMore = append(res.oneMore, time.Since(t0))
+		time.Sleep(500 * time.Millisecond)
+	}
+	slices.Sort(res.oneMore)
+	logf("one more organisation, create to Ready (%d runs): p50 %s, p99 %s, max %s", o.more,
+		percentile(res.oneMore, 50), percentile(res.oneMore, 99), res.oneMore[len(res.oneMore)-1])
+	_ = workloads
+	return res, nil
+}
+
+// writeCeiling creates ConfigMaps of about 1 KiB with parallel clients and
+// returns objects per second.
+func writeCeiling(ctx context.Context, rg *rig, clients, objects int) (float64, error) {
+	if err := rg.admin.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "write-ceiling"}}); err != nil {
+		return 0, err
+	}
+	payload := strings.Repeat("x", 1024)
+	idx := make([]int, objects)
+	for i := range idx {
+		idx[i] = i
+	}
+	start := time.Now()
+	err := parallel(ctx, clients, idx, func(ctx context.Context, i int) error {
+		err := rg.admin.Create(ctx, &corev1.ConfigMap{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "write-ceiling", Name: fmt.Sprintf("cm-%05d", i)},
+			Data:       map[string]string{"payload": payload},
+		})
+		if err != nil && ctx.Err() == nil {
+			return fmt.Errorf("creating ConfigMap %d: %w", i, err)
+		}
+		return nil
+	})
+	return float64(objects) / time.Since(start).Seconds(), err
+}
+
+// view is the benchmark's own informer cache of the four kinds, so that
+// waiting for Ready costs the API server nothing.
+type view struct{ cache cache.Cache }
+
+func startView(ctx context.Context, rg *rig) (*view, error) {
+	ca, err := cache.New(unlimited(rg.adminCfg), cache.Options{Scheme: kube.Scheme, DefaultTransform: cache.TransformStripManagedFields()})
+	if err != nil {
+		return nil, err
+	}
+	for _, obj := range []client.Object{&shcrv1alpha1.ShCRRegion{}, &shcrv1alpha1.MemberOrganisation{},
+		&shcrv1alpha1.DataSharingAgreement{}, &shcrv1alpha1.AccessPolicy{}} {
+		if _, err := ca.GetInformer(ctx, obj); err != nil {
+			return nil, err
+		}
+	}
+	go func() { _ = ca.Start(ctx) }()
+	if !ca.WaitForCacheSync(ctx) {
+		return nil, fmt.Errorf("the benchmark's cache did not sync")
+	}
+	return &view{cache: ca}, nil
+}
+
+// ready says whether obj's Ready condition is True for its generation.
+func ready(obj client.Object, conds []metav1.Condition) bool {
+	c := meta.FindStatusCondition(conds, shcrv1alpha1.ConditionReady)
+	return c != nil && c.Status == metav1.ConditionTrue && c.ObservedGeneration == obj.GetGeneration()
+}
+
+// waitSettled waits until every object of the region is Ready and the
+// region's bundle stops changing, and returns when that first held (so the
+// makespan excludes the quiet period used to confirm it) and the bundle's
+// grants.
+func (v *view) waitSettled(ctx context.Context, reg *regionObjects) (time.Time, int32, error) {
+	var since time.Time
+	var revision, why string
+	for {
+		ok, rev, grants, notReady := v.allReady(ctx, reg)
+		switch {
+		case !ok:
+			since, why = time.Time{}, notReady
+		case since.IsZero() || rev != revision:
+			since, revision = time.Now(), rev
+		case time.Since(since) > 3*time.Second:
+			return since, grants, nil
+		}
+		select {
+		case <-ctx.Done():
+			return time.Time{}, 0, fmt.Errorf("not settled: %s", why)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func (v *view) allReady(ctx context.Context, reg *regionObjects) (bool, string, int32, string) {
+	region := &shcrv1alpha1.ShCRRegion{}
+	if err := v.cache.Get(ctx, client.ObjectKey{Name: regionName}, region); err != nil {
+		return false, "", 0, err.Error()
+	}
+	if !ready(region, region.Status.Conditions) {
+		return false, "", 0, "the region is not Ready"
+	}
+	ns := client.InNamespace(shcrv1alpha1.NamespaceFor(regionName))
+	members := &shcrv1alpha1.MemberOrganisationList{}
+	agreements := &shcrv1alpha1.DataSharingAgreementList{}
+	policies := &shcrv1alpha1.AccessPolicyList{}
+	if err := errorsOf(v.cache.List(ctx, members, ns), v.cache.List(ctx, agreements, ns), v.cache.List(ctx, policies, ns)); err != nil {
+		return false, "", 0, err.Error()
+	}
+	count := func(kind string, total, want int, isReady func(int) bool) string {
+		n := 0
+		for i := range total {
+			if isReady(i) {
+				n++
+			}
+		}
+		if n < want {
+			return fmt.Sprintf("%s: %d of %d Ready", kind, n, want)
+		}
+		return ""
+	}
+	for _, why := range []string{
+		count("members", len(members.Items), len(reg.members), func(i int) bool { return ready(&members.Items[i], members.Items[i].Status.Conditions) }),
+		count("agreements", len(agreements.Items), len(reg.agreements), func(i int) bool {
+			return ready(&agreements.Items[i], agreements.Items[i].Status.Conditions)
+		}),
+		count("policies", len(policies.Items), len(reg.policies), func(i int) bool { return ready(&policies.Items[i], policies.Items[i].Status.Conditions) }),
+	} {
+		if why != "" {
+			return false, "", 0, why
+		}
+	}
+	return true, region.Status.PolicyBundle.Revision, region.Status.PolicyBundle.Grants, ""
+}
+
+func errorsOf(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// waitReady waits for one object to be Ready, polling the cache.
+func (v *view) waitReady(ctx context.Context, obj client.Object, key client.ObjectKey, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if err := v.cache.Get(ctx, key, obj); err == nil {
+			if m, ok := obj.(*shcrv1alpha1.MemberOrganisation); ok && ready(m, m.Status.Conditions) {
+				return nil
+			}
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	return fmt.Errorf("%s not Ready after %s", key, timeout)
+}
+
+// waitQueuesDrained waits until the manager has reconciled at least min
+// times and its work queues have stayed empty for two seconds, and returns
+// its reconcile count.
+func waitQueuesDrained(ctx context.Context, op *operatorProcess, minReconciles int) (float64, error) {
+	var emptySince time.Time
+	deadline := time.Now().Add(10 * time.Minute)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		reconciles, depth, err := op.queues()
+		if err == nil && reconciles >= float64(minReconciles) && depth == 0 {
+			if emptySince.IsZero() {
+				emptySince = time.Now()
+			} else if time.Since(emptySince) > 2*time.Second {
+				return reconciles, nil
+			}
+		} else {
+			emptySince = time.Time{}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return 0, fmt.Errorf("the manager's queues did not drain")
+}
+
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(p/100*float64(len(sorted)))) - 1
+	return sorted[max(0, min(i, len(sorted)-1))].Round(time.Millisecond)
+}
+
+func mib(b int64) float64 { return float64(b) / (1 << 20) }
+
+func report(out io.Writer, results []result) {
+	fmt.Fprintln(out)
+	fmt.Fprintln(out, "| organisations (agreements, policies) | W (objects/s) | writes per organisation (apply + operator + workloads) | makespan | ratio to writes/W | operator writes idle (everyone's) | operator writes in a resync (reconciles, time) | one more: p50 / p99 | heap after GC (per 1,000) | peak RSS |")
+	fmt.Fprintln(out, "|---|---|---|---|---|---|---|---|---|---|")
+	for _, r := range results {
+		per := func(v int) float64 { return float64(v) / float64(r.orgs) }
+		fmt.Fprintf(out, "| %d (%d, %d) | %.0f | %.1f (%.1f + %.1f + %.1f) | %.1f s | %.2f | %d (%d) | %d (%.0f, %.1f s) | %s / %s | %.1f MiB (%.1f) | %.1f MiB |\n",
+			r.orgs, r.agreements, r.policies, r.w, per(r.totalWrites()), per(r.applyWrites), per(r.operatorWrites), per(r.workloadWrites),
+			r.makespan.Seconds(), r.ratio(), r.idleOperatorWrites, r.idleWrites, r.resyncWrites, r.resyncReconciles, r.resync.Seconds(),
+			percentile(r.oneMore, 50), percentile(r.oneMore, 99), mib(r.heap), mib(r.heap)*1000/float64(r.orgs), mib(r.rss))
+	}
+}

@@ -1,0 +1,566 @@
+/*
+Copyright The shcr-operator Authors.
+SPDX-License-Identifier: Apache-2.0
+*/
+
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/rest"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/shcr-io/shcr-operator/internal/kube"
+	"github.com/shcr-io/shcr-operator/internal/specs"
+)
+
+// The identities the API server's audit log tells apart.
+const (
+	operatorUser = "shcr-bench-operator"
+	// workloadsUser plays the Deployment and StatefulSet controllers and
+	// the kubelet, which envtest does not run.
+	workloadsUser = "shcr-bench-workload-controllers"
+)
+
+// auditPolicy logs every write, at Metadata level (no bodies), once it has
+// been answered.
+const auditPolicy = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: ["RequestReceived"]
+rules:
+- level: Metadata
+  verbs: ["create", "update", "patch", "delete", "deletecollection"]
+- level: None
+`
+
+// rig is a real kube-apiserver and etcd whose audit log records every write,
+// with the operator's CRDs and admission policies installed.
+type rig struct {
+	root, dir string
+	env       *envtest.Environment
+	// admin creates what a platform team applies; its client-side rate
+	// limit is off, as controller-runtime's is.
+	admin     client.Client
+	adminCfg  *rest.Config
+	auditPath string
+	// kubeconfig is the operator's: user operatorUser, in system:masters.
+	kubeconfig string
+}
+
+func startRig(root, dir string) (*rig, error) {
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		return nil, errors.New("KUBEBUILDER_ASSETS is not set: run 'make bench-operator', or set it to $(hack/toolchain.sh dir k8s)")
+	}
+	r := &rig{root: root, dir: dir, auditPath: filepath.Join(dir, "audit.log")}
+	policyPath := filepath.Join(dir, "audit-policy.yaml")
+	if err := os.WriteFile(policyPath, []byte(auditPolicy), 0o600); err != nil {
+		return nil, err
+	}
+	r.env = &envtest.Environment{
+		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+	}
+	r.env.ControlPlane.GetAPIServer().Configure().
+		Set("audit-policy-file", policyPath).
+		Set("audit-log-path", r.auditPath).
+		Set("audit-log-mode", "blocking")
+	cfg, err := r.env.Start()
+	if err != nil {
+		return nil, fmt.Errorf("starting envtest: %w", err)
+	}
+	r.adminCfg = unlimited(cfg)
+	if r.admin, err = client.New(r.adminCfg, client.Options{Scheme: kube.Scheme}); err != nil {
+		return nil, r.stopWith(err)
+	}
+	data, err := os.ReadFile(filepath.Join(root, "config", "admission", "region-namespace.yaml"))
+	if err != nil {
+		return nil, r.stopWith(err)
+	}
+	objs, err := kube.DecodeObjects(data)
+	if err != nil {
+		return nil, r.stopWith(err)
+	}
+	for _, obj := range objs {
+		if err := r.admin.Create(context.Background(), obj); err != nil {
+			return nil, r.stopWith(err)
+		}
+	}
+	if err := r.admin.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shcr-operator-system"}}); err != nil {
+		return nil, r.stopWith(err)
+	}
+	user, err := r.env.AddUser(envtest.User{Name: operatorUser, Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return nil, r.stopWith(err)
+	}
+	kubeconfig, err := user.KubeConfig()
+	if err != nil {
+		return nil, r.stopWith(err)
+	}
+	r.kubeconfig = filepath.Join(dir, "operator.kubeconfig")
+	if err := os.WriteFile(r.kubeconfig, kubeconfig, 0o600); err != nil {
+		return nil, r.stopWith(err)
+	}
+	return r, nil
+}
+
+func (r *rig) stop() error { return r.env.Stop() }
+
+func (r *rig) stopWith(err error) error { return errors.Join(err, r.stop()) }
+
+// unlimited copies cfg without client-side rate limiting.
+func unlimited(cfg *rest.Config) *rest.Config {
+	c := rest.CopyConfig(cfg)
+	c.QPS, c.Burst = -1, 0
+	return c
+}
+
+// clientAs is an admin client that the audit log names user.
+func (r *rig) clientAs(user string) (client.Client, error) {
+	u, err := r.env.AddUser(envtest.User{Name: user, Groups: []string{"system:masters"}}, unlimited(r.adminCfg))
+	if err != nil {
+		return nil, err
+	}
+	return client.New(u.Config(), client.Options{Scheme: kube.Scheme})
+}
+
+// auditEntry is what the benchmark reads of an audit event.
+type auditEntry struct {
+	Verb string `json:"verb"`
+	User struct {
+		Username string `json:"username"`
+	} `json:"user"`
+	ObjectRef *struct {
+		Resource    string `json:"resource"`
+		Subresource string `json:"subresource"`
+	} `json:"objectRef"`
+	ResponseStatus *struct {
+		Code int `json:"code"`
+	} `json:"responseStatus"`
+}
+
+// writeCounts are the writes in part of the audit log, by user, split into
+// those the API server accepted and those it refused.
+type writeCounts struct {
+	ok, refused map[string]int
+	// byResource counts the accepted writes of each user by resource
+	// ("deployments", "memberorganisations/status", ...).
+	byResource map[string]map[string]int
+}
+
+func (w writeCounts) accepted(user string) int { return w.ok[user] }
+
+// auditOffset is where the audit log ends now.
+func (r *rig) auditOffset() int64 {
+	st, err := os.Stat(r.auditPath)
+	if err != nil {
+		return 0
+	}
+	return st.Size()
+}
+
+// countWrites reads the audit log between two offsets. Webhook
+// configurations the operator installs for itself at start-up (a
+// development-only flag) are left out.
+func (r *rig) countWrites(from, to int64) (writeCounts, error) {
+	w := writeCounts{ok: map[string]int{}, refused: map[string]int{}, byResource: map[string]map[string]int{}}
+	f, err := os.Open(r.auditPath)
+	if err != nil {
+		return w, err
+	}
+	defer func() { _ = f.Close() }()
+	if _, err := f.Seek(from, io.SeekStart); err != nil {
+		return w, err
+	}
+	sc := bufio.NewScanner(io.LimitReader(f, to-from))
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	for sc.Scan() {
+		var e auditEntry
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil || e.ObjectRef == nil || e.ResponseStatus == nil {
+			continue
+		}
+		resource := e.ObjectRef.Resource
+		if strings.HasSuffix(resource, "webhookconfigurations") {
+			continue
+		}
+		if e.ObjectRef.Subresource != "" {
+			resource += "/" + e.ObjectRef.Subresource
+		}
+		user := e.User.Username
+		if e.ResponseStatus.Code >= 300 {
+			w.refused[user]++
+			continue
+		}
+		w.ok[user]++
+		if w.byResource[user] == nil {
+			w.byResource[user] = map[string]int{}
+		}
+		w.byResource[user][resource]++
+	}
+	return w, sc.Err()
+}
+
+// workloadControllers reports every Deployment and StatefulSet the
+// operator creates as rolled out and available, as the controller-manager
+// and kubelets of a real cluster would once the pods ran.
+type workloadControllers struct {
+	c      client.Client
+	cache  cache.Cache
+	queue  chan client.ObjectKey
+	writes atomic.Int64
+}
+
+func (r *rig) startWorkloadControllers(ctx context.Context) (*workloadControllers, error) {
+	c, err := r.clientAs(workloadsUser)
+	if err != nil {
+		return nil, err
+	}
+	managed := labels.SelectorFromSet(labels.Set{specs.LabelManagedBy: specs.ManagedBy})
+	ca, err := cache.New(unlimited(r.adminCfg), cache.Options{
+		Scheme: kube.Scheme,
+		ByObject: map[client.Object]cache.ByObject{
+			&appsv1.Deployment{}: {Label: managed}, &appsv1.StatefulSet{}: {Label: managed},
+		},
+		DefaultTransform: cache.TransformStripManagedFields(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	wc := &workloadControllers{c: c, cache: ca, queue: make(chan client.ObjectKey, 1<<16)}
+	for _, obj := range []client.Object{&appsv1.Deployment{}, &appsv1.StatefulSet{}} {
+		kind := obj
+		inf, err := ca.GetInformer(ctx, kind)
+		if err != nil {
+			return nil, err
+		}
+		enqueue := func(o any) {
+			if m, ok := o.(client.Object); ok {
+				key := client.ObjectKey{Namespace: m.GetNamespace(), Name: m.GetName()}
+				if _, sts := kind.(*appsv1.StatefulSet); sts {
+					key.Name = "sts/" + key.Name
+				}
+				wc.queue <- key
+			}
+		}
+		if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+			AddFunc: enqueue, UpdateFunc: func(_, o any) { enqueue(o) },
+		}); err != nil {
+			return nil, err
+		}
+	}
+	go func() { _ = ca.Start(ctx) }()
+	if !ca.WaitForCacheSync(ctx) {
+		return nil, errors.New("the workload controllers' cache did not sync")
+	}
+	for range 4 {
+		go wc.work(ctx)
+	}
+	return wc, nil
+}
+
+func (wc *workloadControllers) work(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case key := <-wc.queue:
+			for ctx.Err() == nil {
+				err := wc.markAvailable(ctx, key)
+				if err == nil || apierrors.IsNotFound(err) {
+					break
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+	}
+}
+
+// markAvailable writes a rolled-out status unless the object already has
+// one for its generation, reading from the cache like a controller.
+func (wc *workloadControllers) markAvailable(ctx context.Context, key client.ObjectKey) error {
+	if name, ok := strings.CutPrefix(key.Name, "sts/"); ok {
+		sts := &appsv1.StatefulSet{}
+		if err := wc.cache.Get(ctx, client.ObjectKey{Namespace: key.Namespace, Name: name}, sts); err != nil {
+			return err
+		}
+		n := int32(1)
+		if sts.Spec.Replicas != nil {
+			n = *sts.Spec.Replicas
+		}
+		if sts.Status.ObservedGeneration == sts.Generation && sts.Status.ReadyReplicas == n {
+			return nil
+		}
+		sts.Status = appsv1.StatefulSetStatus{
+			ObservedGeneration: sts.Generation, Replicas: n, ReadyReplicas: n, AvailableReplicas: n,
+			CurrentReplicas: n, UpdatedReplicas: n, CurrentRevision: "r1", UpdateRevision: "r1",
+		}
+		wc.writes.Add(1)
+		return wc.c.Status().Update(ctx, sts)
+	}
+	d := &appsv1.Deployment{}
+	if err := wc.cache.Get(ctx, key, d); err != nil {
+		return err
+	}
+	n := int32(1)
+	if d.Spec.Replicas != nil {
+		n = *d.Spec.Replicas
+	}
+	if d.Status.ObservedGeneration == d.Generation && d.Status.AvailableReplicas == n {
+		return nil
+	}
+	now := metav1.Now()
+	d.Status = appsv1.DeploymentStatus{
+		ObservedGeneration: d.Generation, Replicas: n, UpdatedReplicas: n, ReadyReplicas: n, AvailableReplicas: n,
+		Conditions: []appsv1.DeploymentCondition{{
+			Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue, Reason: "MinimumReplicasAvailable",
+			LastUpdateTime: now, LastTransitionTime: now,
+		}},
+	}
+	wc.writes.Add(1)
+	return wc.c.Status().Update(ctx, d)
+}
+
+// operatorProcess is cmd/manager running as its own process, so that its
+// memory is its own.
+type operatorProcess struct {
+	cmd                  *exec.Cmd
+	metricsURL, pprofURL string
+	exited               chan struct{}
+}
+
+// buildManager compiles cmd/manager.
+func buildManager(root, dir string) (string, error) {
+	bin := filepath.Join(dir, "manager")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/manager")
+	cmd.Dir = root
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	return bin, cmd.Run()
+}
+
+func (r *rig) startOperator(bin string, logName string) (*operatorProcess, error) {
+	ports, err := freePorts(4)
+	if err != nil {
+		return nil, err
+	}
+	logFile, err := os.Create(filepath.Join(r.dir, logName))
+	if err != nil {
+		return nil, err
+	}
+	addr := func(p int) string { return "127.0.0.1:" + strconv.Itoa(p) }
+	cmd := exec.Command(bin,
+		"--metrics-bind-address="+addr(ports[0]), "--metrics-secure=false",
+		"--health-probe-bind-address="+addr(ports[1]),
+		"--pprof-bind-address="+addr(ports[2]),
+		"--leader-elect=false",
+		"--local-webhook-host=127.0.0.1", "--webhook-port="+strconv.Itoa(ports[3]),
+		"--local-webhook-manifests="+filepath.Join(r.root, "config", "webhook", "manifests.yaml"),
+		"--zap-log-level=info",
+	)
+	cmd.Dir = r.root
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+r.kubeconfig, "POD_NAMESPACE=shcr-operator-system")
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p := &operatorProcess{
+		cmd: cmd, metricsURL: "http://" + addr(ports[0]) + "/metrics", pprofURL: "http://" + addr(ports[2]),
+		exited: make(chan struct{}),
+	}
+	go func() {
+		_ = cmd.Wait()
+		_ = logFile.Close()
+		close(p.exited)
+	}()
+	ready := "http://" + addr(ports[1]) + "/readyz"
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get(ready) //nolint:gosec,noctx // loopback probe
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		select {
+		case <-p.exited:
+			return nil, fmt.Errorf("the manager exited: see %s", logFile.Name())
+		default:
+		}
+		if time.Now().After(deadline) {
+			p.stop()
+			return nil, fmt.Errorf("the manager did not become ready: see %s", logFile.Name())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// The webhooks serve once the manager has started them.
+	if err := waitForPort(addr(ports[3]), 30*time.Second); err != nil {
+		p.stop()
+		return nil, err
+	}
+	return p, nil
+}
+
+// stop sends SIGTERM and waits for the process to exit.
+func (p *operatorProcess) stop() {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(30 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+	}
+}
+
+var memStatLine = regexp.MustCompile(`(?m)^# (HeapInuse|HeapAlloc) = (\d+)$`)
+
+// heapAfterGC forces a garbage collection in the manager (pprof's gc=1) and
+// returns the bytes of heap in use afterwards.
+func (p *operatorProcess) heapAfterGC() (int64, error) {
+	resp, err := http.Get(p.pprofURL + "/debug/pprof/heap?gc=1&debug=1") //nolint:gosec,noctx // loopback
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	for _, m := range memStatLine.FindAllStringSubmatch(string(body), -1) {
+		if m[1] == "HeapInuse" {
+			return strconv.ParseInt(m[2], 10, 64)
+		}
+	}
+	return 0, errors.New("no HeapInuse in the heap profile")
+}
+
+// peakRSS is the process's high-water resident set size (VmHWM).
+func (p *operatorProcess) peakRSS() (int64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.SplitSeq(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb * 1024, err
+		}
+	}
+	return 0, errors.New("no VmHWM")
+}
+
+var metricLine = regexp.MustCompile(`(?m)^(controller_runtime_reconcile_total|workqueue_depth)\{([^}]*)\} ([0-9.e+]+)$`)
+
+// queues reads the manager's metrics: reconciles completed, and items
+// waiting in its work queues.
+func (p *operatorProcess) queues() (reconciles, depth float64, err error) {
+	resp, err := http.Get(p.metricsURL) //nolint:gosec,noctx // loopback
+	if err != nil {
+		return 0, 0, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, m := range metricLine.FindAllStringSubmatch(string(body), -1) {
+		v, _ := strconv.ParseFloat(m[3], 64)
+		if m[1] == "workqueue_depth" {
+			depth += v
+		} else {
+			reconciles += v
+		}
+	}
+	return reconciles, depth, nil
+}
+
+func freePorts(n int) ([]int, error) {
+	var ports []int
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			_ = l.Close()
+		}
+	}()
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+func waitForPort(addr string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		conn, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			return conn.Close()
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not listening: %w", addr, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// parallel runs f on every item with n workers, retrying each item until it
+// succeeds or ctx ends, and returns the first error that outlived ctx.
+func parallel[T any](ctx context.Context, n int, items []T, f func(context.Context, T) error) error {
+	work := make(chan T)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	for range n {
+		wg.Go(func() {
+			for item := range work {
+				for {
+					err := f(ctx, item)
+					if err == nil {
+						break
+					}
+					if ctx.Err() != nil {
+						mu.Lock()
+						firstErr = errors.Join(firstErr, err)
+						mu.Unlock()
+						break
+					}
+					time.Sleep(50 * time.Millisecond)
+				}
+			}
+		})
+	}
+	for _, item := range items {
+		work <- item
+	}
+	close(work)
+	wg.Wait()
+	return firstErr
+}
