@@ -62,8 +62,14 @@ verify-generated: manifests generate ## Fail if generated files are not committe
 test: verify-generated vet test-chart test-unit test-bench test-e2e ## Every layer: unit, chart, envtest, benchmark fairness and e2e on a local kwok cluster.
 
 .PHONY: test-bench
-test-bench: ## The benchmark module's own tests (OPA and Decide agree; the latency rig works), not the benchmarks.
-	cd test/bench && go vet ./... && go test ./... -count=1
+test-bench: ## The benchmark module's own tests (OPA and Decide agree; the latency and scale rigs work), not the benchmarks.
+	$(TOOLCHAIN) ensure k8s
+	cd test/bench && go vet ./... && KUBEBUILDER_ASSETS="$(K8S_DIR)" go test ./... -count=1
+
+.PHONY: bench-operator
+bench-operator: ## The operator at scale on envtest: W, onboarding makespan, idle and resync writes, one more organisation, memory (docs/benchmarks.md).
+	$(TOOLCHAIN) ensure k8s
+	cd test/bench && KUBEBUILDER_ASSETS="$(K8S_DIR)" go run ./operatorscale -orgs $(or $(ORGS),1000,5000)
 
 .PHONY: test-chart
 test-chart: ## helm lint and render the chart, and render config/default with kustomize, checking the output.

@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
@@ -32,7 +33,7 @@ func main() {
 		metricsAddr, probeAddr, webhookCertPath, pprofAddr      string
 		localWebhookHost, localWebhookManifests                 string
 		secureMetrics, leaderElect, enableHTTP2, enableWebhooks bool
-		webhookPort                                             int
+		webhookPort, concurrency                                int
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443",
 		"Address of the metrics endpoint; 0 disables it.")
@@ -44,6 +45,8 @@ func main() {
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader, so that only one replica reconciles at a time.")
 	flag.StringVar(&webhookCertPath, "webhook-cert-path", "", "Directory holding the webhook server's tls.crt and tls.key.")
 	flag.IntVar(&webhookPort, "webhook-port", 9443, "Port of the webhook server.")
+	flag.IntVar(&concurrency, "max-concurrent-reconciles", kube.DefaultConcurrency,
+		"How many objects of each kind are reconciled at once. Two changes to one object are never reconciled at once.")
 	flag.BoolVar(&enableWebhooks, "enable-webhooks", true,
 		"Serve the admission webhooks. The reconcilers apply the same rules, so the operator stays correct without them.")
 	flag.BoolVar(&enableHTTP2, "enable-http2", false,
@@ -82,6 +85,7 @@ func main() {
 		WebhookServer:                 webhook.NewServer(webhookOpts),
 		HealthProbeBindAddress:        probeAddr,
 		PprofBindAddress:              pprofAddr,
+		Controller:                    config.Controller{MaxConcurrentReconciles: concurrency},
 		LeaderElection:                leaderElect,
 		LeaderElectionID:              "shcr-operator.shcr.io",
 		LeaderElectionReleaseOnCancel: true,

@@ -16,7 +16,10 @@ import (
 // phaseInput is what an agreement version's phase depends on.
 type phaseInput struct {
 	approved, suspended, controllerEffective bool
-	crossRegion, peerConfirmed               bool
+	// admissionPending: a controller party is a member whose admission the
+	// operator has not yet decided (a member just created).
+	admissionPending           bool
+	crossRegion, peerConfirmed bool
 	// window is the version's validity as the policy compiler computes it:
 	// cut short when a later version takes effect.
 	window policy.Window
@@ -48,6 +51,8 @@ func derive(in phaseInput, now time.Time) derived {
 				"superseded by version %d from %s", w.SupersededBy, stamp(w.Until))}
 		}
 		return derived{phase: shcrv1alpha1.PhaseExpired, message: "ended at " + stamp(in.endsOn)}
+	case !in.controllerEffective && in.admissionPending:
+		return derived{phase: shcrv1alpha1.PhasePending, message: "awaiting the admission check of the controller parties"}
 	case !in.controllerEffective:
 		return derived{phase: shcrv1alpha1.PhaseInvalid, message: "no controller party is an Admitted member: the terms cannot hold"}
 	case in.crossRegion && !in.peerConfirmed:

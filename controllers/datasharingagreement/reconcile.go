@@ -75,7 +75,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	parties, err := r.partyStates(ctx, agreement, region)
+	parties, admissionPending, err := r.partyStates(ctx, agreement, region)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -90,6 +90,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		approved:            len(missing) == 0,
 		suspended:           agreement.Spec.Suspended,
 		controllerEffective: anyControllerEffective(parties),
+		admissionPending:    admissionPending,
 		crossRegion:         agreement.Spec.Terms.Journey == shcrv1alpha1.JourneyCrossRegion,
 		peerConfirmed:       peerConfirmed,
 		window:              window,
@@ -152,7 +153,8 @@ func (r *Reconciler) window(ctx context.Context, agreement *shcrv1alpha1.DataSha
 
 // partyStates says, per party, whether it shares now: it must be an Admitted
 // member of this region, or of the peer region of a cross-region agreement.
-func (r *Reconciler) partyStates(ctx context.Context, agreement *shcrv1alpha1.DataSharingAgreement, region string) ([]shcrv1alpha1.PartyStatus, error) {
+func (r *Reconciler) partyStates(ctx context.Context, agreement *shcrv1alpha1.DataSharingAgreement, region string) (
+	_ []shcrv1alpha1.PartyStatus, admissionPending bool, _ error) {
 	var members []policy.Member
 	regions := map[string]string{agreement.Namespace: region}
 	if t := agreement.Spec.Terms; t.Journey == shcrv1alpha1.JourneyCrossRegion {
@@ -161,7 +163,10 @@ func (r *Reconciler) partyStates(ctx context.Context, agreement *shcrv1alpha1.Da
 	for _, p := range agreement.Spec.Terms.Parties {
 		list := &shcrv1alpha1.MemberOrganisationList{}
 		if err := r.Client.List(ctx, list, client.MatchingFields{index.MemberODSCode: p.ODSCode}); err != nil {
-			return nil, err
+			return nil, false, err
+		}
+		if governance.IsController(p.Role) && slices.ContainsFunc(list.Items, admissionUndecided) {
+			admissionPending = true
 		}
 		for ns, memberRegion := range regions {
 			inRegion := slices.DeleteFunc(slices.Clone(list.Items), func(m shcrv1alpha1.MemberOrganisation) bool { return m.Namespace != ns })
@@ -174,7 +179,14 @@ func (r *Reconciler) partyStates(ctx context.Context, agreement *shcrv1alpha1.Da
 			ODSCode: s.ODSCode, Role: shcrv1alpha1.PartyRole(s.Role), Effective: s.Effective, Reason: s.Reason,
 		})
 	}
-	return out, nil
+	return out, admissionPending, nil
+}
+
+// admissionUndecided says whether the operator has yet to check a member's
+// admission: no Admitted condition for its current generation.
+func admissionUndecided(m shcrv1alpha1.MemberOrganisation) bool {
+	c := meta.FindStatusCondition(m.Status.Conditions, shcrv1alpha1.ConditionAdmitted)
+	return m.DeletionTimestamp.IsZero() && (c == nil || c.ObservedGeneration != m.Generation)
 }
 
 func anyControllerEffective(parties []shcrv1alpha1.PartyStatus) bool {

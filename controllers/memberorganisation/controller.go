@@ -19,6 +19,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
 	"github.com/shcr-io/shcr-operator/internal/apply"
@@ -47,6 +48,7 @@ type Reconciler struct {
 	ReadConnectorStatus func(ctx context.Context, url string) (*connector.Status, error)
 
 	applier *apply.Applier
+	board   *statusBoard
 }
 
 // +kubebuilder:rbac:groups=shcr.io,resources=memberorganisations,verbs=get;list;watch
@@ -64,6 +66,14 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Now == nil {
 		r.Now = time.Now
 	}
+	read := r.ReadConnectorStatus
+	if read == nil {
+		read = readConnectorStatus
+	}
+	r.board = newStatusBoard(read)
+	if err := mgr.Add(r.board); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("memberorganisation").
 		For(&shcrv1alpha1.MemberOrganisation{}).
@@ -74,5 +84,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&corev1.Service{}).
 		Watches(&shcrv1alpha1.DataSharingAgreement{}, handler.EnqueueRequestsFromMapFunc(r.membersOfAgreement)).
 		Watches(&shcrv1alpha1.MemberOrganisation{}, handler.EnqueueRequestsFromMapFunc(r.sameODSCode)).
+		// A connector's report changed.
+		WatchesRawSource(source.Channel(r.board.changed, &handler.EnqueueRequestForObject{})).
 		Complete(r)
 }

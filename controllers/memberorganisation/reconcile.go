@@ -108,10 +108,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	}
 	if meta.IsStatusConditionTrue(member.Status.Conditions, shcrv1alpha1.ConditionConnectorAvailable) && member.Spec.Connector != nil &&
 		hasRole(member, shcrv1alpha1.RoleProvider) {
-		r.reportConnector(ctx, member)
+		r.reportConnector(member)
 		requeue = min(requeue, connectorStatusRefresh)
 	} else {
 		member.Status.Connector = nil
+		r.board.forget(req.NamespacedName)
 	}
 	return ctrl.Result{RequeueAfter: requeue}, nil
 }

@@ -9,6 +9,8 @@ SPDX-License-Identifier: Apache-2.0
 package shcrregion
 
 import (
+	"time"
+
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -18,7 +20,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
@@ -34,6 +35,10 @@ type Reconciler struct {
 	APIReader client.Reader
 	// Recorder records Events on condition transitions.
 	Recorder events.EventRecorder
+	// Coalesce is how long a change to the region's organisations,
+	// agreements or policies waits so that a burst is compiled once;
+	// DefaultCoalesce when zero.
+	Coalesce time.Duration
 
 	applier *apply.Applier
 }
@@ -60,6 +65,9 @@ type Reconciler struct {
 // and counts the region's members and agreements.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.applier = newApplier(r)
+	if r.Coalesce == 0 {
+		r.Coalesce = DefaultCoalesce
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("shcrregion").
 		For(&shcrv1alpha1.ShCRRegion{}, builder.WithPredicates(predicate.Or(
@@ -80,9 +88,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&policyv1.PodDisruptionBudget{}).
 		Owns(&rbacv1.Role{}).
 		Owns(&rbacv1.RoleBinding{}).
-		Watches(&shcrv1alpha1.MemberOrganisation{}, handler.EnqueueRequestsFromMapFunc(regionOfNamespace)).
-		Watches(&shcrv1alpha1.DataSharingAgreement{}, handler.EnqueueRequestsFromMapFunc(regionOfNamespace)).
-		Watches(&shcrv1alpha1.AccessPolicy{}, handler.EnqueueRequestsFromMapFunc(regionOfNamespace)).
+		Watches(&shcrv1alpha1.MemberOrganisation{}, regionChanges(r.Coalesce)).
+		Watches(&shcrv1alpha1.DataSharingAgreement{}, regionChanges(r.Coalesce)).
+		Watches(&shcrv1alpha1.AccessPolicy{}, regionChanges(r.Coalesce)).
 		Complete(r)
 }
 

@@ -17,6 +17,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -251,7 +252,9 @@ func (r *Reconciler) reconcilePolicyBundle(ctx context.Context, region *shcrv1al
 // policyInput gathers the region's members, agreements and policies, and the
 // peer regions' members named by its cross-region agreements.
 func (r *Reconciler) policyInput(ctx context.Context, region *shcrv1alpha1.ShCRRegion) (policy.Input, error) {
-	ns := client.InNamespace(shcrv1alpha1.NamespaceFor(region.Name))
+	// The cache's own objects, not copies: this is the operator's hottest
+	// read at scale, and the governance conversions copy what they keep.
+	ns := readOnly(shcrv1alpha1.NamespaceFor(region.Name))
 	in := policy.Input{Region: region.Name}
 	members := &shcrv1alpha1.MemberOrganisationList{}
 	if err := r.Client.List(ctx, members, ns); err != nil {
@@ -272,7 +275,7 @@ func (r *Reconciler) policyInput(ctx context.Context, region *shcrv1alpha1.ShCRR
 	}
 	for peer := range peers {
 		peerMembers := &shcrv1alpha1.MemberOrganisationList{}
-		if err := r.Client.List(ctx, peerMembers, client.InNamespace(shcrv1alpha1.NamespaceFor(peer))); err != nil {
+		if err := r.Client.List(ctx, peerMembers, readOnly(shcrv1alpha1.NamespaceFor(peer))); err != nil {
 			return in, err
 		}
 		in.Members = append(in.Members, governance.PolicyMembers(peerMembers.Items, peer)...)
@@ -287,9 +290,15 @@ func (r *Reconciler) policyInput(ctx context.Context, region *shcrv1alpha1.ShCRR
 	return in, nil
 }
 
+// readOnly lists a namespace from the cache without copying the objects:
+// the caller must not change them.
+func readOnly(namespace string) client.ListOption {
+	return &client.ListOptions{Namespace: namespace, UnsafeDisableDeepCopy: ptr.To(true)}
+}
+
 // reconcileCounts reports how many members and active agreements the region has.
 func (r *Reconciler) reconcileCounts(ctx context.Context, region *shcrv1alpha1.ShCRRegion) (ctrl.Result, error) {
-	ns := client.InNamespace(shcrv1alpha1.NamespaceFor(region.Name))
+	ns := readOnly(shcrv1alpha1.NamespaceFor(region.Name))
 	members := &shcrv1alpha1.MemberOrganisationList{}
 	if err := r.Client.List(ctx, members, ns); err != nil {
 		return ctrl.Result{}, err

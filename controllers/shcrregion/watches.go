@@ -8,13 +8,47 @@ package shcrregion
 import (
 	"context"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/workqueue"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	ctrl "sigs.k8s.io/controller-runtime/pkg/reconcile"
 )
+
+// DefaultCoalesce is how long the region waits after a change to one of its
+// organisations, agreements or policies before recompiling, so that the
+// changes of a burst (a region being onboarded, a GitOps sync) are compiled
+// together.
+const DefaultCoalesce = 500 * time.Millisecond
+
+// regionChanges enqueues the region of a changed object after coalesce. A
+// change that arrives while the region already waits joins that wait; one
+// that arrives during a reconcile waits for the next.
+func regionChanges(coalesce time.Duration) handler.EventHandler {
+	enqueue := func(ctx context.Context, obj client.Object, q workqueue.TypedRateLimitingInterface[ctrl.Request]) {
+		for _, req := range regionOfNamespace(ctx, obj) {
+			q.AddAfter(req, coalesce)
+		}
+	}
+	return handler.Funcs{
+		CreateFunc: func(ctx context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[ctrl.Request]) {
+			enqueue(ctx, e.Object, q)
+		},
+		UpdateFunc: func(ctx context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[ctrl.Request]) {
+			enqueue(ctx, e.ObjectNew, q)
+		},
+		DeleteFunc: func(ctx context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[ctrl.Request]) {
+			enqueue(ctx, e.Object, q)
+		},
+		GenericFunc: func(ctx context.Context, e event.GenericEvent, q workqueue.TypedRateLimitingInterface[ctrl.Request]) {
+			enqueue(ctx, e.Object, q)
+		},
+	}
+}
 
 // regionOfNamespace maps an object in a region namespace (shcr-<region>) to
 // its region.

@@ -41,7 +41,9 @@ func Bool(b bool) metav1.ConditionStatus {
 
 // RecordTransitions records an Event, reason as the condition's, for each
 // condition whose status or reason changed between before and after.
-// Reconciling, and Stalled=False, are bookkeeping and make no Event.
+// Reconciling, and Stalled=False, are bookkeeping and make no Event; nor do
+// the steps of a normal convergence (see eventWorthy), so that a region of
+// thousands of organisations is not onboarded with thousands of Events.
 func RecordTransitions(rec events.EventRecorder, obj runtime.Object, before, after []metav1.Condition) {
 	if rec == nil {
 		return
@@ -51,7 +53,7 @@ func RecordTransitions(rec events.EventRecorder, obj runtime.Object, before, aft
 			continue
 		}
 		old := meta.FindStatusCondition(before, c.Type)
-		if old != nil && old.Status == c.Status && old.Reason == c.Reason {
+		if old != nil && old.Status == c.Status && old.Reason == c.Reason || !eventWorthy(old, c) {
 			continue
 		}
 		eventType := corev1.EventTypeNormal
@@ -98,6 +100,21 @@ var progressing = map[string]bool{
 	shcrv1alpha1.ReasonApplyFailed: true,
 	// A region waits for its previous namespace to finish terminating.
 	shcrv1alpha1.ReasonNamespaceTerminating: true,
+}
+
+// eventWorthy says whether a condition's change from old (nil when it
+// first appears) to c deserves an Event. Waiting for a rollout (a
+// progressing reason) does not: its end does. Nor does a condition that
+// first appears True, other than Ready and an agreement's Active, which
+// Ready's Event (or its own) already tells.
+func eventWorthy(old *metav1.Condition, c metav1.Condition) bool {
+	if progressing[c.Reason] && c.Reason != shcrv1alpha1.ReasonApplyFailed {
+		return false
+	}
+	if old == nil && c.Status == metav1.ConditionTrue {
+		return c.Type == shcrv1alpha1.ConditionReady || c.Type == shcrv1alpha1.ConditionActive
+	}
+	return true
 }
 
 // Summarise sets Ready from the conditions it summarises (parts) and the

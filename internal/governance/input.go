@@ -6,6 +6,7 @@ SPDX-License-Identifier: Apache-2.0
 package governance
 
 import (
+	"slices"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -76,13 +77,14 @@ func purposeOrDefault(p shcrv1alpha1.Purpose) shcrv1alpha1.Purpose {
 	return p
 }
 
-// PolicyPolicy is an AccessPolicy as the policy compiler sees it.
+// PolicyPolicy is an AccessPolicy as the policy compiler sees it. It shares
+// no slice with p, so p may be the cache's own copy.
 func PolicyPolicy(p *shcrv1alpha1.AccessPolicy) policy.Policy {
 	out := policy.Policy{
 		Name:                          p.Namespace + "/" + p.Name,
 		AgreementID:                   p.Spec.AgreementID,
-		Organisations:                 p.Spec.Subjects.Organisations,
-		Roles:                         p.Spec.Subjects.Roles,
+		Organisations:                 slices.Clone(p.Spec.Subjects.Organisations),
+		Roles:                         slices.Clone(p.Spec.Subjects.Roles),
 		RequireLegitimateRelationship: ptr.Deref(p.Spec.RequireLegitimateRelationship, true),
 		Sensitive:                     string(p.Spec.SensitiveData),
 	}
@@ -105,7 +107,7 @@ func PolicyPolicy(p *shcrv1alpha1.AccessPolicy) policy.Policy {
 	// A duration that does not parse allows no break-glass (fail closed).
 	if bg := p.Spec.BreakGlass; bg != nil {
 		if d, err := time.ParseDuration(bg.MaxDuration); err == nil && d > 0 {
-			out.BreakGlass = &policy.BreakGlass{AllowedRoles: bg.AllowedRoles, MaxDuration: d}
+			out.BreakGlass = &policy.BreakGlass{AllowedRoles: slices.Clone(bg.AllowedRoles), MaxDuration: d}
 		}
 	}
 	return out

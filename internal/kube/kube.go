@@ -61,11 +61,18 @@ func CacheOptions() cache.Options {
 	}
 }
 
+// DefaultConcurrency is how many objects of each kind the operator
+// reconciles at once, unless the caller sets Controller.MaxConcurrentReconciles.
+const DefaultConcurrency = 4
+
 // NewManager builds a manager from options the caller has filled in (metrics,
 // probes, leader election, webhooks), with the operator's scheme and cache.
 func NewManager(cfg *rest.Config, opts ctrl.Options) (ctrl.Manager, error) {
 	opts.Scheme = Scheme
 	opts.Cache = CacheOptions()
+	if opts.Controller.MaxConcurrentReconciles == 0 {
+		opts.Controller.MaxConcurrentReconciles = DefaultConcurrency
+	}
 	mgr, err := ctrl.NewManager(cfg, opts)
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)

@@ -150,7 +150,7 @@ func ConnectorService(region string, member *shcrv1alpha1.MemberOrganisation) *c
 		Spec: corev1.ServiceSpec{
 			Type:      corev1.ServiceTypeClusterIP,
 			ClusterIP: corev1.ClusterIPNone,
-			Selector: connectorSelector(region, member),
+			Selector:  connectorSelector(region, member),
 			Ports: []corev1.ServicePort{{
 				Name: "http", Port: ConnectorStatusPort, TargetPort: intstr.FromInt32(ConnectorStatusPort), Protocol: corev1.ProtocolTCP,
 			}},

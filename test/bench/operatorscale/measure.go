@@ -15,6 +15,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -45,8 +46,8 @@ type result struct {
 	// resyncWrites the operator's during a forced full resync, which took
 	// resync and reconciled resyncReconciles times.
 	idleWrites, idleOperatorWrites, resyncWrites int
-	resync                   time.Duration
-	resyncReconciles         float64
+	resync                                       time.Duration
+	resyncReconciles                             float64
 	// oneMore are the create-to-Ready times of one more organisation.
 	oneMore []time.Duration
 	// heap is the manager's heap in use after GC once settled, and after
@@ -97,6 +98,9 @@ func measure(ctx context.Context, o options, bin, dir string, n int, out io.Writ
 	region := buildRegion(n)
 	res.agreements, res.policies = len(region.agreements), len(region.policies)
 	logf("onboarding %d organisations, %d agreements, %d policies", n, res.agreements, res.policies)
+	if o.cpuProfile != "" {
+		go op.cpuProfile(fmt.Sprintf("%s.%d", o.cpuProfile, n), time.Minute)
+	}
 	from := rg.auditOffset()
 	start := time.Now()
 	onboardCtx, onboardCancel := context.WithTimeout(ctx, o.timeout)
@@ -123,6 +127,9 @@ func measure(ctx context.Context, o options, bin, dir string, n int, out io.Writ
 	res.refused = counts.refused[operatorUser]
 	logf("settled after %s: %d grants; writes: apply %d, operator %d, workload stand-in %d (operator refused: %d) by resource %v",
 		res.makespan.Round(time.Millisecond), grants, res.applyWrites, res.operatorWrites, res.workloadWrites, res.refused, res.operatorByResource)
+	if byReason, err := eventsByReason(ctx, rg); err == nil {
+		logf("events by kind and reason: %v", byReason)
+	}
 	if res.rss, err = op.peakRSS(); err != nil {
 		return res, err
 	}
@@ -215,6 +222,20 @@ func writeCeiling(ctx context.Context, rg *rig, clients, objects int) (float64, 
 		return nil
 	})
 	return float64(objects) / time.Since(start).Seconds(), err
+}
+
+// eventsByReason counts the Events in the region namespace by the kind of
+// object they regard and their reason.
+func eventsByReason(ctx context.Context, rg *rig) (map[string]int, error) {
+	list := &eventsv1.EventList{}
+	if err := rg.admin.List(ctx, list, client.InNamespace(shcrv1alpha1.NamespaceFor(regionName))); err != nil {
+		return nil, err
+	}
+	out := map[string]int{}
+	for _, e := range list.Items {
+		out[e.Regarding.Kind+"/"+e.Reason]++
+	}
+	return out, nil
 }
 
 // view is the benchmark's own informer cache of the four kinds, so that

@@ -436,6 +436,23 @@ func (p *operatorProcess) stop() {
 	}
 }
 
+// cpuProfile writes the manager's CPU profile over the next d to path.
+func (p *operatorProcess) cpuProfile(path string, d time.Duration) {
+	resp, err := http.Get(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", p.pprofURL, int(d.Seconds()))) //nolint:gosec,noctx // loopback
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "CPU profile:", err)
+		return
+	}
+	defer func() { _ = resp.Body.Close() }()
+	f, err := os.Create(path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "CPU profile:", err)
+		return
+	}
+	defer func() { _ = f.Close() }()
+	_, _ = io.Copy(f, resp.Body)
+}
+
 var memStatLine = regexp.MustCompile(`(?m)^# (HeapInuse|HeapAlloc) = (\d+)$`)
 
 // heapAfterGC forces a garbage collection in the manager (pprof's gc=1) and
