@@ -84,6 +84,9 @@ type options struct {
 	// cpuProfile, when set, is where the manager's CPU profile of the
 	// first minute of each onboarding is written (<path>.<size>).
 	cpuProfile string
+	// heapProfile, when set, is where the manager's heap profile is written
+	// once the region has settled (<path>.<size>).
+	heapProfile string
 }
 
 func parseFlags(args []string, out io.Writer) (options, error) {
@@ -98,6 +101,7 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 	fs.IntVar(&o.more, "more", 30, "how many times one more organisation is added")
 	fs.BoolVar(&o.keep, "keep", false, "keep the audit log and the manager's logs (their directory is printed)")
 	fs.DurationVar(&o.timeout, "timeout", 20*time.Minute, "the longest an onboarding may take")
+	fs.StringVar(&o.heapProfile, "heapprofile", "", "write the manager's heap profile, once the region has settled, to this file suffixed with the size")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write the manager's CPU profile of the first minute of each onboarding to this file, suffixed with the size")
 	if err := fs.Parse(args); err != nil {
 		return o, err

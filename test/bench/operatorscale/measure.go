@@ -99,7 +99,7 @@ func measure(ctx context.Context, o options, bin, dir string, n int, out io.Writ
 	res.agreements, res.policies = len(region.agreements), len(region.policies)
 	logf("onboarding %d organisations, %d agreements, %d policies", n, res.agreements, res.policies)
 	if o.cpuProfile != "" {
-		go op.cpuProfile(fmt.Sprintf("%s.%d", o.cpuProfile, n), time.Minute)
+		go op.profile(fmt.Sprintf("%s.%d", o.cpuProfile, n), "profile?seconds=60")
 	}
 	from := rg.auditOffset()
 	start := time.Now()
@@ -137,6 +137,9 @@ func measure(ctx context.Context, o options, bin, dir string, n int, out io.Writ
 		return res, err
 	}
 	logf("manager heap in use after GC %.1f MiB, peak RSS %.1f MiB", mib(res.heap), mib(res.rss))
+	if o.heapProfile != "" {
+		op.profile(fmt.Sprintf("%s.%d", o.heapProfile, n), "heap?gc=1")
+	}
 
 	// Idle: nobody changes anything.
 	from = rg.auditOffset()

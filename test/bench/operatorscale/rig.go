@@ -436,17 +436,18 @@ func (p *operatorProcess) stop() {
 	}
 }
 
-// cpuProfile writes the manager's CPU profile over the next d to path.
-func (p *operatorProcess) cpuProfile(path string, d time.Duration) {
-	resp, err := http.Get(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", p.pprofURL, int(d.Seconds()))) //nolint:gosec,noctx // loopback
+// profile writes one of the manager's pprof profiles ("heap?gc=1",
+// "profile?seconds=60") to path.
+func (p *operatorProcess) profile(path, which string) {
+	resp, err := http.Get(p.pprofURL + "/debug/pprof/" + which) //nolint:gosec,noctx // loopback
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "CPU profile:", err)
+		fmt.Fprintln(os.Stderr, "profile:", err)
 		return
 	}
 	defer func() { _ = resp.Body.Close() }()
 	f, err := os.Create(path)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "CPU profile:", err)
+		fmt.Fprintln(os.Stderr, "profile:", err)
 		return
 	}
 	defer func() { _ = f.Close() }()
