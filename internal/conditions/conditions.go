@@ -48,17 +48,17 @@ func RecordTransitions(rec events.EventRecorder, obj runtime.Object, before, aft
 	if rec == nil {
 		return
 	}
+	readyNow := becameGood(meta.FindStatusCondition(before, shcrv1alpha1.ConditionReady), meta.FindStatusCondition(after, shcrv1alpha1.ConditionReady))
 	for _, c := range after {
 		if c.Type == shcrv1alpha1.ConditionReconciling || (c.Type == shcrv1alpha1.ConditionStalled && c.Status == metav1.ConditionFalse) {
 			continue
 		}
 		old := meta.FindStatusCondition(before, c.Type)
-		if old != nil && old.Status == c.Status && old.Reason == c.Reason || !eventWorthy(old, c) {
+		if old != nil && old.Status == c.Status && old.Reason == c.Reason || !eventWorthy(old, c, readyNow) {
 			continue
 		}
 		eventType := corev1.EventTypeNormal
-		if c.Status != metav1.ConditionTrue && c.Type != shcrv1alpha1.ConditionScopeNarrowed || c.Type == shcrv1alpha1.ConditionStalled ||
-			c.Type == shcrv1alpha1.ConditionScopeNarrowed && c.Status == metav1.ConditionTrue {
+		if !good(c) {
 			eventType = corev1.EventTypeWarning
 		}
 		rec.Eventf(obj, nil, eventType, c.Reason, c.Type, "%s=%s: %s", c.Type, c.Status, c.Message)
@@ -102,17 +102,44 @@ var progressing = map[string]bool{
 	shcrv1alpha1.ReasonNamespaceTerminating: true,
 }
 
-// eventWorthy says whether a condition's change from old (nil when it
-// first appears) to c deserves an Event. Waiting for a rollout (a
-// progressing reason) does not: its end does. Nor does a condition that
-// first appears True, other than Ready and an agreement's Active, which
-// Ready's Event (or its own) already tells.
-func eventWorthy(old *metav1.Condition, c metav1.Condition) bool {
-	if progressing[c.Reason] && c.Reason != shcrv1alpha1.ReasonApplyFailed {
-		return false
+// good says whether a condition is in its healthy state: True, except for
+// the abnormal-true ones (Stalled, ScopeNarrowed).
+func good(c metav1.Condition) bool {
+	if c.Type == shcrv1alpha1.ConditionStalled || c.Type == shcrv1alpha1.ConditionScopeNarrowed {
+		return c.Status == metav1.ConditionFalse
 	}
-	if old == nil && c.Status == metav1.ConditionTrue {
-		return c.Type == shcrv1alpha1.ConditionReady || c.Type == shcrv1alpha1.ConditionActive
+	return c.Status == metav1.ConditionTrue
+}
+
+// becameGood says whether a condition reached its healthy state in this
+// update.
+func becameGood(old, c *metav1.Condition) bool {
+	return c != nil && good(*c) && (old == nil || !good(*old))
+}
+
+// waiting are reasons that say an object waits for another to be ready,
+// which a normal onboarding passes through: their status shows them, and
+// their end makes the Event.
+var waiting = map[string]bool{
+	shcrv1alpha1.ReasonRollingOut:           true,
+	shcrv1alpha1.ReasonProgressing:          true,
+	shcrv1alpha1.ReasonNamespaceTerminating: true,
+	shcrv1alpha1.ReasonAgreementNotActive:   true,
+}
+
+// eventWorthy says whether a condition's change from old (nil when it
+// first appears) to c deserves an Event. Waiting for something else does
+// not: its end does. Nor does a condition that first appears healthy, or
+// becomes healthy as Ready does (readyNow): Ready's Event tells it. An
+// agreement's Active is its legal effect and always has its own Event.
+func eventWorthy(old *metav1.Condition, c metav1.Condition, readyNow bool) bool {
+	switch {
+	case c.Type == shcrv1alpha1.ConditionReady || c.Type == shcrv1alpha1.ConditionActive:
+		return !waiting[c.Reason]
+	case waiting[c.Reason]:
+		return false
+	case good(c):
+		return old != nil && !readyNow
 	}
 	return true
 }

@@ -44,7 +44,24 @@ func TestRecordTransitionsOnlyWhatIsWorthAnEvent(t *testing.T) {
 		after: []metav1.Condition{
 			cond(shcrv1alpha1.ConditionConnectorAvailable, shcrv1alpha1.ReasonAvailable, T), cond(shcrv1alpha1.ConditionReady, shcrv1alpha1.ReasonReady, T),
 		},
-		want: []string{"Normal Available", "Normal Ready"},
+		want: []string{"Normal Ready"},
+	}, {
+		name: "a policy created before its agreement is Active, then in force",
+		after: []metav1.Condition{
+			cond(shcrv1alpha1.ConditionInForce, shcrv1alpha1.ReasonAgreementNotActive, F),
+			cond(shcrv1alpha1.ConditionScopeNarrowed, shcrv1alpha1.ReasonWithinScope, F),
+			cond(shcrv1alpha1.ConditionReady, shcrv1alpha1.ReasonAgreementNotActive, F),
+		},
+	}, {
+		name:   "the connector recovers while the organisation stays Ready",
+		before: []metav1.Condition{cond(shcrv1alpha1.ConditionConnectorAvailable, shcrv1alpha1.ReasonApplyFailed, F), cond(shcrv1alpha1.ConditionReady, shcrv1alpha1.ReasonReady, T)},
+		after:  []metav1.Condition{cond(shcrv1alpha1.ConditionConnectorAvailable, shcrv1alpha1.ReasonAvailable, T), cond(shcrv1alpha1.ConditionReady, shcrv1alpha1.ReasonReady, T)},
+		want:   []string{"Normal Available"},
+	}, {
+		name:   "a policy's scope narrowed by a new agreement version",
+		before: []metav1.Condition{cond(shcrv1alpha1.ConditionScopeNarrowed, shcrv1alpha1.ReasonWithinScope, F)},
+		after:  []metav1.Condition{cond(shcrv1alpha1.ConditionScopeNarrowed, "Narrowed", T)},
+		want:   []string{"Warning Narrowed"},
 	}, {
 		name:  "an organisation refused at once, and an agreement active at once",
 		after: []metav1.Condition{cond(shcrv1alpha1.ConditionAdmitted, "DSPTNotMet", F), cond(shcrv1alpha1.ConditionActive, "Active", T)},

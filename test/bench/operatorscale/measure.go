@@ -18,11 +18,15 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
 	"github.com/shcr-io/shcr-operator/internal/kube"
+	"github.com/shcr-io/shcr-operator/internal/specs"
 	"github.com/shcr-io/shcr-operator/test/fixtures"
 )
 
@@ -31,8 +35,10 @@ const regionName = "bench"
 // result is one region size's figures.
 type result struct {
 	orgs, agreements, policies int
-	// w is the write ceiling, objects per second.
-	w float64
+	// w is the write ceiling, objects per second; wApply the same for the
+	// operator's commonest write, a connector Deployment created by
+	// server-side apply.
+	w, wApply float64
 	// makespan runs from the first apply to every object Ready.
 	makespan time.Duration
 	// writes are the accepted writes of the onboarding by the platform
@@ -80,6 +86,10 @@ func measure(ctx context.Context, o options, bin, dir string, n int, out io.Writ
 		return res, fmt.Errorf("measuring W: %w", err)
 	}
 	logf("W = %.0f objects/s (%d ConfigMaps, %d clients)", res.w, o.wObjects, o.clients)
+	if res.wApply, err = applyCeiling(ctx, rg, o.clients, o.wObjects/2); err != nil {
+		return res, fmt.Errorf("measuring W for server-side applies: %w", err)
+	}
+	logf("W(apply) = %.0f objects/s (%d connector Deployments created by server-side apply)", res.wApply, o.wObjects/2)
 
 	workloads, err := rg.startWorkloadControllers(ctx)
 	if err != nil {
@@ -241,6 +251,31 @@ func eventsByReason(ctx context.Context, rg *rig) (map[string]int, error) {
 	return out, nil
 }
 
+// applyCeiling creates connector Deployments, as the operator makes them,
+// by server-side apply with parallel clients, and returns objects per second.
+func applyCeiling(ctx context.Context, rg *rig, clients, objects int) (float64, error) {
+	idx := make([]int, objects)
+	for i := range idx {
+		idx[i] = i
+	}
+	start := time.Now()
+	err := parallel(ctx, clients, idx, func(ctx context.Context, i int) error {
+		m := fixtures.Member("write-ceiling", fmt.Sprintf("m-%05d", i), fmt.Sprintf("W%05d", i), "GPPractice")
+		m.UID = types.UID(fmt.Sprintf("00000000-0000-0000-0000-%012d", i))
+		u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(specs.ConnectorDeployment("write-ceiling", m))
+		if err != nil {
+			return err
+		}
+		err = rg.admin.Apply(ctx, client.ApplyConfigurationFromUnstructured(&unstructured.Unstructured{Object: u}),
+			client.FieldOwner("write-ceiling"), client.ForceOwnership)
+		if err != nil && ctx.Err() == nil {
+			return fmt.Errorf("applying Deployment %d: %w", i, err)
+		}
+		return nil
+	})
+	return float64(objects) / time.Since(start).Seconds(), err
+}
+
 // view is the benchmark's own informer cache of the four kinds, so that
 // waiting for Ready costs the API server nothing.
 type view struct{ cache cache.Cache }
@@ -392,13 +427,18 @@ func mib(b int64) float64 { return float64(b) / (1 << 20) }
 
 func report(out io.Writer, results []result) {
 	fmt.Fprintln(out)
-	fmt.Fprintln(out, "| organisations (agreements, policies) | W (objects/s) | writes per organisation (apply + operator + workloads) | makespan | ratio to writes/W | operator writes idle (everyone's) | operator writes in a resync (reconciles, time) | one more: p50 / p99 | heap after GC (per 1,000) | peak RSS |")
+	fmt.Fprintln(out, "| organisations (agreements, policies) | W: creates, applies (objects/s) | writes per organisation (apply + operator + workloads) | makespan | ratio to writes/W (to writes/W(apply)) | operator writes idle (everyone's) | operator writes in a resync (reconciles, time) | one more: p50 / p99 | heap after GC (per 1,000) | peak RSS |")
 	fmt.Fprintln(out, "|---|---|---|---|---|---|---|---|---|---|")
 	for _, r := range results {
 		per := func(v int) float64 { return float64(v) / float64(r.orgs) }
-		fmt.Fprintf(out, "| %d (%d, %d) | %.0f | %.1f (%.1f + %.1f + %.1f) | %.1f s | %.2f | %d (%d) | %d (%.0f, %.1f s) | %s / %s | %.1f MiB (%.1f) | %.1f MiB |\n",
-			r.orgs, r.agreements, r.policies, r.w, per(r.totalWrites()), per(r.applyWrites), per(r.operatorWrites), per(r.workloadWrites),
-			r.makespan.Seconds(), r.ratio(), r.idleOperatorWrites, r.idleWrites, r.resyncWrites, r.resyncReconciles, r.resync.Seconds(),
+		fmt.Fprintf(out, "| %d (%d, %d) | %.0f, %.0f | %.1f (%.1f + %.1f + %.1f) | %.1f s | %.2f (%.2f) | %d (%d) | %d (%.0f, %.1f s) | %s / %s | %.1f MiB (%.1f) | %.1f MiB |\n",
+			r.orgs, r.agreements, r.policies, r.w, r.wApply, per(r.totalWrites()), per(r.applyWrites), per(r.operatorWrites), per(r.workloadWrites),
+			r.makespan.Seconds(), r.ratio(), r.makespan.Seconds()/(float64(r.totalWrites())/r.wApply), r.idleOperatorWrites, r.idleWrites, r.resyncWrites, r.resyncReconciles, r.resync.Seconds(),
 			percentile(r.oneMore, 50), percentile(r.oneMore, 99), mib(r.heap), mib(r.heap)*1000/float64(r.orgs), mib(r.rss))
+	}
+	for i := 1; i < len(results); i++ {
+		a, b := results[i-1], results[i]
+		fmt.Fprintf(out, "\nheap after GC from %d to %d organisations: %.1f MiB more, %.1f MiB per 1,000 more\n",
+			a.orgs, b.orgs, mib(b.heap-a.heap), mib(b.heap-a.heap)*1000/float64(b.orgs-a.orgs))
 	}
 }
