@@ -19,6 +19,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -57,8 +58,27 @@ func CacheOptions() cache.Options {
 	}
 	return cache.Options{
 		ByObject:         byObject,
-		DefaultTransform: cache.TransformStripManagedFields(),
+		DefaultTransform: slimForCache,
 	}
+}
+
+// slimForCache drops from a cached object what the operator never reads:
+// managedFields, and the copy of the whole object that a client-side
+// "kubectl apply" keeps in an annotation (it doubles the size of every
+// resource applied that way). The operator writes objects only by
+// server-side apply and by patches computed from its own changes, so no
+// write sends these fields back empty.
+func slimForCache(obj any) (any, error) {
+	if m, ok := obj.(metav1.Object); ok {
+		m.SetManagedFields(nil)
+		if a := m.GetAnnotations(); a != nil {
+			if _, ok := a[corev1.LastAppliedConfigAnnotation]; ok {
+				delete(a, corev1.LastAppliedConfigAnnotation)
+				m.SetAnnotations(a)
+			}
+		}
+	}
+	return obj, nil
 }
 
 // DefaultConcurrency is how many objects of each kind the operator
