@@ -37,8 +37,9 @@ import (
 // signers is the group of the Caldicott Guardians who approve agreements.
 const signers = "signers"
 
-// The organisations of an onboarding: a GP practice and an acute trust.
-const gpCode, trustCode = "W86001", "RW1"
+// The organisations of an onboarding, a GP practice and an acute trust; a
+// council that joins later; and an organisation that is never a member.
+const gpCode, trustCode, councilCode, strangerCode = "W86001", "RW1", "W15", "Y99999"
 
 // agreedCategories are what the agreement shares; the policy grants the
 // clinicians two of them.
@@ -143,14 +144,14 @@ func (o *onboarding) createTheRest(t *testing.T) {
 	}
 	o.create(t, fixtures.Agreement(o.ns, o.agreement, o.agreementID, 1, agreedCategories, o.from, o.until, gpCode, trustCode))
 	for _, code := range []string{gpCode, trustCode} {
-		o.approve(t, code)
+		o.approve(t, o.agreement, code)
 	}
 	o.create(t, fixtures.AccessPolicy(o.ns, o.policy, o.agreementID, []string{"R8000"}, nil, grantedCategories...))
 }
 
-// approve adds code's approval as its Caldicott Guardian, who records
-// themself (no webhook runs to do it).
-func (o *onboarding) approve(t *testing.T, code string) {
+// approve adds code's approval of an agreement as its Caldicott Guardian,
+// who records themself (no webhook runs to do it).
+func (o *onboarding) approve(t *testing.T, agreement, code string) {
 	t.Helper()
 	user := "caldicott@" + code
 	signer, err := o.c.As(user, signers)
@@ -159,7 +160,7 @@ func (o *onboarding) approve(t *testing.T, code string) {
 	}
 	testenv.WaitFor(t, "approval by "+code, 30*time.Second, func() (bool, string) {
 		a := &shcrv1alpha1.DataSharingAgreement{}
-		if err := o.c.Client.Get(context.Background(), client.ObjectKey{Namespace: o.ns, Name: o.agreement}, a); err != nil {
+		if err := o.c.Client.Get(context.Background(), client.ObjectKey{Namespace: o.ns, Name: agreement}, a); err != nil {
 			return false, err.Error()
 		}
 		a.Spec.Approvals = append(a.Spec.Approvals, shcrv1alpha1.Approval{Organisation: code, Signatory: "CG " + code,
@@ -335,10 +336,11 @@ func conditionLines(prefix string, conds []metav1.Condition) []string {
 // and source, that the bundle allows at now.
 func allowed(b policy.Bundle, now time.Time) []string {
 	var out []string
-	for _, caller := range []string{gpCode, trustCode, "Y99999"} {
+	codes := []string{gpCode, trustCode, councilCode, strangerCode}
+	for _, caller := range codes {
 		for _, role := range []string{"R8000", "R8003"} {
 			for _, category := range shcrv1alpha1.AllCategories {
-				for _, source := range []string{gpCode, trustCode, "Y99999"} {
+				for _, source := range codes {
 					req := policy.Request{CallerODS: caller, Role: role, PurposeOfUse: "TREAT", LegitimateRelationship: true,
 						Action: "read", Category: string(category), SourceODS: source}
 					if policy.Decide(b, req, now).Allow {

@@ -48,7 +48,11 @@ func StartCluster(root string) (*Cluster, error) {
 		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
 	}
-	env.ControlPlane.GetAPIServer().CertDir = certs
+	apiServer := env.ControlPlane.GetAPIServer()
+	apiServer.CertDir = certs
+	// Without a bound, a stopping API server waits a minute for the
+	// operator's watches to drain.
+	apiServer.Configure().Set("shutdown-watch-termination-grace-period", "1s")
 	c, err := startCluster(env, root)
 	if err != nil {
 		return nil, errors.Join(err, os.RemoveAll(certs))
