@@ -307,6 +307,15 @@ func (o *onboarding) state(t *testing.T) state {
 	return s
 }
 
+// diff says how got differs from s, or is empty when they are the same.
+func (s state) diff(got state) string {
+	d := diff(s.Children, got.Children) + diff(s.Status, got.Status)
+	if got.Grants != s.Grants {
+		d += "\n  grants: " + got.Grants + "\n  want:   " + s.Grants
+	}
+	return d
+}
+
 // bundle reads the region's compiled policy bundle back from the cluster.
 func (o *onboarding) bundle(t *testing.T) (policy.Bundle, bool) {
 	t.Helper()

@@ -77,40 +77,22 @@ func (d *dice) roll(obj client.Object) error {
 // ErrCrashed is what every write after the crash returns.
 var ErrCrashed = errors.New("injected crash: the process is gone")
 
-// Crash lets the first k writes through the clients it wraps, runs crash
-// right after the k-th has returned, and fails every later write with
-// ErrCrashed, so that nothing after the k-th write reaches the API server.
-type Crash struct {
-	k       int64
-	crash   func()
-	started atomic.Int64
-	done    chan struct{}
-}
-
-// NewCrash returns a Crash after write k that calls crash (cancelling the
-// manager, as the process dying would).
-func NewCrash(k int64, crash func()) *Crash {
-	return &Crash{k: k, crash: crash, done: make(chan struct{})}
-}
-
-// Wrap returns a client whose writes go through c.
-func (c *Crash) Wrap(inner client.Client) client.Client {
-	return gated(inner, func(client.Object) (func(), error) {
-		switch n := c.started.Add(1); {
-		case n > c.k:
+// CrashAfter returns a client that lets the first k writes through, calls
+// crash (cancelling the manager, as the process dying would) right after the
+// k-th has returned, and fails every later write with ErrCrashed, so that
+// nothing after the k-th write reaches the API server.
+func CrashAfter(c client.Client, k int64, crash func()) client.Client {
+	var started atomic.Int64
+	return gated(c, func(client.Object) (func(), error) {
+		switch n := started.Add(1); {
+		case n > k:
 			return nil, ErrCrashed
-		case n == c.k:
-			return func() { c.crash(); close(c.done) }, nil
+		case n == k:
+			return crash, nil
 		}
 		return nil, nil
 	})
 }
-
-// Passed is the number of writes that reached the API server.
-func (c *Crash) Passed() int64 { return min(c.started.Load(), c.k) }
-
-// Crashed is closed once the k-th write has returned and crash has run.
-func (c *Crash) Crashed() <-chan struct{} { return c.done }
 
 // gate runs before each write: an error stops the write, and after, when not
 // nil, runs once the write has returned.
