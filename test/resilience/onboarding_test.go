@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -27,6 +28,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
+	"github.com/shcr-io/shcr-operator/internal/apply"
 	"github.com/shcr-io/shcr-operator/internal/policy"
 	"github.com/shcr-io/shcr-operator/internal/specs"
 	"github.com/shcr-io/shcr-operator/test/fixtures"
@@ -205,6 +207,8 @@ type state struct {
 	// Children are the objects in the region's namespace, and the
 	// namespace itself: kind, name and controller.
 	Children []string
+	// Contents are the children's contents by kind and name.
+	Contents map[string]string
 	// Status is each custom resource's phase and conditions (type, status
 	// and reason; messages carry names and counts of the moment).
 	Status []string
@@ -258,8 +262,10 @@ func (o *onboarding) state(t *testing.T) state {
 		s.Status = append(s.Status, conditionLines("AccessPolicy "+p.Name, p.Status.Conditions)...)
 	}
 
+	s.Contents = map[string]string{}
 	child := func(kind string, obj client.Object) string {
 		line := kind + " " + obj.GetName()
+		s.Contents[strings.ReplaceAll(line, o.region, "REGION")] = strings.ReplaceAll(content(t, obj), o.region, "REGION")
 		owner := metav1.GetControllerOf(obj)
 		if owner == nil {
 			return line + " with no controller"
@@ -307,9 +313,46 @@ func (o *onboarding) state(t *testing.T) state {
 	return s
 }
 
+// content is what the operator made of a child, its labels, annotations,
+// spec, data or rules, without what the API server assigns to each object
+// (UID, times, cluster IPs) or the applied-hash annotation (a hash of the
+// region's name among the rest).
+func content(t *testing.T, obj client.Object) string {
+	t.Helper()
+	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	delete(u, "status")
+	annotations := maps.Clone(obj.GetAnnotations())
+	delete(annotations, shcrv1alpha1.AnnotationAppliedHash)
+	u["metadata"] = map[string]any{"labels": obj.GetLabels(), "annotations": annotations}
+	if spec, ok := u["spec"].(map[string]any); ok {
+		delete(spec, "clusterIP")
+		delete(spec, "clusterIPs")
+	}
+	data, err := json.Marshal(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
 // diff says how got differs from s, or is empty when they are the same.
 func (s state) diff(got state) string {
 	d := diff(s.Children, got.Children) + diff(s.Status, got.Status)
+	for child, want := range s.Contents {
+		if c, ok := got.Contents[child]; ok && c != want {
+			var live, desired any
+			_ = json.Unmarshal([]byte(c), &live)
+			_ = json.Unmarshal([]byte(want), &desired)
+			at := apply.Difference(live, desired)
+			if at == "" {
+				at = apply.Difference(desired, live)
+			}
+			d += fmt.Sprintf("\n  %s differs at %s", child, at)
+		}
+	}
 	if got.Grants != s.Grants {
 		d += "\n  grants: " + got.Grants + "\n  want:   " + s.Grants
 	}
