@@ -25,19 +25,22 @@ import (
 )
 
 // Cluster is a real kube-apiserver and etcd (envtest) with the operator's
-// CRDs and admission policies installed and no operator: a test starts,
-// crashes and restarts operators on it with StartManager.
+// CRDs and admission policies installed. StartCluster runs no operator on
+// it: a test starts, crashes and restarts operators with StartManager.
 type Cluster struct {
 	Env    *envtest.Environment
 	Config *rest.Config
 	// Client talks to the API server directly, as cluster admin.
 	Client client.Client
+
+	// certDir is where StartCluster keeps the API server's certificates.
+	certDir string
 }
 
 // StartCluster starts the API server and etcd. root is the repository's top
 // directory. The API server keeps its certificates in a directory of its
-// own, so that RestartAPIServer brings it back on the same address with the
-// same certificates and Config keeps working.
+// own, so that StopAPIServer and StartAPIServer bring it back on the same
+// address with the same certificates, and Config keeps working.
 func StartCluster(root string) (*Cluster, error) {
 	setLogger()
 	certs, err := os.MkdirTemp("", "shcr-apiserver-")
@@ -57,6 +60,7 @@ func StartCluster(root string) (*Cluster, error) {
 	if err != nil {
 		return nil, errors.Join(err, os.RemoveAll(certs))
 	}
+	c.certDir = certs
 	return c, nil
 }
 
@@ -81,8 +85,7 @@ func startCluster(env *envtest.Environment, root string) (*Cluster, error) {
 
 // Stop stops the API server and etcd.
 func (c *Cluster) Stop() error {
-	certs := c.Env.ControlPlane.GetAPIServer().CertDir
-	return errors.Join(c.Env.Stop(), os.RemoveAll(certs))
+	return errors.Join(c.Env.Stop(), os.RemoveAll(c.certDir))
 }
 
 // StopAPIServer stops kube-apiserver and leaves etcd running.
