@@ -140,7 +140,6 @@ func TestCrashAfterEveryWriteOfAnOnboardingConverges(t *testing.T) {
 	}
 }
 
-
 // waitQuiet waits until the operator has made no write for two seconds.
 func waitQuiet(t *testing.T, w *writes.Counter) {
 	t.Helper()

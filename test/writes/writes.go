@@ -5,8 +5,8 @@ SPDX-License-Identifier: Apache-2.0
 
 // Package writes wraps the operator's client to count its API writes (for
 // the tests that prove a no-op reconcile writes nothing), to make some of
-// them fail (as a loaded cluster does) and to stop them all after a given
-// one (as a crash does).
+// them fail or slow (as a loaded cluster does) and to stop them all after a
+// given one (as a crash does).
 package writes
 
 import (
@@ -15,6 +15,7 @@ import (
 	"math/rand"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -72,6 +73,15 @@ func (d *dice) roll(obj client.Object) error {
 		return apierrors.NewTooManyRequests("injected throttling", 1)
 	}
 	return apierrors.NewInternalError(errors.New("injected server error"))
+}
+
+// Slow returns a client whose writes each take d longer, as on a loaded API
+// server.
+func Slow(c client.Client, d time.Duration) client.Client {
+	return gated(c, func(client.Object) (func(), error) {
+		time.Sleep(d)
+		return nil, nil
+	})
 }
 
 // ErrCrashed is what every write after the crash returns.
