@@ -23,10 +23,10 @@ import (
 
 // The operator crashes right after its k-th API write of an onboarding, for
 // every k, and a restarted operator (a new manager, a new cache) converges
-// on exactly what an uninterrupted onboarding makes: the same children, each
-// controlled by its live owner, nothing orphaned or duplicated, the same
-// conditions, and the same grants — and the bundle a crash leaves behind
-// never allows what the agreement does not.
+// on exactly what an uninterrupted onboarding makes: the same children, with
+// the same contents, each controlled by its live owner, nothing orphaned or
+// duplicated, the same conditions, and the same grants — and the bundle a
+// crash leaves behind never allows what the agreement does not.
 //
 // Each k onboards a region of its own in one API server. The test creates
 // the region first and the rest (credentials, organisations, the agreement
