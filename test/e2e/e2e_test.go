@@ -71,18 +71,12 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	manager := exec.Command(bin, "--metrics-bind-address=0", "--health-probe-bind-address=0",
-		"--local-webhook-host=127.0.0.1", "--webhook-port=9444")
-	manager.Dir = root
-	manager.Stdout, manager.Stderr = logFile, logFile
-	if err := manager.Start(); err != nil {
+	operator = &process{bin: bin, dir: root, log: logFile}
+	if err := operator.start(); err != nil {
 		fmt.Fprintln(os.Stderr, "starting the manager:", err)
 		return 1
 	}
-	defer func() {
-		_ = manager.Process.Kill()
-		_ = manager.Wait()
-	}()
+	defer operator.stop()
 
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
@@ -99,6 +93,29 @@ func run(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "the manager's log is %s\n", logPath)
 	}
 	return code
+}
+
+// operator is the manager process the suite runs.
+var operator *process
+
+type process struct {
+	bin, dir string
+	log      *os.File
+	cmd      *exec.Cmd
+}
+
+func (p *process) start() error {
+	p.cmd = exec.Command(p.bin, "--metrics-bind-address=0", "--health-probe-bind-address=0",
+		"--local-webhook-host=127.0.0.1", "--webhook-port=9444")
+	p.cmd.Dir = p.dir
+	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
+	return p.cmd.Start()
+}
+
+// stop kills the process, as a node failure would.
+func (p *process) stop() {
+	_ = p.cmd.Process.Kill()
+	_ = p.cmd.Wait()
 }
 
 func waitFor(t *testing.T, what string, timeout time.Duration, cond func() (bool, string)) {
@@ -223,15 +240,81 @@ func TestDeletePolicyDeleteGarbageCollectsEverything(t *testing.T) {
 
 func TestDeletePolicyRetainKeepsNamespaceAndVolumes(t *testing.T) {
 	region := createReady(t, newRegion("e2e-retain", shcrv1alpha1.DeletionPolicyRetain))
-	ns := shcrv1alpha1.NamespaceFor(region.Name)
-	claim := &corev1.PersistentVolumeClaim{}
-	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "data-record-service-0"}, claim); err != nil {
-		t.Fatal(err)
-	}
+	claim := dataClaim(t, region)
 
 	if err := k8s.Delete(ctx, region); err != nil {
 		t.Fatal(err)
 	}
+	waitRetained(t, region, claim)
+
+	// Creating the region again adopts the namespace and mounts the same data.
+	createReady(t, newRegion("e2e-retain", shcrv1alpha1.DeletionPolicyDelete))
+	kept := &corev1.PersistentVolumeClaim{}
+	if err := k8s.Get(ctx, client.ObjectKeyFromObject(claim), kept); err != nil || kept.UID != claim.UID {
+		t.Errorf("the re-created region does not use the retained claim (err %v, uid %s want %s)", err, kept.UID, claim.UID)
+	}
+	// Clean up through the region itself.
+	if err := k8s.Delete(ctx, &shcrv1alpha1.ShCRRegion{ObjectMeta: metav1.ObjectMeta{Name: "e2e-retain"}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A region deleted with Retain while the operator is down: its finalizer
+// holds it, and with it every child, until the operator, started again,
+// frees the namespace and the data claim of their owners; then the real
+// garbage collector takes the rest and leaves those.
+func TestRetainWhileTheOperatorIsDownKeepsNamespaceAndVolumes(t *testing.T) {
+	region := createReady(t, newRegion("e2e-retain-down", shcrv1alpha1.DeletionPolicyRetain))
+	ns := shcrv1alpha1.NamespaceFor(region.Name)
+	claim := dataClaim(t, region)
+
+	operator.stop()
+	running := false
+	defer func() {
+		if !running {
+			_ = operator.start()
+		}
+	}()
+	if err := k8s.Delete(ctx, region); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second) // the garbage collector's chance to act early
+	if err := k8s.Get(ctx, client.ObjectKeyFromObject(region), region); err != nil || region.DeletionTimestamp.IsZero() {
+		t.Fatalf("with the operator down the region must wait, held by its finalizer: err %v", err)
+	}
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: specs.GatewayName}, &corev1.Service{}); err != nil {
+		t.Fatalf("nothing may go while the region waits for the operator: %v", err)
+	}
+
+	if err := operator.start(); err != nil {
+		t.Fatal(err)
+	}
+	running = true
+	waitRetained(t, region, claim)
+	// Clean up: the namespace with the data in it.
+	if err := k8s.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// dataClaim is the record service's first volume claim.
+func dataClaim(t *testing.T, region *shcrv1alpha1.ShCRRegion) *corev1.PersistentVolumeClaim {
+	t.Helper()
+	claim := &corev1.PersistentVolumeClaim{}
+	key := client.ObjectKey{Namespace: shcrv1alpha1.NamespaceFor(region.Name), Name: "data-record-service-0"}
+	if err := k8s.Get(ctx, key, claim); err != nil {
+		t.Fatal(err)
+	}
+	return claim
+}
+
+// waitRetained waits until a region deleted with Retain is gone and the
+// garbage collector has taken its children, and checks that the namespace
+// and the data claim are still there, ownerless and marked retained, with
+// the claim still bound to the same volume.
+func waitRetained(t *testing.T, region *shcrv1alpha1.ShCRRegion, claim *corev1.PersistentVolumeClaim) {
+	t.Helper()
+	ns := shcrv1alpha1.NamespaceFor(region.Name)
 	waitFor(t, "the region gone", time.Minute, gone(&shcrv1alpha1.ShCRRegion{ObjectMeta: metav1.ObjectMeta{Name: region.Name}}))
 	// Owned children really are garbage-collected ...
 	waitFor(t, "the gateway Service garbage-collected", time.Minute,
@@ -245,25 +328,18 @@ func TestDeletePolicyRetainKeepsNamespaceAndVolumes(t *testing.T) {
 	if err := k8s.Get(ctx, client.ObjectKey{Name: ns}, namespace); err != nil {
 		t.Fatalf("Retain lost the namespace: %v", err)
 	}
-	if !namespace.DeletionTimestamp.IsZero() || namespace.Labels[shcrv1alpha1.LabelRetained] != "true" {
-		t.Errorf("namespace deleting=%v labels=%v, want kept and marked retained", namespace.DeletionTimestamp, namespace.Labels)
+	if !namespace.DeletionTimestamp.IsZero() || len(namespace.OwnerReferences) != 0 || namespace.Labels[shcrv1alpha1.LabelRetained] != "true" {
+		t.Errorf("namespace deleting=%v owners=%v labels=%v, want kept, ownerless and marked retained",
+			namespace.DeletionTimestamp, namespace.OwnerReferences, namespace.Labels)
 	}
 	kept := &corev1.PersistentVolumeClaim{}
 	if err := k8s.Get(ctx, client.ObjectKeyFromObject(claim), kept); err != nil {
 		t.Fatalf("Retain lost the data claim: %v", err)
 	}
-	if kept.UID != claim.UID || !kept.DeletionTimestamp.IsZero() || kept.Status.Phase != corev1.ClaimBound {
-		t.Errorf("the claim changed: uid %s→%s deleting=%v phase=%s", claim.UID, kept.UID, kept.DeletionTimestamp, kept.Status.Phase)
-	}
-
-	// Creating the region again adopts the namespace and mounts the same data.
-	createReady(t, newRegion("e2e-retain", shcrv1alpha1.DeletionPolicyDelete))
-	if err := k8s.Get(ctx, client.ObjectKeyFromObject(claim), kept); err != nil || kept.UID != claim.UID {
-		t.Errorf("the re-created region does not use the retained claim (err %v, uid %s want %s)", err, kept.UID, claim.UID)
-	}
-	// Clean up through the region itself.
-	if err := k8s.Delete(ctx, &shcrv1alpha1.ShCRRegion{ObjectMeta: metav1.ObjectMeta{Name: "e2e-retain"}}); err != nil {
-		t.Fatal(err)
+	if kept.UID != claim.UID || !kept.DeletionTimestamp.IsZero() || len(kept.OwnerReferences) != 0 ||
+		kept.Labels[shcrv1alpha1.LabelRetained] != "true" || kept.Status.Phase != corev1.ClaimBound {
+		t.Errorf("the claim: uid %s→%s deleting=%v owners=%v labels=%v phase=%s, want the same, ownerless, retained and Bound",
+			claim.UID, kept.UID, kept.DeletionTimestamp, kept.OwnerReferences, kept.Labels, kept.Status.Phase)
 	}
 }
 

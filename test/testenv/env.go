@@ -38,10 +38,7 @@ import (
 // CRDs, admission policy and webhooks installed, and the whole operator
 // running against it.
 type Operator struct {
-	Env    *envtest.Environment
-	Config *rest.Config
-	// Client talks to the API server directly, as cluster admin.
-	Client client.Client
+	*Cluster
 	// Writes counts every API write the operator's controllers make.
 	Writes *writes.Counter
 
@@ -92,15 +89,7 @@ func StartOperator(root string, opts ...Option) (*Operator, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		return nil, errors.New("KUBEBUILDER_ASSETS is not set: run the envtest suites with 'make test' (it builds etcd and kube-apiserver)")
-	}
-	logs := io.Discard
-	if os.Getenv("SHCR_TEST_LOGS") != "" {
-		logs = os.Stderr
-	}
-	ctrl.SetLogger(zap.New(zap.WriteTo(logs), zap.UseDevMode(logs != io.Discard)))
-
+	setLogger()
 	env := &envtest.Environment{
 		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
@@ -108,19 +97,12 @@ func StartOperator(root string, opts ...Option) (*Operator, error) {
 	if !o.noWebhooks {
 		env.WebhookInstallOptions = envtest.WebhookInstallOptions{Paths: []string{filepath.Join(root, "config", "webhook")}}
 	}
-	cfg, err := env.Start()
+	cluster, err := startCluster(env, root)
 	if err != nil {
-		return nil, fmt.Errorf("starting envtest: %w", err)
+		return nil, err
 	}
-	op := &Operator{Env: env, Config: cfg, Writes: &writes.Counter{}, done: make(chan struct{})}
-	if op.Client, err = client.New(cfg, client.Options{Scheme: kube.Scheme}); err != nil {
-		return nil, op.stopWith(err)
-	}
-	if err := op.applyFile(filepath.Join(root, "config", "admission", "region-namespace.yaml")); err != nil {
-		return nil, op.stopWith(err)
-	}
-
-	managerCfg := cfg
+	op := &Operator{Cluster: cluster, Writes: &writes.Counter{}, done: make(chan struct{})}
+	managerCfg := cluster.Config
 	if o.user != "" {
 		if managerCfg, err = op.bindGeneratedRole(root, o.user); err != nil {
 			return nil, op.stopWith(err)
@@ -171,7 +153,7 @@ func (op *Operator) Stop() error {
 		op.cancel()
 		<-op.done
 	}
-	return op.Env.Stop()
+	return op.Cluster.Stop()
 }
 
 func (op *Operator) stopWith(err error) error {
@@ -205,31 +187,6 @@ func (op *Operator) bindGeneratedRole(root, user string) (*rest.Config, error) {
 	return cfg, nil
 }
 
-// As returns a client that acts as the named user (impersonation).
-func (op *Operator) As(user string, groups ...string) (client.Client, error) {
-	cfg := rest.CopyConfig(op.Config)
-	cfg.Impersonate = rest.ImpersonationConfig{UserName: user, Groups: append(groups, "system:authenticated")}
-	return client.New(cfg, client.Options{Scheme: kube.Scheme})
-}
-
-// applyFile creates every object of a multi-document YAML file.
-func (op *Operator) applyFile(path string) error {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	objs, err := kube.DecodeObjects(data)
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	for _, obj := range objs {
-		if err := op.Client.Create(context.Background(), obj); err != nil {
-			return fmt.Errorf("creating %s %s: %w", obj.GetKind(), obj.GetName(), err)
-		}
-	}
-	return nil
-}
-
 // waitForTLS waits until the webhook server accepts TLS connections.
 func waitForTLS(addr string) error {
 	deadline := time.Now().Add(20 * time.Second)
@@ -243,6 +200,16 @@ func waitForTLS(addr string) error {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// setLogger sends the operator's logs to stderr with SHCR_TEST_LOGS set,
+// and nowhere otherwise.
+func setLogger() {
+	logs := io.Discard
+	if os.Getenv("SHCR_TEST_LOGS") != "" {
+		logs = os.Stderr
+	}
+	ctrl.SetLogger(zap.New(zap.WriteTo(logs), zap.UseDevMode(logs != io.Discard)))
 }
 
 // WaitFor polls cond until it holds, or fails the test after timeout with the

@@ -3,8 +3,10 @@ Copyright The shcr-operator Authors.
 SPDX-License-Identifier: Apache-2.0
 */
 
-// Package writes counts the API writes a client makes, for the tests that
-// prove a no-op reconcile writes nothing.
+// Package writes wraps the operator's client to count its API writes (for
+// the tests that prove a no-op reconcile writes nothing), to make some of
+// them fail or slow (as a loaded cluster does) and to stop them all after a
+// given one (as a crash does).
 package writes
 
 import (
@@ -13,12 +15,12 @@ import (
 	"math/rand"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -27,7 +29,12 @@ import (
 type Counter struct{ n atomic.Int64 }
 
 // Wrap returns a client that counts its writes in w.
-func (w *Counter) Wrap(c client.Client) client.Client { return countingClient{Client: c, n: &w.n} }
+func (w *Counter) Wrap(c client.Client) client.Client {
+	return gated(c, func(client.Object) (func(), error) {
+		w.n.Add(1)
+		return nil, nil
+	})
+}
 
 // Count is the number of writes so far.
 func (w *Counter) Count() int64 { return w.n.Load() }
@@ -35,75 +42,12 @@ func (w *Counter) Count() int64 { return w.n.Load() }
 // Reset sets the count to zero.
 func (w *Counter) Reset() { w.n.Store(0) }
 
-type countingClient struct {
-	client.Client
-	n *atomic.Int64
-}
-
-func (c countingClient) Create(ctx context.Context, obj client.Object, opts ...client.CreateOption) error {
-	c.n.Add(1)
-	return c.Client.Create(ctx, obj, opts...)
-}
-
-func (c countingClient) Update(ctx context.Context, obj client.Object, opts ...client.UpdateOption) error {
-	c.n.Add(1)
-	return c.Client.Update(ctx, obj, opts...)
-}
-
-func (c countingClient) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
-	c.n.Add(1)
-	return c.Client.Patch(ctx, obj, patch, opts...)
-}
-
-func (c countingClient) Apply(ctx context.Context, obj runtime.ApplyConfiguration, opts ...client.ApplyOption) error {
-	c.n.Add(1)
-	return c.Client.Apply(ctx, obj, opts...)
-}
-
-func (c countingClient) Delete(ctx context.Context, obj client.Object, opts ...client.DeleteOption) error {
-	c.n.Add(1)
-	return c.Client.Delete(ctx, obj, opts...)
-}
-
-func (c countingClient) DeleteAllOf(ctx context.Context, obj client.Object, opts ...client.DeleteAllOfOption) error {
-	c.n.Add(1)
-	return c.Client.DeleteAllOf(ctx, obj, opts...)
-}
-
-func (c countingClient) Status() client.SubResourceWriter {
-	return countingSubResource{SubResourceWriter: c.Client.Status(), n: c.n}
-}
-
-type countingSubResource struct {
-	client.SubResourceWriter
-	n *atomic.Int64
-}
-
-func (c countingSubResource) Create(ctx context.Context, obj, sub client.Object, opts ...client.SubResourceCreateOption) error {
-	c.n.Add(1)
-	return c.SubResourceWriter.Create(ctx, obj, sub, opts...)
-}
-
-func (c countingSubResource) Update(ctx context.Context, obj client.Object, opts ...client.SubResourceUpdateOption) error {
-	c.n.Add(1)
-	return c.SubResourceWriter.Update(ctx, obj, opts...)
-}
-
-func (c countingSubResource) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
-	c.n.Add(1)
-	return c.SubResourceWriter.Patch(ctx, obj, patch, opts...)
-}
-
-func (c countingSubResource) Apply(ctx context.Context, obj runtime.ApplyConfiguration, opts ...client.SubResourceApplyOption) error {
-	c.n.Add(1)
-	return c.SubResourceWriter.Apply(ctx, obj, opts...)
-}
-
 // Faulty returns a client whose writes fail, with probability p, with an API
 // conflict, throttling or internal error (in turn) instead of reaching the
 // API server: the faults a real cluster produces under load.
 func Faulty(c client.Client, p float64, seed int64) client.Client {
-	return faultyClient{Client: c, dice: &dice{rng: rand.New(rand.NewSource(seed)), p: p}}
+	d := &dice{rng: rand.New(rand.NewSource(seed)), p: p}
+	return gated(c, func(obj client.Object) (func(), error) { return nil, d.roll(obj) })
 }
 
 type dice struct {
@@ -131,65 +75,103 @@ func (d *dice) roll(obj client.Object) error {
 	return apierrors.NewInternalError(errors.New("injected server error"))
 }
 
-type faultyClient struct {
+// Slow returns a client whose writes each take d longer, as on a loaded API
+// server.
+func Slow(c client.Client, d time.Duration) client.Client {
+	return gated(c, func(client.Object) (func(), error) {
+		time.Sleep(d)
+		return nil, nil
+	})
+}
+
+// ErrCrashed is what every write after the crash returns.
+var ErrCrashed = errors.New("injected crash: the process is gone")
+
+// CrashAfter returns a client that lets the first k writes through, calls
+// crash (cancelling the manager, as the process dying would) right after the
+// k-th has returned, and fails every later write with ErrCrashed, so that
+// nothing after the k-th write reaches the API server.
+func CrashAfter(c client.Client, k int64, crash func()) client.Client {
+	var started atomic.Int64
+	return gated(c, func(client.Object) (func(), error) {
+		switch n := started.Add(1); {
+		case n > k:
+			return nil, ErrCrashed
+		case n == k:
+			return crash, nil
+		}
+		return nil, nil
+	})
+}
+
+// gate runs before each write: an error stops the write, and after, when not
+// nil, runs once the write has returned.
+type gate func(obj client.Object) (after func(), err error)
+
+func gated(c client.Client, g gate) client.Client { return gatedClient{Client: c, gate: g} }
+
+// through runs one write past the gate.
+func through(g gate, obj client.Object, write func() error) error {
+	after, err := g(obj)
+	if err != nil {
+		return err
+	}
+	if after != nil {
+		defer after()
+	}
+	return write()
+}
+
+type gatedClient struct {
 	client.Client
-	dice *dice
+	gate gate
 }
 
-func (c faultyClient) Create(ctx context.Context, obj client.Object, opts ...client.CreateOption) error {
-	if err := c.dice.roll(obj); err != nil {
-		return err
-	}
-	return c.Client.Create(ctx, obj, opts...)
+func (c gatedClient) Create(ctx context.Context, obj client.Object, opts ...client.CreateOption) error {
+	return through(c.gate, obj, func() error { return c.Client.Create(ctx, obj, opts...) })
 }
 
-func (c faultyClient) Update(ctx context.Context, obj client.Object, opts ...client.UpdateOption) error {
-	if err := c.dice.roll(obj); err != nil {
-		return err
-	}
-	return c.Client.Update(ctx, obj, opts...)
+func (c gatedClient) Update(ctx context.Context, obj client.Object, opts ...client.UpdateOption) error {
+	return through(c.gate, obj, func() error { return c.Client.Update(ctx, obj, opts...) })
 }
 
-func (c faultyClient) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
-	if err := c.dice.roll(obj); err != nil {
-		return err
-	}
-	return c.Client.Patch(ctx, obj, patch, opts...)
+func (c gatedClient) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
+	return through(c.gate, obj, func() error { return c.Client.Patch(ctx, obj, patch, opts...) })
 }
 
-func (c faultyClient) Apply(ctx context.Context, obj runtime.ApplyConfiguration, opts ...client.ApplyOption) error {
-	if err := c.dice.roll(&unstructured.Unstructured{}); err != nil {
-		return err
-	}
-	return c.Client.Apply(ctx, obj, opts...)
+func (c gatedClient) Apply(ctx context.Context, obj runtime.ApplyConfiguration, opts ...client.ApplyOption) error {
+	return through(c.gate, &unstructured.Unstructured{}, func() error { return c.Client.Apply(ctx, obj, opts...) })
 }
 
-func (c faultyClient) Delete(ctx context.Context, obj client.Object, opts ...client.DeleteOption) error {
-	if err := c.dice.roll(obj); err != nil {
-		return err
-	}
-	return c.Client.Delete(ctx, obj, opts...)
+func (c gatedClient) Delete(ctx context.Context, obj client.Object, opts ...client.DeleteOption) error {
+	return through(c.gate, obj, func() error { return c.Client.Delete(ctx, obj, opts...) })
 }
 
-func (c faultyClient) Status() client.SubResourceWriter {
-	return faultySubResource{SubResourceWriter: c.Client.Status(), dice: c.dice}
+func (c gatedClient) DeleteAllOf(ctx context.Context, obj client.Object, opts ...client.DeleteAllOfOption) error {
+	return through(c.gate, obj, func() error { return c.Client.DeleteAllOf(ctx, obj, opts...) })
 }
 
-type faultySubResource struct {
+func (c gatedClient) Status() client.SubResourceWriter {
+	return gatedSubResource{SubResourceWriter: c.Client.Status(), gate: c.gate}
+}
+
+type gatedSubResource struct {
 	client.SubResourceWriter
-	dice *dice
+	gate gate
 }
 
-func (c faultySubResource) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
-	if err := c.dice.roll(obj); err != nil {
-		return err
-	}
-	return c.SubResourceWriter.Patch(ctx, obj, patch, opts...)
+func (c gatedSubResource) Create(ctx context.Context, obj, sub client.Object, opts ...client.SubResourceCreateOption) error {
+	return through(c.gate, obj, func() error { return c.SubResourceWriter.Create(ctx, obj, sub, opts...) })
 }
 
-func (c faultySubResource) Update(ctx context.Context, obj client.Object, opts ...client.SubResourceUpdateOption) error {
-	if err := c.dice.roll(obj); err != nil {
-		return err
-	}
-	return c.SubResourceWriter.Update(ctx, obj, opts...)
+func (c gatedSubResource) Update(ctx context.Context, obj client.Object, opts ...client.SubResourceUpdateOption) error {
+	return through(c.gate, obj, func() error { return c.SubResourceWriter.Update(ctx, obj, opts...) })
+}
+
+func (c gatedSubResource) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
+	return through(c.gate, obj, func() error { return c.SubResourceWriter.Patch(ctx, obj, patch, opts...) })
+}
+
+func (c gatedSubResource) Apply(ctx context.Context, obj runtime.ApplyConfiguration, opts ...client.SubResourceApplyOption) error {
+	return through(c.gate, &unstructured.Unstructured{}, func() error { return c.SubResourceWriter.Apply(ctx, obj, opts...) })
 }
