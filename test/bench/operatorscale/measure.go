@@ -262,7 +262,11 @@ func applyCeiling(ctx context.Context, rg *rig, clients, objects int) (float64, 
 	err := parallel(ctx, clients, idx, func(ctx context.Context, i int) error {
 		m := fixtures.Member("write-ceiling", fmt.Sprintf("m-%05d", i), fmt.Sprintf("W%05d", i), "GPPractice")
 		m.UID = types.UID(fmt.Sprintf("00000000-0000-0000-0000-%012d", i))
-		u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(specs.ConnectorDeployment("write-ceiling", m))
+		d := specs.ConnectorDeployment("write-ceiling", m)
+		// Not labelled as the operator's, so neither the operator's cache
+		// nor the stand-in controllers ever see these.
+		d.Labels = map[string]string{"app.kubernetes.io/name": "write-ceiling"}
+		u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(d)
 		if err != nil {
 			return err
 		}
