@@ -121,7 +121,7 @@ func (r auditRecord) event() auditEvent {
 		Action:       "R",
 		Recorded:     r.at.UTC().Format(time.RFC3339Nano),
 		Outcome:      r.outcome(),
-		OutcomeDesc:  strings.Join(r.verdict.Reasons, "; "),
+		OutcomeDesc:  strings.Join(r.verdict.Reasons(), "; "),
 		Agent:        []auditAgent{r.user(), r.organisation()},
 		Source: auditSource{
 			Site:     r.region,

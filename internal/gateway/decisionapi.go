@@ -85,7 +85,7 @@ func (g *Gateway) serveDecision(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, DecisionResponse{
 		Allow:            v.Allow,
-		Reasons:          v.Reasons,
+		Reasons:          v.Reasons(),
 		Agreement:        v.Agreement,
 		AgreementVersion: v.AgreementVersion,
 		Policy:           v.Policy,
