@@ -78,7 +78,7 @@ func (g *Gateway) serveDecision(w http.ResponseWriter, r *http.Request) {
 		writeOutcome(w, http.StatusBadRequest, issueInvalid, err.Error())
 		return
 	}
-	v, err := g.decide(g.currentView(), caller, kind, facts)
+	v, err := g.decideOne(g.currentView(), caller, kind, facts)
 	if err != nil {
 		writeAuditFailure(w)
 		return
