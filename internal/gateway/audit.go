@@ -227,6 +227,10 @@ func (r auditRecord) entities() []auditEntity {
 	return append(entities, resource)
 }
 
+// auditEventBytes is a little more than the size of one encoded audit event
+// (about 2.2 kB), to size the buffer a response's events are encoded into.
+const auditEventBytes = 2560
+
 // auditor writes audit events as JSON lines. The events of one response
 // go in one Write: fewer system calls, and no other response's events
 // between them.
@@ -240,6 +244,7 @@ func (a *auditor) write(events []auditEvent) error {
 		return nil
 	}
 	var lines bytes.Buffer
+	lines.Grow(len(events) * auditEventBytes)
 	encoder := json.NewEncoder(&lines)
 	for _, e := range events {
 		if err := encoder.Encode(e); err != nil {

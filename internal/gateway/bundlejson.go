@@ -102,8 +102,22 @@ func (e *bundleEntry) decodeResource(dec *json.Decoder, body []byte) error {
 	}
 	// The value follows the member name's colon.
 	e.Resource = bytes.TrimLeft(body[start:dec.InputOffset()], " \t\r\n:")
-	e.decoded, e.decodeErr = r, err
+	e.facts = decidedFacts(r, err)
 	return nil
+}
+
+// decidedFacts are the facts of a resource decoded with err, or, when it
+// cannot be decided on, facts that say so.
+func decidedFacts(r fhirResource, err error) resourceFacts {
+	err = checkDecoded(r, err)
+	var facts resourceFacts
+	if err == nil {
+		facts, err = factsOf(r)
+	}
+	if err != nil {
+		return resourceFacts{Unshareable: "the resource cannot be decided on: " + err.Error()}
+	}
+	return facts
 }
 
 // decodeField decodes the value dec is at into target, or skips it when

@@ -36,14 +36,13 @@ type bundleLink struct {
 // bundleEntry is one entry of a searchBundle.
 type bundleEntry struct {
 	FullURL string
-	// Resource is the resource as the record service sent it; decoded is
-	// what the gateway read from it, and decodeErr why it could not.
-	Resource  json.RawMessage
-	decoded   fhirResource
-	decodeErr error
-	Search    json.RawMessage
-	Request   json.RawMessage
-	Response  json.RawMessage
+	// Resource is the resource as the record service sent it, and facts
+	// what the gateway read from it.
+	Resource json.RawMessage
+	facts    resourceFacts
+	Search   json.RawMessage
+	Request  json.RawMessage
+	Response json.RawMessage
 }
 
 // filterBundle keeps the entries of a search or history Bundle that the
@@ -67,8 +66,8 @@ func (g *Gateway) filterBundle(r *http.Request, c Caller, kind Kind, body []byte
 		}
 		// An OperationOutcome (a search's warnings) is not data and is
 		// removed without a decision.
-		if f := entry.facts(); f.ResourceType != "OperationOutcome" {
-			entries, facts = append(entries, entry), append(facts, f)
+		if entry.facts.ResourceType != "OperationOutcome" {
+			entries, facts = append(entries, entry), append(facts, entry.facts)
 		}
 	}
 	verdicts, err := g.decide(g.currentView(), c, kind, facts...)
@@ -89,19 +88,6 @@ func (g *Gateway) filterBundle(r *http.Request, c Caller, kind Kind, body []byte
 
 func isResource(raw json.RawMessage) bool {
 	return len(raw) > 0 && raw[0] == '{'
-}
-
-// facts are what the gateway decides the entry's resource on.
-func (e bundleEntry) facts() resourceFacts {
-	err := checkDecoded(e.decoded, e.decodeErr)
-	var facts resourceFacts
-	if err == nil {
-		facts, err = factsOf(e.decoded)
-	}
-	if err != nil {
-		return resourceFacts{Unshareable: "the resource cannot be decided on: " + err.Error()}
-	}
-	return facts
 }
 
 // gatewayBase is the gateway's FHIR base as the caller reached it.
