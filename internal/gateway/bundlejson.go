@@ -188,11 +188,13 @@ func kindOf(delim json.Delim) string {
 
 // encode writes the Bundle with each kept entry's members as they came.
 func (b searchBundle) encode() ([]byte, error) {
-	out, err := json.Marshal(b)
+	head, err := json.Marshal(b)
 	if err != nil || len(b.Entry) == 0 {
-		return out, err
+		return head, err
 	}
-	out = append(out[:len(out)-1], `,"entry":[`...)
+	out := make([]byte, 0, b.encodedSize(len(head)))
+	out = append(out, head[:len(head)-1]...)
+	out = append(out, `,"entry":[`...)
 	for i, e := range b.Entry {
 		if i > 0 {
 			out = append(out, ',')
@@ -202,6 +204,17 @@ func (b searchBundle) encode() ([]byte, error) {
 		}
 	}
 	return append(out, "]}"...), nil
+}
+
+// encodedSize is about the size of the encoded Bundle, given the size of
+// its encoding without entries.
+func (b searchBundle) encodedSize(head int) int {
+	size := head + len(`,"entry":[]`)
+	for _, e := range b.Entry {
+		size += len(e.FullURL) + len(e.Resource) + len(e.Search) + len(e.Request) + len(e.Response) +
+			len(`{"fullUrl":"","resource":,"search":,"request":,"response":},`)
+	}
+	return size
 }
 
 func (e bundleEntry) appendJSON(out []byte) ([]byte, error) {
