@@ -287,7 +287,7 @@ func (d Decision) Reasons() []string {
 	case b.failed == checkVersion:
 		return []string{fmt.Sprintf("policy bundle version %q is not supported (want %q)", b.unsupportedVersion, BundleVersion)}
 	case d.Allow:
-		return allowReasons(b.grant, d.BreakGlass)
+		return d.allowReasons()
 	case b.grant == nil:
 		return []string{b.query.callerReason()}
 	default:
@@ -295,10 +295,10 @@ func (d Decision) Reasons() []string {
 	}
 }
 
-func allowReasons(g *Grant, override bool) []string {
-	reasons := []string{"allowed by policy " + g.Policy + " under agreement " + g.Agreement +
-		" version " + strconv.FormatInt(int64(g.AgreementVersion), 10)}
-	if override {
+func (d Decision) allowReasons() []string {
+	reasons := []string{"allowed by policy " + d.Policy + " under agreement " + d.Agreement +
+		" version " + strconv.FormatInt(int64(d.AgreementVersion), 10)}
+	if d.BreakGlass {
 		reasons = append(reasons, "allowed only by a break-glass emergency override")
 	}
 	return reasons

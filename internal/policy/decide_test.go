@@ -439,3 +439,14 @@ func TestDeciderAllocatesNothing(t *testing.T) {
 		}
 	}
 }
+
+func TestReasonsOfADecisionMadeElsewhere(t *testing.T) {
+	allow := Decision{Allow: true, Agreement: "dsa-1", AgreementVersion: 2, Policy: "tvs/gp-read", BreakGlass: true}
+	want := []string{"allowed by policy tvs/gp-read under agreement dsa-1 version 2", "allowed only by a break-glass emergency override"}
+	if got := allow.Reasons(); !slices.Equal(got, want) {
+		t.Errorf("reasons %q, want %q", got, want)
+	}
+	if got := (Decision{}).Reasons(); !slices.Equal(got, []string{"caller organisation is missing"}) {
+		t.Errorf("reasons of the zero decision %q", got)
+	}
+}
