@@ -34,6 +34,12 @@ func (g *Gateway) currentView() view {
 // verdict is a decision on one resource.
 type verdict struct {
 	policy.Decision
+	// denial, when set, is why the gateway denied without asking the
+	// policy.
+	denial string
+	// deniedContained, when set, is the category of a contained resource
+	// that the policy denied.
+	deniedContained string
 	// unavailable is true when the gateway denied because it had no usable
 	// policy or register, rather than because the policy denies.
 	unavailable bool
@@ -77,6 +83,7 @@ func (v view) evaluate(c Caller, action string, f resourceFacts, now time.Time) 
 		SecurityLabels:         f.Labels,
 	}
 	decision := v.policy.decider.Decide(req, now)
+	deniedContained := ""
 	for _, category := range f.ContainedCategories {
 		if !decision.Allow || category == f.Category {
 			continue
@@ -84,18 +91,30 @@ func (v view) evaluate(c Caller, action string, f resourceFacts, now time.Time) 
 		req.Category = category
 		contained := v.policy.decider.Decide(req, now)
 		if !contained.Allow {
-			contained.Reasons = append([]string{"a contained " + category + " resource is not shared"}, contained.Reasons...)
+			deniedContained = category
 			decision = contained
 		}
 		decision.BreakGlass = decision.BreakGlass || contained.BreakGlass
 	}
-	return verdict{Decision: decision, revision: v.policy.revision}
+	return verdict{Decision: decision, deniedContained: deniedContained, revision: v.policy.revision}
 }
 
 func unavailable(reason string) verdict {
-	return verdict{Decision: policy.Decision{Reasons: []string{reason}}, unavailable: true}
+	return verdict{denial: reason, unavailable: true}
 }
 
 func denied(p *loadedPolicy, reason string) verdict {
-	return verdict{Decision: policy.Decision{Reasons: []string{reason}}, revision: p.revision}
+	return verdict{denial: reason, revision: p.revision}
+}
+
+// Reasons explain the verdict, most decisive first.
+func (v verdict) Reasons() []string {
+	if v.denial != "" {
+		return []string{v.denial}
+	}
+	reasons := v.Decision.Reasons()
+	if v.deniedContained != "" {
+		reasons = append([]string{"a contained " + v.deniedContained + " resource is not shared"}, reasons...)
+	}
+	return reasons
 }

@@ -78,14 +78,14 @@ func (g *Gateway) serveDecision(w http.ResponseWriter, r *http.Request) {
 		writeOutcome(w, http.StatusBadRequest, issueInvalid, err.Error())
 		return
 	}
-	v, err := g.decide(g.currentView(), caller, kind, facts)
+	v, err := g.decideOne(g.currentView(), caller, kind, facts)
 	if err != nil {
 		writeAuditFailure(w)
 		return
 	}
 	writeJSON(w, DecisionResponse{
 		Allow:            v.Allow,
-		Reasons:          v.Reasons,
+		Reasons:          v.Reasons(),
 		Agreement:        v.Agreement,
 		AgreementVersion: v.AgreementVersion,
 		Policy:           v.Policy,

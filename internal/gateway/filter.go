@@ -23,7 +23,9 @@ type searchBundle struct {
 	Type         string          `json:"type"`
 	Timestamp    string          `json:"timestamp,omitempty"`
 	Link         []bundleLink    `json:"link,omitempty"`
-	Entry        []bundleEntry   `json:"entry,omitempty"`
+	// Entry is decoded and encoded by hand, so that each resource is read
+	// once and passed on as it came.
+	Entry []bundleEntry `json:"-"`
 }
 
 type bundleLink struct {
@@ -31,64 +33,61 @@ type bundleLink struct {
 	URL      string `json:"url"`
 }
 
+// bundleEntry is one entry of a searchBundle.
 type bundleEntry struct {
-	FullURL  string          `json:"fullUrl,omitempty"`
-	Resource json.RawMessage `json:"resource,omitempty"`
-	Search   json.RawMessage `json:"search,omitempty"`
-	Request  json.RawMessage `json:"request,omitempty"`
-	Response json.RawMessage `json:"response,omitempty"`
+	FullURL string
+	// Resource is the resource as the record service sent it, and facts
+	// what the gateway read from it.
+	Resource json.RawMessage
+	facts    resourceFacts
+	Search   json.RawMessage
+	Request  json.RawMessage
+	Response json.RawMessage
 }
 
 // filterBundle keeps the entries of a search or history Bundle that the
-// caller may see, each decided and audited on its own, all under one view.
+// caller may see, all decided under one view and audited in one write.
 // Entries without a resource (deleted versions, outcomes) are removed.
 // Links and full URLs that point at the record service are rewritten to the
 // gateway, or removed when they are not interactions the gateway serves.
 func (g *Gateway) filterBundle(r *http.Request, c Caller, kind Kind, body []byte) ([]byte, error) {
-	var b searchBundle
-	if err := json.Unmarshal(body, &b); err != nil {
+	b, err := decodeSearchBundle(body)
+	if err != nil {
 		return nil, fmt.Errorf("the record service's Bundle is not valid JSON: %w", err)
 	}
 	if b.ResourceType != "Bundle" || (b.Type != "searchset" && b.Type != "history") {
 		return nil, fmt.Errorf("the record service answered with a %s of type %q, not a searchset or history Bundle", b.ResourceType, b.Type)
 	}
-	links := linkRewriter{upstream: g.cfg.Upstream, gateway: gatewayBase(r)}
-	view := g.currentView()
-	kept := make([]bundleEntry, 0, len(b.Entry))
+	entries := make([]bundleEntry, 0, len(b.Entry))
+	facts := make([]resourceFacts, 0, len(b.Entry))
 	for _, entry := range b.Entry {
 		if !isResource(entry.Resource) {
 			continue
 		}
-		allowed, err := g.decideEntry(view, c, kind, entry.Resource)
-		if err != nil {
-			return nil, err
-		}
-		if allowed {
-			entry.FullURL = links.fullURL(entry.FullURL)
-			kept = append(kept, entry)
+		// An OperationOutcome (a search's warnings) is not data and is
+		// removed without a decision.
+		if entry.facts.ResourceType != "OperationOutcome" {
+			entries, facts = append(entries, entry), append(facts, entry.facts)
 		}
 	}
-	b.Entry = kept
+	verdicts, err := g.decide(g.currentView(), c, kind, facts...)
+	if err != nil {
+		return nil, err
+	}
+	links := linkRewriter{upstream: g.cfg.Upstream, gateway: gatewayBase(r)}
+	b.Entry = b.Entry[:0]
+	for i, entry := range entries {
+		if verdicts[i].Allow {
+			entry.FullURL = links.fullURL(entry.FullURL)
+			b.Entry = append(b.Entry, entry)
+		}
+	}
 	b.Link = links.links(b.Link)
-	return json.Marshal(b)
+	return b.encode()
 }
 
 func isResource(raw json.RawMessage) bool {
 	return len(raw) > 0 && raw[0] == '{'
-}
-
-// decideEntry decides on one Bundle entry. An OperationOutcome (a search's
-// warnings) is not data and is removed without a decision.
-func (g *Gateway) decideEntry(v view, c Caller, kind Kind, resource json.RawMessage) (bool, error) {
-	facts, err := inspect(resource)
-	if err != nil {
-		facts = resourceFacts{Unshareable: "the resource cannot be decided on: " + err.Error()}
-	}
-	if facts.ResourceType == "OperationOutcome" {
-		return false, nil
-	}
-	verdict, err := g.decide(v, c, kind, facts)
-	return verdict.Allow, err
 }
 
 // gatewayBase is the gateway's FHIR base as the caller reached it.

@@ -105,7 +105,8 @@ func bearerToken(r *http.Request) (string, error) {
 }
 
 // verify checks a token's signature, issuer, audience and validity period
-// at now, and reads the caller from its claims.
+// at now, and reads the caller from its claims. A token verified before
+// with the same keys is taken from their cache until its exp.
 func (v *verifier) verify(raw string, now time.Time) (Caller, error) {
 	if v.unconfigured != "" {
 		return Caller{}, errors.New(v.unconfigured)
@@ -114,34 +115,48 @@ func (v *verifier) verify(raw string, now time.Time) (Caller, error) {
 	if keys == nil {
 		return Caller{}, errors.New("the gateway has no identity provider keys loaded, so it cannot verify tokens")
 	}
+	token := digest(raw)
+	if caller, ok := keys.verified.get(token, now); ok {
+		return caller, nil
+	}
+	caller, expiry, err := v.verifyWith(keys, raw, now)
+	if err != nil {
+		return Caller{}, err
+	}
+	keys.verified.put(token, caller, expiry, now)
+	return caller, nil
+}
+
+// verifyWith verifies a token with keys, giving its caller and its exp.
+func (v *verifier) verifyWith(keys *keySet, raw string, now time.Time) (Caller, time.Time, error) {
 	token, err := jwt.ParseSigned(raw, acceptedAlgorithms)
 	if err != nil {
-		return Caller{}, errors.New("the token is not a compact JWS signed with RS256, PS256 or ES256")
+		return Caller{}, time.Time{}, errors.New("the token is not a compact JWS signed with RS256, PS256 or ES256")
 	}
 	if len(token.Headers) != 1 {
-		return Caller{}, errors.New("the token must carry exactly one signature")
+		return Caller{}, time.Time{}, errors.New("the token must carry exactly one signature")
 	}
 	key, err := v.key(keys, token.Headers[0])
 	if err != nil {
-		return Caller{}, err
+		return Caller{}, time.Time{}, err
 	}
 	var registered jwt.Claims
 	var all claimSet
 	if err := token.Claims(key, &registered, &all); err != nil {
-		return Caller{}, errors.New("the token signature does not verify with the issuer's key")
+		return Caller{}, time.Time{}, errors.New("the token signature does not verify with the issuer's key")
 	}
 	if err := v.validate(registered, now); err != nil {
-		return Caller{}, err
+		return Caller{}, time.Time{}, err
 	}
 	caller, err := v.claims.caller(all)
 	if err != nil {
-		return Caller{}, err
+		return Caller{}, time.Time{}, err
 	}
 	caller.Issuer = registered.Issuer
 	if registered.IssuedAt != nil {
 		caller.IssuedAt = registered.IssuedAt.Time()
 	}
-	return caller, nil
+	return caller, registered.Expiry.Time(), nil
 }
 
 func (v *verifier) key(keys *keySet, header jose.Header) (any, error) {

@@ -27,9 +27,11 @@ const minRSABits = 2048
 // maxJWKSBytes bounds a JWKS document.
 const maxJWKSBytes = 1 << 20
 
-// keySet holds the identity provider's public signing keys by key id.
+// keySet holds the identity provider's public signing keys by key id, and
+// the tokens verified with them.
 type keySet struct {
-	keys map[string]jose.JSONWebKey
+	keys     map[string]jose.JSONWebKey
+	verified *tokenCache
 }
 
 // parseKeySet reads a JWKS document. It keeps the public signing keys the
@@ -42,7 +44,7 @@ func parseKeySet(data []byte) (*keySet, []string, error) {
 	if err := json.Unmarshal(data, &doc); err != nil {
 		return nil, nil, fmt.Errorf("JWKS is not valid JSON: %w", err)
 	}
-	set := &keySet{keys: map[string]jose.JSONWebKey{}}
+	set := &keySet{keys: map[string]jose.JSONWebKey{}, verified: newTokenCache()}
 	var skipped []string
 	ambiguous := map[string]bool{}
 	for i, raw := range doc.Keys {

@@ -137,7 +137,7 @@ func (g *Gateway) serveResource(w http.ResponseWriter, r *http.Request, c Caller
 	if err != nil {
 		facts = resourceFacts{ResourceType: in.Type, ID: in.ID, Unshareable: "the resource cannot be decided on: " + err.Error()}
 	}
-	v, err := g.decide(g.currentView(), c, in.Kind, facts)
+	v, err := g.decideOne(g.currentView(), c, in.Kind, facts)
 	if err != nil {
 		writeAuditFailure(w)
 		return
@@ -202,24 +202,40 @@ func (g *Gateway) fetch(w http.ResponseWriter, r *http.Request, in Interaction) 
 // records must not happen.
 var errAudit = errors.New("audit event not written")
 
-// decide decides on one resource under a view, writes the audit event and
-// counts the decision. It fails only when the event cannot be written.
-func (g *Gateway) decide(v view, c Caller, kind Kind, f resourceFacts) (verdict, error) {
+// decide decides on resources under one view, writes their audit events in
+// one write and counts the decisions. It fails only when the events cannot
+// be written, and then none of the accesses may happen.
+func (g *Gateway) decide(v view, c Caller, kind Kind, facts ...resourceFacts) ([]verdict, error) {
 	now := time.Now()
-	out := v.evaluate(c, kind.Action(), f, now)
-	event := auditRecord{caller: c, kind: kind, facts: f, verdict: out, region: g.cfg.Region, observer: g.observer, at: now}.event()
-	out.auditEvent = event.ID
-	if err := g.audit.write(event); err != nil {
+	verdicts := make([]verdict, len(facts))
+	events := make([]auditEvent, len(facts))
+	for i, f := range facts {
+		verdicts[i] = v.evaluate(c, kind.Action(), f, now)
+		events[i] = auditRecord{caller: c, kind: kind, facts: f, verdict: verdicts[i], region: g.cfg.Region, observer: g.observer, at: now}.event()
+		verdicts[i].auditEvent = events[i].ID
+	}
+	if err := g.audit.write(events); err != nil {
 		g.metrics.auditWriteErrors.Inc()
-		g.log.Error("Audit event not written; access refused", "error", err)
-		return verdict{}, errors.Join(errAudit, err)
+		g.log.Error("Audit events not written; access refused", "events", len(events), "error", err)
+		return nil, errors.Join(errAudit, err)
 	}
-	g.metrics.decisions.WithLabelValues(outcomeLabel(out.Allow), kind.auditCode()).Inc()
-	if out.Allow && out.BreakGlass {
-		g.metrics.breakGlass.Inc()
-		g.log.Warn("Break-glass emergency override used", "auditEvent", event.ID)
+	for _, out := range verdicts {
+		g.metrics.decisions.WithLabelValues(outcomeLabel(out.Allow), kind.auditCode()).Inc()
+		if out.Allow && out.BreakGlass {
+			g.metrics.breakGlass.Inc()
+			g.log.Warn("Break-glass emergency override used", "auditEvent", out.auditEvent)
+		}
 	}
-	return out, nil
+	return verdicts, nil
+}
+
+// decideOne is decide for a single resource.
+func (g *Gateway) decideOne(v view, c Caller, kind Kind, f resourceFacts) (verdict, error) {
+	verdicts, err := g.decide(v, c, kind, f)
+	if err != nil {
+		return verdict{}, err
+	}
+	return verdicts[0], nil
 }
 
 func outcomeLabel(allow bool) string {

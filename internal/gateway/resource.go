@@ -103,6 +103,11 @@ func inspect(data json.RawMessage) (resourceFacts, error) {
 	if err != nil {
 		return resourceFacts{}, err
 	}
+	return factsOf(r)
+}
+
+// factsOf reads the facts of a decoded resource, as inspect does.
+func factsOf(r fhirResource) (resourceFacts, error) {
 	facts := resourceFacts{
 		ResourceType: r.ResourceType,
 		ID:           r.ID,
@@ -110,6 +115,7 @@ func inspect(data json.RawMessage) (resourceFacts, error) {
 		Labels:       securityCodes(r.Meta.Security),
 	}
 	facts.Category, facts.Unshareable = categorise(r)
+	var err error
 	if facts.Patients, err = patientsOf(r); err != nil {
 		return resourceFacts{}, err
 	}
@@ -123,13 +129,19 @@ func inspect(data json.RawMessage) (resourceFacts, error) {
 
 func decodeResource(data json.RawMessage) (fhirResource, error) {
 	var r fhirResource
-	if err := json.Unmarshal(data, &r); err != nil {
-		return fhirResource{}, fmt.Errorf("resource is not valid FHIR JSON: %w", err)
+	err := json.Unmarshal(data, &r)
+	return r, checkDecoded(r, err)
+}
+
+// checkDecoded refuses a resource that did not decode (err) or has no type.
+func checkDecoded(r fhirResource, err error) error {
+	if err != nil {
+		return fmt.Errorf("resource is not valid FHIR JSON: %w", err)
 	}
 	if r.ResourceType == "" {
-		return fhirResource{}, errors.New("resource has no resourceType")
+		return errors.New("resource has no resourceType")
 	}
-	return r, nil
+	return nil
 }
 
 // addContained folds a contained resource into its container's facts: its

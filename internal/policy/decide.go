@@ -19,7 +19,9 @@ import (
 type check int
 
 const (
-	checkCaller check = iota
+	// checkVersion is failed by every grant of a bundle of unknown version.
+	checkVersion check = iota - 1
+	checkCaller
 	checkSource
 	checkInForce
 	checkPurpose
@@ -66,9 +68,9 @@ type query struct {
 // Decide looks at every grant; a Decider gives the same decisions faster.
 func Decide(b Bundle, req Request, now time.Time) Decision {
 	if b.Version != BundleVersion {
-		return unsupported(b.Version)
+		return unsupported(b.Version, req, now)
 	}
-	s := newSearch(b.Grants, req, now)
+	s := newSearch(b.Grants, req, now, false)
 	for i := range b.Grants {
 		if s.consider(i) {
 			break
@@ -79,7 +81,8 @@ func Decide(b Bundle, req Request, now time.Time) Decision {
 
 // Decider makes the decisions of Decide for one bundle, looking only at the
 // grants that name the caller's organisation as a consumer. The grants it
-// skips would fail Decide's first rule, so its decisions are the same.
+// skips would fail Decide's first rule, so its decisions are the same, and
+// it does not check that rule again.
 type Decider struct {
 	bundle     Bundle
 	byConsumer map[string][]int
@@ -101,9 +104,9 @@ func NewDecider(b Bundle) *Decider {
 // Decide is Decide for the indexed bundle.
 func (d *Decider) Decide(req Request, now time.Time) Decision {
 	if d.bundle.Version != BundleVersion {
-		return unsupported(d.bundle.Version)
+		return unsupported(d.bundle.Version, req, now)
 	}
-	s := newSearch(d.bundle.Grants, req, now)
+	s := newSearch(d.bundle.Grants, req, now, true)
 	for _, i := range d.byConsumer[req.CallerODS] {
 		if s.consider(i) {
 			break
@@ -112,8 +115,8 @@ func (d *Decider) Decide(req Request, now time.Time) Decision {
 	return s.decision()
 }
 
-func unsupported(version string) Decision {
-	return deny(fmt.Sprintf("policy bundle version %q is not supported (want %q)", version, BundleVersion))
+func unsupported(version string, req Request, now time.Time) Decision {
+	return Decision{basis: basis{query: query{Request: req, now: now}, failed: checkVersion, unsupportedVersion: version}}
 }
 
 // search looks through grants, in ascending order, for one that allows a
@@ -121,17 +124,22 @@ func unsupported(version string) Decision {
 type search struct {
 	query
 	grants []Grant
+	// indexed is true when every grant looked at names the caller as a
+	// consumer.
+	indexed bool
 	// allowed and overrideAllowed are the first grants that allow without
 	// and with a break-glass override; best is the grant that passed the
-	// most checks and bestCheck the check it failed. -1 is none.
+	// most checks, at least the caller's, and bestCheck the check it
+	// failed. -1 is none.
 	allowed, overrideAllowed, best int
 	bestCheck                      check
 }
 
-func newSearch(grants []Grant, req Request, now time.Time) search {
+func newSearch(grants []Grant, req Request, now time.Time, indexed bool) search {
 	return search{
 		query:   query{Request: req, now: now, sensitive: IsSensitive(req.SecurityLabels)},
 		grants:  grants,
+		indexed: indexed,
 		allowed: -1, overrideAllowed: -1, best: -1,
 	}
 }
@@ -146,7 +154,7 @@ func (s *search) consider(i int) bool {
 		return true
 	case failed == checkPassed && s.overrideAllowed < 0:
 		s.overrideAllowed = i
-	case s.best < 0 || failed > s.bestCheck:
+	case failed > checkCaller && (s.best < 0 || failed > s.bestCheck):
 		s.best, s.bestCheck = i, failed
 	}
 	return false
@@ -155,48 +163,60 @@ func (s *search) consider(i int) bool {
 func (s *search) decision() Decision {
 	switch {
 	case s.allowed >= 0:
-		return allow(&s.grants[s.allowed], false)
+		return s.allow(&s.grants[s.allowed], false)
 	case s.overrideAllowed >= 0:
-		return allow(&s.grants[s.overrideAllowed], true)
+		return s.allow(&s.grants[s.overrideAllowed], true)
 	case s.best < 0:
-		return deny(s.callerReason())
+		return Decision{basis: basis{query: s.query, failed: checkCaller}}
 	default:
-		return deny(s.explain(&s.grants[s.best], s.bestCheck)...)
+		return Decision{basis: basis{query: s.query, grant: &s.grants[s.best], failed: s.bestCheck}}
+	}
+}
+
+func (s *search) allow(g *Grant, override bool) Decision {
+	return Decision{
+		Allow:            true,
+		Agreement:        g.Agreement,
+		AgreementVersion: g.AgreementVersion,
+		Policy:           g.Policy,
+		BreakGlass:       override,
+		basis:            basis{query: s.query, grant: g, failed: checkPassed},
 	}
 }
 
 // evaluate gives the first check a grant fails (checkPassed if none) and
-// whether passing needed a break-glass override.
-func (q *query) evaluate(g *Grant) (failed check, override bool) {
+// whether passing needed a break-glass override. An indexed search does not
+// check the caller again.
+func (s *search) evaluate(g *Grant) (failed check, override bool) {
 	switch {
-	case !slices.Contains(g.Consumers, q.CallerODS):
+	case !s.indexed && !slices.Contains(g.Consumers, s.CallerODS):
 		return checkCaller, false
-	case !slices.Contains(g.Providers, q.SourceODS):
+	case !slices.Contains(g.Providers, s.SourceODS):
 		return checkSource, false
-	case q.now.Before(g.ValidFrom) || !q.now.Before(g.ValidUntil):
+	case s.now.Before(g.ValidFrom) || !s.now.Before(g.ValidUntil):
 		return checkInForce, false
 	}
-	purposeOK, override := q.purposeAllowed(g)
+	purposeOK, override := s.purposeAllowed(g)
 	switch {
 	case !purposeOK:
 		return checkPurpose, false
-	case q.Role == RoleAdmin || !slices.Contains(g.Roles, q.Role):
+	case s.Role == RoleAdmin || !slices.Contains(g.Roles, s.Role):
 		return checkRole, false
 	}
-	if g.RequireLegitimateRelationship && !q.LegitimateRelationship {
-		if q.breakGlass(g) != breakGlassValid {
+	if g.RequireLegitimateRelationship && !s.LegitimateRelationship {
+		if s.breakGlass(g) != breakGlassValid {
 			return checkRelationship, false
 		}
 		override = true
 	}
 	switch {
-	case !slices.Contains(g.Categories, q.Category):
+	case !slices.Contains(g.Categories, s.Category):
 		return checkCategory, false
-	case !slices.Contains(g.Actions, q.Action):
+	case !slices.Contains(g.Actions, s.Action):
 		return checkAction, false
 	}
-	if q.sensitive {
-		sensitiveOK, needsOverride := q.sensitiveAllowed(g)
+	if s.sensitive {
+		sensitiveOK, needsOverride := s.sensitiveAllowed(g)
 		if !sensitiveOK {
 			return checkSensitive, false
 		}
@@ -259,31 +279,34 @@ func (q *query) breakGlassEnd(bg *GrantBreakGlass) time.Time {
 	return q.BreakGlassStarted.Add(time.Duration(bg.MaxDurationSeconds) * time.Second)
 }
 
-func allow(g *Grant, override bool) Decision {
-	reasons := []string{"allowed by policy " + g.Policy + " under agreement " + g.Agreement +
-		" version " + strconv.FormatInt(int64(g.AgreementVersion), 10)}
-	if override {
-		reasons = append(reasons, "allowed only by a break-glass emergency override")
-	}
-	return Decision{
-		Allow:            true,
-		Reasons:          reasons,
-		Agreement:        g.Agreement,
-		AgreementVersion: g.AgreementVersion,
-		Policy:           g.Policy,
-		BreakGlass:       override,
+// Reasons explain the decision, most decisive first. They are written on
+// each call, for the audit trail and for people.
+func (d Decision) Reasons() []string {
+	b := &d.basis
+	switch {
+	case b.failed == checkVersion:
+		return []string{fmt.Sprintf("policy bundle version %q is not supported (want %q)", b.unsupportedVersion, BundleVersion)}
+	case d.Allow:
+		return d.allowReasons()
+	case b.grant == nil:
+		return []string{b.query.callerReason()}
+	default:
+		return b.query.explain(b.grant, b.failed)
 	}
 }
 
-func deny(reasons ...string) Decision {
-	return Decision{Reasons: reasons}
+func (d Decision) allowReasons() []string {
+	reasons := []string{"allowed by policy " + d.Policy + " under agreement " + d.Agreement +
+		" version " + strconv.FormatInt(int64(d.AgreementVersion), 10)}
+	if d.BreakGlass {
+		reasons = append(reasons, "allowed only by a break-glass emergency override")
+	}
+	return reasons
 }
 
 // explain gives the reasons a grant fails a check, most decisive first.
 func (q *query) explain(g *Grant, failed check) []string {
 	switch failed {
-	case checkCaller:
-		return []string{q.callerReason()}
 	case checkSource:
 		return []string{q.sourceReason()}
 	case checkInForce:

@@ -58,10 +58,10 @@ func checkDecision(t *testing.T, tc decideCase, got Decision) {
 	t.Helper()
 	if got.Allow != tc.allow || got.BreakGlass != tc.breakGlass {
 		t.Fatalf("allow=%v breakGlass=%v, want allow=%v breakGlass=%v; reasons %q",
-			got.Allow, got.BreakGlass, tc.allow, tc.breakGlass, got.Reasons)
+			got.Allow, got.BreakGlass, tc.allow, tc.breakGlass, got.Reasons())
 	}
-	if len(got.Reasons) == 0 || !strings.Contains(strings.Join(got.Reasons, "; "), tc.reason) {
-		t.Fatalf("reasons %q do not mention %q", got.Reasons, tc.reason)
+	if len(got.Reasons()) == 0 || !strings.Contains(strings.Join(got.Reasons(), "; "), tc.reason) {
+		t.Fatalf("reasons %q do not mention %q", got.Reasons(), tc.reason)
 	}
 	if !tc.allow {
 		return
@@ -324,18 +324,18 @@ func TestDecideBreakGlass(t *testing.T) {
 func TestDecideDeniesUnknownBundleVersion(t *testing.T) {
 	b := Compile(fixture())
 	if d := Decide(b, request(), midApril); !d.Allow {
-		t.Fatalf("the fixture must allow the request: %q", d.Reasons)
+		t.Fatalf("the fixture must allow the request: %q", d.Reasons())
 	}
 	b.Version = "shcr.io/policy-bundle/v2"
 	d := Decide(b, request(), midApril)
-	if d.Allow || len(d.Reasons) != 1 || !strings.Contains(d.Reasons[0], `policy bundle version "shcr.io/policy-bundle/v2" is not supported`) {
+	if d.Allow || len(d.Reasons()) != 1 || !strings.Contains(d.Reasons()[0], `policy bundle version "shcr.io/policy-bundle/v2" is not supported`) {
 		t.Fatalf("got %+v", d)
 	}
 }
 
 func TestDecideDeniesEmptyBundle(t *testing.T) {
 	d := Decide(Bundle{Version: BundleVersion}, request(), midApril)
-	if d.Allow || len(d.Reasons) != 1 || d.Reasons[0] != "caller organisation RR8 is not an admitted party of any active agreement" {
+	if d.Allow || len(d.Reasons()) != 1 || d.Reasons()[0] != "caller organisation RR8 is not an admitted party of any active agreement" {
 		t.Fatalf("got %+v", d)
 	}
 }
@@ -366,7 +366,7 @@ func TestDecideExplainsTheBestMatch(t *testing.T) {
 	req := request()
 	req.Category = CategoryTestResults
 	d := Decide(Compile(in), req, midApril)
-	if d.Allow || len(d.Reasons) != 1 || d.Reasons[0] != "category TestResults not granted" {
+	if d.Allow || len(d.Reasons()) != 1 || d.Reasons()[0] != "category TestResults not granted" {
 		t.Fatalf("got %+v", d)
 	}
 }
@@ -412,8 +412,41 @@ func TestDecideRefusesOutOfRangeBreakGlassInBundle(t *testing.T) {
 		b := Compile(fixture())
 		b.Grants[0].BreakGlass.MaxDurationSeconds = seconds
 		d := Decide(b, req, midApril)
-		if d.Allow || !slices.Contains(d.Reasons, "break-glass is not configured for policy tvs/gp-read") {
+		if d.Allow || !slices.Contains(d.Reasons(), "break-glass is not configured for policy tvs/gp-read") {
 			t.Errorf("maxDurationSeconds %d: got %+v", seconds, d)
 		}
+	}
+}
+
+func TestDeciderAllocatesNothing(t *testing.T) {
+	d := NewDecider(Compile(fixture()))
+	deniedCategory := request()
+	deniedCategory.Category = CategoryTestResults
+	unknownCaller := request()
+	unknownCaller.CallerODS = "ZZZ"
+	emergency := request()
+	emergency.LegitimateRelationship = false
+	breakGlass(&emergency, midApril, time.Minute)
+	for name, req := range map[string]Request{
+		"allow": request(), "allow by break-glass": emergency, "deny": deniedCategory, "unknown caller": unknownCaller,
+	} {
+		var decision Decision
+		if allocs := testing.AllocsPerRun(100, func() { decision = d.Decide(req, midApril) }); allocs != 0 {
+			t.Errorf("%s: %v allocations per decision, want 0", name, allocs)
+		}
+		if decision.Allow != (name == "allow" || name == "allow by break-glass") {
+			t.Errorf("%s: decided %+v", name, decision)
+		}
+	}
+}
+
+func TestReasonsOfADecisionMadeElsewhere(t *testing.T) {
+	allow := Decision{Allow: true, Agreement: "dsa-1", AgreementVersion: 2, Policy: "tvs/gp-read", BreakGlass: true}
+	want := []string{"allowed by policy tvs/gp-read under agreement dsa-1 version 2", "allowed only by a break-glass emergency override"}
+	if got := allow.Reasons(); !slices.Equal(got, want) {
+		t.Errorf("reasons %q, want %q", got, want)
+	}
+	if got := (Decision{}).Reasons(); !slices.Equal(got, []string{"caller organisation is missing"}) {
+		t.Errorf("reasons of the zero decision %q", got)
 	}
 }

@@ -129,16 +129,31 @@ type Request struct {
 	SecurityLabels []string
 }
 
-// Decision is the outcome of Decide.
+// Decision is the outcome of Decide. It is a plain value: deciding
+// allocates nothing, and the text that explains a decision is written only
+// when Reasons is called.
 type Decision struct {
 	// Allow is true only when a grant covers the request.
 	Allow bool
-	// Reasons explain the decision, most decisive first.
-	Reasons []string
 	// Agreement, AgreementVersion and Policy name what granted the access.
 	Agreement        string
 	AgreementVersion int32
 	Policy           string
 	// BreakGlass is true when the access was allowed only by an emergency override.
 	BreakGlass bool
+	// basis is what Reasons explains the decision from.
+	basis basis
+}
+
+// basis is what a decision was made on: the request, the grant that
+// allowed it or came closest, and the first check that grant failed.
+type basis struct {
+	query query
+	// grant is nil when no grant names the caller as a consumer, or when
+	// the bundle's version is unsupported.
+	grant  *Grant
+	failed check
+	// unsupportedVersion is the bundle version when failed is
+	// checkVersion.
+	unsupportedVersion string
 }

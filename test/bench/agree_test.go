@@ -84,7 +84,7 @@ func TestOPAAgreesWithDecide(t *testing.T) {
 				}
 				if got.Allow != want.Allow || got.BreakGlass != want.BreakGlass {
 					t.Fatalf("request %d at %s: OPA allow=%t breakGlass=%t, Decide allow=%t breakGlass=%t %q\n%+v",
-						i, c.now.Format(time.RFC3339Nano), got.Allow, got.BreakGlass, want.Allow, want.BreakGlass, want.Reasons, c.req)
+						i, c.now.Format(time.RFC3339Nano), got.Allow, got.BreakGlass, want.Allow, want.BreakGlass, want.Reasons(), c.req)
 				}
 				if allow, err := r.opa.Allow(ctx, input); err != nil || allow != want.Allow {
 					t.Fatalf("request %d: the allow query gave %t (%v), want %t", i, allow, err, want.Allow)
@@ -116,7 +116,7 @@ func outcome(d policy.Decision) string {
 	case d.Allow:
 		return "allow"
 	}
-	reason := d.Reasons[0]
+	reason := d.Reasons()[0]
 	for _, c := range []struct{ check, prefix string }{
 		{"caller", "caller organisation"},
 		{"source", "resource has no source organisation"},
@@ -179,7 +179,7 @@ func TestOPAAgreesOnOddBundles(t *testing.T) {
 			}
 			if got.Allow != want.Allow || got.BreakGlass != want.BreakGlass {
 				t.Fatalf("bundle %s, request %d: OPA allow=%t breakGlass=%t, Decide allow=%t breakGlass=%t %q",
-					b.Version, i, got.Allow, got.BreakGlass, want.Allow, want.BreakGlass, want.Reasons)
+					b.Version, i, got.Allow, got.BreakGlass, want.Allow, want.BreakGlass, want.Reasons())
 			}
 			if want.Allow {
 				allowed++

@@ -150,7 +150,7 @@ func TestAgreementWindowIsEnforcedToTheSecond(t *testing.T) {
 	eventuallyDecides(t, s.region, prefs, false, from.Add(-time.Millisecond))
 	eventuallyDecides(t, s.region, prefs, true, from)
 	if d := decides(t, s.region, prefs, until.Add(-time.Millisecond)); !d.Allow {
-		t.Errorf("the last millisecond of the window must be allowed: %v", d.Reasons)
+		t.Errorf("the last millisecond of the window must be allowed: %v", d.Reasons())
 	}
 	if d := decides(t, s.region, prefs, until); d.Allow {
 		t.Errorf("access at endsOn must be denied")

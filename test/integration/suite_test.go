@@ -318,7 +318,7 @@ func eventuallyDecides(t *testing.T, region string, a access, want bool, at time
 			now = time.Now()
 		}
 		d := policy.Decide(bundle(t, region), a.request(), now)
-		return d.Allow == want, strings.Join(d.Reasons, "; ")
+		return d.Allow == want, strings.Join(d.Reasons(), "; ")
 	})
 }
 

@@ -144,7 +144,7 @@ func TestWithoutWebhooksInvalidObjectsGetNoChildrenAndNoGrants(t *testing.T) {
 	}
 	wait("the trust granted Medications from the GP", func() (bool, string) {
 		d := decide("RW1", "Medications", "W86001")
-		return d.Allow, fmt.Sprint(d.Reasons)
+		return d.Allow, fmt.Sprint(d.Reasons())
 	})
 	for _, denied := range [][3]string{
 		{"ZZ999", "Medications", "W86001"}, // not a member: granted nothing

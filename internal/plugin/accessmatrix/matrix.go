@@ -127,7 +127,7 @@ func (c Cell) evaluate(decider *policy.Decider, windows map[policy.AgreementKey]
 		case d.Allow:
 			c.addGrant(d, source, windows[policy.AgreementKey{ID: d.Agreement, Version: d.AgreementVersion}])
 		case c.Reason == "":
-			c.Reason = strings.Join(d.Reasons, "; ")
+			c.Reason = strings.Join(d.Reasons(), "; ")
 		}
 	}
 	c.Allowed = len(c.Grants) > 0

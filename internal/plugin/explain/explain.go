@@ -194,7 +194,7 @@ func decide(b policy.Bundle, r Request, sources []string, at time.Time) []Decisi
 		d := decider.Decide(req, at)
 		decision := Decision{
 			Source: source, Allow: d.Allow, BreakGlass: d.BreakGlass, Agreement: d.Agreement,
-			AgreementVersion: d.AgreementVersion, Policy: d.Policy, Reasons: d.Reasons,
+			AgreementVersion: d.AgreementVersion, Policy: d.Policy, Reasons: d.Reasons(),
 		}
 		if w, ok := windows[policy.AgreementKey{ID: d.Agreement, Version: d.AgreementVersion}]; ok && d.Allow {
 			decision.ValidFrom, decision.ValidUntil = &w.From, &w.Until

@@ -1,0 +1,162 @@
+/*
+Copyright The shcr-operator Authors.
+SPDX-License-Identifier: Apache-2.0
+*/
+
+package gateway
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// answerWith makes the record service answer every request with body.
+func (rs *recordService) answerWith(body string) {
+	rs.answer(func(w http.ResponseWriter, _ *http.Request) { rs.write(w, []byte(body)) })
+}
+
+// indented is a fixture record's JSON, indented, so that a resource passed
+// on as it came can be told from one encoded again.
+func indented(t *testing.T, h *harness, key string) string {
+	t.Helper()
+	rec, ok := h.records.find(key)
+	if !ok {
+		t.Fatalf("no fixture record %s", key)
+	}
+	var out bytes.Buffer
+	must(t, json.Indent(&out, rec.json(), "    ", "  "))
+	return out.String()
+}
+
+// TestSearchPassesResourcesOnAsSent decodes each entry once and passes a
+// kept resource on byte for byte; it skips unknown members, counts the last
+// of a repeated member, and decides on a resource of the wrong shape as
+// unreadable.
+func TestSearchPassesResourcesOnAsSent(t *testing.T) {
+	h := newHarness(t)
+	allowed := indented(t, h, "MedicationRequest/med-alice-b86")
+	denied := indented(t, h, "MedicationRequest/med-bob")
+	h.records.answerWith(`{
+		"resourceType": "Bundle", "type": "searchset", "total": 5, "signature": {"type": []},
+		"entry": [
+			{"fullUrl": "` + h.records.base() + `/MedicationRequest/med-alice-b86", "resource" :
+				` + allowed + `, "search": {"mode": "match"}, "link": []},
+			{"resource": ` + allowed + `, "resource": ` + denied + `},
+			{"resource": {"resourceType": "MedicationRequest", "id": "bad-meta", "meta": {"tag": 7}}},
+			{"resource": null, "response": {"status": "410"}},
+			{"resource": "MedicationRequest/text"},
+			null
+		]
+	}`)
+	resp := h.get(t, "/MedicationRequest", clinician().sign(t))
+	if resp.status != http.StatusOK {
+		t.Fatalf("status = %d: %s", resp.status, resp.body)
+	}
+	if !bytes.Contains(resp.body, []byte(`"resource":`+allowed+`,"search":{"mode": "match"}`)) {
+		t.Errorf("the allowed resource was not passed on as sent:\n%s", resp.body)
+	}
+	b, keys := resp.bundle(t)
+	if !slices.Equal(keys, []string{"MedicationRequest/med-alice-b86"}) {
+		t.Errorf("entries = %v, want only med-alice-b86", keys)
+	}
+	for _, dropped := range []string{"total", "signature"} {
+		if _, ok := b[dropped]; ok {
+			t.Errorf("%s was passed on", dropped)
+		}
+	}
+	var entries []map[string]json.RawMessage
+	must(t, json.Unmarshal(b["entry"], &entries))
+	if _, ok := entries[0]["link"]; ok || !strings.HasPrefix(string(entries[0]["fullUrl"]), `"`+h.server.URL) {
+		t.Errorf("entry = %s", b["entry"])
+	}
+
+	events := h.audit.take(t)
+	outcomes := map[string]string{}
+	for _, e := range events {
+		outcomes[e.Entity[len(e.Entity)-1].What.Reference] = e.Outcome + " " + e.OutcomeDesc
+	}
+	if len(events) != 3 || !strings.HasPrefix(outcomes["MedicationRequest/med-alice-b86"], auditOutcomeSuccess+" ") ||
+		!strings.HasPrefix(outcomes["MedicationRequest/med-bob"], auditOutcomeMinorFailure+" ") ||
+		!strings.Contains(outcomes[""], "the resource cannot be decided on: resource is not valid FHIR JSON") {
+		t.Errorf("%d events, outcomes %q; want the allowed, the last repeated and the unreadable resource decided", len(events), outcomes)
+	}
+}
+
+// TestSearchRefusesInvalidJSON answers 502 when a Bundle is not valid JSON
+// anywhere, even inside a resource.
+func TestSearchRefusesInvalidJSON(t *testing.T) {
+	h := newHarness(t)
+	record := indented(t, h, "MedicationRequest/med-alice-b86")
+	for name, body := range map[string]string{
+		"resource cut short":       `{"resourceType":"Bundle","type":"searchset","entry":[{"resource":` + record[:len(record)/2] + `}]}`,
+		"data after the Bundle":    `{"resourceType":"Bundle","type":"searchset","entry":[{"resource":` + record + `}]} {}`,
+		"entry not an array":       `{"resourceType":"Bundle","type":"searchset","entry":{"resource":` + record + `}}`,
+		"fullUrl not a string":     `{"resourceType":"Bundle","type":"searchset","entry":[{"fullUrl":1,"resource":` + record + `}]}`,
+		"Bundle not an object":     `[` + record + `]`,
+		"bad character in a value": `{"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"MedicationRequest","id":x}}]}`,
+	} {
+		h.records.answerWith(body)
+		if resp := h.get(t, "/MedicationRequest", clinician().sign(t)); resp.status != http.StatusBadGateway {
+			t.Errorf("%s: status = %d, want 502: %s", name, resp.status, resp.body)
+		}
+	}
+	if events := h.audit.take(t); len(events) != 0 {
+		t.Errorf("%d audit events; nothing was decided", len(events))
+	}
+}
+
+// writeCounter counts the writes made to it and fails when told to.
+type writeCounter struct {
+	mu     sync.Mutex
+	writes int
+	lines  int
+	fail   bool
+}
+
+func (w *writeCounter) counts() (writes, lines int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.writes, w.lines
+}
+
+func (w *writeCounter) failFromNow() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.fail = true
+}
+
+func (w *writeCounter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.fail {
+		return 0, errors.New("disk full")
+	}
+	w.writes++
+	w.lines += bytes.Count(p, []byte("\n"))
+	return len(p), nil
+}
+
+// TestSearchAuditsInOneWrite writes the events of every entry of a search
+// in one write, and refuses the whole search when that write fails.
+func TestSearchAuditsInOneWrite(t *testing.T) {
+	audit := &writeCounter{}
+	h := newHarness(t, func(s *setup) { s.audit = audit })
+	token := clinician().sign(t)
+	if resp := h.get(t, "/?_getpages=page-2&_getpagesoffset=20", token); resp.status != http.StatusOK {
+		t.Fatalf("status = %d: %s", resp.status, resp.body)
+	}
+	if writes, lines := audit.counts(); writes != 1 || lines < 10 {
+		t.Errorf("%d writes of %d events, want one write of every entry's event", writes, lines)
+	}
+	audit.failFromNow()
+	resp := h.get(t, "/?_getpages=page-2&_getpagesoffset=20", token)
+	if resp.status != http.StatusServiceUnavailable || strings.Contains(string(resp.body), "med-alice-b86") {
+		t.Errorf("status = %d %s, want 503 without any entry", resp.status, resp.body)
+	}
+}
