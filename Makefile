@@ -66,10 +66,13 @@ test-bench: ## The benchmark module's own tests (OPA and Decide agree; the laten
 	$(TOOLCHAIN) ensure k8s
 	cd test/bench && go vet ./... && KUBEBUILDER_ASSETS="$(K8S_DIR)" go test ./... -count=1
 
+# Region sizes for bench-operator, comma-separated.
+ORGS ?= 1000,5000
+
 .PHONY: bench-operator
 bench-operator: ## The operator at scale on envtest: W, onboarding makespan, idle and resync writes, one more organisation, memory (docs/benchmarks.md).
 	$(TOOLCHAIN) ensure k8s
-	cd test/bench && KUBEBUILDER_ASSETS="$(K8S_DIR)" go run ./operatorscale -orgs $(or $(ORGS),1000,5000)
+	cd test/bench && KUBEBUILDER_ASSETS="$(K8S_DIR)" go run ./operatorscale -orgs $(ORGS)
 
 .PHONY: test-chart
 test-chart: ## helm lint and render the chart, and render config/default with kustomize, checking the output.
