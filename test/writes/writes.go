@@ -21,7 +21,9 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 )
 
 // Counter counts the API writes (create, update, patch, apply, delete,
@@ -108,70 +110,59 @@ func CrashAfter(c client.Client, k int64, crash func()) client.Client {
 // nil, runs once the write has returned.
 type gate func(obj client.Object) (after func(), err error)
 
-func gated(c client.Client, g gate) client.Client { return gatedClient{Client: c, gate: g} }
-
-// through runs one write past the gate.
-func through(g gate, obj client.Object, write func() error) error {
-	after, err := g(obj)
-	if err != nil {
-		return err
+// gated wraps c with controller-runtime's client interceptor so that every
+// write (create, update, patch, apply, delete, delete-all-of, and their
+// sub-resource forms) passes g; reads go straight to c.
+func gated(c client.Client, g gate) client.Client {
+	through := func(obj client.Object, write func() error) error {
+		after, err := g(obj)
+		if err != nil {
+			return err
+		}
+		if after != nil {
+			defer after()
+		}
+		return write()
 	}
-	if after != nil {
-		defer after()
-	}
-	return write()
+	applied := &unstructured.Unstructured{} // an apply configuration is not a client.Object
+	return interceptor.NewClient(withWatch{c}, interceptor.Funcs{
+		Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
+			return through(obj, func() error { return c.Create(ctx, obj, opts...) })
+		},
+		Update: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.UpdateOption) error {
+			return through(obj, func() error { return c.Update(ctx, obj, opts...) })
+		},
+		Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
+			return through(obj, func() error { return c.Patch(ctx, obj, patch, opts...) })
+		},
+		Apply: func(ctx context.Context, c client.WithWatch, obj runtime.ApplyConfiguration, opts ...client.ApplyOption) error {
+			return through(applied, func() error { return c.Apply(ctx, obj, opts...) })
+		},
+		Delete: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.DeleteOption) error {
+			return through(obj, func() error { return c.Delete(ctx, obj, opts...) })
+		},
+		DeleteAllOf: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.DeleteAllOfOption) error {
+			return through(obj, func() error { return c.DeleteAllOf(ctx, obj, opts...) })
+		},
+		SubResourceCreate: func(ctx context.Context, c client.Client, sub string, obj, subObj client.Object, opts ...client.SubResourceCreateOption) error {
+			return through(obj, func() error { return c.SubResource(sub).Create(ctx, obj, subObj, opts...) })
+		},
+		SubResourceUpdate: func(ctx context.Context, c client.Client, sub string, obj client.Object, opts ...client.SubResourceUpdateOption) error {
+			return through(obj, func() error { return c.SubResource(sub).Update(ctx, obj, opts...) })
+		},
+		SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
+			return through(obj, func() error { return c.SubResource(sub).Patch(ctx, obj, patch, opts...) })
+		},
+		SubResourceApply: func(ctx context.Context, c client.Client, sub string, obj runtime.ApplyConfiguration, opts ...client.SubResourceApplyOption) error {
+			return through(applied, func() error { return c.SubResource(sub).Apply(ctx, obj, opts...) })
+		},
+	})
 }
 
-type gatedClient struct {
-	client.Client
-	gate gate
-}
+// withWatch lets the interceptor wrap the manager's client, which reads from
+// its cache and cannot watch; the operator never calls Watch on it.
+type withWatch struct{ client.Client }
 
-func (c gatedClient) Create(ctx context.Context, obj client.Object, opts ...client.CreateOption) error {
-	return through(c.gate, obj, func() error { return c.Client.Create(ctx, obj, opts...) })
-}
-
-func (c gatedClient) Update(ctx context.Context, obj client.Object, opts ...client.UpdateOption) error {
-	return through(c.gate, obj, func() error { return c.Client.Update(ctx, obj, opts...) })
-}
-
-func (c gatedClient) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
-	return through(c.gate, obj, func() error { return c.Client.Patch(ctx, obj, patch, opts...) })
-}
-
-func (c gatedClient) Apply(ctx context.Context, obj runtime.ApplyConfiguration, opts ...client.ApplyOption) error {
-	return through(c.gate, &unstructured.Unstructured{}, func() error { return c.Client.Apply(ctx, obj, opts...) })
-}
-
-func (c gatedClient) Delete(ctx context.Context, obj client.Object, opts ...client.DeleteOption) error {
-	return through(c.gate, obj, func() error { return c.Client.Delete(ctx, obj, opts...) })
-}
-
-func (c gatedClient) DeleteAllOf(ctx context.Context, obj client.Object, opts ...client.DeleteAllOfOption) error {
-	return through(c.gate, obj, func() error { return c.Client.DeleteAllOf(ctx, obj, opts...) })
-}
-
-func (c gatedClient) Status() client.SubResourceWriter {
-	return gatedSubResource{SubResourceWriter: c.Client.Status(), gate: c.gate}
-}
-
-type gatedSubResource struct {
-	client.SubResourceWriter
-	gate gate
-}
-
-func (c gatedSubResource) Create(ctx context.Context, obj, sub client.Object, opts ...client.SubResourceCreateOption) error {
-	return through(c.gate, obj, func() error { return c.SubResourceWriter.Create(ctx, obj, sub, opts...) })
-}
-
-func (c gatedSubResource) Update(ctx context.Context, obj client.Object, opts ...client.SubResourceUpdateOption) error {
-	return through(c.gate, obj, func() error { return c.SubResourceWriter.Update(ctx, obj, opts...) })
-}
-
-func (c gatedSubResource) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
-	return through(c.gate, obj, func() error { return c.SubResourceWriter.Patch(ctx, obj, patch, opts...) })
-}
-
-func (c gatedSubResource) Apply(ctx context.Context, obj runtime.ApplyConfiguration, opts ...client.SubResourceApplyOption) error {
-	return through(c.gate, &unstructured.Unstructured{}, func() error { return c.SubResourceWriter.Apply(ctx, obj, opts...) })
+func (withWatch) Watch(context.Context, client.ObjectList, ...client.ListOption) (watch.Interface, error) {
+	return nil, errors.New("the operator's client does not watch")
 }
