@@ -98,6 +98,13 @@ func (b *statusBoard) Start(ctx context.Context) error {
 	return nil
 }
 
+// started says whether the manager has started the board.
+func (b *statusBoard) started() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.ctx != nil
+}
+
 // latest returns the last report read from url for the organisation (nil
 // when none has been read yet) and, when that report is older than
 // refresh, starts a read in the background.
@@ -110,7 +117,9 @@ func (b *statusBoard) latest(key types.NamespacedName, url string, now time.Time
 		b.entries[key] = e
 	}
 	if !e.inFlight && now.Sub(e.readAt) >= refresh && b.ctx != nil {
-		e.inFlight = true
+		// Staleness counts from the start of the last read, on the
+		// reconciler's clock.
+		e.inFlight, e.readAt = true, now
 		go b.refresh(b.ctx, key, url)
 	}
 	return e.report
@@ -141,7 +150,7 @@ func (b *statusBoard) refresh(ctx context.Context, key types.NamespacedName, url
 	e := b.entries[key]
 	changed := false
 	if e != nil && e.url == url {
-		e.inFlight, e.readAt = false, time.Now()
+		e.inFlight = false
 		// When the connector cannot be reached, the last report stands.
 		if report != nil && !equality.Semantic.DeepEqual(report, e.report) {
 			e.report, changed = report, true

@@ -48,10 +48,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	if err := r.Client.Get(ctx, req.NamespacedName, member); err != nil {
 		if client.IgnoreNotFound(err) == nil {
 			metrics.SetStalled("MemberOrganisation", req.Namespace, req.Name, false)
+			r.board.forget(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !member.DeletionTimestamp.IsZero() {
+		r.board.forget(req.NamespacedName)
 		return ctrl.Result{}, nil // the connector is owned and garbage-collected
 	}
 	base := member.DeepCopy()
