@@ -29,26 +29,34 @@ const DefaultCoalesce = 500 * time.Millisecond
 // change that arrives while the region already waits joins that wait; one
 // that arrives during a reconcile waits for the next.
 func regionChanges(coalesce time.Duration) handler.EventHandler {
-	enqueue := func(ctx context.Context, obj client.Object, q workqueue.TypedRateLimitingInterface[ctrl.Request]) {
-		for _, req := range regionOfNamespace(ctx, obj) {
-			q.AddAfter(req, coalesce)
-		}
-	}
+	return coalesced(handler.EnqueueRequestsFromMapFunc(regionOfNamespace), coalesce)
+}
+
+// coalesced makes inner enqueue its requests after d instead of at once.
+func coalesced(inner handler.EventHandler, d time.Duration) handler.EventHandler {
 	return handler.Funcs{
 		CreateFunc: func(ctx context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[ctrl.Request]) {
-			enqueue(ctx, e.Object, q)
+			inner.Create(ctx, e, delayedAdds{q, d})
 		},
 		UpdateFunc: func(ctx context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[ctrl.Request]) {
-			enqueue(ctx, e.ObjectNew, q)
+			inner.Update(ctx, e, delayedAdds{q, d})
 		},
 		DeleteFunc: func(ctx context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[ctrl.Request]) {
-			enqueue(ctx, e.Object, q)
+			inner.Delete(ctx, e, delayedAdds{q, d})
 		},
 		GenericFunc: func(ctx context.Context, e event.GenericEvent, q workqueue.TypedRateLimitingInterface[ctrl.Request]) {
-			enqueue(ctx, e.Object, q)
+			inner.Generic(ctx, e, delayedAdds{q, d})
 		},
 	}
 }
+
+// delayedAdds is a work queue whose Add waits d.
+type delayedAdds struct {
+	workqueue.TypedRateLimitingInterface[ctrl.Request]
+	d time.Duration
+}
+
+func (q delayedAdds) Add(req ctrl.Request) { q.AddAfter(req, q.d) }
 
 // regionOfNamespace maps an object in a region namespace (shcr-<region>) to
 // its region.
