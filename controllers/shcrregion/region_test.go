@@ -28,6 +28,7 @@ import (
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
 	"github.com/shcr-io/shcr-operator/internal/policy"
 	"github.com/shcr-io/shcr-operator/internal/specs"
+	"github.com/shcr-io/shcr-operator/test/fixtures"
 	"github.com/shcr-io/shcr-operator/test/writes"
 )
 
@@ -94,11 +95,7 @@ func markWorkloadsAvailable(t *testing.T, region string) {
 		err := k8sClient.Get(suiteCtx, client.ObjectKey{Namespace: ns, Name: specs.RecordServiceName}, sts)
 		return err == nil, fmt.Sprint(err)
 	})
-	n := *sts.Spec.Replicas
-	sts.Status = appsv1.StatefulSetStatus{
-		ObservedGeneration: sts.Generation, Replicas: n, ReadyReplicas: n, AvailableReplicas: n,
-		CurrentReplicas: n, UpdatedReplicas: n, CurrentRevision: "r1", UpdateRevision: "r1",
-	}
+	fixtures.StatefulSetRolledOut(sts)
 	if err := k8sClient.Status().Update(suiteCtx, sts); err != nil {
 		t.Fatalf("updating StatefulSet status: %v", err)
 	}
@@ -107,14 +104,7 @@ func markWorkloadsAvailable(t *testing.T, region string) {
 		err := k8sClient.Get(suiteCtx, client.ObjectKey{Namespace: ns, Name: specs.GatewayName}, deploy)
 		return err == nil, fmt.Sprint(err)
 	})
-	n = *deploy.Spec.Replicas
-	deploy.Status = appsv1.DeploymentStatus{
-		ObservedGeneration: deploy.Generation, Replicas: n, UpdatedReplicas: n, ReadyReplicas: n, AvailableReplicas: n,
-		Conditions: []appsv1.DeploymentCondition{{
-			Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue, Reason: "MinimumReplicasAvailable",
-			LastUpdateTime: metav1.Now(), LastTransitionTime: metav1.Now(),
-		}},
-	}
+	fixtures.RolledOut(deploy)
 	if err := k8sClient.Status().Update(suiteCtx, deploy); err != nil {
 		t.Fatalf("updating Deployment status: %v", err)
 	}

@@ -21,6 +21,7 @@ import (
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
 	"github.com/shcr-io/shcr-operator/internal/connector"
 	"github.com/shcr-io/shcr-operator/internal/specs"
+	"github.com/shcr-io/shcr-operator/test/fixtures"
 )
 
 // lastSync is what every test connector reports as its last successful sync.
@@ -58,11 +59,7 @@ func TestMemberStatusShowsConnectorSyncAndLag(t *testing.T) {
 		t.Errorf("the connector's status Service: %v", err)
 	}
 	// envtest runs no Deployment controller: report the connector Available.
-	deploy.Status = appsv1.DeploymentStatus{ObservedGeneration: deploy.Generation, Replicas: 1, UpdatedReplicas: 1,
-		ReadyReplicas: 1, AvailableReplicas: 1, Conditions: []appsv1.DeploymentCondition{{
-			Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue, Reason: "MinimumReplicasAvailable",
-			LastUpdateTime: metav1.Now(), LastTransitionTime: metav1.Now(),
-		}}}
+	fixtures.RolledOut(deploy)
 	if err := k8s.Status().Update(ctx, deploy); err != nil {
 		t.Fatal(err)
 	}

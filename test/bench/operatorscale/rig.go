@@ -38,6 +38,7 @@ import (
 
 	"github.com/shcr-io/shcr-operator/internal/kube"
 	"github.com/shcr-io/shcr-operator/internal/specs"
+	"github.com/shcr-io/shcr-operator/test/fixtures"
 )
 
 // The identities the API server's audit log tells apart.
@@ -315,10 +316,7 @@ func (wc *workloadControllers) markAvailable(ctx context.Context, key client.Obj
 		if sts.Status.ObservedGeneration == sts.Generation && sts.Status.ReadyReplicas == n {
 			return nil
 		}
-		sts.Status = appsv1.StatefulSetStatus{
-			ObservedGeneration: sts.Generation, Replicas: n, ReadyReplicas: n, AvailableReplicas: n,
-			CurrentReplicas: n, UpdatedReplicas: n, CurrentRevision: "r1", UpdateRevision: "r1",
-		}
+		fixtures.StatefulSetRolledOut(sts)
 		wc.writes.Add(1)
 		return wc.c.Status().Update(ctx, sts)
 	}
@@ -333,14 +331,7 @@ func (wc *workloadControllers) markAvailable(ctx context.Context, key client.Obj
 	if d.Status.ObservedGeneration == d.Generation && d.Status.AvailableReplicas == n {
 		return nil
 	}
-	now := metav1.Now()
-	d.Status = appsv1.DeploymentStatus{
-		ObservedGeneration: d.Generation, Replicas: n, UpdatedReplicas: n, ReadyReplicas: n, AvailableReplicas: n,
-		Conditions: []appsv1.DeploymentCondition{{
-			Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue, Reason: "MinimumReplicasAvailable",
-			LastUpdateTime: now, LastTransitionTime: now,
-		}},
-	}
+	fixtures.RolledOut(d)
 	wc.writes.Add(1)
 	return wc.c.Status().Update(ctx, d)
 }
