@@ -6,16 +6,12 @@ SPDX-License-Identifier: Apache-2.0
 package gateway
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/shcr-io/shcr-operator/internal/policy"
 )
@@ -100,6 +96,8 @@ type auditDetail struct {
 
 // auditRecord is everything an audit event is made from.
 type auditRecord struct {
+	// id is the event's id, a random UUID.
+	id       string
 	caller   Caller
 	kind     Kind
 	facts    resourceFacts
@@ -116,7 +114,7 @@ type auditRecord struct {
 func (r auditRecord) event() auditEvent {
 	e := auditEvent{
 		ResourceType: "AuditEvent",
-		ID:           uuid.NewString(),
+		ID:           r.id,
 		Type:         eventPatientRecord,
 		Subtype:      []coding{{System: systemRestfulInteraction, Code: r.kind.auditCode()}},
 		Action:       "R",
@@ -239,21 +237,14 @@ type auditor struct {
 	w  io.Writer
 }
 
-func (a *auditor) write(events []auditEvent) error {
-	if len(events) == 0 {
+// write writes the events of one response.
+func (a *auditor) write(events *auditLines) error {
+	if len(events.out) == 0 {
 		return nil
-	}
-	var lines bytes.Buffer
-	lines.Grow(len(events) * auditEventBytes)
-	encoder := json.NewEncoder(&lines)
-	for _, e := range events {
-		if err := encoder.Encode(e); err != nil {
-			return fmt.Errorf("encoding audit event: %w", err)
-		}
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if _, err := a.w.Write(lines.Bytes()); err != nil {
+	if _, err := a.w.Write(events.out); err != nil {
 		return fmt.Errorf("writing audit events: %w", err)
 	}
 	return nil

@@ -7,43 +7,82 @@ package gateway
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
+	"io"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
+// The JSON of records (search Bundles, resources) and of audit events is
+// read and written with encoding/json/v2, through its module mirror
+// github.com/go-json-experiment/json, which becomes the standard library's
+// encoding/json/v2 in Go 1.27. Its streaming decoder hands over a value's
+// bytes as it reads it, so a search Bundle is scanned once, and it decodes
+// and encodes several times faster than encoding/json, which is what a
+// search costs the gateway most. Other JSON (tokens, key sets, outcomes,
+// the decision API) stays on encoding/json.
+
 // decodeSearchBundle reads a Bundle in one pass. Each entry's resource is
-// decoded straight into what the gateway decides on, and its bytes are kept
-// to pass on unchanged, so no resource is decoded or encoded twice. Member
-// names are matched exactly, as FHIR JSON requires; unknown members are
-// skipped, and of a repeated member the last counts. A resource that is
-// valid JSON but not of the expected shape is decided on as unreadable;
-// anything that is not valid JSON fails the whole Bundle.
+// kept as the record service sent it, to be passed on unchanged, and the
+// facts the gateway decides on are read from those bytes. Member names are
+// matched exactly, as FHIR JSON requires; unknown members are skipped, and
+// of a member repeated in the Bundle or an entry the last counts. A
+// resource that is valid JSON but cannot be read (the wrong shape, a member
+// named twice) is decided on as unreadable; anything that is not valid JSON
+// fails the whole Bundle.
 func decodeSearchBundle(body []byte) (searchBundle, error) {
 	var b searchBundle
-	dec := json.NewDecoder(bytes.NewReader(body))
-	err := eachMember(dec, func(name string) error {
-		if name == "entry" {
+	// From a bytes.Buffer the decoder reads body in place, without a copy.
+	r := bundleReader{dec: jsontext.NewDecoder(bytes.NewBuffer(body), jsontext.AllowDuplicateNames(true)), body: body}
+	err := r.eachMember(func(name string) error {
+		switch name {
+		case "entry":
 			var err error
-			b.Entry, err = decodeEntries(dec, body)
+			b.Entry, err = r.entries()
 			return err
+		case "meta":
+			return r.raw(&b.Meta)
 		}
-		return decodeField(dec, b.field(name))
+		return r.field(b.field(name))
 	})
-	if err == nil && dec.More() {
-		err = errors.New("data after the Bundle")
+	if err == nil {
+		if _, after := r.dec.ReadToken(); after != io.EOF {
+			err = errors.New("data after the Bundle")
+		}
 	}
 	return b, err
 }
 
-func decodeEntries(dec *json.Decoder, body []byte) ([]bundleEntry, error) {
+// bundleReader reads a Bundle's JSON from body.
+type bundleReader struct {
+	dec  *jsontext.Decoder
+	body []byte
+}
+
+func (r bundleReader) entries() ([]bundleEntry, error) {
 	var entries []bundleEntry
-	err := eachElement(dec, func() error {
+	err := r.eachElement(func() error {
 		var e bundleEntry
-		err := eachMember(dec, func(name string) error {
-			if name == "resource" {
-				return e.decodeResource(dec, body)
+		err := r.eachMember(func(name string) error {
+			switch name {
+			case "resource":
+				if err := r.raw(&e.Resource); err != nil {
+					return err
+				}
+				e.facts = decidedFacts(e.Resource)
+				return nil
+			case "search":
+				return r.raw(&e.Search)
+			case "request":
+				return r.raw(&e.Request)
+			case "response":
+				return r.raw(&e.Response)
+			case "fullUrl":
+				return r.field(&e.FullURL)
+			default:
+				return r.dec.SkipValue()
 			}
-			return decodeField(dec, e.field(name))
 		})
 		entries = append(entries, e)
 		return err
@@ -51,16 +90,14 @@ func decodeEntries(dec *json.Decoder, body []byte) ([]bundleEntry, error) {
 	return entries, err
 }
 
-// field is where a member of the Bundle other than entry is decoded to;
-// nil for a member the gateway does not pass on.
+// field is where a member of the Bundle other than entry and meta is
+// decoded to; nil for a member the gateway does not pass on.
 func (b *searchBundle) field(name string) any {
 	switch name {
 	case "resourceType":
 		return &b.ResourceType
 	case "id":
 		return &b.ID
-	case "meta":
-		return &b.Meta
 	case "type":
 		return &b.Type
 	case "timestamp":
@@ -72,114 +109,101 @@ func (b *searchBundle) field(name string) any {
 	}
 }
 
-// field is where a member of an entry other than resource is decoded to;
-// nil for a member the gateway does not pass on.
-func (e *bundleEntry) field(name string) any {
-	switch name {
-	case "fullUrl":
-		return &e.FullURL
-	case "search":
-		return &e.Search
-	case "request":
-		return &e.Request
-	case "response":
-		return &e.Response
-	default:
-		return nil
+// decidedFacts are the facts of a resource, or, when it cannot be decided
+// on, facts that say so.
+func decidedFacts(resource jsontext.Value) resourceFacts {
+	if !isResource(resource) {
+		return resourceFacts{}
 	}
-}
-
-// decodeResource decodes the value dec is at as the entry's resource and
-// keeps its bytes. The value is read whole before it is decoded, so a
-// decoding error leaves dec at the next member.
-func (e *bundleEntry) decodeResource(dec *json.Decoder, body []byte) error {
-	start := dec.InputOffset()
-	var r fhirResource
-	err := dec.Decode(&r)
-	var typeErr *json.UnmarshalTypeError
-	if err != nil && !errors.As(err, &typeErr) {
-		return err
-	}
-	// The value follows the member name's colon.
-	e.Resource = bytes.TrimLeft(body[start:dec.InputOffset()], " \t\r\n:")
-	e.facts = decidedFacts(r, err)
-	return nil
-}
-
-// decidedFacts are the facts of a resource decoded with err, or, when it
-// cannot be decided on, facts that say so.
-func decidedFacts(r fhirResource, err error) resourceFacts {
-	err = checkDecoded(r, err)
-	var facts resourceFacts
-	if err == nil {
-		facts, err = factsOf(r)
-	}
+	facts, err := inspect(resource)
 	if err != nil {
 		return resourceFacts{Unshareable: "the resource cannot be decided on: " + err.Error()}
 	}
 	return facts
 }
 
-// decodeField decodes the value dec is at into target, or skips it when
+// raw reads the value the decoder is at and sets *into to its bytes in the
+// body, without copying them.
+func (r bundleReader) raw(into *jsontext.Value) error {
+	value, err := r.dec.ReadValue()
+	if err != nil {
+		return err
+	}
+	end := r.dec.InputOffset()
+	*into = r.body[end-int64(len(value)) : end : end]
+	return nil
+}
+
+// field decodes the value the decoder is at into target, or skips it when
 // target is nil.
-func decodeField(dec *json.Decoder, target any) error {
+func (r bundleReader) field(target any) error {
 	if target == nil {
-		target = new(json.RawMessage)
+		return r.dec.SkipValue()
 	}
-	return dec.Decode(target)
+	return json.UnmarshalDecode(r.dec, target)
 }
 
-// eachMember calls member with the name of each member of the object dec is
-// at, which must decode the member's value. A null is an object without
-// members.
-func eachMember(dec *json.Decoder, member func(name string) error) error {
-	if open, err := opening(dec, '{'); !open {
+// eachMember calls member with the name of each member of the object the
+// decoder is at, which must read the member's value. A null is an object
+// without members.
+func (r bundleReader) eachMember(member func(name string) error) error {
+	if open, err := r.opening('{'); !open {
 		return err
 	}
-	for dec.More() {
-		token, err := dec.Token()
-		if err != nil {
+	for {
+		token, err := r.dec.ReadToken()
+		switch {
+		case err != nil:
 			return err
+		case token.Kind() == '}':
+			return nil
 		}
-		if err := member(token.(string)); err != nil {
+		if err := member(token.String()); err != nil {
 			return err
 		}
 	}
-	_, err := dec.Token()
-	return err
 }
 
-// eachElement calls element for each element of the array dec is at,
-// which must decode the element. A null is an empty array.
-func eachElement(dec *json.Decoder, element func() error) error {
-	if open, err := opening(dec, '['); !open {
+// eachElement calls element for each element of the array the decoder is
+// at, which must read the element. A null is an empty array.
+func (r bundleReader) eachElement(element func() error) error {
+	if open, err := r.opening('['); !open {
 		return err
 	}
-	for dec.More() {
+	for {
+		switch r.dec.PeekKind() {
+		case ']':
+			_, err := r.dec.ReadToken()
+			return err
+		case 0:
+			// The next read reports why there is no value.
+			if _, err := r.dec.ReadToken(); err != nil {
+				return err
+			}
+			return errors.New("array not closed")
+		}
 		if err := element(); err != nil {
 			return err
 		}
 	}
-	_, err := dec.Token()
-	return err
 }
 
 // opening reads the delimiter that opens an object or array, reporting
 // false for a null. Any other value is an error that does not quote it.
-func opening(dec *json.Decoder, delim json.Delim) (bool, error) {
-	token, err := dec.Token()
+func (r bundleReader) opening(delim jsontext.Kind) (bool, error) {
+	token, err := r.dec.ReadToken()
 	switch {
 	case err != nil:
 		return false, err
-	case token == nil:
+	case token.Kind() == 'n':
 		return false, nil
-	case token != delim:
+	case token.Kind() != delim:
 		return false, errors.New("expected a JSON " + kindOf(delim))
 	}
 	return true, nil
 }
 
-func kindOf(delim json.Delim) string {
+func kindOf(delim jsontext.Kind) string {
 	if delim == '{' {
 		return "object"
 	}
@@ -221,7 +245,7 @@ func (e bundleEntry) appendJSON(out []byte) ([]byte, error) {
 	var fullURL []byte
 	if e.FullURL != "" {
 		var err error
-		if fullURL, err = json.Marshal(e.FullURL); err != nil {
+		if fullURL, err = jsontext.AppendQuote(nil, e.FullURL); err != nil {
 			return nil, err
 		}
 	}

@@ -6,23 +6,24 @@ SPDX-License-Identifier: Apache-2.0
 package gateway
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // searchBundle is a search or history Bundle with the elements the gateway
 // passes on. total is left out: after filtering it would count what the
 // caller may not see.
 type searchBundle struct {
-	ResourceType string          `json:"resourceType"`
-	ID           string          `json:"id,omitempty"`
-	Meta         json.RawMessage `json:"meta,omitempty"`
-	Type         string          `json:"type"`
-	Timestamp    string          `json:"timestamp,omitempty"`
-	Link         []bundleLink    `json:"link,omitempty"`
+	ResourceType string         `json:"resourceType"`
+	ID           string         `json:"id,omitempty"`
+	Meta         jsontext.Value `json:"meta,omitempty"`
+	Type         string         `json:"type"`
+	Timestamp    string         `json:"timestamp,omitempty"`
+	Link         []bundleLink   `json:"link,omitempty"`
 	// Entry is decoded and encoded by hand, so that each resource is read
 	// once and passed on as it came.
 	Entry []bundleEntry `json:"-"`
@@ -38,11 +39,11 @@ type bundleEntry struct {
 	FullURL string
 	// Resource is the resource as the record service sent it, and facts
 	// what the gateway read from it.
-	Resource json.RawMessage
+	Resource jsontext.Value
 	facts    resourceFacts
-	Search   json.RawMessage
-	Request  json.RawMessage
-	Response json.RawMessage
+	Search   jsontext.Value
+	Request  jsontext.Value
+	Response jsontext.Value
 }
 
 // filterBundle keeps the entries of a search or history Bundle that the
@@ -74,7 +75,7 @@ func (g *Gateway) filterBundle(r *http.Request, c Caller, kind Kind, body []byte
 	if err != nil {
 		return nil, err
 	}
-	links := linkRewriter{upstream: g.cfg.Upstream, gateway: gatewayBase(r)}
+	links := newLinkRewriter(g.cfg.Upstream, gatewayBase(r))
 	b.Entry = b.Entry[:0]
 	for i, entry := range entries {
 		if verdicts[i].Allow {
@@ -86,7 +87,7 @@ func (g *Gateway) filterBundle(r *http.Request, c Caller, kind Kind, body []byte
 	return b.encode()
 }
 
-func isResource(raw json.RawMessage) bool {
+func isResource(raw jsontext.Value) bool {
 	return len(raw) > 0 && raw[0] == '{'
 }
 
@@ -102,6 +103,18 @@ func gatewayBase(r *http.Request) *url.URL {
 // linkRewriter turns record service URLs into gateway URLs.
 type linkRewriter struct {
 	upstream, gateway *url.URL
+	// upstreamPrefix and gatewayPrefix are the two bases as text, each
+	// ending with a slash.
+	upstreamPrefix, gatewayPrefix string
+}
+
+func newLinkRewriter(upstream, gateway *url.URL) linkRewriter {
+	return linkRewriter{
+		upstream:       upstream,
+		gateway:        gateway,
+		upstreamPrefix: strings.TrimSuffix(upstream.String(), "/") + "/",
+		gatewayPrefix:  strings.TrimSuffix(gateway.String(), "/") + "/",
+	}
 }
 
 // links keeps the links that rewrite to a search, search page or history
@@ -135,7 +148,35 @@ func (l linkRewriter) interactionURL(raw string) (string, bool) {
 }
 
 // fullURL rewrites an entry's fullUrl that points at the record service.
+// The usual fullUrl, the record service's base followed by a plain path,
+// is rewritten without parsing it; the result is the same.
 func (l linkRewriter) fullURL(raw string) string {
+	if rest, ok := strings.CutPrefix(raw, l.upstreamPrefix); ok && plainPath(rest) {
+		return l.gatewayPrefix + rest
+	}
+	return l.parsedFullURL(raw)
+}
+
+// plainPath reports whether path is non-empty segments of letters, digits,
+// '-' and '.', other than "." and "..": a path that needs no escaping and
+// that joining does not change.
+func plainPath(path string) bool {
+	for segment := range strings.SplitSeq(path, "/") {
+		if segment == "" || segment == "." || segment == ".." {
+			return false
+		}
+		for i := range len(segment) {
+			c := segment[i]
+			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// parsedFullURL is fullURL for any URL.
+func (l linkRewriter) parsedFullURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return raw

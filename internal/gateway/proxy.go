@@ -13,6 +13,8 @@ import (
 	"mime"
 	"net/http"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // maxFormBytes bounds the form body of POST [type]/_search.
@@ -208,15 +210,16 @@ var errAudit = errors.New("audit event not written")
 func (g *Gateway) decide(v view, c Caller, kind Kind, facts ...resourceFacts) ([]verdict, error) {
 	now := time.Now()
 	verdicts := make([]verdict, len(facts))
-	events := make([]auditEvent, len(facts))
+	events := newAuditLines(len(facts))
+	defer events.release()
 	for i, f := range facts {
 		verdicts[i] = v.evaluate(c, kind.Action(), f, now)
-		events[i] = auditRecord{caller: c, kind: kind, facts: f, verdict: verdicts[i], region: g.cfg.Region, observer: g.observer, at: now}.event()
-		verdicts[i].auditEvent = events[i].ID
+		verdicts[i].auditEvent = uuid.NewString()
+		events.add(auditRecord{id: verdicts[i].auditEvent, caller: c, kind: kind, facts: f, verdict: verdicts[i], region: g.cfg.Region, observer: g.observer, at: now})
 	}
 	if err := g.audit.write(events); err != nil {
 		g.metrics.auditWriteErrors.Inc()
-		g.log.Error("Audit events not written; access refused", "events", len(events), "error", err)
+		g.log.Error("Audit events not written; access refused", "events", len(facts), "error", err)
 		return nil, errors.Join(errAudit, err)
 	}
 	for _, out := range verdicts {

@@ -6,10 +6,12 @@ SPDX-License-Identifier: Apache-2.0
 package gateway
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/shcr-io/shcr-operator/internal/policy"
 )
@@ -53,18 +55,21 @@ type resourceFacts struct {
 
 // fhirResource is the part of a FHIR R4 resource the gateway reads. Fields
 // whose shape depends on the type stay raw and are decoded only for the
-// types that have them.
+// types that have them. Subject and patient are a Reference wherever R4
+// has them (Account.subject, a list, belongs to a type that is never
+// shared), so they are decoded at once; a resource where they are not is
+// unreadable and never shared.
 type fhirResource struct {
-	ResourceType string            `json:"resourceType"`
-	ID           string            `json:"id"`
-	Meta         resourceMeta      `json:"meta"`
-	Class        json.RawMessage   `json:"class"`
-	Scope        json.RawMessage   `json:"scope"`
-	Identifier   json.RawMessage   `json:"identifier"`
-	Subject      json.RawMessage   `json:"subject"`
-	Patient      json.RawMessage   `json:"patient"`
-	Participant  json.RawMessage   `json:"participant"`
-	Contained    []json.RawMessage `json:"contained"`
+	ResourceType string           `json:"resourceType"`
+	ID           string           `json:"id"`
+	Meta         resourceMeta     `json:"meta"`
+	Class        jsontext.Value   `json:"class"`
+	Scope        jsontext.Value   `json:"scope"`
+	Identifier   jsontext.Value   `json:"identifier"`
+	Subject      *reference       `json:"subject"`
+	Patient      *reference       `json:"patient"`
+	Participant  jsontext.Value   `json:"participant"`
+	Contained    []jsontext.Value `json:"contained"`
 }
 
 type resourceMeta struct {
@@ -98,7 +103,7 @@ type reference struct {
 // inspect reads the facts of a FHIR JSON resource, with those of its
 // contained resources folded in. An error means the resource cannot be
 // decided on and must not be shared.
-func inspect(data json.RawMessage) (resourceFacts, error) {
+func inspect(data jsontext.Value) (resourceFacts, error) {
 	r, err := decodeResource(data)
 	if err != nil {
 		return resourceFacts{}, err
@@ -127,11 +132,19 @@ func factsOf(r fhirResource) (resourceFacts, error) {
 	return facts, nil
 }
 
-func decodeResource(data json.RawMessage) (fhirResource, error) {
+func decodeResource(data jsontext.Value) (fhirResource, error) {
 	var r fhirResource
-	err := json.Unmarshal(data, &r)
+	err := json.Unmarshal(data, &r, resourceJSON)
 	return r, checkDecoded(r, err)
 }
+
+// resourceJSON is how the gateway reads a resource's JSON. A member named
+// twice makes the resource unreadable, so it is never shared: which of the
+// two a client would read cannot be known. Names are matched regardless of
+// case, as encoding/json always did, so a member such as "Meta" still
+// counts (its labels still withhold the resource), and "meta" and "Meta"
+// in one object count as the same member named twice.
+var resourceJSON = json.MatchCaseInsensitiveNames(true)
 
 // checkDecoded refuses a resource that did not decode (err) or has no type.
 func checkDecoded(r fhirResource, err error) error {
@@ -147,7 +160,7 @@ func checkDecoded(r fhirResource, err error) error {
 // addContained folds a contained resource into its container's facts: its
 // category must be granted too, its labels count, and its patients count.
 // It inherits the container's provenance.
-func (f *resourceFacts) addContained(data json.RawMessage) error {
+func (f *resourceFacts) addContained(data jsontext.Value) error {
 	r, err := decodeResource(data)
 	if err != nil {
 		return err
@@ -251,15 +264,8 @@ func patientsOf(r fhirResource) ([]string, error) {
 		return nhsNumbers(ids), nil
 	}
 	var ids []identifier
-	for _, field := range []struct {
-		name string
-		raw  json.RawMessage
-	}{{"subject", r.Subject}, {"patient", r.Patient}} {
-		var ref reference
-		if err := unmarshalOptional(field.raw, &ref); err != nil {
-			return nil, fmt.Errorf("%s.%s: %w", r.ResourceType, field.name, err)
-		}
-		if ref.Identifier != nil {
+	for _, ref := range [...]*reference{r.Subject, r.Patient} {
+		if ref != nil && ref.Identifier != nil {
 			ids = append(ids, *ref.Identifier)
 		}
 	}
@@ -279,11 +285,11 @@ func patientsOf(r fhirResource) ([]string, error) {
 	return nhsNumbers(ids), nil
 }
 
-func unmarshalOptional(raw json.RawMessage, into any) error {
+func unmarshalOptional(raw jsontext.Value, into any) error {
 	if len(raw) == 0 {
 		return nil
 	}
-	return json.Unmarshal(raw, into)
+	return json.Unmarshal(raw, into, resourceJSON)
 }
 
 // nhsNumbers keeps the identifiers in the NHS number system whose value

@@ -202,3 +202,42 @@ func grep(text, word string) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// TestFullURLFastPath rewrites the usual fullUrl without parsing it, to
+// exactly what parsing it gives, and leaves every other URL to parsing.
+func TestFullURLFastPath(t *testing.T) {
+	upstream, err := url.Parse("http://records.tvs.svc:8080/fhir")
+	must(t, err)
+	for _, gateway := range []string{"http://gateway.example/", "https://gw.example:8443/", "http://[::1]:9000/"} {
+		base, err := url.Parse(gateway)
+		must(t, err)
+		l := newLinkRewriter(upstream, base)
+		for _, raw := range []string{
+			"http://records.tvs.svc:8080/fhir/MedicationRequest/med-1",
+			"http://records.tvs.svc:8080/fhir/MedicationRequest/med-1/_history/2",
+			"http://records.tvs.svc:8080/fhir/Patient/a.b-C9",
+			"http://records.tvs.svc:8080/fhir/Patient/../Observation/x",
+			"http://records.tvs.svc:8080/fhir/Patient/./x",
+			"http://records.tvs.svc:8080/fhir//Patient/x",
+			"http://records.tvs.svc:8080/fhir/Patient/x/",
+			"http://records.tvs.svc:8080/fhir/Patient/a%2Fb",
+			"http://records.tvs.svc:8080/fhir/Patient/a b",
+			"http://records.tvs.svc:8080/fhir/Patient/x?_format=json",
+			"http://records.tvs.svc:8080/fhir/Patient/x#part",
+			"http://records.tvs.svc:8080/fhir/",
+			"http://records.tvs.svc:8080/fhir",
+			"http://records.tvs.svc:8080/fhirother/Patient/x",
+			"HTTP://records.tvs.svc:8080/fhir/Patient/x",
+			"https://records.tvs.svc:8080/fhir/Patient/x",
+			"urn:uuid:3f2c5c55-7d0e-4b0e-9d43-0e6f1b7a9c10",
+			"",
+		} {
+			if got, want := l.fullURL(raw), l.parsedFullURL(raw); got != want {
+				t.Errorf("gateway %s: fullURL(%q) = %q, parsing gives %q", gateway, raw, got, want)
+			}
+		}
+		if got := l.fullURL("http://records.tvs.svc:8080/fhir/MedicationRequest/med-1"); got != strings.TrimSuffix(gateway, "/")+"/MedicationRequest/med-1" {
+			t.Errorf("gateway %s: rewritten to %q", gateway, got)
+		}
+	}
+}

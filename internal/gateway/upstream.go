@@ -6,6 +6,7 @@ SPDX-License-Identifier: Apache-2.0
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -80,7 +81,7 @@ func (u *upstream) fetch(ctx context.Context, in Interaction) (upstreamResponse,
 		return upstreamResponse{}, fmt.Errorf("calling the record service: %w", err)
 	}
 	defer resp.Body.Close() //nolint:errcheck // read-only body
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxUpstreamBody+1))
+	body, err := readBody(resp, maxUpstreamBody+1)
 	u.latency.WithLabelValues(in.Kind.auditCode()).Observe(time.Since(start).Seconds())
 	if err != nil {
 		return upstreamResponse{}, fmt.Errorf("reading the record service's answer: %w", err)
@@ -110,4 +111,16 @@ func (u *upstream) request(ctx context.Context, in Interaction) (*http.Request, 
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
 	return req, nil
+}
+
+// readBody reads at most limit bytes of a response's body, into one buffer
+// of the announced length when there is one.
+func readBody(resp *http.Response, limit int64) ([]byte, error) {
+	size := bytes.MinRead
+	if resp.ContentLength > 0 {
+		size += int(min(resp.ContentLength, limit))
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, size))
+	_, err := buf.ReadFrom(io.LimitReader(resp.Body, limit))
+	return buf.Bytes(), err
 }
