@@ -138,6 +138,7 @@ func (o *options) complete() error {
 // requests in flight finish.
 func serve(ctx context.Context, opts options, listener net.Listener, stdout, stderr io.Writer) error {
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
+	gateway.TuneRuntime(logger)
 	audit, closeAudit, err := openAudit(opts, stdout)
 	if err != nil {
 		_ = listener.Close()

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -45,8 +46,8 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		o.interaction, o.rate, o.duration, o.warmup, o.runs)
 	fmt.Fprintf(out, "bundle: %d organisations, %d grants; objection register: %d patients; audit: %s\n",
 		o.orgs, r.grants, r.objections, o.audit)
-	fmt.Fprintf(out, "machine: %s, GOMAXPROCS %d, %d CPUs; load average before: %s\n",
-		runtime.Version(), runtime.GOMAXPROCS(0), runtime.NumCPU(), loadAverage())
+	fmt.Fprintf(out, "machine: %s, GOMAXPROCS %d, %d CPUs, GC percent %d; load average before: %s\n",
+		runtime.Version(), runtime.GOMAXPROCS(0), runtime.NumCPU(), gcPercent(), loadAverage())
 
 	if o.cpuProfile != "" {
 		stop, err := startProfile(o.cpuProfile)
@@ -293,4 +294,11 @@ func loadAverage() string {
 		return "unknown"
 	}
 	return strings.Join(fields[:3], " ")
+}
+
+// gcPercent is the garbage collection target in force.
+func gcPercent() int {
+	percent := debug.SetGCPercent(100)
+	debug.SetGCPercent(percent)
+	return percent
 }

@@ -112,6 +112,10 @@ func newRig(ctx context.Context, o options) (_ *rig, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// The garbage collector settings of cmd/gateway (GOGC=400 unless GOGC
+	// is set). They apply to the whole process, the FHIR server and the
+	// client too.
+	gateway.TuneRuntime(slog.New(slog.DiscardHandler))
 	claims := gateway.DefaultClaimMapping()
 	r.gw, err = gateway.New(ctx, gateway.Config{
 		Region:          bench.Region,
