@@ -20,11 +20,12 @@ import (
 // AuditEvent model: each line it writes is the JSON of auditRecord.event,
 // for records that differ in every element the event is made from, one
 // after the other in one response (so that the parts it encodes once are
-// encoded again when they change), including text that JSON must escape.
+// encoded again when they change, and more of them than it keeps),
+// including text that JSON must escape.
 func TestAuditLinesEncodeEvents(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for round := range 200 {
-		records := make([]auditRecord, 1+rng.IntN(6))
+		records := make([]auditRecord, 1+rng.IntN(2*maxEncodedAgents))
 		for i := range records {
 			records[i] = randomRecord(rng)
 		}

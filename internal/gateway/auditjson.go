@@ -30,12 +30,23 @@ type auditLines struct {
 	recordedAt time.Time
 	recorded   []byte
 
-	agentsFor agentsKey
-	agents    []byte
+	// agents are the encoded agents of the last few different deciding
+	// policies, the most recent last.
+	agents []encodedAgents
 
 	sourceFor [2]string
 	source    []byte
 }
+
+// encodedAgents are the agents made from a key.
+type encodedAgents struct {
+	key  agentsKey
+	json []byte
+}
+
+// maxEncodedAgents bounds auditLines.agents: a response is decided by a
+// few grants, and denials have agents of their own.
+const maxEncodedAgents = 8
 
 // agentsKey is what an event's agents are made from.
 type agentsKey struct {
@@ -55,6 +66,7 @@ var auditLinesPool = sync.Pool{New: func() any { return new(auditLines) }}
 func newAuditLines(n int) *auditLines {
 	l := auditLinesPool.Get().(*auditLines)
 	l.out = slices.Grow(l.out[:0], n*auditEventBytes)
+	l.agents = l.agents[:0]
 	return l
 }
 
@@ -71,19 +83,38 @@ func (l *auditLines) release() {
 // page of 100 entries.
 const maxPooledAuditBytes = 100 * auditEventBytes
 
+// The constant parts of audit events, encoded once.
+var (
+	jsonPatientRecordType = appendCoding(nil, eventPatientRecord)
+	jsonSecurityAlertType = appendCoding(nil, eventSecurityAlert)
+	jsonEmergencyStarted  = appendCoding(nil, eventEmergencyStarted)
+	// jsonPatientEntityTail follows the what of a patient's entity.
+	jsonPatientEntityTail = slices.Concat([]byte(`,"type":`),
+		appendCoding(nil, coding{System: systemEntityType, Code: "1", Display: "Person"}),
+		[]byte(`,"role":`),
+		appendCoding(nil, coding{System: systemObjectRole, Code: "1", Display: "Patient"}),
+		[]byte(`},`))
+	// jsonResourceEntityTypeRole follows the what of the resource's entity.
+	jsonResourceEntityTypeRole = slices.Concat([]byte(`},"type":`),
+		appendCoding(nil, coding{System: systemEntityType, Code: "2", Display: "System Object"}),
+		[]byte(`,"role":`),
+		appendCoding(nil, coding{System: systemObjectRole, Code: "4", Display: "Domain Resource"}))
+	jsonNHSNumberSystem = appendString(nil, SystemNHSNumber)
+)
+
 // add appends the event of r and a newline.
 func (l *auditLines) add(r auditRecord) {
 	b := append(l.out, `{"resourceType":"AuditEvent","id":`...)
 	b = appendString(b, r.id)
 	if r.verdict.BreakGlass {
 		b = append(b, `,"type":`...)
-		b = appendCoding(b, eventSecurityAlert)
+		b = append(b, jsonSecurityAlertType...)
 		b = append(b, `,"subtype":[`...)
-		b = appendCoding(b, eventEmergencyStarted)
+		b = append(b, jsonEmergencyStarted...)
 		b = append(b, ',')
 	} else {
 		b = append(b, `,"type":`...)
-		b = appendCoding(b, eventPatientRecord)
+		b = append(b, jsonPatientRecordType...)
 		b = append(b, `,"subtype":[`...)
 	}
 	b = appendCoding(b, coding{System: systemRestfulInteraction, Code: r.kind.auditCode()})
@@ -126,12 +157,13 @@ func (l *auditLines) agentsJSON(r auditRecord) []byte {
 		policy:    r.verdict.Policy,
 		revision:  r.verdict.revision,
 	}
-	if l.agents != nil && key == l.agentsFor {
-		return l.agents
+	for _, a := range slices.Backward(l.agents) {
+		if a.key == key {
+			return a.json
+		}
 	}
-	l.agentsFor = key
 	c := r.caller
-	b := append(l.agents[:0], `"agent":[{"type":{"coding":[`...)
+	b := []byte(`"agent":[{"type":{"coding":[`)
 	b = appendCoding(b, coding{System: systemParticipationType, Code: "IRCP", Display: "information recipient"})
 	b = append(b, "]}"...)
 	if c.Role != "" {
@@ -172,8 +204,12 @@ func (l *auditLines) agentsJSON(r auditRecord) []byte {
 	b = appendCoding(b, coding{System: systemRoleClass, Code: "PROV", Display: "healthcare provider"})
 	b = append(b, `]},"who":`...)
 	b = appendIdentifierReference(b, identifier{System: SystemODS, Value: c.Organisation})
-	l.agents = append(b, `,"requestor":false}]`...)
-	return l.agents
+	b = append(b, `,"requestor":false}]`...)
+	if len(l.agents) == maxEncodedAgents {
+		l.agents = slices.Delete(l.agents, 0, 1)
+	}
+	l.agents = append(l.agents, encodedAgents{key: key, json: b})
+	return b
 }
 
 // sourceJSON is the "source" member: this gateway in its region.
@@ -200,13 +236,14 @@ func (l *auditLines) sourceJSON(site, observer string) []byte {
 func appendEntities(b []byte, f resourceFacts) []byte {
 	b = append(b, `,"entity":[`...)
 	for _, nhs := range f.Patients {
-		b = append(b, `{"what":`...)
-		b = appendIdentifierReference(b, identifier{System: SystemNHSNumber, Value: nhs})
-		b = append(b, `,"type":`...)
-		b = appendCoding(b, coding{System: systemEntityType, Code: "1", Display: "Person"})
-		b = append(b, `,"role":`...)
-		b = appendCoding(b, coding{System: systemObjectRole, Code: "1", Display: "Patient"})
-		b = append(b, "},"...)
+		b = append(b, `{"what":{"identifier":{"system":`...)
+		b = append(b, jsonNHSNumberSystem...)
+		if nhs != "" {
+			b = append(b, `,"value":`...)
+			b = appendString(b, nhs)
+		}
+		b = append(b, "}}"...)
+		b = append(b, jsonPatientEntityTail...)
 	}
 	b = append(b, `{"what":{`...)
 	if f.ID != "" {
@@ -220,10 +257,7 @@ func appendEntities(b []byte, f resourceFacts) []byte {
 		b = append(b, `"type":`...)
 		b = appendString(b, f.ResourceType)
 	}
-	b = append(b, `},"type":`...)
-	b = appendCoding(b, coding{System: systemEntityType, Code: "2", Display: "System Object"})
-	b = append(b, `,"role":`...)
-	b = appendCoding(b, coding{System: systemObjectRole, Code: "4", Display: "Domain Resource"})
+	b = append(b, jsonResourceEntityTypeRole...)
 	first := true
 	for _, d := range [...]auditDetail{
 		{Type: "category", ValueString: f.Category},
