@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 )
 
 // ContentTypeFHIR is the media type of every FHIR body the gateway writes.
@@ -83,8 +84,11 @@ func writeFHIR(w http.ResponseWriter, status int, body any) {
 	writeFHIRBytes(w, status, data)
 }
 
+// writeFHIRBytes answers with a FHIR JSON body. Its length is announced, so
+// the body goes out as it is, not in chunks.
 func writeFHIRBytes(w http.ResponseWriter, status int, data []byte) {
 	w.Header().Set("Content-Type", ContentTypeFHIR+"; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_, _ = w.Write(data)
