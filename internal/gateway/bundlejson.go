@@ -61,7 +61,7 @@ type bundleReader struct {
 }
 
 func (r bundleReader) entries() ([]bundleEntry, error) {
-	var entries []bundleEntry
+	entries := make([]bundleEntry, 0, r.entriesHint())
 	err := r.eachElement(func() error {
 		var e bundleEntry
 		err := r.eachMember(func(name string) error {
@@ -88,6 +88,12 @@ func (r bundleReader) entries() ([]bundleEntry, error) {
 		return err
 	})
 	return entries, err
+}
+
+// entriesHint is about how many entries the Bundle has, to allocate them
+// at once: the number of "resource" names or values in it, at most 1,000.
+func (r bundleReader) entriesHint() int {
+	return min(bytes.Count(r.body, []byte(`"resource"`)), 1000)
 }
 
 // field is where a member of the Bundle other than entry and meta is

@@ -59,16 +59,14 @@ func (g *Gateway) filterBundle(r *http.Request, c Caller, kind Kind, body []byte
 	if b.ResourceType != "Bundle" || (b.Type != "searchset" && b.Type != "history") {
 		return nil, fmt.Errorf("the record service answered with a %s of type %q, not a searchset or history Bundle", b.ResourceType, b.Type)
 	}
-	entries := make([]bundleEntry, 0, len(b.Entry))
+	// The entries to decide on, moved to the front of b.Entry.
+	decided := b.Entry[:0]
 	facts := make([]resourceFacts, 0, len(b.Entry))
 	for _, entry := range b.Entry {
-		if !isResource(entry.Resource) {
-			continue
-		}
 		// An OperationOutcome (a search's warnings) is not data and is
 		// removed without a decision.
-		if entry.facts.ResourceType != "OperationOutcome" {
-			entries, facts = append(entries, entry), append(facts, entry.facts)
+		if isResource(entry.Resource) && entry.facts.ResourceType != "OperationOutcome" {
+			decided, facts = append(decided, entry), append(facts, entry.facts)
 		}
 	}
 	verdicts, err := g.decide(g.currentView(), c, kind, facts...)
@@ -76,8 +74,8 @@ func (g *Gateway) filterBundle(r *http.Request, c Caller, kind Kind, body []byte
 		return nil, err
 	}
 	links := newLinkRewriter(g.cfg.Upstream, gatewayBase(r))
-	b.Entry = b.Entry[:0]
-	for i, entry := range entries {
+	b.Entry = decided[:0]
+	for i, entry := range decided {
 		if verdicts[i].Allow {
 			entry.FullURL = links.fullURL(entry.FullURL)
 			b.Entry = append(b.Entry, entry)
