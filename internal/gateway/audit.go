@@ -110,7 +110,8 @@ type auditRecord struct {
 // event shapes the record as an AuditEvent. An access allowed only by
 // break-glass is a Security Alert (DICOM 110113) with subtype Emergency
 // Override Started (110127); every other decision is a Patient Record
-// event (110110).
+// event (110110). This is the model of an audit event: the gateway writes
+// events with auditLines, which tests hold to the JSON of this one.
 func (r auditRecord) event() auditEvent {
 	e := auditEvent{
 		ResourceType: "AuditEvent",

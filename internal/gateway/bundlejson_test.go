@@ -160,3 +160,70 @@ func TestSearchAuditsInOneWrite(t *testing.T) {
 		t.Errorf("status = %d %s, want 503 without any entry", resp.status, resp.body)
 	}
 }
+
+// TestSearchReadsMembersRegardlessOfCaseAndWithholdsRepeatedOnes matches
+// a resource's member names regardless of case (a tag or label under
+// "Meta" still counts), and withholds a resource that names a member twice,
+// "meta" and "Meta" included, since a client might read either.
+func TestSearchReadsMembersRegardlessOfCaseAndWithholdsRepeatedOnes(t *testing.T) {
+	h := newHarness(t)
+	rec, ok := h.records.find("MedicationRequest/med-alice-b86")
+	if !ok {
+		t.Fatal("no fixture record med-alice-b86")
+	}
+	original := string(rec.json())
+	if !strings.Contains(original, `"meta":{`) || !strings.HasPrefix(original, "{") {
+		t.Fatalf("unexpected fixture JSON %s", original)
+	}
+	variant := func(id, replace, with string) string {
+		return strings.Replace(strings.Replace(original, `"id":"med-alice-b86"`, `"id":"`+id+`"`, 1), replace, with, 1)
+	}
+	cases := map[string]struct {
+		resource string
+		allowed  bool
+		reason   string
+	}{
+		"upper-meta-normal":  {variant("upper-meta-normal", `"meta":{`, `"Meta":{"security":[{"code":"N"}],`), true, ""},
+		"upper-meta-labelR":  {variant("upper-meta-labelR", `"meta":{`, `"Meta":{"security":[{"code":"R"}],`), false, "sensitive"},
+		"meta-and-Meta":      {variant("meta-and-Meta", `"meta":{`, `"Meta":{},"meta":{`), false, "cannot be decided on"},
+		"repeated-status":    {variant("repeated-status", `{`, `{"intent":"plan","intent":"order",`), false, "cannot be decided on"},
+		"repeated-in-nested": {variant("repeated-in-nested", `"meta":{`, `"meta":{"versionId":"1",`), false, "cannot be decided on"},
+	}
+	var entries []string
+	for _, c := range cases {
+		entries = append(entries, `{"resource":`+c.resource+`}`)
+	}
+	h.records.answerWith(`{"resourceType":"Bundle","type":"searchset","entry":[` + strings.Join(entries, ",") + `]}`)
+	resp := h.get(t, "/MedicationRequest", clinician().sign(t))
+	if resp.status != http.StatusOK {
+		t.Fatalf("status = %d: %s", resp.status, resp.body)
+	}
+	_, keys := resp.bundle(t)
+	if !slices.Equal(keys, []string{"MedicationRequest/upper-meta-normal"}) {
+		t.Errorf("entries = %v, want only upper-meta-normal", keys)
+	}
+	events := h.audit.take(t)
+	if len(events) != len(cases) {
+		t.Fatalf("%d audit events, want %d", len(events), len(cases))
+	}
+	for _, e := range events {
+		id := strings.TrimPrefix(e.Entity[len(e.Entity)-1].What.Reference, "MedicationRequest/")
+		c, ok := cases[id]
+		if !ok {
+			// A resource that cannot be read has no id in its event.
+			for name, cc := range cases {
+				if cc.reason == "cannot be decided on" && strings.Contains(e.OutcomeDesc, cc.reason) {
+					c, ok, id = cc, true, name
+					break
+				}
+			}
+		}
+		if !ok {
+			t.Errorf("unexpected event for %q: %s", id, e.OutcomeDesc)
+			continue
+		}
+		if allowed := e.Outcome == auditOutcomeSuccess; allowed != c.allowed || !strings.Contains(e.OutcomeDesc, c.reason) {
+			t.Errorf("%s: outcome %s %q, want allowed=%v with %q", id, e.Outcome, e.OutcomeDesc, c.allowed, c.reason)
+		}
+	}
+}
