@@ -82,7 +82,7 @@ test-chart: ## helm lint and render the chart, and render config/default with ku
 .PHONY: test-unit
 test-unit: ## Unit and envtest suites (a real kube-apiserver and etcd, the whole operator with its webhooks).
 	$(TOOLCHAIN) ensure k8s
-	KUBEBUILDER_ASSETS="$(K8S_DIR)" go test ./api/... ./cmd/... ./internal/... ./controllers/... ./test/integration/... ./test/resilience/... ./test/writes/... -count=1
+	KUBEBUILDER_ASSETS="$(K8S_DIR)" go test ./api/... ./cmd/... ./internal/... ./controllers/... ./test/integration/... ./test/resilience/... ./test/writes/... ./test/fixtures/... -count=1
 	@echo "The scenarios again, with the operator holding only its generated RBAC:"
 	SHCR_TEST_LEAST_PRIVILEGE=1 KUBEBUILDER_ASSETS="$(K8S_DIR)" go test ./test/integration/... -count=1 \
 		-run 'Onboarding|Superseding|DSPTDowngrade|DeletingAMember|CrossRegion|NoOp'

@@ -24,6 +24,13 @@ stop_manager() {
 
 # wait_for WHAT CMD...: retries CMD for up to a minute (webhooks and caches
 # take a moment to come up), then reports WHAT did not become ready.
+# apply_sample applies config/samples/<name>.yaml with its dates moved to
+# today.
+apply_sample() {
+	"$state/currentsamples" "$root/config/samples/$1.yaml" |
+		"$kubectl" apply --server-side --field-manager=shcr-demo -f -
+}
+
 wait_for() {
 	local what=$1
 	shift
@@ -50,13 +57,16 @@ up() {
 	echo $! >"$pidfile"
 	echo "operator running (pid $(cat "$pidfile"), log: $state/manager.log)"
 
+	# The samples' dates are moved to today (hack/currentsamples), so that
+	# their DSPT assessments and agreement stay current.
+	(cd "$root" && go build -o "$state/currentsamples" ./hack/currentsamples)
 	# The region first: the other samples live in the namespace it creates.
-	"$kubectl" apply --server-side --field-manager=shcr-demo -f "$root/config/samples/shcr_v1alpha1_shcrregion.yaml"
+	apply_sample shcr_v1alpha1_shcrregion
 	wait_for "the region namespace" "$kubectl" wait --for=condition=NamespaceReady shcrregion --all --timeout=60s
 	# Then members, the agreement between them, and the policies under it, each
 	# retried while the webhooks and caches catch up with the one before.
 	for f in gateway-config credentials shcr_v1alpha1_memberorganisation shcr_v1alpha1_datasharingagreement shcr_v1alpha1_accesspolicy; do
-		wait_for "$f" "$kubectl" apply --server-side --field-manager=shcr-demo -f "$root/config/samples/$f.yaml"
+		wait_for "$f" apply_sample "$f"
 	done
 	ns=shcr-thames-valley
 	wait_for "the region" "$kubectl" wait --for=condition=Ready shcrregion --all --timeout=180s
@@ -68,6 +78,7 @@ up() {
 	cat <<TXT
 
 The samples are Ready: a region, three organisations, an Active agreement and two policies.
+(Their dates were moved to today, keeping their spacing; the files describe 1 September 2026.)
 Look around:
   export KUBECONFIG=$kubeconfig
   $kubectl get shcr -A

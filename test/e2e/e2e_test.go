@@ -10,6 +10,7 @@ SPDX-License-Identifier: Apache-2.0
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -29,6 +30,7 @@ import (
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
 	"github.com/shcr-io/shcr-operator/internal/kube"
 	"github.com/shcr-io/shcr-operator/internal/specs"
+	"github.com/shcr-io/shcr-operator/test/fixtures"
 )
 
 var (
@@ -345,23 +347,29 @@ func waitRetained(t *testing.T, region *shcrv1alpha1.ShCRRegion, claim *corev1.P
 
 // The samples, applied as a platform team would, become Ready on a cluster
 // where Deployments really run: the connectors become Available, the
-// agreement Active, the policies in force.
+// agreement Active, the policies in force. Their dates are moved to today,
+// as make demo moves them, so that they stay current.
 func TestSamplesBecomeReadyWithRunningConnectors(t *testing.T) {
 	root, _ := filepath.Abs(filepath.Join("..", ".."))
-	kubectl := func(args ...string) error {
-		out, err := exec.Command(os.Getenv("KUBECTL"), args...).CombinedOutput()
+	samples := filepath.Join(root, "config", "samples")
+	apply := func(name string) error {
+		data, err := os.ReadFile(filepath.Join(samples, name+".yaml"))
 		if err != nil {
-			return fmt.Errorf("kubectl %v: %v: %s", args, err, out)
+			return err
+		}
+		cmd := exec.Command(os.Getenv("KUBECTL"), "apply", "--server-side", "-f", "-")
+		cmd.Stdin = bytes.NewReader(fixtures.CurrentSample(data, time.Now()))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("kubectl apply %s: %v: %s", name, err, out)
 		}
 		return nil
 	}
-	samples := filepath.Join(root, "config", "samples")
-	if err := kubectl("apply", "--server-side", "-f", filepath.Join(samples, "shcr_v1alpha1_shcrregion.yaml")); err != nil {
+	if err := apply("shcr_v1alpha1_shcrregion"); err != nil {
 		t.Fatal(err)
 	}
 	for _, f := range []string{"gateway-config", "credentials", "shcr_v1alpha1_memberorganisation", "shcr_v1alpha1_datasharingagreement", "shcr_v1alpha1_accesspolicy"} {
 		waitFor(t, "applying "+f, time.Minute, func() (bool, string) {
-			err := kubectl("apply", "--server-side", "-f", filepath.Join(samples, f+".yaml"))
+			err := apply(f)
 			return err == nil, fmt.Sprint(err)
 		})
 	}
