@@ -6,6 +6,8 @@ SPDX-License-Identifier: Apache-2.0
 package gateway
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"reflect"
@@ -94,4 +96,55 @@ func checkInteraction(t *testing.T, in Interaction) {
 			t.Fatalf("parameter %q reaches the record service", name)
 		}
 	}
+}
+
+// FuzzDecodeSearchBundle checks the gateway's reading of record service
+// Bundles: it never accepts what is not valid JSON; every resource it keeps
+// is a valid JSON object taken unchanged from the Bundle, with facts read
+// from exactly those bytes; and the Bundle it writes back is valid JSON.
+func FuzzDecodeSearchBundle(f *testing.F) {
+	h := newHarness(f)
+	f.Add(h.records.searchset(h.records.all(), "code=1"))
+	for _, seed := range []string{
+		`{"resourceType":"Bundle","type":"searchset"}`,
+		`{"resourceType":"Bundle","type":"searchset","entry":null,"link":null}`,
+		`{"resourceType":"Bundle","type":"history","entry":[{"resource":{"resourceType":"Patient","id":"a"},"resource":{"resourceType":"Patient","id":"b"}}]}`,
+		`{"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"Observation","meta":{"tag":7}}},null,{"resource":"x"}]}`,
+		`{"resourceType":"Bundle","type":"searchset","entry":[{"fullUrl":"http://h/fhir/Patient/a","resource" : { "resourceType" : "Patient" , "Meta":{} , "meta" : {} } }]}`,
+		`{"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"Patient"}}]} {}`,
+		`{"resourceType":"Bundle","type":"searchset","entry":{"resource":{}}}`,
+		`[{"resourceType":"Bundle"}]`,
+		"{\"resourceType\":\"Bundle\",\"id\":\"\xff\"}",
+		`{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Patient","id":"\u00e9\ud83d\ude00"}}]}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		b, err := decodeSearchBundle(body)
+		if err != nil {
+			return
+		}
+		if !json.Valid(body) {
+			t.Fatalf("accepted a Bundle that is not valid JSON: %q", body)
+		}
+		for i, e := range b.Entry {
+			if !isResource(e.Resource) {
+				continue
+			}
+			if !json.Valid(e.Resource) || !bytes.Contains(body, e.Resource) {
+				t.Fatalf("entry %d: resource %q is not valid JSON taken from the Bundle", i, e.Resource)
+			}
+			want, err := inspect(e.Resource)
+			if err != nil {
+				want = resourceFacts{Unshareable: "the resource cannot be decided on: " + err.Error()}
+			}
+			if !reflect.DeepEqual(e.facts, want) {
+				t.Fatalf("entry %d: facts %+v, but the kept bytes give %+v", i, e.facts, want)
+			}
+		}
+		out, err := b.encode()
+		if err == nil && !json.Valid(out) {
+			t.Fatalf("wrote a Bundle that is not valid JSON: %q", out)
+		}
+	})
 }
