@@ -21,6 +21,10 @@ import (
 // maxUpstreamBody bounds what the gateway reads from the record service.
 const maxUpstreamBody = 64 << 20
 
+// maxPresizedBody bounds the buffer set aside for a record service answer
+// on its Content-Length alone: a search page of 100 large resources.
+const maxPresizedBody = 1 << 20
+
 // upstream is the record service: a FHIR R4 server that trusts the network
 // and holds every organisation's records.
 type upstream struct {
@@ -114,11 +118,13 @@ func (u *upstream) request(ctx context.Context, in Interaction) (*http.Request, 
 }
 
 // readBody reads at most limit bytes of a response's body, into one buffer
-// of the announced length when there is one.
+// of the announced length when there is one. No more than
+// maxPresizedBody is set aside on the announcement alone; a longer body
+// grows the buffer as it arrives.
 func readBody(resp *http.Response, limit int64) ([]byte, error) {
 	size := bytes.MinRead
 	if resp.ContentLength > 0 {
-		size += int(min(resp.ContentLength, limit))
+		size += int(min(resp.ContentLength, limit, maxPresizedBody))
 	}
 	buf := bytes.NewBuffer(make([]byte, 0, size))
 	_, err := buf.ReadFrom(io.LimitReader(resp.Body, limit))
