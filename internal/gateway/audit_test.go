@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/shcr-io/shcr-operator/internal/policy"
 )
 
@@ -51,9 +53,12 @@ func TestAuditLinesEncodeEvents(t *testing.T) {
 }
 
 // sameJSON reports whether two JSON texts hold the same value; a text that
-// is not valid JSON fails the test.
+// is not valid JSON, or that names a member twice, fails the test.
 func sameJSON(t *testing.T, a, b []byte) bool {
 	t.Helper()
+	if !jsontext.Value(a).IsValid() {
+		t.Fatalf("not valid JSON, or a member named twice: %s", a)
+	}
 	var va, vb any
 	if err := json.Unmarshal(a, &va); err != nil {
 		t.Fatalf("not valid JSON: %v: %s", err, a)

@@ -17,7 +17,9 @@ import (
 )
 
 // auditLines encodes the audit events of one response as JSON lines, each
-// the JSON of auditRecord.event (audit_test.go holds them to that). It is
+// the same JSON value as auditRecord.event encoded by encoding/json
+// (audit_test.go holds them to that; only the escaping differs: <, >, & and
+// U+2028/U+2029 are written as they are). It is
 // written by hand for speed: a search answered with 20 records makes 20
 // events of about 2 kB, and encoding them through reflection cost the
 // gateway more than anything else it does for a search. Most of an event

@@ -14,27 +14,32 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 )
 
-// The JSON of records (search Bundles, resources) and of audit events is
-// read and written with encoding/json/v2, through its module mirror
-// github.com/go-json-experiment/json, which becomes the standard library's
-// encoding/json/v2 in Go 1.27. Its streaming decoder hands over a value's
-// bytes as it reads it, so a search Bundle is scanned once, and it decodes
-// and encodes several times faster than encoding/json, which is what a
-// search costs the gateway most. Other JSON (tokens, key sets, outcomes,
-// the decision API) stays on encoding/json.
+// Records (search Bundles, resources) are read with encoding/json/v2,
+// through its module mirror github.com/go-json-experiment/json (the Go
+// project's v2 design, experimental in the Go 1.26 standard library). Its
+// streaming decoder hands over a value's bytes as it reads it and reads a
+// bytes.Buffer in place, and it decodes about twice as fast as
+// encoding/json, which is what a search costs the gateway most. Audit
+// events have an encoder of their own (auditjson.go). Other JSON (tokens,
+// key sets, outcomes, the decision API) stays on encoding/json.
 
 // decodeSearchBundle reads a Bundle in one pass. Each entry's resource is
 // kept as the record service sent it, to be passed on unchanged, and the
-// facts the gateway decides on are read from those bytes. Member names are
-// matched exactly, as FHIR JSON requires; unknown members are skipped, and
-// of a member repeated in the Bundle or an entry the last counts. A
-// resource that is valid JSON but cannot be read (the wrong shape, a member
-// named twice) is decided on as unreadable; anything that is not valid JSON
-// fails the whole Bundle.
+// facts the gateway decides on are read from those bytes. Member names of
+// the Bundle and its entries are matched exactly, as FHIR JSON requires;
+// unknown members are skipped, and of a member repeated in the Bundle or an
+// entry the last counts. A resource that is valid JSON but cannot be read
+// (the wrong shape, a member named twice, text that is not UTF-8) is
+// decided on as unreadable; anything that is not valid JSON fails the whole
+// Bundle. An entry's search, request and response are passed on with the
+// elements R4 gives them, and only when they have that shape.
 func decodeSearchBundle(body []byte) (searchBundle, error) {
 	var b searchBundle
 	// From a bytes.Buffer the decoder reads body in place, without a copy.
-	r := bundleReader{dec: jsontext.NewDecoder(bytes.NewBuffer(body), jsontext.AllowDuplicateNames(true)), body: body}
+	// Invalid UTF-8 is left for the reading of each resource to refuse, so
+	// that it withholds one resource rather than the whole page.
+	r := bundleReader{dec: jsontext.NewDecoder(bytes.NewBuffer(body),
+		jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true)), body: body}
 	err := r.eachMember(func(name string) error {
 		switch name {
 		case "entry":
@@ -73,11 +78,11 @@ func (r bundleReader) entries() ([]bundleEntry, error) {
 				e.facts = decidedFacts(e.Resource)
 				return nil
 			case "search":
-				return r.raw(&e.Search)
+				return r.vetted(&e.Search, new(entrySearch))
 			case "request":
-				return r.raw(&e.Request)
+				return r.vetted(&e.Request, new(entryRequest))
 			case "response":
-				return r.raw(&e.Response)
+				return r.vetted(&e.Response, new(entryResponse))
 			case "fullUrl":
 				return r.field(&e.FullURL)
 			default:
@@ -116,16 +121,66 @@ func (b *searchBundle) field(name string) any {
 }
 
 // decidedFacts are the facts of a resource, or, when it cannot be decided
-// on, facts that say so.
+// on, facts that say so, with its type and id when they can be read, for
+// the audit event.
 func decidedFacts(resource jsontext.Value) resourceFacts {
 	if !isResource(resource) {
 		return resourceFacts{}
 	}
 	facts, err := inspect(resource)
 	if err != nil {
-		return resourceFacts{Unshareable: "the resource cannot be decided on: " + err.Error()}
+		var named struct {
+			ResourceType string `json:"resourceType"`
+			ID           string `json:"id"`
+		}
+		_ = json.Unmarshal(resource, &named, jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+		return resourceFacts{ResourceType: named.ResourceType, ID: named.ID,
+			Unshareable: "the resource cannot be decided on: " + err.Error()}
 	}
 	return facts
+}
+
+// entrySearch, entryRequest and entryResponse are an entry's search,
+// request and response, with the elements R4 gives them that the gateway
+// passes on. A response's outcome is a resource nothing decided on, so it
+// is not passed on.
+type (
+	entrySearch struct {
+		Mode  string   `json:"mode,omitempty"`
+		Score *float64 `json:"score,omitempty"`
+	}
+	entryRequest struct {
+		Method          string `json:"method,omitempty"`
+		URL             string `json:"url,omitempty"`
+		IfNoneMatch     string `json:"ifNoneMatch,omitempty"`
+		IfModifiedSince string `json:"ifModifiedSince,omitempty"`
+		IfMatch         string `json:"ifMatch,omitempty"`
+		IfNoneExist     string `json:"ifNoneExist,omitempty"`
+	}
+	entryResponse struct {
+		Status       string `json:"status,omitempty"`
+		Location     string `json:"location,omitempty"`
+		Etag         string `json:"etag,omitempty"`
+		LastModified string `json:"lastModified,omitempty"`
+	}
+)
+
+// vetted reads the value the decoder is at into shape, and sets *into to
+// shape's encoding: nil when the value is not of that shape or has none of
+// its elements.
+func (r bundleReader) vetted(into *jsontext.Value, shape any) error {
+	var value jsontext.Value
+	if err := r.raw(&value); err != nil {
+		return err
+	}
+	*into = nil
+	if json.Unmarshal(value, shape) != nil {
+		return nil
+	}
+	if out, err := json.Marshal(shape); err == nil && string(out) != "{}" {
+		*into = out
+	}
+	return nil
 }
 
 // raw reads the value the decoder is at and sets *into to its bytes in the
@@ -217,8 +272,10 @@ func kindOf(delim jsontext.Kind) string {
 }
 
 // encode writes the Bundle with each kept entry's members as they came.
+// The Bundle's meta is passed on as it came too, even with a member named
+// twice.
 func (b searchBundle) encode() ([]byte, error) {
-	head, err := json.Marshal(b)
+	head, err := json.Marshal(b, jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
 	if err != nil || len(b.Entry) == 0 {
 		return head, err
 	}

@@ -58,7 +58,7 @@ func TestSearchPassesResourcesOnAsSent(t *testing.T) {
 	if resp.status != http.StatusOK {
 		t.Fatalf("status = %d: %s", resp.status, resp.body)
 	}
-	if !bytes.Contains(resp.body, []byte(`"resource":`+allowed+`,"search":{"mode": "match"}`)) {
+	if !bytes.Contains(resp.body, []byte(`"resource":`+allowed+`,"search":{"mode":"match"}`)) {
 		t.Errorf("the allowed resource was not passed on as sent:\n%s", resp.body)
 	}
 	b, keys := resp.bundle(t)
@@ -83,7 +83,7 @@ func TestSearchPassesResourcesOnAsSent(t *testing.T) {
 	}
 	if len(events) != 3 || !strings.HasPrefix(outcomes["MedicationRequest/med-alice-b86"], auditOutcomeSuccess+" ") ||
 		!strings.HasPrefix(outcomes["MedicationRequest/med-bob"], auditOutcomeMinorFailure+" ") ||
-		!strings.Contains(outcomes[""], "the resource cannot be decided on: resource is not valid FHIR JSON") {
+		!strings.Contains(outcomes["MedicationRequest/bad-meta"], "the resource cannot be decided on: resource is not valid FHIR JSON") {
 		t.Errorf("%d events, outcomes %q; want the allowed, the last repeated and the unreadable resource decided", len(events), outcomes)
 	}
 }
@@ -163,8 +163,9 @@ func TestSearchAuditsInOneWrite(t *testing.T) {
 
 // TestSearchReadsMembersRegardlessOfCaseAndWithholdsRepeatedOnes matches
 // a resource's member names regardless of case (a tag or label under
-// "Meta" still counts), and withholds a resource that names a member twice,
-// "meta" and "Meta" included, since a client might read either.
+// "Meta" still counts), but not regardless of underscores (FHIR's "_id"
+// extends id), and withholds a resource that names a member twice, "meta"
+// and "Meta" included, since a client might read either.
 func TestSearchReadsMembersRegardlessOfCaseAndWithholdsRepeatedOnes(t *testing.T) {
 	h := newHarness(t)
 	rec, ok := h.records.find("MedicationRequest/med-alice-b86")
@@ -188,6 +189,10 @@ func TestSearchReadsMembersRegardlessOfCaseAndWithholdsRepeatedOnes(t *testing.T
 		"meta-and-Meta":      {variant("meta-and-Meta", `"meta":{`, `"Meta":{},"meta":{`), false, "cannot be decided on"},
 		"repeated-status":    {variant("repeated-status", `{`, `{"intent":"plan","intent":"order",`), false, "cannot be decided on"},
 		"repeated-in-nested": {variant("repeated-in-nested", `"meta":{`, `"meta":{"versionId":"1",`), false, "cannot be decided on"},
+		// FHIR's extensions of primitive elements are members of their own.
+		"primitive-extensions": {variant("primitive-extensions", `"subject":{`,
+			`"_id":{"extension":[]},"subject":{"_display":{"extension":[]},"display":"Alice",`), true, ""},
+		"nhs-number-only-in-extension": {variant("nhs-number-only-in-extension", `"value":"`, `"_value":"`), false, "NHS number"},
 	}
 	var entries []string
 	for _, c := range cases {
@@ -199,8 +204,9 @@ func TestSearchReadsMembersRegardlessOfCaseAndWithholdsRepeatedOnes(t *testing.T
 		t.Fatalf("status = %d: %s", resp.status, resp.body)
 	}
 	_, keys := resp.bundle(t)
-	if !slices.Equal(keys, []string{"MedicationRequest/upper-meta-normal"}) {
-		t.Errorf("entries = %v, want only upper-meta-normal", keys)
+	slices.Sort(keys)
+	if !slices.Equal(keys, []string{"MedicationRequest/primitive-extensions", "MedicationRequest/upper-meta-normal"}) {
+		t.Errorf("entries = %v, want only primitive-extensions and upper-meta-normal", keys)
 	}
 	events := h.audit.take(t)
 	if len(events) != len(cases) {
@@ -210,20 +216,64 @@ func TestSearchReadsMembersRegardlessOfCaseAndWithholdsRepeatedOnes(t *testing.T
 		id := strings.TrimPrefix(e.Entity[len(e.Entity)-1].What.Reference, "MedicationRequest/")
 		c, ok := cases[id]
 		if !ok {
-			// A resource that cannot be read has no id in its event.
-			for name, cc := range cases {
-				if cc.reason == "cannot be decided on" && strings.Contains(e.OutcomeDesc, cc.reason) {
-					c, ok, id = cc, true, name
-					break
-				}
-			}
-		}
-		if !ok {
 			t.Errorf("unexpected event for %q: %s", id, e.OutcomeDesc)
 			continue
 		}
 		if allowed := e.Outcome == auditOutcomeSuccess; allowed != c.allowed || !strings.Contains(e.OutcomeDesc, c.reason) {
 			t.Errorf("%s: outcome %s %q, want allowed=%v with %q", id, e.Outcome, e.OutcomeDesc, c.allowed, c.reason)
 		}
+	}
+}
+
+// TestSearchPassesOnVettedEntryElementsOnly passes on an entry's search,
+// request and response with R4's elements only (a response's outcome is a
+// resource nothing decided on), drops them when they have the wrong shape,
+// withholds just the resource whose text is not UTF-8, and passes the
+// Bundle's meta on as it came.
+func TestSearchPassesOnVettedEntryElementsOnly(t *testing.T) {
+	h := newHarness(t)
+	rec, ok := h.records.find("MedicationRequest/med-alice-b86")
+	if !ok {
+		t.Fatal("no fixture record med-alice-b86")
+	}
+	allowed := string(rec.json())
+	notUTF8 := strings.Replace(allowed, `"id":"med-alice-b86"`, "\"id\":\"not-utf8\",\"note\":\"\xff\"", 1)
+	h.records.answerWith(`{"resourceType":"Bundle","type":"history","meta":{"tag":[],"tag":[]},"entry":[
+		{"resource":` + allowed + `,
+		 "search":{"mode":"match","score":0.5,"extra":1},
+		 "request":{"method":"PUT","url":"MedicationRequest/med-alice-b86","ifMatch":"W/\"1\""},
+		 "response":{"status":"200 OK","etag":"W/\"2\"","outcome":{"resourceType":"OperationOutcome","issue":[{"diagnostics":"upstream secret"}]}}},
+		{"resource":` + allowed + `,"search":"match","request":[],"response":{"status":200}},
+		{"resource":` + notUTF8 + `}]}`)
+	resp := h.get(t, "/MedicationRequest/med-alice-b86/_history", clinician().sign(t))
+	if resp.status != http.StatusOK {
+		t.Fatalf("status = %d: %s", resp.status, resp.body)
+	}
+	for _, want := range []string{
+		`"meta":{"tag":[],"tag":[]}`,
+		`"search":{"mode":"match","score":0.5}`,
+		`"request":{"method":"PUT","url":"MedicationRequest/med-alice-b86","ifMatch":"W/\"1\""}`,
+		`"response":{"status":"200 OK","etag":"W/\"2\""}`,
+	} {
+		if !bytes.Contains(resp.body, []byte(want)) {
+			t.Errorf("the answer lacks %s:\n%s", want, resp.body)
+		}
+	}
+	for _, unwanted := range []string{"upstream secret", "extra", `"search":"match"`, `"request":[]`, `"status":200`, "not-utf8"} {
+		if bytes.Contains(resp.body, []byte(unwanted)) {
+			t.Errorf("the answer has %s:\n%s", unwanted, resp.body)
+		}
+	}
+	var b struct{ Entry []map[string]json.RawMessage }
+	must(t, json.Unmarshal(resp.body, &b))
+	if len(b.Entry) != 2 {
+		t.Errorf("%d entries, want the two readable ones", len(b.Entry))
+	}
+	outcomes := map[string]string{}
+	for _, e := range h.audit.take(t) {
+		outcomes[e.Entity[len(e.Entity)-1].What.Reference] = e.Outcome + " " + e.OutcomeDesc
+	}
+	if got := outcomes["MedicationRequest/not-utf8"]; !strings.HasPrefix(got, auditOutcomeMinorFailure+" the resource cannot be decided on") {
+		t.Errorf("the resource that is not UTF-8 was decided %q; outcomes %q", got, outcomes)
 	}
 }

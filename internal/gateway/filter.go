@@ -20,7 +20,7 @@ import (
 type searchBundle struct {
 	ResourceType string         `json:"resourceType"`
 	ID           string         `json:"id,omitempty"`
-	Meta         jsontext.Value `json:"meta,omitempty"`
+	Meta         jsontext.Value `json:"meta,omitzero"`
 	Type         string         `json:"type"`
 	Timestamp    string         `json:"timestamp,omitempty"`
 	Link         []bundleLink   `json:"link,omitempty"`

@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+	jsonv1 "github.com/go-json-experiment/json/v1"
 
 	"github.com/shcr-io/shcr-operator/internal/policy"
 )
@@ -141,10 +142,12 @@ func decodeResource(data jsontext.Value) (fhirResource, error) {
 // resourceJSON is how the gateway reads a resource's JSON. A member named
 // twice makes the resource unreadable, so it is never shared: which of the
 // two a client would read cannot be known. Names are matched regardless of
-// case, as encoding/json always did, so a member such as "Meta" still
-// counts (its labels still withhold the resource), and "meta" and "Meta"
-// in one object count as the same member named twice.
-var resourceJSON = json.MatchCaseInsensitiveNames(true)
+// case (strings.EqualFold), as encoding/json matched them, so a member
+// such as "Meta" still counts (its labels still withhold the resource),
+// and "meta" and "Meta" in one object count as the same member named
+// twice. Underscores and dashes are not ignored: "_id" is FHIR's extension
+// of id, not id.
+var resourceJSON = json.JoinOptions(json.MatchCaseInsensitiveNames(true), jsonv1.MatchCaseSensitiveDelimiter(true))
 
 // checkDecoded refuses a resource that did not decode (err) or has no type.
 func checkDecoded(r fhirResource, err error) error {

@@ -31,8 +31,9 @@ const MemoryLimitRatio = 0.9
 
 // TuneRuntime sets the garbage collector for serving: GCPercent, unless
 // GOGC is set, and a soft memory limit of MemoryLimitRatio of the
-// container's memory limit, unless GOMEMLIMIT is set or there is no limit.
-// cmd/gateway calls it before it serves.
+// container's memory limit, unless GOMEMLIMIT is set, AUTOMEMLIMIT is "off"
+// (AUTOMEMLIMIT=0.8 sets another ratio) or there is no limit. cmd/gateway
+// calls it before it serves.
 func TuneRuntime(log *slog.Logger) {
 	gcPercent := os.Getenv("GOGC")
 	if gcPercent == "" {
@@ -40,7 +41,10 @@ func TuneRuntime(log *slog.Logger) {
 		gcPercent = "400"
 	}
 	limit, err := memlimit.Set(memlimit.WithRatio(MemoryLimitRatio), memlimit.WithProvider(memlimit.FromCgroup))
+	_, fromEnvironment := os.LookupEnv("GOMEMLIMIT")
 	switch {
+	case fromEnvironment || os.Getenv("AUTOMEMLIMIT") == "off":
+		log.Info("Garbage collector set; soft memory limit left as the environment sets it", "gcPercent", gcPercent, "softMemoryLimitBytes", limit)
 	case err != nil:
 		log.Info("Garbage collector set; no container memory limit found, so no soft memory limit", "gcPercent", gcPercent, "reason", err.Error())
 	case limit == math.MaxInt64:

@@ -14,8 +14,11 @@ import (
 
 // TestTuneRuntime sets the garbage collection target unless GOGC is set.
 func TestTuneRuntime(t *testing.T) {
-	previous := debug.SetGCPercent(100)
-	t.Cleanup(func() { debug.SetGCPercent(previous) })
+	previous, previousLimit := debug.SetGCPercent(100), debug.SetMemoryLimit(-1)
+	t.Cleanup(func() {
+		debug.SetGCPercent(previous)
+		debug.SetMemoryLimit(previousLimit)
+	})
 	gogc, had := os.LookupEnv("GOGC")
 	t.Cleanup(func() {
 		if had {
