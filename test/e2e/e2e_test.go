@@ -24,6 +24,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -205,9 +206,15 @@ func TestRegionBecomesReadyWhenItsWorkloadsAreAvailable(t *testing.T) {
 		t.Errorf("want 3 pods (1 record service, 2 gateway), got %d", len(pods.Items))
 	}
 
-	// Scaling the gateway is observed end to end.
-	region.Spec.Gateway.Replicas = 3
-	if err := k8s.Update(ctx, region); err != nil {
+	// Scaling the gateway is observed end to end. The edit is made again
+	// from a fresh read if the operator wrote the region in between.
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(region), region); err != nil {
+			return err
+		}
+		region.Spec.Gateway.Replicas = 3
+		return k8s.Update(ctx, region)
+	}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "gateway scaled to 3 and the region Ready again", time.Minute, func() (bool, string) {

@@ -67,14 +67,7 @@ func TestCrossRegionAgreementNeedsItsPeer(t *testing.T) {
 	create(t, copyIn(south, "north"))
 	signBoth(south)
 	for _, pair := range [][2]string{{"north", "south"}, {"south", "north"}} {
-		r := &shcrv1alpha1.ShCRRegion{}
-		if err := k8s.Get(ctx, client.ObjectKey{Name: pair[0]}, r); err != nil {
-			t.Fatal(err)
-		}
-		r.Spec.Peers = []string{pair[1]}
-		if err := k8s.Update(ctx, r); err != nil {
-			t.Fatal(err)
-		}
+		update(t, &shcrv1alpha1.ShCRRegion{}, "", pair[0], func(r *shcrv1alpha1.ShCRRegion) { r.Spec.Peers = []string{pair[1]} })
 	}
 	waitPhase(t, north, "journey2", shcrv1alpha1.PhaseActive)
 	waitPhase(t, south, "journey2", shcrv1alpha1.PhaseActive)
@@ -84,14 +77,7 @@ func TestCrossRegionAgreementNeedsItsPeer(t *testing.T) {
 	eventuallyDecides(t, "north", medications, true, time.Time{})
 
 	// The south stops listing the north: sharing stops.
-	r := &shcrv1alpha1.ShCRRegion{}
-	if err := k8s.Get(ctx, client.ObjectKey{Name: "south"}, r); err != nil {
-		t.Fatal(err)
-	}
-	r.Spec.Peers = nil
-	if err := k8s.Update(ctx, r); err != nil {
-		t.Fatal(err)
-	}
+	update(t, &shcrv1alpha1.ShCRRegion{}, "", "south", func(r *shcrv1alpha1.ShCRRegion) { r.Spec.Peers = nil })
 	waitPhase(t, north, "journey2", shcrv1alpha1.PhasePending)
 	eventuallyDecides(t, "north", medications, false, time.Time{})
 }

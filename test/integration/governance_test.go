@@ -123,12 +123,10 @@ func TestSuspensionDeniesAtOnce(t *testing.T) {
 	medications := access{s.trust, "R8000", "Medications", s.gp}
 	eventuallyDecides(t, s.region, medications, true, time.Time{})
 
-	a := getAgreement(t, s.ns, "dsa-v1")
-	a.Spec.Suspended = true
-	a.Spec.SuspensionReason = "suspected inappropriate access under investigation"
-	if err := k8s.Update(ctx, a); err != nil {
-		t.Fatal(err)
-	}
+	update(t, &shcrv1alpha1.DataSharingAgreement{}, s.ns, "dsa-v1", func(a *shcrv1alpha1.DataSharingAgreement) {
+		a.Spec.Suspended = true
+		a.Spec.SuspensionReason = "suspected inappropriate access under investigation"
+	})
 	waitPhase(t, s.ns, "dsa-v1", shcrv1alpha1.PhaseSuspended)
 	eventuallyDecides(t, s.region, medications, false, time.Time{})
 	waitCondition(t, &shcrv1alpha1.AccessPolicy{}, s.ns, s.clinicians, shcrv1alpha1.ConditionInForce, metav1.ConditionFalse)
@@ -174,14 +172,9 @@ func TestDSPTDowngradeRemovesConnectorAndAccessWhileOthersShare(t *testing.T) {
 		return err == nil, fmt.Sprint(err)
 	})
 
-	trust := &shcrv1alpha1.MemberOrganisation{}
-	if err := k8s.Get(ctx, client.ObjectKey{Namespace: s.ns, Name: "trust"}, trust); err != nil {
-		t.Fatal(err)
-	}
-	trust.Spec.Governance.DSPT.Status = shcrv1alpha1.DSPTApproachingStandards
-	if err := k8s.Update(ctx, trust); err != nil {
-		t.Fatal(err)
-	}
+	update(t, &shcrv1alpha1.MemberOrganisation{}, s.ns, "trust", func(trust *shcrv1alpha1.MemberOrganisation) {
+		trust.Spec.Governance.DSPT.Status = shcrv1alpha1.DSPTApproachingStandards
+	})
 	waitCondition(t, &shcrv1alpha1.MemberOrganisation{}, s.ns, "trust", shcrv1alpha1.ConditionAdmitted, metav1.ConditionFalse)
 	waitFor(t, "the trust's connector removed", func() (bool, string) {
 		err := k8s.Get(ctx, client.ObjectKeyFromObject(deploy), deploy)

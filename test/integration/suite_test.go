@@ -24,6 +24,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
@@ -259,6 +260,23 @@ func waitCondition(t *testing.T, obj client.Object, ns, name, conditionType stri
 		}
 		return c.Status == status && c.ObservedGeneration == obj.GetGeneration(), fmt.Sprintf("%s %s: %s", c.Status, c.Reason, c.Message)
 	})
+}
+
+// update changes the object ns/name as a user's edit would: read, change,
+// write, and again from a fresh read when the operator wrote the object in
+// between (a finalizer, an annotation).
+func update[T client.Object](t *testing.T, obj T, ns, name string, change func(T)) {
+	t.Helper()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, obj); err != nil {
+			return err
+		}
+		change(obj)
+		return k8s.Update(ctx, obj)
+	})
+	if err != nil {
+		t.Fatalf("updating %T %s/%s: %v", obj, ns, name, err)
+	}
 }
 
 func getAgreement(t *testing.T, ns, name string) *shcrv1alpha1.DataSharingAgreement {
