@@ -18,7 +18,7 @@ import (
 // GOGC is set: the heap may grow to five times what was live after the
 // last collection before the next. The gateway keeps little (its bundle,
 // register and token cache; a few MB) and allocates for each response (a
-// search of 20 records, about 150 kB), so at Go's default of 100 it spends
+// search of 20 records, about 100 kB), so at Go's default of 100 it spends
 // much of its time collecting, and collections add to the slowest
 // responses. A soft memory limit (MemoryLimitRatio) keeps the heap within
 // the container's memory limit all the same.

@@ -81,7 +81,7 @@ func parseFlags(args []string, output io.Writer) (options, error) {
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "How long requests are sent, at the same rate, before each run's are measured.")
 	fs.IntVar(&o.runs, "runs", 1, "Runs to make one after the other (at most 10); their medians are reported too.")
 	fs.IntVar(&o.orgs, "orgs", 5000, "Organisations in the generated region whose policy bundle the gateway enforces.")
-	fs.StringVar(&o.interaction, "interaction", "read", "read (GET /MedicationRequest/{id}) or search (GET /MedicationRequest?patient.identifier=…).")
+	fs.StringVar(&o.interaction, "interaction", "read", "read (GET /MedicationRequest/{id}) or search (GET /MedicationRequest?subject:identifier=…).")
 	fs.IntVar(&o.entries, "entries", 20, "Entries in each search answer, every one decided and audited by the gateway (at most 200).")
 	fs.StringVar(&o.audit, "audit", "file", "Where the gateway writes audit events: file (a temporary file, as --audit-sink=File) or discard.")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "Write a CPU profile of the measured runs (the whole process) to this file.")
