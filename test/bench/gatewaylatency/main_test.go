@@ -17,10 +17,11 @@ import (
 // stands up, that the gateway shares the records and audits them, and that
 // a report comes out. It measures nothing worth reading.
 func TestRun(t *testing.T) {
-	for _, interaction := range []string{"read", "search"} {
-		t.Run(interaction, func(t *testing.T) {
+	for _, c := range [][2]string{{"read", "file"}, {"search", "file"}, {"search", "pipe"}} {
+		interaction, audit := c[0], c[1]
+		t.Run(interaction+"-"+audit, func(t *testing.T) {
 			opts, err := parseFlags([]string{"-rate=50", "-duration=500ms", "-warmup=100ms", "-runs=2", "-orgs=100",
-				"-interaction=" + interaction, "-entries=5"}, io.Discard)
+				"-interaction=" + interaction, "-entries=5", "-audit=" + audit}, io.Discard)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -56,8 +56,12 @@ type rig struct {
 	directURL, gatewayURL string
 	key                   *rsa.PrivateKey
 	auditFile             *os.File
-	grants                int
-	objections            int
+	// auditPipe is what the gateway writes to with -audit pipe; the file
+	// has all of it once auditCopied is closed.
+	auditPipe   *os.File
+	auditCopied chan struct{}
+	grants      int
+	objections  int
 }
 
 // newRig writes a bundle for a generated region of o.orgs organisations plus
@@ -102,11 +106,27 @@ func newRig(ctx context.Context, o options) (_ *rig, err error) {
 	go func() { _ = r.upstream.Serve(upstreamListener) }()
 
 	var audit io.Writer = io.Discard
-	if o.audit == "file" {
+	if o.audit == "file" || o.audit == "pipe" {
 		if r.auditFile, err = os.OpenFile(filepath.Join(r.dir, "audit.jsonl"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600); err != nil {
 			return nil, err
 		}
 		audit = r.auditFile
+	}
+	if o.audit == "pipe" {
+		// The gateway writes to a pipe, as to its stdout; a reader copies
+		// the pipe to the file, as a container runtime copies a container's
+		// stdout to its log.
+		reader, writer, err := os.Pipe()
+		if err != nil {
+			return nil, err
+		}
+		r.auditPipe, r.auditCopied = writer, make(chan struct{})
+		go func() {
+			_, _ = io.Copy(r.auditFile, reader)
+			_ = reader.Close()
+			close(r.auditCopied)
+		}()
+		audit = writer
 	}
 	upstreamURL, err := url.Parse(upstreamBase)
 	if err != nil {
@@ -171,6 +191,10 @@ func (r *rig) close() {
 	}
 	if r.upstream != nil {
 		_ = r.upstream.Close()
+	}
+	if r.auditPipe != nil {
+		_ = r.auditPipe.Close()
+		<-r.auditCopied
 	}
 	if r.auditFile != nil {
 		_ = r.auditFile.Close()
