@@ -74,6 +74,13 @@ bench-operator: ## The operator at scale on envtest: W, onboarding makespan, idl
 	$(TOOLCHAIN) ensure k8s
 	cd test/bench && KUBEBUILDER_ASSETS="$(K8S_DIR)" go run ./operatorscale -orgs $(ORGS)
 
+# Audit sink for bench-gateway: file, pipe (as the default Stdout sink) or discard.
+AUDIT ?= file
+
+.PHONY: bench-gateway
+bench-gateway: ## The gateway's added latency for reads and searches of 20 entries, five runs each (docs/benchmarks.md).
+	cd test/bench && go run ./gatewaylatency -runs 5 -audit $(AUDIT) && go run ./gatewaylatency -runs 5 -interaction search -audit $(AUDIT)
+
 .PHONY: test-chart
 test-chart: ## helm lint and render the chart, and render config/default with kustomize, checking the output.
 	$(TOOLCHAIN) ensure helm k8s
