@@ -25,13 +25,19 @@ func (rs *recordService) answerWith(body string) {
 // on as it came can be told from one encoded again.
 func indented(t *testing.T, h *harness, key string) string {
 	t.Helper()
+	var out bytes.Buffer
+	must(t, json.Indent(&out, []byte(fixtureJSON(t, h, key)), "    ", "  "))
+	return out.String()
+}
+
+// fixtureJSON is a fixture record's JSON as the record service sends it.
+func fixtureJSON(t *testing.T, h *harness, key string) string {
+	t.Helper()
 	rec, ok := h.records.find(key)
 	if !ok {
 		t.Fatalf("no fixture record %s", key)
 	}
-	var out bytes.Buffer
-	must(t, json.Indent(&out, rec.json(), "    ", "  "))
-	return out.String()
+	return string(rec.json())
 }
 
 // TestSearchPassesResourcesOnAsSent decodes each entry once and passes a
@@ -168,11 +174,7 @@ func TestSearchAuditsInOneWrite(t *testing.T) {
 // and "Meta" included, since a client might read either.
 func TestSearchReadsMembersRegardlessOfCaseAndWithholdsRepeatedOnes(t *testing.T) {
 	h := newHarness(t)
-	rec, ok := h.records.find("MedicationRequest/med-alice-b86")
-	if !ok {
-		t.Fatal("no fixture record med-alice-b86")
-	}
-	original := string(rec.json())
+	original := fixtureJSON(t, h, "MedicationRequest/med-alice-b86")
 	if !strings.Contains(original, `"meta":{`) || !strings.HasPrefix(original, "{") {
 		t.Fatalf("unexpected fixture JSON %s", original)
 	}
@@ -232,11 +234,7 @@ func TestSearchReadsMembersRegardlessOfCaseAndWithholdsRepeatedOnes(t *testing.T
 // Bundle's meta on as it came.
 func TestSearchPassesOnVettedEntryElementsOnly(t *testing.T) {
 	h := newHarness(t)
-	rec, ok := h.records.find("MedicationRequest/med-alice-b86")
-	if !ok {
-		t.Fatal("no fixture record med-alice-b86")
-	}
-	allowed := string(rec.json())
+	allowed := fixtureJSON(t, h, "MedicationRequest/med-alice-b86")
 	notUTF8 := strings.Replace(allowed, `"id":"med-alice-b86"`, "\"id\":\"not-utf8\",\"note\":\"\xff\"", 1)
 	h.records.answerWith(`{"resourceType":"Bundle","type":"history","meta":{"tag":[],"tag":[]},"entry":[
 		{"resource":` + allowed + `,
