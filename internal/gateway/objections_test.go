@@ -43,8 +43,8 @@ func TestParseObjections(t *testing.T) {
 		alice + " RTH",
 		alice + " B86001", // scopes merge
 		"1234567890 RTH",
-		carol + " rth",           // malformed scope widens carol's objection
-		"9434765870 RTH:K84001",  // unknown separator: widened
+		carol + " rth",          // malformed scope widens carol's objection
+		"9434765870 RTH:K84001", // unknown separator: widened
 		"   ",
 	}, "\n")
 	o, problems, err := parseObjections([]byte(register))
