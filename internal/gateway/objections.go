@@ -41,6 +41,10 @@ func ValidNHSNumber(s string) bool {
 	return int(s[9]-'0') == check
 }
 
+// objectionDenial is the reason a resource is denied for a patient's
+// objection. The decision API never tells it (answerReasons).
+const objectionDenial = "the patient has an upheld objection to sharing this record (UK GDPR Art 21)"
+
 // odsPattern is the shape of an ODS code.
 var odsPattern = regexp.MustCompile(`^[A-Z0-9]{3,6}$`)
 
