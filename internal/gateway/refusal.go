@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -18,15 +20,17 @@ import (
 )
 
 // Refusal audit limits. Each source (a client IPv4 address, or an IPv6 /64)
-// may cause a burst of refusalBurst audited refusals and then
-// refusalRate a second; all sources together twice as many. A flood of bad
+// may cause a burst of refusalBurst audited refusals and then refusalRate
+// a second; all sources together refusalGlobalBurst, then
+// refusalGlobalRate a second (at about 1 kB an event, at most about
+// 4 GB a day however many sources flood). A flood of bad
 // requests thus writes a bounded amount of audit, and what is not written
 // is counted in shcr_gateway_refusal_audit_events_dropped_total.
 const (
 	refusalRate        = 5
-	refusalBurst       = 20
-	refusalGlobalRate  = 200
-	refusalGlobalBurst = 1000
+	refusalBurst       = 50
+	refusalGlobalRate  = 50
+	refusalGlobalBurst = 500
 	// refusalSources bounds the sources whose limiters are remembered; the
 	// least recently seen is forgotten first.
 	refusalSources = 10000
@@ -40,14 +44,23 @@ const (
 
 // refusalLimiter decides whether a refusal from a source is audited.
 type refusalLimiter struct {
-	sources *lru.Cache
-	global  *rate.Limiter
+	sources   *lru.Cache
+	global    *rate.Limiter
+	perSource rate.Limit
+	burst     int
 }
 
 func newRefusalLimiter() *refusalLimiter {
+	return newRefusalLimiterWith(refusalRate, refusalBurst, refusalGlobalRate, refusalGlobalBurst)
+}
+
+// newRefusalLimiterWith is a limiter with other limits.
+func newRefusalLimiterWith(perSource rate.Limit, burst int, global rate.Limit, globalBurst int) *refusalLimiter {
 	return &refusalLimiter{
-		sources: lru.New(refusalSources),
-		global:  rate.NewLimiter(refusalGlobalRate, refusalGlobalBurst),
+		sources:   lru.New(refusalSources),
+		global:    rate.NewLimiter(global, globalBurst),
+		perSource: perSource,
+		burst:     burst,
 	}
 }
 
@@ -57,7 +70,7 @@ func (l *refusalLimiter) allow(source string, now time.Time) bool {
 	if v, ok := l.sources.Get(source); ok {
 		limiter = v.(*rate.Limiter)
 	} else {
-		limiter = rate.NewLimiter(refusalRate, refusalBurst)
+		limiter = rate.NewLimiter(l.perSource, l.burst)
 		l.sources.Add(source, limiter)
 	}
 	// The source's token is spent first, so that one source's flood does
@@ -204,13 +217,9 @@ func (g *Gateway) auditRefusal(r *http.Request, rw *refusalWriter) {
 	if reason == "" {
 		reason = http.StatusText(rw.status)
 	}
-	target := r.Method + " " + r.URL.RequestURI()
-	if len(target) > maxAuditedTarget {
-		target = target[:maxAuditedTarget]
-	}
 	record := auditRecord{
 		id: uuid.NewString(), class: auditRefusal, status: rw.status, reason: reason, method: r.Method,
-		query: target, network: address, region: g.cfg.Region, observer: g.observer, at: now,
+		query: auditedTarget(r), network: address, region: g.cfg.Region, observer: g.observer, at: now,
 	}
 	if rw.caller != nil {
 		record.caller = *rw.caller
@@ -224,4 +233,32 @@ func (g *Gateway) auditRefusal(r *http.Request, rw *refusalWriter) {
 		g.metrics.refusalAuditDrops.WithLabelValues("write-failed").Inc()
 		g.log.Error("Audit event of a refused request not written; refusal sent", "status", rw.status, "error", err)
 	}
+}
+
+// auditedTarget is a refused request's method and target as its audit
+// event records them, at most maxAuditedTarget bytes, with the values of
+// query parameters that may carry a credential (their names hold "token",
+// "secret" or "password") left out.
+func auditedTarget(r *http.Request) string {
+	target := r.URL.EscapedPath()
+	if r.URL.RawQuery != "" {
+		parts := strings.Split(r.URL.RawQuery, "&")
+		for i, part := range parts {
+			name, _, _ := strings.Cut(part, "=")
+			if unescaped, err := url.QueryUnescape(name); err == nil {
+				name = unescaped
+			}
+			name = strings.ToLower(name)
+			if strings.Contains(name, "token") || strings.Contains(name, "secret") || strings.Contains(name, "password") {
+				parts[i], _, _ = strings.Cut(part, "=")
+				parts[i] += "=(removed)"
+			}
+		}
+		target += "?" + strings.Join(parts, "&")
+	}
+	target = r.Method + " " + target
+	if len(target) > maxAuditedTarget {
+		target = target[:maxAuditedTarget]
+	}
+	return target
 }
