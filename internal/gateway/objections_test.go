@@ -8,10 +8,14 @@ package gateway
 import (
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 func TestValidNHSNumber(t *testing.T) {
@@ -343,4 +347,53 @@ func writtenNumbers(line string) []string {
 		}
 	}
 	return found
+}
+
+// TestGatewayHonoursEveryObjectionVariant loads registers that write bob's
+// objection in the harmless variants and in lines it cannot read, and
+// checks over HTTP that bob's record from B86001 is never shared, that the
+// lines not understood are counted, and that the log never names bob.
+func TestGatewayHonoursEveryObjectionVariant(t *testing.T) {
+	grouped := bob[0:3] + " " + bob[3:6] + " " + bob[6:]
+	dashed := bob[0:3] + "-" + bob[3:6] + "-" + bob[6:]
+	cases := []struct {
+		register string
+		// unread is the lines not understood that object to every
+		// organisation.
+		unread float64
+	}{
+		{register: "\ufeff" + bob + "\r\n"},
+		{register: grouped + "\n"},
+		{register: dashed + ";\n"},
+		{register: "\t" + bob + "\tB86001;RTH.\n"},
+		{register: bob + " RTH | B86001\r"},
+		{register: bob + " b86001\n", unread: 1},
+		{register: "NHS number: " + grouped + " (all)\n", unread: 1},
+		{register: bob + " RTH:B86001\n", unread: 1},
+		{register: "\"" + dashed + "\",\"RTH\"\n", unread: 1},
+		{register: alice + " RTH " + bob + "\n", unread: 1},
+		{register: "RTH " + bob + " K84001\n", unread: 1},
+	}
+	for i, tc := range cases {
+		// The name is the case's number: the log names the register's
+		// path, and the path holds the test's name.
+		t.Run(strconv.Itoa(i), func(t *testing.T) {
+			register := tc.register
+			h := newHarness(t, func(s *setup) { s.objections = &register })
+			resp := h.get(t, "/MedicationRequest/med-bob", clinician().sign(t))
+			if resp.status != http.StatusForbidden {
+				t.Fatalf("status = %d, want 403: the objection was weakened", resp.status)
+			}
+			events := h.audit.take(t)
+			if len(events) != 1 || events[0].OutcomeDesc != objectionDenial {
+				t.Errorf("audit events %+v, want a denial for the objection", events)
+			}
+			if got := testutil.ToFloat64(h.gateway.metrics.registerProblems.WithLabelValues("every-organisation")); got != tc.unread {
+				t.Errorf("unreadable lines = %v, want %v", got, tc.unread)
+			}
+			if logs := h.logs.String(); strings.Contains(logs, bob) || strings.Contains(logs, bob[6:]) {
+				t.Error("the log names the objecting patient")
+			}
+		})
+	}
 }
