@@ -137,15 +137,13 @@ func (o *objectionRegister) addLine(raw string) (p lineProblem, ok bool) {
 	if text == "" {
 		return lineProblem{}, true
 	}
-	if number, scope, read := parseLine(text); read {
-		// The line is read only when the number it names is the only
-		// valid one in it: a scope must never hide another patient.
-		if found := findNHSNumbers(text); len(found) == 1 && found[0] == number {
-			o.object(number, scope)
-			return lineProblem{}, true
-		}
-	}
 	found := findNHSNumbers(text)
+	// The line is read only when the number it names is the only valid
+	// one in it: a scope must never hide another patient.
+	if number, scope, read := parseLine(text); read && len(found) == 1 && found[0] == number {
+		o.object(number, scope)
+		return lineProblem{}, true
+	}
 	if len(found) == 0 {
 		return lineProblem{problem: problemNoNumber}, false
 	}
@@ -157,24 +155,23 @@ func (o *objectionRegister) addLine(raw string) (p lineProblem, ok bool) {
 
 // normaliseLine removes what never changes a line's meaning: a byte-order
 // mark, a comment, surrounding whitespace and trailing punctuation. Every
-// whitespace or control character becomes a space.
+// other whitespace or control character becomes a space.
 func normaliseLine(line string) string {
-	line = strings.TrimPrefix(line, "\ufeff")
+	line = stripComment(strings.TrimPrefix(line, "\ufeff"))
 	line = strings.Map(func(r rune) rune {
 		if unicode.IsSpace(r) || unicode.IsControl(r) {
 			return ' '
 		}
 		return r
 	}, line)
-	line = stripComment(line)
 	return strings.TrimRight(strings.TrimSpace(line), " .,;|")
 }
 
-// stripComment cuts the line at a "#" that starts it or follows a space.
-// Any other "#" is part of the line, which is then not understood.
+// stripComment cuts the line at a "#" that starts it or follows a space or
+// a tab. Any other "#" is part of the line, which is then not understood.
 func stripComment(line string) string {
 	for i := range len(line) {
-		if line[i] == '#' && (i == 0 || line[i-1] == ' ') {
+		if line[i] == '#' && (i == 0 || line[i-1] == ' ' || line[i-1] == '\t') {
 			return line[:i]
 		}
 	}
@@ -245,10 +242,12 @@ func allDigits(s string) bool {
 // between digits are removed. It finds more than a person would read there, never less.
 func findNHSNumbers(text string) []string {
 	var found []string
+	seen := map[string]bool{}
 	var run []byte
 	flush := func() {
 		for i := 0; i+10 <= len(run); i++ {
-			if candidate := string(run[i : i+10]); ValidNHSNumber(candidate) && !slices.Contains(found, candidate) {
+			if candidate := string(run[i : i+10]); !seen[candidate] && ValidNHSNumber(candidate) {
+				seen[candidate] = true
 				found = append(found, candidate)
 			}
 		}

@@ -316,7 +316,7 @@ func FuzzParseObjections(f *testing.F) {
 // its comment: ten digits in a row, or grouped 3-3-4 by a space or dash.
 func writtenNumbers(line string) []string {
 	for i := range len(line) {
-		if line[i] == '#' && (i == 0 || strings.ContainsRune(" \t\v\f", rune(line[i-1]))) {
+		if line[i] == '#' && (i == 0 || line[i-1] == ' ' || line[i-1] == '\t') {
 			line = line[:i]
 			break
 		}
