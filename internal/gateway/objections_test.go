@@ -397,3 +397,51 @@ func TestGatewayHonoursEveryObjectionVariant(t *testing.T) {
 		})
 	}
 }
+
+// FuzzObjectionLine builds a line from a valid NHS number, in any of its
+// written forms, between arbitrary text, and checks that the register
+// objects for that number: never no objection, and a scope only of ODS
+// codes the line holds. A "#" after a space or tab before the number
+// makes the rest a comment, so such lines are not asked about.
+func FuzzObjectionLine(f *testing.F) {
+	f.Add("", "", uint32(943476591), uint8(0))
+	f.Add("\ufeff", " RTH;K84001.", uint32(401023213), uint8(1))
+	f.Add("NHS ", " rth", uint32(943476587), uint8(2))
+	f.Add("RTH,", "1", uint32(123456788), uint8(0))
+	f.Fuzz(func(t *testing.T, before, after string, nine uint32, form uint8) {
+		n := ""
+		for d := range 10 {
+			if candidate := fmt.Sprintf("%09d%d", nine%1_000_000_000, d); ValidNHSNumber(candidate) {
+				n = candidate
+				break
+			}
+		}
+		if n == "" {
+			return
+		}
+		written := n
+		switch form % 3 {
+		case 1:
+			written = n[0:3] + " " + n[3:6] + " " + n[6:]
+		case 2:
+			written = n[0:3] + "-" + n[3:6] + "-" + n[6:]
+		}
+		line := before + written + after
+		if strings.ContainsAny(line, "\r\n") || len(stripComment(strings.TrimPrefix(line, "\ufeff"))) < len(strings.TrimPrefix(before+written, "\ufeff")) {
+			return
+		}
+		o, _, err := parseObjections([]byte(line))
+		if err != nil {
+			return
+		}
+		scope, found := o.scopes[n]
+		if !found {
+			t.Fatalf("line %q: no objection for %s", line, n)
+		}
+		for _, code := range scope {
+			if !strings.Contains(before+after, code) {
+				t.Fatalf("line %q: scope %v holds a code the line does not", line, scope)
+			}
+		}
+	})
+}
