@@ -29,10 +29,13 @@ func (g *Gateway) auditQuery(c Caller, in Interaction) error {
 		caller:   c,
 		kind:     in.Kind,
 		facts:    resourceFacts{ResourceType: in.Type, Patients: queryPatients(in.Query)},
-		query:    in.Path() + "?" + in.Query.Encode(),
+		query:    in.Path(),
 		region:   g.cfg.Region,
 		observer: g.observer,
 		at:       now,
+	}
+	if params := in.Query.Encode(); params != "" {
+		record.query += "?" + params
 	}
 	if p := g.policy.Load(); p != nil {
 		record.verdict.revision = p.revision

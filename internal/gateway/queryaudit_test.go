@@ -46,7 +46,7 @@ func TestQueriesAudited(t *testing.T) {
 		{name: "search page", method: "GET", path: "/?_getpages=page-2&_getpagesoffset=20",
 			query: "?_getpages=page-2&_getpagesoffset=20", entries: 10},
 		{name: "history", method: "GET", path: "/MedicationRequest/med-bob/_history",
-			query: "MedicationRequest/med-bob/_history?"},
+			query: "MedicationRequest/med-bob/_history"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
