@@ -234,6 +234,34 @@ type GatewaySpec struct {
 	// applies to. The gateway reloads it when it changes.
 	// +optional
 	Objections *ConfigMapKeyReference `json:"objections,omitempty"`
+
+	// DecisionAPI names the callers that may ask the gateway's decision API
+	// (POST /v1/decisions) for access decisions, for example another
+	// enforcement point. Unset, nobody may: the API is closed.
+	// +optional
+	DecisionAPI GatewayDecisionAPI `json:"decisionAPI,omitzero"`
+}
+
+// GatewayDecisionAPI names the callers that may use the gateway's decision
+// API: a caller may when its national RBAC role is one of Roles, or when
+// its token's aud holds Audience. Answers never tell a patient's
+// objection; every question is audited.
+type GatewayDecisionAPI struct {
+	// Roles are national RBAC role codes (for example R8000) whose holders
+	// may use the decision API.
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:Pattern=`^R[0-9]{4,5}$`
+	// +listType=set
+	// +optional
+	Roles []string `json:"roles,omitempty"`
+
+	// Audience is a token aud value that grants use of the decision API,
+	// for example the client ID of another enforcement point. The token must
+	// also hold the gateway's own audience (identity.audience).
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	// +optional
+	Audience string `json:"audience,omitempty"`
 }
 
 // GatewayIdentity configures bearer-token verification, following NHS CIS2

@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -87,6 +88,12 @@ func bindServingFlags(fs *flag.FlagSet, opts *options) {
 	fs.StringVar(&opts.gateway.BundleDir, "bundle-dir", "/etc/shcr/bundle", "Directory of the mounted policy bundle (bundle.json or bundle.json.gz).")
 	fs.StringVar(&opts.auditSink, "audit-sink", auditSinkStdout, "Where audit events go: Stdout, or File (--audit-file).")
 	fs.StringVar(&opts.auditFile, "audit-file", "/var/log/shcr/audit.jsonl", "File audit events are appended to with --audit-sink=File.")
+	fs.Func("decision-api-roles", "Comma-separated national RBAC role codes (R8000, ...) that may use /v1/decisions; without it or --decision-api-audience, nobody may.",
+		func(value string) error {
+			opts.gateway.DecisionAPI.Roles = append(opts.gateway.DecisionAPI.Roles, strings.Split(value, ",")...)
+			return nil
+		})
+	fs.StringVar(&opts.gateway.DecisionAPI.Audience, "decision-api-audience", "", "An aud value that lets a token use /v1/decisions, besides --audience.")
 	fs.StringVar(&opts.gateway.ObjectionsFile, "objections-file", "", "Register of patients' objections to sharing; empty runs without one.")
 	fs.DurationVar(&opts.gateway.ReloadInterval, "reload-interval", time.Second, "How often the bundle, JWKS file and objection register are checked for changes.")
 	fs.DurationVar(&opts.gateway.UpstreamTimeout, "upstream-timeout", 30*time.Second, "Longest wait for the record service.")

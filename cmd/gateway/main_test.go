@@ -17,6 +17,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -60,6 +61,18 @@ func TestParseFlags(t *testing.T) {
 		t.Errorf("claim flags not applied: %+v", c)
 	}
 
+	opts, err = parseFlags(append(identity, "--upstream=http://u/fhir", "--decision-api-roles=R8000,R8001", "--decision-api-audience=pep"), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := opts.gateway.DecisionAPI; !slices.Equal(d.Roles, []string{"R8000", "R8001"}) || d.Audience != "pep" {
+		t.Errorf("decision API flags not applied: %+v", d)
+	}
+	if closed, _ := parseFlags(append(operatorArgs, identity...), io.Discard); len(closed.gateway.DecisionAPI.Roles) != 0 ||
+		closed.gateway.DecisionAPI.Audience != "" {
+		t.Errorf("the decision API must be closed by default: %+v", closed.gateway.DecisionAPI)
+	}
+
 	for args, want := range map[string]string{
 		"--region=tvs":                           "--upstream is required",
 		"--upstream=http://u --audit-sink=Kafka": "--audit-sink must be Stdout or File",
@@ -77,8 +90,9 @@ func TestParseFlags(t *testing.T) {
 // refuses every token.
 func TestRunRefusesInvalidConfiguration(t *testing.T) {
 	err := run(context.Background(), []string{"--listen=127.0.0.1:0", "--upstream=ftp://u/fhir",
-		"--jwks-file=/keys.json", "--jwks-url=https://idp.example/keys", "--claim-subject="}, io.Discard, io.Discard)
-	for _, want := range []string{"--region", "--upstream", "--jwks-file or --jwks-url, not both", "--claim-subject"} {
+		"--jwks-file=/keys.json", "--jwks-url=https://idp.example/keys", "--claim-subject=", "--decision-api-roles=R8000,clinician"},
+		io.Discard, io.Discard)
+	for _, want := range []string{"--region", "--upstream", "--jwks-file or --jwks-url, not both", "--claim-subject", `"clinician"`, "--decision-api-roles"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v does not name %s", err, want)
 		}

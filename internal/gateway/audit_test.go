@@ -23,7 +23,9 @@ import (
 // for records that differ in every element the event is made from, one
 // after the other in one response (so that the parts it encodes once are
 // encoded again when they change, and more of them than it keeps),
-// including text that JSON must escape.
+// including text that JSON must escape, and for every class of event:
+// decisions, queries, decision queries and refusals, with or without a
+// known caller and a client address.
 func TestAuditLinesEncodeEvents(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for round := range 200 {
@@ -107,8 +109,15 @@ func randomRecord(rng *rand.Rand) auditRecord {
 			unavailable:     rng.IntN(4) == 0,
 			revision:        pick("", "47a3c793"),
 		},
-		region:   pick("tvs", "", text()),
-		observer: pick("record-gateway pod-1", "", text()),
-		at:       time.Date(2026, 11, 26, 1, 2, 3, rng.IntN(3)*1_000_000, time.UTC),
+		region:    pick("tvs", "", text()),
+		observer:  pick("record-gateway pod-1", "", text()),
+		at:        time.Date(2026, 11, 26, 1, 2, 3, rng.IntN(3)*1_000_000, time.UTC),
+		class:     []auditClass{auditDecision, auditQuery, auditDecisionQuery, auditRefusal}[rng.IntN(4)],
+		query:     pick("", "patient.identifier=https://fhir.nhs.uk/Id/nhs-number|9434765919&_count=50", text()),
+		status:    []int{400, 401, 403, 404, 405, 413, 502}[rng.IntN(7)],
+		reason:    pick("", "no bearer token", text()),
+		method:    pick("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "", text()),
+		network:   pick("", "", "192.0.2.7", "2001:db8::1", text()),
+		anonymous: rng.IntN(3) == 0,
 	}
 }

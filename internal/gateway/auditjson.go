@@ -6,14 +6,12 @@ SPDX-License-Identifier: Apache-2.0
 package gateway
 
 import (
+	"encoding/base64"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
-
-	"github.com/shcr-io/shcr-operator/internal/policy"
 )
 
 // auditLines encodes the audit events of one response as JSON lines, each
@@ -57,6 +55,7 @@ type agentsKey struct {
 	version   int32
 	policy    string
 	revision  string
+	network   string
 }
 
 // auditLinesPool keeps the buffers of written audit lines for the next
@@ -97,47 +96,126 @@ var (
 		appendCoding(nil, coding{System: systemObjectRole, Code: "1", Display: "Patient"}),
 		[]byte(`},`))
 	// jsonResourceEntityTypeRole follows the what of the resource's entity.
-	jsonResourceEntityTypeRole = slices.Concat([]byte(`},"type":`),
+	jsonResourceEntityTypeRole = slices.Concat([]byte(`"type":`),
 		appendCoding(nil, coding{System: systemEntityType, Code: "2", Display: "System Object"}),
 		[]byte(`,"role":`),
 		appendCoding(nil, coding{System: systemObjectRole, Code: "4", Display: "Domain Resource"}))
-	jsonNHSNumberSystem = appendString(nil, SystemNHSNumber)
+	// jsonQueryEntityTypeRole follows the what of a query's entity.
+	jsonQueryEntityTypeRole = slices.Concat([]byte(`"type":`),
+		appendCoding(nil, coding{System: systemEntityType, Code: "2", Display: "System Object"}),
+		[]byte(`,"role":`),
+		appendCoding(nil, coding{System: systemObjectRole, Code: "24", Display: "Query"}))
+	jsonNHSNumberSystem      = appendString(nil, SystemNHSNumber)
+	jsonRestfulType          = appendCoding(nil, eventRestful)
+	jsonDecisionQuerySubtype = appendCoding(nil, subtypeDecisionQuery)
+	jsonRefusedSubtype       = appendCoding(nil, subtypeRefused)
 )
 
 // add appends the event of r and a newline.
 func (l *auditLines) add(r auditRecord) {
 	b := append(l.out, `{"resourceType":"AuditEvent","id":`...)
 	b = appendString(b, r.id)
-	if r.verdict.BreakGlass {
-		b = append(b, `,"type":`...)
-		b = append(b, jsonSecurityAlertType...)
-		b = append(b, `,"subtype":[`...)
-		b = append(b, jsonEmergencyStarted...)
-		b = append(b, ',')
-	} else {
-		b = append(b, `,"type":`...)
-		b = append(b, jsonPatientRecordType...)
-		b = append(b, `,"subtype":[`...)
-	}
-	b = appendCoding(b, coding{System: systemRestfulInteraction, Code: r.kind.auditCode()})
-	if r.kind.Action() == policy.ActionSearch {
-		b = append(b, `],"action":"E",`...)
-	} else {
-		b = append(b, `],"action":"R",`...)
-	}
+	b = appendTypeAndSubtype(b, r)
+	b = append(b, `],"action":"`...)
+	b = append(b, r.action()...)
+	b = append(b, `",`...)
 	b = append(b, l.recordedJSON(r.at)...)
 	b = append(b, `,"outcome":`...)
 	b = appendString(b, r.outcome())
-	if desc := strings.Join(r.verdict.Reasons(), "; "); desc != "" {
+	if desc := r.outcomeDesc(); desc != "" {
 		b = append(b, `,"outcomeDesc":`...)
 		b = appendString(b, desc)
 	}
 	b = append(b, ',')
-	b = append(b, l.agentsJSON(r)...)
+	if r.anonymous {
+		b = appendAnonymousAgent(b, r.network)
+	} else {
+		b = append(b, l.agentsJSON(r)...)
+	}
 	b = append(b, ',')
 	b = append(b, l.sourceJSON(r.region, r.observer)...)
-	b = appendEntities(b, r.facts)
+	if r.class == auditDecision {
+		b = appendEntities(b, r.facts)
+	} else {
+		b = appendQueryEntities(b, r)
+	}
 	l.out = append(b, "}\n"...)
+}
+
+// appendTypeAndSubtype appends the "type" member and opens "subtype" with
+// its codings; the caller closes the array.
+func appendTypeAndSubtype(b []byte, r auditRecord) []byte {
+	b = append(b, `,"type":`...)
+	switch r.eventType() {
+	case eventSecurityAlert:
+		b = append(b, jsonSecurityAlertType...)
+	case eventRestful:
+		b = append(b, jsonRestfulType...)
+	default:
+		b = append(b, jsonPatientRecordType...)
+	}
+	b = append(b, `,"subtype":[`...)
+	if r.verdict.BreakGlass && (r.class == auditDecision || r.class == auditDecisionQuery) {
+		b = append(b, jsonEmergencyStarted...)
+		b = append(b, ',')
+	}
+	switch r.class {
+	case auditDecisionQuery:
+		return append(b, jsonDecisionQuerySubtype...)
+	case auditRefusal:
+		return append(b, jsonRefusedSubtype...)
+	default:
+		return appendCoding(b, coding{System: systemRestfulInteraction, Code: r.kind.auditCode()})
+	}
+}
+
+// appendAnonymousAgent appends the "agent" member of a refusal whose
+// caller is not known: only where the request came from.
+func appendAnonymousAgent(b []byte, network string) []byte {
+	b = append(b, `"agent":[{"type":{"coding":[`...)
+	b = appendCoding(b, coding{System: systemParticipationType, Code: "IRCP", Display: "information recipient"})
+	b = append(b, `]},"who":{"display":`...)
+	b = appendString(b, anonymousCaller)
+	b = append(b, `},"requestor":true`...)
+	b = appendNetwork(b, network)
+	return append(b, "}]"...)
+}
+
+// appendNetwork appends an agent's "network" member, when there is one.
+func appendNetwork(b []byte, network string) []byte {
+	if network == "" {
+		return b
+	}
+	b = append(b, `,"network":{"address":`...)
+	b = appendString(b, network)
+	return append(b, `,"type":"2"}`...)
+}
+
+// appendQueryEntities appends the "entity" member of a query or refusal:
+// the patients the query names and the query.
+func appendQueryEntities(b []byte, r auditRecord) []byte {
+	b = append(b, `,"entity":[`...)
+	if r.class != auditRefusal {
+		for _, nhs := range r.facts.Patients {
+			b = appendPatientEntity(b, nhs)
+		}
+	}
+	b = append(b, '{')
+	if r.class != auditRefusal && r.facts.ResourceType != "" {
+		b = append(b, `"what":{"type":`...)
+		b = appendString(b, r.facts.ResourceType)
+		b = append(b, "},"...)
+	}
+	b = append(b, jsonQueryEntityTypeRole...)
+	if r.query != "" {
+		b = append(b, `,"query":"`...)
+		b = base64.StdEncoding.AppendEncode(b, []byte(r.query))
+		b = append(b, '"')
+	}
+	if r.class == auditDecisionQuery {
+		b = appendDetails(b, r.facts)
+	}
+	return append(b, "}]"...)
 }
 
 // recordedJSON is the "recorded" member for a time.
@@ -158,6 +236,7 @@ func (l *auditLines) agentsJSON(r auditRecord) []byte {
 		version:   r.verdict.AgreementVersion,
 		policy:    r.verdict.Policy,
 		revision:  r.verdict.revision,
+		network:   r.network,
 	}
 	for _, a := range slices.Backward(l.agents) {
 		if a.key == key {
@@ -186,6 +265,7 @@ func (l *auditLines) agentsJSON(r auditRecord) []byte {
 		}
 		b = append(b, ']')
 	}
+	b = appendNetwork(b, r.network)
 	if c.PurposeOfUse != "" || c.BreakGlassReason != "" {
 		b = append(b, `,"purposeOfUse":[{`...)
 		if c.PurposeOfUse != "" {
@@ -238,28 +318,44 @@ func (l *auditLines) sourceJSON(site, observer string) []byte {
 func appendEntities(b []byte, f resourceFacts) []byte {
 	b = append(b, `,"entity":[`...)
 	for _, nhs := range f.Patients {
-		b = append(b, `{"what":{"identifier":{"system":`...)
-		b = append(b, jsonNHSNumberSystem...)
-		if nhs != "" {
-			b = append(b, `,"value":`...)
-			b = appendString(b, nhs)
-		}
-		b = append(b, "}}"...)
-		b = append(b, jsonPatientEntityTail...)
+		b = appendPatientEntity(b, nhs)
 	}
-	b = append(b, `{"what":{`...)
-	if f.ID != "" {
-		b = append(b, `"reference":`...)
-		b = appendString(b, f.ResourceType+"/"+f.ID)
+	b = append(b, '{')
+	if f.ID != "" || f.ResourceType != "" {
+		b = append(b, `"what":{`...)
+		if f.ID != "" {
+			b = append(b, `"reference":`...)
+			b = appendString(b, f.ResourceType+"/"+f.ID)
+			if f.ResourceType != "" {
+				b = append(b, ',')
+			}
+		}
 		if f.ResourceType != "" {
-			b = append(b, ',')
+			b = append(b, `"type":`...)
+			b = appendString(b, f.ResourceType)
 		}
-	}
-	if f.ResourceType != "" {
-		b = append(b, `"type":`...)
-		b = appendString(b, f.ResourceType)
+		b = append(b, "},"...)
 	}
 	b = append(b, jsonResourceEntityTypeRole...)
+	b = appendDetails(b, f)
+	return append(b, "}]"...)
+}
+
+// appendPatientEntity appends a patient's entity and a comma.
+func appendPatientEntity(b []byte, nhs string) []byte {
+	b = append(b, `{"what":{"identifier":{"system":`...)
+	b = append(b, jsonNHSNumberSystem...)
+	if nhs != "" {
+		b = append(b, `,"value":`...)
+		b = appendString(b, nhs)
+	}
+	b = append(b, "}}"...)
+	return append(b, jsonPatientEntityTail...)
+}
+
+// appendDetails appends the "detail" member of a resource's entity, when
+// its category or source is known.
+func appendDetails(b []byte, f resourceFacts) []byte {
 	first := true
 	for _, d := range [...]auditDetail{
 		{Type: "category", ValueString: f.Category},
@@ -283,7 +379,7 @@ func appendEntities(b []byte, f resourceFacts) []byte {
 	if !first {
 		b = append(b, ']')
 	}
-	return append(b, "}]"...)
+	return b
 }
 
 // appendIdentifierReference appends a Reference by identifier.

@@ -8,6 +8,7 @@ package gateway
 import (
 	"io"
 	"net/http"
+	"net/url"
 	"testing"
 	"time"
 )
@@ -94,6 +95,18 @@ func BenchmarkSearchSteps(b *testing.B) {
 	b.Run("decide-and-audit", func(b *testing.B) {
 		for b.Loop() {
 			if _, err := h.gateway.decide(h.gateway.currentView(), caller, KindSearch, facts...); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	// query-audit is the search's own BALP PatientQuery event, written
+	// once per search besides the entries' events.
+	query := Interaction{Kind: KindSearch, Type: "MedicationRequest", Query: url.Values{
+		"patient.identifier": {SystemNHSNumber + "|" + alice}, "_count": {"50"},
+	}}
+	b.Run("query-audit", func(b *testing.B) {
+		for b.Loop() {
+			if err := h.gateway.auditQuery(caller, query); err != nil {
 				b.Fatal(err)
 			}
 		}

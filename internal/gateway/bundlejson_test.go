@@ -148,8 +148,9 @@ func (w *writeCounter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// TestSearchAuditsInOneWrite writes the events of every entry of a search
-// in one write, and refuses the whole search when that write fails.
+// TestSearchAuditsInOneWrite writes the query's event, then the events of
+// every entry of a search in one write, and refuses the whole search when
+// a write fails.
 func TestSearchAuditsInOneWrite(t *testing.T) {
 	audit := &writeCounter{}
 	h := newHarness(t, func(s *setup) { s.audit = audit })
@@ -157,8 +158,8 @@ func TestSearchAuditsInOneWrite(t *testing.T) {
 	if resp := h.get(t, "/?_getpages=page-2&_getpagesoffset=20", token); resp.status != http.StatusOK {
 		t.Fatalf("status = %d: %s", resp.status, resp.body)
 	}
-	if writes, lines := audit.counts(); writes != 1 || lines < 10 {
-		t.Errorf("%d writes of %d events, want one write of every entry's event", writes, lines)
+	if writes, lines := audit.counts(); writes != 2 || lines < 11 {
+		t.Errorf("%d writes of %d events, want the query's event, then one write of every entry's event", writes, lines)
 	}
 	audit.failFromNow()
 	resp := h.get(t, "/?_getpages=page-2&_getpagesoffset=20", token)

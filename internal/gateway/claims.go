@@ -29,6 +29,9 @@ type Caller struct {
 	BreakGlassReason string
 	// IssuedAt is the token's iat; an override starts then.
 	IssuedAt time.Time
+	// DecisionAPIAudience is true when the token's aud holds the audience
+	// configured for the decision API.
+	DecisionAPIAudience bool
 }
 
 // ClaimMapping names the token claims the gateway reads the caller from.

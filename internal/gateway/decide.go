@@ -68,7 +68,7 @@ func (v view) evaluate(c Caller, action string, f resourceFacts, now time.Time) 
 	case len(f.Patients) == 0 && f.Category != policy.CategoryClinicalContacts:
 		return denied(v.policy, "the resource does not identify its patient by a valid NHS number, so it is not shared")
 	case v.objections != nil && v.objections.objects(f.Patients, f.Source):
-		return denied(v.policy, "the patient has an upheld objection to sharing this record (UK GDPR Art 21)")
+		return denied(v.policy, objectionDenial)
 	}
 	req := policy.Request{
 		CallerODS:              c.Organisation,

@@ -9,8 +9,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"regexp"
+	"slices"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/shcr-io/shcr-operator/internal/policy"
 )
@@ -40,7 +45,8 @@ type DecisionRequest struct {
 	ResourceType   string `json:"resourceType"`
 	EncounterClass string `json:"encounterClass,omitempty"`
 	ConsentScope   string `json:"consentScope,omitempty"`
-	// ResourceID is recorded in the audit event.
+	// ResourceID is recorded in the audit event as part of the request,
+	// never as a resource accessed.
 	ResourceID string `json:"resourceId,omitempty"`
 	// PatientNHSNumber is the patient the resource is about; required for
 	// every category but ClinicalContacts.
@@ -59,18 +65,63 @@ type DecisionResponse struct {
 	AuditEvent       string   `json:"auditEvent"`
 }
 
+// DecisionAPIConfig says who may use the decision API. A caller may when
+// its national RBAC role is one of Roles, or when its token's aud holds
+// Audience. Empty, nobody may: the API is closed unless configured.
+type DecisionAPIConfig struct {
+	// Roles are national RBAC role codes (R8000, ...).
+	Roles []string
+	// Audience is an aud value that grants use of the API, for example the
+	// client ID of another enforcement point.
+	Audience string
+}
+
+// allows reports whether the caller may use the decision API.
+func (d DecisionAPIConfig) allows(c Caller) bool {
+	return (c.Role != "" && slices.Contains(d.Roles, c.Role)) || (d.Audience != "" && c.DecisionAPIAudience)
+}
+
+// rolePattern is the shape of a national RBAC role code.
+var rolePattern = regexp.MustCompile(`^R[0-9]{4,5}$`)
+
+func (d DecisionAPIConfig) validate() error {
+	var errs []error
+	for _, role := range d.Roles {
+		if !rolePattern.MatchString(role) {
+			errs = append(errs, fmt.Errorf("decision API role %q is not a national RBAC role code such as R8000 (--decision-api-roles)", role))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// generalReason replaces, in decision API answers, a reason that would
+// disclose a patient's objection. The audit event keeps the exact reason.
+const generalReason = "not shared under the region's policy"
+
+// answerReasons are the reasons a decision API caller is told.
+func answerReasons(v verdict) []string {
+	if v.denial == objectionDenial {
+		return []string{generalReason}
+	}
+	return v.Reasons()
+}
+
 // serveDecision decides for another enforcement point, exactly as the proxy
-// decides on a resource with the same facts, and audits the decision.
+// decides on a resource with the same facts, and audits the question as a
+// decision query. Only callers the region configured may ask.
 func (g *Gateway) serveDecision(w http.ResponseWriter, r *http.Request) {
 	caller, ok := g.authenticate(w, r)
 	if !ok {
 		return
 	}
-	var req DecisionRequest
-	decoder := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxDecisionBytes))
-	decoder.DisallowUnknownFields()
-	if err := decoder.Decode(&req); err != nil {
-		writeOutcome(w, http.StatusBadRequest, issueInvalid, "the decision request is not valid JSON: "+err.Error())
+	if !g.cfg.DecisionAPI.allows(caller) {
+		writeOutcome(w, http.StatusForbidden, issueForbidden,
+			"the decision API is open only to the roles and token audience the region configures for it (spec.gateway.decisionAPI)")
+		return
+	}
+	req, err := decodeDecisionRequest(w, r)
+	if err != nil {
+		writeOutcome(w, http.StatusBadRequest, issueInvalid, err.Error())
 		return
 	}
 	kind, facts, err := req.parse(caller)
@@ -78,20 +129,62 @@ func (g *Gateway) serveDecision(w http.ResponseWriter, r *http.Request) {
 		writeOutcome(w, http.StatusBadRequest, issueInvalid, err.Error())
 		return
 	}
-	v, err := g.decideOne(g.currentView(), caller, kind, facts)
+	query, err := json.Marshal(req)
+	if err != nil {
+		writeOutcome(w, http.StatusBadRequest, issueInvalid, "the decision request cannot be recorded: "+err.Error())
+		return
+	}
+	v, err := g.decideQuery(caller, kind, facts, string(query))
 	if err != nil {
 		writeAuditFailure(w)
 		return
 	}
 	writeJSON(w, DecisionResponse{
 		Allow:            v.Allow,
-		Reasons:          v.Reasons(),
+		Reasons:          answerReasons(v),
 		Agreement:        v.Agreement,
 		AgreementVersion: v.AgreementVersion,
 		Policy:           v.Policy,
 		BreakGlass:       v.BreakGlass,
 		AuditEvent:       v.auditEvent,
 	})
+}
+
+// decodeDecisionRequest reads one JSON object and nothing after it.
+func decodeDecisionRequest(w http.ResponseWriter, r *http.Request) (DecisionRequest, error) {
+	var req DecisionRequest
+	decoder := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxDecisionBytes))
+	decoder.DisallowUnknownFields()
+	if err := decoder.Decode(&req); err != nil {
+		return DecisionRequest{}, fmt.Errorf("the decision request is not valid JSON (at most %d bytes): %w", maxDecisionBytes, err)
+	}
+	if _, err := decoder.Token(); !errors.Is(err, io.EOF) {
+		return DecisionRequest{}, errors.New("the decision request has data after its JSON object; send exactly one object")
+	}
+	return req, nil
+}
+
+// decideQuery decides on the facts of a decision request and writes its
+// audit event, a decision query: who asked about which patient, with what
+// request, and the exact decision. The resource id the caller chose is in
+// the recorded request, never recorded as a resource accessed.
+func (g *Gateway) decideQuery(c Caller, kind Kind, facts resourceFacts, query string) (verdict, error) {
+	now := time.Now()
+	v := g.currentView().evaluate(c, kind.Action(), facts, now)
+	v.auditEvent = uuid.NewString()
+	events := newAuditLines(1)
+	defer events.release()
+	events.add(auditRecord{
+		id: v.auditEvent, class: auditDecisionQuery, caller: c, kind: kind, facts: facts, verdict: v, query: query,
+		region: g.cfg.Region, observer: g.observer, at: now,
+	})
+	if err := g.audit.write(events); err != nil {
+		g.metrics.auditWriteErrors.Inc()
+		g.log.Error("Audit event of a decision query not written; query refused", "error", err)
+		return verdict{}, errors.Join(errAudit, err)
+	}
+	g.metrics.decisions.WithLabelValues(outcomeLabel(v.Allow), "decision-query").Inc()
+	return v, nil
 }
 
 // parse checks the request against the caller and gives the interaction

@@ -42,6 +42,8 @@ type Config struct {
 	UpstreamTimeout time.Duration
 	// Identity says how bearer tokens are verified.
 	Identity IdentityConfig
+	// DecisionAPI says who may use the decision API; empty, nobody.
+	DecisionAPI DecisionAPIConfig
 	// ObjectionsFile is the objection register; empty runs without one.
 	ObjectionsFile string
 	// Audit receives one JSON AuditEvent per line.
@@ -73,7 +75,7 @@ func (c Config) validate() error {
 	if c.Audit == nil {
 		errs = append(errs, errors.New("an audit sink is required (--audit-sink)"))
 	}
-	return errors.Join(append(errs, c.Identity.validate())...)
+	return errors.Join(append(errs, c.Identity.validate(), c.DecisionAPI.validate())...)
 }
 
 // jwksRetry is the shortest time between two fetches of a JWKS URL.
@@ -93,6 +95,7 @@ type Gateway struct {
 	sources    []source
 	draining   atomic.Bool
 	observer   string
+	refusals   *refusalLimiter
 }
 
 // New builds a gateway and loads its bundle, keys and objection register.
@@ -118,12 +121,14 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 			latency: m.upstreamLatency,
 		},
 		verifier: &verifier{
-			issuer:   cfg.Identity.Issuer,
-			audience: cfg.Identity.Audience,
-			skew:     cfg.Identity.ClockSkew,
-			claims:   cfg.Identity.Claims,
+			issuer:           cfg.Identity.Issuer,
+			audience:         cfg.Identity.Audience,
+			skew:             cfg.Identity.ClockSkew,
+			decisionAudience: cfg.DecisionAPI.Audience,
+			claims:           cfg.Identity.Claims,
 		},
 		observer: observerName(),
+		refusals: newRefusalLimiter(),
 	}
 	if missing := cfg.Identity.missing(); len(missing) > 0 {
 		g.verifier.unconfigured = "the gateway's identity provider is not configured (" +
@@ -176,7 +181,7 @@ func (g *Gateway) buildSources() []source {
 }
 
 // Handler serves the FHIR API at the root, the decision API, health,
-// readiness and metrics.
+// readiness and metrics. Every refusal is audited.
 func (g *Gateway) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", serveHealthz)
@@ -184,7 +189,7 @@ func (g *Gateway) Handler() http.Handler {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g.metrics.registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("POST /v1/decisions", g.serveDecision)
 	mux.HandleFunc("/", g.serveFHIR)
-	return mux
+	return g.auditRefusals(mux)
 }
 
 // Watch reloads the bundle, keys and objection register when they change,

@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,6 +42,8 @@ type setup struct {
 	watch bool
 	// identity changes the identity configuration.
 	identity func(*IdentityConfig)
+	// decisionAPI says who may use the decision API.
+	decisionAPI DecisionAPIConfig
 }
 
 // harness is a gateway in front of a record service, over real HTTP, with
@@ -106,6 +109,7 @@ func newHarness(t testing.TB, changes ...func(*setup)) *harness {
 		UpstreamTimeout: 10 * time.Second,
 		Identity:        identity,
 		ObjectionsFile:  h.objections,
+		DecisionAPI:     s.decisionAPI,
 		Audit:           audit,
 		ReloadInterval:  5 * time.Millisecond,
 		Logger:          slog.New(slog.NewTextHandler(h.logs, nil)),
@@ -127,6 +131,15 @@ func newHarness(t testing.TB, changes ...func(*setup)) *harness {
 
 // without starts the harness without a policy bundle.
 func withoutBundle(s *setup) { s.input = nil }
+
+// withDecisionAPI opens the decision API to clinical practitioners (R8000)
+// and to tokens for decisionAudience.
+func withDecisionAPI(s *setup) {
+	s.decisionAPI = DecisionAPIConfig{Roles: []string{"R8000"}, Audience: decisionAudience}
+}
+
+// decisionAudience is the aud that grants the decision API in tests.
+const decisionAudience = "shcr-tvs-decision-client"
 
 // withWatch makes the gateway poll for reloads.
 func withWatch(s *setup) { s.watch = true }
@@ -285,35 +298,100 @@ func (r response) bundle(t testing.TB) (map[string]json.RawMessage, []string) {
 	return b, keys
 }
 
-// auditLog collects the audit events a gateway writes.
+// auditLog collects the audit events a gateway writes. take gives the
+// decisions (on resources and through the decision API); the query events
+// of searches and the events of refused requests are kept apart, for
+// queries and refusals.
 type auditLog struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
+	// raw is every line written, for checks that text never appears.
+	raw bytes.Buffer
+	// queryEvents and refusalEvents are taken from buf but not yet given.
+	queryEvents, refusalEvents []auditEvent
 }
 
 func (a *auditLog) Write(p []byte) (int, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.raw.Write(p)
 	return a.buf.Write(p)
 }
 
-// take returns the events written since the last take.
+// take returns the decision events written since the last take.
 func (a *auditLog) take(t testing.TB) []auditEvent {
 	t.Helper()
 	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.parse(t)
+}
+
+// queries returns the query events (BALP PatientQuery) written since the
+// last call.
+func (a *auditLog) queries(t testing.TB) []auditEvent {
+	t.Helper()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.parse(t)
+	events := a.queryEvents
+	a.queryEvents = nil
+	return events
+}
+
+// refusals returns the events of refused requests written since the last
+// call.
+func (a *auditLog) refusals(t testing.TB) []auditEvent {
+	t.Helper()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.parse(t)
+	events := a.refusalEvents
+	a.refusalEvents = nil
+	return events
+}
+
+// rawText is every line written so far.
+func (a *auditLog) rawText() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.raw.String()
+}
+
+// parse reads the lines in buf, keeps queries and refusals aside and
+// returns the decisions.
+func (a *auditLog) parse(t testing.TB) []auditEvent {
+	t.Helper()
 	data := bytes.Clone(a.buf.Bytes())
 	a.buf.Reset()
-	a.mu.Unlock()
 	var events []auditEvent
 	scanner := bufio.NewScanner(bytes.NewReader(data))
+	scanner.Buffer(nil, 1<<20)
 	for scanner.Scan() {
 		var e auditEvent
 		if err := json.Unmarshal(scanner.Bytes(), &e); err != nil {
 			t.Fatalf("audit line is not an AuditEvent: %v: %s", err, scanner.Bytes())
 		}
-		events = append(events, e)
+		switch {
+		case isRefusal(e):
+			a.refusalEvents = append(a.refusalEvents, e)
+		case isQuery(e):
+			a.queryEvents = append(a.queryEvents, e)
+		default:
+			events = append(events, e)
+		}
 	}
 	return events
+}
+
+// isRefusal reports whether an event records a refused request.
+func isRefusal(e auditEvent) bool {
+	return slices.Contains(e.Subtype, subtypeRefused)
+}
+
+// isQuery reports whether an event records a search, search page or
+// history as asked.
+func isQuery(e auditEvent) bool {
+	return e.Type == eventRestful && len(e.Subtype) == 1 && e.Subtype[0].System == systemRestfulInteraction
 }
 
 // failingWriter fails every write after the first n.

@@ -81,6 +81,9 @@ type verifier struct {
 	// unconfigured, when set, says what is missing to verify any token.
 	unconfigured     string
 	issuer, audience string
+	// decisionAudience, when set, is the aud that grants use of the
+	// decision API.
+	decisionAudience string
 	skew             time.Duration
 	claims           ClaimMapping
 	keys             atomic.Pointer[keySet]
@@ -153,6 +156,7 @@ func (v *verifier) verifyWith(keys *keySet, raw string, now time.Time) (Caller, 
 		return Caller{}, time.Time{}, err
 	}
 	caller.Issuer = registered.Issuer
+	caller.DecisionAPIAudience = v.decisionAudience != "" && registered.Audience.Contains(v.decisionAudience)
 	if registered.IssuedAt != nil {
 		caller.IssuedAt = registered.IssuedAt.Time()
 	}

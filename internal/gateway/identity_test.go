@@ -89,6 +89,14 @@ func TestBadTokens(t *testing.T) {
 			if events := h.audit.take(t); len(events) != 0 {
 				t.Errorf("an unauthenticated request was decided: %d events", len(events))
 			}
+			refusals := h.audit.refusals(t)
+			if len(refusals) != 1 {
+				t.Fatalf("%d refusal events, want 1", len(refusals))
+			}
+			checkRefusalEvent(t, refusals[0], http.MethodGet, "/MedicationRequest/med-alice-b86", http.StatusUnauthorized, tc.reason, true)
+			if token := strings.TrimPrefix(tc.authorization, "Bearer "); len(token) > 20 && strings.Contains(h.audit.rawText(), token) {
+				t.Error("the token was written to the audit trail")
+			}
 		})
 	}
 	if requests, _ := h.records.seen(); len(requests) != 0 {

@@ -77,22 +77,31 @@ func (g *Gateway) useKeys(data []byte, dropOnError bool) error {
 }
 
 // loadObjections swaps in the objection register, or none when it cannot be
-// read, so that every request is denied. Invalid lines are logged by line
-// number, never with the NHS number.
+// read, so that every request is denied. Lines not understood are counted
+// and logged by line number, never with the NHS number.
 func (g *Gateway) loadObjections() error {
 	o, problems, err := readObjections(g.cfg.ObjectionsFile)
 	g.objections.Store(o)
+	g.metrics.registerProblems.Reset()
 	if err != nil {
 		g.metrics.objectingPatients.Set(0)
 		return err
 	}
+	widened, ignored := 0, 0
 	if len(problems) > 0 {
 		lines := make([]string, len(problems))
 		for i, p := range problems {
 			lines[i] = p.String()
+			if p.widened {
+				widened++
+			} else {
+				ignored++
+			}
 		}
 		g.log.Warn("Objection register lines need fixing", "file", g.cfg.ObjectionsFile, "problems", lines)
 	}
+	g.metrics.registerProblems.WithLabelValues("every-organisation").Set(float64(widened))
+	g.metrics.registerProblems.WithLabelValues("ignored").Set(float64(ignored))
 	g.metrics.objectingPatients.Set(float64(o.patients()))
 	g.log.Info("Objection register loaded", "patients", o.patients())
 	return nil

@@ -23,6 +23,8 @@ type metrics struct {
 	authFailures      prometheus.Counter
 	auditWriteErrors  prometheus.Counter
 	objectingPatients prometheus.Gauge
+	registerProblems  *prometheus.GaugeVec
+	refusalAuditDrops *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -69,10 +71,20 @@ func newMetrics() *metrics {
 			Name: "shcr_gateway_objecting_patients",
 			Help: "Patients in the loaded objection register.",
 		}),
+		registerProblems: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "shcr_gateway_objection_register_unreadable_lines",
+			Help: "Lines of the loaded objection register that were not understood, by effect: " +
+				"every-organisation (their NHS numbers object to every organisation) or ignored (no valid NHS number).",
+		}, []string{"effect"}),
+		refusalAuditDrops: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "shcr_gateway_refusal_audit_events_dropped_total",
+			Help: "Audit events of refused requests not written, by reason: rate-limited (too many from one source) " +
+				"or write-failed (the audit sink failed; the refusal was still sent).",
+		}, []string{"reason"}),
 	}
 	m.registry.MustRegister(
 		m.decisions, m.breakGlass, m.bundleInfo, m.bundleLoaded, m.reloads, m.reloadErrors,
-		m.upstreamLatency, m.authFailures, m.auditWriteErrors, m.objectingPatients,
+		m.upstreamLatency, m.authFailures, m.auditWriteErrors, m.objectingPatients, m.registerProblems, m.refusalAuditDrops,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

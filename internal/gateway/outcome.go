@@ -37,8 +37,10 @@ type outcomeIssue struct {
 	Diagnostics string `json:"diagnostics,omitempty"`
 }
 
-// writeOutcome answers with an OperationOutcome holding one error.
+// writeOutcome answers with an OperationOutcome holding one error, and
+// notes the diagnostics for the audit of the refusal.
 func writeOutcome(w http.ResponseWriter, status int, code, diagnostics string) {
+	noteRefusal(w, diagnostics)
 	writeFHIR(w, status, operationOutcome{
 		ResourceType: "OperationOutcome",
 		Issue:        []outcomeIssue{{Severity: "error", Code: code, Diagnostics: diagnostics}},
@@ -65,6 +67,7 @@ func writeUnauthorized(w http.ResponseWriter, reason string) {
 // and nothing about the resource, so a denial does not reveal what the
 // record holds.
 func writeDenied(w http.ResponseWriter, auditEventID string) {
+	noteAudited(w)
 	writeOutcome(w, http.StatusForbidden, issueForbidden,
 		"access denied by the region's data sharing policy; audit event "+auditEventID+" records why")
 }
@@ -72,6 +75,7 @@ func writeDenied(w http.ResponseWriter, auditEventID string) {
 // writeAuditFailure answers an access whose audit event could not be
 // written: without its record, the access must not happen.
 func writeAuditFailure(w http.ResponseWriter) {
+	noteAudited(w)
 	writeOutcome(w, http.StatusServiceUnavailable, issueTransient, "the access could not be audited, so it is refused")
 }
 

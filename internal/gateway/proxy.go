@@ -65,6 +65,7 @@ func (g *Gateway) authenticate(w http.ResponseWriter, r *http.Request) (Caller, 
 		writeUnauthorized(w, err.Error())
 		return Caller{}, false
 	}
+	noteCaller(w, caller)
 	return caller, true
 }
 
@@ -162,6 +163,10 @@ func (g *Gateway) serveResource(w http.ResponseWriter, r *http.Request, c Caller
 func (g *Gateway) serveBundle(w http.ResponseWriter, r *http.Request, c Caller, in Interaction) {
 	resp, ok := g.fetch(w, r, in)
 	if !ok {
+		return
+	}
+	if err := g.auditQuery(c, in); err != nil {
+		writeAuditFailure(w)
 		return
 	}
 	filtered, err := g.filterBundle(r, c, in.Kind, resp.body)

@@ -151,4 +151,7 @@ func TestRefusedRequests(t *testing.T) {
 	if events := h.audit.take(t); len(events) != 0 {
 		t.Errorf("%d decisions were audited for refused requests", len(events))
 	}
+	if refusals := h.audit.refusals(t); len(refusals) != 2*len(cases) {
+		t.Errorf("%d refusal events for %d refused requests", len(refusals), 2*len(cases))
+	}
 }

@@ -7,6 +7,7 @@ package specs
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -225,11 +226,13 @@ func TestGatewayConfigurationFollowsTheRegion(t *testing.T) {
 			Claims: shcrv1alpha1.ClaimNames{PurposeOfUse: "pou"},
 		}
 		r.Spec.Gateway.Objections = &shcrv1alpha1.ConfigMapKeyReference{Name: "objections", Key: "register.txt"}
+		r.Spec.Gateway.DecisionAPI = shcrv1alpha1.GatewayDecisionAPI{Roles: []string{"R8000", "R0260"}, Audience: "tvs-pep"}
 		r.Spec.Audit.Sink = shcrv1alpha1.AuditSinkFile
 	})
 	d := GatewayDeployment(r)
 	args := d.Spec.Template.Spec.Containers[0].Args
 	for _, want := range []string{
+		"--decision-api-roles=R8000,R0260", "--decision-api-audience=tvs-pep",
 		"--region=wessex", "--bundle-dir=" + GatewayBundleDir, "--audience=tvs-gateway", "--jwks-file=/etc/shcr/jwks/jwks.json",
 		"--objections-file=/etc/shcr/objections/register.txt", "--claim-purpose-of-use=pou", "--audit-sink=File",
 		"--audit-file=/var/log/shcr/audit.jsonl",
@@ -250,6 +253,11 @@ func TestGatewayConfigurationFollowsTheRegion(t *testing.T) {
 	for range 10 {
 		if again := GatewayDeployment(r).Spec.Template.Spec.Containers[0].Args; !slices.Equal(again, args) {
 			t.Fatalf("the gateway's args must be deterministic: %v vs %v", again, args)
+		}
+	}
+	for _, arg := range GatewayDeployment(region()).Spec.Template.Spec.Containers[0].Args {
+		if strings.HasPrefix(arg, "--decision-api-") {
+			t.Errorf("a region without spec.gateway.decisionAPI must leave the decision API closed, got %s", arg)
 		}
 	}
 	egress := map[string]int{}

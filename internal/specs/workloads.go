@@ -8,6 +8,7 @@ package specs
 import (
 	"slices"
 	"strconv"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -212,6 +213,7 @@ func gatewayConfiguration(region *shcrv1alpha1.ShCRRegion) ([]string, []corev1.V
 		"--claim-organisation": id.Claims.Organisation, "--claim-role": id.Claims.Role,
 		"--claim-purpose-of-use": id.Claims.PurposeOfUse, "--claim-legitimate-relationship": id.Claims.LegitimateRelationship,
 		"--claim-break-glass-reason": id.Claims.BreakGlassReason,
+		"--decision-api-roles":       strings.Join(spec.DecisionAPI.Roles, ","), "--decision-api-audience": spec.DecisionAPI.Audience,
 	} {
 		if value != "" {
 			args = append(args, flag+"="+value)
