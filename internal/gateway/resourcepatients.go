@@ -35,7 +35,7 @@ const (
 		"another resource, so which patient it names cannot be known and it is not shared"
 	reasonUnresolved = "a reference points at a contained resource the resource does not contain, so what it names " +
 		"cannot be known and it is not shared"
-	reasonManyPatients = "the resource is about more than one patient and its type is about one, so it is not shared"
+	reasonManyPatients   = "the resource is about more than one patient and its type is about one, so it is not shared"
 	reasonNotPatientData = " is not patient data but carries a patient (a contained Patient, a patient reference or an " +
 		"NHS number), so it is not shared"
 )
