@@ -173,9 +173,16 @@ func (r *resourceReader) patients() ([]string, string) {
 		people = append(kept, merged)
 	}
 	for i, f := range r.frames {
-		if f.resourceType == "Patient" {
-			add(r.frameLiterals(i), "")
+		if f.resourceType != "Patient" {
+			continue
 		}
+		// A Patient is identified by its own identifiers, whatever a
+		// reference to it says.
+		identified := slices.ContainsFunc(r.mentions, func(m mention) bool { return m.identifierOf == i && m.nhs != "" })
+		if !identified {
+			r.withhold(reasonUnidentified)
+		}
+		add(r.frameLiterals(i), "")
 	}
 	for _, m := range r.mentions {
 		if m.identifierOf >= 0 && r.frames[m.identifierOf].resourceType == "Patient" {
