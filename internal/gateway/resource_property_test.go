@@ -6,6 +6,7 @@ SPDX-License-Identifier: Apache-2.0
 package gateway
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -568,4 +569,113 @@ func (g *genResource) oracle(b policy.Bundle, c randomCallerSpec) (bool, string)
 		}
 	}
 	return true, "allowed"
+}
+
+// FuzzInspect checks the reading of any resource against a plain reading
+// of the same JSON (encoding/json into maps): a resource the gateway would
+// decide on with no reason to withhold it has every valid NHS number the
+// JSON holds in the NHS number system among its patients, one patient
+// unless it is an Appointment, and is sensitive whenever a security label,
+// securityLabel or confidentiality anywhere holds a sensitive code in any
+// case and spacing; a reference to a Patient never goes unnoticed.
+func FuzzInspect(f *testing.F) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 40 {
+		f.Add([]byte(generateResource(rng, i).json()))
+	}
+	for _, seed := range []string{
+		resourceJSON("Observation", "o", `"subject":`+patientRef("pa", alice)),
+		resourceJSON("Observation", "o", `"subject":`+patientRef("pa", alice), `"performer":[`+patientRef("pd", dave)+`]`),
+		resourceJSON("Observation", "o", `"contained":[`+containedJSON("Patient", "p1", `"identifier":[`+nhsID(alice)+`]`)+`]`, `"subject":{"reference":"#p1"}`),
+		resourceJSON("Observation", "o", `"subject":{"reference":"Patient/1"}`),
+		resourceJSON("Observation", "o", `"subject":{"reference":"#p1","Reference":"#p2"}`),
+		resourceJSON("Practitioner", "p", `"extension":[{"url":"u","valueReference":{"type":"Patient"}}]`),
+		resourceJSON("DocumentReference", "d", `"subject":`+patientRef("", alice), `"securityLabel":[{"coding":[{"code":" hiv "}]}]`),
+		resourceJSON("Composition", "c", `"subject":`+patientRef("", alice), `"confidentiality":"r"`),
+		`{"resourceType":"Observation","META":{"Security":[{"Code":"\u00a0psy"}]},"subject":` + patientRef("", alice) + `}`,
+		`{"resourceType":"Observation","meta":{"security":"R"},"subject":{"identifier":{"system":" ` + strings.ToUpper(SystemNHSNumber) + `","value":"` + alice + `"}}}`,
+		`{"resourceType":"Appointment","participant":[{"actor":` + patientRef("a", alice) + `},{"actor":` + patientRef("b", dave) + `}]}`,
+		`{"resourceType":"Consent","scope":{"coding":[{"system":"` + systemConsentScope + `","code":"adr"}]},"patient":` + patientRef("", alice) + `,"provision":{"provision":[{"securityLabel":[{"code":"ETH"}]}]}}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		facts, err := inspect(data)
+		if err != nil {
+			return
+		}
+		var plain any
+		if json.Unmarshal(data, &plain) != nil {
+			t.Fatalf("read a resource encoding/json refuses: %q", data)
+		}
+		seen := plainReading{}
+		seen.walk(plain, "")
+		if seen.sensitive && !policy.IsSensitive(facts.Labels) {
+			t.Fatalf("a sensitive label was missed: labels %v in %s", facts.Labels, data)
+		}
+		if seen.patientReference && facts.Unshareable == "" && len(facts.Patients) == 0 {
+			t.Fatalf("a patient reference was missed: %+v in %s", facts, data)
+		}
+		if facts.Unshareable != "" {
+			return
+		}
+		for _, nhs := range seen.nhs {
+			if !slices.Contains(facts.Patients, nhs) {
+				t.Fatalf("NHS number %s was missed: %+v in %s", nhs, facts, data)
+			}
+		}
+		if len(facts.Patients) > 1 && facts.ResourceType != "Appointment" {
+			t.Fatalf("shareable %s about %d patients: %s", facts.ResourceType, len(facts.Patients), data)
+		}
+		if len(seen.invalidNHS) > 0 {
+			t.Fatalf("an invalid NHS number %q did not withhold the resource: %s", seen.invalidNHS, data)
+		}
+	})
+}
+
+// plainReading is what a plain walk of a resource's decoded JSON finds.
+type plainReading struct {
+	nhs, invalidNHS             []string
+	sensitive, patientReference bool
+}
+
+// walk visits value, the value of member name.
+func (p *plainReading) walk(value any, name string) {
+	labelled := strings.EqualFold(name, "security") || strings.EqualFold(name, "securityLabel") || strings.EqualFold(name, "confidentiality")
+	switch v := value.(type) {
+	case map[string]any:
+		var system, nhsValue any
+		for k, member := range v {
+			switch {
+			case strings.EqualFold(k, "system"):
+				system = member
+			case strings.EqualFold(k, "value"):
+				nhsValue = member
+			case strings.EqualFold(k, "reference"):
+				if s, ok := member.(string); ok && strings.HasPrefix(strings.TrimSpace(s), "Patient/") {
+					p.patientReference = true
+				}
+			}
+			childName := k
+			if labelled && (strings.EqualFold(k, "coding") || strings.EqualFold(k, "code")) {
+				childName = name
+			}
+			p.walk(member, childName)
+		}
+		if s, ok := system.(string); ok && strings.EqualFold(strings.TrimSpace(s), SystemNHSNumber) {
+			if n, ok := nhsValue.(string); ok && ValidNHSNumber(n) {
+				p.nhs = append(p.nhs, n)
+			} else {
+				p.invalidNHS = append(p.invalidNHS, fmt.Sprint(nhsValue))
+			}
+		}
+	case []any:
+		for _, element := range v {
+			p.walk(element, name)
+		}
+	case string:
+		if labelled && policy.IsSensitive([]string{strings.ToUpper(strings.TrimSpace(v))}) {
+			p.sensitive = true
+		}
+	}
 }

@@ -25,10 +25,11 @@ import (
 // system and every Patient (the resource or a contained one) names a
 // patient (resourcepatients.go decides who they are), and every security
 // label counts wherever it is: meta.security of the resource and of each
-// contained resource (and of any object named meta), any element named
-// securityLabel (DocumentReference.securityLabel,
-// Consent.provision.securityLabel) and any element named confidentiality
-// (Composition.confidentiality).
+// contained resource, any element named securityLabel
+// (DocumentReference.securityLabel, Consent.provision.securityLabel) and
+// any element named confidentiality (Composition.confidentiality). Any
+// other element named security counts as meta.security does, wherever it
+// is: a label put where R4 does not put it is still a label.
 //
 // Member names are matched regardless of case (strings.EqualFold), so a
 // member such as "Meta" still counts. A resource that names a member twice
@@ -125,7 +126,7 @@ type role uint8
 const (
 	roleAny role = iota
 	// roleMeta is a resource's meta, roleNestedMeta any other object named
-	// meta (its security labels count, its tags do not).
+	// meta (its tags are not the resource's provenance).
 	roleMeta
 	roleNestedMeta
 	roleTags
@@ -180,13 +181,11 @@ func (ro role) child(name string) role {
 	switch {
 	case ro == roleMeta && nameIs(name, "tag"):
 		return roleTags
-	case (ro == roleMeta || ro == roleNestedMeta) && nameIs(name, "security"):
-		return roleLabels
 	case ro == roleLabel && nameIs(name, "coding"):
 		return roleLabelCodings
 	case ro == roleScope && nameIs(name, "coding"):
 		return roleScopeCodings
-	case nameIs(name, "securityLabel"):
+	case nameIs(name, "security"), nameIs(name, "securityLabel"):
 		return roleLabels
 	case nameIs(name, "confidentiality"):
 		return roleConfidentiality
@@ -550,16 +549,18 @@ func (r *resourceReader) closeObject(index int, ro role, o *object) {
 }
 
 // addLabel adds a security label code. A code that is a sensitive code
-// but for case or surrounding space (or invisible formatting characters)
-// is that sensitive code; an empty one cannot be read.
+// but for case (in upper case or folded) or surrounding space (or
+// invisible formatting characters) is that sensitive code; an empty one
+// cannot be read.
 func (r *resourceReader) addLabel(code string) {
 	trimmed := strings.TrimFunc(code, func(c rune) bool { return unicode.IsSpace(c) || unicode.Is(unicode.Cf, c) })
 	if trimmed == "" {
 		r.addUnreadableLabel()
 		return
 	}
+	upper := strings.ToUpper(trimmed)
 	for _, sensitive := range policy.SensitiveLabels {
-		if strings.EqualFold(trimmed, sensitive) {
+		if upper == sensitive || strings.EqualFold(trimmed, sensitive) {
 			r.labels = appendNew(r.labels, sensitive)
 			return
 		}
