@@ -6,6 +6,7 @@ SPDX-License-Identifier: Apache-2.0
 package gateway
 
 import (
+	"bytes"
 	"slices"
 	"strings"
 )
@@ -35,26 +36,77 @@ const (
 		"another resource, so which patient it names cannot be known and it is not shared"
 	reasonUnresolved = "a reference points at a contained resource the resource does not contain, so what it names " +
 		"cannot be known and it is not shared"
-	reasonManyPatients   = "the resource is about more than one patient and its type is about one, so it is not shared"
+	reasonManyPatients = "the resource is about more than one patient and its type is about one, so it is not shared"
+	reasonNamedTwice   = "a reference or identifier names its target twice, differently, so which patient it names cannot " +
+		"be known and it is not shared"
 	reasonNotPatientData = " is not patient data but carries a patient (a contained Patient, a patient reference or an " +
 		"NHS number), so it is not shared"
 )
 
+// target is what a literal reference points at.
+type target uint8
+
+const (
+	// targetNone: there is no literal reference.
+	targetNone target = iota
+	// targetPatient: a Patient ("Patient/1", "http://host/fhir/Patient/1",
+	// "Patient?identifier=...").
+	targetPatient
+	// targetLocal: the resource ("#") or one of its contained resources
+	// ("#id").
+	targetLocal
+	// targetUnknown: no resource type can be read from it
+	// ("urn:uuid:..."); it names a patient only together with a Patient
+	// type or an NHS number.
+	targetUnknown
+	// targetOther: a resource of another type.
+	targetOther
+)
+
+// targetOf is what a literal reference points at, and the reference
+// without surrounding space or any version.
+func targetOf(b []byte) (target, []byte) {
+	literal := bytes.TrimSpace(b)
+	if i := bytes.Index(literal, []byte("/_history")); i >= 0 {
+		literal = literal[:i]
+	}
+	if bytes.HasPrefix(literal, []byte("#")) {
+		return targetLocal, literal
+	}
+	typ := literal
+	if i := bytes.IndexByte(typ, '?'); i >= 0 {
+		typ = typ[:i]
+		typ = typ[bytes.LastIndexByte(typ, '/')+1:]
+	} else {
+		i := bytes.LastIndexByte(typ, '/')
+		if i <= 0 {
+			return targetUnknown, literal
+		}
+		typ = typ[:i]
+		typ = typ[bytes.LastIndexByte(typ, '/')+1:]
+	}
+	switch {
+	case bytes.EqualFold(typ, patientBytes):
+		return targetPatient, literal
+	case len(typ) == 0:
+		return targetUnknown, literal
+	}
+	return targetOther, literal
+}
+
 // mention is a place in a resource that names a patient.
 type mention struct {
 	// literal is its literal reference ("Patient/1", "#p1", "#"), without
-	// any version; empty when it has none.
+	// any version; empty when it has none. local is set when it points at
+	// the resource or one of its contained resources.
 	literal string
-	// local is set when literal points at the resource or one of its
-	// contained resources.
-	local bool
+	local   bool
 	// nhs is the valid NHS number of its identifier; nhsBad is set when it
 	// has an identifier in the NHS number system without a valid one.
 	nhs    string
 	nhsBad bool
-	// typePatient is set when its type or literal reference says it is a
-	// Patient; otherType when one of them says it is something else.
-	typePatient, otherType bool
+	// typePatient is set when its type says it is a Patient.
+	typePatient bool
 	// identifierOf, when not negative, is the frame whose own identifier
 	// this is: it identifies that frame when it is a Patient.
 	identifierOf int
@@ -63,137 +115,110 @@ type mention struct {
 // found takes note of an object the resource holds when it names a
 // patient. identifierOf is the frame whose own identifier it is, or -1.
 func (r *resourceReader) found(o *object, identifierOf int) {
-	m := mention{identifierOf: identifierOf}
-	named := r.identifies(&m, o)
-	if o.identifier != nil {
+	m := mention{identifierOf: identifierOf, typePatient: o.typePatient}
+	named := r.identifies(&m, o.id)
+	if o.hasIdentifier {
 		named = r.identifies(&m, o.identifier) || named
 	}
-	if typ := strings.TrimSpace(o.typ); typ != "" {
-		if strings.EqualFold(typ, "Patient") {
-			m.typePatient, named = true, true
-		} else {
-			m.otherType = true
-		}
+	otherType := o.typeOther
+	switch o.refersTo {
+	case targetLocal:
+		m.literal, m.local = o.reference, true
+	case targetPatient:
+		m.literal, m.typePatient = o.reference, true
+	case targetUnknown:
+		m.literal = o.reference
+	case targetOther:
+		otherType = true
 	}
-	if o.hasReference {
-		literal := strings.TrimSpace(o.reference)
-		if i := strings.Index(literal, "/_history"); i >= 0 {
-			literal = literal[:i]
-		}
-		switch target := targetType(literal); {
-		case strings.HasPrefix(literal, "#"):
-			m.literal, m.local = literal, true
-			named = true
-		case strings.EqualFold(target, "Patient"):
-			m.literal, m.typePatient = literal, true
-			named = true
-		case target != "":
-			m.otherType = true
-		default:
-			// A target of no known type (urn:uuid:...): it names a
-			// patient only together with a type or an identifier.
-			m.literal = literal
-		}
-	}
+	named = named || m.typePatient || m.local
 	if !named {
 		return
 	}
-	if m.otherType && (m.typePatient || m.nhs != "" || m.nhsBad) && !m.local {
+	if otherType && (m.typePatient || m.nhs != "" || m.nhsBad) && !m.local {
 		r.withhold(reasonTargetMismatch)
 	}
 	r.mentions = append(r.mentions, m)
 }
 
-// identifies reads an object as an Identifier: it names a patient when its
-// system is the NHS number system (regardless of case and surrounding
-// space), with the valid NHS number it holds.
-func (r *resourceReader) identifies(m *mention, id *object) bool {
-	if !strings.EqualFold(strings.TrimSpace(id.system), SystemNHSNumber) {
-		return false
-	}
+// identifies reads an Identifier into a mention: it names a patient when
+// its system is the NHS number system.
+func (r *resourceReader) identifies(m *mention, id idPart) bool {
 	switch {
-	case !ValidNHSNumber(id.value):
+	case !id.nhsSystem:
+		return false
+	case id.nhs == "":
 		m.nhsBad = true
-	case m.nhs != "" && m.nhs != id.value:
+	case m.nhs != "" && m.nhs != id.nhs:
 		r.withhold(reasonInconsistent)
 	default:
-		m.nhs = id.value
+		m.nhs = id.nhs
 	}
 	return true
 }
 
-// targetType is the resource type a literal reference points at
-// ("Patient" for "Patient/1", "http://host/fhir/Patient/1" and
-// "Patient?identifier=..."), or empty when it names none.
-func targetType(literal string) string {
-	if i := strings.IndexByte(literal, '?'); i >= 0 {
-		literal = literal[:i]
-		if j := strings.LastIndexByte(literal, '/'); j >= 0 {
-			return literal[j+1:]
+// node is a literal reference, an NHS number or a Patient of the
+// resource: the things that name a patient. Nodes that name the same
+// patient are joined.
+type node struct {
+	// frame is the Patient's frame, or -1.
+	frame int
+	// literal is a literal reference that points at no Patient of the
+	// resource; nhs an NHS number.
+	literal, nhs string
+	// mention is 1 + the index of a mention that names a patient by
+	// identifier or type alone.
+	mention int
+}
+
+// nodeFor is the index of the node, added when new.
+func (r *resourceReader) nodeFor(n node) int {
+	for i, known := range r.nodes {
+		if known == n {
+			return i
 		}
-		return literal
 	}
-	i := strings.LastIndexByte(literal, '/')
-	if i <= 0 {
-		return ""
-	}
-	literal = literal[:i]
-	return literal[strings.LastIndexByte(literal, '/')+1:]
+	r.nodes = append(r.nodes, n)
+	r.parents = append(r.parents, len(r.nodes)-1)
+	return len(r.nodes) - 1
 }
 
-// patient is one patient of the resource: the literal references and the
-// NHS numbers that name them.
-type patient struct {
-	literals, nhs []string
+func (r *resourceReader) root(i int) int {
+	for r.parents[i] != i {
+		r.parents[i] = r.parents[r.parents[i]]
+		i = r.parents[i]
+	}
+	return i
 }
 
-func (p *patient) names(literal, nhs string) bool {
-	return (literal != "" && slices.Contains(p.literals, literal)) || (nhs != "" && slices.Contains(p.nhs, nhs))
+func (r *resourceReader) join(a, b int) {
+	r.parents[r.root(a)] = r.root(b)
 }
 
 // patients gives the NHS numbers of the resource's patients and, when it
 // must be withheld for them, why.
 func (r *resourceReader) patients() ([]string, string) {
-	var people []patient
-	add := func(literals []string, nhs string) {
-		merged := patient{literals: literals}
-		if nhs != "" {
-			merged.nhs = []string{nhs}
-		}
-		kept := people[:0]
-		for _, p := range people {
-			named := slices.ContainsFunc(literals, func(l string) bool { return p.names(l, "") }) || p.names("", nhs)
-			if named {
-				merged.literals = appendNew(merged.literals, p.literals...)
-				merged.nhs = appendNew(merged.nhs, p.nhs...)
-			} else {
-				kept = append(kept, p)
-			}
-		}
-		people = append(kept, merged)
-	}
 	for i, f := range r.frames {
 		if f.resourceType != "Patient" {
 			continue
 		}
 		// A Patient is identified by its own identifiers, whatever a
 		// reference to it says.
-		identified := slices.ContainsFunc(r.mentions, func(m mention) bool { return m.identifierOf == i && m.nhs != "" })
+		identified := false
+		for _, m := range r.mentions {
+			identified = identified || (m.identifierOf == i && m.nhs != "")
+		}
 		if !identified {
 			r.withhold(reasonUnidentified)
 		}
-		add(r.frameLiterals(i), "")
+		r.nodeFor(node{frame: i})
 	}
-	for _, m := range r.mentions {
-		if m.identifierOf >= 0 && r.frames[m.identifierOf].resourceType == "Patient" {
-			if m.nhsBad {
-				r.withhold(reasonNHSInvalid)
-			}
-			add(r.frameLiterals(m.identifierOf), m.nhs)
-			continue
-		}
-		literal := m.literal
-		if m.local {
+	for i, m := range r.mentions {
+		var at int
+		switch {
+		case m.identifierOf >= 0 && r.frames[m.identifierOf].resourceType == "Patient":
+			at = r.nodeFor(node{frame: m.identifierOf})
+		case m.local:
 			target := r.localTarget(m.literal)
 			switch {
 			case target < 0:
@@ -205,48 +230,59 @@ func (r *resourceReader) patients() ([]string, string) {
 				}
 				continue
 			}
-			literal = r.frameLiterals(target)[0]
+			at = r.nodeFor(node{frame: target})
+		case m.literal != "" && r.frames[0].resourceType == "Patient" && isLiteralOf(m.literal, r.frames[0].id):
+			at = r.nodeFor(node{frame: 0})
+		case m.literal != "":
+			at = r.nodeFor(node{frame: -1, literal: m.literal})
+		default:
+			// Named by identifier or type alone: a patient of its own,
+			// unless its NHS number joins it to another.
+			at = r.nodeFor(node{frame: -1, mention: i + 1})
 		}
 		if m.nhsBad {
 			r.withhold(reasonNHSInvalid)
 		}
-		var literals []string
-		if literal != "" {
-			literals = []string{literal}
+		if m.nhs != "" {
+			r.join(at, r.nodeFor(node{frame: -1, nhs: m.nhs}))
 		}
-		add(literals, m.nhs)
 	}
+	// Each patient is a group of joined nodes with exactly one NHS number.
 	var numbers []string
-	for _, p := range people {
-		switch len(p.nhs) {
-		case 0:
+	people := 0
+	for i := range r.nodes {
+		if r.root(i) != i {
+			continue
+		}
+		people++
+		count := 0
+		for j, n := range r.nodes {
+			if n.nhs != "" && r.root(j) == i {
+				count++
+				numbers = append(numbers, n.nhs)
+			}
+		}
+		switch {
+		case count == 0:
 			r.withhold(reasonUnidentified)
-		case 1:
-		default:
+		case count > 1:
 			r.withhold(reasonInconsistent)
 		}
-		numbers = append(numbers, p.nhs...)
 	}
 	root := r.frames[0].resourceType
 	switch {
-	case slices.Contains(nonPatientTypes, root) && len(people) > 0:
+	case slices.Contains(nonPatientTypes, root) && people > 0:
 		r.problem = "a " + root + reasonNotPatientData
-	case len(people) > 1 && !slices.Contains(multiPatientTypes, root):
+	case people > 1 && !slices.Contains(multiPatientTypes, root):
 		r.withhold(reasonManyPatients)
 	}
 	return numbers, r.problem
 }
 
-// frameLiterals are the literal references that point at a frame: "#" and
-// "Patient/id" for the resource, "#id" for a contained one.
-func (r *resourceReader) frameLiterals(index int) []string {
-	if index > 0 {
-		return []string{"#" + r.frames[index].id}
-	}
-	if id := r.frames[0].id; id != "" {
-		return []string{"#", r.frames[0].resourceType + "/" + id}
-	}
-	return []string{"#"}
+// isLiteralOf reports whether a literal reference is "Patient/id".
+func isLiteralOf(literal, id string) bool {
+	rest, ok := strings.CutPrefix(literal, "Patient/")
+	return ok && id != "" && rest == id
 }
 
 // localTarget is the frame a local reference points at, or -1.
@@ -255,7 +291,7 @@ func (r *resourceReader) localTarget(literal string) int {
 		return 0
 	}
 	for i := 1; i < len(r.frames); i++ {
-		if id := r.frames[i].id; id != "" && "#"+id == literal {
+		if id := r.frames[i].id; id != "" && literal[1:] == id {
 			return i
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"unicode"
@@ -45,11 +46,14 @@ var readers = sync.Pool{New: func() any {
 	return r
 }}
 
-// resourceReader reads one resource. It is reused through readers.
+// resourceReader reads one resource. It is reused through readers, so
+// that reading allocates little more than the facts it gives.
 type resourceReader struct {
 	// in is the resource's JSON, which dec reads in place.
 	in  bytes.Buffer
 	dec *jsontext.Decoder
+	// scratch holds a string read that had escapes in it.
+	scratch []byte
 	// frames are the resource (first) and its contained resources.
 	frames []frame
 	// mentions are the places that name a patient.
@@ -58,12 +62,17 @@ type resourceReader struct {
 	labels []string
 	// problem is the first reason found to withhold the resource.
 	problem string
+	// nodes and parents group mentions into patients (resourcepatients.go).
+	nodes   []node
+	parents []int
 }
 
 func (r *resourceReader) release() {
 	r.frames = r.frames[:0]
 	r.mentions = r.mentions[:0]
 	r.labels = r.labels[:0]
+	r.nodes = r.nodes[:0]
+	r.parents = r.parents[:0]
 	r.problem = ""
 	r.in = bytes.Buffer{}
 	r.dec.Reset(&r.in)
@@ -109,14 +118,91 @@ const (
 	memberIdentifier
 )
 
-var rootMembers = [...]struct {
-	name   string
-	member rootMember
-	role   role
-}{
-	{"resourceType", memberResourceType, roleAny}, {"id", memberID, roleAny}, {"meta", memberMeta, roleMeta},
-	{"contained", memberContained, roleAny}, {"class", memberClass, roleClass}, {"scope", memberScope, roleScope},
-	{"identifier", memberIdentifier, roleIdentifiers},
+// name is a member name the gateway reads, whatever its case.
+type name uint8
+
+const (
+	nameOther name = iota
+	nameResourceType
+	nameID
+	nameMeta
+	nameContained
+	nameClass
+	nameScope
+	nameIdentifier
+	nameTag
+	nameSecurity
+	nameSecurityLabel
+	nameConfidentiality
+	nameCoding
+	nameCode
+	nameReference
+	nameType
+	nameSystem
+	nameValue
+)
+
+var names = [...]string{
+	nameResourceType: "resourceType", nameID: "id", nameMeta: "meta", nameContained: "contained", nameClass: "class",
+	nameScope: "scope", nameIdentifier: "identifier", nameTag: "tag", nameSecurity: "security",
+	nameSecurityLabel: "securityLabel", nameConfidentiality: "confidentiality", nameCoding: "coding", nameCode: "code",
+	nameReference: "reference", nameType: "type", nameSystem: "system", nameValue: "value",
+}
+
+// nameOf is the name a member name is, regardless of case.
+func nameOf(b []byte) name {
+	for n, known := range names {
+		if len(known) == len(b) && string(b) == known {
+			return name(n)
+		}
+	}
+	for n, known := range nameBytes {
+		if len(known) > 0 && len(known) == len(b) && bytes.EqualFold(b, known) {
+			return name(n)
+		}
+	}
+	return nameOther
+}
+
+// nameBytes, patientBytes and nhsSystemBytes are names and codes as bytes,
+// to compare bytes read with them.
+var (
+	nameBytes = func() (out [len(names)][]byte) {
+		for i, n := range names {
+			out[i] = []byte(n)
+		}
+		return out
+	}()
+	patientBytes   = []byte("Patient")
+	nhsSystemBytes = []byte(SystemNHSNumber)
+)
+
+// isNHSSystem reports whether a system is the NHS number system,
+// regardless of case and surrounding space.
+func isNHSSystem(b []byte) bool {
+	t := bytes.TrimSpace(b)
+	return len(t) == len(nhsSystemBytes) && bytes.EqualFold(t, nhsSystemBytes)
+}
+
+// rootMember is the member of a resource the name is, or 0.
+func (n name) rootMember() rootMember {
+	switch n {
+	case nameResourceType:
+		return memberResourceType
+	case nameID:
+		return memberID
+	case nameMeta:
+		return memberMeta
+	case nameContained:
+		return memberContained
+	case nameClass:
+		return memberClass
+	case nameScope:
+		return memberScope
+	case nameIdentifier:
+		return memberIdentifier
+	}
+	return 0
 }
 
 // role is what a value is, beyond a JSON value searched for patients: it
@@ -176,49 +262,60 @@ func (ro role) element() role {
 	return roleAny
 }
 
-// child is the role of the value of member name of an object of the role.
-func (ro role) child(name string) role {
+// child is the role of the value of member n of an object of the role.
+func (ro role) child(n name) role {
 	switch {
-	case ro == roleMeta && nameIs(name, "tag"):
+	case ro == roleMeta && n == nameTag:
 		return roleTags
-	case ro == roleLabel && nameIs(name, "coding"):
+	case ro == roleLabel && n == nameCoding:
 		return roleLabelCodings
-	case ro == roleScope && nameIs(name, "coding"):
+	case ro == roleScope && n == nameCoding:
 		return roleScopeCodings
-	case nameIs(name, "security"), nameIs(name, "securityLabel"):
+	case n == nameSecurity, n == nameSecurityLabel:
 		return roleLabels
-	case nameIs(name, "confidentiality"):
+	case n == nameConfidentiality:
 		return roleConfidentiality
-	case nameIs(name, "meta"):
+	case n == nameMeta:
 		return roleNestedMeta
 	}
 	return roleAny
 }
 
+// idPart is what is read of an object as an Identifier.
+type idPart struct {
+	// nhsSystem is set when its system is the NHS number system,
+	// regardless of case and surrounding space.
+	nhsSystem bool
+	// nhs is its value when that is a valid NHS number; hasValue is set
+	// when it has a value of any kind.
+	nhs      string
+	hasValue bool
+}
+
 // object is what is read of one JSON object besides what its members'
 // values give.
 type object struct {
-	reference    string
-	hasReference bool
-	typ          string
-	system       string
-	value        string
-	// hasValue is set when it has a value member, of any kind.
-	hasValue bool
-	code     string
-	// hasCode is set when it has a code member, codeBad when that is not
-	// a string.
+	id idPart
+	// identifier is what was read of an identifier member that is an
+	// object (a Reference's identifier).
+	identifier    idPart
+	hasIdentifier bool
+	// reference is its literal reference, kept when it may point at a
+	// patient; refersTo is what it points at.
+	reference string
+	refersTo  target
+	// typePatient and typeOther say whether a type member names Patient
+	// or another type.
+	typePatient, typeOther bool
+	// odsSystem and scopeSystem are set when its system is the ODS or
+	// consent scope system.
+	odsSystem, scopeSystem bool
+	// code is its code, kept for tags, classes and scopes; hasCode is set
+	// when it has a code member, codeBad when that is not a string.
+	code             string
 	hasCode, codeBad bool
 	// codings is the number of elements of a label's coding member.
 	codings int
-	// identifier is what was read of an identifier member that is an
-	// object (a Reference's identifier).
-	identifier *object
-}
-
-// nameIs reports whether a member name is want, regardless of case.
-func nameIs(name, want string) bool {
-	return len(name) == len(want) && (name == want || strings.EqualFold(name, want))
 }
 
 func jsonError(err error) error {
@@ -226,6 +323,37 @@ func jsonError(err error) error {
 		return nil
 	}
 	return fmt.Errorf("resource is not valid FHIR JSON: %w", err)
+}
+
+// readString reads the string (or member name) the decoder is at,
+// unescaped. The bytes are valid until the next read.
+func (r *resourceReader) readString() ([]byte, error) {
+	raw, err := r.dec.ReadValue()
+	if err != nil {
+		return nil, jsonError(err)
+	}
+	if len(raw) < 2 || raw[0] != '"' {
+		return nil, errors.New("resource is not valid FHIR JSON: expected a string")
+	}
+	if inner := raw[1 : len(raw)-1]; bytes.IndexByte(inner, '\\') < 0 {
+		return inner, nil
+	}
+	r.scratch, err = jsontext.AppendUnquote(r.scratch[:0], raw)
+	return r.scratch, jsonError(err)
+}
+
+// readName reads a member name, or reports false at the end of the
+// object.
+func (r *resourceReader) readName() (name, []byte, bool, error) {
+	if r.dec.PeekKind() == '}' {
+		_, err := r.dec.ReadToken()
+		return 0, nil, false, jsonError(err)
+	}
+	b, err := r.readString()
+	if err != nil {
+		return 0, nil, false, err
+	}
+	return nameOf(b), b, true, nil
 }
 
 // readRoot reads the resource, which must be the whole input.
@@ -248,19 +376,26 @@ func (r *resourceReader) readRoot() error {
 // readResource reads the resource the decoder is at as a new frame.
 func (r *resourceReader) readResource() error {
 	index := len(r.frames)
-	r.frames = append(r.frames, frame{})
+	if index < cap(r.frames) {
+		// Keep the lists of the frame read before, for their space.
+		r.frames = r.frames[:index+1]
+		f := &r.frames[index]
+		*f = frame{tags: f.tags[:0], scopes: f.scopes[:0]}
+	} else {
+		r.frames = append(r.frames, frame{})
+	}
 	if _, err := r.dec.ReadToken(); err != nil {
 		return jsonError(err)
 	}
 	for {
-		token, err := r.dec.ReadToken()
+		n, raw, more, err := r.readName()
 		if err != nil {
-			return jsonError(err)
+			return err
 		}
-		if token.Kind() == '}' {
+		if !more {
 			break
 		}
-		if err := r.readResourceMember(index, token.String()); err != nil {
+		if err := r.readResourceMember(index, n, raw); err != nil {
 			return err
 		}
 	}
@@ -270,59 +405,77 @@ func (r *resourceReader) readResource() error {
 	return nil
 }
 
-// readResourceMember reads the value of member name of the resource of
-// frame index.
-func (r *resourceReader) readResourceMember(index int, name string) error {
-	var member rootMember
-	memberRole := roleAny
-	for _, m := range rootMembers {
-		if nameIs(name, m.name) {
-			member, memberRole = m.member, m.role
-			break
-		}
-	}
+// readResourceMember reads the value of member n (raw as written) of the
+// resource of frame index.
+func (r *resourceReader) readResourceMember(index int, n name, raw []byte) error {
 	f := &r.frames[index]
-	if member != 0 {
+	if member := n.rootMember(); member != 0 {
 		if f.seen&member != 0 {
-			return fmt.Errorf("resource is not valid FHIR JSON: member %q is named twice", name)
+			return fmt.Errorf("resource is not valid FHIR JSON: member %q is named twice", string(raw))
 		}
 		f.seen |= member
 	}
-	switch member {
-	case 0:
-		return r.member(index, roleAny, name, nil)
-	case memberResourceType, memberID:
-		token, err := r.dec.ReadToken()
+	switch n {
+	case nameResourceType, nameID:
+		if r.dec.PeekKind() != '"' {
+			return fmt.Errorf("resource is not valid FHIR JSON: %s is not a string", names[n])
+		}
+		b, err := r.readString()
 		if err != nil {
-			return jsonError(err)
+			return err
 		}
-		if token.Kind() != '"' {
-			return fmt.Errorf("resource is not valid FHIR JSON: %s is not a string", name)
-		}
-		if member == memberID {
-			f.id = token.String()
+		if n == nameID {
+			f.id = string(b)
 		} else {
-			f.resourceType = token.String()
+			f.resourceType = internType(b)
 		}
 		return nil
-	case memberContained:
+	case nameContained:
 		if index > 0 {
 			return fmt.Errorf("contained resource %d: contained resources cannot contain resources", index-1)
 		}
 		return r.readContained()
-	case memberIdentifier:
+	case nameIdentifier:
 		// A resource's identifiers are a Patient's own, when it is one.
-		o, _, err := r.value(index, roleIdentifiers)
-		if o != nil {
-			r.found(o, index)
+		o, isObject, _, err := r.value(index, roleIdentifiers)
+		if isObject {
+			r.found(&o, index)
 		}
 		return err
 	}
-	o, _, err := r.value(index, memberRole)
-	if o != nil {
-		r.found(o, -1)
+	ro := roleAny
+	switch n {
+	case nameMeta:
+		ro = roleMeta
+	case nameClass:
+		ro = roleClass
+	case nameScope:
+		ro = roleScope
+	default:
+		return r.member(index, roleAny, n, nil)
+	}
+	o, isObject, _, err := r.value(index, ro)
+	if isObject {
+		r.found(&o, -1)
 	}
 	return err
+}
+
+// internType gives a resource type the gateway shares without copying it.
+func internType(b []byte) string {
+	for _, t := range internedTypes {
+		if string(b) == t {
+			return t
+		}
+	}
+	return string(b)
+}
+
+var internedTypes = [...]string{
+	"Observation", "Patient", "MedicationRequest", "MedicationStatement", "Medication", "Encounter", "AllergyIntolerance",
+	"DiagnosticReport", "Specimen", "CarePlan", "Goal", "CareTeam", "Appointment", "EpisodeOfCare", "Composition",
+	"DocumentReference", "Binary", "Flag", "Consent", "QuestionnaireResponse", "Practitioner", "PractitionerRole",
+	"Organization", "RelatedPerson",
 }
 
 // readContained reads the contained resources, each a frame of its own.
@@ -353,29 +506,29 @@ func (r *resourceReader) readContained() error {
 // value reads the value the decoder is at, in the resource of frame index,
 // as a value of the role. It gives what was read of it when it is an
 // object, and its number of elements when it is an array.
-func (r *resourceReader) value(index int, ro role) (*object, int, error) {
+func (r *resourceReader) value(index int, ro role) (o object, isObject bool, n int, err error) {
 	kind := r.dec.PeekKind()
 	if want := ro.kind(); want != 0 && kind != want {
 		if err := r.misshapen(index, ro); err != nil {
-			return nil, 0, err
+			return o, false, 0, err
 		}
 	}
 	switch kind {
 	case '{':
-		o, err := r.object(index, ro)
-		return o, 0, err
+		o, err = r.object(index, ro)
+		return o, true, 0, err
 	case '[':
-		n, err := r.array(index, ro)
-		return nil, n, err
+		n, err = r.array(index, ro)
+		return o, false, n, err
+	case '"':
+		b, err := r.readString()
+		if err == nil && ro == roleConfidentiality {
+			r.addLabel(b)
+		}
+		return o, false, 0, err
 	}
-	token, err := r.dec.ReadToken()
-	if err != nil {
-		return nil, 0, jsonError(err)
-	}
-	if ro == roleConfidentiality && kind == '"' {
-		r.addLabel(token.String())
-	}
-	return nil, 0, nil
+	_, err = r.dec.ReadToken()
+	return o, false, 0, jsonError(err)
 }
 
 // misshapen records a value of the role whose JSON kind is not the one R4
@@ -406,6 +559,10 @@ func (r *resourceReader) array(index int, ro role) (int, error) {
 		return 0, jsonError(err)
 	}
 	element := ro.element()
+	identifierOf := -1
+	if ro == roleIdentifiers {
+		identifierOf = index
+	}
 	n := 0
 	for r.dec.PeekKind() != ']' {
 		if r.dec.PeekKind() == 0 {
@@ -415,16 +572,12 @@ func (r *resourceReader) array(index int, ro role) (int, error) {
 			}
 			return 0, jsonError(err)
 		}
-		o, _, err := r.value(index, element)
+		o, isObject, _, err := r.value(index, element)
 		if err != nil {
 			return 0, err
 		}
-		if o != nil {
-			identifierOf := -1
-			if ro == roleIdentifiers {
-				identifierOf = index
-			}
-			r.found(o, identifierOf)
+		if isObject {
+			r.found(&o, identifierOf)
 		}
 		n++
 	}
@@ -433,86 +586,133 @@ func (r *resourceReader) array(index int, ro role) (int, error) {
 }
 
 // object reads the object the decoder is at.
-func (r *resourceReader) object(index int, ro role) (*object, error) {
+func (r *resourceReader) object(index int, ro role) (object, error) {
+	var o object
 	if _, err := r.dec.ReadToken(); err != nil {
-		return nil, jsonError(err)
+		return o, jsonError(err)
 	}
-	o := new(object)
 	for {
-		token, err := r.dec.ReadToken()
+		n, _, more, err := r.readName()
 		if err != nil {
-			return nil, jsonError(err)
+			return o, err
 		}
-		if token.Kind() == '}' {
+		if !more {
 			break
 		}
-		if err := r.member(index, ro, token.String(), o); err != nil {
-			return nil, err
+		if err := r.member(index, ro, n, &o); err != nil {
+			return o, err
 		}
 	}
-	r.closeObject(index, ro, o)
+	r.closeObject(index, ro, &o)
 	return o, nil
 }
 
-// member reads the value of member name of an object of the role; o, when
+// member reads the value of member n of an object of the role; o, when
 // not nil, is what is read of that object.
-func (r *resourceReader) member(index int, ro role, name string, o *object) error {
+func (r *resourceReader) member(index int, ro role, n name, o *object) error {
 	if o == nil {
 		o = new(object)
 	}
 	kind := r.dec.PeekKind()
-	child := ro.child(name)
+	child := ro.child(n)
 	if kind == '"' && child == roleAny {
-		token, err := r.dec.ReadToken()
+		b, err := r.readString()
 		if err != nil {
-			return jsonError(err)
+			return err
 		}
-		switch {
-		case nameIs(name, "reference"):
-			r.setOnce(&o.reference, &o.hasReference, token.String())
-		case nameIs(name, "type"):
-			o.typ = token.String()
-		case nameIs(name, "system"):
-			o.system = token.String()
-		case nameIs(name, "value"):
-			r.setOnce(&o.value, &o.hasValue, token.String())
-		case nameIs(name, "code"):
-			o.code, o.hasCode = token.String(), true
-		}
+		r.stringMember(ro, n, b, o)
 		return nil
 	}
-	switch {
-	case nameIs(name, "code"):
+	switch n {
+	case nameCode:
 		o.hasCode, o.codeBad = true, true
-	case nameIs(name, "value"):
+	case nameValue:
 		// A value that is not a string is no NHS number.
-		o.hasValue = true
+		r.setValue(&o.id, nil)
 	}
-	inner, n, err := r.value(index, child)
+	inner, isObject, count, err := r.value(index, child)
 	if err != nil {
 		return err
 	}
 	if child == roleLabelCodings {
-		o.codings += n
+		o.codings += count
 	}
-	if inner != nil {
-		if nameIs(name, "identifier") && o.identifier == nil {
-			o.identifier = inner
+	if isObject {
+		if n == nameIdentifier && !o.hasIdentifier {
+			o.identifier, o.hasIdentifier = inner.id, true
 		} else {
-			r.found(inner, -1)
+			r.found(&inner, -1)
 		}
 	}
 	return nil
 }
 
-// setOnce sets a member read regardless of case; a second, different
-// value of it (such as "reference" and "Reference") makes the resource
-// ambiguous.
-func (r *resourceReader) setOnce(into *string, set *bool, value string) {
-	if *set && *into != value {
-		r.withhold("a reference or identifier names its target twice, differently, so which patient it names cannot be known")
+// stringMember reads member n of o, a string b.
+func (r *resourceReader) stringMember(ro role, n name, b []byte, o *object) {
+	switch n {
+	case nameReference:
+		r.setReference(o, b)
+	case nameType:
+		if t := bytes.TrimSpace(b); len(t) > 0 {
+			if bytes.EqualFold(t, patientBytes) {
+				o.typePatient = true
+			} else {
+				o.typeOther = true
+			}
+		}
+	case nameSystem:
+		switch {
+		case string(b) == SystemNHSNumber || isNHSSystem(b):
+			o.id.nhsSystem = true
+		case string(b) == SystemODS:
+			o.odsSystem = true
+		case string(b) == systemConsentScope:
+			o.scopeSystem = true
+		}
+	case nameValue:
+		r.setValue(&o.id, b)
+	case nameCode:
+		o.hasCode = true
+		switch ro {
+		case roleLabel, roleLabelCoding:
+			r.addLabel(b)
+		case roleTag, roleClass, roleScopeCoding:
+			o.code = string(b)
+		}
 	}
-	*into, *set = value, true
+}
+
+// setValue sets an Identifier's value: b, or a value that is not a string
+// when b is nil. A second value (as "value" and "Value") makes the
+// resource ambiguous unless both are the same NHS number.
+func (r *resourceReader) setValue(id *idPart, b []byte) {
+	valid := len(b) == 10 && ValidNHSNumber(string(b))
+	if id.hasValue {
+		if !valid || id.nhs != string(b) {
+			r.withhold(reasonNamedTwice)
+		}
+		return
+	}
+	id.hasValue = true
+	if valid {
+		id.nhs = string(b)
+	}
+}
+
+// setReference sets a literal reference. A second, different one (as
+// "reference" and "Reference") makes the resource ambiguous.
+func (r *resourceReader) setReference(o *object, b []byte) {
+	to, literal := targetOf(b)
+	if o.refersTo != targetNone {
+		if o.refersTo != to || (to != targetOther && o.reference != string(literal)) {
+			r.withhold(reasonNamedTwice)
+		}
+		return
+	}
+	o.refersTo = to
+	if to != targetOther {
+		o.reference = string(literal)
+	}
 }
 
 // closeObject applies what an object of the role says, once all its
@@ -521,17 +721,17 @@ func (r *resourceReader) closeObject(index int, ro role, o *object) {
 	f := &r.frames[index]
 	switch ro {
 	case roleTag:
-		if o.system == SystemODS {
+		if o.odsSystem {
 			if o.code == "" || o.codeBad {
 				f.tagsBad = true
-			} else {
-				f.tags = appendNew(f.tags, o.code)
+			} else if !slices.Contains(f.tags, o.code) {
+				f.tags = append(f.tags, o.code)
 			}
 		}
 	case roleLabel, roleLabelCoding:
 		switch {
 		case o.hasCode && !o.codeBad:
-			r.addLabel(o.code)
+			// Read with the code.
 		case ro == roleLabel && !o.hasCode && o.codings > 0:
 			// A CodeableConcept: its codings were read as labels.
 		default:
@@ -542,7 +742,7 @@ func (r *resourceReader) closeObject(index int, ro role, o *object) {
 		f.classBad = f.classBad || o.codeBad
 	case roleScopeCoding:
 		f.scopeBad = f.scopeBad || o.codeBad
-		if o.system == systemConsentScope {
+		if o.scopeSystem {
 			f.scopes = append(f.scopes, o.code)
 		}
 	}
@@ -552,24 +752,38 @@ func (r *resourceReader) closeObject(index int, ro role, o *object) {
 // but for case (in upper case or folded) or surrounding space (or
 // invisible formatting characters) is that sensitive code; an empty one
 // cannot be read.
-func (r *resourceReader) addLabel(code string) {
-	trimmed := strings.TrimFunc(code, func(c rune) bool { return unicode.IsSpace(c) || unicode.Is(unicode.Cf, c) })
-	if trimmed == "" {
+func (r *resourceReader) addLabel(code []byte) {
+	trimmed := bytes.TrimFunc(code, func(c rune) bool { return unicode.IsSpace(c) || unicode.Is(unicode.Cf, c) })
+	if len(trimmed) == 0 {
 		r.addUnreadableLabel()
 		return
 	}
-	upper := strings.ToUpper(trimmed)
+	upper := ""
+	if len(trimmed) <= 4*len("GENDER") {
+		upper = strings.ToUpper(string(trimmed))
+	}
 	for _, sensitive := range policy.SensitiveLabels {
-		if upper == sensitive || strings.EqualFold(trimmed, sensitive) {
-			r.labels = appendNew(r.labels, sensitive)
+		if upper == sensitive || strings.EqualFold(string(trimmed), sensitive) {
+			r.addCode(sensitive)
 			return
 		}
 	}
-	r.labels = appendNew(r.labels, trimmed)
+	for _, l := range r.labels {
+		if l == string(trimmed) {
+			return
+		}
+	}
+	r.labels = append(r.labels, string(trimmed))
+}
+
+func (r *resourceReader) addCode(code string) {
+	if !slices.Contains(r.labels, code) {
+		r.labels = append(r.labels, code)
+	}
 }
 
 // addUnreadableLabel records a label that cannot be read: it counts as
 // sensitive.
 func (r *resourceReader) addUnreadableLabel() {
-	r.labels = appendNew(r.labels, labelUnreadable)
+	r.addCode(labelUnreadable)
 }
