@@ -7,8 +7,10 @@ package gateway
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/go-json-experiment/json/jsontext"
 
@@ -114,9 +116,38 @@ func inspect(data jsontext.Value) (resourceFacts, error) {
 	r.in = *bytes.NewBuffer(data)
 	r.dec.Reset(&r.in)
 	if err := r.readRoot(); err != nil {
-		return resourceFacts{}, err
+		return resourceFacts{}, errors.New(redactNumbers(err.Error()))
 	}
 	return r.facts(), nil
+}
+
+// redactNumbers replaces each run of ten or more digits (spaces and dashes
+// between them included) in an error about a resource, so that an NHS
+// number the resource holds (as a member name, say) never reaches an audit
+// event or a log.
+func redactNumbers(s string) string {
+	var out strings.Builder
+	for i := 0; i < len(s); {
+		if s[i] < '0' || s[i] > '9' {
+			out.WriteByte(s[i])
+			i++
+			continue
+		}
+		end, digits := i, 0
+		for end < len(s) && (s[end] >= '0' && s[end] <= '9' || s[end] == ' ' || s[end] == '-') {
+			if s[end] != ' ' && s[end] != '-' {
+				digits++
+			}
+			end++
+		}
+		if digits >= 10 {
+			out.WriteString("[number]")
+		} else {
+			out.WriteString(s[i:end])
+		}
+		i = end
+	}
+	return out.String()
 }
 
 // facts are the facts of the resource read: its category, provenance and

@@ -219,6 +219,9 @@ func TestReadDecidesOnEveryPatient(t *testing.T) {
 		{name: "organization with a patient extension", resource: resourceJSON("Organization", "n2", `"extension":[{"url":"u","valueReference":`+patientRef("pa", alice)+`}]`), reason: notPatient},
 		{name: "medication with a contained observation", resource: resourceJSON("Medication", "n3", `"contained":[`+containedJSON("Observation", "c1", subject(patientRef("pa", alice)))+`]`), reason: notPatient},
 		{name: "practitioner role with a patient literal", resource: resourceJSON("PractitionerRole", "n4", `"note":{"reference":"Patient/pa"}`), reason: notPatient},
+		// Unreadable, with an NHS number where the error would name it.
+		{name: "NHS number as a member named twice", resource: obs("r1", subject(patientRef("pa", alice)), `"`+dave+`":1,"`+dave+`":2`), reason: "cannot be decided on"},
+		{name: "NHS number in a contained member named twice", resource: obs("r2", subject(patientRef("pa", alice)), `"contained":[{"resourceType":"Observation","x":{"`+dave+`":1,"`+dave+`":2}}]`), reason: "cannot be decided on"},
 		{name: "practitioner with an NHS number", resource: resourceJSON("Practitioner", "n5", `"identifier":[`+nhsID(alice)+`]`), reason: notPatient},
 	}
 	readCases(t, cases)
