@@ -163,6 +163,8 @@ func TestReadDecidesOnEveryPatient(t *testing.T) {
 		{name: "contained patient and identifier agree", resource: obs("o8", `"contained":[`+containedJSON("Patient", "p1", `"identifier":[`+nhsID(alice)+`]`)+`]`, subject(`{"reference":"#p1","identifier":`+nhsID(alice)+`}`)), allowed: true, reason: allowedBy},
 		{name: "same patient in an extension", resource: obs("o9", subject(patientRef("pa", alice)), `"extension":[{"url":"https://example.org/x","valueReference":`+patientRef("pa", alice)+`}]`), allowed: true, reason: allowedBy},
 		{name: "contained observation about the same patient", resource: resourceJSON("DiagnosticReport", "dr1", `"status":"final"`, `"contained":[`+containedJSON("Observation", "c1", subject(patientRef("", alice)))+`]`, subject(patientRef("pa", alice))), allowed: true, reason: allowedBy},
+		{name: "same patient as a string", resource: obs("o11", subject(patientRef("pa", alice)), `"note":[{"text":"Patient/pa"}]`), allowed: true, reason: allowedBy},
+		{name: "text mentioning a patient", resource: obs("o12", subject(patientRef("pa", alice)), `"note":[{"text":"seen with Patient/other today"}]`), allowed: true, reason: allowedBy},
 		{name: "non-patient references", resource: obs("o10", subject(patientRef("pa", alice)), `"performer":[{"reference":"Practitioner/1","type":"Practitioner"},{"reference":"Organization/2"}]`), allowed: true, reason: allowedBy},
 		{name: "patient with its NHS number", resource: resourceJSON("Patient", "pa", `"identifier":[{"system":"https://example.org/mrn","value":"X1"},`+nhsID(alice)+`]`, `"generalPractitioner":[{"reference":"Practitioner/1"}]`), allowed: true, reason: allowedBy},
 		{name: "appointment for two patients", resource: resourceJSON("Appointment", "a1", `"status":"booked"`, `"participant":[{"actor":`+patientRef("pa", alice)+`},{"actor":`+patientRef("pd", dave)+`},{"actor":{"reference":"Practitioner/1"}}]`), allowed: true, reason: allowedBy},
@@ -177,6 +179,8 @@ func TestReadDecidesOnEveryPatient(t *testing.T) {
 		{name: "contained patient without NHS number", resource: obs("u6", `"contained":[`+containedJSON("Patient", "p1")+`]`, subject(`{"reference":"#p1"}`)), reason: unidentified},
 		{name: "patient without NHS number", resource: resourceJSON("Patient", "pa", `"identifier":[{"system":"https://example.org/mrn","value":"X1"}]`), reason: unidentified},
 		{name: "patient linked to another", resource: resourceJSON("Patient", "pa", `"identifier":[`+nhsID(alice)+`]`, `"link":[{"other":{"reference":"Patient/old"},"type":"replaces"}]`), reason: unidentified},
+		{name: "subject written as a string", resource: obs("u7", `"subject":"Patient/123"`), reason: unidentified},
+		{name: "second patient as a string in an unknown element", resource: obs("u8", subject(patientRef("pa", alice)), `"zz":["https://host/fhir/Patient/other"]`), reason: unidentified},
 		{name: "appointment second patient unidentified", resource: resourceJSON("Appointment", "a2", `"participant":[{"actor":`+patientRef("pa", alice)+`},{"actor":{"reference":"Patient/x"}}]`), reason: unidentified},
 		// Invalid NHS numbers.
 		{name: "check digit fails", resource: obs("i1", subject(patientRef("pa", "1234567890"))), reason: invalid},

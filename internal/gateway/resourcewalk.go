@@ -522,8 +522,12 @@ func (r *resourceReader) value(index int, ro role) (o object, isObject bool, n i
 		return o, false, n, err
 	case '"':
 		b, err := r.readString()
-		if err == nil && ro == roleConfidentiality {
+		switch {
+		case err != nil:
+		case ro == roleConfidentiality:
 			r.addLabel(b)
+		case ro == roleAny:
+			r.literalString(b)
 		}
 		return o, false, 0, err
 	}
@@ -679,6 +683,24 @@ func (r *resourceReader) stringMember(ro role, n name, b []byte, o *object) {
 		case roleTag, roleClass, roleScopeCoding:
 			o.code = string(b)
 		}
+	default:
+		r.literalString(b)
+	}
+}
+
+// literalString takes note of a string that is, all of it, a literal
+// reference to a Patient ("Patient/1") outside a Reference's reference
+// element, such as a subject written as a string or an unknown element:
+// it names a patient, by literal reference only.
+func (r *resourceReader) literalString(b []byte) {
+	if len(b) < len("Patient/1") || len(b) > 512 || bytes.IndexByte(b, '/') < 0 {
+		return
+	}
+	if t := bytes.TrimSpace(b); bytes.ContainsAny(t, " \t\r\n") {
+		return
+	}
+	if to, literal := targetOf(b); to == targetPatient {
+		r.mentions = append(r.mentions, mention{literal: string(literal), typePatient: true, identifierOf: -1})
 	}
 }
 
