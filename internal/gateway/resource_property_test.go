@@ -23,7 +23,8 @@ import (
 // (subject, patient, performer, author, participants, focus, link,
 // extensions, elements R4 does not define, contained Patients and
 // Observations with their own subjects; references by identifier only, by
-// literal only, both agreeing and both disagreeing; labels in
+// literal only (also as a bare string), both agreeing and both
+// disagreeing; labels in
 // meta.security, securityLabel, confidentiality and Consent provisions, in
 // any case and spacing and in shapes R4 does not allow) and checks every
 // answer against an oracle worked out from the generator's description of
@@ -114,6 +115,7 @@ const (
 	formBoth       = "both"         // literal and identifier of the same patient
 	formClash      = "clash"        // literal of another patient, identifier of this one
 	formLiteral    = "literal"      // literal only, of a patient named elsewhere, maybe
+	formString     = "string"       // a literal reference written as a bare string
 	formFresh      = "fresh"        // literal only, of a patient named nowhere else
 	formTypeOnly   = "type-only"    // type Patient and a display
 	formBare       = "bare"         // an Identifier, not in a Reference
@@ -179,7 +181,7 @@ func generateResource(rng *rand.Rand, i int) *genResource {
 		if rng.IntN(2) == 0 {
 			nhs = pick(rng, genPatients...)
 		}
-		form := pick(rng, formIdentifier, formTyped, formBoth, formBoth, formClash, formLiteral, formLiteral, formFresh, formTypeOnly, formBare)
+		form := pick(rng, formIdentifier, formTyped, formBoth, formBoth, formClash, formLiteral, formLiteral, formString, formFresh, formTypeOnly, formBare)
 		place := pick(rng, "performer", "author", "focus", "extension", "nested-extension", "unknown", "Subject-cased", "contained")
 		if g.Type == "Appointment" {
 			place = pick(rng, place, "participant")
@@ -260,6 +262,9 @@ func (g *genResource) mention(rng *rand.Rand, form, nhs, place string, in int) {
 	case formLiteral:
 		m.Key = canonicalKey(nhs)
 		ref = `{"reference":"` + pick(rng, m.Key, m.Key+"/_history/3") + `"}`
+	case formString:
+		m.Key = canonicalKey(nhs)
+		ref = `"` + m.Key + `"`
 	case formFresh:
 		m.Key = fmt.Sprintf("Patient/unknown-%d", rng.IntN(1000))
 		ref = `{"reference":"` + m.Key + `"}`
@@ -493,7 +498,7 @@ func (g *genResource) patientProblem() string {
 	}
 	for _, m := range g.Mentions {
 		anyPatient = true
-		hasNHS := m.Form != formLiteral && m.Form != formFresh && m.Form != formTypeOnly && m.Form != formLocal
+		hasNHS := m.Form != formLiteral && m.Form != formString && m.Form != formFresh && m.Form != formTypeOnly && m.Form != formLocal
 		if hasNHS && !ValidNHSNumber(m.NHS) {
 			note("invalid NHS number")
 			continue
