@@ -53,7 +53,7 @@ var multiPatientTypes = []string{"Appointment"}
 // compartment: they describe staff, organisations and products, never a
 // patient, so a patient anywhere in them (a contained Patient, a reference
 // to a patient, an NHS number) withholds them.
-var nonPatientTypes = []string{"Practitioner", "PractitionerRole", "Organization", "Medication", "Location", "HealthcareService", "Endpoint", "Substance", "Device"}
+var nonPatientTypes = []string{"Practitioner", "PractitionerRole", "Organization", "Medication", "Location", "HealthcareService", "Endpoint", "Substance"}
 
 // resourceFacts is what the gateway needs to know about a resource to decide
 // on it. It holds no clinical content.

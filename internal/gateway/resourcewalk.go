@@ -22,9 +22,10 @@ import (
 
 // A resource is read in one pass over its JSON tokens, every element of
 // it, whether or not R4 defines it for the resource's type: every object
-// shaped like a Reference to a patient, every Identifier in the NHS number
-// system and every Patient (the resource or a contained one) names a
-// patient (resourcepatients.go decides who they are), and every security
+// shaped like a Reference to a patient, every string that is a literal
+// reference to a Patient, every Identifier in the NHS number system and
+// every Patient (the resource or a contained one) names a patient
+// (resourcepatients.go decides who they are), and every security
 // label counts wherever it is: meta.security of the resource and of each
 // contained resource, any element named securityLabel
 // (DocumentReference.securityLabel, Consent.provision.securityLabel) and
