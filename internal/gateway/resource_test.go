@@ -133,6 +133,54 @@ func readCases(t *testing.T, cases []resourceCase) {
 // type but Appointment, and a type outside the patient compartment may
 // carry no patient at all.
 func TestReadDecidesOnEveryPatient(t *testing.T) {
+	readCases(t, patientCases(t))
+}
+
+// TestSearchDecidesOnEveryPatient searches for observations, answered with
+// a page of every Observation of patientCases, and passes on exactly those
+// a read passes on, each audited with its reason.
+func TestSearchDecidesOnEveryPatient(t *testing.T) {
+	var observations []resourceCase
+	var entries []string
+	for _, c := range patientCases(t) {
+		if strings.HasPrefix(c.resource, `{"resourceType":"Observation"`) {
+			observations = append(observations, c)
+			entries = append(entries, `{"resource":`+c.resource+`,"search":{"mode":"match"}}`)
+		}
+	}
+	h := newHarness(t)
+	h.records.answerWith(`{"resourceType":"Bundle","type":"searchset","entry":[` + strings.Join(entries, ",") + `]}`)
+	resp := h.get(t, "/Observation?subject:identifier="+SystemNHSNumber+"|"+alice, clinician().sign(t))
+	if resp.status != http.StatusOK {
+		t.Fatalf("status = %d: %s", resp.status, resp.body)
+	}
+	_, got := resp.bundle(t)
+	outcomes := map[string]string{}
+	for _, e := range h.audit.take(t) {
+		outcomes[e.Entity[len(e.Entity)-1].What.Reference] = e.OutcomeDesc
+	}
+	var want []string
+	for _, c := range observations {
+		var named fhirResource
+		must(t, json.Unmarshal([]byte(c.resource), &named))
+		key := named.ResourceType + "/" + named.ID
+		if c.allowed {
+			want = append(want, key)
+		}
+		if desc, ok := outcomes[key]; !ok || !strings.Contains(desc, c.reason) {
+			t.Errorf("%s: audit reason %q, want one containing %q", c.name, desc, c.reason)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("entries %v, want %v", got, want)
+	}
+}
+
+// patientCases are resources that name patients in every place R4 allows
+// and in places it does not define, with what a clinician treating the
+// patient is given.
+func patientCases(t *testing.T) []resourceCase {
+	t.Helper()
 	if !ValidNHSNumber(dave) || slices.Contains([]string{alice, bob, carol}, dave) {
 		t.Fatalf("dave %s must be a fourth valid NHS number", dave)
 	}
@@ -228,7 +276,7 @@ func TestReadDecidesOnEveryPatient(t *testing.T) {
 		{name: "NHS number in a contained member named twice", resource: obs("r2", subject(patientRef("pa", alice)), `"contained":[{"resourceType":"Observation","x":{"`+dave+`":1,"`+dave+`":2}}]`), reason: "cannot be decided on"},
 		{name: "practitioner with an NHS number", resource: resourceJSON("Practitioner", "n5", `"identifier":[`+nhsID(alice)+`]`), reason: notPatient},
 	}
-	readCases(t, cases)
+	return cases
 }
 
 // TestReadFindsSensitiveLabelsWherever reads resources labelled in every
