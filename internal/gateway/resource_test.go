@@ -335,7 +335,9 @@ func TestReadFindsSensitiveLabelsWherever(t *testing.T) {
 		sensitive("contained resource's misshapen label", obs("l19", `"contained":[`+containedJSON("Observation", "c1", `"meta":{"security":{"code":"N"}}`)+`]`)),
 		sensitive("meta in another case", `{"resourceType":"Observation","id":"l20","META":{"tag":[{"system":"`+SystemODS+`","code":"B86001"}],"Security":[{"Code":"top"}]},`+subject+`}`),
 		sensitive("label in an unknown element", obs("l21", `"extension":[{"url":"u","securityLabel":[{"code":"IVF"}]}]`)),
-		sensitive("meta of an embedded resource", obs("l22", `"extension":[{"url":"u","valueResource":{"resourceType":"Observation","meta":{"security":[{"code":"R"}]}}}]`)),
+		{name: "resource embedded outside contained", resource: obs("l22", `"extension":[{"url":"u","valueResource":{"resourceType":"Observation","meta":{"security":[{"code":"R"}]}}}]`),
+			reason: "outside contained", breakGlassAllowed: new(bool)},
+		sensitive("meta in an unknown element", obs("l23", `"zz":{"meta":{"security":[{"code":"R"}]}}`)),
 
 		shared("document normal", doc("d0", `"securityLabel":[{"coding":[{"code":"N"}]}]`)),
 		sensitive("document label", doc("d1", `"securityLabel":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"HIV"}]}]`)),

@@ -37,7 +37,9 @@ const (
 	reasonUnresolved = "a reference points at a contained resource the resource does not contain, so what it names " +
 		"cannot be known and it is not shared"
 	reasonManyPatients = "the resource is about more than one patient and its type is about one, so it is not shared"
-	reasonNamedTwice   = "a reference or identifier names its target twice, differently, so which patient it names cannot " +
+	reasonEmbedded     = "the resource holds another resource outside contained, which R4 does not allow and whose category " +
+		"is not decided on, so it is not shared"
+	reasonNamedTwice = "a reference or identifier names its target twice, differently, so which patient it names cannot " +
 		"be known and it is not shared"
 	reasonNotPatientData = " is not patient data but carries a patient (a contained Patient, a patient reference or an " +
 		"NHS number), so it is not shared"

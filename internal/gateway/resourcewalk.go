@@ -618,6 +618,9 @@ func (r *resourceReader) member(index int, ro role, n name, o *object) error {
 	if o == nil {
 		o = new(object)
 	}
+	if n == nameResourceType {
+		r.withhold(reasonEmbedded)
+	}
 	kind := r.dec.PeekKind()
 	child := ro.child(n)
 	if kind == '"' && child == roleAny {
