@@ -51,10 +51,12 @@ type verdict struct {
 
 // evaluate decides whether a caller may take an action on a resource. It
 // denies, in order: without a policy bundle or a configured register;
-// resources that are never shared (unreadable, or with no data category for
-// themselves or a contained resource); patient data whose patient is not
-// identified by NHS number; resources of patients who object to sharing
-// data from the resource's source. Everything else is decided by the policy
+// resources that are never shared (unreadable, with no data category for
+// themselves or a contained resource, or whose patients are not each
+// identified by one valid NHS number, consistently, as resourcepatients.go
+// requires); patient data with no patient; resources of which any patient
+// objects to sharing data from the resource's source. Everything else is
+// decided by the policy
 // bundle, once for the resource's category and once for each other
 // category among its contained resources.
 func (v view) evaluate(c Caller, action string, f resourceFacts, now time.Time) verdict {
@@ -68,6 +70,7 @@ func (v view) evaluate(c Caller, action string, f resourceFacts, now time.Time) 
 	case len(f.Patients) == 0 && f.Category != policy.CategoryClinicalContacts:
 		return denied(v.policy, "the resource does not identify its patient by a valid NHS number, so it is not shared")
 	case v.objections != nil && v.objections.objects(f.Patients, f.Source):
+		// Every patient the resource names is checked.
 		return denied(v.policy, objectionDenial)
 	}
 	req := policy.Request{

@@ -116,6 +116,12 @@ func FuzzDecodeSearchBundle(f *testing.F) {
 		`[{"resourceType":"Bundle"}]`,
 		"{\"resourceType\":\"Bundle\",\"id\":\"\xff\"}",
 		`{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Patient","id":"\u00e9\ud83d\ude00"}}]}`,
+		// Patients and labels where a fixed reading would miss them.
+		`{"resourceType":"Bundle","type":"searchset","entry":[` +
+			`{"resource":{"resourceType":"Observation","id":"o1","subject":{"reference":"Patient/a","identifier":{"system":"https://fhir.nhs.uk/Id/nhs-number","value":"9434765919"}},"performer":[{"reference":"Patient/b"}]}},` +
+			`{"resource":{"resourceType":"Observation","id":"o2","contained":[{"resourceType":"Patient","id":"p1","identifier":[{"system":"https://fhir.nhs.uk/Id/nhs-number","value":"9434765919"}]}],"subject":{"reference":"#p1"},"zz":{"type":"Patient"}}},` +
+			`{"resource":{"resourceType":"DocumentReference","id":"d1","securityLabel":[{"coding":[{"code":" r"}]}],"meta":{"security":{"code":"N"}}}},` +
+			`{"resource":{"resourceType":"Practitioner","id":"pr","contained":[{"resourceType":"Observation","subject":{"reference":"Patient/x"}}]}}]}`,
 	} {
 		f.Add([]byte(seed))
 	}

@@ -6,13 +6,13 @@ SPDX-License-Identifier: Apache-2.0
 package gateway
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
-	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
-	jsonv1 "github.com/go-json-experiment/json/v1"
 
 	"github.com/shcr-io/shcr-operator/internal/policy"
 )
@@ -33,6 +33,28 @@ const (
 // governance: an objection, or consent to share or to research.
 var dataConsentScopes = []string{"adr", "treatment"}
 
+// labelUnreadable is the label a resource gets for a security label the
+// gateway cannot read (a meta.security that is not a list of Codings, a
+// code that is not a string, a label without a code). It is V, the most
+// restrictive confidentiality code, so that policy treats the resource as
+// sensitive: a label that cannot be read is never taken as absent.
+const labelUnreadable = "V"
+
+// multiPatientTypes are the resource types that may be about more than one
+// patient, and are shared when every one of them passes. Only Appointment
+// is: in R4 its participants are a list, and a joint appointment (mother
+// and baby, a couple, a family session) is one record of direct care for
+// each of them. Every other type is about one patient (R4 gives it one
+// subject or patient), so a second patient in it is patient data that was
+// put where it does not belong, and the resource is withheld.
+var multiPatientTypes = []string{"Appointment"}
+
+// nonPatientTypes are the shared resource types outside the patient
+// compartment: they describe staff, organisations and products, never a
+// patient, so a patient anywhere in them (a contained Patient, a reference
+// to a patient, an NHS number) withholds them.
+var nonPatientTypes = []string{"Practitioner", "PractitionerRole", "Organization", "Medication", "Location", "HealthcareService", "Endpoint", "Substance"}
+
 // resourceFacts is what the gateway needs to know about a resource to decide
 // on it. It holds no clinical content.
 type resourceFacts struct {
@@ -41,43 +63,26 @@ type resourceFacts struct {
 	// Category is the data category; empty when the resource has none.
 	Category string
 	// Unshareable, when set, says why the resource is never shared: it, or
-	// one of its contained resources, has no category or cannot be read.
+	// one of its contained resources, has no category or cannot be read, or
+	// its patients cannot all be identified. It never holds an NHS number.
 	Unshareable string
 	// ContainedCategories are the categories of its contained resources.
 	ContainedCategories []string
 	// Source is the ODS code of the organisation the resource came from;
 	// empty when the resource does not carry exactly one.
 	Source string
-	// Labels are its meta.security codes and those of contained resources.
+	// Labels are its security label codes, wherever R4 puts them, and
+	// those of its contained resources. A code that differs from a
+	// sensitive code only by case or surrounding space is that sensitive
+	// code; a label that cannot be read is labelUnreadable.
 	Labels []string
-	// Patients are the valid NHS numbers of the patients it is about.
+	// Patients are the NHS numbers of the patients it is about, one per
+	// patient.
 	Patients []string
 }
 
-// fhirResource is the part of a FHIR R4 resource the gateway reads. Fields
-// whose shape depends on the type stay raw and are decoded only for the
-// types that have them. Subject and patient are a Reference wherever R4
-// has them (Account.subject, a list, belongs to a type that is never
-// shared), so they are decoded at once; a resource where they are not is
-// unreadable and never shared.
-type fhirResource struct {
-	ResourceType string           `json:"resourceType"`
-	ID           string           `json:"id"`
-	Meta         resourceMeta     `json:"meta"`
-	Class        jsontext.Value   `json:"class"`
-	Scope        jsontext.Value   `json:"scope"`
-	Identifier   jsontext.Value   `json:"identifier"`
-	Subject      *reference       `json:"subject"`
-	Patient      *reference       `json:"patient"`
-	Participant  jsontext.Value   `json:"participant"`
-	Contained    []jsontext.Value `json:"contained"`
-}
-
-type resourceMeta struct {
-	Tag      []coding `json:"tag"`
-	Security []coding `json:"security"`
-}
-
+// coding, codeableConcept, identifier and reference are the FHIR data
+// types of the same names, as the gateway writes them in audit events.
 type coding struct {
 	System  string `json:"system,omitempty"`
 	Code    string `json:"code,omitempty"`
@@ -102,106 +107,89 @@ type reference struct {
 }
 
 // inspect reads the facts of a FHIR JSON resource, with those of its
-// contained resources folded in. An error means the resource cannot be
-// decided on and must not be shared.
+// contained resources folded in, in one pass over its JSON (resourcewalk.go
+// reads it). An error means the resource cannot be decided on and must not
+// be shared.
 func inspect(data jsontext.Value) (resourceFacts, error) {
-	r, err := decodeResource(data)
-	if err != nil {
-		return resourceFacts{}, err
+	r := readers.Get().(*resourceReader)
+	defer r.release()
+	r.in = *bytes.NewBuffer(data)
+	r.dec.Reset(&r.in)
+	if err := r.readRoot(); err != nil {
+		return resourceFacts{}, errors.New(redactNumbers(err.Error()))
 	}
-	return factsOf(r)
+	return r.facts(), nil
 }
 
-// factsOf reads the facts of a decoded resource, as inspect does.
-func factsOf(r fhirResource) (resourceFacts, error) {
+// redactNumbers replaces each run of ten or more digits (spaces and dashes
+// between them included) in an error about a resource, so that an NHS
+// number the resource holds (as a member name, say) never reaches an audit
+// event or a log.
+func redactNumbers(s string) string {
+	var out strings.Builder
+	for i := 0; i < len(s); {
+		if s[i] < '0' || s[i] > '9' {
+			out.WriteByte(s[i])
+			i++
+			continue
+		}
+		end, digits := i, 0
+		for end < len(s) && (s[end] >= '0' && s[end] <= '9' || s[end] == ' ' || s[end] == '-') {
+			if s[end] != ' ' && s[end] != '-' {
+				digits++
+			}
+			end++
+		}
+		if digits >= 10 {
+			out.WriteString("[number]")
+		} else {
+			out.WriteString(s[i:end])
+		}
+		i = end
+	}
+	return out.String()
+}
+
+// facts are the facts of the resource read: its category, provenance and
+// labels, and its patients with the reason, if any, to withhold it for
+// them.
+func (r *resourceReader) facts() resourceFacts {
+	root := &r.frames[0]
 	facts := resourceFacts{
-		ResourceType: r.ResourceType,
-		ID:           r.ID,
-		Source:       sourceOrganisation(r.Meta.Tag),
-		Labels:       securityCodes(r.Meta.Security),
+		ResourceType: root.resourceType,
+		ID:           root.id,
+		Source:       root.source(),
 	}
-	facts.Category, facts.Unshareable = categorise(r)
-	var err error
-	if facts.Patients, err = patientsOf(r); err != nil {
-		return resourceFacts{}, err
+	if len(r.labels) > 0 {
+		facts.Labels = slices.Clone(r.labels)
 	}
-	for i, raw := range r.Contained {
-		if err := facts.addContained(raw); err != nil {
-			return resourceFacts{}, fmt.Errorf("contained resource %d: %w", i, err)
+	facts.Category, facts.Unshareable = root.categorise()
+	for i := range r.frames[1:] {
+		if category, why := r.frames[i+1].categorise(); category == "" {
+			if facts.Unshareable == "" {
+				facts.Unshareable = "a contained " + why
+			}
+		} else {
+			facts.ContainedCategories = appendNew(facts.ContainedCategories, category)
 		}
 	}
-	return facts, nil
-}
-
-func decodeResource(data jsontext.Value) (fhirResource, error) {
-	var r fhirResource
-	err := json.Unmarshal(data, &r, resourceJSON)
-	return r, checkDecoded(r, err)
-}
-
-// resourceJSON is how the gateway reads a resource's JSON. A member named
-// twice makes the resource unreadable, so it is never shared: which of the
-// two a client would read cannot be known. Names are matched regardless of
-// case (strings.EqualFold), as encoding/json matched them, so a member
-// such as "Meta" still counts (its labels still withhold the resource),
-// and "meta" and "Meta" in one object count as the same member named
-// twice. Underscores and dashes are not ignored: "_id" is FHIR's extension
-// of id, not id.
-var resourceJSON = json.JoinOptions(json.MatchCaseInsensitiveNames(true), jsonv1.MatchCaseSensitiveDelimiter(true))
-
-// checkDecoded refuses a resource that did not decode (err) or has no type.
-func checkDecoded(r fhirResource, err error) error {
-	if err != nil {
-		return fmt.Errorf("resource is not valid FHIR JSON: %w", err)
+	var problem string
+	facts.Patients, problem = r.patients()
+	if facts.Unshareable == "" {
+		facts.Unshareable = problem
 	}
-	if r.ResourceType == "" {
-		return errors.New("resource has no resourceType")
-	}
-	return nil
-}
-
-// addContained folds a contained resource into its container's facts: its
-// category must be granted too, its labels count, and its patients count.
-// It inherits the container's provenance.
-func (f *resourceFacts) addContained(data jsontext.Value) error {
-	r, err := decodeResource(data)
-	if err != nil {
-		return err
-	}
-	if len(r.Contained) > 0 {
-		return errors.New("contained resources cannot contain resources")
-	}
-	if category, why := categorise(r); category == "" {
-		f.Unshareable = "a contained " + why
-	} else {
-		f.ContainedCategories = appendNew(f.ContainedCategories, category)
-	}
-	f.Labels = append(f.Labels, securityCodes(r.Meta.Security)...)
-	patients, err := patientsOf(r)
-	if err != nil {
-		return err
-	}
-	f.Patients = appendNew(f.Patients, patients...)
-	return nil
+	return facts
 }
 
 // categorise gives a resource's data category, or why it has none.
-func categorise(r fhirResource) (category, unshareable string) {
-	var class coding
-	var scope codeableConcept
+func (f *frame) categorise() (category, unshareable string) {
 	switch {
-	case r.ResourceType == "Encounter" && unmarshalOptional(r.Class, &class) != nil:
+	case f.resourceType == "Encounter" && f.classBad:
 		return "", "Encounter.class is not an R4 Coding, so the encounter has no data category"
-	case r.ResourceType == "Consent" && unmarshalOptional(r.Scope, &scope) != nil:
+	case f.resourceType == "Consent" && f.scopeBad:
 		return "", "Consent.scope is not a CodeableConcept, so the consent has no data category"
 	}
-	var scopes []string
-	for _, c := range scope.Coding {
-		if c.System == systemConsentScope {
-			scopes = append(scopes, c.Code)
-		}
-	}
-	return categoryOf(r.ResourceType, class.Code, scopes)
+	return categoryOf(f.resourceType, f.class, f.scopes)
 }
 
 // categoryOf gives the data category of a resource type, or why it has
@@ -229,82 +217,13 @@ func categoryOf(resourceType, encounterClass string, consentScopes []string) (ca
 	return "", "resource type " + resourceType + " has no data category, so it is never shared"
 }
 
-// sourceOrganisation is the ODS code of the resource's provenance tag, or
-// empty when it has none or several different ones.
-func sourceOrganisation(tags []coding) string {
-	source := ""
-	for _, t := range tags {
-		if t.System != SystemODS {
-			continue
-		}
-		if t.Code == "" || (source != "" && source != t.Code) {
-			return ""
-		}
-		source = t.Code
+// source is the ODS code of the resource's provenance tag, or empty when
+// it has none, several different ones, or one that cannot be read.
+func (f *frame) source() string {
+	if f.tagsBad || len(f.tags) != 1 {
+		return ""
 	}
-	return source
-}
-
-func securityCodes(labels []coding) []string {
-	codes := make([]string, 0, len(labels))
-	for _, l := range labels {
-		if l.Code != "" {
-			codes = appendNew(codes, l.Code)
-		}
-	}
-	return codes
-}
-
-// patientsOf gives the valid NHS numbers of the patients a resource is
-// about: a Patient's own identifiers; otherwise the identifiers of its
-// subject, patient and (Appointment) participant actor references.
-func patientsOf(r fhirResource) ([]string, error) {
-	if r.ResourceType == "Patient" {
-		var ids []identifier
-		if err := unmarshalOptional(r.Identifier, &ids); err != nil {
-			return nil, fmt.Errorf("Patient.identifier: %w", err)
-		}
-		return nhsNumbers(ids), nil
-	}
-	var ids []identifier
-	for _, ref := range [...]*reference{r.Subject, r.Patient} {
-		if ref != nil && ref.Identifier != nil {
-			ids = append(ids, *ref.Identifier)
-		}
-	}
-	if r.ResourceType == "Appointment" {
-		var participants []struct {
-			Actor reference `json:"actor"`
-		}
-		if err := unmarshalOptional(r.Participant, &participants); err != nil {
-			return nil, fmt.Errorf("Appointment.participant: %w", err)
-		}
-		for _, p := range participants {
-			if p.Actor.Identifier != nil {
-				ids = append(ids, *p.Actor.Identifier)
-			}
-		}
-	}
-	return nhsNumbers(ids), nil
-}
-
-func unmarshalOptional(raw jsontext.Value, into any) error {
-	if len(raw) == 0 {
-		return nil
-	}
-	return json.Unmarshal(raw, into, resourceJSON)
-}
-
-// nhsNumbers keeps the identifiers in the NHS number system whose value
-// passes the modulus-11 check.
-func nhsNumbers(ids []identifier) []string {
-	var out []string
-	for _, id := range ids {
-		if id.System == SystemNHSNumber && ValidNHSNumber(id.Value) {
-			out = appendNew(out, id.Value)
-		}
-	}
-	return out
+	return f.tags[0]
 }
 
 func appendNew(list []string, values ...string) []string {
