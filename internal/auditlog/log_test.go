@@ -19,7 +19,7 @@ import (
 // clock is a fake clock the tests move by hand.
 type clock struct{ t time.Time }
 
-func (c *clock) Now() time.Time           { return c.t }
+func (c *clock) Now() time.Time          { return c.t }
 func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
 
 func newClock() *clock { return &clock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)} }
