@@ -24,6 +24,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/shcr-io/shcr-operator/internal/auditlog"
 	"github.com/shcr-io/shcr-operator/internal/gateway"
 	"github.com/shcr-io/shcr-operator/internal/policy"
 )
@@ -61,10 +62,11 @@ func TestParseFlags(t *testing.T) {
 	}
 
 	for args, want := range map[string]string{
-		"--region=tvs":                           "--upstream is required",
-		"--upstream=http://u --audit-sink=Kafka": "--audit-sink must be Stdout or File",
-		"--upstream=http://u --nonsense":         "flag provided but not defined",
-		"--upstream=http://u extra":              "unexpected arguments",
+		"--region=tvs":                                  "--upstream is required",
+		"--upstream=http://u --audit-sink=Kafka":        "--audit-sink must be Stdout or File",
+		"--upstream=http://u --audit-retention-days=-1": "--audit-retention-days must be 0",
+		"--upstream=http://u --nonsense":                "flag provided but not defined",
+		"--upstream=http://u extra":                     "unexpected arguments",
 	} {
 		if _, err := parseFlags(strings.Fields(args), io.Discard); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("parseFlags(%s) = %v, want %q", args, err, want)
@@ -116,7 +118,7 @@ func TestServe(t *testing.T) {
 	opts, err := parseFlags([]string{
 		"--upstream=" + records.URL + "/fhir", "--region=tvs", "--bundle-dir=" + filepath.Join(dir, "bundle"),
 		"--issuer=https://idp.example", "--audience=gw", "--jwks-file=" + filepath.Join(dir, "jwks.json"),
-		"--audit-sink=File", "--audit-file=" + filepath.Join(dir, "audit.jsonl"),
+		"--audit-sink=File", "--audit-dir=" + filepath.Join(dir, "audit"), "--audit-retention-days=180",
 		"--shutdown-delay=0s", "--shutdown-timeout=5s",
 	}, io.Discard)
 	must(t, err)
@@ -141,10 +143,20 @@ func TestServe(t *testing.T) {
 	if err := <-served; err != nil {
 		t.Fatalf("serve: %v", err)
 	}
-	audit, err := os.ReadFile(filepath.Join(dir, "audit.jsonl"))
+	files, err := filepath.Glob(filepath.Join(dir, "audit", "audit-*.jsonl"))
+	must(t, err)
+	if len(files) != 1 {
+		t.Fatalf("audit files %v, want one", files)
+	}
+	audit, err := os.ReadFile(files[0])
 	must(t, err)
 	if !strings.Contains(string(audit), `"resourceType":"AuditEvent"`) || strings.Contains(string(audit), token) {
 		t.Errorf("audit file = %s", audit)
+	}
+	report, err := auditlog.Verify([]string{filepath.Join(dir, "audit")})
+	must(t, err)
+	if !report.OK() || !report.Closed || report.Events != 1 {
+		t.Errorf("the audit log written through the gateway: %+v, want one event in a verified, closed log", report)
 	}
 }
 

@@ -21,7 +21,7 @@ const DefaultMaxFileBytes = 64 << 20
 
 // Options configure a Log.
 type Options struct {
-	// Dir holds the audit files. It must exist and be writable.
+	// Dir holds the audit files; it is created if missing, and must be writable.
 	Dir string
 	// RetentionDays is how long files are kept: a file is deleted once its
 	// newest event is older than this, and never while it is the current
@@ -77,6 +77,9 @@ func Open(opts Options) (*Log, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("auditlog: %w", err)
 	}
 	l := &Log{opts: opts}
 	l.mu.Lock()
