@@ -16,6 +16,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -165,9 +166,13 @@ func TestAuditStorageIsOnlyForTheFileSinkAndImmutable(t *testing.T) {
 		t.Errorf("storage with the Stdout sink: %v, want it refused naming spec.audit.storage", err)
 	}
 
-	region := createRegion(t, newRegion("audit-storage", fileSink(&shcrv1alpha1.StorageSpec{Size: resource.MustParse("5Gi")})))
-	region.Spec.Audit.Storage = &shcrv1alpha1.StorageSpec{Size: resource.MustParse("50Gi"), StorageClassName: ptr.To("other")}
-	err = k8sClient.Update(suiteCtx, region)
+	createRegion(t, newRegion("audit-storage", fileSink(&shcrv1alpha1.StorageSpec{Size: resource.MustParse("5Gi")})))
+	// The operator writes the region too (finalizer, status): retry on conflict.
+	for err = apierrors.NewConflict(schema.GroupResource{}, "", nil); apierrors.IsConflict(err); {
+		region := getRegion(t, "audit-storage")
+		region.Spec.Audit.Storage = &shcrv1alpha1.StorageSpec{Size: resource.MustParse("50Gi"), StorageClassName: ptr.To("other")}
+		err = k8sClient.Update(suiteCtx, region)
+	}
 	if err == nil || !strings.Contains(err.Error(), "spec.audit.storage is immutable") {
 		t.Errorf("resizing the audit storage: %v, want it refused as immutable", err)
 	}
