@@ -364,9 +364,9 @@ type AuditSpec struct {
 
 	// Storage sizes each gateway replica's audit volume; only with the File
 	// sink. When unset, volumes of 10Gi of the cluster's default storage
-	// class are used. It cannot be changed once set, because a
-	// StatefulSet's volume claims cannot: plan the size for retentionDays
-	// of audit (an event is about 2.5 kB).
+	// class are used; they count against spec.quota.storage. It cannot be
+	// changed once set, because a StatefulSet's volume claims cannot: plan
+	// the size for retentionDays of audit (an event is about 2.5 kB).
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.audit.storage is immutable: existing audit volumes cannot be resized by the operator"
 	// +optional
 	Storage *StorageSpec `json:"storage,omitempty"`

@@ -199,7 +199,9 @@ func GatewayStatefulSet(region *shcrv1alpha1.ShCRRegion) *appsv1.StatefulSet {
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "StatefulSet"},
 		ObjectMeta: regionMeta(region, GatewayName, labels),
 		Spec: appsv1.StatefulSetSpec{
-			Replicas:            ptr.To(region.Spec.Gateway.Replicas),
+			Replicas: ptr.To(region.Spec.Gateway.Replicas),
+			// The client Service: clients never address a replica, so no
+			// headless Service is made for per-pod names.
 			ServiceName:         GatewayName,
 			PodManagementPolicy: appsv1.ParallelPodManagement,
 			Selector:            &metav1.LabelSelector{MatchLabels: selectorLabels(region, ComponentGateway)},
