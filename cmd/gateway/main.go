@@ -214,6 +214,13 @@ func openAudit(opts options, stdout io.Writer, logger *slog.Logger) (io.Writer, 
 	if err != nil {
 		return nil, nil, fmt.Errorf("opening the audit log (mount a writable volume or set --audit-dir): %w", err)
 	}
+	logHead := func() {
+		// An anchor for kubectl shcr audit verify --anchor: shipped off the
+		// node with the gateway's log, it shows a later rewrite of the chain.
+		file, head := log.Head()
+		logger.Info("Audit log head", "file", file, "head", head.String())
+	}
+	logHead()
 	ticker := time.NewTicker(auditMaintenance)
 	stop, stopped := make(chan struct{}), make(chan struct{})
 	go func() {
@@ -226,6 +233,7 @@ func openAudit(opts options, stdout io.Writer, logger *slog.Logger) (io.Writer, 
 				if err := log.Maintain(); err != nil {
 					logger.Error("Audit log maintenance failed", "error", err)
 				}
+				logHead()
 			}
 		}
 	}()

@@ -238,7 +238,10 @@ func TestFileSinkSurvivesRestartsAndCrashes(t *testing.T) {
 	defer records.Close()
 	auditDir := filepath.Join(dir, "audit")
 
+	var anchors []auditlog.Hash
 	serveOnce := func() {
+		var logs lockedBuffer
+		defer func() { anchors = append(anchors, loggedHeads(t, logs.String())...) }()
 		listener, err := net.Listen("tcp", "127.0.0.1:0")
 		must(t, err)
 		opts, err := parseFlags([]string{
@@ -250,7 +253,7 @@ func TestFileSinkSurvivesRestartsAndCrashes(t *testing.T) {
 		must(t, err)
 		ctx, cancel := context.WithCancel(context.Background())
 		served := make(chan error, 1)
-		go func() { served <- serve(ctx, opts, listener, io.Discard, io.Discard) }()
+		go func() { served <- serve(ctx, opts, listener, io.Discard, &logs) }()
 		base := "http://" + listener.Addr().String()
 		waitReady(t, base)
 		if status := get(t, base+"/Practitioner/p1", signES256(t, key)); status != http.StatusForbidden {
@@ -272,9 +275,50 @@ func TestFileSinkSurvivesRestartsAndCrashes(t *testing.T) {
 	must(t, f.Close())
 	serveOnce()
 
-	report, err := auditlog.Verify([]string{auditDir})
-	must(t, err)
-	if !report.OK() || !report.Closed || report.Events != 3 || report.Files != 2 {
-		t.Errorf("after a restart and a crash: %+v, want 3 events in 2 files (a new one after the crash), verified and closed", report)
+	// Each run logs its head when it starts and when it stops: anchors.
+	if len(anchors) != 6 {
+		t.Fatalf("%d heads logged, want 6 (start and stop of three runs)", len(anchors))
 	}
+	report, err := auditlog.Verify([]string{auditDir}, anchors...)
+	must(t, err)
+	if !report.OK() || !report.Closed || report.Events != 3 || report.Files != 2 || report.Head != anchors[5].String() {
+		t.Errorf("after a restart and a crash: %+v, want 3 events in 2 files (a new one after the crash), verified, closed, ending at the last head logged", report)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer the gateway's goroutines may log to.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// loggedHeads are the audit log heads in the gateway's JSON log.
+func loggedHeads(t *testing.T, logs string) []auditlog.Hash {
+	t.Helper()
+	var heads []auditlog.Hash
+	for _, line := range strings.Split(logs, "\n") {
+		var entry struct{ Msg, Head string }
+		if json.Unmarshal([]byte(line), &entry) != nil || entry.Head == "" {
+			continue
+		}
+		if entry.Msg != "Audit log head" && entry.Msg != "Audit log closed" {
+			t.Errorf("a head logged as %q", entry.Msg)
+		}
+		h, err := auditlog.ParseHash(entry.Head)
+		must(t, err)
+		heads = append(heads, h)
+	}
+	return heads
 }

@@ -320,3 +320,42 @@ func hasFinding(r Report, file string, line int, text string) bool {
 	}
 	return false
 }
+
+func TestAnchorsFindARewrittenChain(t *testing.T) {
+	dir := t.TempDir()
+	c := newClock()
+	l := openLog(t, dir, c, 0, 0)
+	write(t, l, event(1), event(2))
+	_, anchor := l.Head()
+	write(t, l, event(3))
+	_ = l.Close()
+	if r, _ := Verify([]string{dir}, anchor); !r.OK() {
+		t.Fatalf("an anchor of the untouched log: %v", r.Findings)
+	}
+
+	// Someone who can write the volume edits event 1 and computes the
+	// chain again from there: the chain is consistent, the anchor is gone.
+	path := filepath.Join(dir, names(t, dir)[0])
+	data, _ := os.ReadFile(path)
+	var out []byte
+	var head Hash
+	for line := range bytes.Lines(data) {
+		content, _, _ := unseal(bytes.TrimSuffix(line, []byte("\n")))
+		content = bytes.Replace(content, []byte("ev-000001"), []byte("ev-999999"), 1)
+		if bytes.Contains(content, []byte(KindFileOpened)) {
+			head = Hash{}
+		}
+		head = next(head, content)
+		out = seal(out, content, head)
+	}
+	if err := os.WriteFile(path, out, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := Verify([]string{dir}); !r.OK() {
+		t.Fatalf("the rewritten chain should be consistent in itself: %v", r.Findings)
+	}
+	r, _ := Verify([]string{dir}, anchor)
+	if !hasFinding(r, "(log)", 0, "anchor "+anchor.String()+" is not the hash of any line") {
+		t.Errorf("a rewritten chain with an anchor: %v", r.Findings)
+	}
+}

@@ -63,13 +63,19 @@ func (r Report) OK() bool { return len(r.Findings) == 0 }
 // before it, no file's sequence number is missing, an incomplete last line
 // is accepted only when the next file records it, and the oldest file
 // either starts the log or continues from a file that retention recorded
-// as deleted. An error is returned only when the files cannot be read.
-func Verify(paths []string) (Report, error) {
+// as deleted. Each anchor, a hash the gateway logged earlier and kept
+// elsewhere, must be the hash of some line: a chain rewritten from an edit
+// onwards is consistent in itself, but no longer holds the anchors logged
+// after the edit. An error is returned only when the files cannot be read.
+func Verify(paths []string, anchors ...Hash) (Report, error) {
 	files, findings, err := collect(paths)
 	if err != nil {
 		return Report{}, err
 	}
-	v := &verifier{report: Report{Findings: findings}, deleted: map[string]string{}}
+	v := &verifier{report: Report{Findings: findings}, deleted: map[string]string{}, anchors: map[Hash]bool{}}
+	for _, a := range anchors {
+		v.anchors[a] = false
+	}
 	for i, f := range files {
 		data, err := os.ReadFile(f.path)
 		if err != nil {
@@ -82,6 +88,12 @@ func Verify(paths []string) (Report, error) {
 		v.file(f, prev, data)
 	}
 	v.finish(files)
+	for _, a := range anchors {
+		if !v.anchors[a] {
+			v.find("(log)", 0, "anchor %s is not the hash of any line: the log was rewritten before the anchor was logged, or the lines up to it were removed", a)
+			v.anchors[a] = true // once per anchor
+		}
+	}
 	return v.report, nil
 }
 
@@ -140,6 +152,7 @@ type verifier struct {
 	torn    *tornTail         // the previous file's incomplete last line
 	first   parsed            // the first file's opening record
 	deleted map[string]string // file name -> last hash, from retention records
+	anchors map[Hash]bool     // anchors to find -> found
 }
 
 // tornTail is an incomplete last line found in a file.
@@ -209,8 +222,12 @@ func (v *verifier) line(f auditFile, prev *auditFile, n int, written []byte) {
 			}
 		}
 	}
-	if want := next(v.head, content); want != stored {
+	want := next(v.head, content)
+	if want != stored {
 		v.find(f.name, n, "hash does not match: this line was edited, or a line just before it was removed, inserted or moved")
+	}
+	if _, ok := v.anchors[stored]; ok && want == stored {
+		v.anchors[stored] = true
 	}
 	v.head = stored
 	v.report.Head, v.report.HeadFile, v.report.HeadLine = stored.String(), f.name, n

@@ -28,9 +28,10 @@ var ErrTampered = errors.New("the audit trail does not verify")
 const ExitTampered = 4
 
 type options struct {
-	closed bool
-	head   string
-	output *cli.Output
+	closed  bool
+	head    string
+	anchors []string
+	output  *cli.Output
 }
 
 // NewCommand returns the "audit" command with its "verify" verb.
@@ -57,10 +58,13 @@ func newVerify() *cobra.Command {
 			"A log whose writer is still running, or stopped without closing it, ends open: lines removed from its\n" +
 			"very end cannot be told from lines never written. --closed requires the closing record a gateway\n" +
 			"writes when it stops; --head requires the log to end at a hash kept elsewhere (the gateway logs its\n" +
-			"head when it stops).",
+			"head when it stops). And a chain alone cannot show a log rewritten, hashes and all, by someone who\n" +
+			"can write the volume: --anchor requires a hash the gateway logged earlier (\"Audit log head\", at\n" +
+			"start and hourly, shipped off the node) to be the hash of some line.",
 		Example: "  kubectl cp shcr-tvs/record-gateway-0:/var/log/shcr ./audit-tvs-0\n" +
 			"  kubectl shcr audit verify ./audit-tvs-0\n" +
-			"  kubectl shcr audit verify --closed --head sha256:6f1c... ./audit-tvs-0",
+			"  kubectl shcr audit verify --closed --head sha256:6f1c... ./audit-tvs-0\n" +
+			"  kubectl shcr audit verify --anchor sha256:93ab... --anchor sha256:0d4e... ./audit-tvs-0",
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return o.run(cmd.OutOrStdout(), args)
@@ -68,6 +72,7 @@ func newVerify() *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&o.closed, "closed", false, "require the log to end with the record of a gateway that stopped cleanly")
 	cmd.Flags().StringVar(&o.head, "head", "", "require the log to end at this hash (sha256:<64 hex digits>)")
+	cmd.Flags().StringArrayVar(&o.anchors, "anchor", nil, "require this hash, logged earlier by the gateway, to be the hash of some line (repeatable)")
 	cmd.Flags().VarP(o.output, "output", "o", o.output.Usage())
 	return cmd
 }
@@ -78,7 +83,15 @@ func (o *options) run(w io.Writer, paths []string) error {
 			return fmt.Errorf("--head: %w", err)
 		}
 	}
-	r, err := auditlog.Verify(paths)
+	var anchors []auditlog.Hash
+	for _, a := range o.anchors {
+		h, err := auditlog.ParseHash(a)
+		if err != nil {
+			return fmt.Errorf("--anchor: %w", err)
+		}
+		anchors = append(anchors, h)
+	}
+	r, err := auditlog.Verify(paths, anchors...)
 	if err != nil {
 		return err
 	}

@@ -107,7 +107,7 @@ func TestVerifyHoldsTheEndToClosedAndHead(t *testing.T) {
 	if out, err := run(dir); err != nil || !strings.Contains(out, "open (no closing record") {
 		t.Errorf("without anchors: %v\n%s", err, out)
 	}
-	for _, args := range [][]string{{"--closed", dir}, {"--head", head, dir}} {
+	for _, args := range [][]string{{"--closed", dir}, {"--head", head, dir}, {"--anchor", head, dir}} {
 		if out, err := run(args...); !errors.Is(err, ErrTampered) {
 			t.Errorf("%v: %v, want ErrTampered\n%s", args, err, out)
 		}
@@ -116,9 +116,10 @@ func TestVerifyHoldsTheEndToClosedAndHead(t *testing.T) {
 
 func TestVerifyRefusesBadInput(t *testing.T) {
 	for name, args := range map[string][]string{
-		"no path":        {},
-		"missing path":   {filepath.Join(t.TempDir(), "nope")},
-		"malformed head": {"--head", "abc", t.TempDir()},
+		"no path":          {},
+		"missing path":     {filepath.Join(t.TempDir(), "nope")},
+		"malformed head":   {"--head", "abc", t.TempDir()},
+		"malformed anchor": {"--anchor", "sha256:XYZ", t.TempDir()},
 	} {
 		if _, err := run(args...); err == nil || errors.Is(err, ErrTampered) {
 			t.Errorf("%s: %v, want a usage error", name, err)
