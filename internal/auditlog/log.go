@@ -53,6 +53,7 @@ type Log struct {
 	opts Options
 
 	f       *os.File // nil after a failed write: the next write reopens
+	closed  bool
 	name    string
 	seq     uint64
 	started time.Time
@@ -100,6 +101,9 @@ func (l *Log) Write(p []byte) (int, error) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.closed {
+		return 0, errClosed
+	}
 	l.lines = l.lines[:0]
 	for line := range bytes.Lines(p) {
 		line = line[:len(line)-1]
@@ -130,6 +134,9 @@ func (l *Log) Write(p []byte) (int, error) {
 func (l *Log) Maintain() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.closed {
+		return errClosed
+	}
 	if l.f == nil {
 		return l.open()
 	}
@@ -148,10 +155,18 @@ func (l *Log) Head() (file string, hash Hash) {
 	return l.name, l.head
 }
 
-// Close writes the closing record, fsyncs and closes the current file.
+// errClosed is returned by writes after Close.
+var errClosed = errors.New("auditlog: the log is closed")
+
+// Close writes the closing record, fsyncs and closes the current file. The
+// log takes no more writes.
 func (l *Log) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.closed {
+		return nil
+	}
+	l.closed = true
 	if l.f == nil {
 		return nil
 	}

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -120,6 +121,12 @@ func TestEveryLineStaysAnAuditEventWithItsHash(t *testing.T) {
 	r := mustVerify(t, dir)
 	if r.Events != 2 || r.Lines != 4 || !r.Closed {
 		t.Errorf("report %+v: want 2 events in 4 lines, closed", r)
+	}
+	if _, err := l.Write([]byte(event(3))); err == nil {
+		t.Error("a write after Close was taken")
+	}
+	if err := l.Maintain(); err == nil {
+		t.Error("Maintain after Close reopened the log")
 	}
 }
 
@@ -357,5 +364,31 @@ func TestAnchorsFindARewrittenChain(t *testing.T) {
 	r, _ := Verify([]string{dir}, anchor)
 	if !hasFinding(r, "(log)", 0, "anchor "+anchor.String()+" is not the hash of any line") {
 		t.Errorf("a rewritten chain with an anchor: %v", r.Findings)
+	}
+}
+
+func TestConcurrentWritesKeepTheChain(t *testing.T) {
+	dir := t.TempDir()
+	c := newClock()
+	l := openLog(t, dir, c, 0, 4000)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 25 {
+				write(t, l, event(g*1000+i), event(g*1000+500+i))
+			}
+		})
+	}
+	wg.Go(func() {
+		for range 10 {
+			if err := l.Maintain(); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	wg.Wait()
+	_ = l.Close()
+	if r := mustVerify(t, dir); r.Events != 400 {
+		t.Errorf("%d events, want 400", r.Events)
 	}
 }
