@@ -28,7 +28,7 @@ var ErrTampered = errors.New("the audit trail does not verify")
 const ExitTampered = 4
 
 type options struct {
-	closed  bool
+	open    bool
 	head    string
 	anchors []string
 	output  *cli.Output
@@ -55,22 +55,21 @@ func newVerify() *cobra.Command {
 			"the line before, every file continues from the last hash of the file before it, and files deleted by\n" +
 			"retention are recorded in the chain. It names the file and line of every edit, removal, insertion or\n" +
 			"reordering, and every missing file, and exits with code 4 when it finds any.\n\n" +
-			"A log whose writer is still running, or stopped without closing it, ends open: lines removed from its\n" +
-			"very end cannot be told from lines never written. --closed requires the closing record a gateway\n" +
-			"writes when it stops; --head requires the log to end at a hash kept elsewhere (the gateway logs its\n" +
-			"head when it stops). And a chain alone cannot show a log rewritten, hashes and all, by someone who\n" +
-			"can write the volume: --anchor requires a hash the gateway logged earlier (\"Audit log head\", at\n" +
-			"start and hourly, shipped off the node) to be the hash of some line.",
+			"A log must end with the closing record its gateway writes when it stops: otherwise lines or files\n" +
+			"removed from its very end could not be told from lines never written. A log copied from a running\n" +
+			"gateway ends open: --open accepts that, and --head then requires the log to end at a hash kept\n" +
+			"elsewhere. A chain alone cannot show a log rewritten, hashes and all, by someone who can write the\n" +
+			"volume: --anchor requires a hash the gateway logged earlier (\"Audit log head\", at start, hourly\n" +
+			"and at stop, shipped off the node) to be the hash of some line.",
 		Example: "  kubectl cp shcr-tvs/record-gateway-0:/var/log/shcr ./audit-tvs-0\n" +
 			"  kubectl shcr audit verify ./audit-tvs-0\n" +
-			"  kubectl shcr audit verify --closed --head sha256:6f1c... ./audit-tvs-0\n" +
-			"  kubectl shcr audit verify --anchor sha256:93ab... --anchor sha256:0d4e... ./audit-tvs-0",
+			"  kubectl shcr audit verify --open --anchor sha256:93ab... --anchor sha256:0d4e... ./audit-tvs-0",
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return o.run(cmd.OutOrStdout(), args)
 		},
 	}
-	cmd.Flags().BoolVar(&o.closed, "closed", false, "require the log to end with the record of a gateway that stopped cleanly")
+	cmd.Flags().BoolVar(&o.open, "open", false, "accept a log without the closing record at its end (copied from a running gateway); its end is then unproven but for --head")
 	cmd.Flags().StringVar(&o.head, "head", "", "require the log to end at this hash (sha256:<64 hex digits>)")
 	cmd.Flags().StringArrayVar(&o.anchors, "anchor", nil, "require this hash, logged earlier by the gateway, to be the hash of some line (repeatable)")
 	cmd.Flags().VarP(o.output, "output", "o", o.output.Usage())
@@ -99,9 +98,9 @@ func (o *options) run(w io.Writer, paths []string) error {
 		r.Findings = append(r.Findings, auditlog.Finding{File: r.HeadFile, Line: r.HeadLine,
 			Message: fmt.Sprintf("the log ends at %s, not at the --head given: lines or files were removed from its end, or added", r.Head)})
 	}
-	if o.closed && !r.Closed {
+	if !o.open && !r.Closed && r.Files > 0 {
 		r.Findings = append(r.Findings, auditlog.Finding{File: r.HeadFile, Line: r.HeadLine,
-			Message: "the log does not end with the closing record (--closed): its end was removed, or its gateway is running or did not stop cleanly"})
+			Message: "the log does not end with the closing record: lines or files were removed from its end, or its gateway is running or did not stop cleanly (--open accepts that)"})
 	}
 	if err := cli.Print(w, o.output.String(), r, func(w io.Writer) error { return table(w, r) }); err != nil {
 		return err

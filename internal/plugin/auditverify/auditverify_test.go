@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -61,7 +62,8 @@ func TestVerifyAnUntouchedLog(t *testing.T) {
 	for name, args := range map[string][]string{
 		"directory":          {dir},
 		"files":              files,
-		"closed and head":    {"--closed", "--head", head, dir},
+		"head":               {"--head", head, dir},
+		"open accepted":      {"--open", dir},
 		"files out of order": append([]string{files[len(files)-1]}, files[:len(files)-1]...),
 	} {
 		out, err := run(args...)
@@ -94,20 +96,21 @@ func TestVerifyNamesTheTamperedLineAndFails(t *testing.T) {
 	}
 }
 
-func TestVerifyHoldsTheEndToClosedAndHead(t *testing.T) {
+func TestVerifyHoldsTheEndToTheClosingRecordAndAnchors(t *testing.T) {
 	dir, files, head := writeLog(t, 20)
 	last := files[len(files)-1]
 	data, _ := os.ReadFile(last)
 	lines := strings.SplitAfter(string(data), "\n")
 	// The closing record and the last event removed: the chain that is
-	// left is sound, so only the anchors find it.
+	// left is sound, so only the missing closing record and the anchors
+	// find it.
 	if err := os.WriteFile(last, []byte(strings.Join(lines[:len(lines)-3], "")), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := run(dir); err != nil || !strings.Contains(out, "open (no closing record") {
-		t.Errorf("without anchors: %v\n%s", err, out)
+	if out, err := run("--open", dir); err != nil || !strings.Contains(out, "open (no closing record") {
+		t.Errorf("--open accepts a log without its closing record: %v\n%s", err, out)
 	}
-	for _, args := range [][]string{{"--closed", dir}, {"--head", head, dir}, {"--anchor", head, dir}} {
+	for _, args := range [][]string{{dir}, {"--open", "--head", head, dir}, {"--open", "--anchor", head, dir}} {
 		if out, err := run(args...); !errors.Is(err, ErrTampered) {
 			t.Errorf("%v: %v, want ErrTampered\n%s", args, err, out)
 		}
@@ -128,5 +131,43 @@ func TestVerifyRefusesBadInput(t *testing.T) {
 	// A directory without audit files verifies nothing: a finding, not a pass.
 	if _, err := run(t.TempDir()); !errors.Is(err, ErrTampered) {
 		t.Errorf("an empty directory: %v, want ErrTampered", err)
+	}
+}
+
+// The kubectl-shcr binary is what an auditor or a CI job runs: exit code 0
+// for a trail that verifies, 4 for one that does not, 1 on an error.
+func TestKubectlShcrAuditVerifyExitCodes(t *testing.T) {
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("the go command is needed to build kubectl-shcr")
+	}
+	bin := filepath.Join(t.TempDir(), "kubectl-shcr")
+	if out, err := exec.Command(goTool, "build", "-o", bin, "github.com/shcr-io/shcr-operator/cmd/kubectl-shcr").CombinedOutput(); err != nil {
+		t.Fatalf("building kubectl-shcr: %v\n%s", err, out)
+	}
+	good, _, _ := writeLog(t, 10)
+	middle, files, _ := writeLog(t, 20)
+	if err := os.Remove(files[1]); err != nil {
+		t.Fatal(err)
+	}
+	newest, files, _ := writeLog(t, 10)
+	if err := os.Remove(files[len(files)-1]); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		dir  string
+		code int
+		want string
+	}{
+		{good, 0, "verified: "},
+		{middle, ExitTampered, "are missing before it"},
+		{newest, ExitTampered, "does not end with the closing record"},
+		{filepath.Join(good, "missing"), 1, "Error: "},
+	} {
+		cmd := exec.Command(bin, "audit", "verify", tc.dir)
+		out, _ := cmd.CombinedOutput()
+		if code := cmd.ProcessState.ExitCode(); code != tc.code || !strings.Contains(string(out), tc.want) {
+			t.Errorf("%s: exit code %d, want %d, and output saying %q:\n%s", tc.dir, code, tc.code, tc.want, out)
+		}
 	}
 }
