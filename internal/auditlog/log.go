@@ -123,7 +123,9 @@ func (l *Log) Write(p []byte) (int, error) {
 			return 0, err
 		}
 	}
-	if err := l.append(l.lines...); err != nil {
+	err := l.append(l.lines...)
+	clear(l.lines) // hold no reference to the caller's buffer
+	if err != nil {
 		return 0, err
 	}
 	return len(p), nil
@@ -147,8 +149,8 @@ func (l *Log) Maintain() error {
 	return l.retain(now)
 }
 
-// Head is the current file and the log's last hash: an
-// anchor to keep elsewhere, which Verify can be asked to end at.
+// Head is the current file and the log's last hash: an anchor to keep
+// elsewhere, which Verify can be asked to find or to end at.
 func (l *Log) Head() (file string, hash Hash) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
