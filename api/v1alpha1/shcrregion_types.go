@@ -35,7 +35,8 @@ const (
 	// AuditSinkStdout writes one JSON AuditEvent per line to the gateway's
 	// standard output, for the cluster's log pipeline to ship.
 	AuditSinkStdout AuditSink = "Stdout"
-	// AuditSinkFile writes audit events to a file on a volume of the gateway.
+	// AuditSinkFile writes audit events to hash-chained, rotated files on a
+	// volume per gateway replica.
 	AuditSinkFile AuditSink = "File"
 )
 
@@ -363,20 +364,40 @@ type QuotaSpec struct {
 }
 
 // AuditSpec configures the region's access audit trail.
+// +kubebuilder:validation:XValidation:rule="!has(self.storage) || self.sink == 'File'",message="spec.audit.storage: only the File sink keeps audit on a volume; with Stdout, storage and retention are the log pipeline's job"
 type AuditSpec struct {
 	// RetentionDays is how long audit events are kept. The default of 2922
 	// days (8 years) follows the NHS Records Management Code of Practice for
-	// audit trails of records access.
+	// audit trails of records access. With the File sink the gateway deletes
+	// an audit file once its newest event is older than this, and records the
+	// deletion in the audit trail's hash chain. With the Stdout sink the
+	// gateway keeps nothing and this field is display-only: retention is the
+	// log pipeline's job.
 	// +kubebuilder:default=2922
 	// +kubebuilder:validation:Minimum=180
 	// +kubebuilder:validation:Maximum=36500
 	// +optional
 	RetentionDays int32 `json:"retentionDays,omitempty"`
 
-	// Sink is where the gateway writes audit events.
+	// Sink is where the gateway writes audit events. Stdout writes one
+	// AuditEvent per line to the container's output for the cluster's log
+	// pipeline, which is then responsible for keeping it durable, retained
+	// and tamper-evident. File runs the gateway as a StatefulSet with a
+	// volume per replica, holding hash-chained, rotated audit files that
+	// "kubectl shcr audit verify" checks. Switching sinks replaces the
+	// gateway's workload; the audit volumes are kept.
 	// +kubebuilder:default=Stdout
 	// +optional
 	Sink AuditSink `json:"sink,omitempty"`
+
+	// Storage sizes each gateway replica's audit volume; only with the File
+	// sink. When unset, volumes of 10Gi of the cluster's default storage
+	// class are used; they count against spec.quota.storage. It cannot be
+	// changed once set, because a StatefulSet's volume claims cannot: plan
+	// the size for retentionDays of audit (an event is about 2.5 kB).
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.audit.storage is immutable: existing audit volumes cannot be resized by the operator"
+	// +optional
+	Storage *StorageSpec `json:"storage,omitempty"`
 }
 
 // PolicyBundleStatus describes the compiled policy bundle the gateway enforces.

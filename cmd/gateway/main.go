@@ -23,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/shcr-io/shcr-operator/internal/auditlog"
 	"github.com/shcr-io/shcr-operator/internal/gateway"
 )
 
@@ -37,7 +38,7 @@ type options struct {
 	listen          string
 	upstream        string
 	auditSink       string
-	auditFile       string
+	audit           auditlog.Options
 	shutdownDelay   time.Duration
 	shutdownTimeout time.Duration
 	gateway         gateway.Config
@@ -86,8 +87,8 @@ func bindServingFlags(fs *flag.FlagSet, opts *options) {
 	fs.StringVar(&opts.upstream, "upstream", "", "FHIR base URL of the record service, e.g. http://record-service.shcr-tvs.svc:8080/fhir.")
 	fs.StringVar(&opts.gateway.Region, "region", "", "The ShCRRegion this gateway serves; a policy bundle for another region is refused.")
 	fs.StringVar(&opts.gateway.BundleDir, "bundle-dir", "/etc/shcr/bundle", "Directory of the mounted policy bundle (bundle.json or bundle.json.gz).")
-	fs.StringVar(&opts.auditSink, "audit-sink", auditSinkStdout, "Where audit events go: Stdout, or File (--audit-file).")
-	fs.StringVar(&opts.auditFile, "audit-file", "/var/log/shcr/audit.jsonl", "File audit events are appended to with --audit-sink=File.")
+	fs.StringVar(&opts.auditSink, "audit-sink", auditSinkStdout, "Where audit events go: Stdout, or File (hash-chained files in --audit-dir).")
+	bindAuditFileFlags(fs, &opts.audit)
 	fs.Func("decision-api-roles", "Comma-separated national RBAC role codes (R8000, ...) that may use /v1/decisions; without it or --decision-api-audience, nobody may.",
 		func(value string) error {
 			opts.gateway.DecisionAPI.Roles = append(opts.gateway.DecisionAPI.Roles, strings.Split(value, ",")...)
@@ -99,6 +100,13 @@ func bindServingFlags(fs *flag.FlagSet, opts *options) {
 	fs.DurationVar(&opts.gateway.UpstreamTimeout, "upstream-timeout", 30*time.Second, "Longest wait for the record service.")
 	fs.DurationVar(&opts.shutdownDelay, "shutdown-delay", 5*time.Second, "On SIGTERM, how long to report not ready before closing the listener.")
 	fs.DurationVar(&opts.shutdownTimeout, "shutdown-timeout", 20*time.Second, "On SIGTERM, how long to let requests in flight finish.")
+}
+
+// bindAuditFileFlags binds the flags of the File audit sink.
+func bindAuditFileFlags(fs *flag.FlagSet, a *auditlog.Options) {
+	fs.StringVar(&a.Dir, "audit-dir", "/var/log/shcr", "Directory of the audit files with --audit-sink=File; it must be on a writable volume.")
+	fs.IntVar(&a.RetentionDays, "audit-retention-days", 0, "With --audit-sink=File, days an audit file is kept after its newest event; 0 keeps every file.")
+	fs.Int64Var(&a.MaxFileBytes, "audit-max-file-bytes", auditlog.DefaultMaxFileBytes, "With --audit-sink=File, the size at which a new audit file is started (one is also started every UTC day).")
 }
 
 // bindIdentityFlags binds the token verification flags; the claim flags
@@ -132,6 +140,9 @@ func (o *options) complete() error {
 		return fmt.Errorf("--upstream: %w", err)
 	}
 	o.gateway.Upstream = u
+	if o.audit.RetentionDays < 0 {
+		return fmt.Errorf("--audit-retention-days must be 0 (keep every file) or more, not %d", o.audit.RetentionDays)
+	}
 	switch o.auditSink {
 	case auditSinkStdout, auditSinkFile:
 		return nil
@@ -146,7 +157,7 @@ func (o *options) complete() error {
 func serve(ctx context.Context, opts options, listener net.Listener, stdout, stderr io.Writer) error {
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
 	gateway.TuneRuntime(logger)
-	audit, closeAudit, err := openAudit(opts, stdout)
+	audit, closeAudit, err := openAudit(opts, stdout, logger)
 	if err != nil {
 		_ = listener.Close()
 		return err
@@ -191,15 +202,55 @@ func serve(ctx context.Context, opts options, listener net.Listener, stdout, std
 	return nil
 }
 
-// openAudit opens the audit sink. A file is opened for appending and must
-// be on a writable volume.
-func openAudit(opts options, stdout io.Writer) (io.Writer, func(), error) {
+// auditMaintenance is how often the File sink is checked for a new UTC day
+// and for files past retention when no request writes to it.
+const auditMaintenance = time.Hour
+
+// openAudit opens the audit sink: stdout, or the hash-chained audit files of
+// internal/auditlog, kept up by a goroutine the returned func stops before
+// it closes the log.
+func openAudit(opts options, stdout io.Writer, logger *slog.Logger) (io.Writer, func(), error) {
 	if opts.auditSink == auditSinkStdout {
 		return stdout, func() {}, nil
 	}
-	f, err := os.OpenFile(opts.auditFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, nil, fmt.Errorf("opening the audit file (mount a writable volume or set --audit-file): %w", err)
+	a := opts.audit
+	if a.Observer == "" {
+		a.Observer, _ = os.Hostname()
 	}
-	return f, func() { _ = f.Close() }, nil
+	log, err := auditlog.Open(a)
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening the audit log (mount a writable volume or set --audit-dir): %w", err)
+	}
+	logHead := func() {
+		// An anchor for kubectl shcr audit verify --anchor: shipped off the
+		// node with the gateway's log, it shows a later rewrite of the chain.
+		file, head := log.Head()
+		logger.Info("Audit log head", "file", file, "head", head.String())
+	}
+	logHead()
+	ticker := time.NewTicker(auditMaintenance)
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-ticker.C:
+				if err := log.Maintain(); err != nil {
+					logger.Error("Audit log maintenance failed", "error", err)
+				}
+				logHead()
+			}
+		}
+	}()
+	return log, func() {
+		ticker.Stop()
+		close(stop)
+		<-stopped
+		err := log.Close()
+		file, head := log.Head()
+		// The head is an anchor for kubectl shcr audit verify --head.
+		logger.Info("Audit log closed", "file", file, "head", head.String(), "error", err)
+	}, nil
 }

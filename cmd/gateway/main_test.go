@@ -25,6 +25,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/shcr-io/shcr-operator/internal/auditlog"
 	"github.com/shcr-io/shcr-operator/internal/gateway"
 	"github.com/shcr-io/shcr-operator/internal/policy"
 )
@@ -74,10 +75,11 @@ func TestParseFlags(t *testing.T) {
 	}
 
 	for args, want := range map[string]string{
-		"--region=tvs":                           "--upstream is required",
-		"--upstream=http://u --audit-sink=Kafka": "--audit-sink must be Stdout or File",
-		"--upstream=http://u --nonsense":         "flag provided but not defined",
-		"--upstream=http://u extra":              "unexpected arguments",
+		"--region=tvs":                                  "--upstream is required",
+		"--upstream=http://u --audit-sink=Kafka":        "--audit-sink must be Stdout or File",
+		"--upstream=http://u --audit-retention-days=-1": "--audit-retention-days must be 0",
+		"--upstream=http://u --nonsense":                "flag provided but not defined",
+		"--upstream=http://u extra":                     "unexpected arguments",
 	} {
 		if _, err := parseFlags(strings.Fields(args), io.Discard); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("parseFlags(%s) = %v, want %q", args, err, want)
@@ -130,7 +132,7 @@ func TestServe(t *testing.T) {
 	opts, err := parseFlags([]string{
 		"--upstream=" + records.URL + "/fhir", "--region=tvs", "--bundle-dir=" + filepath.Join(dir, "bundle"),
 		"--issuer=https://idp.example", "--audience=gw", "--jwks-file=" + filepath.Join(dir, "jwks.json"),
-		"--audit-sink=File", "--audit-file=" + filepath.Join(dir, "audit.jsonl"),
+		"--audit-sink=File", "--audit-dir=" + filepath.Join(dir, "audit"), "--audit-retention-days=180",
 		"--shutdown-delay=0s", "--shutdown-timeout=5s",
 	}, io.Discard)
 	must(t, err)
@@ -155,10 +157,20 @@ func TestServe(t *testing.T) {
 	if err := <-served; err != nil {
 		t.Fatalf("serve: %v", err)
 	}
-	audit, err := os.ReadFile(filepath.Join(dir, "audit.jsonl"))
+	files, err := filepath.Glob(filepath.Join(dir, "audit", "audit-*.jsonl"))
+	must(t, err)
+	if len(files) != 1 {
+		t.Fatalf("audit files %v, want one", files)
+	}
+	audit, err := os.ReadFile(files[0])
 	must(t, err)
 	if !strings.Contains(string(audit), `"resourceType":"AuditEvent"`) || strings.Contains(string(audit), token) {
 		t.Errorf("audit file = %s", audit)
+	}
+	report, err := auditlog.Verify([]string{filepath.Join(dir, "audit")})
+	must(t, err)
+	if !report.OK() || !report.Closed || report.Events != 1 {
+		t.Errorf("the audit log written through the gateway: %+v, want one event in a verified, closed log", report)
 	}
 }
 
@@ -220,4 +232,107 @@ func must(t *testing.T, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestFileSinkSurvivesRestartsAndCrashes runs the gateway three times on
+// one audit directory, as a StatefulSet replica restarts on its volume: a
+// clean stop, then a crash that leaves half a line. Every run's events are
+// kept and the whole trail verifies.
+func TestFileSinkSurvivesRestartsAndCrashes(t *testing.T) {
+	dir := t.TempDir()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	must(t, err)
+	writeJSON(t, filepath.Join(dir, "jwks.json"), jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k1"}}})
+	must(t, os.Mkdir(filepath.Join(dir, "bundle"), 0o755))
+	writeJSON(t, filepath.Join(dir, "bundle", policy.FileJSON), policy.Bundle{Version: policy.BundleVersion, Region: "tvs"})
+	records := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", gateway.ContentTypeFHIR)
+		_, _ = io.WriteString(w, `{"resourceType":"Practitioner","id":"p1","meta":{"tag":[{"system":"`+gateway.SystemODS+`","code":"RR8"}]}}`)
+	}))
+	defer records.Close()
+	auditDir := filepath.Join(dir, "audit")
+
+	var anchors []auditlog.Hash
+	serveOnce := func() {
+		var logs lockedBuffer
+		defer func() { anchors = append(anchors, loggedHeads(t, logs.String())...) }()
+		listener, err := net.Listen("tcp", "127.0.0.1:0")
+		must(t, err)
+		opts, err := parseFlags([]string{
+			"--upstream=" + records.URL + "/fhir", "--region=tvs", "--bundle-dir=" + filepath.Join(dir, "bundle"),
+			"--issuer=https://idp.example", "--audience=gw", "--jwks-file=" + filepath.Join(dir, "jwks.json"),
+			"--audit-sink=File", "--audit-dir=" + auditDir, "--audit-retention-days=180",
+			"--shutdown-delay=0s", "--shutdown-timeout=5s",
+		}, io.Discard)
+		must(t, err)
+		ctx, cancel := context.WithCancel(context.Background())
+		served := make(chan error, 1)
+		go func() { served <- serve(ctx, opts, listener, io.Discard, &logs) }()
+		base := "http://" + listener.Addr().String()
+		waitReady(t, base)
+		if status := get(t, base+"/Practitioner/p1", signES256(t, key)); status != http.StatusForbidden {
+			t.Errorf("read answered %d, want 403 (the empty bundle grants nothing)", status)
+		}
+		cancel()
+		must(t, <-served)
+	}
+
+	serveOnce()
+	serveOnce()
+	// A crash mid-write: the newest file ends in part of an event.
+	files, err := filepath.Glob(filepath.Join(auditDir, "audit-*.jsonl"))
+	must(t, err)
+	f, err := os.OpenFile(files[len(files)-1], os.O_WRONLY|os.O_APPEND, 0)
+	must(t, err)
+	_, err = f.WriteString(`{"resourceType":"AuditEvent","id":"half`)
+	must(t, err)
+	must(t, f.Close())
+	serveOnce()
+
+	// Each run logs its head when it starts and when it stops: anchors.
+	if len(anchors) != 6 {
+		t.Fatalf("%d heads logged, want 6 (start and stop of three runs)", len(anchors))
+	}
+	report, err := auditlog.Verify([]string{auditDir}, anchors...)
+	must(t, err)
+	if !report.OK() || !report.Closed || report.Events != 3 || report.Files != 2 || report.Head != anchors[5].String() {
+		t.Errorf("after a restart and a crash: %+v, want 3 events in 2 files (a new one after the crash), verified, closed, ending at the last head logged", report)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer the gateway's goroutines may log to.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// loggedHeads are the audit log heads in the gateway's JSON log.
+func loggedHeads(t *testing.T, logs string) []auditlog.Hash {
+	t.Helper()
+	var heads []auditlog.Hash
+	for _, line := range strings.Split(logs, "\n") {
+		var entry struct{ Msg, Head string }
+		if json.Unmarshal([]byte(line), &entry) != nil || entry.Head == "" {
+			continue
+		}
+		if entry.Msg != "Audit log head" && entry.Msg != "Audit log closed" {
+			t.Errorf("a head logged as %q", entry.Msg)
+		}
+		h, err := auditlog.ParseHash(entry.Head)
+		must(t, err)
+		heads = append(heads, h)
+	}
+	return heads
 }

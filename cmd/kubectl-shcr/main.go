@@ -15,6 +15,7 @@ import (
 
 	"github.com/shcr-io/shcr-operator/internal/plugin/accessmatrix"
 	"github.com/shcr-io/shcr-operator/internal/plugin/agreements"
+	"github.com/shcr-io/shcr-operator/internal/plugin/auditverify"
 	"github.com/shcr-io/shcr-operator/internal/plugin/cli"
 	"github.com/shcr-io/shcr-operator/internal/plugin/diff"
 	"github.com/shcr-io/shcr-operator/internal/plugin/evidence"
@@ -32,12 +33,15 @@ func main() {
 		explain.NewCommand(g),
 		diff.NewCommand(g),
 		evidence.NewCommand(g),
+		auditverify.NewCommand(g),
 	)
 	err := root.Execute()
 	switch {
 	case err == nil:
 	case errors.Is(err, diff.ErrWidened):
 		os.Exit(diff.ExitWidened) // the report, summary line included, is already written
+	case errors.Is(err, auditverify.ErrTampered):
+		os.Exit(auditverify.ExitTampered) // the findings are already written
 	default:
 		fmt.Fprintln(os.Stderr, "Error:", err)
 		os.Exit(1)

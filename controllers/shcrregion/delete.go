@@ -12,6 +12,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -22,7 +24,8 @@ import (
 )
 
 // reconcileDelete tears a region down according to its deletionPolicy.
-// Retain keeps the namespace and the record service's volume claims, frees
+// Retain keeps the namespace, the record service's volume claims and the
+// gateway's audit volume claims, frees
 // them of any owner so nothing garbage-collects them, and removes the
 // workloads. Delete removes the namespace with everything in it.
 func (r *Reconciler) reconcileDelete(ctx context.Context, region *shcrv1alpha1.ShCRRegion) (ctrl.Result, error) {
@@ -47,7 +50,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, region *shcrv1alpha1.S
 			return ctrl.Result{}, err
 		}
 		r.event(region, corev1.EventTypeNormal, shcrv1alpha1.ReasonRetained,
-			"deletionPolicy is Retain: namespace %s and the record service's volumes are kept", ns)
+			"deletionPolicy is Retain: namespace %s, the record service's volumes and the audit volumes are kept", ns)
 		log.Info("Region deleted; namespace and volumes retained", "namespace", ns)
 	}
 
@@ -74,9 +77,14 @@ func (r *Reconciler) retain(ctx context.Context, region *shcrv1alpha1.ShCRRegion
 		return fmt.Errorf("retaining namespace %s: %w", ns, err)
 	}
 
+	// The record service's data and the gateway's audit trail.
+	kept, err := labels.NewRequirement(specs.LabelComponent, selection.In, []string{specs.ComponentRecordService, specs.ComponentGateway})
+	if err != nil {
+		return err
+	}
 	claims := &corev1.PersistentVolumeClaimList{}
 	if err := r.Client.List(ctx, claims, client.InNamespace(ns),
-		client.MatchingLabels{specs.LabelComponent: specs.ComponentRecordService}); err != nil {
+		client.MatchingLabelsSelector{Selector: labels.NewSelector().Add(*kept)}); err != nil {
 		return err
 	}
 	for i := range claims.Items {
@@ -99,6 +107,7 @@ func (r *Reconciler) retain(ctx context.Context, region *shcrv1alpha1.ShCRRegion
 	for _, workload := range []client.Object{
 		&appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: specs.RecordServiceName}},
 		&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: specs.GatewayName}},
+		&appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: specs.GatewayName}},
 	} {
 		if err := r.Client.Delete(ctx, workload, client.PropagationPolicy(metav1.DeletePropagationBackground)); client.IgnoreNotFound(err) != nil {
 			return fmt.Errorf("removing %T %s: %w", workload, workload.GetName(), err)

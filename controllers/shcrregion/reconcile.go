@@ -192,22 +192,52 @@ func (r *Reconciler) reconcileRecordService(ctx context.Context, region *shcrv1a
 	if err := r.Client.Get(ctx, client.ObjectKeyFromObject(sts), live); client.IgnoreNotFound(err) != nil {
 		return ctrl.Result{}, err
 	}
-	status, reason, msg := statefulSetAvailability(live)
+	status, reason, msg := statefulSetAvailability(live, "record service")
 	setCondition(region, shcrv1alpha1.ConditionRecordServiceAvailable, status, reason, msg)
 	region.Status.Endpoints.RecordService = specs.RecordServiceURL(region)
 	return ctrl.Result{}, nil
 }
 
+// reconcileGateway applies the gateway's Service and workload: a StatefulSet
+// with an audit volume per replica for the File sink, a Deployment for
+// Stdout. The workload of the other kind, left by a change of sink, is
+// removed once the new one is applied; the audit volumes stay.
 func (r *Reconciler) reconcileGateway(ctx context.Context, region *shcrv1alpha1.ShCRRegion) (ctrl.Result, error) {
-	deploy := specs.GatewayDeployment(region)
-	if err := r.applyAll(ctx, specs.GatewayService(region), deploy); err != nil {
+	key := client.ObjectKey{Namespace: shcrv1alpha1.NamespaceFor(region.Name), Name: specs.GatewayName}
+	var desired, stale client.Object = specs.GatewayDeployment(region), &appsv1.StatefulSet{}
+	staleKind := "StatefulSet"
+	if specs.GatewayIsStatefulSet(region) {
+		desired, stale, staleKind = specs.GatewayStatefulSet(region), &appsv1.Deployment{}, "Deployment"
+	}
+	if err := r.applyAll(ctx, specs.GatewayService(region), desired); err != nil {
 		return ctrl.Result{}, r.childFailed(region, shcrv1alpha1.ConditionGatewayAvailable, err)
 	}
-	live := &appsv1.Deployment{}
-	if err := r.Client.Get(ctx, client.ObjectKeyFromObject(deploy), live); client.IgnoreNotFound(err) != nil {
+	// Read from the cache first, so a steady region costs no API call.
+	if err := r.Client.Get(ctx, key, stale); client.IgnoreNotFound(err) != nil {
 		return ctrl.Result{}, err
+	} else if err == nil && metav1.IsControlledBy(stale, region) {
+		err := r.Client.Delete(ctx, stale, client.PropagationPolicy(metav1.DeletePropagationBackground))
+		if client.IgnoreNotFound(err) != nil {
+			return ctrl.Result{}, r.childFailed(region, shcrv1alpha1.ConditionGatewayAvailable,
+				fmt.Errorf("removing the gateway's %s of the previous audit sink: %w", staleKind, err))
+		}
 	}
-	status, reason, msg := conditions.DeploymentAvailability(live)
+	var status metav1.ConditionStatus
+	var reason, msg string
+	switch desired.(type) {
+	case *appsv1.StatefulSet:
+		live := &appsv1.StatefulSet{}
+		if err := r.Client.Get(ctx, key, live); client.IgnoreNotFound(err) != nil {
+			return ctrl.Result{}, err
+		}
+		status, reason, msg = statefulSetAvailability(live, "gateway")
+	default:
+		live := &appsv1.Deployment{}
+		if err := r.Client.Get(ctx, key, live); client.IgnoreNotFound(err) != nil {
+			return ctrl.Result{}, err
+		}
+		status, reason, msg = conditions.DeploymentAvailability(live)
+	}
 	setCondition(region, shcrv1alpha1.ConditionGatewayAvailable, status, reason, msg)
 	region.Status.Endpoints.Gateway = specs.GatewayURL(region)
 	return ctrl.Result{}, nil

@@ -99,6 +99,10 @@ func markWorkloadsAvailable(t *testing.T, region string) {
 	if err := k8sClient.Status().Update(suiteCtx, sts); err != nil {
 		t.Fatalf("updating StatefulSet status: %v", err)
 	}
+	if specs.GatewayIsStatefulSet(getRegion(t, region)) {
+		markGatewayStatefulSetAvailable(t, region)
+		return
+	}
 	deploy := &appsv1.Deployment{}
 	waitFor(t, "the gateway Deployment", func() (bool, string) {
 		err := k8sClient.Get(suiteCtx, client.ObjectKey{Namespace: ns, Name: specs.GatewayName}, deploy)
@@ -107,6 +111,21 @@ func markWorkloadsAvailable(t *testing.T, region string) {
 	fixtures.RolledOut(deploy)
 	if err := k8sClient.Status().Update(suiteCtx, deploy); err != nil {
 		t.Fatalf("updating Deployment status: %v", err)
+	}
+}
+
+// markGatewayStatefulSetAvailable reports the gateway's StatefulSet (the
+// File audit sink) as fully rolled out.
+func markGatewayStatefulSetAvailable(t *testing.T, region string) {
+	t.Helper()
+	sts := &appsv1.StatefulSet{}
+	waitFor(t, "the gateway StatefulSet", func() (bool, string) {
+		err := k8sClient.Get(suiteCtx, client.ObjectKey{Namespace: shcrv1alpha1.NamespaceFor(region), Name: specs.GatewayName}, sts)
+		return err == nil, fmt.Sprint(err)
+	})
+	fixtures.StatefulSetRolledOut(sts)
+	if err := k8sClient.Status().Update(suiteCtx, sts); err != nil {
+		t.Fatalf("updating the gateway StatefulSet status: %v", err)
 	}
 }
 

@@ -48,10 +48,10 @@ func markPaused(region *shcrv1alpha1.ShCRRegion) {
 }
 
 // statefulSetAvailability says whether every desired replica of the
-// current revision is ready.
-func statefulSetAvailability(sts *appsv1.StatefulSet) (metav1.ConditionStatus, string, string) {
+// current revision of what's StatefulSet is ready.
+func statefulSetAvailability(sts *appsv1.StatefulSet, what string) (metav1.ConditionStatus, string, string) {
 	if sts.Name == "" {
-		return metav1.ConditionFalse, shcrv1alpha1.ReasonRollingOut, "the record service StatefulSet is not yet in the cache"
+		return metav1.ConditionFalse, shcrv1alpha1.ReasonRollingOut, "the " + what + " StatefulSet is not yet in the cache"
 	}
 	want := int32(1)
 	if sts.Spec.Replicas != nil {

@@ -91,7 +91,7 @@ func TestWorkloadAvailability(t *testing.T) {
 		"spec not seen": {sts(3, 2, 2), metav1.ConditionFalse},
 		"not in cache":  {&appsv1.StatefulSet{}, metav1.ConditionFalse},
 	} {
-		if got, _, _ := statefulSetAvailability(tc.sts); got != tc.want {
+		if got, _, _ := statefulSetAvailability(tc.sts, "record service"); got != tc.want {
 			t.Errorf("statefulset %s: %s, want %s", name, got, tc.want)
 		}
 	}

@@ -10,8 +10,10 @@ import (
 	"strings"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -50,7 +52,7 @@ func region(mods ...func(*shcrv1alpha1.ShCRRegion)) *shcrv1alpha1.ShCRRegion {
 func allChildren(r *shcrv1alpha1.ShCRRegion) []client.Object {
 	objs := []client.Object{
 		Namespace(r), ResourceQuota(r), LimitRange(r), AdminRole(r), AdminRoleBinding(r),
-		RecordServiceStatefulSet(r), GatewayDeployment(r), GatewayService(r), PolicyBundleConfigMap(r, policy.Stored{Name: policy.FileJSON, Data: []byte("{}")}),
+		RecordServiceStatefulSet(r), GatewayDeployment(r), GatewayStatefulSet(r), GatewayService(r), PolicyBundleConfigMap(r, policy.Stored{Name: policy.FileJSON, Data: []byte("{}")}),
 	}
 	for _, o := range ServiceAccounts(r) {
 		objs = append(objs, o)
@@ -91,6 +93,7 @@ func TestPodTemplatesAreRestrictedAndBounded(t *testing.T) {
 	templates := map[string]corev1.PodTemplateSpec{
 		"record service": RecordServiceStatefulSet(r).Spec.Template,
 		"gateway":        GatewayDeployment(r).Spec.Template,
+		"gateway (File)": GatewayStatefulSet(region(func(r *shcrv1alpha1.ShCRRegion) { r.Spec.Audit.Sink = shcrv1alpha1.AuditSinkFile })).Spec.Template,
 	}
 	for name, tmpl := range templates {
 		pod := tmpl.Spec
@@ -229,13 +232,13 @@ func TestGatewayConfigurationFollowsTheRegion(t *testing.T) {
 		r.Spec.Gateway.DecisionAPI = shcrv1alpha1.GatewayDecisionAPI{Roles: []string{"R8000", "R0260"}, Audience: "tvs-pep"}
 		r.Spec.Audit.Sink = shcrv1alpha1.AuditSinkFile
 	})
-	d := GatewayDeployment(r)
+	d := GatewayStatefulSet(r)
 	args := d.Spec.Template.Spec.Containers[0].Args
 	for _, want := range []string{
 		"--decision-api-roles=R8000,R0260", "--decision-api-audience=tvs-pep",
 		"--region=wessex", "--bundle-dir=" + GatewayBundleDir, "--audience=tvs-gateway", "--jwks-file=/etc/shcr/jwks/jwks.json",
 		"--objections-file=/etc/shcr/objections/register.txt", "--claim-purpose-of-use=pou", "--audit-sink=File",
-		"--audit-file=/var/log/shcr/audit.jsonl",
+		"--audit-dir=/var/log/shcr", "--audit-retention-days=2922",
 	} {
 		if !slices.Contains(args, want) {
 			t.Errorf("gateway args %v lack %s", args, want)
@@ -251,7 +254,7 @@ func TestGatewayConfigurationFollowsTheRegion(t *testing.T) {
 		t.Errorf("gateway ConfigMap volumes %v", volumes)
 	}
 	for range 10 {
-		if again := GatewayDeployment(r).Spec.Template.Spec.Containers[0].Args; !slices.Equal(again, args) {
+		if again := GatewayStatefulSet(r).Spec.Template.Spec.Containers[0].Args; !slices.Equal(again, args) {
 			t.Fatalf("the gateway's args must be deterministic: %v vs %v", again, args)
 		}
 	}
@@ -266,5 +269,77 @@ func TestGatewayConfigurationFollowsTheRegion(t *testing.T) {
 	}
 	if egress[NetworkPolicyGatewayOut] != 2 {
 		t.Errorf("a JWKS URL must open HTTPS egress for the gateway, got %d rules", egress[NetworkPolicyGatewayOut])
+	}
+}
+
+func TestGatewayWorkloadFollowsTheAuditSink(t *testing.T) {
+	stdout := region()
+	if GatewayIsStatefulSet(stdout) {
+		t.Fatal("the Stdout sink needs no volume: the gateway is a Deployment")
+	}
+	d := GatewayDeployment(stdout)
+	c := d.Spec.Template.Spec.Containers[0]
+	for _, arg := range c.Args {
+		if strings.HasPrefix(arg, "--audit-dir") || strings.HasPrefix(arg, "--audit-retention-days") {
+			t.Errorf("with Stdout the gateway keeps no files, yet is passed %s", arg)
+		}
+	}
+	for _, m := range c.VolumeMounts {
+		if m.MountPath == GatewayAuditDir {
+			t.Errorf("with Stdout the gateway mounts an audit volume: %+v", m)
+		}
+	}
+
+	file := region(func(r *shcrv1alpha1.ShCRRegion) {
+		r.Spec.Audit.Sink = shcrv1alpha1.AuditSinkFile
+		r.Spec.Audit.RetentionDays = 400
+		r.Spec.Gateway.Replicas = 3
+	})
+	if !GatewayIsStatefulSet(file) {
+		t.Fatal("the File sink needs a volume per replica: the gateway is a StatefulSet")
+	}
+	sts := GatewayStatefulSet(file)
+	if sts.Name != GatewayName || ptr.Deref(sts.Spec.Replicas, 0) != 3 || sts.Spec.ServiceName != GatewayName {
+		t.Errorf("StatefulSet %s with %v replicas, service %q", sts.Name, sts.Spec.Replicas, sts.Spec.ServiceName)
+	}
+	if p := sts.Spec.PersistentVolumeClaimRetentionPolicy; p == nil || p.WhenDeleted != appsv1.RetainPersistentVolumeClaimRetentionPolicyType ||
+		p.WhenScaled != appsv1.RetainPersistentVolumeClaimRetentionPolicyType {
+		t.Errorf("audit volumes must outlive the StatefulSet and a scale-down: %+v", p)
+	}
+	if len(sts.Spec.VolumeClaimTemplates) != 1 {
+		t.Fatalf("claim templates %v", sts.Spec.VolumeClaimTemplates)
+	}
+	claim := sts.Spec.VolumeClaimTemplates[0]
+	if claim.Name != GatewayAuditVolume || claim.Labels[LabelComponent] != ComponentGateway || claim.Labels[LabelManagedBy] != ManagedBy {
+		t.Errorf("claim template %s labelled %v", claim.Name, claim.Labels)
+	}
+	if got := claim.Spec.Resources.Requests[corev1.ResourceStorage]; got.Cmp(resource.MustParse(DefaultAuditStorageSize)) != 0 || claim.Spec.StorageClassName != nil {
+		t.Errorf("default claim: %s of class %v", got.String(), claim.Spec.StorageClassName)
+	}
+	c = sts.Spec.Template.Spec.Containers[0]
+	if !slices.Contains(c.Args, "--audit-retention-days=400") || !slices.Contains(c.Args, "--audit-dir="+GatewayAuditDir) {
+		t.Errorf("args %v do not pass the audit directory and retention", c.Args)
+	}
+	if !slices.ContainsFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool {
+		return m.Name == GatewayAuditVolume && m.MountPath == GatewayAuditDir && !m.ReadOnly
+	}) {
+		t.Errorf("the audit claim is not mounted writable at %s: %+v", GatewayAuditDir, c.VolumeMounts)
+	}
+	for _, v := range sts.Spec.Template.Spec.Volumes {
+		if v.Name == GatewayAuditVolume {
+			t.Errorf("the pod declares its own audit volume %+v: it would hide the claim", v)
+		}
+	}
+	if !equality.Semantic.DeepEqual(sts.Spec.Selector, d.Spec.Selector) || !equality.Semantic.DeepEqual(sts.Spec.Template.Labels, d.Spec.Template.Labels) {
+		t.Errorf("both workloads must select the same pods, which the Service, network policies and disruption budget select")
+	}
+
+	sized := region(func(r *shcrv1alpha1.ShCRRegion) {
+		r.Spec.Audit.Sink = shcrv1alpha1.AuditSinkFile
+		r.Spec.Audit.Storage = &shcrv1alpha1.StorageSpec{Size: resource.MustParse("50Gi"), StorageClassName: ptr.To("encrypted")}
+	})
+	claim = GatewayStatefulSet(sized).Spec.VolumeClaimTemplates[0]
+	if got := claim.Spec.Resources.Requests[corev1.ResourceStorage]; got.Cmp(resource.MustParse("50Gi")) != 0 || ptr.Deref(claim.Spec.StorageClassName, "") != "encrypted" {
+		t.Errorf("spec.audit.storage not applied: %s of class %v", got.String(), claim.Spec.StorageClassName)
 	}
 }

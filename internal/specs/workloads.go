@@ -12,6 +12,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
@@ -26,6 +27,14 @@ const (
 	GatewayObjectionsDir = "/etc/shcr/objections"
 	GatewayAuditDir      = "/var/log/shcr"
 )
+
+// GatewayAuditVolume is the name of the gateway StatefulSet's audit volume
+// claim template; a replica's claim is audit-record-gateway-<ordinal>.
+const GatewayAuditVolume = "audit"
+
+// DefaultAuditStorageSize is the size of a gateway replica's audit volume
+// when spec.audit.storage leaves it unset.
+const DefaultAuditStorageSize = "10Gi"
 
 // RecordServiceStatefulSet is the region's FHIR R4 record store. Its volume
 // claims are never owned by the StatefulSet (retention policy Retain), so
@@ -144,12 +153,81 @@ func RecordServiceServices(region *shcrv1alpha1.ShCRRegion) []*corev1.Service {
 	return []*corev1.Service{client, pods}
 }
 
-// GatewayDeployment is the record gateway, with the policy bundle mounted.
-// The gateway reloads the bundle when the mounted file changes, so a new
-// bundle never restarts it.
+// GatewayIsStatefulSet says whether the region's gateway runs as a
+// StatefulSet (the File audit sink: a volume per replica) rather than a
+// Deployment (the Stdout sink). Both are named GatewayName; the operator
+// removes the one not in use.
+func GatewayIsStatefulSet(region *shcrv1alpha1.ShCRRegion) bool {
+	return region.Spec.Audit.Sink == shcrv1alpha1.AuditSinkFile
+}
+
+// GatewayDeployment is the record gateway with the Stdout audit sink, with
+// the policy bundle mounted. The gateway reloads the bundle when the mounted
+// file changes, so a new bundle never restarts it.
 func GatewayDeployment(region *shcrv1alpha1.ShCRRegion) *appsv1.Deployment {
-	spec := region.Spec.Gateway
+	return &appsv1.Deployment{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+		ObjectMeta: regionMeta(region, GatewayName, componentLabels(region, ComponentGateway)),
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To(region.Spec.Gateway.Replicas),
+			Selector: &metav1.LabelSelector{MatchLabels: selectorLabels(region, ComponentGateway)},
+			Strategy: appsv1.DeploymentStrategy{
+				Type: appsv1.RollingUpdateDeploymentStrategyType,
+				RollingUpdate: &appsv1.RollingUpdateDeployment{
+					MaxUnavailable: ptr.To(intstr.FromInt32(0)),
+					MaxSurge:       ptr.To(intstr.FromInt32(1)),
+				},
+			},
+			Template: gatewayPodTemplate(region),
+		},
+	}
+}
+
+// GatewayStatefulSet is the record gateway with the File audit sink: each
+// replica keeps its audit trail on its own volume, which outlives the pod,
+// the StatefulSet (retention policy Retain) and, with deletionPolicy
+// Retain, the region.
+func GatewayStatefulSet(region *shcrv1alpha1.ShCRRegion) *appsv1.StatefulSet {
+	storage := shcrv1alpha1.StorageSpec{Size: resource.MustParse(DefaultAuditStorageSize)}
+	if s := region.Spec.Audit.Storage; s != nil {
+		storage.StorageClassName = s.StorageClassName
+		if !s.Size.IsZero() {
+			storage.Size = s.Size
+		}
+	}
 	labels := componentLabels(region, ComponentGateway)
+	return &appsv1.StatefulSet{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "StatefulSet"},
+		ObjectMeta: regionMeta(region, GatewayName, labels),
+		Spec: appsv1.StatefulSetSpec{
+			Replicas: ptr.To(region.Spec.Gateway.Replicas),
+			// The client Service: clients never address a replica, so no
+			// headless Service is made for per-pod names.
+			ServiceName:         GatewayName,
+			PodManagementPolicy: appsv1.ParallelPodManagement,
+			Selector:            &metav1.LabelSelector{MatchLabels: selectorLabels(region, ComponentGateway)},
+			PersistentVolumeClaimRetentionPolicy: &appsv1.StatefulSetPersistentVolumeClaimRetentionPolicy{
+				WhenDeleted: appsv1.RetainPersistentVolumeClaimRetentionPolicyType,
+				WhenScaled:  appsv1.RetainPersistentVolumeClaimRetentionPolicyType,
+			},
+			Template: gatewayPodTemplate(region),
+			VolumeClaimTemplates: []corev1.PersistentVolumeClaim{{
+				ObjectMeta: metav1.ObjectMeta{Name: GatewayAuditVolume, Labels: labels},
+				Spec: corev1.PersistentVolumeClaimSpec{
+					AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+					StorageClassName: storage.StorageClassName,
+					Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{
+						corev1.ResourceStorage: storage.Size,
+					}},
+				},
+			}},
+		},
+	}
+}
+
+// gatewayPodTemplate is the gateway's pod, for either workload.
+func gatewayPodTemplate(region *shcrv1alpha1.ShCRRegion) corev1.PodTemplateSpec {
+	spec := region.Spec.Gateway
 	tmp, tmpMount := tmpVolume()
 	args, mounts, volumes := gatewayConfiguration(region)
 	container := corev1.Container{
@@ -166,36 +244,22 @@ func GatewayDeployment(region *shcrv1alpha1.ShCRRegion) *appsv1.Deployment {
 		ReadinessProbe:  httpProbe("/readyz", GatewayPort, 5),
 		LivenessProbe:   httpProbe("/healthz", GatewayPort, 10),
 	}
-	return &appsv1.Deployment{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
-		ObjectMeta: regionMeta(region, GatewayName, labels),
-		Spec: appsv1.DeploymentSpec{
-			Replicas: ptr.To(spec.Replicas),
-			Selector: &metav1.LabelSelector{MatchLabels: selectorLabels(region, ComponentGateway)},
-			Strategy: appsv1.DeploymentStrategy{
-				Type: appsv1.RollingUpdateDeploymentStrategyType,
-				RollingUpdate: &appsv1.RollingUpdateDeployment{
-					MaxUnavailable: ptr.To(intstr.FromInt32(0)),
-					MaxSurge:       ptr.To(intstr.FromInt32(1)),
-				},
-			},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{
-					ServiceAccountName:           ComponentGateway,
-					AutomountServiceAccountToken: ptr.To(false),
-					SecurityContext:              restrictedPodSecurity(),
-					Containers:                   []corev1.Container{container},
-					Volumes:                      append(volumes, tmp),
-				},
-			},
+	return corev1.PodTemplateSpec{
+		ObjectMeta: metav1.ObjectMeta{Labels: componentLabels(region, ComponentGateway)},
+		Spec: corev1.PodSpec{
+			ServiceAccountName:           ComponentGateway,
+			AutomountServiceAccountToken: ptr.To(false),
+			SecurityContext:              restrictedPodSecurity(),
+			Containers:                   []corev1.Container{container},
+			Volumes:                      append(volumes, tmp),
 		},
 	}
 }
 
 // gatewayConfiguration is the gateway's flags and the volumes they point at:
 // the policy bundle, the issuer's keys, the objection register and, for the
-// File audit sink, a volume for the audit trail.
+// File audit sink, the audit volume (a claim of the StatefulSet, so not among
+// the pod's volumes) and the retention.
 func gatewayConfiguration(region *shcrv1alpha1.ShCRRegion) ([]string, []corev1.VolumeMount, []corev1.Volume) {
 	spec := region.Spec.Gateway
 	id := spec.Identity
@@ -229,10 +293,10 @@ func gatewayConfiguration(region *shcrv1alpha1.ShCRRegion) ([]string, []corev1.V
 		mounts = append(mounts, corev1.VolumeMount{Name: "objections", MountPath: GatewayObjectionsDir, ReadOnly: true})
 		volumes = append(volumes, configMapVolume("objections", o.Name))
 	}
-	if region.Spec.Audit.Sink == shcrv1alpha1.AuditSinkFile {
-		args = append(args, "--audit-file="+GatewayAuditDir+"/audit.jsonl")
-		mounts = append(mounts, corev1.VolumeMount{Name: "audit", MountPath: GatewayAuditDir})
-		volumes = append(volumes, corev1.Volume{Name: "audit", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+	if GatewayIsStatefulSet(region) {
+		args = append(args, "--audit-dir="+GatewayAuditDir,
+			"--audit-retention-days="+strconv.Itoa(int(region.Spec.Audit.RetentionDays)))
+		mounts = append(mounts, corev1.VolumeMount{Name: GatewayAuditVolume, MountPath: GatewayAuditDir})
 	}
 	// Flags from the map above are appended in map order; sort them after the
 	// fixed ones so the pod template, and so the Deployment, never changes

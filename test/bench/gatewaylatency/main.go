@@ -56,7 +56,7 @@ type options struct {
 	// interaction is read or search; entries the size of a search answer.
 	interaction string
 	entries     int
-	// audit is file (a file in a temporary directory, as --audit-sink=File),
+	// audit is file (hash-chained files in a temporary directory, as --audit-sink=File),
 	// pipe (a pipe whose reader appends to such a file, as a container
 	// runtime does with --audit-sink=Stdout) or discard.
 	audit string
@@ -84,7 +84,7 @@ func parseFlags(args []string, output io.Writer) (options, error) {
 	fs.IntVar(&o.orgs, "orgs", 5000, "Organisations in the generated region whose policy bundle the gateway enforces.")
 	fs.StringVar(&o.interaction, "interaction", "read", "read (GET /MedicationRequest/{id}) or search (GET /MedicationRequest?subject:identifier=…).")
 	fs.IntVar(&o.entries, "entries", 20, "Entries in each search answer, every one decided and audited by the gateway (at most 200).")
-	fs.StringVar(&o.audit, "audit", "file", "Where the gateway writes audit events: file (a temporary file, as --audit-sink=File), pipe (a pipe copied to such a file, as a container runtime copies --audit-sink=Stdout) or discard.")
+	fs.StringVar(&o.audit, "audit", "file", "Where the gateway writes audit events: file (hash-chained files in a temporary directory, as --audit-sink=File), pipe (a pipe copied to such a file, as a container runtime copies --audit-sink=Stdout) or discard.")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "Write a CPU profile of the measured runs (the whole process) to this file.")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err

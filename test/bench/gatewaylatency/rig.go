@@ -26,6 +26,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
+	"github.com/shcr-io/shcr-operator/internal/auditlog"
 	"github.com/shcr-io/shcr-operator/internal/gateway"
 	"github.com/shcr-io/shcr-operator/internal/policy"
 	"github.com/shcr-io/shcr-operator/test/bench"
@@ -56,6 +57,7 @@ type rig struct {
 	directURL, gatewayURL string
 	key                   *rsa.PrivateKey
 	auditFile             *os.File
+	auditLog              *auditlog.Log
 	// auditPipe is what the gateway writes to with -audit pipe; the file
 	// has all of it once auditCopied is closed.
 	auditPipe   *os.File
@@ -106,7 +108,14 @@ func newRig(ctx context.Context, o options) (_ *rig, err error) {
 	go func() { _ = r.upstream.Serve(upstreamListener) }()
 
 	var audit io.Writer = io.Discard
-	if o.audit == "file" || o.audit == "pipe" {
+	if o.audit == "file" {
+		// As --audit-sink=File: the hash-chained files of internal/auditlog.
+		if r.auditLog, err = auditlog.Open(auditlog.Options{Dir: filepath.Join(r.dir, "audit")}); err != nil {
+			return nil, err
+		}
+		audit = r.auditLog
+	}
+	if o.audit == "pipe" {
 		if r.auditFile, err = os.OpenFile(filepath.Join(r.dir, "audit.jsonl"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600); err != nil {
 			return nil, err
 		}
@@ -199,6 +208,9 @@ func (r *rig) close() {
 	if r.auditFile != nil {
 		_ = r.auditFile.Close()
 	}
+	if r.auditLog != nil {
+		_ = r.auditLog.Close()
+	}
 	if r.dir != "" {
 		_ = os.RemoveAll(r.dir)
 	}
@@ -206,6 +218,16 @@ func (r *rig) close() {
 
 // auditBytes is how much audit the gateway has written to its file.
 func (r *rig) auditBytes() int64 {
+	if r.auditLog != nil {
+		files, _ := filepath.Glob(filepath.Join(r.dir, "audit", "*.jsonl"))
+		var total int64
+		for _, f := range files {
+			if info, err := os.Stat(f); err == nil {
+				total += info.Size()
+			}
+		}
+		return total
+	}
 	if r.auditFile == nil {
 		return -1
 	}
