@@ -23,6 +23,8 @@ type metrics struct {
 	authFailures      prometheus.Counter
 	auditWriteErrors  prometheus.Counter
 	objectingPatients prometheus.Gauge
+	// upstreamMemoryRefusals counts answers refused for want of memory.
+	upstreamMemoryRefusals prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -70,6 +72,11 @@ func newMetrics() *metrics {
 			Help: "Patients in the loaded objection register.",
 		}),
 	}
+	m.upstreamMemoryRefusals = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "shcr_gateway_upstream_memory_refusals_total",
+		Help: "Requests answered 503 because the record service's answer did not fit in the memory budget.",
+	})
+	m.registry.MustRegister(m.upstreamMemoryRefusals)
 	m.registry.MustRegister(
 		m.decisions, m.breakGlass, m.bundleInfo, m.bundleLoaded, m.reloads, m.reloadErrors,
 		m.upstreamLatency, m.authFailures, m.auditWriteErrors, m.objectingPatients,
