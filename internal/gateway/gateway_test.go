@@ -317,7 +317,7 @@ func TestCapabilities(t *testing.T) {
 		var cs capabilityStatement
 		must(t, json.Unmarshal(resp.body, &cs))
 		body := string(resp.body)
-		for _, leak := range []string{h.records.URL, "/fhir", "everything", `"operation"`, `"create"`, `"delete"`, `"update"`, `"patch"`} {
+		for _, leak := range []string{h.records.URL, h.records.base(), "everything", `"operation"`, `"create"`, `"delete"`, `"update"`, `"patch"`} {
 			if strings.Contains(body, leak) {
 				t.Errorf("GET %s: the CapabilityStatement mentions %q: %s", path, leak, body)
 			}
