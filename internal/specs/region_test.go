@@ -232,7 +232,7 @@ func TestGatewayConfigurationFollowsTheRegion(t *testing.T) {
 	for _, want := range []string{
 		"--region=wessex", "--bundle-dir=" + GatewayBundleDir, "--audience=tvs-gateway", "--jwks-file=/etc/shcr/jwks/jwks.json",
 		"--objections-file=/etc/shcr/objections/register.txt", "--claim-purpose-of-use=pou", "--audit-sink=File",
-		"--audit-file=/var/log/shcr/audit.jsonl",
+		"--audit-file=/var/log/shcr/audit.jsonl", "--external-url=http://record-gateway.shcr-wessex.svc:8080/", "--max-page-size=50",
 	} {
 		if !slices.Contains(args, want) {
 			t.Errorf("gateway args %v lack %s", args, want)
@@ -250,6 +250,15 @@ func TestGatewayConfigurationFollowsTheRegion(t *testing.T) {
 	for range 10 {
 		if again := GatewayDeployment(r).Spec.Template.Spec.Containers[0].Args; !slices.Equal(again, args) {
 			t.Fatalf("the gateway's args must be deterministic: %v vs %v", again, args)
+		}
+	}
+	configured := GatewayDeployment(region(func(r *shcrv1alpha1.ShCRRegion) {
+		r.Spec.Gateway.ExternalURL = "https://records.wessex.example/fhir/"
+		r.Spec.Gateway.MaxPageSize = 1000
+	})).Spec.Template.Spec.Containers[0].Args
+	for _, want := range []string{"--external-url=https://records.wessex.example/fhir/", "--max-page-size=1000"} {
+		if !slices.Contains(configured, want) {
+			t.Errorf("gateway args %v lack %s", configured, want)
 		}
 	}
 	egress := map[string]int{}
