@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/semaphore"
 )
 
@@ -28,10 +29,12 @@ type memoryBudget struct {
 	sem   *semaphore.Weighted
 	total int64
 	wait  time.Duration
+	// inUse is the bytes reserved now, for the metric.
+	inUse prometheus.Gauge
 }
 
-func newMemoryBudget(total int64, wait time.Duration) *memoryBudget {
-	return &memoryBudget{sem: semaphore.NewWeighted(total), total: total, wait: wait}
+func newMemoryBudget(total int64, wait time.Duration, inUse prometheus.Gauge) *memoryBudget {
+	return &memoryBudget{sem: semaphore.NewWeighted(total), total: total, wait: wait, inUse: inUse}
 }
 
 // reservation starts an empty reservation.
@@ -67,6 +70,7 @@ func (r *reservation) grow(ctx context.Context, size int64) error {
 		}
 	}
 	r.held = size
+	r.budget.inUse.Add(float64(more))
 	return nil
 }
 
@@ -80,6 +84,7 @@ func (r *reservation) release() {
 	defer r.mu.Unlock()
 	if r.held > 0 {
 		r.budget.sem.Release(r.held)
+		r.budget.inUse.Sub(float64(r.held))
 		r.held = 0
 	}
 }

@@ -175,7 +175,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 			base:    cfg.Upstream,
 			client:  upstreamClient(cfg.UpstreamTimeout),
 			latency: m.upstreamLatency,
-			budget:  newMemoryBudget(cfg.UpstreamMemory, cfg.UpstreamMemoryWait),
+			budget:  newMemoryBudget(cfg.UpstreamMemory, cfg.UpstreamMemoryWait, m.upstreamMemory),
 		},
 		verifier: &verifier{
 			issuer:   cfg.Identity.Issuer,
@@ -308,7 +308,7 @@ func (g *Gateway) notReady() []string {
 		reasons = append(reasons, "shutting down")
 	}
 	if g.policy.Load() == nil {
-		reasons = append(reasons, "no valid policy bundle loaded from "+g.cfg.BundleDir)
+		reasons = append(reasons, "no valid policy bundle loaded")
 	}
 	switch {
 	case g.verifier.unconfigured != "":

@@ -23,8 +23,10 @@ type metrics struct {
 	authFailures      prometheus.Counter
 	auditWriteErrors  prometheus.Counter
 	objectingPatients prometheus.Gauge
-	// upstreamMemoryRefusals counts answers refused for want of memory.
+	// upstreamMemoryRefusals counts answers refused for want of memory;
+	// upstreamMemory is the bytes of the budget reserved now.
 	upstreamMemoryRefusals prometheus.Counter
+	upstreamMemory         prometheus.Gauge
 }
 
 func newMetrics() *metrics {
@@ -76,7 +78,11 @@ func newMetrics() *metrics {
 		Name: "shcr_gateway_upstream_memory_refusals_total",
 		Help: "Requests answered 503 because the record service's answer did not fit in the memory budget.",
 	})
-	m.registry.MustRegister(m.upstreamMemoryRefusals)
+	m.upstreamMemory = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "shcr_gateway_upstream_memory_bytes",
+		Help: "Bytes of the memory budget for record service answers reserved now.",
+	})
+	m.registry.MustRegister(m.upstreamMemoryRefusals, m.upstreamMemory)
 	m.registry.MustRegister(
 		m.decisions, m.breakGlass, m.bundleInfo, m.bundleLoaded, m.reloads, m.reloadErrors,
 		m.upstreamLatency, m.authFailures, m.auditWriteErrors, m.objectingPatients,
