@@ -108,8 +108,10 @@ const (
 	// MaxPageSizeLimit is the largest page size limit that can be set.
 	MaxPageSizeLimit = 1000
 	// DefaultUpstreamMemory is the record service answers' memory budget:
-	// two answers of the largest size read (maxUpstreamBody).
-	DefaultUpstreamMemory = 2 * maxUpstreamBody
+	// one answer of the largest size read (maxUpstreamBody) and room for
+	// smaller ones beside it, well under half the default container
+	// memory limit (256 MiB).
+	DefaultUpstreamMemory = 96 << 20
 	// DefaultUpstreamMemoryWait is how long an answer waits for room.
 	DefaultUpstreamMemoryWait = 10 * time.Second
 )
