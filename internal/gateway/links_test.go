@@ -7,9 +7,11 @@ package gateway
 
 import (
 	"encoding/json"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -164,4 +166,44 @@ func mapsEqual(a, b map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// TestPageLinksProperty checks the paging rule over random pages of
+// allowed and withheld entries: a next link appears exactly when the
+// record service has one and the page the caller gets is full, so what the
+// caller sees of links follows from the entries it sees alone.
+func TestPageLinksProperty(t *testing.T) {
+	h := newHarness(t)
+	token := clinician().sign(t)
+	rng := rand.New(rand.NewPCG(20261204, 12))
+	allowed := []string{"MedicationRequest/med-alice-b86", "MedicationRequest/med-alice-rth", "Observation/obs-alice", "AllergyIntolerance/allergy-alice"}
+	withheld := []string{"MedicationRequest/med-untagged", "MedicationRequest/med-two-sources", "MedicationRequest/med-bob", "Observation/obs-hiv", "MedicationRequest/med-carol-b86"}
+	base := h.records.base()
+	for i := range 200 {
+		count := 1 + rng.IntN(4)
+		var keys []string
+		passed := 0
+		for range rng.IntN(count + 1) {
+			if rng.IntN(2) == 0 {
+				keys = append(keys, allowed[rng.IntN(len(allowed))])
+				passed++
+			} else {
+				keys = append(keys, withheld[rng.IntN(len(withheld))])
+			}
+		}
+		links := []bundleLink{{Relation: "self", URL: base + "/MedicationRequest?" + aliceQuery()}}
+		upstreamNext := rng.IntN(2) == 0
+		if upstreamNext {
+			links = append(links, bundleLink{Relation: "next", URL: base + "?_getpages=p&_getpagesoffset=" + strconv.Itoa(count)})
+		}
+		h.answerPage(keys, links...)
+		resp := h.get(t, "/MedicationRequest?_count="+strconv.Itoa(count)+"&"+aliceQuery(), token)
+		got := linksOf(t, resp)
+		if _, entries := resp.bundle(t); len(entries) != passed {
+			t.Fatalf("iteration %d: %d entries passed on, want %d", i, len(entries), passed)
+		}
+		if want := upstreamNext && passed == count; (got["next"] != "") != want {
+			t.Fatalf("iteration %d: page of %d with %d of %d entries passed on, upstream next %v: links %v", i, count, passed, len(keys), upstreamNext, got)
+		}
+	}
 }
