@@ -117,6 +117,24 @@ func TestUpstreamMemoryBudget(t *testing.T) {
 	}
 }
 
+// TestUpstreamAnswerSizeLimit refuses an answer announced above the
+// per-answer limit before reading it, and one that grows above it while
+// read, with 502; neither keeps any of the memory budget.
+func TestUpstreamAnswerSizeLimit(t *testing.T) {
+	h, _ := newBudgetHarness(t, DefaultUpstreamMemory, time.Minute)
+	token := clinician().sign(t)
+	for _, id := range []string{strconv.Itoa(70 << 20), strconv.Itoa(maxUpstreamBody+1) + "-chunked"} {
+		resp := h.get(t, "/Practitioner/"+id, token)
+		if resp.status != http.StatusBadGateway {
+			t.Errorf("%s: status %d, want 502", id, resp.status)
+		}
+		resp.outcome(t)
+	}
+	if inUse := testutil.ToFloat64(h.gateway.metrics.upstreamMemory); inUse != 0 {
+		t.Errorf("%v bytes still reserved", inUse)
+	}
+}
+
 // TestUpstreamMemoryBudgetWaits lets an answer that does not fit wait until
 // the answer in flight is written.
 func TestUpstreamMemoryBudgetWaits(t *testing.T) {

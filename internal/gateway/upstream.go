@@ -97,6 +97,10 @@ func (u *upstream) fetch(ctx context.Context, in Interaction) (upstreamResponse,
 		return upstreamResponse{}, fmt.Errorf("calling the record service: %w", err)
 	}
 	defer resp.Body.Close() //nolint:errcheck // read-only body
+	if resp.ContentLength > maxUpstreamBody {
+		// Refused before a byte of it is read or any memory set aside.
+		return upstreamResponse{}, fmt.Errorf("the record service announced an answer of %d bytes, more than %d", resp.ContentLength, maxUpstreamBody)
+	}
 	memory := u.budget.reservation()
 	body, err := readBody(ctx, resp, maxUpstreamBody+1, memory)
 	u.latency.WithLabelValues(in.Kind.auditCode()).Observe(time.Since(start).Seconds())
@@ -154,6 +158,9 @@ func readBody(ctx context.Context, resp *http.Response, limit int64, memory *res
 	for {
 		if len(buf) == cap(buf) {
 			grown := min(2*int64(cap(buf)), limit+bytes.MinRead)
+			if grown <= int64(cap(buf)) {
+				return nil, fmt.Errorf("the answer is longer than %d bytes", limit)
+			}
 			if err := memory.grow(ctx, grown); err != nil {
 				return nil, err
 			}
