@@ -68,6 +68,10 @@ func (g *Gateway) route(w http.ResponseWriter, r *http.Request) {
 // not a plain path.
 func checkCanonical(r *http.Request) error {
 	target := r.RequestURI
+	if target == "" {
+		// A request built in process rather than read by a server.
+		target = r.URL.EscapedPath()
+	}
 	if i := strings.IndexByte(target, '?'); i >= 0 {
 		target = target[:i]
 	}
