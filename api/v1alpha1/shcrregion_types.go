@@ -236,6 +236,25 @@ type GatewaySpec struct {
 	// +optional
 	Objections *ConfigMapKeyReference `json:"objections,omitempty"`
 
+	// ExternalURL is the gateway's FHIR base URL as its clients reach it
+	// (for example through an ingress). Every link and fullUrl the gateway
+	// writes starts with it; the Host and X-Forwarded-* headers of a
+	// request are never used. When unset, it is the in-cluster URL of the
+	// gateway's Service, http://record-gateway.<namespace>.svc:8080/.
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:Pattern=`^https?://[^/?#@\s]+(/[^?#\s]*)?$`
+	// +optional
+	ExternalURL string `json:"externalURL,omitempty"`
+
+	// MaxPageSize is the most entries a search or history page holds. A
+	// search asking for more (_count) gets this many; one asking for none
+	// gets this many too. It bounds how much a single request can read.
+	// +kubebuilder:default=50
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
+	// +optional
+	MaxPageSize int32 `json:"maxPageSize,omitempty"`
+
 	// DecisionAPI names the callers that may ask the gateway's decision API
 	// (POST /v1/decisions) for access decisions, for example another
 	// enforcement point. Unset, nobody may: the API is closed.

@@ -37,6 +37,7 @@ const (
 type options struct {
 	listen          string
 	upstream        string
+	externalURL     string
 	auditSink       string
 	audit           auditlog.Options
 	shutdownDelay   time.Duration
@@ -85,6 +86,10 @@ func parseFlags(args []string, output io.Writer) (options, error) {
 func bindServingFlags(fs *flag.FlagSet, opts *options) {
 	fs.StringVar(&opts.listen, "listen", ":8080", "Address to serve FHIR, the decision API, health, readiness and metrics on.")
 	fs.StringVar(&opts.upstream, "upstream", "", "FHIR base URL of the record service, e.g. http://record-service.shcr-tvs.svc:8080/fhir.")
+	fs.StringVar(&opts.externalURL, "external-url", "", "The gateway's own FHIR base URL as clients reach it; every link and fullUrl starts with it, e.g. https://records.example.nhs.uk/.")
+	fs.IntVar(&opts.gateway.MaxPageSize, "max-page-size", gateway.DefaultMaxPageSize, fmt.Sprintf("The most entries a search or history page holds (1 to %d); a larger _count is lowered to it.", gateway.MaxPageSizeLimit))
+	fs.Int64Var(&opts.gateway.UpstreamMemory, "upstream-memory", gateway.DefaultUpstreamMemory, "Bytes of record service answers held at once across all requests; an answer that does not fit waits, then gets 503.")
+	fs.DurationVar(&opts.gateway.UpstreamMemoryWait, "upstream-memory-wait", gateway.DefaultUpstreamMemoryWait, "How long an answer waits for room in --upstream-memory before the request gets 503.")
 	fs.StringVar(&opts.gateway.Region, "region", "", "The ShCRRegion this gateway serves; a policy bundle for another region is refused.")
 	fs.StringVar(&opts.gateway.BundleDir, "bundle-dir", "/etc/shcr/bundle", "Directory of the mounted policy bundle (bundle.json or bundle.json.gz).")
 	fs.StringVar(&opts.auditSink, "audit-sink", auditSinkStdout, "Where audit events go: Stdout, or File (hash-chained files in --audit-dir).")
@@ -129,8 +134,8 @@ func bindIdentityFlags(fs *flag.FlagSet, id *gateway.IdentityConfig) {
 	fs.StringVar(&c.BreakGlassReason, "claim-break-glass-reason", c.BreakGlassReason, "Claim with a break-glass reason; its presence asks for an emergency override.")
 }
 
-// complete checks what the gateway package cannot: the upstream URL and the
-// audit sink.
+// complete checks what the gateway package cannot: the upstream and
+// external URLs, the page size and the audit sink.
 func (o *options) complete() error {
 	if o.upstream == "" {
 		return errors.New("--upstream is required")
@@ -142,6 +147,15 @@ func (o *options) complete() error {
 	o.gateway.Upstream = u
 	if o.audit.RetentionDays < 0 {
 		return fmt.Errorf("--audit-retention-days must be 0 (keep every file) or more, not %d", o.audit.RetentionDays)
+	}
+	if o.externalURL == "" {
+		return errors.New("--external-url is required: the gateway never builds its links from a request's Host header")
+	}
+	if o.gateway.ExternalURL, err = url.Parse(o.externalURL); err != nil {
+		return fmt.Errorf("--external-url: %w", err)
+	}
+	if o.gateway.MaxPageSize < 1 {
+		return fmt.Errorf("--max-page-size must be from 1 to %d", gateway.MaxPageSizeLimit)
 	}
 	switch o.auditSink {
 	case auditSinkStdout, auditSinkFile:
@@ -175,8 +189,10 @@ func serve(ctx context.Context, opts options, listener net.Listener, stdout, std
 		ReadTimeout:       time.Minute,
 		WriteTimeout:      opts.gateway.UpstreamTimeout + time.Minute,
 		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		// Well above the gateway's own limit, so that an oversized request
+		// gets the gateway's 431 OperationOutcome, not the server's text.
+		MaxHeaderBytes: gateway.ServerMaxHeaderBytes,
+		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	watchCtx, stopWatching := context.WithCancel(context.Background())
 	defer stopWatching()

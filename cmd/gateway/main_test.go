@@ -35,6 +35,7 @@ var operatorArgs = []string{
 	"--listen=:8080",
 	"--bundle-dir=/etc/shcr/bundle",
 	"--upstream=http://record-service.shcr-tvs.svc:8080/fhir",
+	"--external-url=http://record-gateway.shcr-tvs.svc:8080/",
 	"--region=tvs",
 	"--audit-sink=Stdout",
 }
@@ -47,19 +48,23 @@ func TestParseFlags(t *testing.T) {
 	}
 	cfg := opts.gateway
 	if opts.listen != ":8080" || cfg.BundleDir != "/etc/shcr/bundle" || cfg.Region != "tvs" || opts.auditSink != "Stdout" ||
-		cfg.Upstream.String() != "http://record-service.shcr-tvs.svc:8080/fhir" {
+		cfg.Upstream.String() != "http://record-service.shcr-tvs.svc:8080/fhir" || cfg.ExternalURL.String() != "http://record-gateway.shcr-tvs.svc:8080/" ||
+		cfg.MaxPageSize != gateway.DefaultMaxPageSize {
 		t.Errorf("operator flags not applied: %+v", opts)
 	}
 	if cfg.Identity.Claims != gateway.DefaultClaimMapping() || cfg.Identity.JWKSRefresh != 5*time.Minute || cfg.ReloadInterval != time.Second {
 		t.Errorf("defaults not applied: %+v", cfg.Identity)
 	}
 
-	opts, err = parseFlags(append(identity, "--upstream=http://u/fhir", "--region=tvs", "--claim-organisation=ods", "--claim-role=role"), io.Discard)
+	opts, err = parseFlags(append(identity, "--upstream=http://u/fhir", "--external-url=https://gw.example/", "--region=tvs", "--claim-organisation=ods", "--claim-role=role", "--max-page-size=200"), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c := opts.gateway.Identity.Claims; c.Organisation != "ods" || c.Role != "role" || c.Subject != "sub" {
 		t.Errorf("claim flags not applied: %+v", c)
+	}
+	if opts.gateway.MaxPageSize != 200 {
+		t.Errorf("--max-page-size not applied: %d", opts.gateway.MaxPageSize)
 	}
 
 	opts, err = parseFlags(append(identity, "--upstream=http://u/fhir", "--decision-api-roles=R8000,R8001", "--decision-api-audience=pep"), io.Discard)
@@ -75,11 +80,13 @@ func TestParseFlags(t *testing.T) {
 	}
 
 	for args, want := range map[string]string{
-		"--region=tvs":                                  "--upstream is required",
-		"--upstream=http://u --audit-sink=Kafka":        "--audit-sink must be Stdout or File",
-		"--upstream=http://u --audit-retention-days=-1": "--audit-retention-days must be 0",
-		"--upstream=http://u --nonsense":                "flag provided but not defined",
-		"--upstream=http://u extra":                     "unexpected arguments",
+		"--region=tvs":        "--upstream is required",
+		"--upstream=http://u": "--external-url is required",
+		"--upstream=http://u --external-url=http://g/ --max-page-size=0":         "--max-page-size must be from 1",
+		"--upstream=http://u --external-url=http://g/ --audit-sink=Kafka":        "--audit-sink must be Stdout or File",
+		"--upstream=http://u --external-url=http://g/ --audit-retention-days=-1": "--audit-retention-days must be 0",
+		"--upstream=http://u --nonsense":                                         "flag provided but not defined",
+		"--upstream=http://u extra":                                              "unexpected arguments",
 	} {
 		if _, err := parseFlags(strings.Fields(args), io.Discard); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("parseFlags(%s) = %v, want %q", args, err, want)
@@ -91,10 +98,10 @@ func TestParseFlags(t *testing.T) {
 // identity settings are not among them: the gateway then starts and
 // refuses every token.
 func TestRunRefusesInvalidConfiguration(t *testing.T) {
-	err := run(context.Background(), []string{"--listen=127.0.0.1:0", "--upstream=ftp://u/fhir",
-		"--jwks-file=/keys.json", "--jwks-url=https://idp.example/keys", "--claim-subject=", "--decision-api-roles=R8000,clinician"},
+	err := run(context.Background(), []string{"--listen=127.0.0.1:0", "--upstream=ftp://u/fhir", "--external-url=ftp://g/",
+		"--max-page-size=5000", "--jwks-file=/keys.json", "--jwks-url=https://idp.example/keys", "--claim-subject=", "--decision-api-roles=R8000,clinician"},
 		io.Discard, io.Discard)
-	for _, want := range []string{"--region", "--upstream", "--jwks-file or --jwks-url, not both", "--claim-subject", `"clinician"`, "--decision-api-roles"} {
+	for _, want := range []string{"--region", "--upstream", "--external-url", "--max-page-size", "--jwks-file or --jwks-url, not both", "--claim-subject", `"clinician"`, "--decision-api-roles"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v does not name %s", err, want)
 		}
@@ -130,7 +137,7 @@ func TestServe(t *testing.T) {
 	listener, err := net.Listen("tcp", "127.0.0.1:0")
 	must(t, err)
 	opts, err := parseFlags([]string{
-		"--upstream=" + records.URL + "/fhir", "--region=tvs", "--bundle-dir=" + filepath.Join(dir, "bundle"),
+		"--upstream=" + records.URL + "/fhir", "--external-url=http://" + listener.Addr().String() + "/", "--region=tvs", "--bundle-dir=" + filepath.Join(dir, "bundle"),
 		"--issuer=https://idp.example", "--audience=gw", "--jwks-file=" + filepath.Join(dir, "jwks.json"),
 		"--audit-sink=File", "--audit-dir=" + filepath.Join(dir, "audit"), "--audit-retention-days=180",
 		"--shutdown-delay=0s", "--shutdown-timeout=5s",
@@ -143,6 +150,7 @@ func TestServe(t *testing.T) {
 	base := "http://" + listener.Addr().String()
 	waitReady(t, base)
 	token := signES256(t, key)
+	checkServedErrors(t, base, token)
 	inFlight := make(chan int, 1)
 	go func() { inFlight <- get(t, base+"/Practitioner/slow", token) }()
 	<-arrived
@@ -171,6 +179,48 @@ func TestServe(t *testing.T) {
 	must(t, err)
 	if !report.OK() || !report.Closed || report.Events != 1 {
 		t.Errorf("the audit log written through the gateway: %+v, want one event in a verified, closed log", report)
+	}
+}
+
+// checkServedErrors checks, on the server as cmd/gateway configures it,
+// that what the HTTP server itself would answer in plain text or HTML (an
+// oversized header, a path it would clean and redirect, a method its mux
+// would refuse) gets an OperationOutcome from the gateway.
+func checkServedErrors(t *testing.T, base, token string) {
+	t.Helper()
+	cases := []struct {
+		method, path string
+		header       http.Header
+		status       int
+	}{
+		{"GET", "/Practitioner/p1", http.Header{"X-Big": {strings.Repeat("a", 40<<10)}}, http.StatusRequestHeaderFieldsTooLarge},
+		{"GET", "/Practitioner/p1", http.Header{"X-Big": {strings.Repeat("a", 900<<10)}}, http.StatusRequestHeaderFieldsTooLarge},
+		{"GET", "//Practitioner/p1", nil, http.StatusBadRequest},
+		{"GET", "/./Practitioner/p1", nil, http.StatusBadRequest},
+		{"GET", "/Practitioner/../metadata", nil, http.StatusBadRequest},
+		{"GET", "/Practitioner/p1/", nil, http.StatusBadRequest},
+		{"GET", "/Practitioner%2Fp1", nil, http.StatusBadRequest},
+		{"POST", "/healthz", nil, http.StatusMethodNotAllowed},
+		{"DELETE", "/metrics", nil, http.StatusMethodNotAllowed},
+		{"GET", "/v1/decisions", nil, http.StatusMethodNotAllowed},
+		{"GET", "/v1/other", nil, http.StatusNotFound},
+	}
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, tc := range cases {
+		req, err := http.NewRequest(tc.method, base+tc.path, nil)
+		must(t, err)
+		for k, v := range tc.header {
+			req.Header[k] = v
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := client.Do(req)
+		must(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if resp.StatusCode != tc.status || !strings.HasPrefix(resp.Header.Get("Content-Type"), gateway.ContentTypeFHIR) ||
+			!strings.Contains(string(body), `"OperationOutcome"`) {
+			t.Errorf("%s %s: %d %s %.200s, want %d with an OperationOutcome", tc.method, tc.path, resp.StatusCode, resp.Header.Get("Content-Type"), body, tc.status)
+		}
 	}
 }
 

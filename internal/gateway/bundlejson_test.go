@@ -60,7 +60,7 @@ func TestSearchPassesResourcesOnAsSent(t *testing.T) {
 			null
 		]
 	}`)
-	resp := h.get(t, "/MedicationRequest", clinician().sign(t))
+	resp := h.get(t, "/MedicationRequest?"+aliceQuery(), clinician().sign(t))
 	if resp.status != http.StatusOK {
 		t.Fatalf("status = %d: %s", resp.status, resp.body)
 	}
@@ -108,7 +108,7 @@ func TestSearchRefusesInvalidJSON(t *testing.T) {
 		"bad character in a value": `{"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"MedicationRequest","id":x}}]}`,
 	} {
 		h.records.answerWith(body)
-		if resp := h.get(t, "/MedicationRequest", clinician().sign(t)); resp.status != http.StatusBadGateway {
+		if resp := h.get(t, "/MedicationRequest?"+aliceQuery(), clinician().sign(t)); resp.status != http.StatusBadGateway {
 			t.Errorf("%s: status = %d, want 502: %s", name, resp.status, resp.body)
 		}
 	}
@@ -155,14 +155,14 @@ func TestSearchAuditsInOneWrite(t *testing.T) {
 	audit := &writeCounter{}
 	h := newHarness(t, func(s *setup) { s.audit = audit })
 	token := clinician().sign(t)
-	if resp := h.get(t, "/?_getpages=page-2&_getpagesoffset=20", token); resp.status != http.StatusOK {
+	if resp := h.get(t, "/?_getpages=page-2&_getpagesoffset=20&"+aliceQuery(), token); resp.status != http.StatusOK {
 		t.Fatalf("status = %d: %s", resp.status, resp.body)
 	}
 	if writes, lines := audit.counts(); writes != 2 || lines < 11 {
 		t.Errorf("%d writes of %d events, want the query's event, then one write of every entry's event", writes, lines)
 	}
 	audit.failFromNow()
-	resp := h.get(t, "/?_getpages=page-2&_getpagesoffset=20", token)
+	resp := h.get(t, "/?_getpages=page-2&_getpagesoffset=20&"+aliceQuery(), token)
 	if resp.status != http.StatusServiceUnavailable || strings.Contains(string(resp.body), "med-alice-b86") {
 		t.Errorf("status = %d %s, want 503 without any entry", resp.status, resp.body)
 	}
@@ -202,7 +202,7 @@ func TestSearchReadsMembersRegardlessOfCaseAndWithholdsRepeatedOnes(t *testing.T
 		entries = append(entries, `{"resource":`+c.resource+`}`)
 	}
 	h.records.answerWith(`{"resourceType":"Bundle","type":"searchset","entry":[` + strings.Join(entries, ",") + `]}`)
-	resp := h.get(t, "/MedicationRequest", clinician().sign(t))
+	resp := h.get(t, "/MedicationRequest?"+aliceQuery(), clinician().sign(t))
 	if resp.status != http.StatusOK {
 		t.Fatalf("status = %d: %s", resp.status, resp.body)
 	}

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/go-json-experiment/json/jsontext"
@@ -48,10 +50,14 @@ type bundleEntry struct {
 
 // filterBundle keeps the entries of a search or history Bundle that the
 // caller may see, all decided under one view and audited in one write.
-// Entries without a resource (deleted versions, outcomes) are removed.
-// Links and full URLs that point at the record service are rewritten to the
-// gateway, or removed when they are not interactions the gateway serves.
-func (g *Gateway) filterBundle(r *http.Request, c Caller, kind Kind, body []byte) ([]byte, error) {
+// Entries without a resource (deleted versions, outcomes) are removed. An
+// entry of a search or search page that holds patient data but is not
+// about the patient the search names is withheld, whatever the record
+// service made of the search. Links and full URLs that point at the record
+// service are rewritten to the gateway's external URL, or removed when
+// they are not interactions the gateway serves or would tell that entries
+// were withheld (see pageLinks).
+func (g *Gateway) filterBundle(c Caller, in Interaction, body []byte) ([]byte, error) {
 	b, err := decodeSearchBundle(body)
 	if err != nil {
 		return nil, fmt.Errorf("the record service's Bundle is not valid JSON: %w", err)
@@ -66,14 +72,14 @@ func (g *Gateway) filterBundle(r *http.Request, c Caller, kind Kind, body []byte
 		// An OperationOutcome (a search's warnings) is not data and is
 		// removed without a decision.
 		if isResource(entry.Resource) && entry.facts.ResourceType != "OperationOutcome" {
-			decided, facts = append(decided, entry), append(facts, entry.facts)
+			decided, facts = append(decided, entry), append(facts, scoped(in, entry.facts))
 		}
 	}
-	verdicts, err := g.decide(g.currentView(), c, kind, facts...)
+	verdicts, err := g.decide(g.currentView(), c, in.Kind, facts...)
 	if err != nil {
 		return nil, err
 	}
-	links := newLinkRewriter(g.cfg.Upstream, gatewayBase(r))
+	links := newLinkRewriter(g.cfg.Upstream, g.cfg.ExternalURL)
 	b.Entry = decided[:0]
 	for i, entry := range decided {
 		if verdicts[i].Allow {
@@ -81,21 +87,30 @@ func (g *Gateway) filterBundle(r *http.Request, c Caller, kind Kind, body []byte
 			b.Entry = append(b.Entry, entry)
 		}
 	}
-	b.Link = links.links(b.Link)
+	b.Link = links.pageLinks(in, b.Link, len(b.Entry))
 	return b.encode()
+}
+
+// scoped withholds, in a search or search page, a resource that holds
+// patient data and is not about the patient the search names (every such
+// resource when it names none). Clinical contacts (which carry no patient)
+// are not about patients.
+func scoped(in Interaction, f resourceFacts) resourceFacts {
+	if in.Kind != KindSearch && in.Kind != KindSearchPage {
+		return f
+	}
+	// Without a patient, the resource is denied anyway (decide says why).
+	if f.Unshareable != "" || len(f.Patients) == 0 {
+		return f
+	}
+	if in.Patient == "" || !slices.Contains(f.Patients, in.Patient) {
+		f.Unshareable = "the resource is not about the one patient the search was scoped to"
+	}
+	return f
 }
 
 func isResource(raw jsontext.Value) bool {
 	return len(raw) > 0 && raw[0] == '{'
-}
-
-// gatewayBase is the gateway's FHIR base as the caller reached it.
-func gatewayBase(r *http.Request) *url.URL {
-	scheme := "http"
-	if r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https" {
-		scheme = "https"
-	}
-	return &url.URL{Scheme: scheme, Host: r.Host, Path: "/"}
 }
 
 // linkRewriter turns record service URLs into gateway URLs.
@@ -115,19 +130,64 @@ func newLinkRewriter(upstream, gateway *url.URL) linkRewriter {
 	}
 }
 
-// links keeps the links that rewrite to a search, search page or history
-// the gateway serves; every other link is removed.
-func (l linkRewriter) links(links []bundleLink) []bundleLink {
+// pageRelations are the link relations passed on. last is not: with
+// withheld entries it would tell how many there were.
+var pageRelations = []string{"self", "first", "previous", "prev", "next"}
+
+// pageLinks keeps the links that rewrite to a search, search page or
+// history the gateway serves, scoped to the same patient; every other link
+// is removed. So that links never tell whether entries were withheld, a
+// page continues (next) only when it is full: it holds as many entries as
+// the page size asked of the record service. A page that lost entries to
+// the policy therefore looks exactly like the last page of a shorter
+// search, and an empty page never has a next link. A next or previous link
+// that leads back to this page is removed, so that clients never loop.
+func (l linkRewriter) pageLinks(in Interaction, links []bundleLink, entries int) []bundleLink {
+	current := l.interactionLink(in)
+	self := current
+	for _, link := range links {
+		if link.Relation == "self" {
+			if rewritten, ok := l.interactionURL(in, link.URL); ok {
+				self = rewritten
+			}
+		}
+	}
+	full := entries > 0 && entries >= pageSize(in)
 	var kept []bundleLink
 	for _, link := range links {
-		if rewritten, ok := l.interactionURL(link.URL); ok {
+		if !slices.Contains(pageRelations, link.Relation) {
+			continue
+		}
+		rewritten, ok := l.interactionURL(in, link.URL)
+		switch {
+		case !ok:
+		case link.Relation == "next" && !full:
+		case link.Relation != "self" && (rewritten == self || rewritten == current):
+		default:
 			kept = append(kept, bundleLink{Relation: link.Relation, URL: rewritten})
 		}
 	}
 	return kept
 }
 
-func (l linkRewriter) interactionURL(raw string) (string, bool) {
+// pageSize is the _count of an interaction, which the gateway always sets
+// before calling the record service; 0 when absent.
+func pageSize(in Interaction) int {
+	n, _ := strconv.Atoi(in.Query.Get("_count"))
+	return n
+}
+
+// interactionLink is the gateway's URL of an interaction.
+func (l linkRewriter) interactionLink(in Interaction) string {
+	target := l.gateway.JoinPath(in.Path())
+	target.RawQuery = in.LinkQuery().Encode()
+	return target.String()
+}
+
+// interactionURL rewrites a record service link to the gateway when it is
+// a search, search page or history the gateway serves for the same patient
+// as in. A search page link carries the patient of the search.
+func (l linkRewriter) interactionURL(in Interaction, raw string) (string, bool) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "", false
@@ -136,13 +196,25 @@ func (l linkRewriter) interactionURL(raw string) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	in, err := ParseRequest(http.MethodGet, rel, u.RawQuery)
-	if err != nil || (in.Kind != KindSearch && in.Kind != KindSearchPage && in.Kind != KindHistory) {
+	target, err := ParseRequest(http.MethodGet, rel, u.RawQuery)
+	if err != nil {
 		return "", false
 	}
-	target := l.gateway.JoinPath(in.Path())
-	target.RawQuery = in.Query.Encode()
-	return target.String(), true
+	switch target.Kind {
+	case KindSearchPage:
+		if target.Patient != "" && target.Patient != in.Patient {
+			return "", false
+		}
+		target.Patient = in.Patient
+	case KindSearch:
+		if target.Patient != in.Patient {
+			return "", false
+		}
+	case KindHistory:
+	default:
+		return "", false
+	}
+	return l.interactionLink(target), true
 }
 
 // fullURL rewrites an entry's fullUrl that points at the record service.

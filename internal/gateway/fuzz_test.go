@@ -39,6 +39,12 @@ func FuzzParseRequest(f *testing.F) {
 		{"GET", "/Patient", "a=%zz"},
 		{"GET", "/Patient", "_summary=count"},
 		{"GET", "//Patient", ""},
+		{"GET", "/Observation", "patient.identifier=https://fhir.nhs.uk/Id/nhs-number|9434765919&code=1"},
+		{"GET", "/Observation", "Patient.identifier=https://fhir.nhs.uk/Id/nhs-number|9434765919"},
+		{"GET", "/Observation", "patient.identifier=https://fhir.nhs.uk/Id/nhs-number|9434765919,https://fhir.nhs.uk/Id/nhs-number|9434765919"},
+		{"GET", "/Patient", "identifier=https://fhir.nhs.uk/Id/nhs-number|9434765919&_count=5"},
+		{"GET", "/", "_getpages=a&patient.identifier=https://fhir.nhs.uk/Id/nhs-number|9434765919"},
+		{"POST", "/Observation/_search", "subject:Patient.identifier=https://fhir.nhs.uk/Id/nhs-number|9434765919&_SUMMARY=count"},
 	} {
 		f.Add(seed[0], seed[1], seed[2])
 	}
@@ -59,7 +65,7 @@ func FuzzParseRequest(f *testing.F) {
 		if in.Post {
 			again = http.MethodPost
 		}
-		back, err := ParseRequest(again, "/"+in.Path(), in.Query.Encode())
+		back, err := ParseRequest(again, "/"+in.Path(), in.LinkQuery().Encode())
 		if err != nil {
 			t.Fatalf("%+v does not parse back: %v", in, err)
 		}
@@ -95,6 +101,54 @@ func checkInteraction(t *testing.T, in Interaction) {
 		if slices.Contains(refusedParameters, parameterBase(name)) || slices.Contains(droppedParameters, parameterBase(name)) {
 			t.Fatalf("parameter %q reaches the record service", name)
 		}
+		for _, refused := range refusedParameters {
+			if strings.EqualFold(parameterBase(name), refused) {
+				t.Fatalf("a spelling of %s reaches the record service: %q", refused, name)
+			}
+		}
+		if strings.HasPrefix(name, "_") && !slices.Contains(searchControlParameters, name) && !slices.Contains(historyParameters, name) &&
+			!slices.Contains(pageParameters, name) {
+			t.Fatalf("control parameter %q reaches the record service", name)
+		}
+	}
+	checkPatientScope(t, in)
+}
+
+// checkPatientScope asserts the patient scope of an accepted interaction:
+// a search of a type that holds patient data names exactly one patient,
+// by exactly one parameter in an accepted form with one value, a valid NHS
+// number, and that is the interaction's patient; no other parameter names
+// a patient or chains; a search page names at most one valid patient.
+func checkPatientScope(t *testing.T, in Interaction) {
+	t.Helper()
+	if in.Patient != "" && !ValidNHSNumber(in.Patient) {
+		t.Fatalf("patient %q is not a valid NHS number", in.Patient)
+	}
+	if in.Kind != KindSearch {
+		if in.Kind != KindSearchPage && in.Patient != "" {
+			t.Fatalf("%s with a patient", in.Kind)
+		}
+		return
+	}
+	scope := newPatientScope(in.Type)
+	var values []string
+	for name, v := range in.Query {
+		lower := strings.ToLower(parameterBase(name))
+		switch {
+		case slices.Contains(scope.forms, name):
+			values = append(values, v...)
+		case slices.Contains(scope.bases, lower), strings.Contains(name, "."):
+			t.Fatalf("parameter %q names a patient or chains, outside the accepted forms", name)
+		}
+	}
+	if !holdsPatientData(in.Type) {
+		if len(values) != 0 || in.Patient != "" {
+			t.Fatalf("a search of %s names a patient", in.Type)
+		}
+		return
+	}
+	if len(values) != 1 || values[0] != SystemNHSNumber+"|"+in.Patient {
+		t.Fatalf("a search of %s is scoped by %v, patient %q", in.Type, values, in.Patient)
 	}
 }
 

@@ -40,6 +40,21 @@ type Config struct {
 	Upstream *url.URL
 	// UpstreamTimeout bounds one call to the record service.
 	UpstreamTimeout time.Duration
+	// ExternalURL is the gateway's own FHIR base as its clients reach it.
+	// Every link and fullUrl the gateway writes starts with it; the Host
+	// and X-Forwarded-* headers of a request are never used.
+	ExternalURL *url.URL
+	// MaxPageSize is the most entries a search or history page asks the
+	// record service for: a smaller _count is kept, a larger one (or none)
+	// becomes MaxPageSize. 0 means DefaultMaxPageSize.
+	MaxPageSize int
+	// UpstreamMemory bounds the bytes of record service answers held at
+	// once, across all requests. 0 means DefaultUpstreamMemory.
+	UpstreamMemory int64
+	// UpstreamMemoryWait is how long an answer waits for room in
+	// UpstreamMemory before the request gets 503. 0 means
+	// DefaultUpstreamMemoryWait.
+	UpstreamMemoryWait time.Duration
 	// Identity says how bearer tokens are verified.
 	Identity IdentityConfig
 	// DecisionAPI says who may use the decision API; empty, nobody.
@@ -66,6 +81,16 @@ func (c Config) validate() error {
 		c.Upstream.RawQuery != "" || c.Upstream.Fragment != "" {
 		errs = append(errs, errors.New("the record service must be an absolute http(s) URL without query, e.g. http://record-service.shcr-tvs.svc:8080/fhir (--upstream)"))
 	}
+	if c.ExternalURL == nil || (c.ExternalURL.Scheme != "http" && c.ExternalURL.Scheme != "https") || c.ExternalURL.Host == "" ||
+		c.ExternalURL.RawQuery != "" || c.ExternalURL.Fragment != "" || c.ExternalURL.User != nil {
+		errs = append(errs, errors.New("the gateway's external URL must be an absolute http(s) URL without user, query or fragment, e.g. https://records.example.nhs.uk/ (--external-url)"))
+	}
+	if c.MaxPageSize < 0 || c.MaxPageSize > MaxPageSizeLimit {
+		errs = append(errs, fmt.Errorf("the page size limit must be from 1 to %d (--max-page-size)", MaxPageSizeLimit))
+	}
+	if c.UpstreamMemory < 0 || c.UpstreamMemoryWait < 0 {
+		errs = append(errs, errors.New("the upstream memory budget and its wait must not be negative (--upstream-memory, --upstream-memory-wait)"))
+	}
 	if c.UpstreamTimeout <= 0 {
 		errs = append(errs, errors.New("the upstream timeout must be positive (--upstream-timeout)"))
 	}
@@ -76,6 +101,35 @@ func (c Config) validate() error {
 		errs = append(errs, errors.New("an audit sink is required (--audit-sink)"))
 	}
 	return errors.Join(append(errs, c.Identity.validate(), c.DecisionAPI.validate())...)
+}
+
+// Page size and memory defaults.
+const (
+	// DefaultMaxPageSize is the page size limit without --max-page-size.
+	DefaultMaxPageSize = 50
+	// MaxPageSizeLimit is the largest page size limit that can be set.
+	MaxPageSizeLimit = 1000
+	// DefaultUpstreamMemory is the record service answers' memory budget:
+	// one answer of the largest size read (maxUpstreamBody) and room for
+	// smaller ones beside it, well under half the default container
+	// memory limit (256 MiB).
+	DefaultUpstreamMemory = 96 << 20
+	// DefaultUpstreamMemoryWait is how long an answer waits for room.
+	DefaultUpstreamMemoryWait = 10 * time.Second
+)
+
+// withDefaults fills in the defaults of optional settings.
+func (c Config) withDefaults() Config {
+	if c.MaxPageSize == 0 {
+		c.MaxPageSize = DefaultMaxPageSize
+	}
+	if c.UpstreamMemory == 0 {
+		c.UpstreamMemory = DefaultUpstreamMemory
+	}
+	if c.UpstreamMemoryWait == 0 {
+		c.UpstreamMemoryWait = DefaultUpstreamMemoryWait
+	}
+	return c
 }
 
 // jwksRetry is the shortest time between two fetches of a JWKS URL.
@@ -96,6 +150,11 @@ type Gateway struct {
 	draining   atomic.Bool
 	observer   string
 	refusals   *refusalLimiter
+	// metricsHandler serves /metrics.
+	metricsHandler http.Handler
+	// started is when the gateway started, the date of its
+	// CapabilityStatement.
+	started time.Time
 }
 
 // New builds a gateway and loads its bundle, keys and objection register.
@@ -108,7 +167,9 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("invalid gateway configuration: %w", err)
 	}
+	cfg = cfg.withDefaults()
 	cfg.Upstream = withoutTrailingSlash(cfg.Upstream)
+	cfg.ExternalURL = withTrailingSlash(cfg.ExternalURL)
 	m := newMetrics()
 	g := &Gateway{
 		cfg:     cfg,
@@ -119,6 +180,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 			base:    cfg.Upstream,
 			client:  upstreamClient(cfg.UpstreamTimeout),
 			latency: m.upstreamLatency,
+			budget:  newMemoryBudget(cfg.UpstreamMemory, cfg.UpstreamMemoryWait, m.upstreamMemory),
 		},
 		verifier: &verifier{
 			issuer:           cfg.Identity.Issuer,
@@ -129,12 +191,14 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		},
 		observer: observerName(),
 		refusals: newRefusalLimiter(),
+		started:  time.Now().UTC(),
 	}
 	if missing := cfg.Identity.missing(); len(missing) > 0 {
 		g.verifier.unconfigured = "the gateway's identity provider is not configured (" +
 			strings.Join(missing, ", ") + "), so it refuses every token"
 		g.log.Warn("Identity provider not configured; every request will be refused", "missing", missing)
 	}
+	g.metricsHandler = promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
 	m.setBundle(nil)
 	g.sources = g.buildSources()
 	g.reload(ctx)
@@ -146,6 +210,15 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 func withoutTrailingSlash(u *url.URL) *url.URL {
 	out := *u
 	out.Path = strings.TrimSuffix(out.Path, "/")
+	out.RawPath = ""
+	return &out
+}
+
+// withTrailingSlash copies a base URL so that it ends with a slash, as the
+// gateway's own base does.
+func withTrailingSlash(u *url.URL) *url.URL {
+	out := *u
+	out.Path = strings.TrimSuffix(out.Path, "/") + "/"
 	out.RawPath = ""
 	return &out
 }
@@ -181,15 +254,9 @@ func (g *Gateway) buildSources() []source {
 }
 
 // Handler serves the FHIR API at the root, the decision API, health,
-// readiness and metrics. Every refusal is audited.
+// readiness and metrics (see route). Every refusal is audited.
 func (g *Gateway) Handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", serveHealthz)
-	mux.HandleFunc("GET /readyz", g.serveReadyz)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(g.metrics.registry, promhttp.HandlerOpts{}))
-	mux.HandleFunc("POST /v1/decisions", g.serveDecision)
-	mux.HandleFunc("/", g.serveFHIR)
-	return g.auditRefusals(mux)
+	return g.auditRefusals(http.HandlerFunc(g.route))
 }
 
 // Watch reloads the bundle, keys and objection register when they change,
@@ -248,7 +315,7 @@ func (g *Gateway) notReady() []string {
 		reasons = append(reasons, "shutting down")
 	}
 	if g.policy.Load() == nil {
-		reasons = append(reasons, "no valid policy bundle loaded from "+g.cfg.BundleDir)
+		reasons = append(reasons, "no valid policy bundle loaded")
 	}
 	switch {
 	case g.verifier.unconfigured != "":
@@ -257,7 +324,7 @@ func (g *Gateway) notReady() []string {
 		reasons = append(reasons, "no identity provider keys loaded")
 	}
 	if g.currentView().objectionsMissing {
-		reasons = append(reasons, "objection register "+g.cfg.ObjectionsFile+" not loaded")
+		reasons = append(reasons, "objection register not loaded")
 	}
 	return reasons
 }

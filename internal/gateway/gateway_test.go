@@ -8,10 +8,13 @@ package gateway
 import (
 	"encoding/json"
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shcr-io/shcr-operator/internal/policy"
 )
 
 // readCase is one read through the gateway and the decision it must make.
@@ -297,21 +300,48 @@ func TestNotFound(t *testing.T) {
 	}
 }
 
-// TestCapabilities serves the CapabilityStatement without a token, and
-// nothing else from the system level.
+// TestCapabilities serves the gateway's own CapabilityStatement without a
+// token: exactly the shared types, read, vread, instance history and type
+// search, no writes, no operations, the gateway's external URL and nothing
+// of the record service, whatever the record service would say.
 func TestCapabilities(t *testing.T) {
 	h := newHarness(t)
+	h.records.mu.Lock()
+	h.records.capabilities = `{"resourceType":"CapabilityStatement","rest":[{"mode":"server","operation":[{"name":"everything"}],"resource":[{"type":"Patient","interaction":[{"code":"create"},{"code":"delete"}]}]}],"implementation":{"url":"` + h.records.base() + `"}}`
+	h.records.mu.Unlock()
 	for _, path := range []string{"/metadata", "/"} {
 		resp := h.get(t, path, "")
-		if resp.status != http.StatusOK || !strings.Contains(string(resp.body), `"CapabilityStatement"`) {
-			t.Errorf("GET %s = %d %s", path, resp.status, resp.body)
+		if resp.status != http.StatusOK {
+			t.Fatalf("GET %s = %d %s", path, resp.status, resp.body)
+		}
+		var cs capabilityStatement
+		must(t, json.Unmarshal(resp.body, &cs))
+		body := string(resp.body)
+		for _, leak := range []string{h.records.URL, h.records.base(), "everything", `"operation"`, `"create"`, `"delete"`, `"update"`, `"patch"`} {
+			if strings.Contains(body, leak) {
+				t.Errorf("GET %s: the CapabilityStatement mentions %q: %s", path, leak, body)
+			}
+		}
+		if cs.ResourceType != "CapabilityStatement" || cs.Implementation.URL != h.server.URL+"/" || len(cs.Rest) != 1 {
+			t.Fatalf("GET %s: %s", path, body)
+		}
+		var types []string
+		for _, r := range cs.Rest[0].Resource {
+			types = append(types, r.Type)
+			if !reflect.DeepEqual(r.Interaction, servedInteractions) {
+				t.Errorf("%s interactions %v", r.Type, r.Interaction)
+			}
+			hasScope := slices.ContainsFunc(r.SearchParam, func(p capabilitySearchPar) bool { return strings.Contains(p.Name, "identifier") })
+			if hasScope != holdsPatientData(r.Type) {
+				t.Errorf("%s: patient search parameter listed = %v, want %v", r.Type, hasScope, holdsPatientData(r.Type))
+			}
+		}
+		if !slices.Equal(types, policy.SharedTypes()) || slices.Contains(types, "AuditEvent") || slices.Contains(types, "Provenance") {
+			t.Errorf("types %v, want the shared types %v", types, policy.SharedTypes())
 		}
 	}
-	h.records.mu.Lock()
-	h.records.capabilities = `{"resourceType":"Patient","id":"alice"}`
-	h.records.mu.Unlock()
-	if resp := h.get(t, "/metadata", ""); resp.status != http.StatusBadGateway {
-		t.Errorf("a record service answering /metadata with a Patient must give 502, got %d %s", resp.status, resp.body)
+	if requests, _ := h.records.seen(); len(requests) != 0 {
+		t.Errorf("the record service was asked %d times; the statement is the gateway's own", len(requests))
 	}
 }
 
@@ -320,7 +350,7 @@ func TestCapabilities(t *testing.T) {
 func TestUpstreamNeverSeesTheToken(t *testing.T) {
 	h := newHarness(t)
 	h.get(t, "/MedicationRequest/med-alice-b86", clinician().sign(t))
-	h.get(t, "/MedicationRequest?_count=5", clinician().sign(t))
+	h.get(t, "/MedicationRequest?_count=5&"+aliceQuery(), clinician().sign(t))
 	requests, _ := h.records.seen()
 	if len(requests) != 2 {
 		t.Fatalf("record service got %d requests, want 2", len(requests))
@@ -343,7 +373,7 @@ func TestAuditFailureRefusesAccess(t *testing.T) {
 	if resp.status != http.StatusServiceUnavailable || strings.Contains(string(resp.body), "med-alice-b86") {
 		t.Errorf("status = %d %s, want 503 without the resource", resp.status, resp.body)
 	}
-	resp = h.get(t, "/MedicationRequest", clinician().sign(t))
+	resp = h.get(t, "/MedicationRequest?"+aliceQuery(), clinician().sign(t))
 	if resp.status != http.StatusServiceUnavailable {
 		t.Errorf("search status = %d, want 503", resp.status)
 	}

@@ -44,6 +44,8 @@ type setup struct {
 	identity func(*IdentityConfig)
 	// decisionAPI says who may use the decision API.
 	decisionAPI DecisionAPIConfig
+	// config changes the rest of the gateway's configuration.
+	config func(*Config)
 }
 
 // harness is a gateway in front of a record service, over real HTTP, with
@@ -102,7 +104,11 @@ func newHarness(t testing.TB, changes ...func(*setup)) *harness {
 	if s.identity != nil {
 		s.identity(&identity)
 	}
-	gw, err := New(context.Background(), Config{
+	// The gateway's external URL is the test server's own, so that links
+	// can be followed; the server starts once the gateway is built.
+	server := httptest.NewUnstartedServer(nil)
+	external := &url.URL{Scheme: "http", Host: server.Listener.Addr().String(), Path: "/"}
+	cfg := Config{
 		Region:          testRegion,
 		BundleDir:       h.bundleDir,
 		Upstream:        upstream,
@@ -113,12 +119,20 @@ func newHarness(t testing.TB, changes ...func(*setup)) *harness {
 		Audit:           audit,
 		ReloadInterval:  5 * time.Millisecond,
 		Logger:          slog.New(slog.NewTextHandler(h.logs, nil)),
-	})
+		ExternalURL:     external,
+	}
+	if s.config != nil {
+		s.config(&cfg)
+	}
+	gw, err := New(context.Background(), cfg)
 	if err != nil {
+		server.Close()
 		t.Fatal(err)
 	}
 	h.gateway = gw
-	h.server = httptest.NewServer(gw.Handler())
+	server.Config.Handler = gw.Handler()
+	server.Start()
+	h.server = server
 	t.Cleanup(h.server.Close)
 	if s.watch {
 		ctx, cancel := context.WithCancel(context.Background())

@@ -25,6 +25,10 @@ type metrics struct {
 	objectingPatients prometheus.Gauge
 	registerProblems  *prometheus.GaugeVec
 	refusalAuditDrops *prometheus.CounterVec
+	// upstreamMemoryRefusals counts answers refused for want of memory;
+	// upstreamMemory is the bytes of the budget reserved now.
+	upstreamMemoryRefusals prometheus.Counter
+	upstreamMemory         prometheus.Gauge
 }
 
 func newMetrics() *metrics {
@@ -82,6 +86,15 @@ func newMetrics() *metrics {
 				"or write-failed (the audit sink failed; the refusal was still sent).",
 		}, []string{"reason"}),
 	}
+	m.upstreamMemoryRefusals = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "shcr_gateway_upstream_memory_refusals_total",
+		Help: "Requests answered 503 because the record service's answer did not fit in the memory budget.",
+	})
+	m.upstreamMemory = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "shcr_gateway_upstream_memory_bytes",
+		Help: "Bytes of the memory budget for record service answers reserved now.",
+	})
+	m.registry.MustRegister(m.upstreamMemoryRefusals, m.upstreamMemory)
 	m.registry.MustRegister(
 		m.decisions, m.breakGlass, m.bundleInfo, m.bundleLoaded, m.reloads, m.reloadErrors,
 		m.upstreamLatency, m.authFailures, m.auditWriteErrors, m.objectingPatients, m.registerProblems, m.refusalAuditDrops,

@@ -24,6 +24,7 @@ const (
 	issueNotFound     = "not-found"
 	issueException    = "exception"
 	issueTransient    = "transient"
+	issueTooLong      = "too-long"
 )
 
 type operationOutcome struct {

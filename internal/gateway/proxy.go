@@ -6,12 +6,12 @@ SPDX-License-Identifier: Apache-2.0
 package gateway
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -36,6 +36,7 @@ func (g *Gateway) serveFHIR(w http.ResponseWriter, r *http.Request) {
 		writeRequestError(w, err)
 		return
 	}
+	in = withPageSize(in, g.cfg.MaxPageSize)
 	switch in.Kind {
 	case KindCapabilities:
 		g.serveCapabilities(w, r)
@@ -44,6 +45,24 @@ func (g *Gateway) serveFHIR(w http.ResponseWriter, r *http.Request) {
 	default:
 		g.serveBundle(w, r, caller, in)
 	}
+}
+
+// withPageSize sets the _count of a search, search page or history to the
+// caller's, lowered to the page size limit, or to the limit when the
+// caller gave none. The record service's own default is never relied on,
+// so that the gateway knows how long a full page is.
+func withPageSize(in Interaction, limit int) Interaction {
+	switch in.Kind {
+	case KindSearch, KindSearchPage, KindHistory:
+	default:
+		return in
+	}
+	size := limit
+	if n, err := strconv.Atoi(in.Query.Get("_count")); err == nil && n > 0 && n < limit {
+		size = n
+	}
+	in.Query.Set("_count", strconv.Itoa(size))
+	return in
 }
 
 func isCapabilities(r *http.Request) bool {
@@ -109,23 +128,6 @@ func joinQuery(a, b string) string {
 	}
 }
 
-// serveCapabilities passes on the record service's CapabilityStatement and
-// nothing else.
-func (g *Gateway) serveCapabilities(w http.ResponseWriter, r *http.Request) {
-	resp, ok := g.fetch(w, r, Interaction{Kind: KindCapabilities})
-	if !ok {
-		return
-	}
-	var statement struct {
-		ResourceType string `json:"resourceType"`
-	}
-	if json.Unmarshal(resp.body, &statement) != nil || statement.ResourceType != "CapabilityStatement" {
-		writeOutcome(w, http.StatusBadGateway, issueException, "the record service did not answer with a CapabilityStatement")
-		return
-	}
-	writeFHIRBytes(w, http.StatusOK, resp.body)
-}
-
 // serveResource serves read and vread: the resource is fetched, then
 // decided on, and passed on only when allowed.
 func (g *Gateway) serveResource(w http.ResponseWriter, r *http.Request, c Caller, in Interaction) {
@@ -133,6 +135,7 @@ func (g *Gateway) serveResource(w http.ResponseWriter, r *http.Request, c Caller
 	if !ok {
 		return
 	}
+	defer resp.release()
 	facts, err := inspect(resp.body)
 	if err == nil && (facts.ResourceType != in.Type || facts.ID != in.ID) {
 		err = fmt.Errorf("the record service answered with %s/%s", facts.ResourceType, facts.ID)
@@ -165,11 +168,12 @@ func (g *Gateway) serveBundle(w http.ResponseWriter, r *http.Request, c Caller, 
 	if !ok {
 		return
 	}
+	defer resp.release()
 	if err := g.auditQuery(c, in); err != nil {
 		writeAuditFailure(w)
 		return
 	}
-	filtered, err := g.filterBundle(r, c, in.Kind, resp.body)
+	filtered, err := g.filterBundle(c, in, resp.body)
 	switch {
 	case errors.Is(err, errAudit):
 		writeAuditFailure(w)
@@ -185,14 +189,29 @@ func (g *Gateway) serveBundle(w http.ResponseWriter, r *http.Request, c Caller, 
 // record service does not return 200. Its error bodies are not passed on.
 func (g *Gateway) fetch(w http.ResponseWriter, r *http.Request, in Interaction) (upstreamResponse, bool) {
 	resp, err := g.upstream.fetch(r.Context(), in)
-	if err != nil {
+	switch {
+	case errors.Is(err, errNoMemory):
+		g.metrics.upstreamMemoryRefusals.Inc()
+		g.log.Warn("Record service answer refused: no room in the memory budget", "interaction", in.Kind, "error", err)
+		writeOutcome(w, http.StatusServiceUnavailable, issueTransient, "the gateway is busy with other large answers: try again later")
+		return upstreamResponse{}, false
+	case err != nil:
 		g.log.Error("Record service call failed", "interaction", in.Kind, "error", err)
 		writeOutcome(w, http.StatusBadGateway, issueTransient, "the record service could not be reached")
 		return upstreamResponse{}, false
 	}
+	if resp.status != http.StatusOK {
+		// An error body is not passed on, so its memory goes back at once.
+		resp.release()
+	}
 	switch {
 	case resp.status == http.StatusOK:
 		return resp, true
+	case resp.status == http.StatusUnauthorized || resp.status == http.StatusForbidden:
+		// The record service refused the gateway's own credentials or
+		// network identity: not the caller's fault.
+		g.log.Error("Record service refused the gateway", "interaction", in.Kind, "status", resp.status)
+		writeOutcome(w, http.StatusBadGateway, issueException, "the record service refused the gateway's own request")
 	case resp.status == http.StatusNotFound || resp.status == http.StatusGone:
 		writeOutcome(w, resp.status, issueNotFound, "not found in the record service")
 	case resp.status >= 400 && resp.status < 500:

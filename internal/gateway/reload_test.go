@@ -37,7 +37,7 @@ func TestFailClosedWithoutBundle(t *testing.T) {
 	if len(events) != 1 || events[0].Outcome != auditOutcomeSeriousFailure || !strings.Contains(events[0].OutcomeDesc, "no valid policy bundle") {
 		t.Errorf("audit = %+v, want one serious failure", events)
 	}
-	if _, keys := h.get(t, "/MedicationRequest", token).bundle(t); len(keys) != 0 {
+	if _, keys := h.get(t, "/MedicationRequest?"+aliceQuery(), token).bundle(t); len(keys) != 0 {
 		t.Errorf("search returned %v without a bundle", keys)
 	}
 	if m := h.get(t, "/metrics", ""); !strings.Contains(string(m.body), "shcr_gateway_policy_bundle_loaded 0") {
@@ -272,7 +272,7 @@ func TestJWKSURL(t *testing.T) {
 		Region: testRegion, BundleDir: dir, Upstream: upstream, UpstreamTimeout: 5 * time.Second,
 		Identity: IdentityConfig{Issuer: testIssuer, Audience: testAudience, JWKSURL: provider.URL,
 			JWKSRefresh: 20 * time.Millisecond, Claims: DefaultClaimMapping()},
-		Audit: &auditLog{}, ReloadInterval: 5 * time.Millisecond,
+		Audit: &auditLog{}, ReloadInterval: 5 * time.Millisecond, ExternalURL: &url.URL{Scheme: "http", Host: "gateway.test"},
 	})
 	must(t, err)
 	ctx, cancel := context.WithCancel(context.Background())

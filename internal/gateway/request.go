@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/shcr-io/shcr-operator/internal/policy"
@@ -60,6 +61,25 @@ type Interaction struct {
 	Query url.Values
 	// Post is true for a search sent as POST [type]/_search.
 	Post bool
+	// Patient is the NHS number a search or search page is scoped to;
+	// empty when the interaction names no patient. A search page's patient
+	// is not sent to the record service: the gateway withholds every entry
+	// of the page that is about anyone else.
+	Patient string
+}
+
+// LinkQuery is the query of a link to the interaction at the gateway: the
+// forwarded parameters and, for a search page, the patient it is scoped to.
+func (in Interaction) LinkQuery() url.Values {
+	if in.Kind != KindSearchPage || in.Patient == "" {
+		return in.Query
+	}
+	q := url.Values{}
+	for k, v := range in.Query {
+		q[k] = v
+	}
+	q.Set(pagePatientParameter, SystemNHSNumber+"|"+in.Patient)
+	return q
 }
 
 // Path is the interaction's path relative to a FHIR base, without a
@@ -136,6 +156,15 @@ var historyParameters = []string{"_count", "_since", "_at"}
 // pageParameters are the parameters of HAPI FHIR's paging links.
 var pageParameters = []string{"_getpages", "_getpagesoffset", "_count", "_bundletype"}
 
+// searchControlParameters are the only parameters starting with "_" that a
+// search may carry, spelled exactly so. Every other one is refused: _id
+// selects a resource without its patient, _include and _revinclude bring
+// in resources of other patients and make a page's length depend on what
+// was withheld, _total and _summary=count count what the caller may not
+// see, and the rest reshape or select results by data the gateway cannot
+// check.
+var searchControlParameters = []string{"_count", "_sort", "_lastUpdated"}
+
 // ParseRequest parses a request to the gateway's FHIR base: the method, the
 // escaped path and the raw query (for POST [type]/_search, the query and the
 // form body joined with "&"). It accepts read, vread, instance history,
@@ -166,7 +195,7 @@ func ParseRequest(method, escapedPath, rawQuery string) (Interaction, error) {
 		return Interaction{}, err
 	}
 	in.Post = method == http.MethodPost
-	in.Query, err = interactionQuery(in.Kind, query)
+	in.Query, in.Patient, err = interactionQuery(in.Kind, in.Type, query)
 	if err != nil {
 		return Interaction{}, err
 	}
@@ -204,11 +233,18 @@ func parseSystemRequest(query url.Values) (Interaction, error) {
 	if _, ok := query["_getpages"]; !ok {
 		return Interaction{}, notSupported("system-level search is not supported: search one resource type, e.g. GET /Observation?patient.identifier=…")
 	}
-	kept, err := onlyParameters(query, pageParameters, "a search page")
+	patient, rest, err := pagePatient(query)
 	if err != nil {
 		return Interaction{}, err
 	}
-	return Interaction{Kind: KindSearchPage, Query: kept}, nil
+	kept, err := onlyParameters(rest, pageParameters, "a search page")
+	if err != nil {
+		return Interaction{}, err
+	}
+	if err := checkCount(kept); err != nil {
+		return Interaction{}, err
+	}
+	return Interaction{Kind: KindSearchPage, Query: kept, Patient: patient}, nil
 }
 
 // checkResourceType refuses malformed names, governance types and types
@@ -284,37 +320,103 @@ func checkID(what, id string) error {
 	return nil
 }
 
-// interactionQuery keeps the parameters an interaction may forward.
-func interactionQuery(kind Kind, query url.Values) (url.Values, error) {
+// interactionQuery keeps the parameters an interaction may forward and
+// gives the patient a search is scoped to.
+func interactionQuery(kind Kind, resourceType string, query url.Values) (url.Values, string, error) {
 	switch kind {
 	case KindSearch:
-		return searchQuery(query)
+		return searchQuery(resourceType, query)
 	case KindHistory:
-		return onlyParameters(query, historyParameters, "history")
+		kept, err := onlyParameters(query, historyParameters, "history")
+		if err == nil {
+			err = checkCount(kept)
+		}
+		return kept, "", err
 	default:
-		return onlyParameters(query, nil, string(kind))
+		kept, err := onlyParameters(query, nil, string(kind))
+		return kept, "", err
 	}
 }
 
-// searchQuery checks search parameters: it refuses those that would hide
-// what the gateway decides on, and drops representation parameters.
-func searchQuery(query url.Values) (url.Values, error) {
+// searchQuery checks search parameters: a search of a type that holds
+// patient data must name exactly one patient by NHS number (see
+// patientScope); parameters that would hide what the gateway decides on,
+// or select by data the caller may not see, are refused; representation
+// parameters are dropped.
+func searchQuery(resourceType string, query url.Values) (url.Values, string, error) {
 	kept := url.Values{}
+	scope := newPatientScope(resourceType)
 	for name, values := range query {
 		if !parameterPattern.MatchString(name) {
-			return nil, badRequest("%q is not a valid search parameter name", name)
+			return nil, "", badRequest("%q is not a valid search parameter name", name)
 		}
-		base := parameterBase(name)
-		switch {
-		case slices.Contains(refusedParameters, base):
-			return nil, notSupported("search parameter %s is not supported by the record gateway: "+
-				"it would select or reshape results by data the gateway cannot check", base)
-		case slices.Contains(droppedParameters, base):
+		if isDropped(name) {
 			continue
+		}
+		isPatient, err := scope.add(name, values)
+		if err != nil {
+			return nil, "", err
+		}
+		if !isPatient {
+			if err := checkSearchParameter(name); err != nil {
+				return nil, "", err
+			}
 		}
 		kept[name] = values
 	}
-	return kept, nil
+	patient, err := scope.patient()
+	if err != nil {
+		return nil, "", err
+	}
+	return kept, patient, checkCount(kept)
+}
+
+// isDropped reports whether a parameter only changes the representation.
+// Only the exact spelling is dropped; a variant such as _FORMAT is refused
+// like any other unknown control parameter.
+func isDropped(name string) bool {
+	return slices.Contains(droppedParameters, name)
+}
+
+// checkSearchParameter refuses a parameter that is not the patient scope
+// and could widen, reshape or probe the search: any refused parameter in
+// any spelling, any control parameter ("_…") other than those of
+// searchControlParameters spelled exactly so, and any chain.
+func checkSearchParameter(name string) error {
+	base := parameterBase(name)
+	lower := strings.ToLower(base)
+	for _, refused := range refusedParameters {
+		if lower == strings.ToLower(refused) {
+			return notSupported("search parameter %s is not supported by the record gateway: "+
+				"it would select or reshape results by data the gateway cannot check", name)
+		}
+	}
+	switch {
+	case strings.HasPrefix(base, "_") && (base != name || !slices.Contains(searchControlParameters, name)):
+		return notSupported("search parameter %s is not supported by the record gateway: of the parameters starting "+
+			"with _, only %s are (spelled exactly so, without modifiers)", name, strings.Join(searchControlParameters, ", "))
+	case strings.Contains(name, "."):
+		return notSupported("chained search parameter %s is not supported by the record gateway: it selects by data "+
+			"of other resources that the gateway cannot check; only the patient may be named by a chain", name)
+	}
+	return nil
+}
+
+// checkCount refuses a _count that is not one whole number of at least 1.
+// The gateway lowers a larger one to its page size limit.
+func checkCount(query url.Values) error {
+	values, ok := query["_count"]
+	if !ok {
+		return nil
+	}
+	if len(values) != 1 {
+		return badRequest("_count is given %d times: give it once", len(values))
+	}
+	n, err := strconv.Atoi(values[0])
+	if err != nil || n < 1 || len(values[0]) > 7 {
+		return badRequest("_count must be a whole number from 1 (it is lowered to the page size limit), not %q", values[0])
+	}
+	return nil
 }
 
 // parameterBase is a parameter name without modifier or chain.

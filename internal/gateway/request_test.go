@@ -31,17 +31,23 @@ func TestParseRequest(t *testing.T) {
 			want: Interaction{Kind: KindVRead, Type: "Observation", ID: "o-1.2", VersionID: "3", Query: url.Values{}}},
 		{name: "history", method: "GET", path: "/Observation/o1/_history", query: "_count=10&_since=2026-01-01",
 			want: Interaction{Kind: KindHistory, Type: "Observation", ID: "o1", Query: url.Values{"_count": {"10"}, "_since": {"2026-01-01"}}}},
-		{name: "search", method: "GET", path: "/Observation", query: "subject:Patient.identifier=https://fhir.nhs.uk/Id/nhs-number|9434765919&_format=xml&_include=Observation:subject",
-			want: Interaction{Kind: KindSearch, Type: "Observation", Query: url.Values{
+		{name: "search", method: "GET", path: "/Observation", query: "subject:Patient.identifier=https://fhir.nhs.uk/Id/nhs-number|9434765919&_format=xml&code=1234",
+			want: Interaction{Kind: KindSearch, Type: "Observation", Patient: "9434765919", Query: url.Values{
 				"subject:Patient.identifier": {"https://fhir.nhs.uk/Id/nhs-number|9434765919"},
-				"_include":                   {"Observation:subject"},
+				"code":                       {"1234"},
 			}}},
-		{name: "encounter search", method: "GET", path: "/Encounter",
-			want: Interaction{Kind: KindSearch, Type: "Encounter", Query: url.Values{}}},
-		{name: "POST search", method: "POST", path: "/Observation/_search", query: "code=1234",
-			want: Interaction{Kind: KindSearch, Type: "Observation", Post: true, Query: url.Values{"code": {"1234"}}}},
+		{name: "encounter search", method: "GET", path: "/Encounter", query: "patient.identifier=https://fhir.nhs.uk/Id/nhs-number%7C9434765919",
+			want: Interaction{Kind: KindSearch, Type: "Encounter", Patient: "9434765919", Query: url.Values{"patient.identifier": {"https://fhir.nhs.uk/Id/nhs-number|9434765919"}}}},
+		{name: "POST search", method: "POST", path: "/Observation/_search", query: "code=1234&patient:identifier=https://fhir.nhs.uk/Id/nhs-number|9434765919",
+			want: Interaction{Kind: KindSearch, Type: "Observation", Post: true, Patient: "9434765919", Query: url.Values{"code": {"1234"}, "patient:identifier": {"https://fhir.nhs.uk/Id/nhs-number|9434765919"}}}},
+		{name: "patient search", method: "GET", path: "/Patient", query: "identifier=https://fhir.nhs.uk/Id/nhs-number|9434765919",
+			want: Interaction{Kind: KindSearch, Type: "Patient", Patient: "9434765919", Query: url.Values{"identifier": {"https://fhir.nhs.uk/Id/nhs-number|9434765919"}}}},
+		{name: "practitioner search", method: "GET", path: "/Practitioner", query: "name=smith&_count=10",
+			want: Interaction{Kind: KindSearch, Type: "Practitioner", Query: url.Values{"name": {"smith"}, "_count": {"10"}}}},
 		{name: "search page", method: "GET", path: "/", query: "_getpages=abc&_getpagesoffset=20&_pretty=true",
 			want: Interaction{Kind: KindSearchPage, Query: url.Values{"_getpages": {"abc"}, "_getpagesoffset": {"20"}}}},
+		{name: "search page of a patient", method: "GET", path: "/", query: "_getpages=abc&patient.identifier=https://fhir.nhs.uk/Id/nhs-number|9434765919",
+			want: Interaction{Kind: KindSearchPage, Patient: "9434765919", Query: url.Values{"_getpages": {"abc"}}}},
 		{name: "metadata", method: "GET", path: "/metadata", want: Interaction{Kind: KindCapabilities}},
 		{name: "base", method: "GET", path: "/", want: Interaction{Kind: KindCapabilities}},
 
@@ -140,8 +146,13 @@ func TestRefusedRequests(t *testing.T) {
 					t.Errorf("issue code = %q, want %q", issue.Code, tc.code)
 				}
 			}
-			if anonymous := h.do(t, tc.method, tc.path, "", nil, nil); anonymous.status != http.StatusUnauthorized {
-				t.Errorf("without a token: status = %d, want 401", anonymous.status)
+			// A path that is not canonical is refused before anything else.
+			wantAnonymous := http.StatusUnauthorized
+			if strings.Contains(tc.path, "%") {
+				wantAnonymous = http.StatusBadRequest
+			}
+			if anonymous := h.do(t, tc.method, tc.path, "", nil, nil); anonymous.status != wantAnonymous {
+				t.Errorf("without a token: status = %d, want %d", anonymous.status, wantAnonymous)
 			}
 		})
 	}

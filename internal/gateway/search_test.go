@@ -20,12 +20,13 @@ import (
 // gateway, and audits one decision per entry.
 func TestSearchFiltersEntries(t *testing.T) {
 	h := newHarness(t)
-	resp := h.get(t, "/MedicationRequest?_count=20&_format=xml", clinician().sign(t))
+	resp := h.get(t, "/MedicationRequest?_count=20&_format=xml&"+aliceQuery(), clinician().sign(t))
 	if resp.status != http.StatusOK {
 		t.Fatalf("status = %d: %s", resp.status, resp.body)
 	}
 	b, keys := resp.bundle(t)
-	want := []string{"MedicationRequest/med-alice-b86", "MedicationRequest/med-alice-rth", "MedicationRequest/med-carol-b86"}
+	// med-carol-b86 is allowed by the policy, but the search names alice.
+	want := []string{"MedicationRequest/med-alice-b86", "MedicationRequest/med-alice-rth"}
 	if !slices.Equal(keys, want) {
 		t.Errorf("entries = %v, want %v", keys, want)
 	}
@@ -36,11 +37,11 @@ func TestSearchFiltersEntries(t *testing.T) {
 		t.Errorf("not a searchset Bundle: %s", resp.body)
 	}
 
+	// The page is not full (2 of 20), so it has no next link.
 	var links []bundleLink
 	must(t, json.Unmarshal(b["link"], &links))
 	wantLinks := []bundleLink{
-		{Relation: "self", URL: h.server.URL + "/MedicationRequest?_count=20"},
-		{Relation: "next", URL: h.server.URL + "/?_bundletype=searchset&_count=20&_getpages=page-2&_getpagesoffset=20"},
+		{Relation: "self", URL: h.server.URL + "/MedicationRequest?_count=20&" + aliceQuery()},
 	}
 	if !slices.Equal(links, wantLinks) {
 		t.Errorf("links = %+v, want %+v", links, wantLinks)
@@ -57,7 +58,7 @@ func TestSearchFiltersEntries(t *testing.T) {
 	}
 
 	requests, _ := h.records.seen()
-	if q := requests[0].URL.Query(); q.Get("_format") != "" || q.Get("_count") != "20" {
+	if q := requests[0].URL.Query(); q.Get("_format") != "" || q.Get("_count") != "20" || q.Get("patient.identifier") != SystemNHSNumber+"|"+alice {
 		t.Errorf("record service got query %v; _format must be dropped, _count kept", q)
 	}
 
@@ -84,18 +85,18 @@ func TestSearchByPost(t *testing.T) {
 	h := newHarness(t)
 	header := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}
 	resp := h.do(t, http.MethodPost, "/MedicationRequest/_search?_count=5", clinician().sign(t),
-		strings.NewReader("_id=med-alice-b86&_format=json"), header)
+		strings.NewReader("status=active&_format=json&"+aliceQuery()), header)
 	if resp.status != http.StatusOK {
 		t.Fatalf("status = %d: %s", resp.status, resp.body)
 	}
-	if _, keys := resp.bundle(t); !slices.Equal(keys, []string{"MedicationRequest/med-alice-b86"}) {
+	if _, keys := resp.bundle(t); !slices.Equal(keys, []string{"MedicationRequest/med-alice-b86", "MedicationRequest/med-alice-rth"}) {
 		t.Errorf("entries = %v", keys)
 	}
 	requests, forms := h.records.seen()
 	if requests[0].Method != http.MethodPost || requests[0].URL.Path != "/fhir/MedicationRequest/_search" {
 		t.Errorf("record service got %s %s", requests[0].Method, requests[0].URL.Path)
 	}
-	if want := (url.Values{"_id": {"med-alice-b86"}, "_count": {"5"}}); !reflectEqual(forms[0], want) {
+	if want := (url.Values{"status": {"active"}, "_count": {"5"}, "patient.identifier": {SystemNHSNumber + "|" + alice}}); !reflectEqual(forms[0], want) {
 		t.Errorf("record service form = %v, want %v", forms[0], want)
 	}
 	if resp := h.do(t, http.MethodPost, "/MedicationRequest/_search", clinician().sign(t),
@@ -119,7 +120,7 @@ func reflectEqual(a, b url.Values) bool {
 // TestSearchEncountersByClass decides each Encounter by its own class.
 func TestSearchEncountersByClass(t *testing.T) {
 	h := newHarness(t)
-	resp := h.get(t, "/Encounter", clinician().sign(t))
+	resp := h.get(t, "/Encounter?"+aliceQuery(), clinician().sign(t))
 	if _, keys := resp.bundle(t); !slices.Equal(keys, []string{"Encounter/enc-amb"}) {
 		t.Errorf("entries = %v, want only the ambulatory encounter", keys)
 	}
@@ -129,13 +130,13 @@ func TestSearchEncountersByClass(t *testing.T) {
 // entry by entry.
 func TestSearchPage(t *testing.T) {
 	h := newHarness(t)
-	resp := h.get(t, "/?_getpages=page-2&_getpagesoffset=20", clinician().sign(t))
+	resp := h.get(t, "/?_getpages=page-2&_getpagesoffset=20&"+aliceQuery(), clinician().sign(t))
 	if resp.status != http.StatusOK {
 		t.Fatalf("status = %d: %s", resp.status, resp.body)
 	}
 	_, keys := resp.bundle(t)
 	want := []string{
-		"Patient/alice", "MedicationRequest/med-alice-b86", "MedicationRequest/med-alice-rth", "MedicationRequest/med-carol-b86",
+		"Patient/alice", "MedicationRequest/med-alice-b86", "MedicationRequest/med-alice-rth",
 		"Observation/obs-alice", "Encounter/enc-amb", "AllergyIntolerance/allergy-alice", "Appointment/appt-alice",
 		"Consent/consent-adrt", "Practitioner/prac-1",
 	}
@@ -143,8 +144,14 @@ func TestSearchPage(t *testing.T) {
 		t.Errorf("entries = %v, want %v", keys, want)
 	}
 	requests, _ := h.records.seen()
-	if requests[0].URL.Path != "/fhir" || requests[0].URL.Query().Get("_getpages") != "page-2" {
-		t.Errorf("record service got %s", requests[0].URL)
+	if q := requests[0].URL.Query(); requests[0].URL.Path != "/fhir" || q.Get("_getpages") != "page-2" || len(q["patient.identifier"]) != 0 {
+		t.Errorf("record service got %s; the page's patient is the gateway's, not the record service's", requests[0].URL)
+	}
+	// A page that names no patient passes on no patient data at all: its
+	// link may have come from anyone's search.
+	_, keys = h.get(t, "/?_getpages=page-2&_getpagesoffset=20", clinician().sign(t)).bundle(t)
+	if !slices.Equal(keys, []string{"Practitioner/prac-1"}) {
+		t.Errorf("a page without a patient gave %v, want only the clinical contact", keys)
 	}
 }
 
@@ -153,7 +160,7 @@ func TestSearchPage(t *testing.T) {
 func TestSearchBreakGlass(t *testing.T) {
 	h := newHarness(t)
 	token := clinician().with(claims{"legitimate_relationship": false}).breakingGlass("collapsed in clinic", time.Minute).sign(t)
-	resp := h.get(t, "/Observation", token)
+	resp := h.get(t, "/Observation?"+aliceQuery(), token)
 	if _, keys := resp.bundle(t); !slices.Equal(keys, []string{"Observation/obs-alice", "Observation/obs-hiv", "Observation/obs-restricted"}) {
 		t.Errorf("entries = %v", keys)
 	}
@@ -180,14 +187,14 @@ func TestSearchRejectsUnusableBundles(t *testing.T) {
 		w.Header().Set("Content-Type", ContentTypeFHIR)
 		_, _ = w.Write([]byte(`{"resourceType":"Bundle","type":"transaction","entry":[]}`))
 	})
-	if resp := h.get(t, "/Observation", clinician().sign(t)); resp.status != http.StatusBadGateway {
+	if resp := h.get(t, "/Observation?"+aliceQuery(), clinician().sign(t)); resp.status != http.StatusBadGateway {
 		t.Errorf("status = %d, want 502", resp.status)
 	}
 	h.records.answer(func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusInternalServerError)
 		_, _ = w.Write([]byte(`stack trace with patient data`))
 	})
-	resp := h.get(t, "/Observation", clinician().sign(t))
+	resp := h.get(t, "/Observation?"+aliceQuery(), clinician().sign(t))
 	if resp.status != http.StatusBadGateway || strings.Contains(string(resp.body), "patient data") {
 		t.Errorf("status = %d %s, want 502 without the record service's body", resp.status, resp.body)
 	}

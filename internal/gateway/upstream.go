@@ -25,12 +25,18 @@ const maxUpstreamBody = 64 << 20
 // on its Content-Length alone: a search page of 100 large resources.
 const maxPresizedBody = 1 << 20
 
+// minBodyReservation is the least of the memory budget an answer without
+// a Content-Length reserves; it reserves more as its buffer grows.
+const minBodyReservation = 64 << 10
+
 // upstream is the record service: a FHIR R4 server that trusts the network
 // and holds every organisation's records.
 type upstream struct {
 	base    *url.URL
 	client  *http.Client
 	latency *prometheus.HistogramVec
+	// budget bounds the bytes of answers held at once.
+	budget *memoryBudget
 }
 
 // maxIdleUpstreamConns is how many idle connections to the record service
@@ -60,7 +66,13 @@ type upstreamResponse struct {
 	body         []byte
 	etag         string
 	lastModified string
+	// memory is the share of the memory budget body holds; release it
+	// once the answer to the caller is written.
+	memory *reservation
 }
+
+// release gives the answer's memory back to the budget.
+func (r upstreamResponse) release() { r.memory.release() }
 
 // url is where an interaction goes on the record service.
 func (u *upstream) url(in Interaction) *url.URL {
@@ -85,19 +97,26 @@ func (u *upstream) fetch(ctx context.Context, in Interaction) (upstreamResponse,
 		return upstreamResponse{}, fmt.Errorf("calling the record service: %w", err)
 	}
 	defer resp.Body.Close() //nolint:errcheck // read-only body
-	body, err := readBody(resp, maxUpstreamBody+1)
-	u.latency.WithLabelValues(in.Kind.auditCode()).Observe(time.Since(start).Seconds())
-	if err != nil {
-		return upstreamResponse{}, fmt.Errorf("reading the record service's answer: %w", err)
+	if resp.ContentLength > maxUpstreamBody {
+		// Refused before a byte of it is read or any memory set aside.
+		return upstreamResponse{}, fmt.Errorf("the record service announced an answer of %d bytes, more than %d", resp.ContentLength, maxUpstreamBody)
 	}
-	if len(body) > maxUpstreamBody {
-		return upstreamResponse{}, fmt.Errorf("the record service's answer is larger than %d bytes", maxUpstreamBody)
+	memory := u.budget.reservation()
+	body, err := readBody(ctx, resp, maxUpstreamBody+1, memory)
+	u.latency.WithLabelValues(in.Kind.auditCode()).Observe(time.Since(start).Seconds())
+	if err == nil && len(body) > maxUpstreamBody {
+		err = fmt.Errorf("the record service's answer is larger than %d bytes", maxUpstreamBody)
+	}
+	if err != nil {
+		memory.release()
+		return upstreamResponse{}, fmt.Errorf("reading the record service's answer: %w", err)
 	}
 	return upstreamResponse{
 		status:       resp.StatusCode,
 		body:         body,
 		etag:         resp.Header.Get("ETag"),
 		lastModified: resp.Header.Get("Last-Modified"),
+		memory:       memory,
 	}, nil
 }
 
@@ -117,16 +136,43 @@ func (u *upstream) request(ctx context.Context, in Interaction) (*http.Request, 
 	return req, nil
 }
 
-// readBody reads at most limit bytes of a response's body, into one buffer
-// of the announced length when there is one. No more than
-// maxPresizedBody is set aside on the announcement alone; a longer body
-// grows the buffer as it arrives.
-func readBody(resp *http.Response, limit int64) ([]byte, error) {
+// readBody reads at most limit bytes of a response's body. Before any
+// buffer is allocated, its size is reserved from the memory budget: the
+// announced length when there is one (so an answer waits, or is refused,
+// before it is read), and more as a longer body grows the buffer. No more
+// than maxPresizedBody is allocated on the announcement alone.
+func readBody(ctx context.Context, resp *http.Response, limit int64, memory *reservation) ([]byte, error) {
+	reserve := int64(minBodyReservation)
+	if resp.ContentLength > 0 {
+		reserve = min(resp.ContentLength+bytes.MinRead, limit)
+	}
+	if err := memory.grow(ctx, reserve); err != nil {
+		return nil, err
+	}
 	size := bytes.MinRead
 	if resp.ContentLength > 0 {
 		size += int(min(resp.ContentLength, limit, maxPresizedBody))
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, size))
-	_, err := buf.ReadFrom(io.LimitReader(resp.Body, limit))
-	return buf.Bytes(), err
+	buf := make([]byte, 0, size)
+	body := io.LimitReader(resp.Body, limit)
+	for {
+		if len(buf) == cap(buf) {
+			grown := min(2*int64(cap(buf)), limit+bytes.MinRead)
+			if grown <= int64(cap(buf)) {
+				return nil, fmt.Errorf("the answer is longer than %d bytes", limit)
+			}
+			if err := memory.grow(ctx, grown); err != nil {
+				return nil, err
+			}
+			buf = append(make([]byte, 0, grown), buf...)
+		}
+		n, err := body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		switch {
+		case err == io.EOF:
+			return buf, nil
+		case err != nil:
+			return nil, err
+		}
+	}
 }

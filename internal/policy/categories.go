@@ -81,6 +81,17 @@ func CategoryOf(resourceType, encounterClass string) (string, bool) {
 	return category, ok
 }
 
+// SharedTypes lists, sorted, the FHIR R4 resource types that can belong to
+// a category: those of CategoryOf and Encounter.
+func SharedTypes() []string {
+	types := []string{"Encounter"}
+	for t := range categoryOfType {
+		types = append(types, t)
+	}
+	slices.Sort(types)
+	return types
+}
+
 func encounterCategory(class string) (string, bool) {
 	switch class {
 	case EncounterClassAmbulatory:

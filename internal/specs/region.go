@@ -205,9 +205,10 @@ func serviceURLIn(namespace, name string, port int32, path string) string {
 	return fmt.Sprintf("http://%s.%s.svc:%d%s", name, namespace, port, path)
 }
 
-// GatewayURL is the URL clients call.
+// GatewayURL is the URL clients call: the gateway's FHIR base, which is
+// its external URL (the gateway serves FHIR at its root, not at /fhir).
 func GatewayURL(region *shcrv1alpha1.ShCRRegion) string {
-	return serviceURL(region, GatewayName, GatewayPort, "/fhir")
+	return GatewayExternalURL(region)
 }
 
 // RecordServiceURL is the record service's FHIR base URL.

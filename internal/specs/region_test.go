@@ -238,7 +238,7 @@ func TestGatewayConfigurationFollowsTheRegion(t *testing.T) {
 		"--decision-api-roles=R8000,R0260", "--decision-api-audience=tvs-pep",
 		"--region=wessex", "--bundle-dir=" + GatewayBundleDir, "--audience=tvs-gateway", "--jwks-file=/etc/shcr/jwks/jwks.json",
 		"--objections-file=/etc/shcr/objections/register.txt", "--claim-purpose-of-use=pou", "--audit-sink=File",
-		"--audit-dir=/var/log/shcr", "--audit-retention-days=2922",
+		"--audit-dir=/var/log/shcr", "--audit-retention-days=2922", "--external-url=http://record-gateway.shcr-wessex.svc:8080/", "--max-page-size=50",
 	} {
 		if !slices.Contains(args, want) {
 			t.Errorf("gateway args %v lack %s", args, want)
@@ -261,6 +261,15 @@ func TestGatewayConfigurationFollowsTheRegion(t *testing.T) {
 	for _, arg := range GatewayDeployment(region()).Spec.Template.Spec.Containers[0].Args {
 		if strings.HasPrefix(arg, "--decision-api-") {
 			t.Errorf("a region without spec.gateway.decisionAPI must leave the decision API closed, got %s", arg)
+		}
+	}
+	configured := GatewayDeployment(region(func(r *shcrv1alpha1.ShCRRegion) {
+		r.Spec.Gateway.ExternalURL = "https://records.wessex.example/fhir/"
+		r.Spec.Gateway.MaxPageSize = 1000
+	})).Spec.Template.Spec.Containers[0].Args
+	for _, want := range []string{"--external-url=https://records.wessex.example/fhir/", "--max-page-size=1000"} {
+		if !slices.Contains(configured, want) {
+			t.Errorf("gateway args %v lack %s", configured, want)
 		}
 	}
 	egress := map[string]int{}

@@ -269,6 +269,8 @@ func gatewayConfiguration(region *shcrv1alpha1.ShCRRegion) ([]string, []corev1.V
 		"--upstream=" + RecordServiceURL(region),
 		"--region=" + region.Name,
 		"--audit-sink=" + string(region.Spec.Audit.Sink),
+		"--external-url=" + GatewayExternalURL(region),
+		"--max-page-size=" + strconv.Itoa(int(gatewayMaxPageSize(spec))),
 	}
 	mounts := []corev1.VolumeMount{{Name: "policy-bundle", MountPath: GatewayBundleDir, ReadOnly: true}}
 	volumes := []corev1.Volume{configMapVolume("policy-bundle", PolicyBundleName)}
@@ -301,8 +303,28 @@ func gatewayConfiguration(region *shcrv1alpha1.ShCRRegion) ([]string, []corev1.V
 	// Flags from the map above are appended in map order; sort them after the
 	// fixed ones so the pod template, and so the Deployment, never changes
 	// for an unchanged region.
-	slices.Sort(args[5:])
+	slices.Sort(args[7:])
 	return args, mounts, volumes
+}
+
+// GatewayExternalURL is the gateway's FHIR base URL as clients reach it:
+// spec.gateway.externalURL, or the in-cluster URL of its Service.
+func GatewayExternalURL(region *shcrv1alpha1.ShCRRegion) string {
+	if u := region.Spec.Gateway.ExternalURL; u != "" {
+		return u
+	}
+	return serviceURL(region, GatewayName, GatewayPort, "/")
+}
+
+// defaultMaxPageSize is spec.gateway.maxPageSize when the API server has
+// not defaulted it (objects built in code).
+const defaultMaxPageSize = 50
+
+func gatewayMaxPageSize(spec shcrv1alpha1.GatewaySpec) int32 {
+	if spec.MaxPageSize > 0 {
+		return spec.MaxPageSize
+	}
+	return defaultMaxPageSize
 }
 
 func configMapVolume(name, configMap string) corev1.Volume {

@@ -146,7 +146,13 @@ func newRig(ctx context.Context, o options) (_ *rig, err error) {
 	// client too.
 	gateway.TuneRuntime(slog.New(slog.DiscardHandler))
 	claims := gateway.DefaultClaimMapping()
+	gatewayListener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	gatewayBase := "http://" + gatewayListener.Addr().String()
 	r.gw, err = gateway.New(ctx, gateway.Config{
+		ExternalURL:     &url.URL{Scheme: "http", Host: gatewayListener.Addr().String(), Path: "/"},
 		Region:          bench.Region,
 		BundleDir:       bundleDir,
 		Upstream:        upstreamURL,
@@ -160,16 +166,13 @@ func newRig(ctx context.Context, o options) (_ *rig, err error) {
 		Logger:         slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
+		_ = gatewayListener.Close()
 		return nil, err
 	}
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	r.stopWatch, r.watching = stopWatch, make(chan struct{})
 	go func() { r.gw.Watch(watchCtx); close(r.watching) }()
 
-	gatewayListener, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
 	// The server settings of cmd/gateway.
 	r.gateway = &http.Server{
 		Handler:           r.gw.Handler(),
@@ -177,10 +180,9 @@ func newRig(ctx context.Context, o options) (_ *rig, err error) {
 		ReadTimeout:       time.Minute,
 		WriteTimeout:      30*time.Second + time.Minute,
 		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
+		MaxHeaderBytes:    gateway.ServerMaxHeaderBytes,
 	}
 	go func() { _ = r.gateway.Serve(gatewayListener) }()
-	gatewayBase := "http://" + gatewayListener.Addr().String()
 
 	path := "/MedicationRequest/" + recordID
 	if o.interaction == "search" {
