@@ -67,7 +67,7 @@ func TestParseFlags(t *testing.T) {
 		t.Errorf("--max-page-size not applied: %d", opts.gateway.MaxPageSize)
 	}
 
-	opts, err = parseFlags(append(identity, "--upstream=http://u/fhir", "--decision-api-roles=R8000,R8001", "--decision-api-audience=pep"), io.Discard)
+	opts, err = parseFlags(append(identity, "--upstream=http://u/fhir", "--external-url=http://g/", "--decision-api-roles=R8000,R8001", "--decision-api-audience=pep"), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +150,7 @@ func TestServe(t *testing.T) {
 	base := "http://" + listener.Addr().String()
 	waitReady(t, base)
 	token := signES256(t, key)
-	checkServedErrors(t, base, token)
+	refused := checkServedErrors(t, base, token)
 	inFlight := make(chan int, 1)
 	go func() { inFlight <- get(t, base+"/Practitioner/slow", token) }()
 	<-arrived
@@ -177,8 +177,9 @@ func TestServe(t *testing.T) {
 	}
 	report, err := auditlog.Verify([]string{filepath.Join(dir, "audit")})
 	must(t, err)
-	if !report.OK() || !report.Closed || report.Events != 1 {
-		t.Errorf("the audit log written through the gateway: %+v, want one event in a verified, closed log", report)
+	// One event for the read, and one for each refused request.
+	if !report.OK() || !report.Closed || report.Events != 1+refused {
+		t.Errorf("the audit log written through the gateway: %+v, want %d events in a verified, closed log", report, 1+refused)
 	}
 }
 
@@ -186,7 +187,7 @@ func TestServe(t *testing.T) {
 // that what the HTTP server itself would answer in plain text or HTML (an
 // oversized header, a path it would clean and redirect, a method its mux
 // would refuse) gets an OperationOutcome from the gateway.
-func checkServedErrors(t *testing.T, base, token string) {
+func checkServedErrors(t *testing.T, base, token string) (refused int) {
 	t.Helper()
 	cases := []struct {
 		method, path string
@@ -222,6 +223,7 @@ func checkServedErrors(t *testing.T, base, token string) {
 			t.Errorf("%s %s: %d %s %.200s, want %d with an OperationOutcome", tc.method, tc.path, resp.StatusCode, resp.Header.Get("Content-Type"), body, tc.status)
 		}
 	}
+	return len(cases)
 }
 
 func waitReady(t *testing.T, base string) {
@@ -309,7 +311,7 @@ func TestFileSinkSurvivesRestartsAndCrashes(t *testing.T) {
 		listener, err := net.Listen("tcp", "127.0.0.1:0")
 		must(t, err)
 		opts, err := parseFlags([]string{
-			"--upstream=" + records.URL + "/fhir", "--region=tvs", "--bundle-dir=" + filepath.Join(dir, "bundle"),
+			"--upstream=" + records.URL + "/fhir", "--external-url=http://" + listener.Addr().String() + "/", "--region=tvs", "--bundle-dir=" + filepath.Join(dir, "bundle"),
 			"--issuer=https://idp.example", "--audience=gw", "--jwks-file=" + filepath.Join(dir, "jwks.json"),
 			"--audit-sink=File", "--audit-dir=" + auditDir, "--audit-retention-days=180",
 			"--shutdown-delay=0s", "--shutdown-timeout=5s",

@@ -28,13 +28,14 @@ func (g *Gateway) auditQuery(c Caller, in Interaction) error {
 		class:    auditQuery,
 		caller:   c,
 		kind:     in.Kind,
-		facts:    resourceFacts{ResourceType: in.Type, Patients: queryPatients(in.Query)},
+		facts:    resourceFacts{ResourceType: in.Type, Patients: queryPatients(in.LinkQuery())},
 		query:    in.Path(),
 		region:   g.cfg.Region,
 		observer: g.observer,
 		at:       now,
 	}
-	if params := in.Query.Encode(); params != "" {
+	// A search page's patient scope is recorded as the caller gave it.
+	if params := in.LinkQuery().Encode(); params != "" {
 		record.query += "?" + params
 	}
 	if p := g.policy.Load(); p != nil {

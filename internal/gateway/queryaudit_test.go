@@ -22,6 +22,7 @@ func TestQueriesAudited(t *testing.T) {
 	h := newHarness(t)
 	token := clinician().sign(t)
 	identifier := url.QueryEscape(SystemNHSNumber + "|" + alice)
+	bobIdentifier := url.QueryEscape(SystemNHSNumber + "|" + bob)
 	form := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}
 	cases := []struct {
 		name, method, path, body string
@@ -31,22 +32,18 @@ func TestQueriesAudited(t *testing.T) {
 		// entries is how many entries the answer holds.
 		entries int
 	}{
-		{name: "nothing found", method: "GET", path: "/MedicationRequest?_id=none&patient.identifier=" + identifier,
-			query: "MedicationRequest?_id=none&patient.identifier=" + identifier, patients: []string{alice}},
-		{name: "only an objecting patient's records", method: "GET", path: "/MedicationRequest?_id=med-bob&subject:Patient.identifier=" + bob,
-			query: "MedicationRequest?_id=med-bob&subject%3APatient.identifier=" + bob, patients: []string{bob}},
-		{name: "records found", method: "GET", path: "/MedicationRequest?_count=20&_format=xml",
-			query: "MedicationRequest?_count=20", entries: 3},
-		{name: "two patients named", method: "GET", path: "/Observation?patient=" + alice + "," + carol + "&code=1234-5",
-			query: "Observation?code=1234-5&patient=" + alice + "%2C" + carol, patients: []string{alice, carol}, entries: 1},
-		{name: "not an NHS number", method: "GET", path: "/Observation?patient=1234567890",
-			query: "Observation?patient=1234567890", entries: 1},
-		{name: "by POST", method: "POST", path: "/MedicationRequest/_search", body: "_id=none&patient=" + alice,
-			query: "MedicationRequest/_search?_id=none&patient=" + alice, patients: []string{alice}},
-		{name: "search page", method: "GET", path: "/?_getpages=page-2&_getpagesoffset=20",
-			query: "?_getpages=page-2&_getpagesoffset=20", entries: 10},
+		{name: "nothing found", method: "GET", path: "/CarePlan?patient.identifier=" + identifier,
+			query: "CarePlan?_count=50&patient.identifier=" + identifier, patients: []string{alice}},
+		{name: "only an objecting patient's records", method: "GET", path: "/MedicationRequest?subject:Patient.identifier=" + bobIdentifier,
+			query: "MedicationRequest?_count=50&subject%3APatient.identifier=" + bobIdentifier, patients: []string{bob}},
+		{name: "records found", method: "GET", path: "/MedicationRequest?_count=20&_format=xml&patient.identifier=" + identifier,
+			query: "MedicationRequest?_count=20&patient.identifier=" + identifier, patients: []string{alice}, entries: 2},
+		{name: "by POST", method: "POST", path: "/CarePlan/_search", body: "patient.identifier=" + identifier,
+			query: "CarePlan/_search?_count=50&patient.identifier=" + identifier, patients: []string{alice}},
+		{name: "search page", method: "GET", path: "/?_getpages=page-2&_getpagesoffset=20&patient.identifier=" + identifier,
+			query: "?_count=50&_getpages=page-2&_getpagesoffset=20&patient.identifier=" + identifier, patients: []string{alice}, entries: 9},
 		{name: "history", method: "GET", path: "/MedicationRequest/med-bob/_history",
-			query: "MedicationRequest/med-bob/_history"},
+			query: "MedicationRequest/med-bob/_history?_count=50"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -113,7 +110,7 @@ func TestQueriesAudited(t *testing.T) {
 func TestQueryAuditFailureRefusesTheQuery(t *testing.T) {
 	audit := &failingWriter{}
 	h := newHarness(t, func(s *setup) { s.audit = audit })
-	resp := h.get(t, "/MedicationRequest?_id=none&patient="+alice, clinician().sign(t))
+	resp := h.get(t, "/MedicationRequest?"+aliceQuery(), clinician().sign(t))
 	if resp.status != http.StatusServiceUnavailable || strings.Contains(string(resp.body), "Bundle") {
 		t.Errorf("status = %d: %s, want 503 without the Bundle", resp.status, resp.body)
 	}
