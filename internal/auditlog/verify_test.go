@@ -114,7 +114,12 @@ var tamperings = map[string]tampering{
 	"edit one digit of a hash": func(t *testing.T, dir string, files []string) (string, int) {
 		editLine(t, dir, files[1], 2, func(b []byte) []byte {
 			i := len(b) - len(`"}]}`+"\n") - 1
-			b[i] = "01"[b[i]&1]
+			// Always a different hex digit.
+			if b[i] == '0' {
+				b[i] = '1'
+			} else {
+				b[i] = '0'
+			}
 			return b
 		})
 		return files[1], 2
