@@ -17,7 +17,7 @@ import (
 type phaseInput struct {
 	// ledgerMismatch, when set, says why the region's agreement ledger
 	// records this version with other terms: the object is Invalid.
-	ledgerMismatch string
+	ledgerMismatch                           string
 	approved, suspended, controllerEffective bool
 	// admissionPending: a controller party is a member whose admission the
 	// operator has not yet decided (a member just created).
