@@ -118,6 +118,11 @@ func (o *options) run(ctx context.Context, w io.Writer, agreementID string) erro
 	return cli.Print(w, o.output.String(), h, h.table)
 }
 
+// Load builds the history of one agreement in a region, as the verb shows it.
+func Load(ctx context.Context, c client.Reader, target cli.Target, agreementID string) (*History, error) {
+	return load(ctx, c, target, agreementID)
+}
+
 // load builds the history of one agreement from its versions in the region
 // and the region's agreement ledger.
 func load(ctx context.Context, c client.Reader, target cli.Target, agreementID string) (*History, error) {
