@@ -65,36 +65,16 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		return ctrl.Result{}, err
 	}
 	missing, unsigned := governance.CountApprovals(&agreement.Spec, holders, true)
-	agreement.Status.MissingApprovals = missing
-	switch {
-	case len(missing) == 0:
-		r.set(agreement, shcrv1alpha1.ConditionApproved, metav1.ConditionTrue, shcrv1alpha1.ReasonApproved,
-			"every controller party has approved the terms, each approval recorded by one of its signatories")
-	case len(unsigned) > 0:
-		r.set(agreement, shcrv1alpha1.ConditionApproved, metav1.ConditionFalse, shcrv1alpha1.ReasonNotSignatory, fmt.Sprintf(
-			"the approval for %s is not counted: it was recorded by an identity that is not a signatory of that organisation "+
-				"(spec.signatories of its MemberOrganisation); awaiting approval from %s",
-			strings.Join(unsigned, ", "), strings.Join(missing, ", ")))
-	default:
-		r.set(agreement, shcrv1alpha1.ConditionApproved, metav1.ConditionFalse, shcrv1alpha1.ReasonAwaitingApprovals,
-			"awaiting approval from "+strings.Join(missing, ", "))
-	}
 	now := r.Now()
 	ledger, err := r.checkLedger(ctx, agreement, len(missing) == 0, now)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	switch {
-	case ledger.mismatch != "":
-		r.set(agreement, shcrv1alpha1.ConditionRecorded, metav1.ConditionFalse, shcrv1alpha1.ReasonLedgerMismatch, ledger.mismatch)
-	case ledger.recorded:
-		r.set(agreement, shcrv1alpha1.ConditionRecorded, metav1.ConditionTrue, shcrv1alpha1.ReasonRecorded,
-			"the agreement ledger records this version with these terms")
-	default:
-		r.set(agreement, shcrv1alpha1.ConditionRecorded, metav1.ConditionFalse, shcrv1alpha1.ReasonNotYetApproved,
-			"recorded in the agreement ledger once every controller party has approved")
-	}
-	approved := len(missing) == 0 && ledger.recorded
+	r.setRecorded(agreement, ledger)
+	// A version the ledger records was approved by signatories when it was
+	// recorded; a signatory or member leaving later does not undo that.
+	approved := ledger.recorded && (len(missing) == 0 || len(governance.MissingApprovals(&agreement.Spec)) == 0)
+	r.setApproved(agreement, missing, unsigned, approved)
 	peerConfirmed, err := r.checkPeer(ctx, agreement, region)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -205,6 +185,43 @@ func (r *Reconciler) partyStates(ctx context.Context, agreement *shcrv1alpha1.Da
 		})
 	}
 	return out, admissionPending, nil
+}
+
+// setApproved records which controller parties' approvals count.
+func (r *Reconciler) setApproved(agreement *shcrv1alpha1.DataSharingAgreement, missing, unsigned []string, approved bool) {
+	agreement.Status.MissingApprovals = missing
+	switch {
+	case len(missing) == 0:
+		r.set(agreement, shcrv1alpha1.ConditionApproved, metav1.ConditionTrue, shcrv1alpha1.ReasonApproved,
+			"every controller party has approved the terms, each approval recorded by one of its signatories")
+	case approved:
+		agreement.Status.MissingApprovals = nil
+		r.set(agreement, shcrv1alpha1.ConditionApproved, metav1.ConditionTrue, shcrv1alpha1.ReasonApproved, fmt.Sprintf(
+			"every controller party's signatory approved the terms when the version was recorded in the agreement ledger "+
+				"(the approval for %s would not count today)", strings.Join(missing, ", ")))
+	case len(unsigned) > 0:
+		r.set(agreement, shcrv1alpha1.ConditionApproved, metav1.ConditionFalse, shcrv1alpha1.ReasonNotSignatory, fmt.Sprintf(
+			"the approval for %s is not counted: it was recorded by an identity that is not a signatory of that organisation "+
+				"(spec.signatories of its MemberOrganisation); awaiting approval from %s",
+			strings.Join(unsigned, ", "), strings.Join(missing, ", ")))
+	default:
+		r.set(agreement, shcrv1alpha1.ConditionApproved, metav1.ConditionFalse, shcrv1alpha1.ReasonAwaitingApprovals,
+			"awaiting approval from "+strings.Join(missing, ", "))
+	}
+}
+
+// setRecorded records what the agreement ledger says of the version.
+func (r *Reconciler) setRecorded(agreement *shcrv1alpha1.DataSharingAgreement, ledger ledgerState) {
+	switch {
+	case ledger.mismatch != "":
+		r.set(agreement, shcrv1alpha1.ConditionRecorded, metav1.ConditionFalse, shcrv1alpha1.ReasonLedgerMismatch, ledger.mismatch)
+	case ledger.recorded:
+		r.set(agreement, shcrv1alpha1.ConditionRecorded, metav1.ConditionTrue, shcrv1alpha1.ReasonRecorded,
+			"the agreement ledger records this version with these terms")
+	default:
+		r.set(agreement, shcrv1alpha1.ConditionRecorded, metav1.ConditionFalse, shcrv1alpha1.ReasonNotYetApproved,
+			"recorded in the agreement ledger once every controller party has approved")
+	}
 }
 
 // signatoryHolders maps the ODS code of each controller party to the
