@@ -113,7 +113,7 @@ func TestAnApprovedVersionCannotBeRewritten(t *testing.T) {
 			return false, string(a.Status.Phase)
 		}
 		return a.Status.Phase == shcrv1alpha1.PhaseInvalid && c.Reason == shcrv1alpha1.ReasonLedgerMismatch &&
-			strings.Contains(c.Message, entry.TermsHash) && strings.Contains(c.Message, entry.RecordedAt.UTC().Format(time.RFC3339)),
+				strings.Contains(c.Message, entry.TermsHash) && strings.Contains(c.Message, entry.RecordedAt.UTC().Format(time.RFC3339)),
 			fmt.Sprintf("%s: %s", a.Status.Phase, c.Message)
 	})
 	for _, denied := range []access{
