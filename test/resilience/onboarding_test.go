@@ -28,6 +28,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
+	"github.com/shcr-io/shcr-operator/internal/governance"
 	"github.com/shcr-io/shcr-operator/internal/apply"
 	"github.com/shcr-io/shcr-operator/internal/policy"
 	"github.com/shcr-io/shcr-operator/internal/specs"
@@ -324,6 +325,18 @@ func content(t *testing.T, obj client.Object) string {
 		t.Fatal(err)
 	}
 	delete(u, "status")
+	if cm, ok := obj.(*corev1.ConfigMap); ok && cm.Name == governance.LedgerName {
+		// When an entry was recorded differs from run to run; what it records must not.
+		data := map[string]any{}
+		for k, v := range cm.Data {
+			data[k] = v
+			if e, err := governance.DecodeLedgerEntry(v); err == nil {
+				e.RecordedAt = time.Time{}
+				data[k] = governance.EncodeLedgerEntry(e)
+			}
+		}
+		u["data"] = data
+	}
 	annotations := maps.Clone(obj.GetAnnotations())
 	delete(annotations, shcrv1alpha1.AnnotationAppliedHash)
 	u["metadata"] = map[string]any{"labels": obj.GetLabels(), "annotations": annotations}
