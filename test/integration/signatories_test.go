@@ -186,6 +186,21 @@ func TestApprovalsWithoutWebhooks(t *testing.T) {
 	if err := addApproval(t, s.ns, "early", s.gp, signer{"caldicott@" + gp, []string{signatories}}); err != nil {
 		t.Fatalf("a signatory's approval must be admitted without webhooks: %v", err)
 	}
+	// Nor can anyone claim groups they are not in, which would count once
+	// such a group signs for the organisation.
+	forger, err := op.As(mallory.user, mallory.groups...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		forged := getAgreement(t, s.ns, "early")
+		forged.Spec.Approvals = append(forged.Spec.Approvals, shcrv1alpha1.Approval{Organisation: "T77", Signatory: "X", Role: "DPO",
+			Date: metav1.NewTime(time.Now().Truncate(time.Second)), RecordedBy: mallory.user, RecordedGroups: []string{"t77-signers"}})
+		return forger.Update(ctx, forged)
+	})
+	if err == nil || !strings.Contains(err.Error(), "must be recorded by the user adding it") {
+		t.Errorf("recordedGroups the requester is not in: %v, want refused", err)
+	}
 	// T77 is no member: the admission policy has no MemberOrganisation to
 	// check against, so the approval is admitted...
 	if err := addApproval(t, s.ns, "early", "T77", mallory); err != nil {

@@ -189,6 +189,18 @@ func removeOnboarding(t *testing.T, o *onboarding) {
 	t.Helper()
 	ctx := context.Background()
 	k8s := o.c.Client
+	// An Active agreement is deleted only once suspended.
+	agreements := &shcrv1alpha1.DataSharingAgreementList{}
+	if err := k8s.List(ctx, agreements, client.InNamespace(o.ns)); err != nil {
+		t.Fatal(err)
+	}
+	for i := range agreements.Items {
+		a := &agreements.Items[i]
+		patch := client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"suspended":true,"suspensionReason":"test cleanup"}}`))
+		if err := k8s.Patch(ctx, a, patch); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, obj := range []client.Object{&shcrv1alpha1.AccessPolicy{}, &shcrv1alpha1.DataSharingAgreement{}, &shcrv1alpha1.MemberOrganisation{}} {
 		if err := k8s.DeleteAllOf(ctx, obj, client.InNamespace(o.ns)); err != nil {
 			t.Fatal(err)

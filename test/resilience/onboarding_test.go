@@ -326,12 +326,13 @@ func content(t *testing.T, obj client.Object) string {
 	}
 	delete(u, "status")
 	if cm, ok := obj.(*corev1.ConfigMap); ok && cm.Name == governance.LedgerName {
-		// When an entry was recorded differs from run to run; what it records must not.
+		// When an entry was recorded differs from run to run, and its terms
+		// hash from region to region (the region is in the canonical terms).
 		data := map[string]any{}
 		for k, v := range cm.Data {
 			data[k] = v
 			if e, err := governance.DecodeLedgerEntry(v); err == nil {
-				e.RecordedAt = time.Time{}
+				e.RecordedAt, e.TermsHash = time.Time{}, "sha256:REGION"
 				data[k] = governance.EncodeLedgerEntry(e)
 			}
 		}
