@@ -8,3 +8,4 @@ rm -f "$chart"/crds/*.yaml
 cp "$root"/config/crd/bases/*.yaml "$chart/crds/"
 sed -n '/^rules:/,$p' "$root/config/rbac/role.yaml" | tail -n +2 >"$chart/files/manager-rules.yaml"
 cp "$root/config/admission/region-namespace.yaml" "$chart/files/region-namespace.yaml"
+cp "$root/config/admission/agreement-ledger.yaml" "$chart/files/agreement-ledger.yaml"

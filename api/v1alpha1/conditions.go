@@ -107,6 +107,10 @@ const (
 	ConditionActive = "Active"
 	// DataSharingAgreement: a CrossRegion agreement is confirmed by its peer region.
 	ConditionPeerConfirmed = "PeerConfirmed"
+	// DataSharingAgreement: the approved version's terms hash is in the
+	// region's agreement ledger (ConfigMap agreement-ledger), and matches.
+	// A version grants nothing until it is.
+	ConditionRecorded = "Recorded"
 	// AccessPolicy: the policy grants something under an Active agreement.
 	ConditionInForce = "InForce"
 	// AccessPolicy: part of the policy exceeds the agreement and is not enforced.
@@ -132,6 +136,10 @@ const (
 	ReasonPeerConfirmed     = "PeerConfirmed"
 	ReasonPeerMismatch      = "PeerMismatch"
 	ReasonNotCrossRegion    = "NotCrossRegion"
+	ReasonNotSignatory      = "NotSignatory"
+	ReasonRecorded          = "Recorded"
+	ReasonNotYetApproved    = "NotYetApproved"
+	ReasonLedgerMismatch    = "LedgerMismatch"
 
 	ReasonInForce            = "InForce"
 	ReasonAgreementNotActive = "AgreementNotActive"

@@ -261,6 +261,17 @@ type Approval struct {
 	// +kubebuilder:validation:MaxLength=512
 	// +optional
 	RecordedBy string `json:"recordedBy,omitempty"`
+
+	// RecordedGroups are the Kubernetes groups of the identity that added
+	// this approval, stamped with RecordedBy (a value the client sends is
+	// replaced, and refused when the webhook is down and it is not the
+	// requester's groups). The approval counts only while RecordedBy, or one
+	// of these groups, is a signatory of the organisation.
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=256
+	// +listType=atomic
+	// +optional
+	RecordedGroups []string `json:"recordedGroups,omitempty"`
 }
 
 // PartyStatus is what a party of the agreement may do right now.

@@ -91,6 +91,50 @@ type MemberOrganisationSpec struct {
 	// receives nothing, and its connector is removed, until cleared.
 	// +optional
 	Suspended bool `json:"suspended,omitempty"`
+
+	// Signatories are the Kubernetes identities entitled to record this
+	// organisation's approval of a DataSharingAgreement. An approval for
+	// the organisation is admitted only from one of them (a
+	// ValidatingAdmissionPolicy in the API server), and counts only while
+	// the identity that recorded it is still one of them. With none, no
+	// approval for the organisation is admitted or counted. Broad built-in
+	// groups (system:authenticated, system:serviceaccounts, ...) are refused.
+	// +kubebuilder:validation:MaxItems=32
+	// +listType=map
+	// +listMapKey=kind
+	// +listMapKey=name
+	// +optional
+	Signatories []Signatory `json:"signatories,omitempty"`
+}
+
+// SignatoryKind is the kind of a signatory subject.
+// +kubebuilder:validation:Enum=User;Group
+type SignatoryKind string
+
+const (
+	// SignatoryUser is one Kubernetes user, matched against the request's
+	// user name.
+	SignatoryUser SignatoryKind = "User"
+	// SignatoryGroup is a Kubernetes group, matched against the request's
+	// groups.
+	SignatoryGroup SignatoryKind = "Group"
+)
+
+// Signatory is a Kubernetes identity (an RBAC subject) that may record the
+// organisation's approvals.
+// +kubebuilder:validation:XValidation:rule="self.kind != 'Group' || self.name == 'system:masters' || !self.name.startsWith('system:')",message="spec.signatories: a Group signatory cannot be a built-in system: group other than system:masters (system:authenticated would let anyone sign)"
+// +kubebuilder:validation:XValidation:rule="self.kind != 'User' || !(self.name in ['system:anonymous', 'system:unauthenticated'])",message="spec.signatories: system:anonymous cannot sign"
+type Signatory struct {
+	// Kind is User or Group.
+	// +required
+	Kind SignatoryKind `json:"kind"`
+
+	// Name is the user name or group name exactly as the API server
+	// authenticates it.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=256
+	// +required
+	Name string `json:"name"`
 }
 
 // Governance records the information governance checks on an organisation.

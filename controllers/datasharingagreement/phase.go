@@ -15,6 +15,9 @@ import (
 
 // phaseInput is what an agreement version's phase depends on.
 type phaseInput struct {
+	// ledgerMismatch, when set, says why the region's agreement ledger
+	// records this version with other terms: the object is Invalid.
+	ledgerMismatch                           string
 	approved, suspended, controllerEffective bool
 	// admissionPending: a controller party is a member whose admission the
 	// operator has not yet decided (a member just created).
@@ -34,13 +37,17 @@ type derived struct {
 	message     string
 }
 
-// derive computes an agreement version's phase at now. Suspension and
+// derive computes an agreement version's phase at now. A version the
+// agreement ledger records with other terms is Invalid whatever else holds.
+// Then suspension and
 // missing approvals come first; then an ended window (Expired, or Superseded
 // when a later version cut it short); then terms that cannot hold; then the
 // peer's confirmation; then the clock.
 func derive(in phaseInput, now time.Time) derived {
 	w := in.window
 	switch {
+	case in.ledgerMismatch != "":
+		return derived{phase: shcrv1alpha1.PhaseInvalid, message: in.ledgerMismatch}
 	case in.suspended:
 		return derived{phase: shcrv1alpha1.PhaseSuspended, message: "spec.suspended is set: nothing is shared under this version"}
 	case !in.approved:

@@ -35,6 +35,8 @@ func TestDerive(t *testing.T) {
 		{"at effectiveFrom", ok, t0, shcrv1alpha1.PhaseActive, end},
 		{"last second", ok, end.Add(-time.Nanosecond), shcrv1alpha1.PhaseActive, end},
 		{"at endsOn", ok, end, shcrv1alpha1.PhaseExpired, time.Time{}},
+		{"a ledger mismatch wins over everything", with(func(in *phaseInput) { in.ledgerMismatch, in.suspended = "rewritten", true }), t0,
+			shcrv1alpha1.PhaseInvalid, time.Time{}},
 		{"suspended wins", with(func(in *phaseInput) { in.suspended = true }), t0, shcrv1alpha1.PhaseSuspended, time.Time{}},
 		{"awaiting approvals", with(func(in *phaseInput) { in.approved = false }), t0, shcrv1alpha1.PhaseDraft, time.Time{}},
 		{"no admitted controller", with(func(in *phaseInput) { in.controllerEffective = false }), t0, shcrv1alpha1.PhaseInvalid, time.Time{}},

@@ -60,17 +60,21 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		return ctrl.Result{}, err
 	}
 	agreement.Status.TermsHash = governance.TermsHash(&agreement.Spec.Terms, region)
-
-	missing := governance.MissingApprovals(&agreement.Spec)
-	agreement.Status.MissingApprovals = missing
-	if len(missing) == 0 {
-		r.set(agreement, shcrv1alpha1.ConditionApproved, metav1.ConditionTrue, shcrv1alpha1.ReasonApproved,
-			"every controller party has approved the terms")
-	} else {
-		r.set(agreement, shcrv1alpha1.ConditionApproved, metav1.ConditionFalse, shcrv1alpha1.ReasonAwaitingApprovals,
-			"awaiting approval from "+strings.Join(missing, ", "))
+	holders, err := r.signatoryHolders(ctx, agreement)
+	if err != nil {
+		return ctrl.Result{}, err
 	}
-
+	missing, unsigned := governance.CountApprovals(&agreement.Spec, holders, true)
+	now := r.Now()
+	ledger, err := r.checkLedger(ctx, agreement, len(missing) == 0, now)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	r.setRecorded(agreement, ledger)
+	// A version the ledger records was approved by signatories when it was
+	// recorded; a signatory or member leaving later does not undo that.
+	approved := ledger.recorded && (len(missing) == 0 || len(governance.MissingApprovals(&agreement.Spec)) == 0)
+	r.setApproved(agreement, missing, unsigned, approved)
 	peerConfirmed, err := r.checkPeer(ctx, agreement, region)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -81,13 +85,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	}
 	agreement.Status.Parties = parties
 
-	window, err := r.window(ctx, agreement, peerConfirmed)
+	window, err := r.window(ctx, agreement, peerConfirmed, approved)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	now := r.Now()
 	d := derive(phaseInput{
-		approved:            len(missing) == 0,
+		ledgerMismatch:      ledger.mismatch,
+		approved:            approved,
 		suspended:           agreement.Spec.Suspended,
 		controllerEffective: anyControllerEffective(parties),
 		admissionPending:    admissionPending,
@@ -128,7 +132,7 @@ func (r *Reconciler) apply(agreement *shcrv1alpha1.DataSharingAgreement, d deriv
 // it, so status and enforcement agree to the second. A version that is not
 // eligible to grant (a draft, suspended, or an unconfirmed cross-region
 // agreement) has no window in that computation; its own dates stand.
-func (r *Reconciler) window(ctx context.Context, agreement *shcrv1alpha1.DataSharingAgreement, peerConfirmed bool) (policy.Window, error) {
+func (r *Reconciler) window(ctx context.Context, agreement *shcrv1alpha1.DataSharingAgreement, peerConfirmed, approved bool) (policy.Window, error) {
 	versions := &shcrv1alpha1.DataSharingAgreementList{}
 	if err := r.Client.List(ctx, versions, client.InNamespace(agreement.Namespace),
 		client.MatchingFields{index.AgreementID: agreement.Spec.AgreementID}); err != nil {
@@ -141,6 +145,7 @@ func (r *Reconciler) window(ctx context.Context, agreement *shcrv1alpha1.DataSha
 		in := governance.PolicyAgreement(v)
 		if v.UID == agreement.UID {
 			in.PeerConfirmed = peerConfirmed
+			in.Approved = approved
 			own = in
 		}
 		inputs = append(inputs, in)
@@ -180,6 +185,71 @@ func (r *Reconciler) partyStates(ctx context.Context, agreement *shcrv1alpha1.Da
 		})
 	}
 	return out, admissionPending, nil
+}
+
+// setApproved records which controller parties' approvals count.
+func (r *Reconciler) setApproved(agreement *shcrv1alpha1.DataSharingAgreement, missing, unsigned []string, approved bool) {
+	agreement.Status.MissingApprovals = missing
+	switch {
+	case len(missing) == 0:
+		r.set(agreement, shcrv1alpha1.ConditionApproved, metav1.ConditionTrue, shcrv1alpha1.ReasonApproved,
+			"every controller party has approved the terms, each approval recorded by one of its signatories")
+	case approved:
+		agreement.Status.MissingApprovals = nil
+		r.set(agreement, shcrv1alpha1.ConditionApproved, metav1.ConditionTrue, shcrv1alpha1.ReasonApproved, fmt.Sprintf(
+			"every controller party's signatory approved the terms when the version was recorded in the agreement ledger "+
+				"(the approval for %s would not count today)", strings.Join(missing, ", ")))
+	case len(unsigned) > 0:
+		r.set(agreement, shcrv1alpha1.ConditionApproved, metav1.ConditionFalse, shcrv1alpha1.ReasonNotSignatory, fmt.Sprintf(
+			"the approval for %s is not counted: it was recorded by an identity that is not a signatory of that organisation "+
+				"(spec.signatories of its MemberOrganisation); awaiting approval from %s",
+			strings.Join(unsigned, ", "), strings.Join(missing, ", ")))
+	default:
+		r.set(agreement, shcrv1alpha1.ConditionApproved, metav1.ConditionFalse, shcrv1alpha1.ReasonAwaitingApprovals,
+			"awaiting approval from "+strings.Join(missing, ", "))
+	}
+}
+
+// setRecorded records what the agreement ledger says of the version.
+func (r *Reconciler) setRecorded(agreement *shcrv1alpha1.DataSharingAgreement, ledger ledgerState) {
+	switch {
+	case ledger.mismatch != "":
+		r.set(agreement, shcrv1alpha1.ConditionRecorded, metav1.ConditionFalse, shcrv1alpha1.ReasonLedgerMismatch, ledger.mismatch)
+	case ledger.recorded:
+		r.set(agreement, shcrv1alpha1.ConditionRecorded, metav1.ConditionTrue, shcrv1alpha1.ReasonRecorded,
+			"the agreement ledger records this version with these terms")
+	default:
+		r.set(agreement, shcrv1alpha1.ConditionRecorded, metav1.ConditionFalse, shcrv1alpha1.ReasonNotYetApproved,
+			"recorded in the agreement ledger once every controller party has approved")
+	}
+}
+
+// signatoryHolders maps the ODS code of each controller party to the
+// MemberOrganisations holding it where the agreement looks members up: its
+// region, and the peer region of a cross-region agreement. Whoever records
+// an approval for a party must be a signatory of them.
+func (r *Reconciler) signatoryHolders(ctx context.Context, agreement *shcrv1alpha1.DataSharingAgreement) (
+	map[string][]shcrv1alpha1.MemberOrganisation, error) {
+	namespaces := []string{agreement.Namespace}
+	if t := agreement.Spec.Terms; t.Journey == shcrv1alpha1.JourneyCrossRegion {
+		namespaces = append(namespaces, shcrv1alpha1.NamespaceFor(t.PeerRegion))
+	}
+	out := map[string][]shcrv1alpha1.MemberOrganisation{}
+	for _, p := range agreement.Spec.Terms.Parties {
+		if !governance.IsController(p.Role) {
+			continue
+		}
+		list := &shcrv1alpha1.MemberOrganisationList{}
+		if err := r.Client.List(ctx, list, client.MatchingFields{index.MemberODSCode: p.ODSCode}); err != nil {
+			return nil, err
+		}
+		for _, m := range list.Items {
+			if slices.Contains(namespaces, m.Namespace) && m.DeletionTimestamp.IsZero() {
+				out[p.ODSCode] = append(out[p.ODSCode], m)
+			}
+		}
+	}
+	return out, nil
 }
 
 // admissionUndecided says whether the operator has yet to check a member's
@@ -257,7 +327,7 @@ func (r *Reconciler) set(agreement *shcrv1alpha1.DataSharingAgreement, condition
 // patchStatus sets Ready and writes status once, only when it changed.
 func (r *Reconciler) patchStatus(ctx context.Context, base, agreement *shcrv1alpha1.DataSharingAgreement, reconcileErr error) error {
 	if conditions.Summarise(&agreement.Status.Conditions, agreement.Generation,
-		[]string{shcrv1alpha1.ConditionApproved, shcrv1alpha1.ConditionTermsValid}, reconcileErr,
+		[]string{shcrv1alpha1.ConditionApproved, shcrv1alpha1.ConditionRecorded, shcrv1alpha1.ConditionTermsValid}, reconcileErr,
 		fmt.Sprintf("approved; phase %s", agreement.Status.Phase)) {
 		agreement.Status.ObservedGeneration = agreement.Generation
 	}

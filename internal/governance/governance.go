@@ -69,24 +69,81 @@ func IsController(role shcrv1alpha1.PartyRole) bool {
 	return role == shcrv1alpha1.PartyController || role == shcrv1alpha1.PartyJointController
 }
 
-// MissingApprovals lists, sorted, the controller parties with no counted
-// approval. An approval counts only when it comes from a controller party
-// and carries the identity the admission webhook recorded.
+// MissingApprovals lists, sorted, the controller parties with no approval
+// carrying the identity the admission webhook recorded. It does not check
+// signatories: CountApprovals does.
 func MissingApprovals(spec *shcrv1alpha1.DataSharingAgreementSpec) []string {
+	missing, _ := CountApprovals(spec, nil, false)
+	return missing
+}
+
+// CountApprovals lists, sorted, the controller parties with no counted
+// approval (missing), and the organisations with an approval that does not
+// count because whoever recorded it is not their signatory (unsigned). An
+// approval counts only when it comes from a controller party, carries the
+// recorded identity, and, with checkSignatories, that identity is a
+// signatory of every MemberOrganisation holders gives for its ODS code (and
+// there is at least one): an approval for a code no member holds, or
+// recorded before its recorder became a signatory, grants nothing.
+func CountApprovals(spec *shcrv1alpha1.DataSharingAgreementSpec, holders map[string][]shcrv1alpha1.MemberOrganisation,
+	checkSignatories bool) (missing, unsigned []string) {
 	approved := map[string]bool{}
+	refused := map[string]bool{}
 	for _, a := range spec.Approvals {
-		if a.RecordedBy != "" {
+		switch {
+		case a.RecordedBy == "":
+		case !checkSignatories || SignedBySignatory(a, holders[a.Organisation]):
 			approved[a.Organisation] = true
+		default:
+			refused[a.Organisation] = true
 		}
 	}
-	var missing []string
 	for _, p := range spec.Terms.Parties {
 		if IsController(p.Role) && !approved[p.ODSCode] {
 			missing = append(missing, p.ODSCode)
+			if refused[p.ODSCode] {
+				unsigned = append(unsigned, p.ODSCode)
+			}
 		}
 	}
 	slices.Sort(missing)
-	return missing
+	slices.Sort(unsigned)
+	return missing, unsigned
+}
+
+// SignedBySignatory reports whether the identity that recorded an approval
+// is a signatory of every member in holders (the MemberOrganisations that
+// hold the approval's ODS code); false when there is none, so a code held
+// twice (a duplicate the webhook would refuse) needs both holders' consent.
+func SignedBySignatory(a shcrv1alpha1.Approval, holders []shcrv1alpha1.MemberOrganisation) bool {
+	if a.RecordedBy == "" || len(holders) == 0 {
+		return false
+	}
+	for i := range holders {
+		if !IsSignatory(holders[i].Spec.Signatories, a.RecordedBy, a.RecordedGroups) {
+			return false
+		}
+	}
+	return true
+}
+
+// IsSignatory reports whether the identity user, a member of groups, is one
+// of signatories: a User signatory of its name or a Group signatory of one
+// of its groups.
+func IsSignatory(signatories []shcrv1alpha1.Signatory, user string, groups []string) bool {
+	for _, s := range signatories {
+		switch s.Kind {
+		case shcrv1alpha1.SignatoryUser:
+			if user != "" && s.Name == user {
+				return true
+			}
+		case shcrv1alpha1.SignatoryGroup:
+			if slices.Contains(groups, s.Name) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // canonicalTerms is the documented canonical form of agreement terms that

@@ -40,15 +40,20 @@ func hasRole(m *shcrv1alpha1.MemberOrganisation, role shcrv1alpha1.OrganisationR
 }
 
 // PolicyAgreement is one DataSharingAgreement version as the policy compiler
-// sees it. Approval is recomputed from the spec; a cross-region peer's
-// confirmation is read from the PeerConfirmed condition the agreement
-// controller maintains.
+// sees it. It is approved only when every controller party has a recorded
+// approval in the spec AND the agreement controller has found, for the
+// current generation, those approvals made by signatories (Approved) and the
+// version's terms hash in the region's agreement ledger (Recorded): a version
+// the controller has not checked yet, or whose terms differ from the ledger's,
+// grants nothing. A cross-region peer's confirmation is read from the
+// PeerConfirmed condition the agreement controller maintains.
 func PolicyAgreement(a *shcrv1alpha1.DataSharingAgreement) policy.Agreement {
 	t := a.Spec.Terms
 	out := policy.Agreement{
-		ID:            a.Spec.AgreementID,
-		Version:       a.Spec.Version,
-		Approved:      len(MissingApprovals(&a.Spec)) == 0,
+		ID:      a.Spec.AgreementID,
+		Version: a.Spec.Version,
+		Approved: len(MissingApprovals(&a.Spec)) == 0 && currentlyTrue(a, shcrv1alpha1.ConditionApproved) &&
+			currentlyTrue(a, shcrv1alpha1.ConditionRecorded),
 		Suspended:     a.Spec.Suspended,
 		EffectiveFrom: t.EffectiveFrom.UTC(),
 		EndsOn:        t.EndsOn.UTC(),
@@ -58,8 +63,7 @@ func PolicyAgreement(a *shcrv1alpha1.DataSharingAgreement) policy.Agreement {
 		PeerRegion:    t.PeerRegion,
 	}
 	if out.CrossRegion {
-		c := meta.FindStatusCondition(a.Status.Conditions, shcrv1alpha1.ConditionPeerConfirmed)
-		out.PeerConfirmed = c != nil && c.Status == "True" && c.ObservedGeneration == a.Generation
+		out.PeerConfirmed = currentlyTrue(a, shcrv1alpha1.ConditionPeerConfirmed)
 	}
 	for _, p := range t.Parties {
 		out.Parties = append(out.Parties, policy.Party{ODSCode: p.ODSCode, Role: string(p.Role)})
@@ -68,6 +72,13 @@ func PolicyAgreement(a *shcrv1alpha1.DataSharingAgreement) policy.Agreement {
 		out.Categories = append(out.Categories, string(c))
 	}
 	return out
+}
+
+// currentlyTrue reports whether the agreement controller set a condition
+// True for the agreement's current generation.
+func currentlyTrue(a *shcrv1alpha1.DataSharingAgreement, conditionType string) bool {
+	c := meta.FindStatusCondition(a.Status.Conditions, conditionType)
+	return c != nil && c.Status == "True" && c.ObservedGeneration == a.Generation
 }
 
 func purposeOrDefault(p shcrv1alpha1.Purpose) shcrv1alpha1.Purpose {

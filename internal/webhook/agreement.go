@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
+	"github.com/shcr-io/shcr-operator/internal/governance"
 )
 
 // +kubebuilder:webhook:path=/validate-shcr-io-v1alpha1-datasharingagreement,mutating=false,failurePolicy=fail,sideEffects=None,groups=shcr.io,resources=datasharingagreements,verbs=create;update,versions=v1alpha1,name=vdatasharingagreement.shcr.io,admissionReviewVersions=v1,patch=`{"namespaceSelector":{"matchExpressions":[{"key":"shcr.io/region","operator":"Exists"}]}}`
@@ -24,18 +25,22 @@ import (
 type agreementValidator struct{ client client.Reader }
 
 func (v *agreementValidator) ValidateCreate(ctx context.Context, a *shcrv1alpha1.DataSharingAgreement) (admission.Warnings, error) {
-	return nil, v.validate(ctx, a)
+	return nil, v.validate(ctx, nil, a)
 }
 
-func (v *agreementValidator) ValidateUpdate(ctx context.Context, _, a *shcrv1alpha1.DataSharingAgreement) (admission.Warnings, error) {
-	return nil, v.validate(ctx, a)
+func (v *agreementValidator) ValidateUpdate(ctx context.Context, old, a *shcrv1alpha1.DataSharingAgreement) (admission.Warnings, error) {
+	return nil, v.validate(ctx, old, a)
 }
 
 func (v *agreementValidator) ValidateDelete(context.Context, *shcrv1alpha1.DataSharingAgreement) (admission.Warnings, error) {
 	return nil, nil
 }
 
-func (v *agreementValidator) validate(ctx context.Context, a *shcrv1alpha1.DataSharingAgreement) error {
+func (v *agreementValidator) validate(ctx context.Context, old, a *shcrv1alpha1.DataSharingAgreement) error {
+	req, err := admission.RequestFromContext(ctx)
+	if err != nil {
+		return apierrors.NewInternalError(err)
+	}
 	members := &shcrv1alpha1.MemberOrganisationList{}
 	if err := v.client.List(ctx, members, client.InNamespace(a.Namespace)); err != nil {
 		return apierrors.NewInternalError(err)
@@ -55,7 +60,52 @@ func (v *agreementValidator) validate(ctx context.Context, a *shcrv1alpha1.DataS
 		}
 		peerMembers = list.Items
 	}
-	return invalid("DataSharingAgreement", a.Name, PartiesAreMembers(a, members.Items, peerMembers, peer))
+	errs := PartiesAreMembers(a, members.Items, peerMembers, peer)
+	var oldApprovals []shcrv1alpha1.Approval
+	if old != nil {
+		oldApprovals = old.Spec.Approvals
+	}
+	errs = append(errs, ApprovalsBySignatories(a, oldApprovals, append(members.Items, peerMembers...),
+		req.UserInfo.Username, req.UserInfo.Groups)...)
+	return invalid("DataSharingAgreement", a.Name, errs)
+}
+
+// ApprovalsBySignatories refuses every approval the request adds (one not
+// in old) unless the requester, user with groups, is a signatory of each
+// member holding the approval's ODS code; an approval for a code no member
+// holds is refused too, since no one may sign for it.
+func ApprovalsBySignatories(a *shcrv1alpha1.DataSharingAgreement, old []shcrv1alpha1.Approval,
+	members []shcrv1alpha1.MemberOrganisation, user string, groups []string) field.ErrorList {
+	var errs field.ErrorList
+	for i, approval := range a.Spec.Approvals {
+		if slices.ContainsFunc(old, func(o shcrv1alpha1.Approval) bool { return sameApproval(o, approval) }) {
+			continue
+		}
+		path := field.NewPath("spec", "approvals").Index(i).Child("organisation")
+		holders := slices.DeleteFunc(slices.Clone(members), func(m shcrv1alpha1.MemberOrganisation) bool {
+			return m.Spec.ODSCode != approval.Organisation
+		})
+		if len(holders) == 0 {
+			errs = append(errs, field.Forbidden(path, fmt.Sprintf(
+				"%s is not a MemberOrganisation here: no one may approve for it", approval.Organisation)))
+			continue
+		}
+		for _, m := range holders {
+			if !governance.IsSignatory(m.Spec.Signatories, user, groups) {
+				errs = append(errs, field.Forbidden(path, fmt.Sprintf(
+					"%s may not approve for %s: not one of the signatories (spec.signatories) of MemberOrganisation %s/%s",
+					user, approval.Organisation, m.Namespace, m.Name)))
+				break
+			}
+		}
+	}
+	return errs
+}
+
+// sameApproval reports whether two approvals are the same signature (who
+// recorded it aside).
+func sameApproval(a, b shcrv1alpha1.Approval) bool {
+	return a.Organisation == b.Organisation && a.Signatory == b.Signatory && a.Role == b.Role && a.Date.Equal(&b.Date)
 }
 
 // PartiesAreMembers checks that every party is a member of the agreement's
@@ -109,19 +159,19 @@ func (s *approvalStamper) Default(ctx context.Context, a *shcrv1alpha1.DataShari
 		}
 		old = previous.Spec.Approvals
 	}
-	StampApprovals(a.Spec.Approvals, old, req.UserInfo.Username)
+	StampApprovals(a.Spec.Approvals, old, req.UserInfo.Username, req.UserInfo.Groups)
 	return nil
 }
 
-// StampApprovals sets RecordedBy on each approval: kept from the matching
-// approval in old, the requester for a new one.
-func StampApprovals(approvals, old []shcrv1alpha1.Approval, requester string) {
+// StampApprovals sets RecordedBy and RecordedGroups on each approval: kept
+// from the matching approval in old, the requester's for a new one.
+func StampApprovals(approvals, old []shcrv1alpha1.Approval, requester string, groups []string) {
 	for i := range approvals {
 		a := &approvals[i]
-		a.RecordedBy = requester
+		a.RecordedBy, a.RecordedGroups = requester, slices.Clone(groups)
 		for _, o := range old {
-			if o.Organisation == a.Organisation && o.Signatory == a.Signatory && o.Role == a.Role && o.Date.Equal(&a.Date) {
-				a.RecordedBy = o.RecordedBy
+			if sameApproval(o, *a) {
+				a.RecordedBy, a.RecordedGroups = o.RecordedBy, slices.Clone(o.RecordedGroups)
 				break
 			}
 		}

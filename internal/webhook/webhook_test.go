@@ -6,6 +6,7 @@ SPDX-License-Identifier: Apache-2.0
 package webhook
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -21,12 +22,66 @@ func TestStampApprovalsTrustsOnlyTheRequester(t *testing.T) {
 		{Organisation: "RTH", Signatory: "Dr Okafor", Role: "CaldicottGuardian", Date: date, RecordedBy: "mallory"},
 		{Organisation: "K84001", Signatory: "Dr Reid", Role: "CaldicottGuardian", Date: date, RecordedBy: "someone-important"},
 	}
-	StampApprovals(approvals, old, "bob")
-	if approvals[0].RecordedBy != "alice" {
-		t.Errorf("an existing approval keeps who recorded it, got %q", approvals[0].RecordedBy)
+	approvals[1].RecordedGroups = []string{"rth-signatories"}
+	StampApprovals(approvals, old, "bob", []string{"tvs-shcr-admins", "system:authenticated"})
+	if approvals[0].RecordedBy != "alice" || len(approvals[0].RecordedGroups) != 0 {
+		t.Errorf("an existing approval keeps who recorded it, got %q %v", approvals[0].RecordedBy, approvals[0].RecordedGroups)
 	}
-	if approvals[1].RecordedBy != "bob" {
-		t.Errorf("a new approval is recorded as the requester, got %q", approvals[1].RecordedBy)
+	if approvals[1].RecordedBy != "bob" || !slices.Equal(approvals[1].RecordedGroups, []string{"tvs-shcr-admins", "system:authenticated"}) {
+		t.Errorf("a new approval is recorded as the requester with its groups, got %q %v", approvals[1].RecordedBy, approvals[1].RecordedGroups)
+	}
+}
+
+// Every way of approving for an organisation without being its signatory
+// is refused; approvals already present are never re-checked.
+func TestApprovalsBySignatories(t *testing.T) {
+	date := metav1.NewTime(time.Date(2026, 3, 10, 9, 30, 0, 0, time.UTC))
+	member := func(ns, ods string, signatories ...shcrv1alpha1.Signatory) shcrv1alpha1.MemberOrganisation {
+		return shcrv1alpha1.MemberOrganisation{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: ods},
+			Spec: shcrv1alpha1.MemberOrganisationSpec{ODSCode: ods, Signatories: signatories}}
+	}
+	user := func(n string) shcrv1alpha1.Signatory { return shcrv1alpha1.Signatory{Kind: "User", Name: n} }
+	group := func(n string) shcrv1alpha1.Signatory { return shcrv1alpha1.Signatory{Kind: "Group", Name: n} }
+	members := []shcrv1alpha1.MemberOrganisation{
+		member("r", "RTH", user("okafor"), group("rth-signers")),
+		member("r", "K84001", user("reid")),
+		member("r", "OXCC1"),
+	}
+	approval := func(ods string) shcrv1alpha1.Approval {
+		return shcrv1alpha1.Approval{Organisation: ods, Signatory: "S", Role: "CaldicottGuardian", Date: date}
+	}
+	cases := []struct {
+		name    string
+		members []shcrv1alpha1.MemberOrganisation
+		ods     string
+		user    string
+		groups  []string
+		ok      bool
+	}{
+		{"a User signatory", members, "RTH", "okafor", nil, true},
+		{"a Group signatory", members, "RTH", "someone", []string{"rth-signers"}, true},
+		{"a signatory of another organisation", members, "RTH", "reid", nil, false},
+		{"a user named like a Group signatory", members, "RTH", "rth-signers", nil, false},
+		{"a group named like a User signatory", members, "RTH", "x", []string{"okafor"}, false},
+		{"case differs", members, "RTH", "Okafor", nil, false},
+		{"a member with no signatories", members, "OXCC1", "okafor", []string{"rth-signers"}, false},
+		{"an ODS code with no member", members, "ZZ999", "okafor", []string{"rth-signers"}, false},
+		{"a duplicate holder without the signatory", append(slices.Clone(members), member("r", "RTH", user("mallory"))), "RTH", "okafor", nil, false},
+		{"the empty user", members, "RTH", "", nil, false},
+	}
+	for _, tc := range cases {
+		a := &shcrv1alpha1.DataSharingAgreement{Spec: shcrv1alpha1.DataSharingAgreementSpec{Approvals: []shcrv1alpha1.Approval{approval(tc.ods)}}}
+		errs := ApprovalsBySignatories(a, nil, tc.members, tc.user, tc.groups)
+		if (len(errs) == 0) != tc.ok {
+			t.Errorf("%s: admitted=%v, want %v (%v)", tc.name, len(errs) == 0, tc.ok, errs)
+		}
+		if len(errs) > 0 && errs[0].Field != "spec.approvals[0].organisation" {
+			t.Errorf("%s: the error names %s, want spec.approvals[0].organisation", tc.name, errs[0].Field)
+		}
+		// An approval already there (added by its signatory earlier) is not re-checked.
+		if errs := ApprovalsBySignatories(a, a.Spec.Approvals, tc.members, tc.user, tc.groups); len(errs) != 0 {
+			t.Errorf("%s: an existing approval was re-checked: %v", tc.name, errs)
+		}
 	}
 }
 

@@ -104,6 +104,7 @@ func TestChartRendersTheOperatorWithLeastPrivilege(t *testing.T) {
 	checkManagerRulesMatchGenerated(t, objs)
 	checkRestrictedManager(t, objs)
 	checkWebhooksMatchMarkers(t, objs)
+	checkLedgerWriterIsTheManager(t, objs)
 }
 
 func TestChartCRDsAreTheGeneratedOnes(t *testing.T) {
@@ -190,6 +191,7 @@ func TestKustomizeDefaultInstallsTheSameOperator(t *testing.T) {
 	checkNoWildcards(t, objs)
 	checkRestrictedManager(t, objs)
 	checkWebhooksMatchMarkers(t, objs)
+	checkLedgerWriterIsTheManager(t, objs)
 	for _, kind := range []string{"ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"} {
 		for _, w := range ofKind(objs, kind) {
 			if got := w.GetAnnotations()["cert-manager.io/inject-ca-from"]; got != "shcr-operator-system/shcr-operator-serving-cert" {
@@ -318,4 +320,28 @@ func hooks(t *testing.T, objs []*unstructured.Unstructured) []hook {
 	}
 	slices.SortFunc(out, func(a, b hook) int { return strings.Compare(a.name, b.name) })
 	return out
+}
+
+// checkLedgerWriterIsTheManager checks that the agreement ledger's admission
+// policy admits exactly the ServiceAccount the manager Deployment runs as:
+// any other identity and the operator could not record approved versions.
+func checkLedgerWriterIsTheManager(t *testing.T, objs []*unstructured.Unstructured) {
+	t.Helper()
+	var policy *admissionv1.ValidatingAdmissionPolicy
+	for _, o := range ofKind(objs, "ValidatingAdmissionPolicy") {
+		if strings.HasSuffix(o.GetName(), "shcr-agreement-ledger") {
+			policy = convert[admissionv1.ValidatingAdmissionPolicy](t, o)
+		}
+	}
+	if policy == nil {
+		t.Fatal("no agreement ledger admission policy rendered")
+	}
+	vars := map[string]string{}
+	for _, v := range policy.Spec.Variables {
+		vars[v.Name] = strings.Trim(v.Expression, "'")
+	}
+	deploy := convert[appsv1.Deployment](t, ofKind(objs, "Deployment")[0])
+	if got, want := vars["operatorNamespace"]+":"+vars["operatorServiceAccount"], deploy.Namespace+":"+deploy.Spec.Template.Spec.ServiceAccountName; got != want {
+		t.Errorf("the agreement ledger policy admits the ServiceAccount %s, the manager runs as %s", got, want)
+	}
 }

@@ -424,7 +424,7 @@ func TestHelmChartInstallsAndTheManagerBecomesAvailable(t *testing.T) {
 	root, _ := filepath.Abs(filepath.Join("..", ".."))
 	install := exec.Command(helm, "install", "shcr", filepath.Join(root, "charts", "shcr-operator"),
 		"--namespace", "shcr-operator-system", "--create-namespace", "--skip-crds",
-		"--set", "webhook.failurePolicy=Ignore", "--set", "regionNamespacePolicy=false", "--wait", "--timeout", "2m")
+		"--set", "webhook.failurePolicy=Ignore", "--set", "regionNamespacePolicy=false", "--set", "agreementLedgerPolicy=false", "--wait", "--timeout", "2m")
 	if out, err := install.CombinedOutput(); err != nil {
 		t.Fatalf("helm install: %v\n%s", err, out)
 	}

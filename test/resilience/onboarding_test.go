@@ -29,6 +29,7 @@ import (
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
 	"github.com/shcr-io/shcr-operator/internal/apply"
+	"github.com/shcr-io/shcr-operator/internal/governance"
 	"github.com/shcr-io/shcr-operator/internal/policy"
 	"github.com/shcr-io/shcr-operator/internal/specs"
 	"github.com/shcr-io/shcr-operator/test/fixtures"
@@ -324,6 +325,19 @@ func content(t *testing.T, obj client.Object) string {
 		t.Fatal(err)
 	}
 	delete(u, "status")
+	if cm, ok := obj.(*corev1.ConfigMap); ok && cm.Name == governance.LedgerName {
+		// When an entry was recorded differs from run to run, and its terms
+		// hash from region to region (the region is in the canonical terms).
+		data := map[string]any{}
+		for k, v := range cm.Data {
+			data[k] = v
+			if e, err := governance.DecodeLedgerEntry(v); err == nil {
+				e.RecordedAt, e.TermsHash = time.Time{}, "sha256:REGION"
+				data[k] = governance.EncodeLedgerEntry(e)
+			}
+		}
+		u["data"] = data
+	}
 	annotations := maps.Clone(obj.GetAnnotations())
 	delete(annotations, shcrv1alpha1.AnnotationAppliedHash)
 	u["metadata"] = map[string]any{"labels": obj.GetLabels(), "annotations": annotations}

@@ -99,8 +99,11 @@ func TestWithoutWebhooksInvalidObjectsGetNoChildrenAndNoGrants(t *testing.T) {
 	a := fixtures.Agreement(ns, "dsa", "NOHOOKS-001", 1,
 		[]shcrv1alpha1.DataCategory{shcrv1alpha1.CategoryMedications, shcrv1alpha1.CategoryAllergies},
 		time.Now().Add(-time.Hour), time.Now().AddDate(1, 0, 0), "W86001", "RW1", "ZZ999")
+	// ZZ999 processes for the others: no one may sign for a code that is no
+	// member, so as a controller it would keep the agreement a Draft.
+	a.Spec.Terms.Parties[2].Role = shcrv1alpha1.PartyProcessor
 	create(a)
-	for _, code := range []string{"W86001", "RW1", "ZZ999"} {
+	for _, code := range []string{"W86001", "RW1"} {
 		user := "caldicott@" + code
 		signer, err := op.As(user, signers)
 		if err != nil {

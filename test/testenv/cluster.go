@@ -11,7 +11,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -56,7 +59,7 @@ func StartCluster(root string) (*Cluster, error) {
 	// Without a bound, a stopping API server waits a minute for the
 	// operator's watches to drain.
 	apiServer.Configure().Set("shutdown-watch-termination-grace-period", "1s")
-	c, err := startCluster(env, root)
+	c, err := startCluster(env, root, "")
 	if err != nil {
 		return nil, errors.Join(err, os.RemoveAll(certs))
 	}
@@ -64,8 +67,11 @@ func StartCluster(root string) (*Cluster, error) {
 	return c, nil
 }
 
-// startCluster starts env and installs the admission policies.
-func startCluster(env *envtest.Environment, root string) (*Cluster, error) {
+// startCluster starts env and installs the admission policies. operator is
+// the user the operator will run as, the only one the agreement ledger's
+// policy lets write the ledger; empty means the cluster admin this package
+// connects as.
+func startCluster(env *envtest.Environment, root, operator string) (*Cluster, error) {
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
 		return nil, errors.New("KUBEBUILDER_ASSETS is not set: run the envtest suites with 'make test' (it builds etcd and kube-apiserver)")
 	}
@@ -77,10 +83,51 @@ func startCluster(env *envtest.Environment, root string) (*Cluster, error) {
 	if c.Client, err = client.New(cfg, client.Options{Scheme: kube.Scheme}); err != nil {
 		return nil, errors.Join(err, env.Stop())
 	}
-	if err := c.applyFile(filepath.Join(root, "config", "admission", "region-namespace.yaml")); err != nil {
+	if err := c.applyFile(filepath.Join(root, "config", "admission", "region-namespace.yaml"), nil); err != nil {
+		return nil, errors.Join(err, env.Stop())
+	}
+	if operator == "" {
+		if operator, err = c.whoAmI(); err != nil {
+			return nil, errors.Join(err, env.Stop())
+		}
+	}
+	ledger := filepath.Join(root, "config", "admission", "agreement-ledger.yaml")
+	if err := c.applyFile(ledger, func(obj *unstructured.Unstructured) error { return setLedgerWriter(obj, operator) }); err != nil {
 		return nil, errors.Join(err, env.Stop())
 	}
 	return c, nil
+}
+
+// whoAmI is the user name the cluster's admin client authenticates as.
+func (c *Cluster) whoAmI() (string, error) {
+	review := &authenticationv1.SelfSubjectReview{}
+	if err := c.Client.Create(context.Background(), review); err != nil {
+		return "", fmt.Errorf("asking who the admin client is: %w", err)
+	}
+	return review.Status.UserInfo.Username, nil
+}
+
+// setLedgerWriter makes the agreement ledger's admission policy admit writes
+// from user, as kustomize and the chart make it admit the operator's
+// ServiceAccount.
+func setLedgerWriter(obj *unstructured.Unstructured, user string) error {
+	if obj.GetKind() != "ValidatingAdmissionPolicy" {
+		return nil
+	}
+	vars, _, err := unstructured.NestedSlice(obj.Object, "spec", "variables")
+	if err != nil {
+		return err
+	}
+	found := false
+	for _, v := range vars {
+		if m, ok := v.(map[string]any); ok && m["name"] == "operator" {
+			m["expression"], found = strconv.Quote(user), true
+		}
+	}
+	if !found {
+		return errors.New("the agreement ledger policy has no variable 'operator'")
+	}
+	return unstructured.SetNestedSlice(obj.Object, vars, "spec", "variables")
 }
 
 // Stop stops the API server and etcd.
@@ -106,8 +153,9 @@ func (c *Cluster) As(user string, groups ...string) (client.Client, error) {
 	return client.New(cfg, client.Options{Scheme: kube.Scheme})
 }
 
-// applyFile creates every object of a multi-document YAML file.
-func (c *Cluster) applyFile(path string) error {
+// applyFile creates every object of a multi-document YAML file, each
+// changed by edit first when edit is not nil.
+func (c *Cluster) applyFile(path string, edit func(*unstructured.Unstructured) error) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return err
@@ -117,6 +165,11 @@ func (c *Cluster) applyFile(path string) error {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	for _, obj := range objs {
+		if edit != nil {
+			if err := edit(obj); err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+		}
 		if err := c.Client.Create(context.Background(), obj); err != nil {
 			return fmt.Errorf("creating %s %s: %w", obj.GetKind(), obj.GetName(), err)
 		}

@@ -97,7 +97,7 @@ func StartOperator(root string, opts ...Option) (*Operator, error) {
 	if !o.noWebhooks {
 		env.WebhookInstallOptions = envtest.WebhookInstallOptions{Paths: []string{filepath.Join(root, "config", "webhook")}}
 	}
-	cluster, err := startCluster(env, root)
+	cluster, err := startCluster(env, root, o.user)
 	if err != nil {
 		return nil, err
 	}

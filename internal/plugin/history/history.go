@@ -5,8 +5,10 @@ SPDX-License-Identifier: Apache-2.0
 
 // Package history is the "history" verb: the version chain of one
 // agreement, with each version's terms hash recomputed and checked against
-// the one the operator recorded, its approvals, and what changed in the
-// terms from one version to the next.
+// the one the operator recorded and against the region's agreement ledger,
+// its approvals, and what changed in the terms from one version to the
+// next. Versions the ledger records whose object was deleted are listed
+// too, marked as deleted.
 package history
 
 import (
@@ -19,6 +21,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
@@ -32,6 +36,16 @@ const (
 	HashMatches     = "matches status"
 	HashMismatch    = "MISMATCH"
 	HashNotRecorded = "not recorded yet"
+)
+
+// The outcomes of checking a version against the agreement ledger.
+const (
+	LedgerMatches  = "matches ledger"
+	LedgerMismatch = "LEDGER MISMATCH"
+	LedgerAbsent   = "not in ledger"
+	// PhaseDeleted is the phase shown for a version the ledger records
+	// whose object no longer exists.
+	PhaseDeleted = "Deleted"
 )
 
 // History is the version chain of one agreement.
@@ -51,6 +65,13 @@ type Version struct {
 	// here; TermsHashCheck compares it with status.termsHash.
 	ComputedTermsHash string `json:"computedTermsHash"`
 	TermsHashCheck    string `json:"termsHashCheck"`
+	// Deleted is true for a version the agreement ledger records whose
+	// object has been deleted: only the ledger's entry remains.
+	Deleted bool `json:"deleted"`
+	// Ledger is the agreement ledger's entry for this version, if any;
+	// LedgerCheck compares its terms hash with the computed one.
+	Ledger      *governance.LedgerEntry `json:"ledger,omitempty"`
+	LedgerCheck string                  `json:"ledgerCheck"`
 }
 
 // Amendment is what changed in the terms from one version to the next.
@@ -97,16 +118,26 @@ func (o *options) run(ctx context.Context, w io.Writer, agreementID string) erro
 	return cli.Print(w, o.output.String(), h, h.table)
 }
 
-// load builds the history of one agreement from its versions in the region.
+// Load builds the history of one agreement in a region, as the verb shows it.
+func Load(ctx context.Context, c client.Reader, target cli.Target, agreementID string) (*History, error) {
+	return load(ctx, c, target, agreementID)
+}
+
+// load builds the history of one agreement from its versions in the region
+// and the region's agreement ledger.
 func load(ctx context.Context, c client.Reader, target cli.Target, agreementID string) (*History, error) {
 	list := &shcrv1alpha1.DataSharingAgreementList{}
 	if err := c.List(ctx, list, client.InNamespace(target.Namespace)); err != nil {
 		return nil, fmt.Errorf("listing DataSharingAgreements in %s: %w", target.Namespace, err)
 	}
+	ledger, err := readLedger(ctx, c, target.Namespace, agreementID)
+	if err != nil {
+		return nil, err
+	}
 	versions := slices.DeleteFunc(list.Items, func(a shcrv1alpha1.DataSharingAgreement) bool {
 		return a.Spec.AgreementID != agreementID
 	})
-	if len(versions) == 0 {
+	if len(versions) == 0 && len(ledger) == 0 {
 		return nil, fmt.Errorf("no DataSharingAgreement in %s has agreementId %q: 'kubectl shcr agreements -n %s' lists them",
 			target.Namespace, agreementID, target.Namespace)
 	}
@@ -114,8 +145,12 @@ func load(ctx context.Context, c client.Reader, target cli.Target, agreementID s
 		return cmp.Or(cmp.Compare(x.Spec.Version, y.Spec.Version), cmp.Compare(x.Name, y.Name))
 	})
 	h := &History{AgreementID: agreementID, Namespace: target.Namespace, Versions: []Version{}, Amendments: []Amendment{}}
+	present := map[int32]bool{}
 	for i := range versions {
-		h.Versions = append(h.Versions, newVersion(&versions[i], target.Region))
+		v := newVersion(&versions[i], target.Region)
+		v.Ledger, v.LedgerCheck = checkLedger(ledger, v.Version, v.ComputedTermsHash)
+		present[v.Version] = true
+		h.Versions = append(h.Versions, v)
 		if i > 0 {
 			prev, cur := &versions[i-1], &versions[i]
 			h.Amendments = append(h.Amendments, Amendment{
@@ -123,7 +158,64 @@ func load(ctx context.Context, c client.Reader, target cli.Target, agreementID s
 			})
 		}
 	}
+	for version, entry := range ledger {
+		if !present[version] {
+			h.Versions = append(h.Versions, deletedVersion(target.Namespace, agreementID, version, entry))
+		}
+	}
+	slices.SortStableFunc(h.Versions, func(x, y Version) int { return cmp.Compare(x.Version, y.Version) })
 	return h, nil
+}
+
+// readLedger reads the agreement ledger's entries for one agreement, by
+// version. No ledger yet means no entries; an entry that does not decode is
+// an error, never skipped.
+func readLedger(ctx context.Context, c client.Reader, namespace, agreementID string) (map[int32]governance.LedgerEntry, error) {
+	cm := &corev1.ConfigMap{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: governance.LedgerName}, cm); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("reading the agreement ledger (ConfigMap %s/%s): %w", namespace, governance.LedgerName, err)
+	}
+	out := map[int32]governance.LedgerEntry{}
+	for key, value := range cm.Data {
+		id, version, ok := governance.ParseLedgerKey(key)
+		if !ok || id != agreementID {
+			continue
+		}
+		entry, err := governance.DecodeLedgerEntry(value)
+		if err != nil {
+			return nil, fmt.Errorf("the agreement ledger's entry %s: %w", key, err)
+		}
+		out[version] = entry
+	}
+	return out, nil
+}
+
+// checkLedger compares a version's computed terms hash with the ledger.
+func checkLedger(ledger map[int32]governance.LedgerEntry, version int32, computed string) (*governance.LedgerEntry, string) {
+	entry, ok := ledger[version]
+	switch {
+	case !ok:
+		return nil, LedgerAbsent
+	case entry.TermsHash != computed:
+		return &entry, LedgerMismatch
+	}
+	return &entry, LedgerMatches
+}
+
+// deletedVersion is a version only the ledger still records.
+func deletedVersion(namespace, agreementID string, version int32, entry governance.LedgerEntry) Version {
+	return Version{
+		Entry: agreements.Entry{
+			Namespace: namespace, Name: entry.Object, AgreementID: agreementID, Version: version, Title: entry.Title,
+			Phase: PhaseDeleted, TermsHash: entry.TermsHash,
+			Parties: []agreements.Party{}, Categories: []string{}, Approvals: []agreements.Approval{},
+		},
+		ComputedTermsHash: entry.TermsHash, TermsHashCheck: HashNotRecorded,
+		Deleted: true, Ledger: &entry, LedgerCheck: LedgerMatches,
+	}
 }
 
 func newVersion(a *shcrv1alpha1.DataSharingAgreement, region string) Version {
@@ -155,10 +247,15 @@ func (h *History) table(w io.Writer) error {
 	if _, err := fmt.Fprintf(w, "Agreement %s in %s: %d version(s)\n\n", h.AgreementID, h.Namespace, len(h.Versions)); err != nil {
 		return err
 	}
-	versions := cli.NewTable(w, "VERSION", "NAME", "PHASE", "SUPERSEDES", "WINDOW", "ACTIVE SINCE", "TERMS HASH", "CHECK")
+	versions := cli.NewTable(w, "VERSION", "NAME", "PHASE", "SUPERSEDES", "WINDOW", "ACTIVE SINCE", "TERMS HASH", "CHECK", "LEDGER")
 	for _, v := range h.Versions {
+		if v.Deleted {
+			versions.Row(strconv.Itoa(int(v.Version)), v.Name, PhaseDeleted+" (ledger only)", cli.None, cli.None, cli.None,
+				cli.ShortHash(v.Ledger.TermsHash), cli.None, "approved "+cli.FormatTime(v.Ledger.RecordedAt))
+			continue
+		}
 		versions.Row(strconv.Itoa(int(v.Version)), v.Name, cli.OrNone(v.Phase), supersedes(v.Supersedes), v.Window(),
-			activeSince(v.ActiveSince), cli.ShortHash(v.ComputedTermsHash), v.check())
+			activeSince(v.ActiveSince), cli.ShortHash(v.ComputedTermsHash), v.check(), v.ledgerCheck())
 	}
 	if err := versions.Flush(); err != nil {
 		return err
@@ -208,6 +305,18 @@ func (v Version) check() string {
 		return HashMismatch + ": status has " + cli.ShortHash(v.TermsHash)
 	}
 	return v.TermsHashCheck
+}
+
+// ledgerCheck writes the ledger check for a table; a mismatch names the
+// hash the ledger holds.
+func (v Version) ledgerCheck() string {
+	switch {
+	case v.Ledger == nil:
+		return v.LedgerCheck
+	case v.LedgerCheck == LedgerMismatch:
+		return LedgerMismatch + ": ledger has " + cli.ShortHash(v.Ledger.TermsHash)
+	}
+	return v.LedgerCheck + " (approved " + cli.FormatTime(v.Ledger.RecordedAt) + ")"
 }
 
 func supersedes(v *int32) string {

@@ -6,13 +6,18 @@ SPDX-License-Identifier: Apache-2.0
 package history_test
 
 import (
+	"context"
 	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
+	"github.com/shcr-io/shcr-operator/internal/governance"
 	"github.com/shcr-io/shcr-operator/internal/plugin/history"
 	"github.com/shcr-io/shcr-operator/internal/plugin/plugintest"
 )
@@ -71,5 +76,41 @@ func TestHistoryOfAnUnknownAgreementSaysHowToListThem(t *testing.T) {
 	_, err := plugintest.Run(history.NewCommand, "NO-SUCH-DSA", "--region", s.Region)
 	if err == nil || !strings.Contains(err.Error(), `has agreementId "NO-SUCH-DSA"`) || !strings.Contains(err.Error(), "kubectl shcr agreements") {
 		t.Errorf("error %v, want one naming the agreement and the agreements verb", err)
+	}
+}
+
+// A version only the agreement ledger still records (its object deleted)
+// is listed, marked as deleted, with the hash and time the ledger holds.
+func TestHistoryListsDeletedVersionsFromTheLedger(t *testing.T) {
+	s := plugintest.SharedScenario(t)
+	c := plugintest.Client() // the operator's identity: the only ledger writer
+	ledger := &corev1.ConfigMap{}
+	if err := c.Get(context.Background(), client.ObjectKey{Namespace: s.Namespace, Name: governance.LedgerName}, ledger); err != nil {
+		t.Fatal(err)
+	}
+	recorded := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	ledger.Data[governance.LedgerKey("GONE-001", 3)] = governance.EncodeLedgerEntry(governance.LedgerEntry{
+		TermsHash: "sha256:" + strings.Repeat("ab", 32), RecordedAt: recorded, Object: "gone-v3", Title: "A deleted agreement"})
+	if err := c.Update(context.Background(), ledger); err != nil {
+		t.Fatal(err)
+	}
+	var h history.History
+	if err := json.Unmarshal([]byte(plugintest.MustRun(t, history.NewCommand, "GONE-001", "--region", s.Region, "-o", "json")), &h); err != nil {
+		t.Fatal(err)
+	}
+	if len(h.Versions) != 1 || !h.Versions[0].Deleted || h.Versions[0].Version != 3 || h.Versions[0].Name != "gone-v3" ||
+		h.Versions[0].Ledger == nil || !h.Versions[0].Ledger.RecordedAt.Equal(recorded) {
+		t.Fatalf("versions %+v, want v3 deleted, from the ledger", h.Versions)
+	}
+	table := plugintest.MustRun(t, history.NewCommand, "GONE-001", "-n", s.Namespace)
+	for _, want := range []string{"Deleted (ledger only)", "gone-v3", "approved 2026-03-01"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("the history does not show %q:\n%s", want, table)
+		}
+	}
+	// The live versions are checked against the ledger too.
+	table = plugintest.MustRun(t, history.NewCommand, s.AgreementID, "-n", s.Namespace)
+	if !strings.Contains(table, history.LedgerMatches) {
+		t.Errorf("the history does not check v1 against the ledger:\n%s", table)
 	}
 }

@@ -51,6 +51,8 @@ func buildRegion(n int) *regionObjects {
 	}}
 	for i := range n {
 		m := fixtures.Member(ns, fmt.Sprintf("org-%05d", i), fmt.Sprintf("B%05d", i), "GPPractice")
+		// The bench applies everything, approvals included, as cluster admin.
+		m.Spec.Signatories = append(m.Spec.Signatories, shcrv1alpha1.Signatory{Kind: shcrv1alpha1.SignatoryGroup, Name: "system:masters"})
 		r.members = append(r.members, m)
 		r.secrets = append(r.secrets, fixtures.Credentials(ns, m.Spec.Connector.CredentialsSecretRef.Name))
 	}

@@ -1,0 +1,250 @@
+/*
+Copyright The shcr-operator Authors.
+SPDX-License-Identifier: Apache-2.0
+*/
+
+package integration
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	admissionv1 "k8s.io/api/admissionregistration/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
+)
+
+// signer is a Kubernetes identity that tries to record an approval.
+type signer struct {
+	user   string
+	groups []string
+}
+
+// addApproval adds an approval for ods to the agreement ns/name as the
+// signer, sending recordedBy and recordedGroups as the signer's own (what the
+// admission policy requires when no webhook stamps them).
+func addApproval(t *testing.T, ns, name, ods string, as signer) error {
+	t.Helper()
+	c, err := op.As(as.user, as.groups...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The operator writing status in between is a conflict: read again.
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		a := &shcrv1alpha1.DataSharingAgreement{}
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, a); err != nil {
+			return err
+		}
+		a.Spec.Approvals = append(a.Spec.Approvals, shcrv1alpha1.Approval{
+			Organisation: ods, Signatory: "Signatory of " + ods, Role: "CaldicottGuardian",
+			Date: metav1.NewTime(time.Now().Truncate(time.Second)), RecordedBy: as.user,
+		})
+		return c.Update(ctx, a)
+	})
+}
+
+// An approval is admitted only from a signatory of the organisation it
+// approves for, with the operator's webhooks up: every other identity —
+// region admins, other organisations' signatories, look-alike names — is
+// refused by the API server.
+func TestApprovalsOnlyFromTheOrganisationsSignatories(t *testing.T) {
+	s := newScenario(t, "signers", "S")
+	update(t, &shcrv1alpha1.MemberOrganisation{}, s.ns, "gp", func(m *shcrv1alpha1.MemberOrganisation) {
+		m.Spec.Signatories = append(m.Spec.Signatories, shcrv1alpha1.Signatory{Kind: shcrv1alpha1.SignatoryGroup, Name: "gp-partners"})
+	})
+	create(t, agreement(s.ns, "signed", "SIGNED-001", 1, allButPreferences, time.Now().Add(-time.Hour), time.Now().AddDate(1, 0, 0), s.gp, s.trust))
+
+	gp := strings.ToLower(s.gp)
+	for _, tc := range []struct {
+		name string
+		as   signer
+	}{
+		{"a region admin", signer{"admin@" + gp, []string{signatories}}},
+		{"the other party's signatory", signer{"caldicott@" + strings.ToLower(s.trust), []string{signatories}}},
+		{"a user named like the Group signatory", signer{"gp-partners", []string{signatories}}},
+		{"a group named like the User signatory", signer{"someone", []string{signatories, "caldicott@" + gp}}},
+		{"the User signatory's name in another case", signer{"CALDICOTT@" + gp, []string{signatories}}},
+		{"the Group signatory's name in another case", signer{"someone", []string{signatories, "GP-Partners"}}},
+	} {
+		err := addApproval(t, s.ns, "signed", s.gp, tc.as)
+		if err == nil || !strings.Contains(err.Error(), "may not approve for "+s.gp) {
+			t.Errorf("%s: approving for %s: %v, want a refusal naming the organisation", tc.name, s.gp, err)
+		}
+	}
+	if err := addApproval(t, s.ns, "signed", s.gp, signer{"partner@" + gp, []string{signatories, "gp-partners"}}); err != nil {
+		t.Errorf("a member of a Group signatory must be admitted: %v", err)
+	}
+	if err := addApproval(t, s.ns, "signed", s.trust, signer{"caldicott@" + strings.ToLower(s.trust), []string{signatories}}); err != nil {
+		t.Errorf("a User signatory must be admitted: %v", err)
+	}
+	waitPhase(t, s.ns, "signed", shcrv1alpha1.PhaseActive)
+	a := getAgreement(t, s.ns, "signed")
+	if a.Spec.Approvals[0].RecordedBy != "partner@"+gp || !strings.Contains(strings.Join(a.Spec.Approvals[0].RecordedGroups, ","), "gp-partners") {
+		t.Errorf("the approval must record its requester and groups, got %q %v", a.Spec.Approvals[0].RecordedBy, a.Spec.Approvals[0].RecordedGroups)
+	}
+}
+
+// Who may sign is itself guarded: a region admin can neither add themself
+// to an organisation's signatories nor onboard an organisation with
+// signatories; a current signatory may hand over.
+func TestOnlySignatoriesOrTheRegionOwnerSetSignatories(t *testing.T) {
+	s := newScenario(t, "handover", "U")
+	admin, err := op.As("admin@"+strings.ToLower(s.gp), signatories)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &shcrv1alpha1.MemberOrganisation{}
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: s.ns, Name: "gp"}, m); err != nil {
+		t.Fatal(err)
+	}
+	m.Spec.Signatories = append(m.Spec.Signatories, shcrv1alpha1.Signatory{Kind: shcrv1alpha1.SignatoryUser, Name: "admin@" + strings.ToLower(s.gp)})
+	if err := admin.Update(ctx, m); err == nil || !strings.Contains(err.Error(), "may not set who signs for") {
+		t.Errorf("a region admin adding themself as signatory: %v, want refused", err)
+	}
+	newcomer := member(s.ns, "newcomer", "U99", shcrv1alpha1.OrganisationType("Pharmacy"))
+	newcomer.Spec.Signatories = []shcrv1alpha1.Signatory{{Kind: shcrv1alpha1.SignatoryUser, Name: "admin@" + strings.ToLower(s.gp)}}
+	if err := admin.Create(ctx, newcomer); err == nil || !strings.Contains(err.Error(), "may not set who signs for") {
+		t.Errorf("a region admin onboarding an organisation with signatories: %v, want refused", err)
+	}
+	// The GP's Caldicott Guardian hands over to a successor.
+	cg, err := op.As("caldicott@"+strings.ToLower(s.gp), signatories)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: s.ns, Name: "gp"}, m); err != nil {
+		t.Fatal(err)
+	}
+	m.Spec.Signatories = []shcrv1alpha1.Signatory{{Kind: shcrv1alpha1.SignatoryUser, Name: "successor@" + strings.ToLower(s.gp)}}
+	if err := cg.Update(ctx, m); err != nil {
+		t.Errorf("a signatory handing over must be admitted: %v", err)
+	}
+}
+
+// withoutWebhooks removes the operator's admission webhooks for the rest of
+// the test, as during an outage, and waits until the API server no longer
+// calls them: an agreement naming a non-member, which the webhook refuses,
+// is then admitted.
+func withoutWebhooks(t *testing.T, ns string) {
+	t.Helper()
+	mutating := &admissionv1.MutatingWebhookConfigurationList{}
+	validating := &admissionv1.ValidatingWebhookConfigurationList{}
+	if err := k8s.List(ctx, mutating); err != nil {
+		t.Fatal(err)
+	}
+	if err := k8s.List(ctx, validating); err != nil {
+		t.Fatal(err)
+	}
+	var saved []client.Object
+	for i := range mutating.Items {
+		saved = append(saved, &mutating.Items[i])
+	}
+	for i := range validating.Items {
+		saved = append(saved, &validating.Items[i])
+	}
+	for _, obj := range saved {
+		keep := obj.DeepCopyObject().(client.Object)
+		if err := k8s.Delete(ctx, obj); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			keep.SetResourceVersion("")
+			keep.SetUID("")
+			if err := k8s.Create(ctx, keep); err != nil {
+				t.Errorf("restoring webhook %s: %v", keep.GetName(), err)
+			}
+		})
+	}
+	probe := agreement(ns, "webhook-probe", "PROBE-001", 1, allButPreferences, time.Now(), time.Now().AddDate(1, 0, 0), "ZP999", "ZQ999")
+	waitFor(t, "the webhooks gone", func() (bool, string) {
+		err := k8s.Create(ctx, probe.DeepCopy())
+		return err == nil, errString(err)
+	})
+}
+
+// With the operator's webhooks down the API server still refuses a
+// non-signatory's approval; an approval the policy cannot check (for an ODS
+// code that no member held when it was recorded) is admitted but never
+// counted, and the agreement's status says so, naming the organisation.
+func TestApprovalsWithoutWebhooks(t *testing.T) {
+	s := newScenario(t, "unhooked", "T")
+	withoutWebhooks(t, s.ns)
+
+	create(t, agreement(s.ns, "early", "EARLY-001", 1, allButPreferences, time.Now().Add(-time.Hour), time.Now().AddDate(1, 0, 0), s.gp, "T77"))
+	create(t, accessPolicy(s.ns, "early-clinicians", "EARLY-001", []string{"R8000"}, nil, allButPreferences...))
+	gp := strings.ToLower(s.gp)
+	mallory := signer{"admin@" + gp, []string{signatories}}
+	waitFor(t, "a non-signatory's approval refused", func() (bool, string) {
+		err := addApproval(t, s.ns, "early", s.gp, mallory)
+		return err != nil && strings.Contains(err.Error(), "may not approve for "+s.gp), errString(err)
+	})
+	if err := addApproval(t, s.ns, "early", s.gp, signer{"caldicott@" + gp, []string{signatories}}); err != nil {
+		t.Fatalf("a signatory's approval must be admitted without webhooks: %v", err)
+	}
+	// Nor can anyone claim groups they are not in, which would count once
+	// such a group signs for the organisation.
+	forger, err := op.As(mallory.user, mallory.groups...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		forged := getAgreement(t, s.ns, "early")
+		forged.Spec.Approvals = append(forged.Spec.Approvals, shcrv1alpha1.Approval{Organisation: "T77", Signatory: "X", Role: "DPO",
+			Date: metav1.NewTime(time.Now().Truncate(time.Second)), RecordedBy: mallory.user, RecordedGroups: []string{"t77-signers"}})
+		return forger.Update(ctx, forged)
+	})
+	if err == nil || !strings.Contains(err.Error(), "must be recorded by the user adding it") {
+		t.Errorf("recordedGroups the requester is not in: %v, want refused", err)
+	}
+	// T77 is no member: the admission policy has no MemberOrganisation to
+	// check against, so the approval is admitted...
+	if err := addApproval(t, s.ns, "early", "T77", mallory); err != nil {
+		t.Fatalf("recording the approval for a code no member holds: %v", err)
+	}
+	// ...and T77 then joins, with its own signatory.
+	late := member(s.ns, "late", "T77", shcrv1alpha1.OrganisationType("Hospice"))
+	create(t, credentials(s.ns, late.Spec.Connector.CredentialsSecretRef.Name))
+	create(t, late)
+	waitCondition(t, &shcrv1alpha1.MemberOrganisation{}, s.ns, "late", shcrv1alpha1.ConditionAdmitted, metav1.ConditionTrue)
+
+	waitFor(t, "the approval recorded by a non-signatory not counted", func() (bool, string) {
+		a := getAgreement(t, s.ns, "early")
+		c := meta.FindStatusCondition(a.Status.Conditions, shcrv1alpha1.ConditionApproved)
+		if c == nil || c.ObservedGeneration != a.Generation {
+			return false, "not reconciled"
+		}
+		return c.Status == metav1.ConditionFalse && c.Reason == shcrv1alpha1.ReasonNotSignatory &&
+				strings.Contains(c.Message, "T77") && !strings.Contains(c.Message, mallory.user) &&
+				a.Status.Phase == shcrv1alpha1.PhaseDraft,
+			fmt.Sprintf("%s %s %s: %s", a.Status.Phase, c.Status, c.Reason, c.Message)
+	})
+	if g := bundleGrantsFor(t, s.region, "EARLY-001"); g != 0 {
+		t.Errorf("the bundle holds %d grants under EARLY-001, want none", g)
+	}
+	// The organisation's own signatory approves: now it counts.
+	if err := addApproval(t, s.ns, "early", "T77", signer{"caldicott@t77", []string{signatories}}); err != nil {
+		t.Fatal(err)
+	}
+	waitPhase(t, s.ns, "early", shcrv1alpha1.PhaseActive)
+	waitFor(t, "grants under EARLY-001 once its signatories approved", func() (bool, string) {
+		n := bundleGrantsFor(t, s.region, "EARLY-001")
+		return n > 0, fmt.Sprintf("%d grants", n)
+	})
+}
+
+// bundleGrantsFor counts the grants the region's bundle holds under one agreement.
+func bundleGrantsFor(t *testing.T, region, agreementID string) int {
+	t.Helper()
+	n := 0
+	for _, g := range bundle(t, region).Grants {
+		if g.Agreement == agreementID {
+			n++
+		}
+	}
+	return n
+}
