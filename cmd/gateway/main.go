@@ -198,7 +198,9 @@ func serve(ctx context.Context, opts options, listener net.Listener, stdout, std
 	defer stopWatching()
 	go g.Watch(watchCtx)
 	served := make(chan error, 1)
-	go func() { served <- server.Serve(listener) }()
+	// The server's own refusals (a request it cannot read) become
+	// OperationOutcomes and are audited.
+	go func() { served <- server.Serve(g.WrapListener(listener)) }()
 	logger.Info("Record gateway serving", "address", listener.Addr().String(), "region", opts.gateway.Region)
 
 	select {

@@ -6,6 +6,7 @@ SPDX-License-Identifier: Apache-2.0
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -196,6 +197,9 @@ func checkServedErrors(t *testing.T, base, token string) (refused int) {
 	}{
 		{"GET", "/Practitioner/p1", http.Header{"X-Big": {strings.Repeat("a", 40<<10)}}, http.StatusRequestHeaderFieldsTooLarge},
 		{"GET", "/Practitioner/p1", http.Header{"X-Big": {strings.Repeat("a", 900<<10)}}, http.StatusRequestHeaderFieldsTooLarge},
+		// Over the HTTP server's own limit: refused by net/http before any
+		// handler, rewritten to an OperationOutcome by WrapListener.
+		{"GET", "/Practitioner/p1", http.Header{"X-Big": {strings.Repeat("a", 2<<20)}}, http.StatusRequestHeaderFieldsTooLarge},
 		{"GET", "//Practitioner/p1", nil, http.StatusBadRequest},
 		{"GET", "/./Practitioner/p1", nil, http.StatusBadRequest},
 		{"GET", "/Practitioner/../metadata", nil, http.StatusBadRequest},
@@ -223,7 +227,22 @@ func checkServedErrors(t *testing.T, base, token string) (refused int) {
 			t.Errorf("%s %s: %d %s %.200s, want %d with an OperationOutcome", tc.method, tc.path, resp.StatusCode, resp.Header.Get("Content-Type"), body, tc.status)
 		}
 	}
-	return len(cases)
+	// A request the server cannot read at all (no Host header), sent as
+	// raw bytes: the server's 400 comes back as an OperationOutcome too.
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	must(t, err)
+	defer conn.Close()
+	_, err = io.WriteString(conn, "GET /metadata HTTP/1.1\r\n\r\n")
+	must(t, err)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	must(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !strings.HasPrefix(resp.Header.Get("Content-Type"), gateway.ContentTypeFHIR) ||
+		!strings.Contains(string(body), `"OperationOutcome"`) || !strings.Contains(string(body), "Host header") {
+		t.Errorf("a request without Host: %d %s %.200s, want 400 with an OperationOutcome", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+	return len(cases) + 1
 }
 
 func waitReady(t *testing.T, base string) {

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -42,7 +43,8 @@ type Options struct {
 // concurrent use.
 //
 // Durability: a Write hands its bytes to the kernel and returns; it does not
-// fsync. A file is fsynced when it is rotated and when the log is closed, and
+// fsync. A file is fsynced when it is rotated (in the background, so that
+// writes do not wait for it) and when the log is closed, and
 // the directory when a file is created or deleted. A crash of the node may
 // lose the last writes, and may leave a file ending in an incomplete line:
 // the next Open finds it, leaves it as it is, and starts a new file whose
@@ -62,6 +64,12 @@ type Log struct {
 	head    Hash
 	buf     []byte
 	lines   [][]byte
+
+	// syncing counts the rotated files still being fsynced and closed in
+	// the background; syncErr is the first failure among them, reported
+	// by the next Write (which it refuses) or by Close.
+	syncing sync.WaitGroup
+	syncErr atomic.Pointer[error]
 }
 
 // Open opens the log in opts.Dir: it continues the newest file, or starts
@@ -103,6 +111,9 @@ func (l *Log) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	if l.closed {
 		return 0, errClosed
+	}
+	if failed := l.syncErr.Swap(nil); failed != nil {
+		return 0, *failed
 	}
 	l.lines = l.lines[:0]
 	for line := range bytes.Lines(p) {
@@ -175,6 +186,10 @@ func (l *Log) Close() error {
 	err := l.appendRecord(record{kind: KindClosed}, l.opts.Now())
 	err = errors.Join(err, l.f.Sync(), l.f.Close())
 	l.f = nil
+	l.syncing.Wait()
+	if failed := l.syncErr.Swap(nil); failed != nil {
+		err = errors.Join(err, *failed)
+	}
 	return err
 }
 
@@ -286,17 +301,19 @@ func (l *Log) rotationDue(now time.Time, n int) bool {
 	return day(now) != day(l.started) || (l.size+int64(n) > l.opts.MaxFileBytes && l.count > 1)
 }
 
-// rotate fsyncs and closes the current file and starts the next.
+// rotate starts the next file, and fsyncs and closes the current one in
+// the background: an fsync of a full file can take long enough that the
+// writes queued behind it would show in the gateway's slowest answers. A
+// failure refuses the next Write.
 func (l *Log) rotate(now time.Time) error {
-	if err := l.f.Sync(); err != nil {
-		l.fail()
-		return fmt.Errorf("syncing the audit file %s: %w", l.name, err)
-	}
-	if err := l.f.Close(); err != nil {
-		l.f = nil
-		return fmt.Errorf("closing the audit file %s: %w", l.name, err)
-	}
+	old, oldName := l.f, l.name
 	l.f = nil
+	l.syncing.Go(func() {
+		if err := errors.Join(old.Sync(), old.Close()); err != nil {
+			failed := fmt.Errorf("syncing and closing the rotated audit file %s: %w", oldName, err)
+			l.syncErr.CompareAndSwap(nil, &failed)
+		}
+	})
 	if err := l.start(now, l.seq+1, l.name, l.head, nil); err != nil {
 		return err
 	}
