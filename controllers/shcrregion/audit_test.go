@@ -29,27 +29,7 @@ import (
 // controllers), labelled as the claim template says.
 func auditClaim(t *testing.T, region string) *corev1.PersistentVolumeClaim {
 	t.Helper()
-	claim := &corev1.PersistentVolumeClaim{
-		ObjectMeta: metav1.ObjectMeta{
-			Namespace: shcrv1alpha1.NamespaceFor(region),
-			Name:      specs.GatewayAuditVolume + "-" + specs.GatewayName + "-0",
-			Labels: map[string]string{
-				specs.LabelManagedBy:     specs.ManagedBy,
-				specs.LabelComponent:     specs.ComponentGateway,
-				shcrv1alpha1.LabelRegion: region,
-			},
-		},
-		Spec: corev1.PersistentVolumeClaimSpec{
-			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-			Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{
-				corev1.ResourceStorage: resource.MustParse("10Gi"),
-			}},
-		},
-	}
-	if err := k8sClient.Create(suiteCtx, claim); err != nil {
-		t.Fatal(err)
-	}
-	return claim
+	return firstReplicaClaim(t, region, specs.GatewayAuditVolume+"-"+specs.GatewayName+"-0", specs.ComponentGateway)
 }
 
 func fileSink(storage *shcrv1alpha1.StorageSpec) func(*shcrv1alpha1.ShCRRegion) {

@@ -25,13 +25,20 @@ import (
 // the record service's first pod (envtest runs no controllers).
 func dataClaim(t *testing.T, region string) *corev1.PersistentVolumeClaim {
 	t.Helper()
+	return firstReplicaClaim(t, region, specs.RecordServiceDataVolume+"-"+specs.RecordServiceName+"-0", specs.ComponentRecordService)
+}
+
+// firstReplicaClaim creates a claim of a StatefulSet's first replica, named
+// and labelled as the operator's claim templates make them.
+func firstReplicaClaim(t *testing.T, region, name, component string) *corev1.PersistentVolumeClaim {
+	t.Helper()
 	claim := &corev1.PersistentVolumeClaim{
 		ObjectMeta: metav1.ObjectMeta{
 			Namespace: shcrv1alpha1.NamespaceFor(region),
-			Name:      specs.RecordServiceDataVolume + "-" + specs.RecordServiceName + "-0",
+			Name:      name,
 			Labels: map[string]string{
 				specs.LabelManagedBy:     specs.ManagedBy,
-				specs.LabelComponent:     specs.ComponentRecordService,
+				specs.LabelComponent:     component,
 				shcrv1alpha1.LabelRegion: region,
 			},
 		},
