@@ -153,7 +153,7 @@ func (r *Reconciler) window(ctx context.Context, agreement *shcrv1alpha1.DataSha
 	if !policy.Eligible(own) {
 		return policy.Window{From: agreement.Spec.Terms.EffectiveFrom.Time, Until: agreement.Spec.Terms.EndsOn.Time}, nil
 	}
-	return policy.Windows(inputs)[policy.AgreementKey{ID: agreement.Spec.AgreementID, Version: agreement.Spec.Version}], nil
+	return policy.Windows(inputs, nil)[policy.AgreementKey{ID: agreement.Spec.AgreementID, Version: agreement.Spec.Version}], nil
 }
 
 // partyStates says, per party, whether it shares now: it must be an Admitted
