@@ -143,7 +143,15 @@ func TestOneObjectPerAgreementVersionAndNoFallBack(t *testing.T) {
 	create(t, smuggled[1].obj)
 	approve(t, s, smuggled[0].obj.Name)
 	approve(t, s, smuggled[1].obj.Name)
-	for _, c := range smuggled[:2] {
+	// The third stays a draft: one approval of three.
+	gpSigner, err := op.As(smuggled[2].as, signatories)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gpSigner.Create(ctx, smuggled[2].obj.DeepCopy()); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range smuggled {
 		waitFor(t, c.name+" Invalid as a duplicate of dsa-v2", func() (bool, string) {
 			a := getAgreement(t, s.ns, c.obj.Name)
 			tv := meta.FindStatusCondition(a.Status.Conditions, shcrv1alpha1.ConditionTermsValid)
@@ -182,7 +190,7 @@ func TestOneObjectPerAgreementVersionAndNoFallBack(t *testing.T) {
 	if e, err := governance.DecodeLedgerEntry(v2Entry); err != nil || e.Object != "dsa-v2" || e.TermsHash != getAgreement(t, s.ns, "dsa-v2").Status.TermsHash {
 		t.Errorf("ledger entry for v2: %q (%v)", v2Entry, err)
 	}
-	for _, c := range smuggled[:2] {
+	for _, c := range smuggled {
 		if err := k8s.Delete(ctx, getAgreement(t, s.ns, c.obj.Name)); err != nil {
 			t.Fatal(err)
 		}
