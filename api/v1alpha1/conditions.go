@@ -140,6 +140,9 @@ const (
 	ReasonRecorded          = "Recorded"
 	ReasonNotYetApproved    = "NotYetApproved"
 	ReasonLedgerMismatch    = "LedgerMismatch"
+	// ReasonDuplicateVersion: another object in the namespace already
+	// holds the agreementId and version (TermsValid=False, phase Invalid).
+	ReasonDuplicateVersion = "DuplicateVersion"
 
 	ReasonInForce            = "InForce"
 	ReasonAgreementNotActive = "AgreementNotActive"

@@ -65,6 +65,7 @@ func (r *Reconciler) checkLedger(ctx context.Context, agreement *shcrv1alpha1.Da
 	}
 	cm.Data[key] = governance.EncodeLedgerEntry(governance.LedgerEntry{
 		TermsHash: hash, RecordedAt: now, Object: agreement.Name, Title: agreement.Spec.Title,
+		EffectiveFrom: &agreement.Spec.Terms.EffectiveFrom.Time,
 	})
 	if exists {
 		err = r.Client.Update(ctx, cm)

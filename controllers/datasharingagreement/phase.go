@@ -15,6 +15,9 @@ import (
 
 // phaseInput is what an agreement version's phase depends on.
 type phaseInput struct {
+	// duplicateOf, when set, names the other object in the namespace that
+	// holds this agreementId and version: this object is Invalid.
+	duplicateOf string
 	// ledgerMismatch, when set, says why the region's agreement ledger
 	// records this version with other terms: the object is Invalid.
 	ledgerMismatch                           string
@@ -34,11 +37,14 @@ type derived struct {
 	phase       shcrv1alpha1.AgreementPhase
 	next        time.Time
 	activeSince time.Time
-	message     string
+	// reason, when set, is the TermsValid reason of an Invalid phase.
+	reason  string
+	message string
 }
 
-// derive computes an agreement version's phase at now. A version the
-// agreement ledger records with other terms is Invalid whatever else holds.
+// derive computes an agreement version's phase at now. A second object
+// holding a version another object holds, and a version the agreement
+// ledger records with other terms, are Invalid whatever else holds.
 // Then suspension and
 // missing approvals come first; then an ended window (Expired, or Superseded
 // when a later version cut it short); then terms that cannot hold; then the
@@ -46,6 +52,10 @@ type derived struct {
 func derive(in phaseInput, now time.Time) derived {
 	w := in.window
 	switch {
+	case in.duplicateOf != "":
+		return derived{phase: shcrv1alpha1.PhaseInvalid, reason: shcrv1alpha1.ReasonDuplicateVersion, message: fmt.Sprintf(
+			"DataSharingAgreement %s already holds this agreementId and version: a version is one object; delete this copy "+
+				"(to rename, delete %s first, then create this one)", in.duplicateOf, in.duplicateOf)}
 	case in.ledgerMismatch != "":
 		return derived{phase: shcrv1alpha1.PhaseInvalid, message: in.ledgerMismatch}
 	case in.suspended:

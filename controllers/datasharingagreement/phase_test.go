@@ -6,6 +6,7 @@ SPDX-License-Identifier: Apache-2.0
 package datasharingagreement
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -59,6 +60,65 @@ func TestDerive(t *testing.T) {
 		}
 		if d.phase == shcrv1alpha1.PhaseActive && !d.activeSince.Equal(tc.in.window.From) {
 			t.Errorf("%s: activeSince %v, want %v", tc.name, d.activeSince, tc.in.window.From)
+		}
+	}
+}
+
+// A duplicate of a version is Invalid whatever else holds of it, and the
+// message names the object that holds the version.
+func TestDeriveDuplicate(t *testing.T) {
+	t0 := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
+	end := t0.AddDate(1, 0, 0)
+	ok := phaseInput{approved: true, controllerEffective: true, window: policy.Window{From: t0, Until: end}, endsOn: end}
+	for name, mod := range map[string]func(*phaseInput){
+		"approved and in force": func(*phaseInput) {},
+		"a draft":               func(in *phaseInput) { in.approved = false },
+		"suspended":             func(in *phaseInput) { in.suspended = true },
+		"rewritten too":         func(in *phaseInput) { in.ledgerMismatch = "rewritten" },
+		"pending":               func(in *phaseInput) { in.controllerEffective, in.admissionPending = false, true },
+		"superseded":            func(in *phaseInput) { in.window = policy.Window{From: t0, Until: t0, SupersededBy: 3} },
+		"cross-region":          func(in *phaseInput) { in.crossRegion = true },
+	} {
+		in := ok
+		mod(&in)
+		in.duplicateOf = "dsa-v2"
+		d := derive(in, t0)
+		if d.phase != shcrv1alpha1.PhaseInvalid || d.reason != shcrv1alpha1.ReasonDuplicateVersion ||
+			!strings.Contains(d.message, "DataSharingAgreement dsa-v2 already holds") || !d.next.IsZero() {
+			t.Errorf("duplicate, %s: %s %s next %v (%s)", name, d.phase, d.reason, d.next, d.message)
+		}
+	}
+}
+
+// Once v2 is recorded as approved in the ledger, v1 is Superseded by v2 from
+// v2's start whatever becomes of v2's object, and never Active again; before
+// v2's start v1 stays Active until it.
+func TestDeriveNoFallBackToASupersededVersion(t *testing.T) {
+	t0 := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
+	end := t0.AddDate(1, 0, 0)
+	v2From := t0.AddDate(0, 6, 0)
+	v1 := policy.Agreement{ID: "a", Version: 1, Approved: true, Purpose: policy.PurposeDirectCare, EffectiveFrom: t0, EndsOn: end}
+	v2 := v1
+	v2.Version, v2.EffectiveFrom = 2, v2From
+	successors := map[string]policy.Successor{"a": {Version: 2, From: v2From}}
+	for name, others := range map[string][]policy.Agreement{
+		"v2 deleted":      nil,
+		"v2 suspended":    {func() policy.Agreement { a := v2; a.Suspended = true; return a }()},
+		"v2 expired":      {func() policy.Agreement { a := v2; a.EndsOn = v2From.Add(time.Hour); return a }()},
+		"v2 a draft copy": {func() policy.Agreement { a := v2; a.Approved = false; return a }()},
+		"v2 twice":        {v2, v2},
+		"v2 in force":     {v2},
+	} {
+		w := policy.Windows(append([]policy.Agreement{v1}, others...), successors)[policy.AgreementKey{ID: "a", Version: 1}]
+		in := phaseInput{approved: true, controllerEffective: true, window: w, endsOn: end}
+		if d := derive(in, v2From.Add(-time.Second)); d.phase != shcrv1alpha1.PhaseActive || !d.next.Equal(v2From) {
+			t.Errorf("%s, before v2's start: %s next %v (%s)", name, d.phase, d.next, d.message)
+		}
+		for _, now := range []time.Time{v2From, v2From.Add(time.Hour), end.Add(-time.Second)} {
+			d := derive(in, now)
+			if d.phase != shcrv1alpha1.PhaseSuperseded || !strings.Contains(d.message, "superseded by version 2 from "+stamp(v2From)) {
+				t.Errorf("%s, at %v: %s (%s)", name, now, d.phase, d.message)
+			}
 		}
 	}
 }

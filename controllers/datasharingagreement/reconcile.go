@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -66,7 +67,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	}
 	missing, unsigned := governance.CountApprovals(&agreement.Spec, holders, true)
 	now := r.Now()
-	ledger, err := r.checkLedger(ctx, agreement, len(missing) == 0, now)
+	versions, duplicateOf, err := r.versions(ctx, agreement)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	// A duplicate never writes the ledger: it cannot claim the version's
+	// entry before the object that holds the version is approved.
+	ledger, err := r.checkLedger(ctx, agreement, len(missing) == 0 && duplicateOf == "", now)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -85,11 +92,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	}
 	agreement.Status.Parties = parties
 
-	window, err := r.window(ctx, agreement, peerConfirmed, approved)
+	window, err := r.window(ctx, agreement, versions, peerConfirmed, approved)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
 	d := derive(phaseInput{
+		duplicateOf:         duplicateOf,
 		ledgerMismatch:      ledger.mismatch,
 		approved:            approved,
 		suspended:           agreement.Spec.Suspended,
@@ -125,23 +133,46 @@ func (r *Reconciler) apply(agreement *shcrv1alpha1.DataSharingAgreement, d deriv
 	if !valid {
 		reason = string(d.phase)
 	}
+	if d.reason != "" {
+		reason = d.reason
+	}
 	r.set(agreement, shcrv1alpha1.ConditionTermsValid, conditions.Bool(valid), reason, d.message)
 }
 
+// versions lists the objects of the agreement's agreementId in its namespace
+// that hold a version (see governance.Distinct), and names the object that
+// holds this agreement's version when that is another object: then this one
+// is a duplicate.
+func (r *Reconciler) versions(ctx context.Context, agreement *shcrv1alpha1.DataSharingAgreement) (
+	[]*shcrv1alpha1.DataSharingAgreement, string, error) {
+	list := &shcrv1alpha1.DataSharingAgreementList{}
+	if err := r.Client.List(ctx, list, client.InNamespace(agreement.Namespace),
+		client.MatchingFields{index.AgreementID: agreement.Spec.AgreementID}); err != nil {
+		return nil, "", err
+	}
+	if !slices.ContainsFunc(list.Items, func(v shcrv1alpha1.DataSharingAgreement) bool { return v.UID == agreement.UID }) {
+		// The cache has not seen this object yet: judge it with the rest.
+		list.Items = append(list.Items, *agreement)
+	}
+	kept, duplicates := governance.Distinct(list.Items)
+	return kept, duplicates[agreement.Name], nil
+}
+
 // window is this version's validity window as the policy compiler computes
-// it, so status and enforcement agree to the second. A version that is not
+// it, so status and enforcement agree to the second: over the versions that
+// hold their agreement version, with the agreement ledger's highest
+// approved version superseding every lower one. A version that is not
 // eligible to grant (a draft, suspended, or an unconfirmed cross-region
 // agreement) has no window in that computation; its own dates stand.
-func (r *Reconciler) window(ctx context.Context, agreement *shcrv1alpha1.DataSharingAgreement, peerConfirmed, approved bool) (policy.Window, error) {
-	versions := &shcrv1alpha1.DataSharingAgreementList{}
-	if err := r.Client.List(ctx, versions, client.InNamespace(agreement.Namespace),
-		client.MatchingFields{index.AgreementID: agreement.Spec.AgreementID}); err != nil {
+func (r *Reconciler) window(ctx context.Context, agreement *shcrv1alpha1.DataSharingAgreement,
+	versions []*shcrv1alpha1.DataSharingAgreement, peerConfirmed, approved bool) (policy.Window, error) {
+	ledger := &corev1.ConfigMap{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: agreement.Namespace, Name: governance.LedgerName}, ledger); client.IgnoreNotFound(err) != nil {
 		return policy.Window{}, err
 	}
 	var inputs []policy.Agreement
 	var own policy.Agreement
-	for i := range versions.Items {
-		v := &versions.Items[i]
+	for _, v := range versions {
 		in := governance.PolicyAgreement(v)
 		if v.UID == agreement.UID {
 			in.PeerConfirmed = peerConfirmed
@@ -153,7 +184,7 @@ func (r *Reconciler) window(ctx context.Context, agreement *shcrv1alpha1.DataSha
 	if !policy.Eligible(own) {
 		return policy.Window{From: agreement.Spec.Terms.EffectiveFrom.Time, Until: agreement.Spec.Terms.EndsOn.Time}, nil
 	}
-	return policy.Windows(inputs)[policy.AgreementKey{ID: agreement.Spec.AgreementID, Version: agreement.Spec.Version}], nil
+	return policy.Windows(inputs, governance.Successors(ledger.Data))[policy.AgreementKey{ID: agreement.Spec.AgreementID, Version: agreement.Spec.Version}], nil
 }
 
 // partyStates says, per party, whether it shares now: it must be an Admitted

@@ -295,9 +295,17 @@ func (r *Reconciler) policyInput(ctx context.Context, region *shcrv1alpha1.ShCRR
 	if err := r.Client.List(ctx, agreements, ns); err != nil {
 		return in, err
 	}
+	// A second object holding an agreement version grants nothing (its
+	// controller reports it Invalid); the ledger's highest approved version
+	// of each agreement supersedes every lower one for good.
+	kept, _ := governance.Distinct(agreements.Items)
+	ledger := &corev1.ConfigMap{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: shcrv1alpha1.NamespaceFor(region.Name), Name: governance.LedgerName}, ledger); client.IgnoreNotFound(err) != nil {
+		return in, err
+	}
+	in.Successors = governance.Successors(ledger.Data)
 	peers := map[string]bool{}
-	for i := range agreements.Items {
-		a := &agreements.Items[i]
+	for _, a := range kept {
 		in.Agreements = append(in.Agreements, governance.PolicyAgreement(a))
 		if a.Spec.Terms.Journey == shcrv1alpha1.JourneyCrossRegion {
 			peers[a.Spec.Terms.PeerRegion] = true

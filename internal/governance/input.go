@@ -147,3 +147,40 @@ func PolicyMembers(members []shcrv1alpha1.MemberOrganisation, region string) []p
 	}
 	return out
 }
+
+// Distinct splits a region's DataSharingAgreements into the one object that
+// holds each agreementId and version and the duplicates of it. The holder is
+// the oldest object (then the first by name), so a copy created later,
+// approved or not, can never displace the version it copies; once the
+// holder is deleted (a GitOps rename), the copy holds the version. kept
+// keeps the input order; duplicates maps a duplicate's name to its holder's.
+func Distinct(agreements []shcrv1alpha1.DataSharingAgreement) (kept []*shcrv1alpha1.DataSharingAgreement, duplicates map[string]string) {
+	holder := map[policy.AgreementKey]*shcrv1alpha1.DataSharingAgreement{}
+	for i := range agreements {
+		a := &agreements[i]
+		key := policy.AgreementKey{ID: a.Spec.AgreementID, Version: a.Spec.Version}
+		if h, ok := holder[key]; !ok || holds(a, h) {
+			holder[key] = a
+		}
+	}
+	duplicates = map[string]string{}
+	for i := range agreements {
+		a := &agreements[i]
+		h := holder[policy.AgreementKey{ID: a.Spec.AgreementID, Version: a.Spec.Version}]
+		if h == a {
+			kept = append(kept, a)
+		} else {
+			duplicates[a.Name] = h.Name
+		}
+	}
+	return kept, duplicates
+}
+
+// holds says whether a, rather than b, holds their agreement version: the
+// older object, or on equal creation times the first by name.
+func holds(a, b *shcrv1alpha1.DataSharingAgreement) bool {
+	if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
+		return a.CreationTimestamp.Before(&b.CreationTimestamp)
+	}
+	return a.Name < b.Name
+}

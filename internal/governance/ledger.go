@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/shcr-io/shcr-operator/internal/policy"
 )
 
 // LedgerName is the ConfigMap, in each region namespace, that holds the
@@ -32,6 +34,11 @@ type LedgerEntry struct {
 	// Title is the agreement's title at approval, for the history of a
 	// version whose object has since been deleted.
 	Title string `json:"title,omitempty"`
+	// EffectiveFrom is the version's terms.effectiveFrom: from then on it
+	// supersedes every lower version for good, even once its object is
+	// gone. Entries written before this field existed lack it; RecordedAt
+	// stands in for it (earlier, so fail closed).
+	EffectiveFrom *time.Time `json:"effectiveFrom,omitempty"`
 }
 
 // LedgerKey is the ledger's key for one agreement version: the agreement
@@ -57,6 +64,10 @@ func ParseLedgerKey(key string) (agreementID string, version int32, ok bool) {
 // EncodeLedgerEntry is the ledger value of an entry.
 func EncodeLedgerEntry(e LedgerEntry) string {
 	e.RecordedAt = e.RecordedAt.UTC().Truncate(time.Second)
+	if e.EffectiveFrom != nil {
+		from := e.EffectiveFrom.UTC().Truncate(time.Second)
+		e.EffectiveFrom = &from
+	}
 	out, _ := json.Marshal(e) // strings and a time: cannot fail
 	return string(out)
 }
@@ -73,4 +84,28 @@ func DecodeLedgerEntry(value string) (LedgerEntry, error) {
 		return e, fmt.Errorf("ledger entry has no termsHash")
 	}
 	return e, nil
+}
+
+// Successors reads a region's agreement ledger (the ConfigMap's data) into
+// the highest approved version of each agreement and when it takes effect:
+// the policy compiler ends every lower version there, whatever has since
+// happened to that version's object. An entry that does not decode still
+// counts, taking effect at once (fail closed: older terms never come back).
+func Successors(ledger map[string]string) map[string]policy.Successor {
+	out := map[string]policy.Successor{}
+	for key, value := range ledger {
+		id, version, ok := ParseLedgerKey(key)
+		if !ok || version <= out[id].Version {
+			continue
+		}
+		s := policy.Successor{Version: version}
+		if e, err := DecodeLedgerEntry(value); err == nil {
+			s.From = e.RecordedAt
+			if e.EffectiveFrom != nil {
+				s.From = *e.EffectiveFrom
+			}
+		}
+		out[id] = s
+	}
+	return out
 }

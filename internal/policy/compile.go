@@ -87,7 +87,7 @@ type agreementInForce struct {
 }
 
 func agreementsInForce(in Input) map[string][]agreementInForce {
-	windows := Windows(in.Agreements)
+	windows := Windows(in.Agreements, in.Successors)
 	members := indexMembers(in.Members)
 	out := map[string][]agreementInForce{}
 	for _, a := range in.Agreements {

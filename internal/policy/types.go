@@ -20,6 +20,19 @@ type Input struct {
 	Agreements []Agreement
 	// Policies are the region's AccessPolicies.
 	Policies []Policy
+	// Successors are, per agreement ID, the highest version ever approved
+	// (the region's agreement ledger), whether or not its object still
+	// exists: every lower version is superseded from its start for good.
+	Successors map[string]Successor
+}
+
+// Successor is the highest approved version of an agreement and when it
+// takes (or took) effect. It ends every lower version at From, even when
+// the version itself is later deleted, suspended or expired: sharing under
+// the agreement then stops, it never falls back to older terms.
+type Successor struct {
+	Version int32
+	From    time.Time
 }
 
 // Member is a member organisation as far as policy is concerned.

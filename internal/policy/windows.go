@@ -50,15 +50,27 @@ func Eligible(a Agreement) bool {
 // version is in force from its EffectiveFrom until its EndsOn or until a
 // higher eligible version of the same agreement takes effect, whichever
 // comes first, so a newer version supersedes an older one exactly when it
-// starts. Versions that are not eligible, and versions listed more than once
-// (ambiguous), get the zero window.
-func Windows(agreements []Agreement) map[AgreementKey]Window {
+// starts. A successor (see Successor) ends every lower version at its start
+// in the same way, whether or not it is listed or eligible. Versions that
+// are not eligible get the zero window, and so do versions listed more than
+// once (ambiguous), though an eligible copy still ends the lower versions:
+// a duplicate never brings back a superseded version.
+func Windows(agreements []Agreement, successors map[string]Successor) map[AgreementKey]Window {
 	out := make(map[AgreementKey]Window, len(agreements))
 	for _, a := range agreements {
 		out[keyOf(a)] = Window{}
 	}
-	for _, versions := range eligibleByID(agreements) {
-		supersede(versions, out)
+	listed := make(map[AgreementKey]int, len(agreements))
+	for _, a := range agreements {
+		listed[keyOf(a)]++
+	}
+	for id, versions := range eligibleByID(agreements) {
+		supersede(versions, successors[id], out)
+		for _, a := range versions {
+			if listed[keyOf(a)] > 1 {
+				out[keyOf(a)] = Window{}
+			}
+		}
 	}
 	return out
 }
@@ -67,16 +79,12 @@ func keyOf(a Agreement) AgreementKey {
 	return AgreementKey{ID: a.ID, Version: a.Version}
 }
 
-// eligibleByID groups the eligible versions listed exactly once by agreement
-// ID, each group sorted by version, highest first.
+// eligibleByID groups the eligible versions by agreement ID, each group
+// sorted by version, highest first.
 func eligibleByID(agreements []Agreement) map[string][]Agreement {
-	listed := make(map[AgreementKey]int, len(agreements))
-	for _, a := range agreements {
-		listed[keyOf(a)]++
-	}
 	byID := map[string][]Agreement{}
 	for _, a := range agreements {
-		if listed[keyOf(a)] == 1 && Eligible(a) {
+		if Eligible(a) {
 			byID[a.ID] = append(byID[a.ID], a)
 		}
 	}
@@ -88,19 +96,31 @@ func eligibleByID(agreements []Agreement) map[string][]Agreement {
 
 // supersede sets the window of each version: from its EffectiveFrom to its
 // EndsOn, cut short by the earliest EffectiveFrom of the higher versions when
-// that comes no later. versions are sorted highest first; on equal start
-// times the lowest of the higher versions is named as superseding.
-func supersede(versions []Agreement, windows map[AgreementKey]Window) {
+// that comes no later. The successor, when there is one (Version > 0),
+// counts as one more higher version for every version below it. versions
+// are sorted highest first; on equal start times the lowest of the higher
+// versions is named as superseding.
+func supersede(versions []Agreement, successor Successor, windows map[AgreementKey]Window) {
 	var next time.Time
 	var nextVersion int32
-	for i, a := range versions {
+	higher := false
+	merge := func(from time.Time, version int32) {
+		if !higher || !from.After(next) {
+			next, nextVersion = from, version
+		}
+		higher = true
+	}
+	successorMerged := successor.Version <= 0
+	for _, a := range versions {
+		if !successorMerged && a.Version < successor.Version {
+			merge(successor.From.UTC(), successor.Version)
+			successorMerged = true
+		}
 		w := Window{From: a.EffectiveFrom.UTC(), Until: a.EndsOn.UTC()}
-		if i > 0 && !next.After(w.Until) {
+		if higher && !next.After(w.Until) {
 			w.Until, w.SupersededBy = next, nextVersion
 		}
 		windows[keyOf(a)] = w
-		if i == 0 || !w.From.After(next) {
-			next, nextVersion = w.From, a.Version
-		}
+		merge(w.From, a.Version)
 	}
 }

@@ -105,6 +105,32 @@ func TestChartRendersTheOperatorWithLeastPrivilege(t *testing.T) {
 	checkRestrictedManager(t, objs)
 	checkWebhooksMatchMarkers(t, objs)
 	checkLedgerWriterIsTheManager(t, objs)
+	checkEveryAdmissionPolicy(t, objs)
+}
+
+// checkEveryAdmissionPolicy: the chart renders every admission policy and
+// binding config/admission installs (shcr-agreement-version among them).
+func checkEveryAdmissionPolicy(t *testing.T, objs []*unstructured.Unstructured) {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(root, "config", "admission", "*.yaml"))
+	for _, path := range files {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := kube.DecodeObjects(data)
+		if err != nil {
+			continue // kustomization.yaml
+		}
+		for _, w := range want {
+			if !strings.HasPrefix(w.GetKind(), "ValidatingAdmissionPolicy") {
+				continue
+			}
+			if !slices.ContainsFunc(ofKind(objs, w.GetKind()), func(o *unstructured.Unstructured) bool { return o.GetName() == w.GetName() }) {
+				t.Errorf("the chart renders no %s %s (config/admission/%s; run hack/sync-chart.sh)", w.GetKind(), w.GetName(), filepath.Base(path))
+			}
+		}
+	}
 }
 
 func TestChartCRDsAreTheGeneratedOnes(t *testing.T) {

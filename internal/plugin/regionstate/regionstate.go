@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"slices"
 
+	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
@@ -33,6 +34,9 @@ type State struct {
 	// PeerMembers are the members of each peer region a cross-region
 	// agreement names, by region.
 	PeerMembers map[string][]shcrv1alpha1.MemberOrganisation
+	// Ledger is the data of the region's agreement ledger (ConfigMap
+	// agreement-ledger); nil when there is none yet.
+	Ledger map[string]string
 }
 
 // Load reads a region's state, each list sorted by name.
@@ -52,6 +56,11 @@ func Load(ctx context.Context, c client.Reader, target cli.Target) (*State, erro
 		return nil, fmt.Errorf("listing AccessPolicies in %s: %w", target.Namespace, err)
 	}
 	s.Policies = sortedByName(policies.Items)
+	ledger := &corev1.ConfigMap{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: target.Namespace, Name: governance.LedgerName}, ledger); client.IgnoreNotFound(err) != nil {
+		return nil, fmt.Errorf("reading the agreement ledger (ConfigMap %s/%s): %w", target.Namespace, governance.LedgerName, err)
+	}
+	s.Ledger = ledger.Data
 	if err := s.LoadPeers(ctx, c); err != nil {
 		return nil, err
 	}
@@ -116,9 +125,11 @@ func (s *State) PolicyInput(conv Converter) policy.Input {
 			in.Members = append(in.Members, conv.Member(&s.PeerMembers[peer][i], peer))
 		}
 	}
-	for i := range s.Agreements {
-		in.Agreements = append(in.Agreements, conv.Agreement(&s.Agreements[i]))
+	kept, _ := governance.Distinct(s.Agreements)
+	for _, a := range kept {
+		in.Agreements = append(in.Agreements, conv.Agreement(a))
 	}
+	in.Successors = governance.Successors(s.Ledger)
 	for i := range s.Policies {
 		in.Policies = append(in.Policies, governance.PolicyPolicy(&s.Policies[i]))
 	}
