@@ -135,7 +135,8 @@ type BreakGlass struct {
 
 	// MaxDuration is how long one override lasts, at most 24h.
 	// +kubebuilder:default="1h"
-	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s') && duration(self) <= duration('24h')",message="must be a duration between 0s and 24h, such as 1h"
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') && duration(self) > duration('0s') && duration(self) <= duration('24h')",message="must be a duration between 0s and 24h written like 1h, 30m or 1h30m"
 	// +optional
 	MaxDuration string `json:"maxDuration,omitempty"`
 }

@@ -146,7 +146,10 @@ const (
 
 	ReasonInForce            = "InForce"
 	ReasonAgreementNotActive = "AgreementNotActive"
-	ReasonWithinScope        = "WithinScope"
-	ReasonNarrowed           = "Narrowed"
-	ReasonNothingGranted     = "NothingGranted"
+	// ReasonAgreementNotFound: AccessPolicy InForce=False, no version of the
+	// named agreement exists in the region.
+	ReasonAgreementNotFound = "AgreementNotFound"
+	ReasonWithinScope       = "WithinScope"
+	ReasonNarrowed          = "Narrowed"
+	ReasonNothingGranted    = "NothingGranted"
 )

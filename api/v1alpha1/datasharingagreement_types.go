@@ -218,13 +218,13 @@ type LawfulBasis struct {
 	// Article6 is the Article 6(1) condition, for example "6(1)(e)" (public task).
 	// +kubebuilder:validation:Enum="6(1)(a)";"6(1)(b)";"6(1)(c)";"6(1)(d)";"6(1)(e)";"6(1)(f)"
 	// +required
-	Article6 string `json:"article6"`
+	Article6 string `json:"article6,omitempty"`
 
 	// Article9 is the Article 9(2) condition for special category data, for
 	// example "9(2)(h)" (health or social care).
 	// +kubebuilder:validation:Enum="9(2)(a)";"9(2)(b)";"9(2)(c)";"9(2)(d)";"9(2)(e)";"9(2)(f)";"9(2)(g)";"9(2)(h)";"9(2)(i)";"9(2)(j)"
 	// +required
-	Article9 string `json:"article9"`
+	Article9 string `json:"article9,omitempty"`
 
 	// OtherPurpose states the lawful basis for a purpose other than direct care.
 	// +kubebuilder:validation:MaxLength=2048

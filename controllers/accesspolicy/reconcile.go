@@ -60,8 +60,17 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	}
 	if active == nil {
 		r.clear(ap)
-		r.set(ap, shcrv1alpha1.ConditionInForce, metav1.ConditionFalse, shcrv1alpha1.ReasonAgreementNotActive,
-			fmt.Sprintf("no version of agreement %s is Active: the policy grants nothing", ap.Spec.AgreementID))
+		versions, err := r.versionCount(ctx, ap)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		if versions == 0 {
+			r.set(ap, shcrv1alpha1.ConditionInForce, metav1.ConditionFalse, shcrv1alpha1.ReasonAgreementNotFound, fmt.Sprintf(
+				"spec.agreementId: no DataSharingAgreement with agreementId %s exists in this region: the policy grants nothing", ap.Spec.AgreementID))
+			return ctrl.Result{}, nil
+		}
+		r.set(ap, shcrv1alpha1.ConditionInForce, metav1.ConditionFalse, shcrv1alpha1.ReasonAgreementNotActive, fmt.Sprintf(
+			"agreement %s exists, but none of its %d version(s) is Active: the policy grants nothing", ap.Spec.AgreementID, versions))
 		return ctrl.Result{}, nil
 	}
 	r.report(ap, active)
@@ -81,6 +90,16 @@ func (r *Reconciler) activeVersion(ctx context.Context, ap *shcrv1alpha1.AccessP
 		}
 	}
 	return nil, nil
+}
+
+// versionCount is how many versions of the policy's agreement the region holds.
+func (r *Reconciler) versionCount(ctx context.Context, ap *shcrv1alpha1.AccessPolicy) (int, error) {
+	versions := &shcrv1alpha1.DataSharingAgreementList{}
+	if err := r.Client.List(ctx, versions, client.InNamespace(ap.Namespace),
+		client.MatchingFields{index.AgreementID: ap.Spec.AgreementID}); err != nil {
+		return 0, err
+	}
+	return len(versions.Items), nil
 }
 
 // report records the policy's grants intersected with the active version,

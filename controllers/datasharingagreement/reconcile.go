@@ -362,6 +362,8 @@ func (r *Reconciler) patchStatus(ctx context.Context, base, agreement *shcrv1alp
 		fmt.Sprintf("approved; phase %s", agreement.Status.Phase)) {
 		agreement.Status.ObservedGeneration = agreement.Generation
 	}
+	phaseHealth(&agreement.Status.Conditions, agreement.Generation, agreement.Status.Phase, reconcileErr)
+	keepTransitionTimes(base.Status.Conditions, agreement.Status.Conditions)
 	metrics.SetStalled("DataSharingAgreement", agreement.Namespace, agreement.Name, meta.IsStatusConditionTrue(agreement.Status.Conditions, shcrv1alpha1.ConditionStalled))
 	if equality.Semantic.DeepEqual(base.Status, agreement.Status) {
 		return nil

@@ -73,7 +73,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		return ctrl.Result{}, err
 	} else if holder != "" {
 		r.refuse(ctx, member, shcrv1alpha1.ReasonDuplicateODSCode, fmt.Sprintf(
-			"spec.odsCode %s is already used by MemberOrganisation %s: ODS codes are unique across the cluster", member.Spec.ODSCode, holder))
+			"spec.odsCode %s is already a member %s: ODS codes are unique across the cluster", member.Spec.ODSCode, holder))
 		return ctrl.Result{}, reconcile.TerminalError(errors.New("duplicate ODS code"))
 	}
 
@@ -130,8 +130,9 @@ func (r *Reconciler) refuse(ctx context.Context, member *shcrv1alpha1.MemberOrga
 	}
 }
 
-// firstHolderOfCode returns the member that holds the ODS code first, when it
-// is not this one: the oldest, then by namespace/name.
+// firstHolderOfCode describes the member that holds the ODS code first, when
+// it is not this one (the oldest, then by namespace/name): by name in this
+// region, only as "in another region" elsewhere.
 func (r *Reconciler) firstHolderOfCode(ctx context.Context, member *shcrv1alpha1.MemberOrganisation) (string, error) {
 	same := &shcrv1alpha1.MemberOrganisationList{}
 	if err := r.Client.List(ctx, same, client.MatchingFields{index.MemberODSCode: member.Spec.ODSCode}); err != nil {
@@ -148,10 +149,14 @@ func (r *Reconciler) firstHolderOfCode(ctx context.Context, member *shcrv1alpha1
 			first = other
 		}
 	}
-	if first == member {
+	switch {
+	case first == member:
 		return "", nil
+	case first.Namespace == member.Namespace:
+		return "of this region, as MemberOrganisation " + first.Name, nil
 	}
-	return key(first), nil
+	// Another region's object names are not this region's to read.
+	return "in another region", nil
 }
 
 func key(o client.Object) string { return o.GetNamespace() + "/" + o.GetName() }

@@ -36,10 +36,14 @@ func Setup(mgr ctrl.Manager) error {
 		return err
 	}
 	if err := ctrl.NewWebhookManagedBy(mgr, &shcrv1alpha1.DataSharingAgreement{}).
-		WithValidator(&agreementValidator{client: c}).
-		WithDefaulter(&approvalStamper{}).Complete(); err != nil {
+		WithValidator(&agreementValidator{client: c}).Complete(); err != nil {
 		return err
 	}
+	// The defaulter runs before the API server checks the schema, so it is
+	// the first to decode a mistyped field: it refuses in words, not Go's.
+	mgr.GetWebhookServer().Register("/mutate-shcr-io-v1alpha1-datasharingagreement", &admission.Webhook{
+		Handler: readableDecode[shcrv1alpha1.DataSharingAgreement]{next: admission.WithDefaulter(mgr.GetScheme(), &approvalStamper{})},
+	})
 	return ctrl.NewWebhookManagedBy(mgr, &shcrv1alpha1.AccessPolicy{}).
 		WithValidator(&policyValidator{client: c}).Complete()
 }
@@ -75,6 +79,17 @@ func (v *memberValidator) validate(ctx context.Context, m *shcrv1alpha1.MemberOr
 	return invalid("MemberOrganisation", m.Name, UniqueODSCode(m, same.Items))
 }
 
+// holderIn describes the holder of an ODS code to someone working in
+// namespace: by name in their own region, which they can read; only as
+// "in another region" elsewhere, so that a refusal reveals no other region's
+// object names.
+func holderIn(namespace string, holder *shcrv1alpha1.MemberOrganisation) string {
+	if holder.Namespace == namespace {
+		return "of this region, as MemberOrganisation " + holder.Name
+	}
+	return "in another region"
+}
+
 // UniqueODSCode refuses an ODS code another MemberOrganisation already holds.
 func UniqueODSCode(m *shcrv1alpha1.MemberOrganisation, sameCode []shcrv1alpha1.MemberOrganisation) field.ErrorList {
 	for i := range sameCode {
@@ -83,7 +98,7 @@ func UniqueODSCode(m *shcrv1alpha1.MemberOrganisation, sameCode []shcrv1alpha1.M
 			continue
 		}
 		return field.ErrorList{field.Duplicate(field.NewPath("spec", "odsCode"),
-			fmt.Sprintf("%s (already MemberOrganisation %s/%s: ODS codes are unique across the cluster)", m.Spec.ODSCode, other.Namespace, other.Name))}
+			fmt.Sprintf("%s (already a member %s: ODS codes are unique across the cluster)", m.Spec.ODSCode, holderIn(m.Namespace, other)))}
 	}
 	return nil
 }

@@ -10,9 +10,11 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	lua "github.com/yuin/gopher-lua"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -51,6 +53,39 @@ func TestGitOpsToolsReadHealth(t *testing.T) {
 	// Deployment controller) is Reconciling.
 	waitCondition(t, &shcrv1alpha1.MemberOrganisation{}, s.ns, "gp", shcrv1alpha1.ConditionReconciling, metav1.ConditionTrue)
 
+	// An agreement in each phase a GitOps repository can hold.
+	now := time.Now()
+	year := now.AddDate(1, 0, 0)
+	phased := func(name, id string, version int32, from, until time.Time, approved bool, mod func(*shcrv1alpha1.DataSharingAgreement)) {
+		a := agreement(s.ns, name, id, version, allButPreferences, from, until, s.gp, s.trust, s.council)
+		mod(a)
+		create(t, a)
+		if approved {
+			approve(t, s, name)
+		}
+	}
+	same := func(*shcrv1alpha1.DataSharingAgreement) {}
+	phased("draft", "HEALTH-DRAFT", 1, now, year, false, same)
+	phased("pending", "HEALTH-PENDING", 1, year, year.AddDate(1, 0, 0), true, same)
+	phased("expired", "HEALTH-EXPIRED", 1, now.Add(-2*time.Hour), now.Add(-time.Hour), true, same)
+	phased("suspended", "HEALTH-SUSPENDED", 1, now.Add(-time.Hour), year, true, func(a *shcrv1alpha1.DataSharingAgreement) {
+		a.Spec.Suspended, a.Spec.SuspensionReason = true, "paused by the parties"
+	})
+	phased("old", "HEALTH-SUPERSEDED", 1, now.Add(-2*time.Hour), year, true, same)
+	waitPhase(t, s.ns, "old", shcrv1alpha1.PhaseActive)
+	phased("new", "HEALTH-SUPERSEDED", 2, now.Add(-time.Hour), year, true, func(a *shcrv1alpha1.DataSharingAgreement) { a.Spec.Supersedes = new(int32(1)) })
+	for name, phase := range map[string]shcrv1alpha1.AgreementPhase{
+		"draft": shcrv1alpha1.PhaseDraft, "pending": shcrv1alpha1.PhasePending, "expired": shcrv1alpha1.PhaseExpired,
+		"suspended": shcrv1alpha1.PhaseSuspended, "old": shcrv1alpha1.PhaseSuperseded, "new": shcrv1alpha1.PhaseActive,
+	} {
+		waitPhase(t, s.ns, name, phase)
+		waitFor(t, name+" status for its phase", func() (bool, string) {
+			a := getAgreement(t, s.ns, name)
+			return a.Status.ObservedGeneration == a.Generation && meta.FindStatusCondition(a.Status.Conditions, shcrv1alpha1.ConditionReady).Reason != shcrv1alpha1.ReasonReady ||
+				phase == shcrv1alpha1.PhaseActive, fmt.Sprint(a.Status.Conditions)
+		})
+	}
+
 	script, err := os.ReadFile(filepath.Join("..", "..", "charts", "shcr-operator", "argocd", "health.lua"))
 	if err != nil {
 		t.Fatal(err)
@@ -66,6 +101,13 @@ func TestGitOpsToolsReadHealth(t *testing.T) {
 		{&shcrv1alpha1.MemberOrganisation{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "gp"}}, status.InProgressStatus, "Progressing"},
 		{&shcrv1alpha1.ShCRRegion{ObjectMeta: metav1.ObjectMeta{Name: s.region}}, status.InProgressStatus, "Progressing"},
 		{&shcrv1alpha1.ShCRRegion{ObjectMeta: metav1.ObjectMeta{Name: "health-broken"}}, status.FailedStatus, "Degraded"},
+		// Agreements by phase (docs/agreements.md, "GitOps health").
+		{&shcrv1alpha1.DataSharingAgreement{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "draft"}}, status.InProgressStatus, "Progressing"},
+		{&shcrv1alpha1.DataSharingAgreement{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "pending"}}, status.InProgressStatus, "Progressing"},
+		{&shcrv1alpha1.DataSharingAgreement{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "new"}}, status.CurrentStatus, "Healthy"},
+		{&shcrv1alpha1.DataSharingAgreement{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "expired"}}, status.FailedStatus, "Degraded"},
+		{&shcrv1alpha1.DataSharingAgreement{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "old"}}, status.CurrentStatus, "Suspended"},
+		{&shcrv1alpha1.DataSharingAgreement{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "suspended"}}, status.CurrentStatus, "Suspended"},
 	}
 	for _, tc := range cases {
 		name := fmt.Sprintf("%T %s", tc.obj, tc.obj.GetName())
@@ -78,7 +120,7 @@ func TestGitOpsToolsReadHealth(t *testing.T) {
 			t.Fatalf("%s: kstatus: %v", name, err)
 		}
 		if result.Status != tc.kstatus {
-			t.Errorf("%s: kstatus %s (%s), want %s", name, result.Status, result.Message, tc.kstatus)
+			t.Errorf("%s: kstatus %s (%s), want %s; %+v", name, result.Status, result.Message, tc.kstatus, conditionsOf(tc.obj))
 		}
 		health, message := argoHealth(t, string(script), u)
 		if health != tc.argo {

@@ -11,8 +11,11 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
 )
@@ -24,6 +27,8 @@ func TestInvalidInputsAreRejectedNamingFieldAndRule(t *testing.T) {
 	s := newScenario(t, "valid", "H")
 	outside := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "not-a-region"}}
 	create(t, outside)
+	createRegion(t, "valid-other")
+	otherRegion := shcrv1alpha1.NamespaceFor("valid-other")
 
 	newMember := func(mod func(*shcrv1alpha1.MemberOrganisation)) client.Object {
 		m := member(s.ns, "newcomer", "H99001", "GPPractice")
@@ -65,7 +70,10 @@ func TestInvalidInputsAreRejectedNamingFieldAndRule(t *testing.T) {
 		{"connector range not a CIDR", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Spec.Connector.NetworkRanges = []string{"10.0.0.1"} }), []string{"spec.connector.networkRanges[0]", "must be a CIDR range"}},
 		{"pull connector without schedule", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Spec.Connector.Schedule = "" }), []string{"spec.connector.schedule: required when mode is Pull"}},
 		{"schedule not a duration", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Spec.Connector.Schedule = "often" }), []string{"spec.connector.schedule", "should match"}},
-		{"ODS code already a member", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Spec.ODSCode = s.gp }), []string{"spec.odsCode", "Duplicate value", "unique across the cluster"}},
+		{"ODS code already a member", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Spec.ODSCode = s.gp }),
+			[]string{"spec.odsCode", "Duplicate value", "already a member of this region, as MemberOrganisation gp", "unique across the cluster"}},
+		{"ODS code already a member of another region", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Namespace, m.Spec.ODSCode = otherRegion, s.gp }),
+			[]string{"spec.odsCode", "Duplicate value", "already a member in another region: ODS codes are unique across the cluster"}},
 		{"member outside a region namespace", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Namespace = outside.Name }), []string{"metadata.namespace: not-a-region is not a region namespace"}},
 		// DataSharingAgreement
 		{"agreement id malformed", newAgreement(func(a *shcrv1alpha1.DataSharingAgreement) { a.Spec.AgreementID = "has space" }), []string{"spec.agreementId", "should match"}},
@@ -79,6 +87,14 @@ func TestInvalidInputsAreRejectedNamingFieldAndRule(t *testing.T) {
 		}), []string{"spec.terms.parties: at least one party must be a Controller"}},
 		{"ends before it starts", newAgreement(func(a *shcrv1alpha1.DataSharingAgreement) { a.Spec.Terms.EndsOn = past }), []string{"spec.terms.endsOn: must be after effectiveFrom"}},
 		{"other purpose without lawful basis", newAgreement(func(a *shcrv1alpha1.DataSharingAgreement) { a.Spec.Terms.Purpose = shcrv1alpha1.PurposeOther }), []string{"spec.terms.lawfulBasis.otherPurpose: required"}},
+		{"no Article 9 condition", newAgreement(func(a *shcrv1alpha1.DataSharingAgreement) { a.Spec.Terms.LawfulBasis.Article9 = "" }),
+			[]string{"spec.terms.lawfulBasis.article9", "Required value"}},
+		{"no Article 6 condition", newAgreement(func(a *shcrv1alpha1.DataSharingAgreement) { a.Spec.Terms.LawfulBasis.Article6 = "" }),
+			[]string{"spec.terms.lawfulBasis.article6", "Required value"}},
+		{"version a string", withField(t, newAgreement(func(*shcrv1alpha1.DataSharingAgreement) {}), "v2", "spec", "version"),
+			[]string{"spec.version: must be an integer (such as 2), not a JSON string"}},
+		{"version a fraction", withField(t, newAgreement(func(*shcrv1alpha1.DataSharingAgreement) {}), 2.5, "spec", "version"),
+			[]string{"spec.version: must be an integer (such as 2), not a JSON number"}},
 		{"unknown Article 6 condition", newAgreement(func(a *shcrv1alpha1.DataSharingAgreement) { a.Spec.Terms.LawfulBasis.Article6 = "6(1)(z)" }), []string{"spec.terms.lawfulBasis.article6", "Unsupported value"}},
 		{"unknown data category", newAgreement(func(a *shcrv1alpha1.DataSharingAgreement) {
 			a.Spec.Terms.DataCategories = []shcrv1alpha1.DataCategory{"Genome"}
@@ -104,12 +120,20 @@ func TestInvalidInputsAreRejectedNamingFieldAndRule(t *testing.T) {
 		{"break-glass too long", newPolicy(func(p *shcrv1alpha1.AccessPolicy) {
 			p.Spec.BreakGlass = &shcrv1alpha1.BreakGlass{AllowedRoles: []string{"R8000"}, MaxDuration: "48h"}
 		}), []string{"spec.breakGlass.maxDuration", "between 0s and 24h"}},
+		{"break-glass duration unparseable", newPolicy(func(p *shcrv1alpha1.AccessPolicy) {
+			p.Spec.BreakGlass = &shcrv1alpha1.BreakGlass{AllowedRoles: []string{"R8000"}, MaxDuration: "an hour"}
+		}), []string{"spec.breakGlass.maxDuration", "must be a duration between 0s and 24h written like 1h"}},
+		{"break-glass duration without a unit", newPolicy(func(p *shcrv1alpha1.AccessPolicy) {
+			p.Spec.BreakGlass = &shcrv1alpha1.BreakGlass{AllowedRoles: []string{"R8000"}, MaxDuration: "3600"}
+		}), []string{"spec.breakGlass.maxDuration", "must be a duration between 0s and 24h written like 1h"}},
 		{"category outside the agreement", newPolicy(func(p *shcrv1alpha1.AccessPolicy) {
 			p.Spec.Grants[0].Categories = append(p.Spec.Grants[0].Categories, shcrv1alpha1.CategoryPreferences)
 		}), []string{"spec.grants[0].categories[1]", "is not a data category of agreement " + s.agreementID}},
 		{"organisation not a party", newPolicy(func(p *shcrv1alpha1.AccessPolicy) { p.Spec.Subjects.Organisations = []string{"ZZ999"} }), []string{"spec.subjects.organisations[0]", "is not a party"}},
 		{"policy outside a region namespace", newPolicy(func(p *shcrv1alpha1.AccessPolicy) { p.Namespace = outside.Name }), []string{"is not a region namespace"}},
 	}
+	// What a platform engineer should never have to decode.
+	goSpeak := []string{"<nil>", "google.protobuf", "Go struct", "json: cannot unmarshal", "Unsupported value: \"\""}
 	for _, tc := range creates {
 		t.Run("create/"+tc.name, func(t *testing.T) {
 			err := k8s.Create(ctx, tc.obj)
@@ -120,6 +144,17 @@ func TestInvalidInputsAreRejectedNamingFieldAndRule(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q does not contain %q", err, w)
 				}
+			}
+			// The API server's own note that CEL rules were skipped has no
+			// path; that one is not ours to word.
+			words := strings.ReplaceAll(err.Error(), "<nil>: Invalid value: null: some validation rules were not checked", "")
+			for _, g := range goSpeak {
+				if strings.Contains(words, g) {
+					t.Errorf("error %q speaks Go: %q", err, g)
+				}
+			}
+			if strings.Contains(err.Error(), s.ns) && tc.obj.GetNamespace() != s.ns {
+				t.Errorf("error %q names another region's namespace %s", err, s.ns)
 			}
 		})
 	}
@@ -189,5 +224,42 @@ func TestInvalidInputsAreRejectedNamingFieldAndRule(t *testing.T) {
 	}
 	if n := len(creates) + len(updates); n < 30 {
 		t.Errorf("only %d cases", n)
+	}
+}
+
+// withField is obj as unstructured JSON with the field at path set to value,
+// which may be of a type the Go type does not allow: what kubectl sends for
+// a hand-written manifest.
+func withField(t *testing.T, obj client.Object, value any, path ...string) client.Object {
+	t.Helper()
+	u := toUnstructured(t, obj)
+	gvk, err := apiutil.GVKForObject(obj, k8s.Scheme())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.SetGroupVersionKind(gvk)
+	if err := unstructured.SetNestedField(u.Object, value, path...); err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// A policy naming an agreement the region does not hold says "not found";
+// one whose agreement exists with no Active version says so instead.
+func TestPolicyForAMissingAgreementSaysNotFound(t *testing.T) {
+	s := newScenario(t, "nosuch", "W")
+	create(t, accessPolicy(s.ns, "orphan", "NO-SUCH-DSA", []string{"R8000"}, nil, shcrv1alpha1.CategoryMedications))
+	create(t, agreement(s.ns, "unsigned", "UNSIGNED-DSA", 1, allButPreferences, time.Now(), time.Now().AddDate(1, 0, 0), s.gp, s.trust))
+	create(t, accessPolicy(s.ns, "waiting", "UNSIGNED-DSA", []string{"R8000"}, nil, shcrv1alpha1.CategoryMedications))
+	for _, tc := range []struct{ name, reason, message string }{
+		{"orphan", shcrv1alpha1.ReasonAgreementNotFound, "spec.agreementId: no DataSharingAgreement with agreementId NO-SUCH-DSA exists in this region"},
+		{"waiting", shcrv1alpha1.ReasonAgreementNotActive, "agreement UNSIGNED-DSA exists, but none of its 1 version(s) is Active"},
+	} {
+		p := &shcrv1alpha1.AccessPolicy{}
+		waitCondition(t, p, s.ns, tc.name, shcrv1alpha1.ConditionInForce, metav1.ConditionFalse)
+		c := meta.FindStatusCondition(p.Status.Conditions, shcrv1alpha1.ConditionInForce)
+		if c.Reason != tc.reason || !strings.HasPrefix(c.Message, tc.message) {
+			t.Errorf("%s: InForce %s %q, want %s %q", tc.name, c.Reason, c.Message, tc.reason, tc.message)
+		}
 	}
 }

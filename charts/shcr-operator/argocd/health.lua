@@ -25,6 +25,13 @@ if obj.spec ~= nil and (obj.spec.paused == true or obj.spec.suspended == true) t
   hs.message = "suspended by its spec"
   return hs
 end
+-- A superseded agreement version is retired, its successor in force: not
+-- broken, and not serving either.
+if obj.status.phase == "Superseded" then
+  hs.status = "Suspended"
+  hs.message = "agreement " .. message("Ready")
+  return hs
+end
 if is("Stalled", "True") then
   hs.status = "Degraded"
   hs.message = message("Stalled")

@@ -19,6 +19,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
 	"github.com/shcr-io/shcr-operator/internal/plugin/accessmatrix"
 	"github.com/shcr-io/shcr-operator/internal/plugin/cli"
 	"github.com/shcr-io/shcr-operator/internal/plugin/regionstate"
@@ -128,7 +129,32 @@ func (o *options) run(ctx context.Context, w io.Writer, now time.Time) error {
 	o.request.LegitimateRelationship = !o.noRelationship
 	r := Report{Region: target.Region, Namespace: target.Namespace, At: o.at.Or(now), PolicyFrom: from, Revision: revision, Request: o.request}
 	r.Decisions = decide(bundle, r.Request, o.sources(bundle), r.At)
+	if err := o.addAgreementTimes(ctx, target, r); err != nil {
+		return err
+	}
 	return cli.Print(w, o.output.String(), r, r.print)
+}
+
+// addAgreementTimes adds to each denial the agreements that would cover the
+// request but have ended or not yet begun (agreementTimes).
+func (o *options) addAgreementTimes(ctx context.Context, target cli.Target, r Report) error {
+	if !slices.ContainsFunc(r.Decisions, func(d Decision) bool { return !d.Allow }) {
+		return nil
+	}
+	c, err := o.global.Client()
+	if err != nil {
+		return err
+	}
+	state, err := regionstate.Load(ctx, c, target)
+	if err != nil {
+		return err
+	}
+	for i := range r.Decisions {
+		if d := &r.Decisions[i]; !d.Allow {
+			d.Reasons = append(d.Reasons, agreementTimes(state, r.Request, d.Source, r.At)...)
+		}
+	}
+	return nil
 }
 
 func (o *options) validate() error {
@@ -202,6 +228,46 @@ func decide(b policy.Bundle, r Request, sources []string, at time.Time) []Decisi
 		out = append(out, decision)
 	}
 	return out
+}
+
+// agreementTimes says, for a request denied at an instant, which agreement
+// versions of the region would cover it but are not in force then: those
+// whose end has passed and those whose start is still to come, and when. A
+// version covers the request when the caller and the source (any, without
+// --source) are among its parties and one of its policies names the role
+// for the caller.
+// The compiled bundle no longer holds an ended agreement's grants once its
+// parties stop sharing, so this reads the objects.
+func agreementTimes(state *regionstate.State, r Request, source string, at time.Time) []string {
+	var reasons []string
+	for i := range state.Agreements {
+		a := &state.Agreements[i]
+		if !hasParty(a, r.Organisation) || source != "" && !hasParty(a, source) || !grantsRole(state.Policies, a.Spec.AgreementID, r.Role, r.Organisation) {
+			continue
+		}
+		version := fmt.Sprintf("agreement %s version %d (phase %s)", a.Spec.AgreementID, a.Spec.Version, a.Status.Phase)
+		switch {
+		case !at.Before(a.Spec.Terms.EndsOn.Time):
+			reasons = append(reasons, fmt.Sprintf("%s ended at %s: nothing is shared under it after that", version, cli.FormatTime(a.Spec.Terms.EndsOn.Time)))
+		case at.Before(a.Spec.Terms.EffectiveFrom.Time):
+			reasons = append(reasons, fmt.Sprintf("%s has not yet begun: it takes effect at %s", version, cli.FormatTime(a.Spec.Terms.EffectiveFrom.Time)))
+		}
+	}
+	return reasons
+}
+
+// hasParty says whether the organisation is a party to the agreement.
+func hasParty(a *shcrv1alpha1.DataSharingAgreement, ods string) bool {
+	return slices.ContainsFunc(a.Spec.Terms.Parties, func(p shcrv1alpha1.Party) bool { return p.ODSCode == ods })
+}
+
+// grantsRole says whether a policy under the agreement names the role for
+// the caller's organisation.
+func grantsRole(policies []shcrv1alpha1.AccessPolicy, agreementID, role, caller string) bool {
+	return slices.ContainsFunc(policies, func(p shcrv1alpha1.AccessPolicy) bool {
+		return p.Spec.AgreementID == agreementID && slices.Contains(p.Spec.Subjects.Roles, role) &&
+			(len(p.Spec.Subjects.Organisations) == 0 || slices.Contains(p.Spec.Subjects.Organisations, caller))
+	})
 }
 
 func (r Report) print(w io.Writer) error {

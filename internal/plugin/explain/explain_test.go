@@ -10,8 +10,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
+	"github.com/shcr-io/shcr-operator/internal/plugin/cli"
 	"github.com/shcr-io/shcr-operator/internal/plugin/explain"
 	"github.com/shcr-io/shcr-operator/internal/plugin/plugintest"
 )
@@ -131,5 +133,93 @@ func TestExplainFlagsAnAllowThatNeedsBreakGlass(t *testing.T) {
 	}
 	if text := plugintest.MustRun(t, explain.NewCommand, args...); !strings.Contains(text, "ALLOW (break-glass emergency override, audited)") {
 		t.Errorf("the explanation does not flag the override:\n%s", text)
+	}
+}
+
+// Asked about an instant after the agreement's end or before its start,
+// explain says so and when, besides the decider's own reasons; a role the
+// agreement never granted gets no such words.
+func TestExplainSaysWhenTheAgreementHasEndedOrNotBegun(t *testing.T) {
+	s := plugintest.SharedScenario(t)
+	ask := func(at time.Time, extra ...string) explain.Decision {
+		args := append([]string{"--region", s.Region, "--org", s.Trust, "--source", s.GP, "--category", "Medications",
+			"--at", at.UTC().Format(time.RFC3339)}, extra...)
+		if !slices.Contains(extra, "--role") {
+			args = append(args, "--role", "R8000")
+		}
+		r := report(t, args...)
+		if len(r.Decisions) != 1 {
+			t.Fatalf("%d decisions, want one for --source", len(r.Decisions))
+		}
+		return r.Decisions[0]
+	}
+	allowed := ask(time.Now())
+	if !allowed.Allow || allowed.ValidFrom == nil || allowed.ValidUntil == nil {
+		t.Fatalf("now: allow=%v %q, want allowed with its window", allowed.Allow, allowed.Reasons)
+	}
+	from, until := allowed.ValidFrom.UTC(), allowed.ValidUntil.UTC()
+	version := s.AgreementID + " version 1 (phase Active)"
+	for _, tc := range []struct {
+		name string
+		at   time.Time
+		want string
+	}{
+		{"at its end", until, "agreement " + version + " ended at " + cli.FormatTime(until) + ": nothing is shared under it after that"},
+		{"years after", until.AddDate(3, 0, 0), "agreement " + version + " ended at " + cli.FormatTime(until)},
+		{"just before its start", from.Add(-time.Second), "agreement " + version + " has not yet begun: it takes effect at " + cli.FormatTime(from)},
+		{"years before", from.AddDate(-3, 0, 0), "agreement " + version + " has not yet begun"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := ask(tc.at)
+			if d.Allow || !slices.ContainsFunc(d.Reasons, func(r string) bool { return strings.HasPrefix(r, tc.want) }) {
+				t.Errorf("allow=%v reasons %q, want denied with %q", d.Allow, d.Reasons, tc.want)
+			}
+		})
+	}
+	// Outside the window, a role the agreement never allowed says only that.
+	for _, at := range []time.Time{until.AddDate(1, 0, 0), from.AddDate(-1, 0, 0)} {
+		d := ask(at, "--role", "R8003")
+		if d.Allow || slices.ContainsFunc(d.Reasons, func(r string) bool {
+			return strings.Contains(r, version+" ended at") || strings.Contains(r, version+" has not yet begun")
+		}) {
+			t.Errorf("role R8003 at %s: allow=%v reasons %q, want denied with no word of the agreement's window", at, d.Allow, d.Reasons)
+		}
+	}
+}
+
+// An agreement that has really ended (its parties no longer share, so the
+// bundle holds none of its grants) and one still to begin are named, with
+// when, where the bundle alone could say only that the role is not granted.
+func TestExplainNamesAnEndedOrFutureAgreementTheBundleNoLongerHolds(t *testing.T) {
+	s := plugintest.NewScenario(t, "ended", "Q")
+	now := time.Now().Truncate(time.Second)
+	for _, tc := range []struct {
+		name, id, role string
+		from, until    time.Time
+		phase          shcrv1alpha1.AgreementPhase
+	}{
+		{"ended", "ENDED-DSA", "R8001", now.Add(-2 * time.Hour), now.Add(-time.Hour), shcrv1alpha1.PhaseExpired},
+		{"later", "LATER-DSA", "R8002", now.AddDate(0, 1, 0), now.AddDate(1, 0, 0), shcrv1alpha1.PhasePending},
+	} {
+		a := s.Agreement(tc.name, 1, plugintest.AllButPreferences, tc.from, tc.until)
+		a.Spec.AgreementID = tc.id
+		plugintest.Create(t, a)
+		s.Approve(t, tc.name)
+		plugintest.WaitPhase(t, s.Namespace, tc.name, tc.phase)
+		p := s.Policy(tc.name, []string{tc.role}, nil, shcrv1alpha1.CategoryMedications)
+		p.Spec.AgreementID = tc.id
+		plugintest.Create(t, p)
+	}
+	for _, tc := range []struct{ role, want string }{
+		{"R8001", "agreement ENDED-DSA version 1 (phase Expired) ended at " + cli.FormatTime(now.Add(-time.Hour)) + ": nothing is shared under it after that"},
+		{"R8002", "agreement LATER-DSA version 1 (phase Pending) has not yet begun: it takes effect at " + cli.FormatTime(now.AddDate(0, 1, 0))},
+	} {
+		r := report(t, "--region", s.Region, "--org", s.Trust, "--role", tc.role, "--source", s.GP, "--category", "Medications")
+		if len(r.Decisions) != 1 {
+			t.Fatalf("%d decisions, want one for --source", len(r.Decisions))
+		}
+		if d := r.Decisions[0]; d.Allow || !slices.Contains(d.Reasons, tc.want) {
+			t.Errorf("role %s: allow=%v reasons %q, want denied with %q", tc.role, d.Allow, d.Reasons, tc.want)
+		}
 	}
 }
