@@ -6,6 +6,7 @@ SPDX-License-Identifier: Apache-2.0
 package integration
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -255,11 +256,20 @@ func TestPolicyForAMissingAgreementSaysNotFound(t *testing.T) {
 		{"orphan", shcrv1alpha1.ReasonAgreementNotFound, "spec.agreementId: no DataSharingAgreement with agreementId NO-SUCH-DSA exists in this region"},
 		{"waiting", shcrv1alpha1.ReasonAgreementNotActive, "agreement UNSIGNED-DSA exists, but none of its 1 version(s) is Active"},
 	} {
-		p := &shcrv1alpha1.AccessPolicy{}
-		waitCondition(t, p, s.ns, tc.name, shcrv1alpha1.ConditionInForce, metav1.ConditionFalse)
-		c := meta.FindStatusCondition(p.Status.Conditions, shcrv1alpha1.ConditionInForce)
-		if c.Reason != tc.reason || !strings.HasPrefix(c.Message, tc.message) {
-			t.Errorf("%s: InForce %s %q, want %s %q", tc.name, c.Reason, c.Message, tc.reason, tc.message)
-		}
+		// The policy may be reconciled before the operator's cache holds
+		// the agreement created after it, so wait for the reason, not for
+		// the first InForce=False.
+		waitFor(t, tc.name+" InForce "+tc.reason, func() (bool, string) {
+			p := &shcrv1alpha1.AccessPolicy{}
+			if err := k8s.Get(ctx, client.ObjectKey{Namespace: s.ns, Name: tc.name}, p); err != nil {
+				return false, err.Error()
+			}
+			c := meta.FindStatusCondition(p.Status.Conditions, shcrv1alpha1.ConditionInForce)
+			if c == nil {
+				return false, "no InForce condition"
+			}
+			got := fmt.Sprintf("InForce %s %s %q", c.Status, c.Reason, c.Message)
+			return c.Status == metav1.ConditionFalse && c.Reason == tc.reason && strings.HasPrefix(c.Message, tc.message), got
+		})
 	}
 }
