@@ -133,6 +133,11 @@ func TestInvalidInputsAreRejectedNamingFieldAndRule(t *testing.T) {
 		}), []string{"spec.grants[0].categories[1]", "is not a data category of agreement " + s.agreementID}},
 		{"organisation not a party", newPolicy(func(p *shcrv1alpha1.AccessPolicy) { p.Spec.Subjects.Organisations = []string{"ZZ999"} }), []string{"spec.subjects.organisations[0]", "is not a party"}},
 		{"policy outside a region namespace", newPolicy(func(p *shcrv1alpha1.AccessPolicy) { p.Namespace = outside.Name }), []string{"is not a region namespace"}},
+		// ShCRRegion
+		{"region name not a DNS label", &shcrv1alpha1.ShCRRegion{ObjectMeta: metav1.ObjectMeta{Name: "north.east"}, Spec: shcrv1alpha1.ShCRRegionSpec{DisplayName: "NE"}},
+			[]string{"metadata.name: Invalid value", "should match"}},
+		{"region name too long", &shcrv1alpha1.ShCRRegion{ObjectMeta: metav1.ObjectMeta{Name: strings.Repeat("a", 59)}, Spec: shcrv1alpha1.ShCRRegionSpec{DisplayName: "Long"}},
+			[]string{"metadata.name: Too long"}},
 	}
 	// What a platform engineer should never have to decode.
 	goSpeak := []string{"<nil>", "google.protobuf", "Go struct", "json: cannot unmarshal", "Unsupported value: \"\""}
