@@ -36,6 +36,7 @@ toolchain: ## Build the pinned etcd, Kubernetes, kwok, controller-gen and helm b
 manifests: ## Generate the CRDs and the manager's ClusterRole.
 	$(TOOLCHAIN) ensure controller-gen
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd webhook paths="./..." output:crd:artifacts:config=config/crd/bases
+	hack/crd-region-name.sh
 	hack/sync-chart.sh
 
 .PHONY: generate

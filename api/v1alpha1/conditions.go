@@ -115,6 +115,9 @@ const (
 	ConditionInForce = "InForce"
 	// AccessPolicy: part of the policy exceeds the agreement and is not enforced.
 	ConditionScopeNarrowed = "ScopeNarrowed"
+	// AccessPolicy: part of the policy is accepted but does nothing, or less
+	// than it says (reason PolicyWarnings; the message names each field).
+	ConditionWarnings = "Warnings"
 )
 
 // Reasons of the namespaced kinds.
@@ -149,7 +152,10 @@ const (
 	// ReasonAgreementNotFound: AccessPolicy InForce=False, no version of the
 	// named agreement exists in the region.
 	ReasonAgreementNotFound = "AgreementNotFound"
-	ReasonWithinScope       = "WithinScope"
-	ReasonNarrowed          = "Narrowed"
-	ReasonNothingGranted    = "NothingGranted"
+	// ReasonPolicyWarnings, ReasonNoWarnings: AccessPolicy Warnings.
+	ReasonPolicyWarnings = "PolicyWarnings"
+	ReasonNoWarnings     = "NoWarnings"
+	ReasonWithinScope    = "WithinScope"
+	ReasonNarrowed       = "Narrowed"
+	ReasonNothingGranted = "NothingGranted"
 )

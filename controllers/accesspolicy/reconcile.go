@@ -58,6 +58,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	r.warn(ap, active)
 	if active == nil {
 		r.clear(ap)
 		versions, err := r.versionCount(ctx, ap)
@@ -90,6 +91,17 @@ func (r *Reconciler) activeVersion(ctx context.Context, ap *shcrv1alpha1.AccessP
 		}
 	}
 	return nil, nil
+}
+
+// warn sets Warnings from what the policy says but will not do
+// (governance.PolicyWarnings), against the Active version when there is one.
+func (r *Reconciler) warn(ap *shcrv1alpha1.AccessPolicy, active *shcrv1alpha1.DataSharingAgreement) {
+	warnings := governance.PolicyWarnings(ap, active)
+	if len(warnings) == 0 {
+		r.set(ap, shcrv1alpha1.ConditionWarnings, metav1.ConditionFalse, shcrv1alpha1.ReasonNoWarnings, "")
+		return
+	}
+	r.set(ap, shcrv1alpha1.ConditionWarnings, metav1.ConditionTrue, shcrv1alpha1.ReasonPolicyWarnings, strings.Join(warnings, "; "))
 }
 
 // versionCount is how many versions of the policy's agreement the region holds.

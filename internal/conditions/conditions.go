@@ -105,7 +105,7 @@ var progressing = map[string]bool{
 // good says whether a condition is in its healthy state: True, except for
 // the abnormal-true ones (Stalled, ScopeNarrowed).
 func good(c metav1.Condition) bool {
-	if c.Type == shcrv1alpha1.ConditionStalled || c.Type == shcrv1alpha1.ConditionScopeNarrowed {
+	if c.Type == shcrv1alpha1.ConditionStalled || c.Type == shcrv1alpha1.ConditionScopeNarrowed || c.Type == shcrv1alpha1.ConditionWarnings {
 		return c.Status == metav1.ConditionFalse
 	}
 	return c.Status == metav1.ConditionTrue

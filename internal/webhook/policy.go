@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
+	"github.com/shcr-io/shcr-operator/internal/governance"
 	"github.com/shcr-io/shcr-operator/internal/index"
 )
 
@@ -42,11 +43,15 @@ func (v *policyValidator) validate(ctx context.Context, p *shcrv1alpha1.AccessPo
 		return nil, apierrors.NewInternalError(err)
 	}
 	agreement := governingVersion(versions.Items)
+	warnings := admission.Warnings(governance.PolicyWarnings(p, agreement))
 	if agreement == nil {
-		return admission.Warnings{fmt.Sprintf(
-			"agreement %s is not known in %s yet: the policy grants nothing until it is Active", p.Spec.AgreementID, p.Namespace)}, nil
+		return append(warnings, fmt.Sprintf(
+			"agreement %s is not known in %s yet: the policy grants nothing until it is Active", p.Spec.AgreementID, p.Namespace)), nil
 	}
-	return nil, invalid("AccessPolicy", p.Name, WithinAgreement(p, agreement))
+	if err := invalid("AccessPolicy", p.Name, WithinAgreement(p, agreement)); err != nil {
+		return nil, err
+	}
+	return warnings, nil
 }
 
 // governingVersion is the version a policy is checked against: the Active

@@ -7,6 +7,7 @@ package integration
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
@@ -132,6 +134,11 @@ func TestInvalidInputsAreRejectedNamingFieldAndRule(t *testing.T) {
 		}), []string{"spec.grants[0].categories[1]", "is not a data category of agreement " + s.agreementID}},
 		{"organisation not a party", newPolicy(func(p *shcrv1alpha1.AccessPolicy) { p.Spec.Subjects.Organisations = []string{"ZZ999"} }), []string{"spec.subjects.organisations[0]", "is not a party"}},
 		{"policy outside a region namespace", newPolicy(func(p *shcrv1alpha1.AccessPolicy) { p.Namespace = outside.Name }), []string{"is not a region namespace"}},
+		// ShCRRegion
+		{"region name not a DNS label", &shcrv1alpha1.ShCRRegion{ObjectMeta: metav1.ObjectMeta{Name: "north.east"}, Spec: shcrv1alpha1.ShCRRegionSpec{DisplayName: "NE"}},
+			[]string{"metadata.name: Invalid value", "should match"}},
+		{"region name too long", &shcrv1alpha1.ShCRRegion{ObjectMeta: metav1.ObjectMeta{Name: strings.Repeat("a", 59)}, Spec: shcrv1alpha1.ShCRRegionSpec{DisplayName: "Long"}},
+			[]string{"metadata.name: Too long"}},
 	}
 	// What a platform engineer should never have to decode.
 	goSpeak := []string{"<nil>", "google.protobuf", "Go struct", "json: cannot unmarshal", "Unsupported value: \"\""}
@@ -272,4 +279,65 @@ func TestPolicyForAMissingAgreementSaysNotFound(t *testing.T) {
 			return c.Status == metav1.ConditionFalse && c.Reason == tc.reason && strings.HasPrefix(c.Message, tc.message), got
 		})
 	}
+}
+
+// A policy that says more than it will do is admitted with a warning naming
+// each field, and its status says the same: break-glass for a role it does
+// not grant, an emergency-only policy without break-glass, and more
+// sensitive access than its agreement allows.
+func TestPolicyWarningsAtAdmissionAndInStatus(t *testing.T) {
+	s := newScenario(t, "warned", "X")
+	for _, tc := range []struct {
+		name string
+		mod  func(*shcrv1alpha1.AccessPolicy)
+		want string
+	}{
+		{"glass-for-another-role", func(p *shcrv1alpha1.AccessPolicy) {
+			p.Spec.BreakGlass = &shcrv1alpha1.BreakGlass{AllowedRoles: []string{"R8000", "R8001"}, MaxDuration: "1h"}
+		}, "spec.breakGlass.allowedRoles[1]: R8001 is not in spec.subjects.roles"},
+		{"emergency-only", func(p *shcrv1alpha1.AccessPolicy) {
+			p.Spec.PurposesOfUse = []shcrv1alpha1.PurposeOfUse{shcrv1alpha1.PurposeEmergencyTreat}
+		}, "spec.purposesOfUse: ETREAT works only through break-glass and spec.breakGlass is not set"},
+		{"too-sensitive", func(p *shcrv1alpha1.AccessPolicy) { p.Spec.SensitiveData = shcrv1alpha1.SensitiveAllow },
+			"spec.sensitiveData: Allow is more than agreement " + s.agreementID + " version 1 allows (Exclude)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := accessPolicy(s.ns, tc.name, s.agreementID, []string{"R8000"}, nil, shcrv1alpha1.CategoryMedications)
+			tc.mod(p)
+			warnings := createWithWarnings(t, p)
+			if !slices.ContainsFunc(warnings, func(w string) bool { return strings.HasPrefix(w, tc.want) }) {
+				t.Errorf("admission warnings %q, want %q", warnings, tc.want)
+			}
+			got := &shcrv1alpha1.AccessPolicy{}
+			waitCondition(t, got, s.ns, tc.name, shcrv1alpha1.ConditionWarnings, metav1.ConditionTrue)
+			if c := meta.FindStatusCondition(got.Status.Conditions, shcrv1alpha1.ConditionWarnings); !strings.Contains(c.Message, tc.want) {
+				t.Errorf("Warnings %q, want %q", c.Message, tc.want)
+			}
+		})
+	}
+	waitCondition(t, &shcrv1alpha1.AccessPolicy{}, s.ns, s.clinicians, shcrv1alpha1.ConditionWarnings, metav1.ConditionFalse)
+}
+
+// warningCollector keeps the API server's warnings to a request.
+type warningCollector struct{ texts []string }
+
+func (w *warningCollector) HandleWarningHeader(_ int, _ string, text string) {
+	w.texts = append(w.texts, text)
+}
+
+// createWithWarnings creates obj and returns the warnings the API server (and
+// so the webhooks) answered with.
+func createWithWarnings(t *testing.T, obj client.Object) []string {
+	t.Helper()
+	cfg := rest.CopyConfig(op.Config)
+	collector := &warningCollector{}
+	cfg.WarningHandler = collector
+	c, err := client.New(cfg, client.Options{Scheme: k8s.Scheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Create(ctx, obj); err != nil {
+		t.Fatal(err)
+	}
+	return collector.texts
 }
