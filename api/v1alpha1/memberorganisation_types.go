@@ -181,7 +181,15 @@ type ConnectorSpec struct {
 
 	// Endpoint is the HTTPS base URL of the organisation's system.
 	// +kubebuilder:validation:MaxLength=2048
+	// It carries no credentials: a user name or password (userinfo), a
+	// query or a fragment is refused, because the endpoint is copied into
+	// the connector's ConfigMap in plain text. Credentials belong in
+	// credentialsSecretRef.
 	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() == 'https'",message="must be an https URL"
+	// +kubebuilder:validation:XValidation:rule="!isURL(self) || url(self).getHost() != ''",message="an https URL must name a host"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[^/?#]*//[^/?#]*@')",message="must not carry a user name or password (userinfo): put credentials in credentialsSecretRef"
+	// +kubebuilder:validation:XValidation:rule="!self.contains('?')",message="must not carry a query: tokens and parameters belong in credentialsSecretRef, not the URL"
+	// +kubebuilder:validation:XValidation:rule="!self.contains('#')",message="must not carry a fragment"
 	// +required
 	Endpoint string `json:"endpoint"`
 
@@ -212,8 +220,11 @@ type ConnectorSpec struct {
 	// +optional
 	Schedule string `json:"schedule,omitempty"`
 
-	// Image overrides the connector image.
+	// Image overrides the connector image. It must be an image reference
+	// as registries and the kubelet parse it (lower-case repository, valid
+	// tag or digest).
 	// +kubebuilder:validation:MaxLength=512
+	// +kubebuilder:validation:XValidation:rule="self.matches('^((?:(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:[.](?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*|[[](?:[a-fA-F0-9:]+)[]])(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*)*)(?::([a-zA-Z0-9_][a-zA-Z0-9_.-]{0,127}))?(?:@([A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*[:][0-9a-fA-F]{32,}))?$')",message="must be an image reference such as registry.example/name:tag or name@sha256:<64 hex digits> (lower-case repository, no spaces)"
 	// +optional
 	Image string `json:"image,omitempty"`
 }
