@@ -62,22 +62,46 @@ func TestInvalidInputsAreRejectedNamingFieldAndRule(t *testing.T) {
 		}), []string{"spec.governance.dataProtectionOfficer.email", "should match"}},
 		{"ICO registration malformed", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Spec.Governance.ICORegistration = "12345" }), []string{"spec.governance.icoRegistration", "should match"}},
 		{"connector endpoint not https", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Spec.Connector.Endpoint = "http://fhir.example.nhs.uk" }), []string{"spec.connector.endpoint", "must be an https URL"}},
-		{"connector endpoint with user and password", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Spec.Connector.Endpoint = "https://svc:s3cret@fhir.example.nhs.uk/R4" }), []string{"spec.connector.endpoint", "userinfo"}},
-		{"connector endpoint with a user only", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Spec.Connector.Endpoint = "https://svc@fhir.example.nhs.uk/R4" }), []string{"spec.connector.endpoint", "userinfo"}},
-		{"connector endpoint with an empty userinfo", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Spec.Connector.Endpoint = "https://@fhir.example.nhs.uk/R4" }), []string{"spec.connector.endpoint", "userinfo"}},
-		{"connector endpoint with userinfo and a port", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Spec.Connector.Endpoint = "https://a:b@fhir.example.nhs.uk:8443" }), []string{"spec.connector.endpoint", "userinfo"}},
-		{"connector endpoint with a token in the query", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Spec.Connector.Endpoint = "https://fhir.example.nhs.uk/R4?access_token=abc" }), []string{"spec.connector.endpoint", "must not carry a query"}},
-		{"connector endpoint with an empty query", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Spec.Connector.Endpoint = "https://fhir.example.nhs.uk/R4?" }), []string{"spec.connector.endpoint", "must not carry a query"}},
-		{"connector endpoint with a query and no path", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Spec.Connector.Endpoint = "https://fhir.example.nhs.uk?key=abc" }), []string{"spec.connector.endpoint", "must not carry a query"}},
-		{"connector endpoint with a fragment", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Spec.Connector.Endpoint = "https://fhir.example.nhs.uk/R4#token=abc" }), []string{"spec.connector.endpoint", "must not carry a fragment"}},
-		{"connector endpoint with an empty fragment", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Spec.Connector.Endpoint = "https://fhir.example.nhs.uk/R4#" }), []string{"spec.connector.endpoint", "must not carry a fragment"}},
+		{"connector endpoint with user and password", newMember(func(m *shcrv1alpha1.MemberOrganisation) {
+			m.Spec.Connector.Endpoint = "https://svc:s3cret@fhir.example.nhs.uk/R4"
+		}), []string{"spec.connector.endpoint", "userinfo"}},
+		{"connector endpoint with a user only", newMember(func(m *shcrv1alpha1.MemberOrganisation) {
+			m.Spec.Connector.Endpoint = "https://svc@fhir.example.nhs.uk/R4"
+		}), []string{"spec.connector.endpoint", "userinfo"}},
+		{"connector endpoint with an empty userinfo", newMember(func(m *shcrv1alpha1.MemberOrganisation) {
+			m.Spec.Connector.Endpoint = "https://@fhir.example.nhs.uk/R4"
+		}), []string{"spec.connector.endpoint", "userinfo"}},
+		{"connector endpoint with userinfo and a port", newMember(func(m *shcrv1alpha1.MemberOrganisation) {
+			m.Spec.Connector.Endpoint = "https://a:b@fhir.example.nhs.uk:8443"
+		}), []string{"spec.connector.endpoint", "userinfo"}},
+		{"connector endpoint with a token in the query", newMember(func(m *shcrv1alpha1.MemberOrganisation) {
+			m.Spec.Connector.Endpoint = "https://fhir.example.nhs.uk/R4?access_token=abc"
+		}), []string{"spec.connector.endpoint", "must not carry a query"}},
+		{"connector endpoint with an empty query", newMember(func(m *shcrv1alpha1.MemberOrganisation) {
+			m.Spec.Connector.Endpoint = "https://fhir.example.nhs.uk/R4?"
+		}), []string{"spec.connector.endpoint", "must not carry a query"}},
+		{"connector endpoint with a query and no path", newMember(func(m *shcrv1alpha1.MemberOrganisation) {
+			m.Spec.Connector.Endpoint = "https://fhir.example.nhs.uk?key=abc"
+		}), []string{"spec.connector.endpoint", "must not carry a query"}},
+		{"connector endpoint with a fragment", newMember(func(m *shcrv1alpha1.MemberOrganisation) {
+			m.Spec.Connector.Endpoint = "https://fhir.example.nhs.uk/R4#token=abc"
+		}), []string{"spec.connector.endpoint", "must not carry a fragment"}},
+		{"connector endpoint with an empty fragment", newMember(func(m *shcrv1alpha1.MemberOrganisation) {
+			m.Spec.Connector.Endpoint = "https://fhir.example.nhs.uk/R4#"
+		}), []string{"spec.connector.endpoint", "must not carry a fragment"}},
 		{"connector endpoint without a host", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Spec.Connector.Endpoint = "https:///R4" }), []string{"spec.connector.endpoint", "must name a host"}},
 		{"connector image with a space", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Spec.Connector.Image = "registry.example/connector :v1" }), []string{"spec.connector.image", "must be an image reference"}},
 		{"connector image upper case", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Spec.Connector.Image = "registry.example/Connector:v1" }), []string{"spec.connector.image", "must be an image reference"}},
-		{"connector image digest too short", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Spec.Connector.Image = "registry.example/connector@sha256:abc" }), []string{"spec.connector.image", "must be an image reference"}},
-		{"connector image digest not hex", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Spec.Connector.Image = "registry.example/connector@sha256:" + strings.Repeat("z", 64) }), []string{"spec.connector.image", "must be an image reference"}},
+		{"connector image digest too short", newMember(func(m *shcrv1alpha1.MemberOrganisation) {
+			m.Spec.Connector.Image = "registry.example/connector@sha256:abc"
+		}), []string{"spec.connector.image", "must be an image reference"}},
+		{"connector image digest not hex", newMember(func(m *shcrv1alpha1.MemberOrganisation) {
+			m.Spec.Connector.Image = "registry.example/connector@sha256:" + strings.Repeat("z", 64)
+		}), []string{"spec.connector.image", "must be an image reference"}},
 		{"connector image empty tag", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Spec.Connector.Image = "registry.example/connector:" }), []string{"spec.connector.image", "must be an image reference"}},
-		{"connector image tag too long", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Spec.Connector.Image = "registry.example/connector:" + strings.Repeat("t", 129) }), []string{"spec.connector.image", "must be an image reference"}},
+		{"connector image tag too long", newMember(func(m *shcrv1alpha1.MemberOrganisation) {
+			m.Spec.Connector.Image = "registry.example/connector:" + strings.Repeat("t", 129)
+		}), []string{"spec.connector.image", "must be an image reference"}},
 		{"connector range not a CIDR", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Spec.Connector.NetworkRanges = []string{"10.0.0.1"} }), []string{"spec.connector.networkRanges[0]", "must be a CIDR range"}},
 		{"pull connector without schedule", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Spec.Connector.Schedule = "" }), []string{"spec.connector.schedule: required when mode is Pull"}},
 		{"schedule not a duration", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Spec.Connector.Schedule = "often" }), []string{"spec.connector.schedule", "should match"}},
