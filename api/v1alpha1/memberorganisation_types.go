@@ -174,6 +174,14 @@ type DSPTAssessment struct {
 
 // ConnectorSpec configures how an organisation's records reach the region.
 // +kubebuilder:validation:XValidation:rule="self.mode != 'Pull' || has(self.schedule)",message="spec.connector.schedule: required when mode is Pull"
+// The endpoint's rules are checked here, on the object, so that the API
+// server's refusal names spec.connector.endpoint without repeating its value,
+// which may hold a password or token.
+// +kubebuilder:validation:XValidation:rule="isURL(self.endpoint) && url(self.endpoint).getScheme() == 'https'",message="must be an https URL",fieldPath=".endpoint"
+// +kubebuilder:validation:XValidation:rule="!isURL(self.endpoint) || url(self.endpoint).getHost() != ''",message="an https URL must name a host",fieldPath=".endpoint"
+// +kubebuilder:validation:XValidation:rule="!self.endpoint.matches('^[^/?#]*//[^/?#]*@')",message="must not carry a user name or password (userinfo): put credentials in credentialsSecretRef",fieldPath=".endpoint"
+// +kubebuilder:validation:XValidation:rule="!self.endpoint.contains('?')",message="must not carry a query: tokens and parameters belong in credentialsSecretRef, not the URL",fieldPath=".endpoint"
+// +kubebuilder:validation:XValidation:rule="!self.endpoint.contains('#')",message="must not carry a fragment",fieldPath=".endpoint"
 type ConnectorSpec struct {
 	// Kind is the protocol of the organisation's system.
 	// +required
@@ -185,11 +193,8 @@ type ConnectorSpec struct {
 	// query or a fragment is refused, because the endpoint is copied into
 	// the connector's ConfigMap in plain text. Credentials belong in
 	// credentialsSecretRef.
-	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() == 'https'",message="must be an https URL"
-	// +kubebuilder:validation:XValidation:rule="!isURL(self) || url(self).getHost() != ''",message="an https URL must name a host"
-	// +kubebuilder:validation:XValidation:rule="!self.matches('^[^/?#]*//[^/?#]*@')",message="must not carry a user name or password (userinfo): put credentials in credentialsSecretRef"
-	// +kubebuilder:validation:XValidation:rule="!self.contains('?')",message="must not carry a query: tokens and parameters belong in credentialsSecretRef, not the URL"
-	// +kubebuilder:validation:XValidation:rule="!self.contains('#')",message="must not carry a fragment"
+	// The rules are on ConnectorSpec, so that a refusal never repeats the
+	// value.
 	// +required
 	Endpoint string `json:"endpoint"`
 

@@ -6,15 +6,20 @@ SPDX-License-Identifier: Apache-2.0
 package integration
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
+	"github.com/shcr-io/shcr-operator/internal/specs"
 )
 
 // Every invalid input is refused — by the CRD schema, its CEL rules, the
@@ -24,6 +29,10 @@ func TestInvalidInputsAreRejectedNamingFieldAndRule(t *testing.T) {
 	s := newScenario(t, "valid", "H")
 	outside := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "not-a-region"}}
 	create(t, outside)
+	// A namespace made by hand with the region's labels.
+	regionLabels := map[string]string{shcrv1alpha1.LabelRegion: s.region, specs.LabelManagedBy: specs.ManagedBy}
+	lookalike := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "lookalike", Labels: regionLabels}}
+	create(t, lookalike)
 
 	newMember := func(mod func(*shcrv1alpha1.MemberOrganisation)) client.Object {
 		m := member(s.ns, "newcomer", "H99001", "GPPractice")
@@ -106,6 +115,8 @@ func TestInvalidInputsAreRejectedNamingFieldAndRule(t *testing.T) {
 		{"pull connector without schedule", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Spec.Connector.Schedule = "" }), []string{"spec.connector.schedule: required when mode is Pull"}},
 		{"schedule not a duration", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Spec.Connector.Schedule = "often" }), []string{"spec.connector.schedule", "should match"}},
 		{"ODS code already a member", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Spec.ODSCode = s.gp }), []string{"spec.odsCode", "Duplicate value", "unique across the cluster"}},
+		{"member in a hand-made namespace with the region's labels", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Namespace = lookalike.Name }), []string{"metadata.namespace: lookalike is not a region namespace"}},
+		{"policy in a hand-made namespace with the region's labels", newPolicy(func(p *shcrv1alpha1.AccessPolicy) { p.Namespace = lookalike.Name }), []string{"is not a region namespace"}},
 		{"member outside a region namespace", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Namespace = outside.Name }), []string{"metadata.namespace: not-a-region is not a region namespace"}},
 		// DataSharingAgreement
 		{"agreement id malformed", newAgreement(func(a *shcrv1alpha1.DataSharingAgreement) { a.Spec.AgreementID = "has space" }), []string{"spec.agreementId", "should match"}},
@@ -229,5 +240,56 @@ func TestInvalidInputsAreRejectedNamingFieldAndRule(t *testing.T) {
 	}
 	if n := len(creates) + len(updates); n < 30 {
 		t.Errorf("only %d cases", n)
+	}
+}
+
+// A namespace that passes the admission policy (the region's name and
+// labels, perhaps a controller reference naming a ShCRRegion) but that no existing
+// region owns by UID and records in status.namespace admits nobody: the
+// reconciler refuses the organisation and writes no connector.
+func TestOrganisationInANamespaceNoRegionOwnsIsNotAdmitted(t *testing.T) {
+	s := newScenario(t, "owner", "Q")
+	live := &shcrv1alpha1.ShCRRegion{}
+	if err := k8s.Get(ctx, client.ObjectKey{Name: s.region}, live); err != nil {
+		t.Fatal(err)
+	}
+	create(t, &shcrv1alpha1.ShCRRegion{ObjectMeta: metav1.ObjectMeta{Name: "pausedowner"},
+		Spec: shcrv1alpha1.ShCRRegionSpec{DisplayName: "Paused", Paused: true}})
+	forged := func(name, region string, uid types.UID) *corev1.Namespace {
+		return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name,
+			Labels:          map[string]string{shcrv1alpha1.LabelRegion: region, specs.LabelManagedBy: specs.ManagedBy},
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: shcrv1alpha1.GroupVersion.String(), Kind: "ShCRRegion", Name: region, UID: uid, Controller: new(true)}}}}
+	}
+	for i, tc := range []struct {
+		name string
+		ns   *corev1.Namespace
+	}{
+		{"labels and name but no owner", &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: shcrv1alpha1.NamespaceFor("unowned"),
+			Labels: map[string]string{shcrv1alpha1.LabelRegion: "unowned", specs.LabelManagedBy: specs.ManagedBy}}}},
+		{"a region that does not exist", forged(shcrv1alpha1.NamespaceFor("phantom"), "phantom", "0b0e0c0d-0000-4000-8000-000000000002")},
+		// A paused region has not made its namespace; this one names the
+		// region but with another region's UID.
+		{"an existing region's name with another UID", forged(shcrv1alpha1.NamespaceFor("pausedowner"), "pausedowner", live.UID)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			create(t, tc.ns)
+			m := member(tc.ns.Name, "stray", fmt.Sprintf("Q9900%d", i), "GPPractice")
+			create(t, m)
+			waitFor(t, "the stray member refused", func() (bool, string) {
+				got := &shcrv1alpha1.MemberOrganisation{}
+				if err := k8s.Get(ctx, client.ObjectKeyFromObject(m), got); err != nil {
+					return false, err.Error()
+				}
+				c := meta.FindStatusCondition(got.Status.Conditions, shcrv1alpha1.ConditionAdmitted)
+				if c == nil || c.Status != metav1.ConditionFalse || c.Reason != shcrv1alpha1.ReasonNotInRegion {
+					return false, fmt.Sprintf("%v", c)
+				}
+				return true, ""
+			})
+			cm := &corev1.ConfigMap{}
+			if err := k8s.Get(ctx, client.ObjectKey{Namespace: tc.ns.Name, Name: specs.ConnectorName(m)}, cm); !apierrors.IsNotFound(err) {
+				t.Errorf("a connector was configured outside every region (err %v)", err)
+			}
+		})
 	}
 }
