@@ -178,7 +178,7 @@ type DSPTAssessment struct {
 // server's refusal names spec.connector.endpoint without repeating its value,
 // which may hold a password or token.
 // +kubebuilder:validation:XValidation:rule="isURL(self.endpoint) && url(self.endpoint).getScheme() == 'https'",message="must be an https URL",fieldPath=".endpoint"
-// +kubebuilder:validation:XValidation:rule="!isURL(self.endpoint) || url(self.endpoint).getHost() != ''",message="an https URL must name a host",fieldPath=".endpoint"
+// +kubebuilder:validation:XValidation:rule="!isURL(self.endpoint) || size(url(self.endpoint).getHost()) > 0",message="an https URL must name a host",fieldPath=".endpoint"
 // +kubebuilder:validation:XValidation:rule="!self.endpoint.matches('^[^/?#]*//[^/?#]*@')",message="must not carry a user name or password (userinfo): put credentials in credentialsSecretRef",fieldPath=".endpoint"
 // +kubebuilder:validation:XValidation:rule="!self.endpoint.contains('?')",message="must not carry a query: tokens and parameters belong in credentialsSecretRef, not the URL",fieldPath=".endpoint"
 // +kubebuilder:validation:XValidation:rule="!self.endpoint.contains('#')",message="must not carry a fragment",fieldPath=".endpoint"
