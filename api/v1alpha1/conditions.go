@@ -18,6 +18,10 @@ const (
 	ConditionRecordServiceAvailable = "RecordServiceAvailable"
 	ConditionGatewayAvailable       = "GatewayAvailable"
 	ConditionPolicyCompiled         = "PolicyCompiled"
+	// ConditionPeersFound says whether every region in spec.peers exists.
+	// It is informational: Ready does not summarise it, but no sharing
+	// happens with a peer that does not exist.
+	ConditionPeersFound = "PeersFound"
 )
 
 // Condition and Event reasons. The same constants are used as the reason of
@@ -70,6 +74,11 @@ const (
 	ReasonRetained = "Retained"
 	// ReasonDeleted: the region was deleted with deletionPolicy Delete.
 	ReasonDeleted = "Deleted"
+
+	// ReasonPeersFound: every region in spec.peers exists.
+	ReasonPeersFound = "PeersFound"
+	// ReasonPeersMissing: a region in spec.peers does not exist.
+	ReasonPeersMissing = "PeersMissing"
 )
 
 // Labels, annotations and finalizers the operator sets.

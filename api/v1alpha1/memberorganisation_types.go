@@ -174,6 +174,14 @@ type DSPTAssessment struct {
 
 // ConnectorSpec configures how an organisation's records reach the region.
 // +kubebuilder:validation:XValidation:rule="self.mode != 'Pull' || has(self.schedule)",message="spec.connector.schedule: required when mode is Pull"
+// The endpoint's rules are checked here, on the object, so that the API
+// server's refusal names spec.connector.endpoint without repeating its value,
+// which may hold a password or token.
+// +kubebuilder:validation:XValidation:rule="isURL(self.endpoint) && url(self.endpoint).getScheme() == 'https'",message="must be an https URL",fieldPath=".endpoint"
+// +kubebuilder:validation:XValidation:rule="!isURL(self.endpoint) || size(url(self.endpoint).getHost()) > 0",message="an https URL must name a host",fieldPath=".endpoint"
+// +kubebuilder:validation:XValidation:rule="!self.endpoint.matches('^[^/?#]*//[^/?#]*@')",message="must not carry a user name or password (userinfo): put credentials in credentialsSecretRef",fieldPath=".endpoint"
+// +kubebuilder:validation:XValidation:rule="!self.endpoint.contains('?')",message="must not carry a query: tokens and parameters belong in credentialsSecretRef, not the URL",fieldPath=".endpoint"
+// +kubebuilder:validation:XValidation:rule="!self.endpoint.contains('#')",message="must not carry a fragment",fieldPath=".endpoint"
 type ConnectorSpec struct {
 	// Kind is the protocol of the organisation's system.
 	// +required
@@ -181,7 +189,12 @@ type ConnectorSpec struct {
 
 	// Endpoint is the HTTPS base URL of the organisation's system.
 	// +kubebuilder:validation:MaxLength=2048
-	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() == 'https'",message="must be an https URL"
+	// It carries no credentials: a user name or password (userinfo), a
+	// query or a fragment is refused, because the endpoint is copied into
+	// the connector's ConfigMap in plain text. Credentials belong in
+	// credentialsSecretRef.
+	// The rules are on ConnectorSpec, so that a refusal never repeats the
+	// value.
 	// +required
 	Endpoint string `json:"endpoint"`
 
@@ -212,8 +225,11 @@ type ConnectorSpec struct {
 	// +optional
 	Schedule string `json:"schedule,omitempty"`
 
-	// Image overrides the connector image.
+	// Image overrides the connector image. It must be an image reference
+	// as registries and the kubelet parse it (lower-case repository, valid
+	// tag or digest).
 	// +kubebuilder:validation:MaxLength=512
+	// +kubebuilder:validation:XValidation:rule="self.matches('^((?:(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:[.](?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*|[[](?:[a-fA-F0-9:]+)[]])(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*)*)(?::([a-zA-Z0-9_][a-zA-Z0-9_.-]{0,127}))?(?:@([A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*[:][0-9a-fA-F]{32,}))?$')",message="must be an image reference such as registry.example/name:tag or name@sha256:<64 hex digits> (lower-case repository, no spaces)"
 	// +optional
 	Image string `json:"image,omitempty"`
 }

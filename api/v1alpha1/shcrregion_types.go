@@ -80,7 +80,11 @@ type ShCRRegionSpec struct {
 	// region. They are bound to a Role in the region namespace that can edit
 	// MemberOrganisations, DataSharingAgreements and AccessPolicies and read
 	// the region's workloads, and nothing more.
+	// Each is an RBAC subject of kind User or Group (apiGroup
+	// rbac.authorization.k8s.io) or ServiceAccount (with its namespace).
 	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:XValidation:rule="self.kind in ['User', 'Group', 'ServiceAccount']",message="kind must be User, Group or ServiceAccount"
+	// +kubebuilder:validation:items:XValidation:rule="self.kind != 'ServiceAccount' || (has(self.__namespace__) && self.__namespace__ != '')",message="namespace is required for a ServiceAccount"
 	// +listType=atomic
 	// +optional
 	Admins []rbacv1.Subject `json:"admins,omitempty"`
@@ -123,7 +127,9 @@ type ShCRRegionSpec struct {
 // StatefulSet with one volume per replica.
 type RecordServiceSpec struct {
 	// Image is the record service container image: a FHIR R4 server such as
-	// HAPI FHIR.
+	// HAPI FHIR. It must be an image reference as
+	// registries and the kubelet parse it.
+	// +kubebuilder:validation:XValidation:rule="self.matches('^((?:(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:[.](?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*|[[](?:[a-fA-F0-9:]+)[]])(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*)*)(?::([a-zA-Z0-9_][a-zA-Z0-9_.-]{0,127}))?(?:@([A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*[:][0-9a-fA-F]{32,}))?$')",message="must be an image reference such as registry.example/name:tag or name@sha256:<64 hex digits> (lower-case repository, no spaces)"
 	// +kubebuilder:default="hapiproject/hapi:v8.0.0"
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=512
@@ -156,8 +162,9 @@ type RecordServiceSpec struct {
 
 // StorageSpec sizes a persistent volume.
 type StorageSpec struct {
-	// Size of each volume.
+	// Size of each volume; greater than zero.
 	// +kubebuilder:default="10Gi"
+	// +kubebuilder:validation:XValidation:rule="!isQuantity(string(self)) || quantity(string(self)).isGreaterThan(quantity('0'))",message="must be greater than zero"
 	// +optional
 	Size resource.Quantity `json:"size,omitzero"`
 
@@ -194,7 +201,9 @@ type DatabaseSpec struct {
 
 // GatewaySpec configures the region's record gateway.
 type GatewaySpec struct {
-	// Image is the gateway container image.
+	// Image is the gateway container image. It must be an image reference as
+	// registries and the kubelet parse it.
+	// +kubebuilder:validation:XValidation:rule="self.matches('^((?:(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:[.](?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*|[[](?:[a-fA-F0-9:]+)[]])(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*)*)(?::([a-zA-Z0-9_][a-zA-Z0-9_.-]{0,127}))?(?:@([A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*[:][0-9a-fA-F]{32,}))?$')",message="must be an image reference such as registry.example/name:tag or name@sha256:<64 hex digits> (lower-case repository, no spaces)"
 	// +kubebuilder:default="ghcr.io/shcr-io/shcr-gateway:v0.1.0"
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=512
@@ -361,17 +370,20 @@ type QuotaSpec struct {
 	// doubled, their limit).
 	// +kubebuilder:default="8"
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="!isQuantity(string(self)) || quantity(string(self)).isGreaterThan(quantity('0'))",message="must be greater than zero: a quota of zero or less stops every workload"
 	CPU resource.Quantity `json:"cpu,omitzero"`
 
 	// Memory is the total memory the namespace's containers may request and
 	// be limited to.
 	// +kubebuilder:default="16Gi"
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="!isQuantity(string(self)) || quantity(string(self)).isGreaterThan(quantity('0'))",message="must be greater than zero: a quota of zero or less stops every workload"
 	Memory resource.Quantity `json:"memory,omitzero"`
 
 	// Storage is the total storage the namespace's volume claims may request.
 	// +kubebuilder:default="200Gi"
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="!isQuantity(string(self)) || quantity(string(self)).isGreaterThan(quantity('0'))",message="must be greater than zero: a quota of zero or less stops every workload"
 	Storage resource.Quantity `json:"storage,omitzero"`
 
 	// Pods is the most pods the namespace may run.

@@ -76,6 +76,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 			"spec.odsCode %s is already a member %s: ODS codes are unique across the cluster", member.Spec.ODSCode, holder))
 		return ctrl.Result{}, reconcile.TerminalError(errors.New("duplicate ODS code"))
 	}
+	// A spec the CRD's rules would refuse today (stored before they existed,
+	// or with them bypassed) admits nothing and writes no connector: its
+	// endpoint may carry credentials.
+	if errs := shcrv1alpha1.ValidateMember(member); len(errs) > 0 {
+		r.refuse(ctx, member, shcrv1alpha1.ReasonInvalidSpec, errs.ToAggregate().Error())
+		return ctrl.Result{}, reconcile.TerminalError(errs.ToAggregate())
+	}
 
 	now := r.Now()
 	admission := governance.Admit(member, now)

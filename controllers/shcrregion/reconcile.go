@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -85,7 +86,36 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		r.reconcileGateway,
 		r.reconcilePolicyBundle,
 		r.reconcileCounts,
+		r.reconcilePeers,
 	)
+}
+
+// reconcilePeers says whether every region in spec.peers exists. A region
+// being deleted counts as missing. With no peers there is no condition.
+func (r *Reconciler) reconcilePeers(ctx context.Context, region *shcrv1alpha1.ShCRRegion) (ctrl.Result, error) {
+	if len(region.Spec.Peers) == 0 {
+		meta.RemoveStatusCondition(&region.Status.Conditions, shcrv1alpha1.ConditionPeersFound)
+		return ctrl.Result{}, nil
+	}
+	var missing []string
+	for _, name := range region.Spec.Peers {
+		peer := &shcrv1alpha1.ShCRRegion{}
+		err := r.Client.Get(ctx, client.ObjectKey{Name: name}, peer)
+		if client.IgnoreNotFound(err) != nil {
+			return ctrl.Result{}, err
+		}
+		if err != nil || !peer.DeletionTimestamp.IsZero() {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		setCondition(region, shcrv1alpha1.ConditionPeersFound, metav1.ConditionFalse, shcrv1alpha1.ReasonPeersMissing,
+			fmt.Sprintf("spec.peers: no ShCRRegion named %s exists; nothing is shared with a peer that does not exist", strings.Join(missing, ", ")))
+		return ctrl.Result{}, nil
+	}
+	setCondition(region, shcrv1alpha1.ConditionPeersFound, metav1.ConditionTrue, shcrv1alpha1.ReasonPeersFound,
+		fmt.Sprintf("every peer region exists: %s", strings.Join(region.Spec.Peers, ", ")))
+	return ctrl.Result{}, nil
 }
 
 // runPhases runs every phase, joins their errors and keeps the soonest requeue.

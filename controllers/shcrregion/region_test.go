@@ -499,3 +499,76 @@ func mustGet(t *testing.T, key client.ObjectKey, obj client.Object) {
 		t.Fatalf("getting %T %s: %v", obj, key, err)
 	}
 }
+
+// What the CRD's rules let through but a child (or the kubelet) would refuse
+// stalls the region naming its own field, before anything is created: a
+// digest the image grammar allows in form but not in length, and an admin
+// user of another API group.
+func TestUnparseableImagesAndSubjectsStallTheRegionBeforeAnythingIsCreated(t *testing.T) {
+	cases := []struct {
+		region string
+		mod    func(*shcrv1alpha1.ShCRRegion)
+		field  string
+	}{
+		{"badimage-rs", func(r *shcrv1alpha1.ShCRRegion) {
+			r.Spec.RecordService.Image = "hapiproject/hapi@sha256:" + strings.Repeat("a", 40)
+		}, "spec.recordService.image"},
+		{"badimage-gw", func(r *shcrv1alpha1.ShCRRegion) {
+			r.Spec.Gateway.Image = "ghcr.io/shcr-io/shcr-gateway@sha512:" + strings.Repeat("b", 64)
+		}, "spec.gateway.image"},
+		{"badsubject", func(r *shcrv1alpha1.ShCRRegion) {
+			r.Spec.Admins = []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: "example.org", Name: "someone"}}
+		}, "spec.admins[0].apiGroup"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.region, func(t *testing.T) {
+			createRegion(t, newRegion(tc.region, tc.mod))
+			waitFor(t, "InvalidSpec", conditionIs(t, tc.region, shcrv1alpha1.ConditionReady, metav1.ConditionFalse, shcrv1alpha1.ReasonInvalidSpec))
+			r := getRegion(t, tc.region)
+			if c := meta.FindStatusCondition(r.Status.Conditions, shcrv1alpha1.ConditionReady); !strings.Contains(c.Message, tc.field) {
+				t.Errorf("the message should name %s, got %q", tc.field, c.Message)
+			}
+			if s := meta.FindStatusCondition(r.Status.Conditions, shcrv1alpha1.ConditionStalled); s == nil || s.Status != metav1.ConditionTrue {
+				t.Errorf("an invalid spec must be Stalled, got %v", s)
+			}
+			ns := &corev1.Namespace{}
+			if err := k8sClient.Get(suiteCtx, client.ObjectKey{Name: shcrv1alpha1.NamespaceFor(tc.region)}, ns); !apierrors.IsNotFound(err) {
+				t.Errorf("an invalid region must create nothing, namespace: %v", err)
+			}
+		})
+	}
+}
+
+// A peer that does not exist is reported, and the report follows the peer
+// region as it appears and goes away.
+func TestPeersThatDoNotExistAreReported(t *testing.T) {
+	createRegion(t, newRegion("peering", func(r *shcrv1alpha1.ShCRRegion) { r.Spec.Peers = []string{"peer-later", "peer-never"} }))
+	waitFor(t, "PeersFound=False", conditionIs(t, "peering", shcrv1alpha1.ConditionPeersFound, metav1.ConditionFalse, shcrv1alpha1.ReasonPeersMissing))
+	c := meta.FindStatusCondition(getRegion(t, "peering").Status.Conditions, shcrv1alpha1.ConditionPeersFound)
+	if !strings.Contains(c.Message, "spec.peers") || !strings.Contains(c.Message, "peer-later, peer-never") {
+		t.Errorf("the message should name the field and both missing peers, got %q", c.Message)
+	}
+
+	later := createRegion(t, newRegion("peer-later"))
+	waitFor(t, "only peer-never missing", func() (bool, string) {
+		c := meta.FindStatusCondition(getRegion(t, "peering").Status.Conditions, shcrv1alpha1.ConditionPeersFound)
+		if c == nil || c.Status != metav1.ConditionFalse || strings.Contains(c.Message, "peer-later") || !strings.Contains(c.Message, "peer-never") {
+			return false, fmt.Sprintf("%v", c)
+		}
+		return true, ""
+	})
+	never := createRegion(t, newRegion("peer-never"))
+	waitFor(t, "PeersFound=True", conditionIs(t, "peering", shcrv1alpha1.ConditionPeersFound, metav1.ConditionTrue, shcrv1alpha1.ReasonPeersFound))
+
+	if err := k8sClient.Delete(suiteCtx, later); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "PeersFound=False after the peer's deletion", func() (bool, string) {
+		c := meta.FindStatusCondition(getRegion(t, "peering").Status.Conditions, shcrv1alpha1.ConditionPeersFound)
+		if c == nil || c.Status != metav1.ConditionFalse || !strings.Contains(c.Message, "peer-later") {
+			return false, fmt.Sprintf("%v", c)
+		}
+		return true, ""
+	})
+	_ = k8sClient.Delete(suiteCtx, never)
+}

@@ -7,6 +7,7 @@ package shcrregion
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,6 +18,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	ctrl "sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
 )
 
 // DefaultCoalesce is how long the region waits after a change to one of its
@@ -74,5 +77,31 @@ func deletionPredicate() predicate.Predicate {
 		UpdateFunc: func(e event.UpdateEvent) bool {
 			return e.ObjectOld.GetDeletionTimestamp().IsZero() && !e.ObjectNew.GetDeletionTimestamp().IsZero()
 		},
+	}
+}
+
+// regionsPeeringWith maps a region to the regions that list it in spec.peers.
+func (r *Reconciler) regionsPeeringWith(ctx context.Context, obj client.Object) []ctrl.Request {
+	regions := &shcrv1alpha1.ShCRRegionList{}
+	if err := r.Client.List(ctx, regions); err != nil {
+		return nil
+	}
+	var out []ctrl.Request
+	for _, other := range regions.Items {
+		if slices.Contains(other.Spec.Peers, obj.GetName()) {
+			out = append(out, ctrl.Request{NamespacedName: types.NamespacedName{Name: other.Name}})
+		}
+	}
+	return out
+}
+
+// peerPresenceChanged passes a region's creation and deletion, and the update
+// that marks it for deletion: what changes whether it exists as a peer.
+func peerPresenceChanged() predicate.Predicate {
+	return predicate.Funcs{
+		CreateFunc:  func(event.CreateEvent) bool { return true },
+		DeleteFunc:  func(event.DeleteEvent) bool { return true },
+		UpdateFunc:  deletionPredicate().Update,
+		GenericFunc: func(event.GenericEvent) bool { return false },
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -104,20 +105,49 @@ func NewManager(cfg *rest.Config, opts ctrl.Options) (ctrl.Manager, error) {
 // ShCRRegion owns.
 var ErrNotRegionNamespace = errors.New("not a region namespace")
 
-// RegionOf returns the region that owns a namespace, read from the cache: a
-// region namespace carries the operator's managed-by label and the region
-// label. Any other namespace gives ErrNotRegionNamespace.
+// RegionOf returns the region that owns a namespace, read from the cache. A
+// namespace is a region's only if the region owns it: it is named
+// shcr-<region>, carries the operator's managed-by label and the region
+// label, its controller reference is that ShCRRegion (by UID), and the
+// region's status.namespace names it. Labels alone, which anyone who can
+// create a namespace can set, do not make a region namespace. Any other
+// namespace gives ErrNotRegionNamespace.
 func RegionOf(ctx context.Context, c client.Reader, namespace string) (string, error) {
+	notRegion := fmt.Errorf("namespace %s: %w", namespace, ErrNotRegionNamespace)
 	ns := &corev1.Namespace{}
 	if err := c.Get(ctx, client.ObjectKey{Name: namespace}, ns); err != nil {
 		if apierrors.IsNotFound(err) {
-			return "", fmt.Errorf("namespace %s: %w", namespace, ErrNotRegionNamespace)
+			return "", notRegion
 		}
 		return "", err
 	}
 	region := ns.Labels[shcrv1alpha1.LabelRegion]
-	if region == "" || ns.Labels[specs.LabelManagedBy] != specs.ManagedBy || ns.Labels[shcrv1alpha1.LabelRetained] == "true" {
-		return "", fmt.Errorf("namespace %s: %w", namespace, ErrNotRegionNamespace)
+	if region == "" || ns.Labels[specs.LabelManagedBy] != specs.ManagedBy || ns.Labels[shcrv1alpha1.LabelRetained] == "true" ||
+		namespace != shcrv1alpha1.NamespaceFor(region) {
+		return "", notRegion
+	}
+	owner := metav1.GetControllerOf(ns)
+	if owner == nil || owner.Kind != "ShCRRegion" || owner.Name != region ||
+		!strings.HasPrefix(owner.APIVersion, shcrv1alpha1.GroupVersion.Group+"/") {
+		return "", notRegion
+	}
+	r := &shcrv1alpha1.ShCRRegion{}
+	if err := c.Get(ctx, client.ObjectKey{Name: region}, r); err != nil {
+		if apierrors.IsNotFound(err) {
+			return "", notRegion
+		}
+		return "", err
+	}
+	if r.UID != owner.UID {
+		return "", notRegion
+	}
+	if r.Status.Namespace == "" {
+		// The region creates its namespace before it records it: not yet
+		// known to be the region's, so retried rather than refused for good.
+		return "", fmt.Errorf("namespace %s: region %s has not yet recorded it in status.namespace", namespace, region)
+	}
+	if r.Status.Namespace != namespace {
+		return "", notRegion
 	}
 	return region, nil
 }

@@ -13,14 +13,17 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
+	"github.com/shcr-io/shcr-operator/internal/specs"
 )
 
 // Every invalid input is refused — by the CRD schema, its CEL rules, the
@@ -32,6 +35,10 @@ func TestInvalidInputsAreRejectedNamingFieldAndRule(t *testing.T) {
 	create(t, outside)
 	createRegion(t, "valid-other")
 	otherRegion := shcrv1alpha1.NamespaceFor("valid-other")
+	// A namespace made by hand with the region's labels.
+	regionLabels := map[string]string{shcrv1alpha1.LabelRegion: s.region, specs.LabelManagedBy: specs.ManagedBy}
+	lookalike := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "lookalike", Labels: regionLabels}}
+	create(t, lookalike)
 
 	newMember := func(mod func(*shcrv1alpha1.MemberOrganisation)) client.Object {
 		m := member(s.ns, "newcomer", "H99001", "GPPractice")
@@ -70,6 +77,46 @@ func TestInvalidInputsAreRejectedNamingFieldAndRule(t *testing.T) {
 		}), []string{"spec.governance.dataProtectionOfficer.email", "should match"}},
 		{"ICO registration malformed", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Spec.Governance.ICORegistration = "12345" }), []string{"spec.governance.icoRegistration", "should match"}},
 		{"connector endpoint not https", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Spec.Connector.Endpoint = "http://fhir.example.nhs.uk" }), []string{"spec.connector.endpoint", "must be an https URL"}},
+		{"connector endpoint with user and password", newMember(func(m *shcrv1alpha1.MemberOrganisation) {
+			m.Spec.Connector.Endpoint = "https://svc:s3cret@fhir.example.nhs.uk/R4"
+		}), []string{"spec.connector.endpoint", "userinfo"}},
+		{"connector endpoint with a user only", newMember(func(m *shcrv1alpha1.MemberOrganisation) {
+			m.Spec.Connector.Endpoint = "https://svc@fhir.example.nhs.uk/R4"
+		}), []string{"spec.connector.endpoint", "userinfo"}},
+		{"connector endpoint with an empty userinfo", newMember(func(m *shcrv1alpha1.MemberOrganisation) {
+			m.Spec.Connector.Endpoint = "https://@fhir.example.nhs.uk/R4"
+		}), []string{"spec.connector.endpoint", "userinfo"}},
+		{"connector endpoint with userinfo and a port", newMember(func(m *shcrv1alpha1.MemberOrganisation) {
+			m.Spec.Connector.Endpoint = "https://a:b@fhir.example.nhs.uk:8443"
+		}), []string{"spec.connector.endpoint", "userinfo"}},
+		{"connector endpoint with a token in the query", newMember(func(m *shcrv1alpha1.MemberOrganisation) {
+			m.Spec.Connector.Endpoint = "https://fhir.example.nhs.uk/R4?access_token=abc"
+		}), []string{"spec.connector.endpoint", "must not carry a query"}},
+		{"connector endpoint with an empty query", newMember(func(m *shcrv1alpha1.MemberOrganisation) {
+			m.Spec.Connector.Endpoint = "https://fhir.example.nhs.uk/R4?"
+		}), []string{"spec.connector.endpoint", "must not carry a query"}},
+		{"connector endpoint with a query and no path", newMember(func(m *shcrv1alpha1.MemberOrganisation) {
+			m.Spec.Connector.Endpoint = "https://fhir.example.nhs.uk?key=abc"
+		}), []string{"spec.connector.endpoint", "must not carry a query"}},
+		{"connector endpoint with a fragment", newMember(func(m *shcrv1alpha1.MemberOrganisation) {
+			m.Spec.Connector.Endpoint = "https://fhir.example.nhs.uk/R4#token=abc"
+		}), []string{"spec.connector.endpoint", "must not carry a fragment"}},
+		{"connector endpoint with an empty fragment", newMember(func(m *shcrv1alpha1.MemberOrganisation) {
+			m.Spec.Connector.Endpoint = "https://fhir.example.nhs.uk/R4#"
+		}), []string{"spec.connector.endpoint", "must not carry a fragment"}},
+		{"connector endpoint without a host", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Spec.Connector.Endpoint = "https:///R4" }), []string{"spec.connector.endpoint", "must name a host"}},
+		{"connector image with a space", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Spec.Connector.Image = "registry.example/connector :v1" }), []string{"spec.connector.image", "must be an image reference"}},
+		{"connector image upper case", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Spec.Connector.Image = "registry.example/Connector:v1" }), []string{"spec.connector.image", "must be an image reference"}},
+		{"connector image digest too short", newMember(func(m *shcrv1alpha1.MemberOrganisation) {
+			m.Spec.Connector.Image = "registry.example/connector@sha256:abc"
+		}), []string{"spec.connector.image", "must be an image reference"}},
+		{"connector image digest not hex", newMember(func(m *shcrv1alpha1.MemberOrganisation) {
+			m.Spec.Connector.Image = "registry.example/connector@sha256:" + strings.Repeat("z", 64)
+		}), []string{"spec.connector.image", "must be an image reference"}},
+		{"connector image empty tag", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Spec.Connector.Image = "registry.example/connector:" }), []string{"spec.connector.image", "must be an image reference"}},
+		{"connector image tag too long", newMember(func(m *shcrv1alpha1.MemberOrganisation) {
+			m.Spec.Connector.Image = "registry.example/connector:" + strings.Repeat("t", 129)
+		}), []string{"spec.connector.image", "must be an image reference"}},
 		{"connector range not a CIDR", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Spec.Connector.NetworkRanges = []string{"10.0.0.1"} }), []string{"spec.connector.networkRanges[0]", "must be a CIDR range"}},
 		{"pull connector without schedule", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Spec.Connector.Schedule = "" }), []string{"spec.connector.schedule: required when mode is Pull"}},
 		{"schedule not a duration", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Spec.Connector.Schedule = "often" }), []string{"spec.connector.schedule", "should match"}},
@@ -77,6 +124,8 @@ func TestInvalidInputsAreRejectedNamingFieldAndRule(t *testing.T) {
 			[]string{"spec.odsCode", "Duplicate value", "already a member of this region, as MemberOrganisation gp", "unique across the cluster"}},
 		{"ODS code already a member of another region", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Namespace, m.Spec.ODSCode = otherRegion, s.gp }),
 			[]string{"spec.odsCode", "Duplicate value", "already a member in another region: ODS codes are unique across the cluster"}},
+		{"member in a hand-made namespace with the region's labels", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Namespace = lookalike.Name }), []string{"metadata.namespace: lookalike is not a region namespace"}},
+		{"policy in a hand-made namespace with the region's labels", newPolicy(func(p *shcrv1alpha1.AccessPolicy) { p.Namespace = lookalike.Name }), []string{"is not a region namespace"}},
 		{"member outside a region namespace", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Namespace = outside.Name }), []string{"metadata.namespace: not-a-region is not a region namespace"}},
 		// DataSharingAgreement
 		{"agreement id malformed", newAgreement(func(a *shcrv1alpha1.DataSharingAgreement) { a.Spec.AgreementID = "has space" }), []string{"spec.agreementId", "should match"}},
@@ -340,4 +389,55 @@ func createWithWarnings(t *testing.T, obj client.Object) []string {
 		t.Fatal(err)
 	}
 	return collector.texts
+}
+
+// A namespace that passes the admission policy (the region's name and
+// labels, perhaps a controller reference naming a ShCRRegion) but that no existing
+// region owns by UID and records in status.namespace admits nobody: the
+// reconciler refuses the organisation and writes no connector.
+func TestOrganisationInANamespaceNoRegionOwnsIsNotAdmitted(t *testing.T) {
+	s := newScenario(t, "owner", "Q")
+	live := &shcrv1alpha1.ShCRRegion{}
+	if err := k8s.Get(ctx, client.ObjectKey{Name: s.region}, live); err != nil {
+		t.Fatal(err)
+	}
+	create(t, &shcrv1alpha1.ShCRRegion{ObjectMeta: metav1.ObjectMeta{Name: "pausedowner"},
+		Spec: shcrv1alpha1.ShCRRegionSpec{DisplayName: "Paused", Paused: true}})
+	forged := func(name, region string, uid types.UID) *corev1.Namespace {
+		return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name,
+			Labels:          map[string]string{shcrv1alpha1.LabelRegion: region, specs.LabelManagedBy: specs.ManagedBy},
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: shcrv1alpha1.GroupVersion.String(), Kind: "ShCRRegion", Name: region, UID: uid, Controller: new(true)}}}}
+	}
+	for i, tc := range []struct {
+		name string
+		ns   *corev1.Namespace
+	}{
+		{"labels and name but no owner", &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: shcrv1alpha1.NamespaceFor("unowned"),
+			Labels: map[string]string{shcrv1alpha1.LabelRegion: "unowned", specs.LabelManagedBy: specs.ManagedBy}}}},
+		{"a region that does not exist", forged(shcrv1alpha1.NamespaceFor("phantom"), "phantom", "0b0e0c0d-0000-4000-8000-000000000002")},
+		// A paused region has not made its namespace; this one names the
+		// region but with another region's UID.
+		{"an existing region's name with another UID", forged(shcrv1alpha1.NamespaceFor("pausedowner"), "pausedowner", live.UID)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			create(t, tc.ns)
+			m := member(tc.ns.Name, "stray", fmt.Sprintf("Q9900%d", i), "GPPractice")
+			create(t, m)
+			waitFor(t, "the stray member refused", func() (bool, string) {
+				got := &shcrv1alpha1.MemberOrganisation{}
+				if err := k8s.Get(ctx, client.ObjectKeyFromObject(m), got); err != nil {
+					return false, err.Error()
+				}
+				c := meta.FindStatusCondition(got.Status.Conditions, shcrv1alpha1.ConditionAdmitted)
+				if c == nil || c.Status != metav1.ConditionFalse || c.Reason != shcrv1alpha1.ReasonNotInRegion {
+					return false, fmt.Sprintf("%v", c)
+				}
+				return true, ""
+			})
+			cm := &corev1.ConfigMap{}
+			if err := k8s.Get(ctx, client.ObjectKey{Namespace: tc.ns.Name, Name: specs.ConnectorName(m)}, cm); !apierrors.IsNotFound(err) {
+				t.Errorf("a connector was configured outside every region (err %v)", err)
+			}
+		})
+	}
 }
