@@ -46,9 +46,9 @@ func TestInvalidRegionsAreRejectedNamingTheField(t *testing.T) {
 		want   []string
 	}{
 		{"name too long for the namespace", strings.Repeat("a", 59), nil,
-			[]string{"metadata.name: at most 58 characters"}},
+			[]string{"metadata.name: Too long: may not be more than 58"}},
 		{"name not a DNS label", "thames.valley", nil,
-			[]string{"metadata.name: must be a DNS label"}},
+			[]string{"metadata.name", "should match", "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"}},
 		{"displayName missing", "v-nodisplay", func(u *unstructured.Unstructured) {
 			unstructured.RemoveNestedField(u.Object, "spec", "displayName")
 		}, []string{"spec.displayName", "Required"}},

@@ -304,7 +304,7 @@ func withField(t *testing.T, obj client.Object, value any, path ...string) clien
 // A policy naming an agreement the region does not hold says "not found";
 // one whose agreement exists with no Active version says so instead.
 func TestPolicyForAMissingAgreementSaysNotFound(t *testing.T) {
-	s := newScenario(t, "nosuch", "W")
+	s := newScenario(t, "nosuch", "Y")
 	create(t, accessPolicy(s.ns, "orphan", "NO-SUCH-DSA", []string{"R8000"}, nil, shcrv1alpha1.CategoryMedications))
 	create(t, agreement(s.ns, "unsigned", "UNSIGNED-DSA", 1, allButPreferences, time.Now(), time.Now().AddDate(1, 0, 0), s.gp, s.trust))
 	create(t, accessPolicy(s.ns, "waiting", "UNSIGNED-DSA", []string{"R8000"}, nil, shcrv1alpha1.CategoryMedications))
