@@ -20,8 +20,10 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -112,13 +114,14 @@ func StartOperator(root string, opts ...Option) (*Operator, error) {
 	mgr, err := kube.NewManager(managerCfg, ctrl.Options{
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
-		WebhookServer:          webhook.NewServer(webhook.Options{Host: wio.LocalServingHost, Port: wio.LocalServingPort, CertDir: wio.LocalServingCertDir}),
+		// Tests start one operator after another in one process.
+		Controller:    config.Controller{SkipNameValidation: ptr.To(true)},
+		WebhookServer: webhook.NewServer(webhook.Options{Host: wio.LocalServingHost, Port: wio.LocalServingPort, CertDir: wio.LocalServingCertDir}),
 	})
 	if err != nil {
 		return nil, op.stopWith(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	op.cancel = cancel
 	if err := manager.Setup(ctx, mgr, manager.Options{
 		WrapClient: func(c client.Client) client.Client {
 			if o.faults > 0 {
@@ -128,8 +131,11 @@ func StartOperator(root string, opts ...Option) (*Operator, error) {
 		},
 		Webhooks: !o.noWebhooks, ConnectorStatusURL: o.connectorStatusURL,
 	}); err != nil {
-		return nil, op.stopWith(err)
+		// The manager never started: stop the cluster only.
+		cancel()
+		return nil, errors.Join(fmt.Errorf("setting up the operator: %w", err), op.Cluster.Stop())
 	}
+	op.cancel = cancel
 	go func() {
 		defer close(op.done)
 		if err := mgr.Start(ctx); err != nil {
