@@ -54,18 +54,7 @@ func TestMatrixOfTheSamples(t *testing.T) {
 		err := plugintest.Client().Get(context.Background(), client.ObjectKey{Namespace: "shcr-thames-valley", Name: "tvs-direct-care-v1"}, a)
 		return err == nil && a.Status.Phase == shcrv1alpha1.PhaseActive, fmt.Sprint(err, a.Status.Phase)
 	})
-	var m = matrix(t, "--region", "thames-valley")
-	plugintest.WaitFor(t, "both sample policies in the bundle", func() (bool, string) {
-		m = matrix(t, "--region", "thames-valley")
-		i := -1
-		for j, c := range m.Cells {
-			if c.Organisation == "OXCC1" && c.Role == "R8003" && c.Category == "CarePlans" {
-				i = j
-			}
-		}
-		return i >= 0 && m.Cells[i].Allowed, "council care staff not yet granted"
-	})
-	for _, tc := range []struct {
+	cases := []struct {
 		org, role, category, policy string
 		allowed                     bool
 	}{
@@ -74,7 +63,29 @@ func TestMatrixOfTheSamples(t *testing.T) {
 		{"OXCC1", "R8003", "CarePlans", "shcr-thames-valley/social-care-staff", true},
 		{"OXCC1", "R8003", "TestResults", "", false},
 		{"RTH", "R8000", "Preferences", "", false},
-	} {
+	}
+	// Each member is admitted by its own reconcile, so the bundle reaches
+	// its final shape in steps: wait until every granted cell is granted.
+	var m = matrix(t, "--region", "thames-valley")
+	plugintest.WaitFor(t, "every sample member and policy in the bundle", func() (bool, string) {
+		m = matrix(t, "--region", "thames-valley")
+		for _, tc := range cases {
+			if !tc.allowed {
+				continue
+			}
+			granted := false
+			for _, c := range m.Cells {
+				if c.Organisation == tc.org && c.Role == tc.role && c.Category == tc.category {
+					granted = c.Allowed
+				}
+			}
+			if !granted {
+				return false, tc.org + " " + tc.role + " " + tc.category + " not yet granted"
+			}
+		}
+		return true, ""
+	})
+	for _, tc := range cases {
 		c := cell(t, m, tc.org, tc.role, tc.category)
 		if c.Allowed != tc.allowed {
 			t.Errorf("%s %s %s: allowed=%v, want %v (%+v)", tc.org, tc.role, tc.category, c.Allowed, tc.allowed, c)
