@@ -105,6 +105,11 @@ func NewManager(cfg *rest.Config, opts ctrl.Options) (ctrl.Manager, error) {
 // ShCRRegion owns.
 var ErrNotRegionNamespace = errors.New("not a region namespace")
 
+// ErrNamespaceNotRecorded is returned by RegionOf for a namespace its
+// region owns but has not yet recorded in status.namespace: a moment after
+// the region created it, so worth a retry rather than a refusal for good.
+var ErrNamespaceNotRecorded = errors.New("not yet recorded in the region's status")
+
 // RegionOf returns the region that owns a namespace, read from the cache. A
 // namespace is a region's only if the region owns it: it is named
 // shcr-<region>, carries the operator's managed-by label and the region
@@ -144,7 +149,7 @@ func RegionOf(ctx context.Context, c client.Reader, namespace string) (string, e
 	if r.Status.Namespace == "" {
 		// The region creates its namespace before it records it: not yet
 		// known to be the region's, so retried rather than refused for good.
-		return "", fmt.Errorf("namespace %s: region %s has not yet recorded it in status.namespace", namespace, region)
+		return "", fmt.Errorf("namespace %s of region %s: %w", namespace, region, ErrNamespaceNotRecorded)
 	}
 	if r.Status.Namespace != namespace {
 		return "", notRegion

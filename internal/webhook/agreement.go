@@ -41,6 +41,14 @@ func (v *agreementValidator) validate(ctx context.Context, old, a *shcrv1alpha1.
 	if err != nil {
 		return apierrors.NewInternalError(err)
 	}
+	var oldSpec any
+	if old != nil {
+		oldSpec = &old.Spec
+	}
+	nsErrs, err := ownedNamespace(ctx, v.client, a.Namespace, oldSpec, &a.Spec)
+	if err != nil {
+		return err
+	}
 	members := &shcrv1alpha1.MemberOrganisationList{}
 	if err := v.client.List(ctx, members, client.InNamespace(a.Namespace)); err != nil {
 		return apierrors.NewInternalError(err)
@@ -60,7 +68,7 @@ func (v *agreementValidator) validate(ctx context.Context, old, a *shcrv1alpha1.
 		}
 		peerMembers = list.Items
 	}
-	errs := PartiesAreMembers(a, members.Items, peerMembers, peer)
+	errs := append(nsErrs, PartiesAreMembers(a, members.Items, peerMembers, peer)...)
 	var oldApprovals []shcrv1alpha1.Approval
 	if old != nil {
 		oldApprovals = old.Spec.Approvals

@@ -25,18 +25,27 @@ import (
 type policyValidator struct{ client client.Reader }
 
 func (v *policyValidator) ValidateCreate(ctx context.Context, p *shcrv1alpha1.AccessPolicy) (admission.Warnings, error) {
-	return v.validate(ctx, p)
+	return v.validate(ctx, nil, p)
 }
 
-func (v *policyValidator) ValidateUpdate(ctx context.Context, _, p *shcrv1alpha1.AccessPolicy) (admission.Warnings, error) {
-	return v.validate(ctx, p)
+func (v *policyValidator) ValidateUpdate(ctx context.Context, old, p *shcrv1alpha1.AccessPolicy) (admission.Warnings, error) {
+	return v.validate(ctx, &old.Spec, p)
 }
 
 func (v *policyValidator) ValidateDelete(context.Context, *shcrv1alpha1.AccessPolicy) (admission.Warnings, error) {
 	return nil, nil
 }
 
-func (v *policyValidator) validate(ctx context.Context, p *shcrv1alpha1.AccessPolicy) (admission.Warnings, error) {
+func (v *policyValidator) validate(ctx context.Context, oldSpec *shcrv1alpha1.AccessPolicySpec, p *shcrv1alpha1.AccessPolicy) (admission.Warnings, error) {
+	var old any
+	if oldSpec != nil {
+		old = oldSpec
+	}
+	if errs, err := ownedNamespace(ctx, v.client, p.Namespace, old, &p.Spec); err != nil {
+		return nil, err
+	} else if len(errs) > 0 {
+		return nil, invalid("AccessPolicy", p.Name, errs)
+	}
 	versions := &shcrv1alpha1.DataSharingAgreementList{}
 	if err := v.client.List(ctx, versions, client.InNamespace(p.Namespace),
 		client.MatchingFields{index.AgreementID: p.Spec.AgreementID}); err != nil {

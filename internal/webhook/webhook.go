@@ -4,12 +4,15 @@ SPDX-License-Identifier: Apache-2.0
 */
 
 // Package webhook holds the admission webhooks for the rules that span
-// objects: ODS codes unique across the cluster, agreement parties that are
+// objects: organisations, agreements and policies only in namespaces a
+// region owns, region and member specs the reconcilers would refuse, ODS
+// codes unique across the cluster, agreement parties that are
 // members, policies within their agreement, no reference across regions but
 // through a cross-region agreement, and the stamping of who recorded each
-// approval. The webhooks only see region namespaces (namespaceSelector), so
-// an operator outage never blocks anything else; the reconcilers apply the
-// same rules again, so the operator stays correct without them.
+// approval. The namespaced webhooks only see region namespaces
+// (namespaceSelector), and the cluster-scoped region's webhook ignores an
+// outage, so an operator outage never blocks anything else; the reconcilers
+// apply the same rules again, so the operator stays correct without them.
 package webhook
 
 import (
@@ -31,6 +34,10 @@ import (
 // already be registered.
 func Setup(mgr ctrl.Manager) error {
 	c := mgr.GetClient()
+	if err := ctrl.NewWebhookManagedBy(mgr, &shcrv1alpha1.ShCRRegion{}).
+		WithValidator(regionValidator{}).Complete(); err != nil {
+		return err
+	}
 	if err := ctrl.NewWebhookManagedBy(mgr, &shcrv1alpha1.MemberOrganisation{}).
 		WithValidator(&memberValidator{client: c}).Complete(); err != nil {
 		return err
@@ -60,23 +67,37 @@ func invalid(kind, name string, errs field.ErrorList) error {
 type memberValidator struct{ client client.Reader }
 
 func (v *memberValidator) ValidateCreate(ctx context.Context, m *shcrv1alpha1.MemberOrganisation) (admission.Warnings, error) {
-	return nil, v.validate(ctx, m)
+	return nil, v.validate(ctx, nil, m)
 }
 
-func (v *memberValidator) ValidateUpdate(ctx context.Context, _, m *shcrv1alpha1.MemberOrganisation) (admission.Warnings, error) {
-	return nil, v.validate(ctx, m)
+func (v *memberValidator) ValidateUpdate(ctx context.Context, old, m *shcrv1alpha1.MemberOrganisation) (admission.Warnings, error) {
+	return nil, v.validate(ctx, &old.Spec, m)
 }
 
 func (v *memberValidator) ValidateDelete(context.Context, *shcrv1alpha1.MemberOrganisation) (admission.Warnings, error) {
 	return nil, nil
 }
 
-func (v *memberValidator) validate(ctx context.Context, m *shcrv1alpha1.MemberOrganisation) error {
+// validate applies the rules the CRD's schema cannot: the namespace is one
+// a region owns, the ODS code is unique, and the spec passes the same
+// checks the reconciler makes (image references parsed with the registry
+// grammar, endpoints without credentials). oldSpec is nil on create.
+func (v *memberValidator) validate(ctx context.Context, oldSpec *shcrv1alpha1.MemberOrganisationSpec, m *shcrv1alpha1.MemberOrganisation) error {
+	var old any
+	if oldSpec != nil {
+		old = oldSpec
+	}
+	errs, err := ownedNamespace(ctx, v.client, m.Namespace, old, &m.Spec)
+	if err != nil {
+		return err
+	}
 	same := &shcrv1alpha1.MemberOrganisationList{}
 	if err := v.client.List(ctx, same, client.MatchingFields{index.MemberODSCode: m.Spec.ODSCode}); err != nil {
 		return apierrors.NewInternalError(err)
 	}
-	return invalid("MemberOrganisation", m.Name, UniqueODSCode(m, same.Items))
+	errs = append(errs, UniqueODSCode(m, same.Items)...)
+	errs = append(errs, shcrv1alpha1.ValidateMember(m)...)
+	return invalid("MemberOrganisation", m.Name, errs)
 }
 
 // holderIn describes the holder of an ODS code to someone working in

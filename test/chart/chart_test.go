@@ -20,6 +20,7 @@ import (
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
@@ -307,7 +308,9 @@ type hook struct{ name, path, resource string }
 
 // checkWebhooksMatchMarkers compares the rendered webhooks with the ones
 // controller-gen generates from the markers: same names, paths and
-// resources, each scoped to region namespaces.
+// resources, each namespaced one scoped to region namespaces and the
+// cluster-scoped region's one failing open (Ignore), so that an operator
+// outage blocks nothing outside the regions' namespaces.
 func checkWebhooksMatchMarkers(t *testing.T, objs []*unstructured.Unstructured) {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(root, "config", "webhook", "manifests.yaml"))
@@ -324,8 +327,12 @@ func checkWebhooksMatchMarkers(t *testing.T, objs []*unstructured.Unstructured) 
 func hooks(t *testing.T, objs []*unstructured.Unstructured) []hook {
 	t.Helper()
 	var out []hook
-	add := func(name string, cc admissionv1.WebhookClientConfig, sel any, rules []admissionv1.RuleWithOperations) {
-		if sel == nil {
+	add := func(name string, cc admissionv1.WebhookClientConfig, sel *metav1.LabelSelector, policy *admissionv1.FailurePolicyType, rules []admissionv1.RuleWithOperations) {
+		if rules[0].Resources[0] == "shcrregions" {
+			if policy == nil || *policy != admissionv1.Ignore {
+				t.Errorf("webhook %s for cluster-scoped regions must fail open (Ignore), has %v", name, policy)
+			}
+		} else if sel == nil {
 			t.Errorf("webhook %s has no namespaceSelector", name)
 		}
 		path := ""
@@ -336,12 +343,12 @@ func hooks(t *testing.T, objs []*unstructured.Unstructured) []hook {
 	}
 	for _, o := range ofKind(objs, "ValidatingWebhookConfiguration") {
 		for _, w := range convert[admissionv1.ValidatingWebhookConfiguration](t, o).Webhooks {
-			add(w.Name, w.ClientConfig, w.NamespaceSelector, w.Rules)
+			add(w.Name, w.ClientConfig, w.NamespaceSelector, w.FailurePolicy, w.Rules)
 		}
 	}
 	for _, o := range ofKind(objs, "MutatingWebhookConfiguration") {
 		for _, w := range convert[admissionv1.MutatingWebhookConfiguration](t, o).Webhooks {
-			add(w.Name, w.ClientConfig, w.NamespaceSelector, w.Rules)
+			add(w.Name, w.ClientConfig, w.NamespaceSelector, w.FailurePolicy, w.Rules)
 		}
 	}
 	slices.SortFunc(out, func(a, b hook) int { return strings.Compare(a.name, b.name) })

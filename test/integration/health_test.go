@@ -7,6 +7,7 @@ package integration
 
 import (
 	"fmt"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -40,13 +41,20 @@ func TestGitOpsToolsReadHealth(t *testing.T) {
 	create(t, viewer)
 	waitCondition(t, &shcrv1alpha1.MemberOrganisation{}, s.ns, "hospice", shcrv1alpha1.ConditionReady, metav1.ConditionTrue)
 
-	// A region whose spec the reconciler refuses is Stalled.
-	create(t, &shcrv1alpha1.ShCRRegion{
+	// A region whose spec the reconciler refuses is Stalled. The region
+	// webhook would refuse it at the door; with that webhook down (it fails
+	// open) the region is stored and the reconciler must stall it.
+	withoutValidatingWebhook(t, "vshcrregion.shcr.io")
+	broken := &shcrv1alpha1.ShCRRegion{
 		ObjectMeta: metav1.ObjectMeta{Name: "health-broken"},
 		Spec: shcrv1alpha1.ShCRRegionSpec{DisplayName: "Broken", Gateway: shcrv1alpha1.GatewaySpec{Resources: &corev1.ResourceRequirements{
 			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2")},
 			Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")},
 		}}},
+	}
+	waitFor(t, "the broken region stored once its webhook is gone", func() (bool, string) {
+		err := k8s.Create(ctx, broken.DeepCopy())
+		return err == nil || apierrors.IsAlreadyExists(err), errString(err)
 	})
 	waitCondition(t, &shcrv1alpha1.ShCRRegion{}, "", "health-broken", shcrv1alpha1.ConditionStalled, metav1.ConditionTrue)
 	// A provider whose connector is still rolling out (envtest runs no

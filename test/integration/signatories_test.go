@@ -7,6 +7,7 @@ package integration
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -165,6 +166,43 @@ func withoutWebhooks(t *testing.T, ns string) {
 		err := k8s.Create(ctx, probe.DeepCopy())
 		return err == nil, errString(err)
 	})
+}
+
+// withoutValidatingWebhook removes one of the operator's validating
+// webhooks, by name, for the rest of the test; the caller waits for the
+// API server to stop calling it by retrying what it refused.
+func withoutValidatingWebhook(t *testing.T, name string) {
+	t.Helper()
+	list := &admissionv1.ValidatingWebhookConfigurationList{}
+	if err := k8s.List(ctx, list); err != nil {
+		t.Fatal(err)
+	}
+	for i := range list.Items {
+		cfg := &list.Items[i]
+		kept := slices.DeleteFunc(slices.Clone(cfg.Webhooks), func(w admissionv1.ValidatingWebhook) bool { return w.Name == name })
+		if len(kept) == len(cfg.Webhooks) {
+			continue
+		}
+		original := slices.Clone(cfg.Webhooks)
+		cfg.Webhooks = kept
+		if err := k8s.Update(ctx, cfg); err != nil {
+			t.Fatal(err)
+		}
+		key := client.ObjectKeyFromObject(cfg)
+		t.Cleanup(func() {
+			live := &admissionv1.ValidatingWebhookConfiguration{}
+			if err := k8s.Get(ctx, key, live); err != nil {
+				t.Errorf("restoring webhook %s: %v", name, err)
+				return
+			}
+			live.Webhooks = original
+			if err := k8s.Update(ctx, live); err != nil {
+				t.Errorf("restoring webhook %s: %v", name, err)
+			}
+		})
+		return
+	}
+	t.Fatalf("no validating webhook named %s", name)
 }
 
 // With the operator's webhooks down the API server still refuses a

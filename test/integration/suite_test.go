@@ -195,10 +195,13 @@ func createRegion(t *testing.T, name string) {
 			Admins: []rbacv1.Subject{{Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: signatories}},
 		},
 	})
-	waitFor(t, "the region namespace", func() (bool, string) {
-		ns := &corev1.Namespace{}
-		err := k8s.Get(ctx, client.ObjectKey{Name: shcrv1alpha1.NamespaceFor(name)}, ns)
-		return err == nil, fmt.Sprint(err)
+	// The webhooks admit objects only into a namespace the region has
+	// recorded as its own, so wait for status.namespace, not only for the
+	// Namespace to exist.
+	waitFor(t, "the region namespace recorded", func() (bool, string) {
+		r := &shcrv1alpha1.ShCRRegion{}
+		err := k8s.Get(ctx, client.ObjectKey{Name: name}, r)
+		return err == nil && r.Status.Namespace == shcrv1alpha1.NamespaceFor(name), fmt.Sprint(err, r.Status.Namespace)
 	})
 }
 

@@ -39,6 +39,28 @@ func TestInvalidInputsAreRejectedNamingFieldAndRule(t *testing.T) {
 	regionLabels := map[string]string{shcrv1alpha1.LabelRegion: s.region, specs.LabelManagedBy: specs.ManagedBy}
 	lookalike := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "lookalike", Labels: regionLabels}}
 	create(t, lookalike)
+	// Namespaces the region-namespace policy admits (shcr-<region>, with
+	// that region's labels) but that no region owns: one with no controller
+	// reference, one whose controller reference names a region that does
+	// not exist.
+	forgedLabels := func(region string) map[string]string {
+		return map[string]string{shcrv1alpha1.LabelRegion: region, specs.LabelManagedBy: specs.ManagedBy}
+	}
+	forged := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: shcrv1alpha1.NamespaceFor("forged"), Labels: forgedLabels("forged")}}
+	create(t, forged)
+	forgedOwner := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: shcrv1alpha1.NamespaceFor("forgedowner"), Labels: forgedLabels("forgedowner"),
+		OwnerReferences: []metav1.OwnerReference{{APIVersion: shcrv1alpha1.GroupVersion.String(), Kind: "ShCRRegion", Name: "forgedowner",
+			UID: "0b0e0c0d-0000-4000-8000-000000000003", Controller: new(true)}}}}
+	create(t, forgedOwner)
+	// A sha256 digest of 40 hex digits and a 300-character repository pass
+	// the CRD's pattern but not the registry grammar the webhooks parse with.
+	shortDigest := "registry.example/gateway@sha256:" + strings.Repeat("a", 40)
+	longRepository := "registry.example/" + strings.Repeat("a", 300) + ":v1"
+	newRegion := func(name string, mod func(*shcrv1alpha1.ShCRRegion)) client.Object {
+		r := &shcrv1alpha1.ShCRRegion{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: shcrv1alpha1.ShCRRegionSpec{DisplayName: "Refused"}}
+		mod(r)
+		return r
+	}
 
 	newMember := func(mod func(*shcrv1alpha1.MemberOrganisation)) client.Object {
 		m := member(s.ns, "newcomer", "H99001", "GPPractice")
@@ -127,6 +149,20 @@ func TestInvalidInputsAreRejectedNamingFieldAndRule(t *testing.T) {
 		{"member in a hand-made namespace with the region's labels", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Namespace = lookalike.Name }), []string{"metadata.namespace: lookalike is not a region namespace"}},
 		{"policy in a hand-made namespace with the region's labels", newPolicy(func(p *shcrv1alpha1.AccessPolicy) { p.Namespace = lookalike.Name }), []string{"is not a region namespace"}},
 		{"member outside a region namespace", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Namespace = outside.Name }), []string{"metadata.namespace: not-a-region is not a region namespace"}},
+		{"member in a shcr- namespace no region owns", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Namespace = forged.Name }),
+			[]string{"metadata.namespace", "is not owned by any region"}},
+		{"member in a namespace owned by a region that does not exist", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Namespace = forgedOwner.Name }),
+			[]string{"metadata.namespace", "is not owned by any region"}},
+		{"policy in a shcr- namespace no region owns", newPolicy(func(p *shcrv1alpha1.AccessPolicy) { p.Namespace = forgedOwner.Name }),
+			[]string{"metadata.namespace", "is not owned by any region"}},
+		{"connector image digest of the wrong length", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Spec.Connector.Image = shortDigest }),
+			[]string{"spec.connector.image", "must be an image reference", "digest length"}},
+		{"connector image repository too long", newMember(func(m *shcrv1alpha1.MemberOrganisation) { m.Spec.Connector.Image = longRepository }),
+			[]string{"spec.connector.image", "must be an image reference", "255 characters"}},
+		{"gateway image digest of the wrong length", newRegion("badgatewayimage", func(r *shcrv1alpha1.ShCRRegion) { r.Spec.Gateway.Image = shortDigest }),
+			[]string{"spec.gateway.image", "must be an image reference", "digest length"}},
+		{"record service image repository too long", newRegion("badrecordimage", func(r *shcrv1alpha1.ShCRRegion) { r.Spec.RecordService.Image = longRepository }),
+			[]string{"spec.recordService.image", "must be an image reference", "255 characters"}},
 		// DataSharingAgreement
 		{"agreement id malformed", newAgreement(func(a *shcrv1alpha1.DataSharingAgreement) { a.Spec.AgreementID = "has space" }), []string{"spec.agreementId", "should match"}},
 		{"version zero", newAgreement(func(a *shcrv1alpha1.DataSharingAgreement) { a.Spec.Version = 0 }), []string{"spec.version", "greater than or equal to 1"}},
@@ -394,7 +430,8 @@ func createWithWarnings(t *testing.T, obj client.Object) []string {
 // A namespace that passes the admission policy (the region's name and
 // labels, perhaps a controller reference naming a ShCRRegion) but that no existing
 // region owns by UID and records in status.namespace admits nobody: the
-// reconciler refuses the organisation and writes no connector.
+// webhook refuses the organisation at the door, and with the webhooks down
+// the reconciler refuses it and writes no connector.
 func TestOrganisationInANamespaceNoRegionOwnsIsNotAdmitted(t *testing.T) {
 	s := newScenario(t, "owner", "Q")
 	live := &shcrv1alpha1.ShCRRegion{}
@@ -408,7 +445,7 @@ func TestOrganisationInANamespaceNoRegionOwnsIsNotAdmitted(t *testing.T) {
 			Labels:          map[string]string{shcrv1alpha1.LabelRegion: region, specs.LabelManagedBy: specs.ManagedBy},
 			OwnerReferences: []metav1.OwnerReference{{APIVersion: shcrv1alpha1.GroupVersion.String(), Kind: "ShCRRegion", Name: region, UID: uid, Controller: new(true)}}}}
 	}
-	for i, tc := range []struct {
+	cases := []struct {
 		name string
 		ns   *corev1.Namespace
 	}{
@@ -418,9 +455,19 @@ func TestOrganisationInANamespaceNoRegionOwnsIsNotAdmitted(t *testing.T) {
 		// A paused region has not made its namespace; this one names the
 		// region but with another region's UID.
 		{"an existing region's name with another UID", forged(shcrv1alpha1.NamespaceFor("pausedowner"), "pausedowner", live.UID)},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
+	}
+	for i, tc := range cases {
+		t.Run("webhook/"+tc.name, func(t *testing.T) {
 			create(t, tc.ns)
+			err := k8s.Create(ctx, member(tc.ns.Name, "stray", fmt.Sprintf("Q9900%d", i), "GPPractice"))
+			if err == nil || !strings.Contains(err.Error(), "metadata.namespace") || !strings.Contains(err.Error(), "is not owned by any region") {
+				t.Fatalf("a member in %s was not refused at admission naming metadata.namespace: %v", tc.ns.Name, err)
+			}
+		})
+	}
+	withoutWebhooks(t, s.ns)
+	for i, tc := range cases {
+		t.Run("reconciler/"+tc.name, func(t *testing.T) {
 			m := member(tc.ns.Name, "stray", fmt.Sprintf("Q9900%d", i), "GPPractice")
 			create(t, m)
 			waitFor(t, "the stray member refused", func() (bool, string) {

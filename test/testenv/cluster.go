@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -141,9 +142,13 @@ func (c *Cluster) StopAPIServer() error {
 }
 
 // StartAPIServer starts kube-apiserver again after StopAPIServer, on the
-// same address, certificates and etcd.
+// same address, certificates and etcd. A restart waits up to two minutes
+// for the server to report healthy (envtest's default is 20 s), since on a
+// loaded machine a restart against a full etcd can take longer than that.
 func (c *Cluster) StartAPIServer() error {
-	return c.Env.ControlPlane.GetAPIServer().Start()
+	s := c.Env.ControlPlane.GetAPIServer()
+	s.StartTimeout = 2 * time.Minute
+	return s.Start()
 }
 
 // As returns a client that acts as the named user (impersonation).

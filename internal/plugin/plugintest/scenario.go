@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -92,9 +91,12 @@ func createRegion(t *testing.T, name string) {
 			Admins:      []rbacv1.Subject{{Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: signatories}},
 		},
 	})
-	WaitFor(t, "the region namespace", func() (bool, string) {
-		err := op.Client.Get(ctx, client.ObjectKey{Name: shcrv1alpha1.NamespaceFor(name)}, &corev1.Namespace{})
-		return err == nil, fmt.Sprint(err)
+	// The webhooks admit objects only into a namespace the region has
+	// recorded as its own.
+	WaitFor(t, "the region namespace recorded", func() (bool, string) {
+		r := &shcrv1alpha1.ShCRRegion{}
+		err := op.Client.Get(ctx, client.ObjectKey{Name: name}, r)
+		return err == nil && r.Status.Namespace == shcrv1alpha1.NamespaceFor(name), fmt.Sprint(err, r.Status.Namespace)
 	})
 }
 
