@@ -82,6 +82,10 @@ AUDIT ?= file
 bench-gateway: ## The gateway's added latency for reads and searches of 20 entries, five runs each (docs/benchmarks.md).
 	cd test/bench && go run ./gatewaylatency -runs 5 -audit $(AUDIT) && go run ./gatewaylatency -runs 5 -interaction search -audit $(AUDIT)
 
+.PHONY: bench-gateway-capacity
+bench-gateway-capacity: ## The gateway's capacity on one core: a ramp of mixed reads and searches until it adds 5 ms at p99 (docs/benchmarks.md).
+	cd test/bench && go run ./gatewaylatency -mode capacity
+
 .PHONY: test-chart
 test-chart: ## helm lint and render the chart, and render config/default with kustomize, checking the output.
 	$(TOOLCHAIN) ensure helm k8s

@@ -9,9 +9,13 @@ SPDX-License-Identifier: Apache-2.0
 // cmd/gateway configures it), then sends requests at a fixed rate both to
 // the FHIR server directly and through the gateway, interleaved, and
 // reports p50, p90, p99 and the maximum of each and what the gateway adds.
-// See docs/benchmarks.md.
+// With -mode capacity it runs cmd/gateway as its own process on one core
+// and ramps a mixed load of reads and searches until the gateway adds more
+// than -limit at p99, reporting each step's CPU and memory. See
+// docs/benchmarks.md.
 //
 //	go run ./gatewaylatency -rate 200 -duration 10s -runs 3
+//	go run ./gatewaylatency -mode capacity
 package main
 
 import (
@@ -36,7 +40,11 @@ func main() {
 		fmt.Fprintln(os.Stderr, "gatewaylatency:", err)
 		os.Exit(2)
 	}
-	if err := run(ctx, opts, os.Stdout); err != nil {
+	runMode := run
+	if opts.mode == modeCapacity {
+		runMode = runCapacity
+	}
+	if err := runMode(ctx, opts, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "gatewaylatency:", err)
 		os.Exit(1)
 	}
@@ -63,14 +71,32 @@ type options struct {
 	// cpuProfile, when set, is where the measured runs' CPU profile (of the
 	// whole process: client, FHIR server and gateway) is written.
 	cpuProfile string
+	// mode is latency (a fixed rate, one interaction) or capacity (a ramp
+	// of mixed reads and searches against the gateway as its own process).
+	mode string
+	// startRate, step and stepDuration shape the capacity ramp: each step
+	// sends step times the last step's rate for stepDuration; limit is the
+	// added p99 at which the ramp stops.
+	startRate    int
+	step         float64
+	stepDuration time.Duration
+	limit        time.Duration
+	// maxRampRate is the highest rate the ramp tries.
+	maxRampRate int
 }
+
+// The modes.
+const (
+	modeLatency  = "latency"
+	modeCapacity = "capacity"
+)
 
 // Bounds that keep a run short and gentle on a shared machine.
 const (
 	maxRate     = 2000
 	maxDuration = time.Minute
 	maxRuns     = 10
-	maxEntries  = 200
+	maxEntries  = 1000 // gateway.MaxPageSizeLimit: the largest page a region may allow
 )
 
 func parseFlags(args []string, output io.Writer) (options, error) {
@@ -86,6 +112,12 @@ func parseFlags(args []string, output io.Writer) (options, error) {
 	fs.IntVar(&o.entries, "entries", 20, "Entries in each search answer, every one decided and audited by the gateway (at most 200).")
 	fs.StringVar(&o.audit, "audit", "file", "Where the gateway writes audit events: file (hash-chained files in a temporary directory, as --audit-sink=File), pipe (a pipe copied to such a file, as a container runtime copies --audit-sink=Stdout) or discard.")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "Write a CPU profile of the measured runs (the whole process) to this file.")
+	fs.StringVar(&o.mode, "mode", modeLatency, "latency (a fixed rate of one interaction, the gateway in this process) or capacity (a ramp of mixed reads and searches, the gateway as its own process on one core).")
+	fs.IntVar(&o.startRate, "start-rate", 100, "With -mode capacity, the first step's requests per second to each target.")
+	fs.Float64Var(&o.step, "step", 1.25, "With -mode capacity, each step's rate as a multiple of the last (more than 1, at most 4).")
+	fs.DurationVar(&o.stepDuration, "step-duration", 5*time.Second, "With -mode capacity, how long each step is measured (after a warm-up of -warmup).")
+	fs.DurationVar(&o.limit, "limit", 5*time.Millisecond, "With -mode capacity, the added p99 at which the ramp stops.")
+	fs.IntVar(&o.maxRampRate, "max-rate", rampCeiling, fmt.Sprintf("With -mode capacity, the highest rate the ramp tries (at most %d).", rampCeiling))
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}
@@ -120,6 +152,30 @@ func (o options) validate() error {
 	}
 	if o.audit != "file" && o.audit != "pipe" && o.audit != "discard" {
 		errs = append(errs, errors.New("-audit must be file, pipe or discard"))
+	}
+	switch o.mode {
+	case modeLatency:
+	case modeCapacity:
+		if o.audit != "file" {
+			errs = append(errs, errors.New("-mode capacity runs the gateway with --audit-sink=File: -audit must be file"))
+		}
+		if o.startRate < 1 || o.startRate > maxRate {
+			errs = append(errs, fmt.Errorf("-start-rate must be from 1 to %d", maxRate))
+		}
+		if o.step <= 1 || o.step > 4 {
+			errs = append(errs, errors.New("-step must be more than 1 and at most 4"))
+		}
+		if o.stepDuration < 100*time.Millisecond || o.stepDuration > maxDuration {
+			errs = append(errs, fmt.Errorf("-step-duration must be from 100ms to %s", maxDuration))
+		}
+		if o.maxRampRate < o.startRate || o.maxRampRate > rampCeiling {
+			errs = append(errs, fmt.Errorf("-max-rate must be from -start-rate to %d", rampCeiling))
+		}
+		if o.limit <= 0 || o.limit > time.Second {
+			errs = append(errs, errors.New("-limit must be more than 0 and at most 1s"))
+		}
+	default:
+		errs = append(errs, errors.New("-mode must be latency or capacity"))
 	}
 	return errors.Join(errs...)
 }

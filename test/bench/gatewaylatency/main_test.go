@@ -39,9 +39,36 @@ func TestRun(t *testing.T) {
 	}
 }
 
+// TestCapacity is a short ramp against cmd/gateway run as its own process:
+// it checks that the process is built, started and ready, that both reads
+// and searches are shared, that each step reports the process's CPU and
+// memory, and that the gateway audited what it shared.
+func TestCapacity(t *testing.T) {
+	opts, err := parseFlags([]string{"-mode=capacity", "-orgs=100", "-entries=5", "-start-rate=20", "-step=2",
+		"-step-duration=300ms", "-warmup=100ms", "-limit=1s", "-max-rate=80"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if err := runCapacity(context.Background(), opts, &out); err != nil {
+		t.Fatal(err)
+	}
+	t.Log(out.String())
+	for _, want := range []string{"GOMAXPROCS=1", "added p99", "cores", "peak RSS", "capacity: "} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the report has no %q", want)
+		}
+	}
+	if got := strings.Count(out.String(), " MiB\n"); got < 2 {
+		t.Errorf("%d steps reported, want 20, 40 and 80 req/s", got)
+	}
+}
+
 func TestParseFlagsBounds(t *testing.T) {
 	for _, args := range [][]string{{"-rate=0"}, {"-rate=5000"}, {"-duration=2m"}, {"-runs=11"}, {"-interaction=write"},
-		{"-audit=stdout"}, {"-entries=0"}, {"-orgs=5"}, {"extra"}} {
+		{"-audit=stdout"}, {"-entries=0"}, {"-entries=1001"}, {"-orgs=5"}, {"extra"}, {"-mode=burst"},
+		{"-mode=capacity", "-audit=discard"}, {"-mode=capacity", "-step=1"}, {"-mode=capacity", "-limit=0s"},
+		{"-mode=capacity", "-start-rate=500", "-max-rate=100"}} {
 		if _, err := parseFlags(args, io.Discard); err == nil {
 			t.Errorf("%v: accepted", args)
 		}

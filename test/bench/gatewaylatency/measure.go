@@ -168,6 +168,18 @@ type result struct {
 // delays no later request. A latency is from just before the request is
 // sent until its whole body has been read.
 func measure(ctx context.Context, client *http.Client, r *rig, token string, rate int, d time.Duration) (result, error) {
+	return measureURLs(ctx, client, token, rate, d, func(k int) string {
+		if k%2 == viaGateway {
+			return r.gatewayURL
+		}
+		return r.directURL
+	})
+}
+
+// measureURLs sends rate requests a second to each target for d, open
+// loop, request k to urlOf(k): even k to the FHIR server, odd k to the
+// gateway.
+func measureURLs(ctx context.Context, client *http.Client, token string, rate int, d time.Duration, urlOf func(k int) string) (result, error) {
 	n := 2 * int(int64(rate)*int64(d)/int64(time.Second))
 	interval := time.Second / time.Duration(2*rate)
 	latencies := make([]time.Duration, n)
@@ -183,11 +195,7 @@ func measure(ctx context.Context, client *http.Client, r *rig, token string, rat
 			case <-time.After(wait):
 			}
 		}
-		target := k % 2
-		url := r.directURL
-		if target == viaGateway {
-			url = r.gatewayURL
-		}
+		target, url := k%2, urlOf(k)
 		wg.Go(func() {
 			begin := time.Now()
 			status, _, err := get(ctx, client, url, token, target == viaGateway)

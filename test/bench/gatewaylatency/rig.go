@@ -64,6 +64,12 @@ type rig struct {
 	auditCopied chan struct{}
 	grants      int
 	objections  int
+	// process is the gateway as its own process (cmd/gateway, built by
+	// the rig) in -mode capacity; nil when the gateway runs in the rig.
+	process *gatewayProcess
+	// readURLs and searchURLs are the read and the search, direct and
+	// through the gateway, which -mode capacity mixes.
+	readURLs, searchURLs [2]string
 }
 
 // newRig writes a bundle for a generated region of o.orgs organisations plus
@@ -108,20 +114,20 @@ func newRig(ctx context.Context, o options) (_ *rig, err error) {
 	go func() { _ = r.upstream.Serve(upstreamListener) }()
 
 	var audit io.Writer = io.Discard
-	if o.audit == "file" {
+	if o.audit == "file" && o.mode != modeCapacity {
 		// As --audit-sink=File: the hash-chained files of internal/auditlog.
 		if r.auditLog, err = auditlog.Open(auditlog.Options{Dir: filepath.Join(r.dir, "audit")}); err != nil {
 			return nil, err
 		}
 		audit = r.auditLog
 	}
-	if o.audit == "pipe" {
+	if o.audit == "pipe" && o.mode != modeCapacity {
 		if r.auditFile, err = os.OpenFile(filepath.Join(r.dir, "audit.jsonl"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600); err != nil {
 			return nil, err
 		}
 		audit = r.auditFile
 	}
-	if o.audit == "pipe" {
+	if o.audit == "pipe" && o.mode != modeCapacity {
 		// The gateway writes to a pipe, as to its stdout; a reader copies
 		// the pipe to the file, as a container runtime copies a container's
 		// stdout to its log.
@@ -136,6 +142,23 @@ func newRig(ctx context.Context, o options) (_ *rig, err error) {
 			close(r.auditCopied)
 		}()
 		audit = writer
+	}
+	readPath := "/MedicationRequest/" + recordID
+	searchPath := "/MedicationRequest?subject:identifier=" + url.QueryEscape(gateway.SystemNHSNumber+"|"+patientNHSNumber)
+	if o.mode == modeCapacity {
+		// The gateway as it ships, in a process of its own limited to one
+		// core; audit goes to hash-chained files, as --audit-sink=File.
+		r.process, err = startGatewayProcess(ctx, r.dir, gatewayFiles{
+			upstream: upstreamBase, bundleDir: bundleDir, jwksFile: jwksFile, objectionsFile: objectionsFile,
+			auditDir: filepath.Join(r.dir, "audit"), maxPageSize: max(o.entries, gateway.DefaultMaxPageSize),
+		})
+		if err != nil {
+			return nil, err
+		}
+		r.readURLs = [2]string{upstreamBase + readPath, r.process.base + readPath}
+		r.searchURLs = [2]string{upstreamBase + searchPath, r.process.base + searchPath}
+		r.directURL, r.gatewayURL = r.readURLs[direct], r.readURLs[viaGateway]
+		return r, nil
 	}
 	upstreamURL, err := url.Parse(upstreamBase)
 	if err != nil {
@@ -157,6 +180,7 @@ func newRig(ctx context.Context, o options) (_ *rig, err error) {
 		BundleDir:       bundleDir,
 		Upstream:        upstreamURL,
 		UpstreamTimeout: 30 * time.Second,
+		MaxPageSize:     max(o.entries, gateway.DefaultMaxPageSize),
 		Identity: gateway.IdentityConfig{
 			Issuer: issuer, Audience: audience, JWKSFile: jwksFile, ClockSkew: 30 * time.Second, Claims: claims,
 		},
@@ -184,15 +208,20 @@ func newRig(ctx context.Context, o options) (_ *rig, err error) {
 	}
 	go func() { _ = r.gateway.Serve(gatewayListener) }()
 
-	path := "/MedicationRequest/" + recordID
+	path := readPath
 	if o.interaction == "search" {
-		path = "/MedicationRequest?subject:identifier=" + url.QueryEscape(gateway.SystemNHSNumber+"|"+patientNHSNumber)
+		path = searchPath
 	}
 	r.directURL, r.gatewayURL = upstreamBase+path, gatewayBase+path
+	r.readURLs = [2]string{upstreamBase + readPath, gatewayBase + readPath}
+	r.searchURLs = [2]string{upstreamBase + searchPath, gatewayBase + searchPath}
 	return r, nil
 }
 
 func (r *rig) close() {
+	if r.process != nil {
+		r.process.stop()
+	}
 	if r.gateway != nil {
 		_ = r.gateway.Close()
 	}
@@ -220,7 +249,7 @@ func (r *rig) close() {
 
 // auditBytes is how much audit the gateway has written to its file.
 func (r *rig) auditBytes() int64 {
-	if r.auditLog != nil {
+	if r.auditLog != nil || r.process != nil {
 		files, _ := filepath.Glob(filepath.Join(r.dir, "audit", "*.jsonl"))
 		var total int64
 		for _, f := range files {
