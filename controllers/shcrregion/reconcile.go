@@ -234,10 +234,11 @@ func (r *Reconciler) reconcileRecordService(ctx context.Context, region *shcrv1a
 // removed once the new one is applied; the audit volumes stay.
 func (r *Reconciler) reconcileGateway(ctx context.Context, region *shcrv1alpha1.ShCRRegion) (ctrl.Result, error) {
 	key := client.ObjectKey{Namespace: shcrv1alpha1.NamespaceFor(region.Name), Name: specs.GatewayName}
-	var desired, stale client.Object = specs.GatewayDeployment(region), &appsv1.StatefulSet{}
+	withImage := specs.WithGatewayImage(region, r.GatewayImage)
+	var desired, stale client.Object = specs.GatewayDeployment(withImage), &appsv1.StatefulSet{}
 	staleKind := "StatefulSet"
 	if specs.GatewayIsStatefulSet(region) {
-		desired, stale, staleKind = specs.GatewayStatefulSet(region), &appsv1.Deployment{}, "Deployment"
+		desired, stale, staleKind = specs.GatewayStatefulSet(withImage), &appsv1.Deployment{}, "Deployment"
 	}
 	if err := r.applyAll(ctx, specs.GatewayService(region), desired); err != nil {
 		return ctrl.Result{}, r.childFailed(region, shcrv1alpha1.ConditionGatewayAvailable, err)
