@@ -60,7 +60,7 @@ verify-generated: manifests generate ## Fail if generated files are not committe
 ##@ Test
 
 .PHONY: test
-test: verify-generated vet test-chart test-images test-unit test-bench test-e2e ## Every layer: unit, chart, envtest, benchmark fairness and e2e on a local kwok cluster.
+test: verify-generated vet test-chart test-images test-contract test-unit test-bench test-e2e ## Every layer: unit, chart, envtest, benchmark fairness and e2e on a local kwok cluster.
 
 .PHONY: test-bench
 test-bench: ## The benchmark module's own tests (OPA and Decide agree; the latency and scale rigs work), not the benchmarks.
@@ -91,6 +91,10 @@ test-chart: ## helm lint and render the chart, and render config/default with ku
 test-images: ## Build the images twice (same digests), look inside them, push them to a loopback OCI registry and resolve the chart's image references.
 	$(TOOLCHAIN) ensure helm
 	HELM=$(HELM) go test ./test/images/... -count=1 -timeout 20m
+
+.PHONY: test-contract
+test-contract: ## Run the gateway and connector pod specs the operator writes from the built images (own mount and network namespaces, as the pod's user, read-only root) and pass their probes; needs root.
+	go test ./test/contract/... -count=1 -timeout 15m
 
 .PHONY: test-unit
 test-unit: ## Unit and envtest suites (a real kube-apiserver and etcd, the whole operator with its webhooks).
