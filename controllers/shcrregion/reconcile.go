@@ -270,6 +270,16 @@ func (r *Reconciler) reconcileGateway(ctx context.Context, region *shcrv1alpha1.
 		status, reason, msg = conditions.DeploymentAvailability(live)
 	}
 	setCondition(region, shcrv1alpha1.ConditionGatewayAvailable, status, reason, msg)
+	// The gateway's /readyz refuses without an identity provider, whatever
+	// a cluster that runs no probes (kwok) reports of the workload.
+	if missing := specs.GatewayIdentityMissing(region); len(missing) > 0 {
+		setCondition(region, shcrv1alpha1.ConditionGatewayIdentity, metav1.ConditionFalse, shcrv1alpha1.ReasonIdentityMissing,
+			"the gateway cannot become Ready on a cluster: "+strings.Join(missing, ", ")+
+				" not set, so it refuses every request and its readiness probe fails")
+	} else {
+		setCondition(region, shcrv1alpha1.ConditionGatewayIdentity, metav1.ConditionTrue, shcrv1alpha1.ReasonIdentityConfigured,
+			"the gateway verifies tokens of spec.gateway.identity.issuer")
+	}
 	region.Status.Endpoints.Gateway = specs.GatewayURL(region)
 	return ctrl.Result{}, nil
 }

@@ -346,3 +346,21 @@ func startupProbe(path string, port int32) *corev1.Probe {
 	p.FailureThreshold = 60
 	return p
 }
+
+// GatewayIdentityMissing names the fields of spec.gateway.identity the
+// gateway needs to verify tokens and that are unset: the gateway refuses
+// every request and reports not ready without them.
+func GatewayIdentityMissing(region *shcrv1alpha1.ShCRRegion) []string {
+	id := region.Spec.Gateway.Identity
+	var missing []string
+	if id.Issuer == "" {
+		missing = append(missing, "spec.gateway.identity.issuer")
+	}
+	if id.Audience == "" {
+		missing = append(missing, "spec.gateway.identity.audience")
+	}
+	if id.JWKS == nil && id.JWKSURL == "" {
+		missing = append(missing, "spec.gateway.identity.jwks or jwksURL")
+	}
+	return missing
+}
