@@ -39,7 +39,11 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "the contract test runs workloads in their own mount and network namespaces: run it as root (make test-contract)")
 		os.Exit(1)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if imagesDir != "" {
+		_ = os.RemoveAll(imagesDir)
+	}
+	os.Exit(code)
 }
 
 var root, _ = filepath.Abs(filepath.Join("..", ".."))
