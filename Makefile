@@ -60,7 +60,7 @@ verify-generated: manifests generate ## Fail if generated files are not committe
 ##@ Test
 
 .PHONY: test
-test: verify-generated vet test-chart test-unit test-bench test-e2e ## Every layer: unit, chart, envtest, benchmark fairness and e2e on a local kwok cluster.
+test: verify-generated vet test-chart test-images test-contract test-unit test-bench test-e2e ## Every layer: unit, chart, envtest, benchmark fairness and e2e on a local kwok cluster.
 
 .PHONY: test-bench
 test-bench: ## The benchmark module's own tests (OPA and Decide agree; the latency and scale rigs work), not the benchmarks.
@@ -91,6 +91,15 @@ test-chart: ## helm lint and render the chart, and render config/default with ku
 	$(TOOLCHAIN) ensure helm k8s
 	HELM=$(HELM) KUBECTL=$(KUBECTL) go test ./test/chart/... -count=1
 
+.PHONY: test-images
+test-images: ## Build the images twice (same digests), look inside them, push them to a loopback OCI registry and resolve the chart's image references.
+	$(TOOLCHAIN) ensure helm
+	HELM=$(HELM) go test ./test/images/... -count=1 -timeout 20m
+
+.PHONY: test-contract
+test-contract: ## Run the gateway and connector pod specs the operator writes from the built images (own mount and network namespaces, as the pod's user, read-only root) and pass their probes; needs root.
+	go test ./test/contract/... -count=1 -timeout 15m
+
 .PHONY: test-unit
 test-unit: ## Unit and envtest suites (a real kube-apiserver and etcd, the whole operator with its webhooks).
 	$(TOOLCHAIN) ensure k8s
@@ -114,6 +123,18 @@ test-e2e: ## End-to-end suite on a fresh local kwok cluster.
 .PHONY: build
 build: ## Build the manager, gateway, connector and kubectl-shcr binaries into bin/.
 	go build -o bin/ ./cmd/manager ./cmd/gateway ./cmd/connector ./cmd/kubectl-shcr
+
+# Where make images writes the OCI layout, SBOMs and digests; REGISTRY
+# (host[:port][/path]) names the images under it and pushes them there;
+# IMAGE_TAG defaults to the chart's appVersion; PLATFORMS is os/arch,...
+IMAGES_DIR ?= $(CURDIR)/.images
+REGISTRY   ?=
+IMAGE_TAG  ?=
+PLATFORMS  ?= linux/amd64
+
+.PHONY: images
+images: ## Build the manager, gateway and connector OCI images without Docker (reproducible, non-root, SBOM) into $(IMAGES_DIR); push them with REGISTRY=.
+	go run ./hack/images -out "$(IMAGES_DIR)" -platforms "$(PLATFORMS)" $(if $(REGISTRY),-registry "$(REGISTRY)") $(if $(IMAGE_TAG),-tag "$(IMAGE_TAG)")
 
 ##@ Demo
 

@@ -18,6 +18,10 @@ const (
 	ConditionRecordServiceAvailable = "RecordServiceAvailable"
 	ConditionGatewayAvailable       = "GatewayAvailable"
 	ConditionPolicyCompiled         = "PolicyCompiled"
+	// ConditionGatewayIdentity says whether spec.gateway.identity holds what
+	// the gateway needs to verify tokens (issuer, audience, keys); without
+	// it the gateway never passes its readiness probe. Not part of Ready.
+	ConditionGatewayIdentity = "GatewayIdentity"
 	// ConditionPeersFound says whether every region in spec.peers exists.
 	// It is informational: Ready does not summarise it, but no sharing
 	// happens with a peer that does not exist.
@@ -79,6 +83,12 @@ const (
 	ReasonPeersFound = "PeersFound"
 	// ReasonPeersMissing: a region in spec.peers does not exist.
 	ReasonPeersMissing = "PeersMissing"
+	// ReasonIdentityMissing (GatewayAvailable=False): spec.gateway.identity
+	// lacks what the gateway needs to verify tokens, so it is never Ready.
+	ReasonIdentityMissing = "IdentityMissing"
+	// ReasonIdentityConfigured (GatewayIdentity=True): issuer, audience and
+	// keys are set.
+	ReasonIdentityConfigured = "IdentityConfigured"
 )
 
 // Labels, annotations and finalizers the operator sets.

@@ -124,7 +124,10 @@ type ShCRRegionSpec struct {
 }
 
 // RecordServiceSpec configures the region's FHIR R4 record store, run as a
-// StatefulSet with one volume per replica.
+// StatefulSet with one volume per replica. More than one replica needs an
+// external database: with the embedded store each replica would keep its own
+// data, so a write would land in one replica and a read in another.
+// +kubebuilder:validation:XValidation:rule="!has(self.replicas) || self.replicas <= 1 || has(self.database)",message="spec.recordService.replicas above 1 needs spec.recordService.database: with the embedded store each replica keeps its own data"
 type RecordServiceSpec struct {
 	// Image is the record service container image: a FHIR R4 server such as
 	// HAPI FHIR. It must be an image reference as
@@ -136,7 +139,8 @@ type RecordServiceSpec struct {
 	// +optional
 	Image string `json:"image,omitempty"`
 
-	// Replicas is the number of record service pods.
+	// Replicas is the number of record service pods. Above 1 only with
+	// database set (refused at admission otherwise).
 	// +kubebuilder:default=1
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=9
@@ -201,10 +205,11 @@ type DatabaseSpec struct {
 
 // GatewaySpec configures the region's record gateway.
 type GatewaySpec struct {
-	// Image is the gateway container image. It must be an image reference as
-	// registries and the kubelet parse it.
+	// Image overrides the gateway container image. When unset, the operator
+	// uses its own default (the manager's --gateway-image flag, the chart's
+	// regionImages.gateway value: the gateway of the operator's release). It
+	// must be an image reference as registries and the kubelet parse it.
 	// +kubebuilder:validation:XValidation:rule="self.matches('^((?:(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:[.](?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*|[[](?:[a-fA-F0-9:]+)[]])(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*)*)(?::([a-zA-Z0-9_][a-zA-Z0-9_.-]{0,127}))?(?:@([A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*[:][0-9a-fA-F]{32,}))?$')",message="must be an image reference such as registry.example/name:tag or name@sha256:<64 hex digits> (lower-case repository, no spaces)"
-	// +kubebuilder:default="ghcr.io/shcr-io/shcr-gateway:v0.1.0"
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=512
 	// +optional

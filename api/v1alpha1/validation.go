@@ -28,7 +28,13 @@ func ValidateRegion(region *ShCRRegion) field.ErrorList {
 	errs = append(errs, validateResources(region.Spec.RecordService.Resources, spec.Child("recordService", "resources"))...)
 	errs = append(errs, validateResources(region.Spec.Gateway.Resources, spec.Child("gateway", "resources"))...)
 	errs = append(errs, ValidateImage(region.Spec.RecordService.Image, spec.Child("recordService", "image"))...)
-	errs = append(errs, ValidateImage(region.Spec.Gateway.Image, spec.Child("gateway", "image"))...)
+	if rs := region.Spec.RecordService; rs.Replicas > 1 && rs.Database == nil {
+		errs = append(errs, field.Invalid(spec.Child("recordService", "replicas"), rs.Replicas,
+			"spec.recordService.replicas above 1 needs spec.recordService.database: with the embedded store each replica keeps its own data"))
+	}
+	if region.Spec.Gateway.Image != "" {
+		errs = append(errs, ValidateImage(region.Spec.Gateway.Image, spec.Child("gateway", "image"))...)
+	}
 	errs = append(errs, validatePositive(region.Spec.RecordService.Storage.Size, spec.Child("recordService", "storage", "size"))...)
 	if s := region.Spec.Audit.Storage; s != nil && !s.Size.IsZero() {
 		errs = append(errs, validatePositive(s.Size, spec.Child("audit", "storage", "size"))...)

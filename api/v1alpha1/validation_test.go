@@ -62,6 +62,8 @@ func TestValidateRegionRefusesWhatOnlyAChildWouldRefuse(t *testing.T) {
 		}, "spec.recordService.image", "must be an image reference"},
 		{"gateway image with an empty tag", func(r *ShCRRegion) { r.Spec.Gateway.Image = "ghcr.io/shcr-io/shcr-gateway:" }, "spec.gateway.image", "must be an image reference"},
 		{"gateway image unknown digest algorithm form", func(r *ShCRRegion) { r.Spec.Gateway.Image = "ghcr.io/x@sha256" }, "spec.gateway.image", "must be an image reference"},
+		{"two record service replicas, embedded store", func(r *ShCRRegion) { r.Spec.RecordService.Replicas = 2 }, "spec.recordService.replicas", "needs spec.recordService.database"},
+		{"nine record service replicas, embedded store", func(r *ShCRRegion) { r.Spec.RecordService.Replicas = 9 }, "spec.recordService.replicas", "needs spec.recordService.database"},
 		{"storage size zero", func(r *ShCRRegion) { r.Spec.RecordService.Storage.Size = resource.MustParse("0") }, "spec.recordService.storage.size", "greater than zero"},
 		{"storage size negative", func(r *ShCRRegion) { r.Spec.RecordService.Storage.Size = resource.MustParse("-1Gi") }, "spec.recordService.storage.size", "greater than zero"},
 		{"audit storage negative", func(r *ShCRRegion) { r.Spec.Audit.Storage = &StorageSpec{Size: resource.MustParse("-1Gi")} }, "spec.audit.storage.size", "greater than zero"},

@@ -26,12 +26,14 @@ import (
 	"github.com/shcr-io/shcr-operator/internal/devwebhook"
 	"github.com/shcr-io/shcr-operator/internal/kube"
 	"github.com/shcr-io/shcr-operator/internal/manager"
+	"github.com/shcr-io/shcr-operator/internal/specs"
 )
 
 func main() {
 	var (
 		metricsAddr, probeAddr, webhookCertPath, pprofAddr      string
 		localWebhookHost, localWebhookManifests                 string
+		gatewayImage, connectorImage                            string
 		secureMetrics, leaderElect, enableHTTP2, enableWebhooks bool
 		webhookPort, concurrency                                int
 	)
@@ -56,6 +58,10 @@ func main() {
 			"and point the cluster's webhook configurations at it (make demo and the e2e suite run the operator this way).")
 	flag.StringVar(&localWebhookManifests, "local-webhook-manifests", "config/webhook/manifests.yaml",
 		"Development only: the webhook configurations to install with --local-webhook-host.")
+	flag.StringVar(&gatewayImage, "gateway-image", specs.DefaultGatewayImage,
+		"Image of the record gateway of regions whose spec.gateway.image is unset (the chart sets the release's own).")
+	flag.StringVar(&connectorImage, "connector-image", specs.DefaultConnectorImage,
+		"Image of the connector of organisations whose spec.connector.image is unset (the chart sets the release's own).")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -94,7 +100,10 @@ func main() {
 		log.Error(err, "Failed to create the manager")
 		os.Exit(1)
 	}
-	if err := manager.Setup(ctx, mgr, manager.Options{Webhooks: enableWebhooks, OperatorNamespace: os.Getenv("POD_NAMESPACE")}); err != nil {
+	if err := manager.Setup(ctx, mgr, manager.Options{
+		Webhooks: enableWebhooks, OperatorNamespace: os.Getenv("POD_NAMESPACE"),
+		GatewayImage: gatewayImage, ConnectorImage: connectorImage,
+	}); err != nil {
 		log.Error(err, "Failed to set up the controllers")
 		os.Exit(1)
 	}

@@ -41,6 +41,9 @@ type Reconciler struct {
 	// OperatorNamespace is where the operator runs; connectors accept status
 	// reads from it. Empty (the operator outside the cluster) opens nothing.
 	OperatorNamespace string
+	// ConnectorImage is the connector image of organisations that name
+	// none; specs.DefaultConnectorImage when empty.
+	ConnectorImage string
 	// ConnectorStatusURL, when set, replaces the in-cluster URL of a
 	// connector's status endpoint (tests, and operators outside the cluster).
 	ConnectorStatusURL func(*shcrv1alpha1.MemberOrganisation) string

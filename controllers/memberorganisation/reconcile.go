@@ -277,7 +277,7 @@ func (r *Reconciler) reconcileConnector(ctx context.Context, member *shcrv1alpha
 	for _, c := range member.Status.ProvidesCategories {
 		categories = append(categories, string(c))
 	}
-	deploy := specs.ConnectorDeployment(region, member)
+	deploy := specs.ConnectorDeployment(region, specs.WithConnectorImage(member, r.ConnectorImage))
 	for _, obj := range []client.Object{
 		specs.ConnectorServiceAccount(region, member),
 		specs.ConnectorConfigMap(region, member, categories),

@@ -40,6 +40,9 @@ type Reconciler struct {
 	// agreements or policies waits so that a burst is compiled once;
 	// DefaultCoalesce when zero.
 	Coalesce time.Duration
+	// GatewayImage is the gateway image of regions that name none;
+	// specs.DefaultGatewayImage when empty.
+	GatewayImage string
 
 	applier *apply.Applier
 }

@@ -234,10 +234,11 @@ func (r *Reconciler) reconcileRecordService(ctx context.Context, region *shcrv1a
 // removed once the new one is applied; the audit volumes stay.
 func (r *Reconciler) reconcileGateway(ctx context.Context, region *shcrv1alpha1.ShCRRegion) (ctrl.Result, error) {
 	key := client.ObjectKey{Namespace: shcrv1alpha1.NamespaceFor(region.Name), Name: specs.GatewayName}
-	var desired, stale client.Object = specs.GatewayDeployment(region), &appsv1.StatefulSet{}
+	withImage := specs.WithGatewayImage(region, r.GatewayImage)
+	var desired, stale client.Object = specs.GatewayDeployment(withImage), &appsv1.StatefulSet{}
 	staleKind := "StatefulSet"
 	if specs.GatewayIsStatefulSet(region) {
-		desired, stale, staleKind = specs.GatewayStatefulSet(region), &appsv1.Deployment{}, "Deployment"
+		desired, stale, staleKind = specs.GatewayStatefulSet(withImage), &appsv1.Deployment{}, "Deployment"
 	}
 	if err := r.applyAll(ctx, specs.GatewayService(region), desired); err != nil {
 		return ctrl.Result{}, r.childFailed(region, shcrv1alpha1.ConditionGatewayAvailable, err)
@@ -269,6 +270,16 @@ func (r *Reconciler) reconcileGateway(ctx context.Context, region *shcrv1alpha1.
 		status, reason, msg = conditions.DeploymentAvailability(live)
 	}
 	setCondition(region, shcrv1alpha1.ConditionGatewayAvailable, status, reason, msg)
+	// The gateway's /readyz refuses without an identity provider, whatever
+	// a cluster that runs no probes (kwok) reports of the workload.
+	if missing := specs.GatewayIdentityMissing(region); len(missing) > 0 {
+		setCondition(region, shcrv1alpha1.ConditionGatewayIdentity, metav1.ConditionFalse, shcrv1alpha1.ReasonIdentityMissing,
+			"the gateway cannot become Ready on a cluster: "+strings.Join(missing, ", ")+
+				" not set, so it refuses every request and its readiness probe fails")
+	} else {
+		setCondition(region, shcrv1alpha1.ConditionGatewayIdentity, metav1.ConditionTrue, shcrv1alpha1.ReasonIdentityConfigured,
+			"the gateway verifies tokens of spec.gateway.identity.issuer")
+	}
 	region.Status.Endpoints.Gateway = specs.GatewayURL(region)
 	return ctrl.Result{}, nil
 }

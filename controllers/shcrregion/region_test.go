@@ -401,7 +401,8 @@ func TestDeletedOrEditedChildrenAreRestored(t *testing.T) {
 	waitFor(t, "the hand-edited gateway restored", func() (bool, string) {
 		mustGet(t, client.ObjectKey{Namespace: ns, Name: specs.GatewayName}, deploy)
 		img := deploy.Spec.Template.Spec.Containers[0].Image
-		return *deploy.Spec.Replicas == 2 && img == region.Spec.Gateway.Image, fmt.Sprintf("replicas %d image %s", *deploy.Spec.Replicas, img)
+		return *deploy.Spec.Replicas == 2 && img == specs.WithGatewayImage(region, specs.DefaultGatewayImage).Spec.Gateway.Image,
+			fmt.Sprintf("replicas %d image %s", *deploy.Spec.Replicas, img)
 	})
 
 	role := &rbacv1.Role{}

@@ -98,6 +98,10 @@ func TestInvalidRegionsAreRejectedNamingTheField(t *testing.T) {
 		{"database port out of range", "v-dbport", set("spec.recordService.database", map[string]any{
 			"credentialsSecretRef": map[string]any{"name": "db"}, "networkRanges": []any{"10.0.0.0/16"}, "port": int64(70000),
 		}), []string{"spec.recordService.database.port", "less than or equal to 65535"}},
+		{"two record service replicas without a database", "v-rs2", set("spec.recordService.replicas", int64(2)),
+			[]string{"spec.recordService", "spec.recordService.replicas above 1 needs spec.recordService.database"}},
+		{"nine record service replicas without a database", "v-rs9", set("spec.recordService.replicas", int64(9)),
+			[]string{"spec.recordService", "spec.recordService.replicas above 1 needs spec.recordService.database"}},
 		{"client namespace not a name", "v-clientns", set("spec.gateway.clientNamespaces", []any{"Clinical Portal"}),
 			[]string{"spec.gateway.clientNamespaces[0]", "should match"}},
 		{"admin subject without kind", "v-admin", set("spec.admins", []any{map[string]any{"name": "someone"}}),

@@ -31,6 +31,10 @@ type Options struct {
 	Webhooks bool
 	// OperatorNamespace is the namespace the operator runs in, if in a cluster.
 	OperatorNamespace string
+	// GatewayImage and ConnectorImage are the images of regions' gateways and
+	// organisations' connectors that name none (the release's own images);
+	// the specs package's defaults when empty.
+	GatewayImage, ConnectorImage string
 	// ConnectorStatusURL, when set, overrides where connectors' status is read.
 	ConnectorStatusURL func(*shcrv1alpha1.MemberOrganisation) string
 }
@@ -47,13 +51,14 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	}
 	recorder := mgr.GetEventRecorder("shcr-operator")
 	if err := (&shcrregion.Reconciler{
-		Client: c, APIReader: mgr.GetAPIReader(), Recorder: recorder,
+		Client: c, APIReader: mgr.GetAPIReader(), Recorder: recorder, GatewayImage: opts.GatewayImage,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the ShCRRegion controller: %w", err)
 	}
 	if err := (&memberorganisation.Reconciler{
 		Client: c, APIReader: mgr.GetAPIReader(), Recorder: recorder,
 		OperatorNamespace: opts.OperatorNamespace, ConnectorStatusURL: opts.ConnectorStatusURL,
+		ConnectorImage: opts.ConnectorImage,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the MemberOrganisation controller: %w", err)
 	}

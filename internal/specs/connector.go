@@ -24,8 +24,35 @@ import (
 // LabelOrganisation names the ODS code of the organisation a connector serves.
 const LabelOrganisation = "shcr.io/organisation"
 
-// DefaultConnectorImage runs an organisation's connector.
+// DefaultConnectorImage runs an organisation's connector when neither the
+// organisation nor the operator (--connector-image) names one.
 const DefaultConnectorImage = "ghcr.io/shcr-io/shcr-connector:v0.1.0"
+
+// DefaultGatewayImage runs a region's record gateway when neither the region
+// nor the operator (--gateway-image) names one.
+const DefaultGatewayImage = "ghcr.io/shcr-io/shcr-gateway:v0.1.0"
+
+// WithGatewayImage is region, or when it names no gateway image a copy
+// naming image (the operator's default).
+func WithGatewayImage(region *shcrv1alpha1.ShCRRegion, image string) *shcrv1alpha1.ShCRRegion {
+	if region.Spec.Gateway.Image != "" || image == "" {
+		return region
+	}
+	region = region.DeepCopy()
+	region.Spec.Gateway.Image = image
+	return region
+}
+
+// WithConnectorImage is member, or when it names no connector image a copy
+// naming image (the operator's default).
+func WithConnectorImage(member *shcrv1alpha1.MemberOrganisation, image string) *shcrv1alpha1.MemberOrganisation {
+	if member.Spec.Connector == nil || member.Spec.Connector.Image != "" || image == "" {
+		return member
+	}
+	member = member.DeepCopy()
+	member.Spec.Connector.Image = image
+	return member
+}
 
 // Paths inside the connector container.
 const (

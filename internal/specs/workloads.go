@@ -51,16 +51,16 @@ func RecordServiceStatefulSet(region *shcrv1alpha1.ShCRRegion) *appsv1.StatefulS
 		Ports: []corev1.ContainerPort{{
 			Name: "http", ContainerPort: RecordServicePort, Protocol: corev1.ProtocolTCP,
 		}},
-		Env:             recordServiceEnv(spec),
+		Env:             recordServiceEnv(region),
 		Resources:       resourcesOr(spec.Resources, "500m", "1Gi", "2", "2Gi"),
 		SecurityContext: restrictedContainerSecurity(),
 		VolumeMounts: []corev1.VolumeMount{
 			{Name: RecordServiceDataVolume, MountPath: "/data"},
 			tmpMount,
 		},
-		ReadinessProbe: httpProbe("/fhir/metadata", RecordServicePort, 10),
-		LivenessProbe:  httpProbe("/fhir/metadata", RecordServicePort, 30),
-		StartupProbe:   startupProbe("/fhir/metadata", RecordServicePort),
+		ReadinessProbe: httpProbe(RecordServiceReadinessPath, RecordServicePort, 10),
+		LivenessProbe:  httpProbe(RecordServiceLivenessPath, RecordServicePort, 30),
+		StartupProbe:   startupProbe(RecordServiceLivenessPath, RecordServicePort),
 	}
 	return &appsv1.StatefulSet{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "StatefulSet"},
@@ -99,29 +99,6 @@ func RecordServiceStatefulSet(region *shcrv1alpha1.ShCRRegion) *appsv1.StatefulS
 			}},
 		},
 	}
-}
-
-// recordServiceEnv configures the FHIR server: R4 only, its store on the data
-// volume, or the external database whose Secret is referenced (never read).
-func recordServiceEnv(spec shcrv1alpha1.RecordServiceSpec) []corev1.EnvVar {
-	env := []corev1.EnvVar{
-		{Name: "HAPI_FHIR_FHIR_VERSION", Value: "R4"},
-		{Name: "HAPI_FHIR_SERVER_ADDRESS", Value: "/fhir"},
-	}
-	if spec.Database == nil {
-		return append(env, corev1.EnvVar{Name: "SPRING_DATASOURCE_URL", Value: "jdbc:h2:file:/data/fhir"})
-	}
-	secret := spec.Database.CredentialsSecretRef
-	for _, kv := range [][2]string{
-		{"SPRING_DATASOURCE_URL", "url"},
-		{"SPRING_DATASOURCE_USERNAME", "username"},
-		{"SPRING_DATASOURCE_PASSWORD", "password"},
-	} {
-		env = append(env, corev1.EnvVar{Name: kv[0], ValueFrom: &corev1.EnvVarSource{
-			SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: secret, Key: kv[1]},
-		}})
-	}
-	return env
 }
 
 // RecordServiceServices are the ClusterIP Service the gateway and connectors
@@ -230,9 +207,13 @@ func gatewayPodTemplate(region *shcrv1alpha1.ShCRRegion) corev1.PodTemplateSpec 
 	spec := region.Spec.Gateway
 	tmp, tmpMount := tmpVolume()
 	args, mounts, volumes := gatewayConfiguration(region)
+	image := spec.Image
+	if image == "" {
+		image = DefaultGatewayImage
+	}
 	container := corev1.Container{
 		Name:            ComponentGateway,
-		Image:           spec.Image,
+		Image:           image,
 		ImagePullPolicy: corev1.PullIfNotPresent,
 		Args:            args,
 		Ports: []corev1.ContainerPort{{
@@ -364,4 +345,22 @@ func startupProbe(path string, port int32) *corev1.Probe {
 	p := httpProbe(path, port, 10)
 	p.FailureThreshold = 60
 	return p
+}
+
+// GatewayIdentityMissing names the fields of spec.gateway.identity the
+// gateway needs to verify tokens and that are unset: the gateway refuses
+// every request and reports not ready without them.
+func GatewayIdentityMissing(region *shcrv1alpha1.ShCRRegion) []string {
+	id := region.Spec.Gateway.Identity
+	var missing []string
+	if id.Issuer == "" {
+		missing = append(missing, "spec.gateway.identity.issuer")
+	}
+	if id.Audience == "" {
+		missing = append(missing, "spec.gateway.identity.audience")
+	}
+	if id.JWKS == nil && id.JWKSURL == "" {
+		missing = append(missing, "spec.gateway.identity.jwks or jwksURL")
+	}
+	return missing
 }
