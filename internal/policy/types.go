@@ -84,6 +84,10 @@ type Agreement struct {
 	CrossRegion   bool
 	PeerRegion    string
 	PeerConfirmed bool
+	// Blocked, when set, says why the terms cannot hold whatever the
+	// approvals (a processor party without due diligence): the version
+	// never grants.
+	Blocked string
 }
 
 // Policy is one AccessPolicy.
