@@ -522,7 +522,6 @@ type ShCRRegionStatus struct {
 // +kubebuilder:printcolumn:name="Agreements",type=integer,JSONPath=`.status.activeAgreementCount`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:validation:XValidation:rule="!has(self.spec.peers) || !(self.metadata.name in self.spec.peers)",message="spec.peers: a region cannot be its own peer"
-// +kubebuilder:validation:XValidation:rule="!has(self.spec.assurance) || !has(self.spec.assurance.panel) || !has(self.spec.admins) || !self.spec.assurance.panel.exists(p, self.spec.admins.exists(a, a.kind == p.kind && a.name == p.name))",message="spec.assurance.panel: the independent assurance panel cannot include the region's admins"
 type ShCRRegion struct {
 	metav1.TypeMeta `json:",inline"`
 

@@ -39,7 +39,7 @@ func (r *Reconciler) evaluateAssurance(ctx context.Context, region *shcrv1alpha1
 		return assurance.Outcome{}, err
 	}
 	checkpoints := assurance.Checkpoints(members.Items, agreements.Items, now)
-	return assurance.Evaluate(region.Spec.Assurance, region.Status.Assurance, checkpoints, now), nil
+	return assurance.Evaluate(region.Spec, region.Status.Assurance, checkpoints, now), nil
 }
 
 // recordAssurance sets status.assurance and the Assured condition, exports

@@ -58,6 +58,19 @@ func OnPanel(panel []rbacv1.Subject, user string, groups []string) bool {
 	return false
 }
 
+// PanelAdmin names the first subject on the panel that is also an admin of
+// the region (same kind and name), or "" when the panel is independent.
+func PanelAdmin(panel, admins []rbacv1.Subject) string {
+	for _, p := range panel {
+		for _, a := range admins {
+			if p.Kind == a.Kind && p.Name == a.Name {
+				return p.Kind + " " + p.Name
+			}
+		}
+	}
+	return ""
+}
+
 // Digest identifies one assurance record's content, who recorded it
 // included, so that the operator knows a record it has already judged.
 func Digest(r shcrv1alpha1.RequirementAssurance) string {
@@ -84,9 +97,18 @@ func utc(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 // do not undo it (the organisation concerned stops sharing through its own
 // admission). The region is assured from the latest assuredAt to the
 // earliest reviewDate when every requirement counts.
-func Evaluate(spec shcrv1alpha1.RegionAssurance, previous *shcrv1alpha1.RegionAssuranceStatus,
+//
+// A panel that includes one of the region's admins is not independent: no
+// record counts until it no longer does.
+func Evaluate(region shcrv1alpha1.ShCRRegionSpec, previous *shcrv1alpha1.RegionAssuranceStatus,
 	checkpoints []shcrv1alpha1.ComputedCheckpoint, now time.Time) Outcome {
+	spec := region.Assurance
 	out := Outcome{Status: shcrv1alpha1.RegionAssuranceStatus{Checkpoints: checkpoints}}
+	if admin := PanelAdmin(spec.Panel, region.Admins); admin != "" {
+		spec.Panel = nil
+		out.Reason = shcrv1alpha1.ReasonNotAssured
+		out.Message = "spec.assurance.panel includes " + admin + ", an admin of the region: the panel must be independent, so no assurance counts"
+	}
 	var from, until time.Time
 	var missing, lapsed []string
 	for _, req := range shcrv1alpha1.IGRequirements {
@@ -108,6 +130,7 @@ func Evaluate(spec shcrv1alpha1.RegionAssurance, previous *shcrv1alpha1.RegionAs
 		}
 	}
 	switch {
+	case out.Reason != "":
 	case len(lapsed) > 0:
 		out.Reason = shcrv1alpha1.ReasonAssuranceLapsed
 		out.Message = "the assurance of " + strings.Join(lapsed, ", ") + " has lapsed: the region shares nothing until the panel assures it again"

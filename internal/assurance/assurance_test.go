@@ -91,7 +91,7 @@ func TestEvaluateCountsEveryRequirement(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			spec := allAssured()
 			tc.edit(&spec)
-			out := Evaluate(spec, nil, allMet(), tc.now)
+			out := Evaluate(shcrv1alpha1.ShCRRegionSpec{Assurance: spec}, nil, allMet(), tc.now)
 			if out.Reason != tc.reason || out.Status.Assured != tc.assure || !strings.Contains(out.Message, tc.msg) {
 				t.Fatalf("got %s assured=%v %q", out.Reason, out.Status.Assured, out.Message)
 			}
@@ -111,17 +111,35 @@ func TestEvaluateCountsEveryRequirement(t *testing.T) {
 	}
 }
 
+// A panel that includes a region admin is not independent: nothing counts.
+func TestPanelMustBeIndependentOfTheAdmins(t *testing.T) {
+	for _, admins := range [][]rbacv1.Subject{
+		{{Kind: rbacv1.GroupKind, Name: panelGroup}},
+		{{Kind: rbacv1.UserKind, Name: "x"}, {Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: panelGroup}},
+	} {
+		out := Evaluate(shcrv1alpha1.ShCRRegionSpec{Admins: admins, Assurance: allAssured()}, nil, allMet(), t0.Add(time.Hour))
+		if out.Gate.Assured || !strings.Contains(out.Message, "must be independent") {
+			t.Fatalf("admins %v: %s %q", admins, out.Reason, out.Message)
+		}
+	}
+	// Same name, other kind: independent.
+	admins := []rbacv1.Subject{{Kind: rbacv1.UserKind, Name: panelGroup}}
+	if out := Evaluate(shcrv1alpha1.ShCRRegionSpec{Admins: admins, Assurance: allAssured()}, nil, allMet(), t0.Add(time.Hour)); !out.Gate.Assured {
+		t.Fatalf("%q", out.Message)
+	}
+}
+
 // The window runs from the latest assuredAt to the earliest review date.
 func TestEvaluateWindow(t *testing.T) {
 	spec := allAssured()
 	late, early := t0.Add(90*time.Minute), review.Add(-48*time.Hour)
 	spec.Requirements[3].AssuredAt = metav1.NewTime(late)
 	spec.Requirements[6].ReviewDate = metav1.NewTime(early)
-	out := Evaluate(spec, nil, allMet(), t0.Add(time.Hour))
+	out := Evaluate(shcrv1alpha1.ShCRRegionSpec{Assurance: spec}, nil, allMet(), t0.Add(time.Hour))
 	if !out.Gate.Assured || !out.Gate.From.Equal(late) || !out.Gate.Until.Equal(early) || !out.Next.Equal(late) {
 		t.Fatalf("got %+v next %s", out.Gate, out.Next)
 	}
-	if out := Evaluate(spec, nil, allMet(), late); !out.Next.Equal(early) || !out.Status.Assured {
+	if out := Evaluate(shcrv1alpha1.ShCRRegionSpec{Assurance: spec}, nil, allMet(), late); !out.Next.Equal(early) || !out.Status.Assured {
 		t.Fatalf("at the start: %+v", out)
 	}
 }
@@ -138,23 +156,23 @@ func TestContradictingAssuranceIsRefused(t *testing.T) {
 	}
 	spec := allAssured()
 	now := t0.Add(time.Hour)
-	first := Evaluate(spec, nil, unmet, now)
+	first := Evaluate(shcrv1alpha1.ShCRRegionSpec{Assurance: spec}, nil, unmet, now)
 	if first.Gate.Assured || first.Reason != shcrv1alpha1.ReasonNotAssured || !strings.Contains(first.Message, "refused: it contradicts computed checkpoint MembersDSPTCurrent") {
 		t.Fatalf("first: %s %q", first.Reason, first.Message)
 	}
 	// Refused stays refused once the fact is met again.
-	again := Evaluate(spec, &first.Status, allMet(), now)
+	again := Evaluate(shcrv1alpha1.ShCRRegionSpec{Assurance: spec}, &first.Status, allMet(), now)
 	if again.Gate.Assured {
 		t.Fatalf("a refused record counted once the checkpoint was met: %q", again.Message)
 	}
 	// A new record (changed content) is judged afresh.
 	spec.Requirements[5].EvidenceReference = "TVS-IG-EVID-CYBER-2"
-	if fresh := Evaluate(spec, &again.Status, allMet(), now); !fresh.Gate.Assured {
+	if fresh := Evaluate(shcrv1alpha1.ShCRRegionSpec{Assurance: spec}, &again.Status, allMet(), now); !fresh.Gate.Assured {
 		t.Fatalf("a new record was not judged afresh: %q", fresh.Message)
 	}
 	// Accepted before the fact changed: still counts, and says so.
-	accepted := Evaluate(allAssured(), nil, allMet(), now)
-	later := Evaluate(allAssured(), &accepted.Status, unmet, now)
+	accepted := Evaluate(shcrv1alpha1.ShCRRegionSpec{Assurance: allAssured()}, nil, allMet(), now)
+	later := Evaluate(shcrv1alpha1.ShCRRegionSpec{Assurance: allAssured()}, &accepted.Status, unmet, now)
 	if !later.Gate.Assured || !strings.Contains(later.Message, "the panel should review: computed checkpoints now unmet: MembersDSPTCurrent") {
 		t.Fatalf("later: %s %q", later.Reason, later.Message)
 	}
@@ -181,9 +199,13 @@ func TestCheckpoints(t *testing.T) {
 	}
 	members := []shcrv1alpha1.MemberOrganisation{
 		member("RTH", nil),
-		member("K84001", func(m *shcrv1alpha1.MemberOrganisation) { m.Spec.Governance.DSPT.AssessedOn = now.AddDate(-1, 0, -1).Format(time.DateOnly) }),
+		member("K84001", func(m *shcrv1alpha1.MemberOrganisation) {
+			m.Spec.Governance.DSPT.AssessedOn = now.AddDate(-1, 0, -1).Format(time.DateOnly)
+		}),
 		member("B86001", func(m *shcrv1alpha1.MemberOrganisation) { m.Spec.Suspended = true }),
-		member("Y1", func(m *shcrv1alpha1.MemberOrganisation) { m.Spec.Governance.DSPT.Status = shcrv1alpha1.DSPTApproachingStandards }),
+		member("Y1", func(m *shcrv1alpha1.MemberOrganisation) {
+			m.Spec.Governance.DSPT.Status = shcrv1alpha1.DSPTApproachingStandards
+		}),
 	}
 	noDPIA := agreement("A-2", shcrv1alpha1.Party{ODSCode: "RTH", Role: shcrv1alpha1.PartyController})
 	noDPIA.Spec.Terms.DPIAReference = " "

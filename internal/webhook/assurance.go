@@ -119,6 +119,14 @@ func (v *assuranceValidator) validate(ctx context.Context, old, r *shcrv1alpha1.
 	if err != nil {
 		return apierrors.NewInternalError(err)
 	}
+	// Only a request that makes the panel overlap the admins is refused, so
+	// that a region already in that state (from before the webhook) can
+	// still be reconciled and mended; the controller counts nothing then.
+	if admin := assurance.PanelAdmin(r.Spec.Assurance.Panel, r.Spec.Admins); admin != "" &&
+		assurance.PanelAdmin(old.Spec.Assurance.Panel, old.Spec.Admins) == "" {
+		return invalid("ShCRRegion", r.Name, field.ErrorList{field.Invalid(field.NewPath("spec", "assurance", "panel"), admin,
+			"the independent assurance panel cannot include an admin of the region (spec.admins)")})
+	}
 	changed := ChangedAssurances(r.Spec.Assurance.Requirements, old.Spec.Assurance.Requirements)
 	if len(changed) == 0 {
 		return nil
