@@ -16,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
@@ -70,12 +71,14 @@ func TestWithoutWebhooksOnlyThePanelAssuresInItsOwnName(t *testing.T) {
 	}
 	from, review := time.Now().Add(-time.Hour), time.Now().AddDate(1, 0, 0)
 	record := func(c client.Client, edit func(*shcrv1alpha1.ShCRRegion)) error {
-		region := &shcrv1alpha1.ShCRRegion{}
-		if err := k8s.Get(ctx, client.ObjectKey{Name: name}, region); err != nil {
-			return err
-		}
-		edit(region)
-		return c.Update(ctx, region)
+		return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			region := &shcrv1alpha1.ShCRRegion{}
+			if err := k8s.Get(ctx, client.ObjectKey{Name: name}, region); err != nil {
+				return err
+			}
+			edit(region)
+			return c.Update(ctx, region)
+		})
 	}
 	refused := func(what string, err error, want string) {
 		t.Helper()
