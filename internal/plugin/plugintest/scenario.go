@@ -90,12 +90,22 @@ func createRegion(t *testing.T, name string) {
 		Spec: shcrv1alpha1.ShCRRegionSpec{
 			DisplayName: "Plugin test " + name,
 			Admins:      []rbacv1.Subject{{Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: signatories}},
+			Assurance:   shcrv1alpha1.RegionAssurance{Panel: fixtures.AssurancePanel()},
 		},
 	})
 	WaitFor(t, "the region namespace", func() (bool, string) {
 		err := op.Client.Get(ctx, client.ObjectKey{Name: shcrv1alpha1.NamespaceFor(name)}, &corev1.Namespace{})
 		return err == nil, fmt.Sprint(err)
 	})
+	// The region's assurance panel assures every IG Framework requirement,
+	// as it must before the region shares.
+	chair, err := op.As(fixtures.AssurancePanelChair, fixtures.AssurancePanelGroup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fixtures.AssureRegion(ctx, chair, name, time.Now().Add(-time.Hour), time.Now().AddDate(1, 0, 0)); err != nil {
+		t.Fatalf("assuring region %s: %v", name, err)
+	}
 }
 
 // Member is a member organisation of the scenario's region providing and
