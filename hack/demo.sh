@@ -31,6 +31,16 @@ apply_sample() {
 		"$kubectl" apply --server-side --field-manager=shcr-demo -f -
 }
 
+# assure_sample records the assurance panel's assurances of the sample
+# region as the panel's chair (impersonated), as the IG Framework's gate
+# requires before the region shares.
+assure_sample() {
+	"$kubectl" apply --server-side --field-manager=shcr-demo -f "$root/config/samples/assurance-panel-rbac.yaml" >/dev/null
+	"$state/currentsamples" "$root/config/samples/shcr_v1alpha1_shcrregion_assurance.yaml" |
+		"$kubectl" apply --server-side --field-manager=tvs-ig-assurance-panel \
+			--as=panel-chair@tvs.example --as-group=tvs-ig-assurance-panel -f -
+}
+
 wait_for() {
 	local what=$1
 	shift
@@ -63,6 +73,7 @@ up() {
 	# The region first: the other samples live in the namespace it creates.
 	apply_sample shcr_v1alpha1_shcrregion
 	wait_for "the region namespace" "$kubectl" wait --for=condition=NamespaceReady shcrregion --all --timeout=60s
+	wait_for "the panel's assurance" assure_sample
 	# Then members, the agreement between them, and the policies under it, each
 	# retried while the webhooks and caches catch up with the one before.
 	for f in gateway-config credentials shcr_v1alpha1_memberorganisation shcr_v1alpha1_datasharingagreement shcr_v1alpha1_accesspolicy; do
@@ -73,6 +84,7 @@ up() {
 	wait_for "the members" "$kubectl" wait --for=condition=Ready memberorganisation --all -n "$ns" --timeout=120s
 	wait_for "the agreement" "$kubectl" wait --for=jsonpath='{.status.phase}'=Active datasharingagreement --all -n "$ns" --timeout=120s
 	wait_for "the policies" "$kubectl" wait --for=condition=Ready accesspolicy --all -n "$ns" --timeout=120s
+	wait_for "the region's assurance" "$kubectl" wait --for=condition=Assured shcrregion --all --timeout=60s
 	echo
 	"$kubectl" get shcr -A
 	cat <<TXT
