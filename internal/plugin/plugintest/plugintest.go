@@ -95,6 +95,9 @@ func Kubeconfig() string { return kubeconfig }
 // Client is a cluster-admin client of the test API server.
 func Client() client.Client { return op.Client }
 
+// As is a client acting as user, a member of groups.
+func As(user string, groups ...string) (client.Client, error) { return op.As(user, groups...) }
+
 // Run runs one verb as "kubectl shcr <verb> args..." would, through the
 // plugin's root command and its kubeconfig flags, and returns what it
 // wrote and the error it returned.

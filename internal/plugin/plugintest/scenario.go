@@ -103,7 +103,7 @@ func createRegion(t *testing.T, name string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := fixtures.AssureRegion(ctx, chair, name, time.Now().Add(-time.Hour), time.Now().AddDate(1, 0, 0)); err != nil {
+	if err := fixtures.AssureRegion(ctx, chair, name, time.Now().AddDate(0, -1, 0), time.Now().AddDate(3, 0, 0)); err != nil {
 		t.Fatalf("assuring region %s: %v", name, err)
 	}
 }
