@@ -54,6 +54,33 @@ wait_for() {
 	exit 1
 }
 
+# exemplar applies one file of config/samples/exemplars, dates moved to
+# today; further arguments are passed to kubectl apply.
+exemplar() {
+	local file=$1
+	shift
+	"$state/currentsamples" "$root/config/samples/exemplars/$file.yaml" |
+		"$kubectl" apply --server-side --field-manager=shcr-demo "$@" -f - >/dev/null
+}
+
+# exemplars applies the five exemplar regions of the IG Framework, each
+# assured by its own panel's chair, and the Journey 2 agreement between
+# Thames Valley and Surrey and Wessex (SHCR_DEMO_EXEMPLARS=1 make demo).
+exemplars() {
+	local r
+	for r in onelondon yorkshire-humber thames-valley-surrey greater-manchester wessex; do
+		wait_for "exemplar $r" exemplar "$r"
+		wait_for "the $r panel's RBAC" exemplar "$r-assurance-panel-rbac"
+		wait_for "the $r panel's assurance" exemplar "$r-assurance" --field-manager="$r-ig-assurance-panel" \
+			--as="panel-chair@$r.example" --as-group="$r-ig-assurance-panel"
+	done
+	wait_for "the Journey 2 agreement" exemplar journey2-thames-valley-surrey-wessex
+	for r in onelondon yorkshire-humber thames-valley-surrey greater-manchester wessex; do
+		wait_for "exemplar $r assured" "$kubectl" wait --for=condition=Assured "shcrregion/$r" --timeout=120s
+		wait_for "exemplar $r agreements" "$kubectl" wait --for=jsonpath='{.status.phase}'=Active datasharingagreement --all -n "shcr-$r" --timeout=120s
+	done
+}
+
 up() {
 	mkdir -p "$state"
 	"$here/cluster.sh" up "$cluster" "$kubeconfig" 2>>"$state/cluster.log"
@@ -84,7 +111,10 @@ up() {
 	wait_for "the members" "$kubectl" wait --for=condition=Ready memberorganisation --all -n "$ns" --timeout=120s
 	wait_for "the agreement" "$kubectl" wait --for=jsonpath='{.status.phase}'=Active datasharingagreement --all -n "$ns" --timeout=120s
 	wait_for "the policies" "$kubectl" wait --for=condition=Ready accesspolicy --all -n "$ns" --timeout=120s
-	wait_for "the region's assurance" "$kubectl" wait --for=condition=Assured shcrregion --all --timeout=60s
+	wait_for "the region's assurance" "$kubectl" wait --for=condition=Assured shcrregion/thames-valley --timeout=60s
+	if [ "${SHCR_DEMO_EXEMPLARS:-}" = 1 ]; then
+		exemplars
+	fi
 	echo
 	"$kubectl" get shcr -A
 	cat <<TXT
