@@ -55,7 +55,7 @@ func TestPublicPageHoldsNoPersonalData(t *testing.T) {
 	plugintest.Create(t, careless)
 	plugintest.WaitFor(t, "the careless member listed", func() (bool, string) {
 		out := plugintest.MustRun(t, evidence.NewCommand, "--region", s.Region, "--public")
-		return strings.Contains(out, "Practice [number withheld]"), "not yet"
+		return strings.Contains(out, "P99002") && strings.Contains(out, "number withheld"), "not yet"
 	})
 
 	var people []string
