@@ -31,6 +31,16 @@ apply_sample() {
 		"$kubectl" apply --server-side --field-manager=shcr-demo -f -
 }
 
+# assure_sample records the assurance panel's assurances of the sample
+# region as the panel's chair (impersonated), as the IG Framework's gate
+# requires before the region shares.
+assure_sample() {
+	"$kubectl" apply --server-side --field-manager=shcr-demo -f "$root/config/samples/assurance-panel-rbac.yaml" >/dev/null
+	"$state/currentsamples" "$root/config/samples/shcr_v1alpha1_shcrregion_assurance.yaml" |
+		"$kubectl" apply --server-side --field-manager=tvs-ig-assurance-panel \
+			--as=panel-chair@tvs.example --as-group=tvs-ig-assurance-panel -f -
+}
+
 wait_for() {
 	local what=$1
 	shift
@@ -42,6 +52,33 @@ wait_for() {
 	"$@" >&2 || true
 	"$kubectl" get shcr -A >&2 || true
 	exit 1
+}
+
+# exemplar applies one file of config/samples/exemplars, dates moved to
+# today; further arguments are passed to kubectl apply.
+exemplar() {
+	local file=$1
+	shift
+	"$state/currentsamples" "$root/config/samples/exemplars/$file.yaml" |
+		"$kubectl" apply --server-side --field-manager=shcr-demo "$@" -f - >/dev/null
+}
+
+# exemplars applies the five exemplar regions of the IG Framework, each
+# assured by its own panel's chair, and the Journey 2 agreement between
+# Thames Valley and Surrey and Wessex (SHCR_DEMO_EXEMPLARS=1 make demo).
+exemplars() {
+	local r
+	for r in onelondon yorkshire-humber thames-valley-surrey greater-manchester wessex; do
+		wait_for "exemplar $r" exemplar "$r"
+		wait_for "the $r panel's RBAC" exemplar "$r-assurance-panel-rbac"
+		wait_for "the $r panel's assurance" exemplar "$r-assurance" --field-manager="$r-ig-assurance-panel" \
+			--as="panel-chair@$r.example" --as-group="$r-ig-assurance-panel"
+	done
+	wait_for "the Journey 2 agreement" exemplar journey2-thames-valley-surrey-wessex
+	for r in onelondon yorkshire-humber thames-valley-surrey greater-manchester wessex; do
+		wait_for "exemplar $r assured" "$kubectl" wait --for=condition=Assured "shcrregion/$r" --timeout=120s
+		wait_for "exemplar $r agreements" "$kubectl" wait --for=jsonpath='{.status.phase}'=Active datasharingagreement --all -n "shcr-$r" --timeout=120s
+	done
 }
 
 up() {
@@ -63,6 +100,7 @@ up() {
 	# The region first: the other samples live in the namespace it creates.
 	apply_sample shcr_v1alpha1_shcrregion
 	wait_for "the region namespace" "$kubectl" wait --for=condition=NamespaceReady shcrregion --all --timeout=60s
+	wait_for "the panel's assurance" assure_sample
 	# Then members, the agreement between them, and the policies under it, each
 	# retried while the webhooks and caches catch up with the one before.
 	for f in gateway-config credentials shcr_v1alpha1_memberorganisation shcr_v1alpha1_datasharingagreement shcr_v1alpha1_accesspolicy; do
@@ -73,6 +111,10 @@ up() {
 	wait_for "the members" "$kubectl" wait --for=condition=Ready memberorganisation --all -n "$ns" --timeout=120s
 	wait_for "the agreement" "$kubectl" wait --for=jsonpath='{.status.phase}'=Active datasharingagreement --all -n "$ns" --timeout=120s
 	wait_for "the policies" "$kubectl" wait --for=condition=Ready accesspolicy --all -n "$ns" --timeout=120s
+	wait_for "the region's assurance" "$kubectl" wait --for=condition=Assured shcrregion/thames-valley --timeout=60s
+	if [ "${SHCR_DEMO_EXEMPLARS:-}" = 1 ]; then
+		exemplars
+	fi
 	echo
 	"$kubectl" get shcr -A
 	cat <<TXT

@@ -26,6 +26,10 @@ const (
 	// It is informational: Ready does not summarise it, but no sharing
 	// happens with a peer that does not exist.
 	ConditionPeersFound = "PeersFound"
+	// ConditionAssured says whether the region's IG Framework assurance
+	// lets it share now (see spec.assurance). It is not part of Ready: a
+	// region's workloads run while it awaits assurance; it shares nothing.
+	ConditionAssured = "Assured"
 )
 
 // Condition and Event reasons. The same constants are used as the reason of
@@ -89,6 +93,19 @@ const (
 	// ReasonIdentityConfigured (GatewayIdentity=True): issuer, audience and
 	// keys are set.
 	ReasonIdentityConfigured = "IdentityConfigured"
+
+	// ReasonAssured: every IG Framework requirement is assured now.
+	ReasonAssured = "Assured"
+	// ReasonNotAssured: a requirement has no counted Assured record.
+	ReasonNotAssured = "NotAssured"
+	// ReasonAssuranceLapsed: a requirement's review date has passed.
+	ReasonAssuranceLapsed = "AssuranceLapsed"
+	// ReasonAssurancePending: every requirement is assured, with effect
+	// from a time still to come.
+	ReasonAssurancePending = "AssurancePending"
+	// ReasonAssuranceReviewDue: assured, and a review date falls within
+	// the alert window (events only).
+	ReasonAssuranceReviewDue = "AssuranceReviewDue"
 )
 
 // Labels, annotations and finalizers the operator sets.
@@ -157,11 +174,14 @@ const (
 	ReasonPhase             = "Phase"
 	ReasonPeerConfirmed     = "PeerConfirmed"
 	ReasonPeerMismatch      = "PeerMismatch"
-	ReasonNotCrossRegion    = "NotCrossRegion"
-	ReasonNotSignatory      = "NotSignatory"
-	ReasonRecorded          = "Recorded"
-	ReasonNotYetApproved    = "NotYetApproved"
-	ReasonLedgerMismatch    = "LedgerMismatch"
+	// ReasonProcessorDueDiligence: a Processor party of the terms has no
+	// satisfactory due diligence recorded; the agreement is Invalid.
+	ReasonProcessorDueDiligence = "ProcessorDueDiligenceMissing"
+	ReasonNotCrossRegion        = "NotCrossRegion"
+	ReasonNotSignatory          = "NotSignatory"
+	ReasonRecorded              = "Recorded"
+	ReasonNotYetApproved        = "NotYetApproved"
+	ReasonLedgerMismatch        = "LedgerMismatch"
 	// ReasonDuplicateVersion: another object in the namespace already
 	// holds the agreementId and version (TermsValid=False, phase Invalid).
 	ReasonDuplicateVersion = "DuplicateVersion"

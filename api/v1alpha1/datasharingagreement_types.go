@@ -122,6 +122,13 @@ type DataSharingAgreementSpec struct {
 	// +kubebuilder:validation:MaxLength=1024
 	// +optional
 	SuspensionReason string `json:"suspensionReason,omitempty"`
+
+	// Rationale is why this version was agreed (for example why its terms
+	// changed) and the minutes or paper that record the decision. It is
+	// shown in history, the evidence pack and the decision log; it does not
+	// change what is shared.
+	// +optional
+	Rationale *DecisionRationale `json:"rationale,omitempty"`
 }
 
 // AgreementTerms are the substance of a data sharing agreement (ICO Data
@@ -201,6 +208,7 @@ type AgreementTerms struct {
 }
 
 // Party is one organisation party to an agreement.
+// +kubebuilder:validation:XValidation:rule="!has(self.dueDiligence) || self.role == 'Processor'",message="dueDiligence: recorded only for a Processor party"
 type Party struct {
 	// ODSCode of the organisation.
 	// +kubebuilder:validation:Pattern=`^[A-Z0-9]{3,6}$`
@@ -211,6 +219,33 @@ type Party struct {
 	// Role of the organisation under UK GDPR.
 	// +required
 	Role PartyRole `json:"role"`
+
+	// DueDiligence is the due diligence done on a Processor party (the IG
+	// Framework's requirement for processors and sub-processors). An
+	// agreement with a Processor party without it is Invalid: it never
+	// takes effect, and the reason names the party.
+	// +optional
+	DueDiligence *ProcessorDueDiligence `json:"dueDiligence,omitempty"`
+}
+
+// ProcessorDueDiligence is the due diligence recorded for a processor.
+type ProcessorDueDiligence struct {
+	// DSPTStatus is the processor's Data Security and Protection Toolkit
+	// result when it was assessed; only StandardsMet or StandardsExceeded
+	// satisfy due diligence.
+	// +required
+	DSPTStatus DSPTStatus `json:"dsptStatus"`
+
+	// ContractReference names the processing contract (UK GDPR Art 28).
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=200
+	// +required
+	ContractReference string `json:"contractReference"`
+
+	// AssessedOn is the date the due diligence was done (YYYY-MM-DD).
+	// +kubebuilder:validation:Format=date
+	// +required
+	AssessedOn string `json:"assessedOn"`
 }
 
 // LawfulBasis is the UK GDPR basis for processing.
@@ -261,6 +296,11 @@ type Approval struct {
 	// +kubebuilder:validation:MaxLength=512
 	// +optional
 	RecordedBy string `json:"recordedBy,omitempty"`
+
+	// Rationale is why the signatory approved, and where it is minuted.
+	// Display-only: shown in history, the evidence pack and the decision log.
+	// +optional
+	Rationale *DecisionRationale `json:"rationale,omitempty"`
 
 	// RecordedGroups are the Kubernetes groups of the identity that added
 	// this approval, stamped with RecordedBy (a value the client sends is

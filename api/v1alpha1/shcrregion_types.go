@@ -121,6 +121,13 @@ type ShCRRegionSpec struct {
 	// still reports what it sees.
 	// +optional
 	Paused bool `json:"paused,omitempty"`
+
+	// Assurance is the region's IG Framework gate: its independent
+	// assurance panel and the panel's assurance of each of the Framework's
+	// eight requirements. The region shares nothing until every requirement
+	// is Assured and within its review date (see docs/assurance.md).
+	// +optional
+	Assurance RegionAssurance `json:"assurance,omitzero"`
 }
 
 // RecordServiceSpec configures the region's FHIR R4 record store, run as a
@@ -501,6 +508,11 @@ type ShCRRegionStatus struct {
 	// Endpoints are the in-cluster URLs of the region's services.
 	// +optional
 	Endpoints RegionEndpoints `json:"endpoints,omitzero"`
+
+	// Assurance is the IG Framework gate as the operator counts it: each
+	// requirement's assurance and the checkpoints it computes itself.
+	// +optional
+	Assurance *RegionAssuranceStatus `json:"assurance,omitempty"`
 }
 
 // ShCRRegion is a Shared Care Record region: a tenant that owns the namespace
@@ -509,6 +521,7 @@ type ShCRRegionStatus struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:scope=Cluster,shortName=region;regions,categories=shcr
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Assured",type=string,JSONPath=`.status.conditions[?(@.type=="Assured")].status`
 // +kubebuilder:printcolumn:name="Namespace",type=string,JSONPath=`.status.namespace`
 // +kubebuilder:printcolumn:name="Members",type=integer,JSONPath=`.status.memberCount`
 // +kubebuilder:printcolumn:name="Agreements",type=integer,JSONPath=`.status.activeAgreementCount`

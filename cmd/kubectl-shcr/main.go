@@ -17,6 +17,7 @@ import (
 	"github.com/shcr-io/shcr-operator/internal/plugin/agreements"
 	"github.com/shcr-io/shcr-operator/internal/plugin/auditverify"
 	"github.com/shcr-io/shcr-operator/internal/plugin/cli"
+	"github.com/shcr-io/shcr-operator/internal/plugin/decisions"
 	"github.com/shcr-io/shcr-operator/internal/plugin/diff"
 	"github.com/shcr-io/shcr-operator/internal/plugin/evidence"
 	"github.com/shcr-io/shcr-operator/internal/plugin/explain"
@@ -29,6 +30,7 @@ func main() {
 	root.AddCommand(
 		agreements.NewCommand(g),
 		history.NewCommand(g),
+		decisions.NewCommand(g),
 		accessmatrix.NewCommand(g),
 		explain.NewCommand(g),
 		diff.NewCommand(g),

@@ -20,7 +20,10 @@ type phaseInput struct {
 	duplicateOf string
 	// ledgerMismatch, when set, says why the region's agreement ledger
 	// records this version with other terms: the object is Invalid.
-	ledgerMismatch                           string
+	ledgerMismatch string
+	// blocked, when set, says why the terms cannot hold whatever the
+	// approvals: a processor party without due diligence.
+	blocked                                  string
 	approved, suspended, controllerEffective bool
 	// admissionPending: a controller party is a member whose admission the
 	// operator has not yet decided (a member just created).
@@ -60,6 +63,9 @@ func derive(in phaseInput, now time.Time) derived {
 		return derived{phase: shcrv1alpha1.PhaseInvalid, message: in.ledgerMismatch}
 	case in.suspended:
 		return derived{phase: shcrv1alpha1.PhaseSuspended, message: "spec.suspended is set: nothing is shared under this version"}
+	case in.blocked != "":
+		return derived{phase: shcrv1alpha1.PhaseInvalid, reason: shcrv1alpha1.ReasonProcessorDueDiligence,
+			message: in.blocked + ": record each processor's due diligence (spec.terms.parties[].dueDiligence) in a new version"}
 	case !in.approved:
 		return derived{phase: shcrv1alpha1.PhaseDraft, message: "not every controller party has approved the terms"}
 	case w.Empty() || !now.Before(w.Until):

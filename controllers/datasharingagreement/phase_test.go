@@ -122,3 +122,20 @@ func TestDeriveNoFallBackToASupersededVersion(t *testing.T) {
 		}
 	}
 }
+
+// A processor party without due diligence keeps an approved, in-force
+// version from taking effect, with the reason; suspension still wins.
+func TestProcessorWithoutDueDiligenceIsInvalid(t *testing.T) {
+	t0 := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
+	end := t0.AddDate(1, 0, 0)
+	in := phaseInput{approved: true, controllerEffective: true, window: policy.Window{From: t0, Until: end}, endsOn: end,
+		blocked: "processor parties without due diligence: X26 (no due diligence recorded)"}
+	d := derive(in, t0.Add(time.Hour))
+	if d.phase != shcrv1alpha1.PhaseInvalid || d.reason != shcrv1alpha1.ReasonProcessorDueDiligence || !strings.Contains(d.message, "X26") {
+		t.Fatalf("got %+v", d)
+	}
+	in.suspended = true
+	if d := derive(in, t0.Add(time.Hour)); d.phase != shcrv1alpha1.PhaseSuspended {
+		t.Fatalf("suspension must still win: %+v", d)
+	}
+}

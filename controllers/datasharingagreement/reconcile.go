@@ -99,6 +99,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	d := derive(phaseInput{
 		duplicateOf:         duplicateOf,
 		ledgerMismatch:      ledger.mismatch,
+		blocked:             governance.PolicyAgreement(agreement).Blocked,
 		approved:            approved,
 		suspended:           agreement.Spec.Suspended,
 		controllerEffective: anyControllerEffective(parties),

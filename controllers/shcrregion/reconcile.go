@@ -291,6 +291,12 @@ func (r *Reconciler) reconcilePolicyBundle(ctx context.Context, region *shcrv1al
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	now := time.Now()
+	gate, err := r.evaluateAssurance(ctx, region, now)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	input.Assurance = gate.Gate
 	started := time.Now()
 	bundle := policy.Compile(input)
 	encoded, err := bundle.Encode()
@@ -317,7 +323,7 @@ func (r *Reconciler) reconcilePolicyBundle(ctx context.Context, region *shcrv1al
 	}
 	setCondition(region, shcrv1alpha1.ConditionPolicyCompiled, metav1.ConditionTrue, shcrv1alpha1.ReasonCompiled,
 		fmt.Sprintf("bundle %s.. with %d grants stored in ConfigMap %s as %s", revision[:12], len(bundle.Grants), specs.PolicyBundleName, stored.Name))
-	return ctrl.Result{}, nil
+	return ctrl.Result{RequeueAfter: r.recordAssurance(region, gate, now)}, nil
 }
 
 // policyInput gathers the region's members, agreements and policies, and the

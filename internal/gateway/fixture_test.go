@@ -180,6 +180,8 @@ func testInput() policy.Input {
 	}
 	return policy.Input{
 		Region: testRegion,
+		// Every requirement of the IG Framework assured for the tests' span.
+		Assurance: policy.Assurance{Assured: true, From: now.AddDate(-3, 0, 0), Until: now.AddDate(3, 0, 0)},
 		Members: []policy.Member{
 			member("RR8", true), member("B86001", true), member("RTH", true), member("K84001", true), member("RX1", false),
 		},

@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
@@ -62,6 +63,33 @@ func Admit(member *shcrv1alpha1.MemberOrganisation, now time.Time) Admission {
 	}
 	return Admission{Admitted: true, Reason: shcrv1alpha1.ReasonAdmitted, ExpiresAt: expires,
 		Message: fmt.Sprintf("DSPT %s, assessed %s, admits the organisation until %s", dspt.Status, dspt.AssessedOn, expires.Format(time.DateOnly))}
+}
+
+// ProcessorsWithoutDueDiligence lists the Processor parties of terms that
+// have no satisfactory due diligence recorded (a DSPT of Standards Met or
+// Exceeded, a contract reference, a date), with why, sorted by ODS code.
+func ProcessorsWithoutDueDiligence(t *shcrv1alpha1.AgreementTerms) []string {
+	var out []string
+	for _, p := range t.Parties {
+		if p.Role != shcrv1alpha1.PartyProcessor {
+			continue
+		}
+		dd := p.DueDiligence
+		switch {
+		case dd == nil:
+			out = append(out, p.ODSCode+" (no due diligence recorded)")
+		case dd.DSPTStatus != shcrv1alpha1.DSPTStandardsMet && dd.DSPTStatus != shcrv1alpha1.DSPTStandardsExceeded:
+			out = append(out, fmt.Sprintf("%s (DSPT %s at due diligence)", p.ODSCode, dd.DSPTStatus))
+		case strings.TrimSpace(dd.ContractReference) == "":
+			out = append(out, p.ODSCode+" (no contract reference)")
+		default:
+			if _, err := time.Parse(time.DateOnly, dd.AssessedOn); err != nil {
+				out = append(out, p.ODSCode+" (assessedOn is not a date)")
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // IsController reports whether a party role signs the agreement.
@@ -172,6 +200,15 @@ type canonicalTerms struct {
 type canonicalParty struct {
 	ODSCode string `json:"odsCode"`
 	Role    string `json:"role"`
+	// DueDiligence is a processor's due diligence; left out when none is
+	// recorded, so that terms without it keep the hash they always had.
+	DueDiligence *canonicalDueDiligence `json:"dueDiligence,omitempty"`
+}
+
+type canonicalDueDiligence struct {
+	DSPTStatus        string `json:"dsptStatus"`
+	ContractReference string `json:"contractReference"`
+	AssessedOn        string `json:"assessedOn"`
 }
 
 // CanonicalTerms returns the canonical JSON of the terms of an agreement
@@ -198,7 +235,11 @@ func CanonicalTerms(t *shcrv1alpha1.AgreementTerms, region string) []byte {
 		c.ReviewDate = utc(t.ReviewDate.Time)
 	}
 	for _, p := range t.Parties {
-		c.Parties = append(c.Parties, canonicalParty{ODSCode: p.ODSCode, Role: string(p.Role)})
+		cp := canonicalParty{ODSCode: p.ODSCode, Role: string(p.Role)}
+		if dd := p.DueDiligence; dd != nil {
+			cp.DueDiligence = &canonicalDueDiligence{DSPTStatus: string(dd.DSPTStatus), ContractReference: dd.ContractReference, AssessedOn: dd.AssessedOn}
+		}
+		c.Parties = append(c.Parties, cp)
 	}
 	slices.SortFunc(c.Parties, func(a, b canonicalParty) int { return compareStrings(a.ODSCode, b.ODSCode) })
 	for _, cat := range t.DataCategories {

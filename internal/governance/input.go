@@ -7,6 +7,7 @@ package governance
 
 import (
 	"slices"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -61,6 +62,9 @@ func PolicyAgreement(a *shcrv1alpha1.DataSharingAgreement) policy.Agreement {
 		Sensitive:     string(t.SensitiveData),
 		CrossRegion:   t.Journey == shcrv1alpha1.JourneyCrossRegion,
 		PeerRegion:    t.PeerRegion,
+	}
+	if undiligent := ProcessorsWithoutDueDiligence(&t); len(undiligent) > 0 {
+		out.Blocked = "processor parties without due diligence: " + strings.Join(undiligent, ", ")
 	}
 	if out.CrossRegion {
 		out.PeerConfirmed = currentlyTrue(a, shcrv1alpha1.ConditionPeerConfirmed)

@@ -34,6 +34,20 @@ var (
 		Help: "When each Active agreement is due for review (Unix seconds).",
 	}, []string{"region", "agreement", "version"})
 
+	// AssuranceReview is the review date of each counted IG Framework
+	// assurance of a region, as a Unix time: sharing stops at the earliest.
+	AssuranceReview = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "shcr_region_assurance_review_timestamp_seconds",
+		Help: "When each counted IG Framework assurance of a region lapses (Unix seconds).",
+	}, []string{"region", "requirement"})
+
+	// RegionAssured is 1 while a region's IG Framework assurance lets it
+	// share, 0 otherwise.
+	RegionAssured = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "shcr_region_assured",
+		Help: "1 when every IG Framework requirement of the region is assured now.",
+	}, []string{"region"})
+
 	// Members counts each region's organisations, admitted or not.
 	Members = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "shcr_members",
@@ -67,7 +81,7 @@ var (
 )
 
 func init() {
-	metrics.Registry.MustRegister(Agreements, AgreementEnds, AgreementReview, Members, BundleBytes,
+	metrics.Registry.MustRegister(Agreements, AgreementEnds, AgreementReview, AssuranceReview, RegionAssured, Members, BundleBytes,
 		CompileDuration, CompileErrors, Stalled)
 }
 
@@ -82,7 +96,7 @@ func SetStalled(kind, namespace, name string, stalled bool) {
 
 // ForgetRegion drops every series of a deleted region.
 func ForgetRegion(region string) {
-	for _, vec := range []*prometheus.GaugeVec{Agreements, AgreementEnds, AgreementReview, Members, BundleBytes} {
+	for _, vec := range []*prometheus.GaugeVec{Agreements, AgreementEnds, AgreementReview, AssuranceReview, RegionAssured, Members, BundleBytes} {
 		vec.DeletePartialMatch(prometheus.Labels{"region": region})
 	}
 	CompileDuration.DeletePartialMatch(prometheus.Labels{"region": region})

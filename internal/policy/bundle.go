@@ -29,6 +29,29 @@ type Bundle struct {
 	Region string `json:"region"`
 	// Grants are the effective grants; nothing outside them is allowed.
 	Grants []Grant `json:"grants"`
+	// Assurance is the region's IG Framework gate: no grant allows anything
+	// outside its window, and a bundle without it (or with Assured false)
+	// allows nothing.
+	Assurance Assurance `json:"assurance"`
+}
+
+// Assurance is the IG Framework gate of a region: sharing is allowed only
+// while every requirement of the Framework is assured by the region's
+// independent assurance panel, From <= now < Until. From is when the last
+// requirement's assurance took effect, Until the earliest review date.
+type Assurance struct {
+	// Assured is true when every requirement has a counted assurance.
+	Assured bool `json:"assured"`
+	// From and Until bound when the region is assured, in UTC.
+	From  time.Time `json:"from"`
+	Until time.Time `json:"until"`
+	// Reason says why a region is not assured; empty when Assured.
+	Reason string `json:"reason,omitempty"`
+}
+
+// Covers reports whether the region is assured at t.
+func (a Assurance) Covers(t time.Time) bool {
+	return a.Assured && !t.Before(a.From) && t.Before(a.Until)
 }
 
 // Grant is one compiled permission: staff of the Consumers holding one of

@@ -40,20 +40,59 @@ const MaxBreakGlassDuration = 24 * time.Hour
 
 // Compile turns a region's inputs into its bundle. Each grant of each policy
 // is intersected with every version of its agreement that is ever in force
-// (see Windows) and with the parties admitted at compile time (see
-// EffectiveParties). Anything unknown, invalid or empty grants nothing. The
-// same input, in any order, gives a byte-identical encoded bundle.
+// (see Windows), with the parties admitted at compile time (see
+// EffectiveParties) and with the region's assurance window: a region that
+// is not assured gets no grants at all. Anything unknown, invalid or empty
+// grants nothing. The same input, in any order, gives a byte-identical
+// encoded bundle.
 func Compile(in Input) Bundle {
-	versions := agreementsInForce(in)
+	gate := normalAssurance(in.Assurance)
 	grants := []Grant{}
-	for _, p := range in.Policies {
-		for _, v := range versions[p.AgreementID] {
-			grants = append(grants, policyGrants(p, v)...)
+	if gate.Assured {
+		versions := agreementsInForce(in)
+		for _, p := range in.Policies {
+			for _, v := range versions[p.AgreementID] {
+				grants = append(grants, assuredGrants(policyGrants(p, v), gate)...)
+			}
 		}
 	}
 	slices.SortFunc(grants, compareGrants)
 	grants = slices.CompactFunc(grants, func(x, y Grant) bool { return compareGrants(x, y) == 0 })
-	return Bundle{Version: BundleVersion, Region: in.Region, Grants: grants}
+	return Bundle{Version: BundleVersion, Region: in.Region, Grants: grants, Assurance: gate}
+}
+
+// normalAssurance gives the gate in UTC; an assured gate with an empty
+// window, or one that is not assured, is not assured, with a reason.
+func normalAssurance(a Assurance) Assurance {
+	a.From, a.Until = a.From.UTC(), a.Until.UTC()
+	switch {
+	case !a.Assured && a.Reason == "":
+		return Assurance{Reason: "region not assured: no assurance of the IG Framework's requirements is recorded"}
+	case !a.Assured:
+		return Assurance{Reason: a.Reason}
+	case !a.From.Before(a.Until):
+		return Assurance{Reason: "region not assured: the assurance window is empty (review date not after the last assurance)"}
+	}
+	a.Reason = ""
+	return a
+}
+
+// assuredGrants cuts each grant's window to the assurance window and drops
+// the grants left with none.
+func assuredGrants(grants []Grant, gate Assurance) []Grant {
+	out := grants[:0]
+	for _, g := range grants {
+		if gate.From.After(g.ValidFrom) {
+			g.ValidFrom = gate.From
+		}
+		if gate.Until.Before(g.ValidUntil) {
+			g.ValidUntil = gate.Until
+		}
+		if g.ValidFrom.Before(g.ValidUntil) {
+			out = append(out, g)
+		}
+	}
+	return out
 }
 
 // ExplainScope splits the categories a policy asks for into those the

@@ -45,7 +45,8 @@ func TestCompileGrantsJSON(t *testing.T) {
 		`"policy":"tvs/gp-read","consumers":["B86001","RR8"],"providers":["B86001","RR8"],"roles":["R8000","R8001"],` +
 		`"categories":["Allergies","Medications"],"actions":["read","search"],"purposesOfUse":["ETREAT","TREAT"],` +
 		`"requireLegitimateRelationship":true,"sensitive":"BreakGlassOnly","breakGlass":{"roles":["R8000"],"maxDurationSeconds":3600},` +
-		`"validFrom":"2026-01-01T00:00:00Z","validUntil":"2027-01-01T00:00:00Z"}]}`
+		`"validFrom":"2026-01-01T00:00:00Z","validUntil":"2027-01-01T00:00:00Z"}],` +
+		`"assurance":{"assured":true,"from":"2020-01-01T00:00:00Z","until":"2040-01-01T00:00:00Z"}}`
 	if string(data) != want {
 		t.Fatalf("got\n%s\nwant\n%s", data, want)
 	}

@@ -19,8 +19,11 @@ import (
 type check int
 
 const (
+	// checkAssured is failed by every grant of a bundle whose region is
+	// not assured at the time of the request.
+	checkAssured check = iota - 2
 	// checkVersion is failed by every grant of a bundle of unknown version.
-	checkVersion check = iota - 1
+	checkVersion
 	checkCaller
 	checkSource
 	checkInForce
@@ -70,6 +73,9 @@ func Decide(b Bundle, req Request, now time.Time) Decision {
 	if b.Version != BundleVersion {
 		return unsupported(b.Version, req, now)
 	}
+	if !b.Assurance.Covers(now) {
+		return notAssured(b.Assurance, req, now)
+	}
 	s := newSearch(b.Grants, req, now, false)
 	for i := range b.Grants {
 		if s.consider(i) {
@@ -106,6 +112,9 @@ func (d *Decider) Decide(req Request, now time.Time) Decision {
 	if d.bundle.Version != BundleVersion {
 		return unsupported(d.bundle.Version, req, now)
 	}
+	if !d.bundle.Assurance.Covers(now) {
+		return notAssured(d.bundle.Assurance, req, now)
+	}
 	s := newSearch(d.bundle.Grants, req, now, true)
 	for _, i := range d.byConsumer[req.CallerODS] {
 		if s.consider(i) {
@@ -117,6 +126,12 @@ func (d *Decider) Decide(req Request, now time.Time) Decision {
 
 func unsupported(version string, req Request, now time.Time) Decision {
 	return Decision{basis: basis{query: query{Request: req, now: now}, failed: checkVersion, unsupportedVersion: version}}
+}
+
+// notAssured denies a request under a bundle whose region is not assured at
+// now: the IG Framework's gate comes before every grant.
+func notAssured(gate Assurance, req Request, now time.Time) Decision {
+	return Decision{basis: basis{query: query{Request: req, now: now}, failed: checkAssured, assurance: gate}}
 }
 
 // search looks through grants, in ascending order, for one that allows a
@@ -286,6 +301,8 @@ func (d Decision) Reasons() []string {
 	switch {
 	case b.failed == checkVersion:
 		return []string{fmt.Sprintf("policy bundle version %q is not supported (want %q)", b.unsupportedVersion, BundleVersion)}
+	case b.failed == checkAssured:
+		return []string{b.query.notAssuredReason(b.assurance)}
 	case d.Allow:
 		return d.allowReasons()
 	case b.grant == nil:
@@ -324,6 +341,26 @@ func (q *query) explain(g *Grant, failed check) []string {
 		return []string{fmt.Sprintf("action %q not granted for category %s", q.Action, q.Category)}
 	default:
 		return q.sensitiveReasons(g)
+	}
+}
+
+// NotAssuredPrefix starts the reason of every decision denied because the
+// region's IG Framework assurance does not cover the time of the request.
+const NotAssuredPrefix = "region not assured"
+
+func (q *query) notAssuredReason(gate Assurance) string {
+	switch {
+	case !gate.Assured && gate.Reason != "":
+		if strings.HasPrefix(gate.Reason, NotAssuredPrefix) {
+			return gate.Reason
+		}
+		return NotAssuredPrefix + ": " + gate.Reason
+	case !gate.Assured:
+		return NotAssuredPrefix + ": the policy bundle records no assurance of the IG Framework's requirements"
+	case q.now.Before(gate.From):
+		return fmt.Sprintf("%s at %s: its assurance takes effect at %s", NotAssuredPrefix, stamp(q.now), stamp(gate.From))
+	default:
+		return fmt.Sprintf("%s at %s: its assurance lapsed at %s (review date passed)", NotAssuredPrefix, stamp(q.now), stamp(gate.Until))
 	}
 }
 

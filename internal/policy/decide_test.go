@@ -334,7 +334,7 @@ func TestDecideDeniesUnknownBundleVersion(t *testing.T) {
 }
 
 func TestDecideDeniesEmptyBundle(t *testing.T) {
-	d := Decide(Bundle{Version: BundleVersion}, request(), midApril)
+	d := Decide(Bundle{Version: BundleVersion, Assurance: assuredThroughout()}, request(), midApril)
 	if d.Allow || len(d.Reasons()) != 1 || d.Reasons()[0] != "caller organisation RR8 is not an admitted party of any active agreement" {
 		t.Fatalf("got %+v", d)
 	}

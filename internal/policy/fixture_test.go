@@ -33,7 +33,14 @@ func fixture() Input {
 		},
 		Agreements: []Agreement{agreementV1()},
 		Policies:   []Policy{gpRead()},
+		Assurance:  assuredThroughout(),
 	}
+}
+
+// assuredThroughout is an assurance of every IG Framework requirement that
+// covers every time the tests decide at.
+func assuredThroughout() Assurance {
+	return Assurance{Assured: true, From: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), Until: time.Date(2040, 1, 1, 0, 0, 0, 0, time.UTC)}
 }
 
 func agreementV1() Agreement {

@@ -16,7 +16,7 @@ import (
 // of about six parties with one or two versions each, and policies access
 // policies, from rng.
 func generateInput(rng *rand.Rand, orgs, agreements, policies int) Input {
-	in := Input{Region: "tvs"}
+	in := Input{Region: "tvs", Assurance: assuredThroughout()}
 	for i := range orgs {
 		in.Members = append(in.Members, Member{
 			ODSCode:  fmt.Sprintf("O%05d", i),
@@ -101,7 +101,7 @@ func pick(rng *rand.Rand, values []string, n int) []string {
 // cloneInput copies every slice an input holds, so that shuffling the copy
 // leaves the original alone.
 func cloneInput(in Input) Input {
-	out := Input{Region: in.Region, Members: slices.Clone(in.Members)}
+	out := Input{Region: in.Region, Members: slices.Clone(in.Members), Assurance: in.Assurance}
 	for _, a := range in.Agreements {
 		a.Parties, a.Categories = slices.Clone(a.Parties), slices.Clone(a.Categories)
 		out.Agreements = append(out.Agreements, a)

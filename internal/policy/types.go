@@ -24,6 +24,9 @@ type Input struct {
 	// (the region's agreement ledger), whether or not its object still
 	// exists: every lower version is superseded from its start for good.
 	Successors map[string]Successor
+	// Assurance is the region's IG Framework gate: Compile grants nothing
+	// unless it is Assured, and nothing outside its window.
+	Assurance Assurance
 }
 
 // Successor is the highest approved version of an agreement and when it
@@ -81,6 +84,10 @@ type Agreement struct {
 	CrossRegion   bool
 	PeerRegion    string
 	PeerConfirmed bool
+	// Blocked, when set, says why the terms cannot hold whatever the
+	// approvals (a processor party without due diligence): the version
+	// never grants.
+	Blocked string
 }
 
 // Policy is one AccessPolicy.
@@ -169,4 +176,6 @@ type basis struct {
 	// unsupportedVersion is the bundle version when failed is
 	// checkVersion.
 	unsupportedVersion string
+	// assurance is the bundle's gate when failed is checkAssured.
+	assurance Assurance
 }

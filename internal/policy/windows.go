@@ -40,10 +40,10 @@ func (w Window) Contains(t time.Time) bool {
 }
 
 // Eligible reports whether an agreement version may grant at all: approved
-// by every controller party, not suspended, for direct care, and, for a
-// cross-region agreement, confirmed by the peer region.
+// by every controller party, not suspended, not blocked, for direct care,
+// and, for a cross-region agreement, confirmed by the peer region.
 func Eligible(a Agreement) bool {
-	return a.Approved && !a.Suspended && a.Purpose == PurposeDirectCare && (!a.CrossRegion || a.PeerConfirmed)
+	return a.Approved && !a.Suspended && a.Blocked == "" && a.Purpose == PurposeDirectCare && (!a.CrossRegion || a.PeerConfirmed)
 }
 
 // Windows gives the validity window of every agreement version. An eligible

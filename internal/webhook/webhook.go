@@ -51,6 +51,9 @@ func Setup(mgr ctrl.Manager) error {
 	mgr.GetWebhookServer().Register("/mutate-shcr-io-v1alpha1-datasharingagreement", &admission.Webhook{
 		Handler: readableDecode[shcrv1alpha1.DataSharingAgreement]{next: admission.WithDefaulter(mgr.GetScheme(), &approvalStamper{})},
 	})
+	if err := setupAssurance(mgr); err != nil {
+		return err
+	}
 	return ctrl.NewWebhookManagedBy(mgr, &shcrv1alpha1.AccessPolicy{}).
 		WithValidator(&policyValidator{client: c}).Complete()
 }

@@ -144,7 +144,7 @@ func outcome(d policy.Decision) string {
 func TestOPAAgreesOnOddBundles(t *testing.T) {
 	ctx := context.Background()
 	base := loadRegion(t, 100).bundle
-	odd := policy.Bundle{Version: base.Version, Region: base.Region}
+	odd := policy.Bundle{Version: base.Version, Region: base.Region, Assurance: base.Assurance}
 	for i, g := range base.Grants {
 		if i%2 == 0 {
 			g.Roles = append(slices.Clone(g.Roles), policy.RoleAdmin)

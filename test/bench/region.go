@@ -40,7 +40,10 @@ func NewRand(seed1, seed2 uint64) *rand.Rand {
 // gives the same region as internal/policy's benchInput.
 func GenerateInput(rng *rand.Rand, orgs int) policy.Input {
 	agreements, policies := max(1, orgs/5), max(1, 2*orgs/5)
-	in := policy.Input{Region: Region}
+	// Every requirement of the IG Framework assured for as long as the
+	// benchmarks decide.
+	in := policy.Input{Region: Region, Assurance: policy.Assurance{Assured: true,
+		From: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), Until: time.Date(2040, 1, 1, 0, 0, 0, 0, time.UTC)}}
 	for i := range orgs {
 		in.Members = append(in.Members, policy.Member{
 			ODSCode:  OrgCode(i),

@@ -359,12 +359,12 @@ func waitRetained(t *testing.T, region *shcrv1alpha1.ShCRRegion, claim *corev1.P
 func TestSamplesBecomeReadyWithRunningConnectors(t *testing.T) {
 	root, _ := filepath.Abs(filepath.Join("..", ".."))
 	samples := filepath.Join(root, "config", "samples")
-	apply := func(name string) error {
+	apply := func(name string, as ...string) error {
 		data, err := os.ReadFile(filepath.Join(samples, name+".yaml"))
 		if err != nil {
 			return err
 		}
-		cmd := exec.Command(os.Getenv("KUBECTL"), "apply", "--server-side", "-f", "-")
+		cmd := exec.Command(os.Getenv("KUBECTL"), append([]string{"apply", "--server-side", "-f", "-"}, as...)...)
 		cmd.Stdin = bytes.NewReader(fixtures.CurrentSample(data, time.Now()))
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("kubectl apply %s: %v: %s", name, err, out)
@@ -405,6 +405,31 @@ func TestSamplesBecomeReadyWithRunningConnectors(t *testing.T) {
 			}
 		}
 		return a.Status.Phase == shcrv1alpha1.PhaseActive, string(a.Status.Phase)
+	})
+	// The IG Framework's gate: the region shares nothing until its
+	// assurance panel has assured every requirement; the panel's chair
+	// then records the sample assurances, and the region shares.
+	region := &shcrv1alpha1.ShCRRegion{}
+	if err := k8s.Get(ctx, client.ObjectKey{Name: "thames-valley"}, region); err != nil {
+		t.Fatal(err)
+	}
+	if region.Status.PolicyBundle.Grants != 0 || meta.IsStatusConditionTrue(region.Status.Conditions, shcrv1alpha1.ConditionAssured) {
+		t.Errorf("the region shares before its panel assured it: %d grants, %v", region.Status.PolicyBundle.Grants, region.Status.Conditions)
+	}
+	if err := apply("assurance-panel-rbac"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the panel's assurance recorded", time.Minute, func() (bool, string) {
+		err := apply("shcr_v1alpha1_shcrregion_assurance", "--field-manager=tvs-ig-assurance-panel",
+			"--as=panel-chair@tvs.example", "--as-group=tvs-ig-assurance-panel")
+		return err == nil, fmt.Sprint(err)
+	})
+	waitFor(t, "the region Assured and sharing", time.Minute, func() (bool, string) {
+		if err := k8s.Get(ctx, client.ObjectKey{Name: "thames-valley"}, region); err != nil {
+			return false, err.Error()
+		}
+		return meta.IsStatusConditionTrue(region.Status.Conditions, shcrv1alpha1.ConditionAssured) && region.Status.PolicyBundle.Grants > 0,
+			fmt.Sprintf("%d grants, %v", region.Status.PolicyBundle.Grants, meta.FindStatusCondition(region.Status.Conditions, shcrv1alpha1.ConditionAssured))
 	})
 	if err := k8s.Delete(ctx, &shcrv1alpha1.ShCRRegion{ObjectMeta: metav1.ObjectMeta{Name: "thames-valley"}}); err != nil {
 		t.Fatal(err)

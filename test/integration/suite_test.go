@@ -117,6 +117,10 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	k8s = op.Client
+	if err := fixtures.CreateAssurancePanelRBAC(ctx, k8s); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	code := m.Run()
 	if faults && code == 0 {
 		code = checkReconcilesBounded()
@@ -184,6 +188,9 @@ func newScenario(t *testing.T, name string, code string) *scenario {
 	return s
 }
 
+// createRegion creates a region whose independent assurance panel (the
+// test panel group) has assured every IG Framework requirement from an
+// hour ago for a year, as the region must be before it shares.
 func createRegion(t *testing.T, name string) {
 	t.Helper()
 	create(t, &shcrv1alpha1.ShCRRegion{
@@ -192,7 +199,8 @@ func createRegion(t *testing.T, name string) {
 			DisplayName: "Integration " + name,
 			// The signatories administer the region's agreements through
 			// the region admin Role the operator binds them to.
-			Admins: []rbacv1.Subject{{Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: signatories}},
+			Admins:    []rbacv1.Subject{{Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: signatories}},
+			Assurance: shcrv1alpha1.RegionAssurance{Panel: fixtures.AssurancePanel()},
 		},
 	})
 	// The webhooks admit objects only into a namespace the region has
@@ -203,6 +211,27 @@ func createRegion(t *testing.T, name string) {
 		err := k8s.Get(ctx, client.ObjectKey{Name: name}, r)
 		return err == nil && r.Status.Namespace == shcrv1alpha1.NamespaceFor(name), fmt.Sprint(err, r.Status.Namespace)
 	})
+	assure(t, name, time.Now().Add(-time.Hour), time.Now().AddDate(1, 0, 0))
+}
+
+// assure records, as the assurance panel's chair, every requirement of a
+// region Assured from from until review.
+func assure(t *testing.T, region string, from, review time.Time) {
+	t.Helper()
+	chair := panelChair(t)
+	if err := fixtures.AssureRegion(ctx, chair, region, from, review); err != nil {
+		t.Fatalf("assuring region %s: %v", region, err)
+	}
+}
+
+// panelChair is a client acting as the chair of the assurance panel.
+func panelChair(t *testing.T) client.Client {
+	t.Helper()
+	chair, err := op.As(fixtures.AssurancePanelChair, fixtures.AssurancePanelGroup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return chair
 }
 
 // approve records each controller party's approval, each as its own

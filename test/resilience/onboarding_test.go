@@ -73,7 +73,7 @@ func startCluster(t *testing.T) *testenv.Cluster {
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
 		Subjects:   []rbacv1.Subject{{Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: signers}},
 	}
-	for _, obj := range []client.Object{role, binding} {
+	for _, obj := range append([]client.Object{role, binding}, fixtures.AssurancePanelRBAC()...) {
 		if err := c.Client.Create(context.Background(), obj); err != nil {
 			t.Fatal(err)
 		}
@@ -118,12 +118,23 @@ func newOnboarding(c *testenv.Cluster, region string, from, until time.Time) *on
 }
 
 // createRegion creates the region, the only object that can exist before
-// the operator has created the region's namespace.
+// the operator has created the region's namespace, and has its assurance
+// panel's chair assure every IG Framework requirement (recording themself:
+// no webhook runs to do it) for an hour either side of the agreement, the
+// same for every region so their bundles compare.
 func (o *onboarding) createRegion(t *testing.T) {
 	t.Helper()
 	o.create(t, &shcrv1alpha1.ShCRRegion{ObjectMeta: metav1.ObjectMeta{Name: o.region}, Spec: shcrv1alpha1.ShCRRegionSpec{
 		DisplayName: "Region " + o.region, Admins: []rbacv1.Subject{{Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: signers}},
+		Assurance: shcrv1alpha1.RegionAssurance{Panel: fixtures.AssurancePanel()},
 	}})
+	chair, err := o.c.As(fixtures.AssurancePanelChair, fixtures.AssurancePanelGroup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fixtures.AssureRegion(context.Background(), chair, o.region, o.from.Add(-time.Hour), o.until.Add(time.Hour)); err != nil {
+		t.Fatalf("assuring region %s: %v", o.region, err)
+	}
 }
 
 // namespaceExists reports whether the operator has created the region's

@@ -53,7 +53,9 @@ func TestWithoutWebhooksInvalidObjectsGetNoChildrenAndNoGrants(t *testing.T) {
 	const signers = "signers"
 	create(&shcrv1alpha1.ShCRRegion{ObjectMeta: metav1.ObjectMeta{Name: "nohooks"}, Spec: shcrv1alpha1.ShCRRegionSpec{
 		DisplayName: "No webhooks", Admins: []rbacv1.Subject{{Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: signers}},
+		Assurance: shcrv1alpha1.RegionAssurance{Panel: fixtures.AssurancePanel()},
 	}})
+	assureAll(t, op, "nohooks")
 	ns := shcrv1alpha1.NamespaceFor("nohooks")
 	wait("the region namespace", func() (bool, string) {
 		err := k8s.Get(ctx, client.ObjectKey{Name: ns}, &corev1.Namespace{})
@@ -102,6 +104,8 @@ func TestWithoutWebhooksInvalidObjectsGetNoChildrenAndNoGrants(t *testing.T) {
 	// ZZ999 processes for the others: no one may sign for a code that is no
 	// member, so as a controller it would keep the agreement a Draft.
 	a.Spec.Terms.Parties[2].Role = shcrv1alpha1.PartyProcessor
+	a.Spec.Terms.Parties[2].DueDiligence = &shcrv1alpha1.ProcessorDueDiligence{
+		DSPTStatus: shcrv1alpha1.DSPTStandardsMet, ContractReference: "NOHOOKS-DPA-1", AssessedOn: time.Now().AddDate(0, -1, 0).Format(time.DateOnly)}
 	create(a)
 	for _, code := range []string{"W86001", "RW1"} {
 		user := "caldicott@" + code

@@ -11,13 +11,16 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
 	"github.com/shcr-io/shcr-operator/internal/kube"
 	"github.com/shcr-io/shcr-operator/internal/plugin/plugintest"
+	"github.com/shcr-io/shcr-operator/test/fixtures"
 )
 
 // applySample creates every object of a file in config/samples.
@@ -49,6 +52,29 @@ func TestMatrixOfTheSamples(t *testing.T) {
 			return err == nil, fmt.Sprint(err)
 		})
 	}
+	// The sample panel's chair records the sample assurances, as make demo
+	// does (the test panel group gives the chair RBAC to update regions).
+	chair, err := plugintest.As("panel-chair@tvs.example", "tvs-ig-assurance-panel", fixtures.AssurancePanelGroup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join("..", "..", "..", "config", "samples", "shcr_v1alpha1_shcrregion_assurance.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sample shcrv1alpha1.ShCRRegion
+	if err := yaml.UnmarshalStrict(fixtures.CurrentSample(data, time.Now()), &sample); err != nil {
+		t.Fatal(err)
+	}
+	plugintest.WaitFor(t, "the sample assurances recorded", func() (bool, string) {
+		region := &shcrv1alpha1.ShCRRegion{}
+		if err := chair.Get(context.Background(), client.ObjectKey{Name: "thames-valley"}, region); err != nil {
+			return false, err.Error()
+		}
+		region.Spec.Assurance.Requirements = sample.Spec.Assurance.Requirements
+		err := chair.Update(context.Background(), region)
+		return err == nil, fmt.Sprint(err)
+	})
 	plugintest.WaitFor(t, "the sample agreement Active", func() (bool, string) {
 		a := &shcrv1alpha1.DataSharingAgreement{}
 		err := plugintest.Client().Get(context.Background(), client.ObjectKey{Namespace: "shcr-thames-valley", Name: "tvs-direct-care-v1"}, a)

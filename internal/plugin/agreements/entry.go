@@ -30,6 +30,9 @@ type Entry struct {
 	Approvals     []Approval `json:"approvals"`
 	// TermsHash is the hash the operator recorded in status.termsHash.
 	TermsHash string `json:"termsHash"`
+	// Rationale is why this version was agreed and where it is minuted
+	// ("summary (reference)"); empty when none is recorded.
+	Rationale string `json:"rationale,omitempty"`
 }
 
 // Party is one party to an agreement and its role under UK GDPR.
@@ -50,6 +53,17 @@ type Approval struct {
 	// RecordedBy is the Kubernetes identity the admission webhook recorded;
 	// an approval without it does not count.
 	RecordedBy string `json:"recordedBy"`
+	// Rationale is why the signatory approved ("summary (reference)").
+	Rationale string `json:"rationale,omitempty"`
+}
+
+// RationaleText writes a decision's rationale as "summary (reference)", or
+// "" when none is recorded.
+func RationaleText(r *shcrv1alpha1.DecisionRationale) string {
+	if r == nil {
+		return ""
+	}
+	return r.Summary + " (" + r.Reference + ")"
 }
 
 // String writes the approval as "ORG by signatory on date, recorded by user".
@@ -70,6 +84,7 @@ func NewEntry(a *shcrv1alpha1.DataSharingAgreement) Entry {
 		EffectiveFrom: t.EffectiveFrom.UTC(),
 		EndsOn:        t.EndsOn.UTC(),
 		TermsHash:     a.Status.TermsHash,
+		Rationale:     RationaleText(a.Spec.Rationale),
 		Parties:       []Party{},
 		Categories:    []string{},
 		Approvals:     []Approval{},
@@ -87,7 +102,7 @@ func NewEntry(a *shcrv1alpha1.DataSharingAgreement) Entry {
 	for _, ap := range a.Spec.Approvals {
 		e.Approvals = append(e.Approvals, Approval{
 			Organisation: ap.Organisation, Signatory: ap.Signatory, Role: string(ap.Role),
-			Date: ap.Date.UTC(), RecordedBy: ap.RecordedBy,
+			Date: ap.Date.UTC(), RecordedBy: ap.RecordedBy, Rationale: RationaleText(ap.Rationale),
 		})
 	}
 	return e

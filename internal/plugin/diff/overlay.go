@@ -51,7 +51,7 @@ func (p *proposal) apply(live *regionstate.State, deleted sets.Set[string]) (*re
 	if err := p.checkDeletions(live, deleted); err != nil {
 		return nil, err
 	}
-	next := &regionstate.State{Target: live.Target, PeerMembers: maps.Clone(live.PeerMembers), Ledger: live.Ledger}
+	next := &regionstate.State{Target: live.Target, PeerMembers: maps.Clone(live.PeerMembers), Ledger: live.Ledger, Assurance: live.Assurance}
 	next.Members = overlay(live.Members, p.members, deleted)
 	next.Agreements = overlay(live.Agreements, p.agreements, deleted)
 	next.Policies = overlay(live.Policies, p.policies, deleted)

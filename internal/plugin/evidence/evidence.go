@@ -29,6 +29,8 @@ import (
 type options struct {
 	global *cli.Global
 	output *cli.Output
+	// public writes the region's public transparency page instead.
+	public bool
 }
 
 // NewCommand returns the evidence verb.
@@ -45,6 +47,8 @@ func NewCommand(g *cli.Global) *cobra.Command {
 		},
 	}
 	cmd.Flags().VarP(o.output, "output", "o", o.output.Usage())
+	cmd.Flags().BoolVar(&o.public, "public", false,
+		"write the region's public transparency page (members, purposes, categories, lawful bases, agreements in force, how to object): no personal data")
 	return cmd
 }
 
@@ -60,6 +64,9 @@ func (o *options) run(ctx context.Context, w io.Writer, now time.Time) error {
 	v, err := gather(ctx, c, target, now)
 	if err != nil {
 		return err
+	}
+	if o.public {
+		return render(w, o.output.String(), v.public())
 	}
 	return render(w, o.output.String(), v.build())
 }

@@ -74,6 +74,7 @@ type view struct {
 func (v *view) build() Pack {
 	sections := []Section{v.register(), v.processing()}
 	sections = append(sections, v.requirements()...)
+	sections = append(sections, v.assuranceSections()...)
 	return Pack{
 		Title:       fmt.Sprintf("IG evidence pack: %s (region %s)", v.region.Spec.DisplayName, v.region.Name),
 		GeneratedAt: cli.FormatTime(v.now),

@@ -263,7 +263,25 @@ func (h *History) table(w io.Writer) error {
 	if err := h.approvalsTable(w); err != nil {
 		return err
 	}
-	return h.amendments(w)
+	if err := h.amendments(w); err != nil {
+		return err
+	}
+	return h.rationales(w)
+}
+
+// rationales lists the documented reasons for each version and approval.
+func (h *History) rationales(w io.Writer) error {
+	if _, err := fmt.Fprintln(w, "\nDecisions (rationale and minutes)"); err != nil {
+		return err
+	}
+	t := cli.NewTable(w, "VERSION", "DECISION", "RATIONALE")
+	for _, v := range h.Versions {
+		t.Row(strconv.Itoa(int(v.Version)), "agreed", cli.OrNone(v.Rationale))
+		for _, a := range v.Approvals {
+			t.Row(strconv.Itoa(int(v.Version)), "approved by "+a.Organisation, cli.OrNone(a.Rationale))
+		}
+	}
+	return t.Flush()
 }
 
 func (h *History) approvalsTable(w io.Writer) error {

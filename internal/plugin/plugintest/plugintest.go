@@ -11,6 +11,7 @@ package plugintest
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -23,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/shcr-io/shcr-operator/internal/plugin/cli"
+	"github.com/shcr-io/shcr-operator/test/fixtures"
 	"github.com/shcr-io/shcr-operator/test/testenv"
 )
 
@@ -48,6 +50,10 @@ func run(m *testing.M) int {
 			fmt.Fprintln(os.Stderr, "stopping envtest:", err)
 		}
 	}()
+	if err := fixtures.CreateAssurancePanelRBAC(context.Background(), op.Client); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	dir, err := os.MkdirTemp("", "kubectl-shcr-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -88,6 +94,9 @@ func Kubeconfig() string { return kubeconfig }
 
 // Client is a cluster-admin client of the test API server.
 func Client() client.Client { return op.Client }
+
+// As is a client acting as user, a member of groups.
+func As(user string, groups ...string) (client.Client, error) { return op.As(user, groups...) }
 
 // Run runs one verb as "kubectl shcr <verb> args..." would, through the
 // plugin's root command and its kubeconfig flags, and returns what it

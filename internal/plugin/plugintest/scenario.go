@@ -89,6 +89,7 @@ func createRegion(t *testing.T, name string) {
 		Spec: shcrv1alpha1.ShCRRegionSpec{
 			DisplayName: "Plugin test " + name,
 			Admins:      []rbacv1.Subject{{Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: signatories}},
+			Assurance:   shcrv1alpha1.RegionAssurance{Panel: fixtures.AssurancePanel()},
 		},
 	})
 	// The webhooks admit objects only into a namespace the region has
@@ -98,6 +99,15 @@ func createRegion(t *testing.T, name string) {
 		err := op.Client.Get(ctx, client.ObjectKey{Name: name}, r)
 		return err == nil && r.Status.Namespace == shcrv1alpha1.NamespaceFor(name), fmt.Sprint(err, r.Status.Namespace)
 	})
+	// The region's assurance panel assures every IG Framework requirement,
+	// as it must before the region shares.
+	chair, err := op.As(fixtures.AssurancePanelChair, fixtures.AssurancePanelGroup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fixtures.AssureRegion(ctx, chair, name, time.Now().AddDate(0, -1, 0), time.Now().AddDate(3, 0, 0)); err != nil {
+		t.Fatalf("assuring region %s: %v", name, err)
+	}
 }
 
 // Member is a member organisation of the scenario's region providing and

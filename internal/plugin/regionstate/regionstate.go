@@ -37,6 +37,10 @@ type State struct {
 	// Ledger is the data of the region's agreement ledger (ConfigMap
 	// agreement-ledger); nil when there is none yet.
 	Ledger map[string]string
+	// Assurance is the region's IG Framework gate as the operator last
+	// compiled it (from the stored policy bundle); not assured when there
+	// is no bundle yet.
+	Assurance policy.Assurance
 }
 
 // Load reads a region's state, each list sorted by name.
@@ -61,6 +65,11 @@ func Load(ctx context.Context, c client.Reader, target cli.Target) (*State, erro
 		return nil, fmt.Errorf("reading the agreement ledger (ConfigMap %s/%s): %w", target.Namespace, governance.LedgerName, err)
 	}
 	s.Ledger = ledger.Data
+	// The gate is the operator's: the region's panel records are
+	// cluster-scoped and counted against its checkpoints by the operator.
+	if b, err := StoredBundle(ctx, c, target.Namespace); err == nil {
+		s.Assurance = b.Assurance
+	}
 	if err := s.LoadPeers(ctx, c); err != nil {
 		return nil, err
 	}
@@ -116,7 +125,7 @@ var AsOperator = Converter{Member: governance.PolicyMember, Agreement: governanc
 
 // PolicyInput gathers the compiler's input as the region controller does.
 func (s *State) PolicyInput(conv Converter) policy.Input {
-	in := policy.Input{Region: s.Region}
+	in := policy.Input{Region: s.Region, Assurance: s.Assurance}
 	for i := range s.Members {
 		in.Members = append(in.Members, conv.Member(&s.Members[i], s.Region))
 	}

@@ -1,0 +1,75 @@
+/*
+Copyright The shcr-operator Authors.
+SPDX-License-Identifier: Apache-2.0
+*/
+
+package shcrregion
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
+	"github.com/shcr-io/shcr-operator/internal/assurance"
+	"github.com/shcr-io/shcr-operator/internal/conditions"
+	"github.com/shcr-io/shcr-operator/internal/metrics"
+)
+
+// assuranceSlack is added to a requeue at an assurance's start or lapse, so
+// the reconcile that reports it runs after the second has turned. The
+// gateway needs no reconcile: the bundle's window already holds the second.
+const assuranceSlack = 50 * time.Millisecond
+
+// evaluateAssurance applies the IG Framework's gate to the region at now:
+// the checkpoints the cluster shows, and the panel's records counted
+// against them and against the panel, judged records keeping their
+// judgement (status.assurance).
+func (r *Reconciler) evaluateAssurance(ctx context.Context, region *shcrv1alpha1.ShCRRegion, now time.Time) (assurance.Outcome, error) {
+	ns := readOnly(shcrv1alpha1.NamespaceFor(region.Name))
+	members := &shcrv1alpha1.MemberOrganisationList{}
+	if err := r.Client.List(ctx, members, ns); err != nil {
+		return assurance.Outcome{}, err
+	}
+	agreements := &shcrv1alpha1.DataSharingAgreementList{}
+	if err := r.Client.List(ctx, agreements, ns); err != nil {
+		return assurance.Outcome{}, err
+	}
+	checkpoints := assurance.Checkpoints(members.Items, agreements.Items, now)
+	return assurance.Evaluate(region.Spec, region.Status.Assurance, checkpoints, now), nil
+}
+
+// recordAssurance sets status.assurance and the Assured condition, exports
+// the review dates for the alerts, records an Event when the region starts
+// or stops being assured, and gives when to look again.
+func (r *Reconciler) recordAssurance(region *shcrv1alpha1.ShCRRegion, out assurance.Outcome, now time.Time) time.Duration {
+	was := findCondition(region, shcrv1alpha1.ConditionAssured)
+	status := out.Status
+	region.Status.Assurance = &status
+	setCondition(region, shcrv1alpha1.ConditionAssured, conditions.Bool(out.Status.Assured), out.Reason, out.Message)
+	if was == nil || (was.Status == metav1.ConditionTrue) != out.Status.Assured || was.Reason != out.Reason {
+		kind := corev1.EventTypeNormal
+		if !out.Status.Assured {
+			kind = corev1.EventTypeWarning
+		}
+		r.event(region, kind, out.Reason, "%s", out.Message)
+	}
+	metrics.AssuranceReview.DeletePartialMatch(prometheus.Labels{"region": region.Name})
+	for _, s := range out.Status.Requirements {
+		if s.Counted && s.ReviewDate != nil {
+			metrics.AssuranceReview.WithLabelValues(region.Name, string(s.Requirement)).Set(float64(s.ReviewDate.Unix()))
+		}
+	}
+	assured := 0.0
+	if out.Status.Assured {
+		assured = 1
+	}
+	metrics.RegionAssured.WithLabelValues(region.Name).Set(assured)
+	if out.Next.IsZero() || !out.Next.After(now) {
+		return 0
+	}
+	return out.Next.Sub(now) + assuranceSlack
+}
