@@ -144,7 +144,10 @@ const (
 
 	ReasonApproved          = "Approved"
 	ReasonAwaitingApprovals = "AwaitingApprovals"
-	ReasonPhase             = "Phase"
+	// ReasonTermsHold: TermsValid=True, nothing makes the terms unable to
+	// hold (the approval and the clock are the Approved and Active
+	// conditions' business).
+	ReasonTermsHold = "TermsHold"
 	ReasonPeerConfirmed     = "PeerConfirmed"
 	ReasonPeerMismatch      = "PeerMismatch"
 	ReasonNotCrossRegion    = "NotCrossRegion"
