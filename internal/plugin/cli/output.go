@@ -22,8 +22,8 @@ const (
 	FormatTable = "table"
 	// FormatWide is the table with every column, as kubectl's -o wide.
 	FormatWide = "wide"
-	FormatJSON  = "json"
-	FormatYAML  = "yaml"
+	FormatJSON = "json"
+	FormatYAML = "yaml"
 )
 
 // Output is the -o/--output flag: one of a verb's formats, the first by
