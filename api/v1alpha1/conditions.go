@@ -144,17 +144,14 @@ const (
 
 	ReasonApproved          = "Approved"
 	ReasonAwaitingApprovals = "AwaitingApprovals"
-	// ReasonTermsHold: TermsValid=True, nothing makes the terms unable to
-	// hold (the approval and the clock are the Approved and Active
-	// conditions' business).
-	ReasonTermsHold      = "TermsHold"
-	ReasonPeerConfirmed  = "PeerConfirmed"
-	ReasonPeerMismatch   = "PeerMismatch"
-	ReasonNotCrossRegion = "NotCrossRegion"
-	ReasonNotSignatory   = "NotSignatory"
-	ReasonRecorded       = "Recorded"
-	ReasonNotYetApproved = "NotYetApproved"
-	ReasonLedgerMismatch = "LedgerMismatch"
+	ReasonTermsHold         = "TermsHold" // TermsValid=True: nothing makes the terms unable to hold
+	ReasonPeerConfirmed     = "PeerConfirmed"
+	ReasonPeerMismatch      = "PeerMismatch"
+	ReasonNotCrossRegion    = "NotCrossRegion"
+	ReasonNotSignatory      = "NotSignatory"
+	ReasonRecorded          = "Recorded"
+	ReasonNotYetApproved    = "NotYetApproved"
+	ReasonLedgerMismatch    = "LedgerMismatch"
 	// ReasonDuplicateVersion: another object in the namespace already
 	// holds the agreementId and version (TermsValid=False, phase Invalid).
 	ReasonDuplicateVersion = "DuplicateVersion"
