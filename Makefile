@@ -60,7 +60,7 @@ verify-generated: manifests generate ## Fail if generated files are not committe
 ##@ Test
 
 .PHONY: test
-test: verify-generated vet test-chart test-unit test-bench test-e2e ## Every layer: unit, chart, envtest, benchmark fairness and e2e on a local kwok cluster.
+test: verify-generated vet test-chart test-alerts test-unit test-bench test-e2e ## Every layer: unit, chart, envtest, benchmark fairness and e2e on a local kwok cluster.
 
 .PHONY: test-bench
 test-bench: ## The benchmark module's own tests (OPA and Decide agree; the latency and scale rigs work), not the benchmarks.
@@ -86,6 +86,11 @@ bench-gateway: ## The gateway's added latency for reads and searches of 20 entri
 test-chart: ## helm lint and render the chart, and render config/default with kustomize, checking the output.
 	$(TOOLCHAIN) ensure helm k8s
 	HELM=$(HELM) KUBECTL=$(KUBECTL) go test ./test/chart/... -count=1
+
+.PHONY: test-alerts
+test-alerts: ## The alert rules of the chart and config/prometheus evaluated by Prometheus's rule engine against written series (module test/alerts).
+	$(TOOLCHAIN) ensure helm
+	cd test/alerts && go vet ./... && HELM=$(HELM) go test ./... -count=1
 
 .PHONY: test-unit
 test-unit: ## Unit and envtest suites (a real kube-apiserver and etcd, the whole operator with its webhooks).

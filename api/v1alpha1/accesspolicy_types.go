@@ -121,8 +121,10 @@ type Grant struct {
 
 // BreakGlass is an emergency override: an allowed role, giving a reason, may
 // see what ordinary rules would hide, for a limited time, with every access
-// audited as an emergency override and flagged for the Privacy Officer and
-// the Caldicott Guardian.
+// audited as an emergency override, counted per organisation in the
+// gateway's shcr_gateway_break_glass_total metric (the ShCRBreakGlassUsed
+// alert), and listed by "kubectl shcr break-glass" for the Caldicott
+// Guardian's review.
 type BreakGlass struct {
 	// AllowedRoles are the national RBAC role codes that may break glass.
 	// +kubebuilder:validation:MinItems=1

@@ -156,7 +156,9 @@ func auditNote(audit shcrv1alpha1.AuditSpec) string {
 
 // breakGlassNote is what the gateway does with a break-glass access.
 const breakGlassNote = "A break-glass access is audited as an emergency override with the stated reason, " +
-	"logged as a warning and counted in the gateway's shcr_gateway_break_glass_total metric."
+	"logged as a warning and counted per organisation in the gateway's shcr_gateway_break_glass_total metric; " +
+	"the ShCRBreakGlassUsed alert rule shipped with the operator fires on it where Prometheus scrapes the gateways. " +
+	"kubectl shcr break-glass lists each one from the audit files for review."
 
 func (v *view) objections() Section {
 	return Section{
