@@ -60,7 +60,7 @@ verify-generated: manifests generate ## Fail if generated files are not committe
 ##@ Test
 
 .PHONY: test
-test: verify-generated vet test-chart test-images test-contract test-unit test-bench test-e2e ## Every layer: unit, chart, envtest, benchmark fairness and e2e on a local kwok cluster.
+test: verify-generated vet test-chart test-alerts test-images test-contract test-unit test-bench test-e2e ## Every layer: unit, chart, alert rules, images, pod-spec contracts, envtest, benchmark fairness and e2e on a local kwok cluster.
 
 .PHONY: test-bench
 test-bench: ## The benchmark module's own tests (OPA and Decide agree; the latency and scale rigs work), not the benchmarks.
@@ -100,6 +100,11 @@ test-images: ## Build the images twice (same digests), look inside them, push th
 test-contract: ## Run the gateway and connector pod specs the operator writes from the built images (own mount and network namespaces, as the pod's user, read-only root) and pass their probes; needs root.
 	go test ./test/contract/... -count=1 -timeout 15m
 
+.PHONY: test-alerts
+test-alerts: ## The alert rules of the chart and config/prometheus evaluated by Prometheus's rule engine against written series (module test/alerts).
+	$(TOOLCHAIN) ensure helm
+	cd test/alerts && go vet ./... && HELM=$(HELM) go test ./... -count=1
+
 .PHONY: test-unit
 test-unit: ## Unit and envtest suites (a real kube-apiserver and etcd, the whole operator with its webhooks).
 	$(TOOLCHAIN) ensure k8s
@@ -112,11 +117,22 @@ test-unit: ## Unit and envtest suites (a real kube-apiserver and etcd, the whole
 		-run 'Onboarding|Superseding|DSPTDowngrade|DeletingAMember|CrossRegion'
 
 .PHONY: test-e2e
-test-e2e: ## End-to-end suite on a fresh local kwok cluster.
+test-e2e: chromium ## End-to-end suite on a fresh local kwok cluster, and the evidence pack's layout measured in Chromium.
 	$(TOOLCHAIN) ensure k8s kwok helm
+	SHCR_REQUIRE_CHROMIUM=1 KUBEBUILDER_ASSETS="$(K8S_DIR)" go test ./internal/plugin/evidence/ -run 'FitsA1280PixelScreenAndA4Paper' -count=1
 	hack/cluster.sh up $(E2E_CLUSTER) $(E2E_DIR)/kubeconfig
 	trap 'hack/cluster.sh down $(E2E_CLUSTER)' EXIT; \
 	KUBECONFIG=$(E2E_DIR)/kubeconfig KUBECTL=$(KUBECTL) HELM=$(HELM) go test ./test/e2e/... -count=1 -v -timeout 15m
+
+# chromium installs Debian's headless Chromium when none is on the PATH
+# (the evidence pack's layout test renders in it); apt-get only.
+.PHONY: chromium
+chromium:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+		command -v apt-get >/dev/null || { echo "chromium is missing and there is no apt-get: install Chromium" >&2; exit 1; }; \
+		echo "installing Debian's chromium for the evidence pack's layout test"; \
+		sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		$$sudo apt-get install -y chromium || { $$sudo apt-get update && $$sudo apt-get install -y chromium; }; }
 
 ##@ Build
 

@@ -121,8 +121,10 @@ type Grant struct {
 
 // BreakGlass is an emergency override: an allowed role, giving a reason, may
 // see what ordinary rules would hide, for a limited time, with every access
-// audited as an emergency override and flagged for the Privacy Officer and
-// the Caldicott Guardian.
+// audited as an emergency override, counted per organisation in the
+// gateway's shcr_gateway_break_glass_total metric (the ShCRBreakGlassUsed
+// alert), and listed by "kubectl shcr break-glass" for the Caldicott
+// Guardian's review.
 type BreakGlass struct {
 	// AllowedRoles are the national RBAC role codes that may break glass.
 	// +kubebuilder:validation:MinItems=1
@@ -167,6 +169,12 @@ type AccessPolicyStatus struct {
 	// +optional
 	AgreementVersion int32 `json:"agreementVersion,omitempty"`
 
+	// RolesDisplay is spec.subjects.roles, comma-separated, for the Roles
+	// printer column (a column's JSONPath writes a list as JSON). Display
+	// only: nothing reads it.
+	// +optional
+	RolesDisplay string `json:"rolesDisplay,omitempty"`
+
 	// EffectiveGrants are what is enforced.
 	// +listType=atomic
 	// +optional
@@ -190,7 +198,7 @@ type AccessPolicyStatus struct {
 // +kubebuilder:resource:shortName=ap;accesspol,categories=shcr
 // +kubebuilder:printcolumn:name="Agreement",type=string,JSONPath=`.spec.agreementId`
 // +kubebuilder:printcolumn:name="Version",type=integer,JSONPath=`.status.agreementVersion`
-// +kubebuilder:printcolumn:name="Roles",type=string,JSONPath=`.spec.subjects.roles`
+// +kubebuilder:printcolumn:name="Roles",type=string,JSONPath=`.status.rolesDisplay`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Narrowed",type=string,JSONPath=`.status.conditions[?(@.type=="ScopeNarrowed")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`

@@ -171,7 +171,7 @@ const (
 
 	ReasonApproved          = "Approved"
 	ReasonAwaitingApprovals = "AwaitingApprovals"
-	ReasonPhase             = "Phase"
+	ReasonTermsHold         = "TermsHold" // TermsValid=True: nothing makes the terms unable to hold
 	ReasonPeerConfirmed     = "PeerConfirmed"
 	ReasonPeerMismatch      = "PeerMismatch"
 	// ReasonProcessorDueDiligence: a Processor party of the terms has no

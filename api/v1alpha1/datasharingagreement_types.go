@@ -356,6 +356,12 @@ type DataSharingAgreementStatus struct {
 	// +optional
 	Parties []PartyStatus `json:"parties,omitempty"`
 
+	// PartiesDisplay is every party as "ODS:Role", comma-separated, for
+	// the Parties printer column (a column's JSONPath shows only the first
+	// of a list). Display only: nothing reads it.
+	// +optional
+	PartiesDisplay string `json:"partiesDisplay,omitempty"`
+
 	// MissingApprovals are the controller parties that have not yet approved.
 	// +listType=set
 	// +optional
@@ -380,7 +386,7 @@ type DataSharingAgreementStatus struct {
 // +kubebuilder:printcolumn:name="Agreement",type=string,JSONPath=`.spec.agreementId`
 // +kubebuilder:printcolumn:name="Version",type=integer,JSONPath=`.spec.version`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
-// +kubebuilder:printcolumn:name="Parties",type=string,JSONPath=`.spec.terms.parties[*].odsCode`
+// +kubebuilder:printcolumn:name="Parties",type=string,JSONPath=`.status.partiesDisplay`
 // +kubebuilder:printcolumn:name="Ends",type=string,JSONPath=`.spec.terms.endsOn`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type DataSharingAgreement struct {

@@ -300,7 +300,7 @@ type MemberOrganisationStatus struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=member;members;org,categories=shcr
 // +kubebuilder:printcolumn:name="ODS",type=string,JSONPath=`.spec.odsCode`
-// +kubebuilder:printcolumn:name="Name",type=string,JSONPath=`.spec.name`
+// +kubebuilder:printcolumn:name="Organisation",type=string,JSONPath=`.spec.name`
 // +kubebuilder:printcolumn:name="Type",type=string,JSONPath=`.spec.type`
 // +kubebuilder:printcolumn:name="Admitted",type=string,JSONPath=`.status.conditions[?(@.type=="Admitted")].status`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`

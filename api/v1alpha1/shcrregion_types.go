@@ -522,7 +522,7 @@ type ShCRRegionStatus struct {
 // +kubebuilder:resource:scope=Cluster,shortName=region;regions,categories=shcr
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Assured",type=string,JSONPath=`.status.conditions[?(@.type=="Assured")].status`
-// +kubebuilder:printcolumn:name="Namespace",type=string,JSONPath=`.status.namespace`
+// +kubebuilder:printcolumn:name="Region Namespace",type=string,JSONPath=`.status.namespace`
 // +kubebuilder:printcolumn:name="Members",type=integer,JSONPath=`.status.memberCount`
 // +kubebuilder:printcolumn:name="Agreements",type=integer,JSONPath=`.status.activeAgreementCount`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`

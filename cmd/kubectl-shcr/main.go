@@ -16,6 +16,7 @@ import (
 	"github.com/shcr-io/shcr-operator/internal/plugin/accessmatrix"
 	"github.com/shcr-io/shcr-operator/internal/plugin/agreements"
 	"github.com/shcr-io/shcr-operator/internal/plugin/auditverify"
+	"github.com/shcr-io/shcr-operator/internal/plugin/breakglass"
 	"github.com/shcr-io/shcr-operator/internal/plugin/cli"
 	"github.com/shcr-io/shcr-operator/internal/plugin/decisions"
 	"github.com/shcr-io/shcr-operator/internal/plugin/diff"
@@ -36,6 +37,7 @@ func main() {
 		diff.NewCommand(g),
 		evidence.NewCommand(g),
 		auditverify.NewCommand(g),
+		breakglass.NewCommand(g),
 	)
 	err := root.Execute()
 	switch {

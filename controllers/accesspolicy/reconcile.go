@@ -44,6 +44,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	defer func() {
 		reterr = errors.Join(reterr, r.patchStatus(ctx, base, ap, reterr))
 	}()
+	ap.Status.RolesDisplay = strings.Join(ap.Spec.Subjects.Roles, ",")
 
 	if _, err := kube.RegionOf(ctx, r.Client, ap.Namespace); errors.Is(err, kube.ErrNotRegionNamespace) {
 		r.clear(ap)

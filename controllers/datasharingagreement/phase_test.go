@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
 	"github.com/shcr-io/shcr-operator/internal/policy"
 )
@@ -57,6 +59,14 @@ func TestDerive(t *testing.T) {
 		d := derive(tc.in, tc.now)
 		if d.phase != tc.phase || !d.next.Equal(tc.next) {
 			t.Errorf("%s: phase %s next %v, want %s next %v (%s)", tc.name, d.phase, d.next, tc.phase, tc.next, d.message)
+		}
+		status, reason, message := termsValidity(d)
+		if status == metav1.ConditionTrue && (reason != shcrv1alpha1.ReasonTermsHold || strings.Contains(message, "approv") ||
+			strings.Contains(message, "effect") || strings.Contains(message, string(d.phase))) {
+			t.Errorf("%s: TermsValid=True %s %q speaks of something other than the terms", tc.name, reason, message)
+		}
+		if valid := d.phase != shcrv1alpha1.PhaseInvalid && d.phase != shcrv1alpha1.PhaseSuspended; valid != (status == metav1.ConditionTrue) {
+			t.Errorf("%s: phase %s gives TermsValid=%s", tc.name, d.phase, status)
 		}
 		if d.phase == shcrv1alpha1.PhaseActive && !d.activeSince.Equal(tc.in.window.From) {
 			t.Errorf("%s: activeSince %v, want %v", tc.name, d.activeSince, tc.in.window.From)

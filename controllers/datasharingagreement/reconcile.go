@@ -91,6 +91,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		return ctrl.Result{}, err
 	}
 	agreement.Status.Parties = parties
+	agreement.Status.PartiesDisplay = partiesDisplay(agreement.Spec.Terms.Parties)
 
 	window, err := r.window(ctx, agreement, versions, peerConfirmed, approved)
 	if err != nil {
@@ -129,15 +130,23 @@ func (r *Reconciler) apply(agreement *shcrv1alpha1.DataSharingAgreement, d deriv
 		}
 	}
 	r.set(agreement, shcrv1alpha1.ConditionActive, conditions.Bool(d.phase == shcrv1alpha1.PhaseActive), string(d.phase), d.message)
-	valid := d.phase != shcrv1alpha1.PhaseInvalid && d.phase != shcrv1alpha1.PhaseSuspended
-	reason := shcrv1alpha1.ReasonPhase
-	if !valid {
-		reason = string(d.phase)
+	status, reason, message := termsValidity(d)
+	r.set(agreement, shcrv1alpha1.ConditionTermsValid, status, reason, message)
+}
+
+// termsValidity is the TermsValid condition of a derived phase: it speaks of
+// the terms only, never of approvals or the clock, which Approved and Active
+// report.
+func termsValidity(d derived) (metav1.ConditionStatus, string, string) {
+	if d.phase != shcrv1alpha1.PhaseInvalid && d.phase != shcrv1alpha1.PhaseSuspended {
+		return metav1.ConditionTrue, shcrv1alpha1.ReasonTermsHold,
+			"the terms can hold: this version is not suspended, not a duplicate of another object's, and the agreement ledger agrees with it"
 	}
+	reason := string(d.phase)
 	if d.reason != "" {
 		reason = d.reason
 	}
-	r.set(agreement, shcrv1alpha1.ConditionTermsValid, conditions.Bool(valid), reason, d.message)
+	return metav1.ConditionFalse, reason, d.message
 }
 
 // versions lists the objects of the agreement's agreementId in its namespace
@@ -374,4 +383,14 @@ func (r *Reconciler) patchStatus(ctx context.Context, base, agreement *shcrv1alp
 	}
 	conditions.RecordTransitions(r.Recorder, agreement, base.Status.Conditions, agreement.Status.Conditions)
 	return nil
+}
+
+// partiesDisplay writes the parties as "ODS:Role", comma-separated, for
+// the Parties printer column.
+func partiesDisplay(parties []shcrv1alpha1.Party) string {
+	out := make([]string, len(parties))
+	for i, p := range parties {
+		out[i] = p.ODSCode + ":" + string(p.Role)
+	}
+	return strings.Join(out, ",")
 }

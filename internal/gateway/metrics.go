@@ -14,7 +14,7 @@ import (
 type metrics struct {
 	registry          *prometheus.Registry
 	decisions         *prometheus.CounterVec
-	breakGlass        prometheus.Counter
+	breakGlass        *prometheus.CounterVec
 	bundleInfo        *prometheus.GaugeVec
 	bundleLoaded      prometheus.Gauge
 	reloads           *prometheus.CounterVec
@@ -38,10 +38,10 @@ func newMetrics() *metrics {
 			Name: "shcr_gateway_decisions_total",
 			Help: "Access decisions, by outcome (allow, deny) and FHIR interaction.",
 		}, []string{"outcome", "interaction"}),
-		breakGlass: prometheus.NewCounter(prometheus.CounterOpts{
+		breakGlass: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "shcr_gateway_break_glass_total",
-			Help: "Accesses allowed only by a break-glass emergency override.",
-		}),
+			Help: "Accesses allowed only by a break-glass emergency override, by the ODS code of the organisation the user acts for.",
+		}, []string{"organisation"}),
 		bundleInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "shcr_gateway_policy_bundle_info",
 			Help: "The policy bundle in force: 1 for its region and revision.",

@@ -249,7 +249,9 @@ func (g *Gateway) decide(v view, c Caller, kind Kind, facts ...resourceFacts) ([
 	for _, out := range verdicts {
 		g.metrics.decisions.WithLabelValues(outcomeLabel(out.Allow), kind.auditCode()).Inc()
 		if out.Allow && out.BreakGlass {
-			g.metrics.breakGlass.Inc()
+			// The organisation is one the bundle granted to, so a region's
+			// members bound the label's values.
+			g.metrics.breakGlass.WithLabelValues(c.Organisation).Inc()
 			g.log.Warn("Break-glass emergency override used", "auditEvent", out.auditEvent)
 		}
 	}

@@ -174,7 +174,7 @@ func TestSearchBreakGlass(t *testing.T) {
 		t.Errorf("%d emergency override events, want 3", overrides)
 	}
 	metrics := h.get(t, "/metrics", "")
-	if !strings.Contains(string(metrics.body), "shcr_gateway_break_glass_total 3") {
+	if !strings.Contains(string(metrics.body), `shcr_gateway_break_glass_total{organisation="RR8"} 3`) {
 		t.Errorf("break-glass metric not 3:\n%s", grep(string(metrics.body), "break_glass"))
 	}
 }

@@ -49,7 +49,10 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if opts.WrapClient != nil {
 		c = opts.WrapClient(c)
 	}
-	recorder := mgr.GetEventRecorder("shcr-operator")
+	recorder, err := newEventRecorder(ctx, mgr)
+	if err != nil {
+		return err
+	}
 	if err := (&shcrregion.Reconciler{
 		Client: c, APIReader: mgr.GetAPIReader(), Recorder: recorder, GatewayImage: opts.GatewayImage,
 	}).SetupWithManager(mgr); err != nil {

@@ -33,12 +33,13 @@ type options struct {
 
 // NewCommand returns the agreements verb.
 func NewCommand(g *cli.Global) *cobra.Command {
-	o := &options{global: g, output: cli.NewOutput(cli.FormatTable, cli.FormatJSON, cli.FormatYAML)}
+	o := &options{global: g, output: cli.NewOutput(cli.FormatTable, cli.FormatWide, cli.FormatJSON, cli.FormatYAML)}
 	cmd := &cobra.Command{
 		Use:   "agreements",
 		Short: "The register of data sharing agreements: parties, categories, phase, window, approvals, terms hash",
 		Example: "  kubectl shcr agreements --region thames-valley\n" +
-			"  kubectl shcr agreements -A --expiring 30d",
+			"  kubectl shcr agreements -A --expiring 30d\n" +
+			"  kubectl shcr agreements --region thames-valley -o wide   # every party, category, approval and the terms hash",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return o.run(cmd.Context(), cmd.OutOrStdout(), time.Now())
@@ -67,7 +68,26 @@ func (o *options) run(ctx context.Context, w io.Writer, now time.Time) error {
 	if d := o.expiring.Value(); d > 0 {
 		entries = slices.DeleteFunc(entries, func(e Entry) bool { return !e.ExpiresWithin(now, d) })
 	}
-	return cli.Print(w, o.output.String(), entries, func(w io.Writer) error { return o.table(w, entries) })
+	return cli.Print(w, o.output.String(), entries, func(w io.Writer) error {
+		if len(entries) == 0 {
+			return o.none(w, namespace)
+		}
+		return o.table(w, entries)
+	})
+}
+
+// none says that the register, or its expiring part, is empty.
+func (o *options) none(w io.Writer, namespace string) error {
+	where := "any region namespace"
+	if namespace != "" {
+		where = namespace
+	}
+	msg := "None: no DataSharingAgreement in " + where + "."
+	if d := o.expiring.Value(); d > 0 {
+		msg = fmt.Sprintf("None: no agreement in %s ends or is due for review within %s.", where, o.expiring.String())
+	}
+	_, err := fmt.Fprintln(w, msg)
+	return err
 }
 
 // namespace is the namespace to list, "" for all of them.
@@ -99,15 +119,26 @@ func list(ctx context.Context, c client.Reader, namespace string) ([]Entry, erro
 	return entries, nil
 }
 
+// table writes the register: by default counts and dates that fit 120
+// columns; with -o wide every party, category and approval, the window to
+// the second and the terms hash.
 func (o *options) table(w io.Writer, entries []Entry) error {
-	headers := []string{"AGREEMENT", "VERSION", "PARTIES", "CATEGORIES", "PHASE", "WINDOW", "REVIEW", "APPROVALS", "TERMS HASH"}
+	wide := o.output.String() == cli.FormatWide
+	headers := []string{"AGREEMENT", "VERSION", "PHASE", "PARTIES", "CATEGORIES", "ENDS", "REVIEW", "APPROVALS"}
+	if wide {
+		headers = []string{"AGREEMENT", "VERSION", "PARTIES", "CATEGORIES", "PHASE", "WINDOW", "REVIEW", "APPROVALS", "TERMS HASH"}
+	}
 	if o.allNamespaces {
 		headers = append([]string{"NAMESPACE"}, headers...)
 	}
 	t := cli.NewTable(w, headers...)
 	for _, e := range entries {
-		row := []string{e.AgreementID, strconv.Itoa(int(e.Version)), e.PartyList(), cli.List(e.Categories),
-			cli.OrNone(e.Phase), e.Window(), e.Review(), e.ApprovalList(), cli.ShortHash(e.TermsHash)}
+		row := []string{e.AgreementID, strconv.Itoa(int(e.Version)), cli.OrNone(e.Phase), strconv.Itoa(len(e.Parties)),
+			strconv.Itoa(len(e.Categories)), cli.FormatDate(e.EndsOn), e.Review(), e.ApprovalCount()}
+		if wide {
+			row = []string{e.AgreementID, strconv.Itoa(int(e.Version)), e.PartyList(), cli.List(e.Categories),
+				cli.OrNone(e.Phase), e.Window(), e.Review(), e.ApprovalList(), cli.ShortHash(e.TermsHash)}
+		}
 		if o.allNamespaces {
 			row = append([]string{e.Namespace}, row...)
 		}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -63,11 +64,38 @@ func TestRegisterShowsPartiesApprovalsWithRecorderAndTermsHash(t *testing.T) {
 		}
 	}
 
-	table := plugintest.MustRun(t, agreements.NewCommand, "-n", s.Namespace)
+	wide := plugintest.MustRun(t, agreements.NewCommand, "-n", s.Namespace, "-o", "wide")
 	for _, want := range []string{"AGREEMENT", "TERMS HASH", s.AgreementID, s.Trust + ":Controller", "Medications",
 		"recorded by " + plugintest.Signer(s.Trust), cli.ShortHash(e.TermsHash)} {
+		if !strings.Contains(wide, want) {
+			t.Errorf("the wide table does not show %q:\n%s", want, wide)
+		}
+	}
+	table := plugintest.MustRun(t, agreements.NewCommand, "-n", s.Namespace)
+	for _, want := range []string{"AGREEMENT", "APPROVALS", s.AgreementID, "Active", "3/3", cli.FormatDate(e.EndsOn)} {
 		if !strings.Contains(table, want) {
 			t.Errorf("the table does not show %q:\n%s", want, table)
+		}
+	}
+}
+
+// The default table fits a 120-column terminal, with every namespace too,
+// however many parties, categories and approvals a version has; -o wide
+// has the rest.
+func TestTheDefaultTableFits120Columns(t *testing.T) {
+	s := plugintest.SharedScenario(t)
+	long := s.Agreement("long-register-entry", 1, plugintest.AllButPreferences, time.Now(), time.Now().AddDate(1, 0, 0))
+	long.Spec.AgreementID = "A-RATHER-LONG-AGREEMENT-IDENTIFIER"
+	plugintest.Create(t, long)
+	for _, args := range [][]string{{"-n", s.Namespace}, {"-A"}} {
+		out := plugintest.MustRun(t, agreements.NewCommand, args...)
+		for line := range strings.Lines(out) {
+			if n := utf8.RuneCountInString(strings.TrimRight(line, "\n")); n > 120 {
+				t.Errorf("%v: a line of %d columns:\n%s", args, n, line)
+			}
+		}
+		if !strings.Contains(out, "A-RATHER-LONG-AGREEMENT-IDENTIFIER") {
+			t.Errorf("%v: the table lacks the long entry:\n%s", args, out)
 		}
 	}
 }
@@ -98,6 +126,10 @@ func TestExpiringKeepsAgreementsEndingOrDueForReviewWithinTheDuration(t *testing
 		}
 	}
 
+	if out := plugintest.MustRun(t, agreements.NewCommand, "--region", s.Region, "--expiring", "1d12h"); strings.TrimSpace(out) !=
+		"None: no agreement in "+s.Namespace+" ends or is due for review within 36h0m0s." {
+		t.Errorf("--expiring with nothing expiring printed %q, want a line saying none", out)
+	}
 	all := plugintest.MustRun(t, agreements.NewCommand, "-A", "--expiring", "30d")
 	if !strings.Contains(all, "NAMESPACE") || !strings.Contains(all, s.Namespace) || strings.Contains(all, s.AgreementID) {
 		t.Errorf("-A --expiring 30d should list both expiring agreements with their namespace and nothing else:\n%s", all)
@@ -113,7 +145,7 @@ func TestFlagErrorsSayWhatToFix(t *testing.T) {
 		{[]string{"--region", "plugin", "-n", "default"}, "give only one of them"},
 		{[]string{"-n", "default"}, "not a region namespace"},
 		{[]string{"--region", "plugin", "--expiring", "soon"}, "such as 30d"},
-		{[]string{"--region", "plugin", "-o", "csv"}, "use table, json, yaml"},
+		{[]string{"--region", "plugin", "-o", "csv"}, "use table, wide, json, yaml"},
 	} {
 		_, err := plugintest.Run(agreements.NewCommand, tc.args...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

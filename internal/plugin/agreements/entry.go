@@ -11,6 +11,7 @@ import (
 	"time"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
+	"github.com/shcr-io/shcr-operator/internal/governance"
 	"github.com/shcr-io/shcr-operator/internal/plugin/cli"
 )
 
@@ -124,6 +125,26 @@ func (e Entry) PartyList() string { return join(e.Parties, ",") }
 
 // ApprovalList writes the approvals, semicolon-separated.
 func (e Entry) ApprovalList() string { return join(e.Approvals, "; ") }
+
+// ApprovalCount writes how many controller parties have a recorded
+// approval, of how many controller parties, as "2/3". An approval without
+// a recorder does not count.
+func (e Entry) ApprovalCount() string {
+	controllers := map[string]bool{}
+	for _, p := range e.Parties {
+		if governance.IsController(shcrv1alpha1.PartyRole(p.Role)) {
+			controllers[p.ODSCode] = false
+		}
+	}
+	approved := 0
+	for _, a := range e.Approvals {
+		if done, ok := controllers[a.Organisation]; ok && !done && a.RecordedBy != "" {
+			controllers[a.Organisation] = true
+			approved++
+		}
+	}
+	return fmt.Sprintf("%d/%d", approved, len(controllers))
+}
 
 // ExpiresWithin reports whether the agreement ends, or is due for review,
 // between now and now+d.

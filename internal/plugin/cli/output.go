@@ -20,8 +20,10 @@ import (
 // The output formats of the verbs.
 const (
 	FormatTable = "table"
-	FormatJSON  = "json"
-	FormatYAML  = "yaml"
+	// FormatWide is the table with every column, as kubectl's -o wide.
+	FormatWide = "wide"
+	FormatJSON = "json"
+	FormatYAML = "yaml"
 )
 
 // Output is the -o/--output flag: one of a verb's formats, the first by
@@ -57,7 +59,7 @@ func (o *Output) Usage() string {
 	return "output format: " + strings.Join(o.allowed, ", ")
 }
 
-// Print writes v as JSON or YAML, or calls table for the table format.
+// Print writes v as JSON or YAML, or calls table for the table formats.
 func Print(w io.Writer, format string, v any, table func(io.Writer) error) error {
 	switch format {
 	case FormatJSON:

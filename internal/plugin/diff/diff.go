@@ -63,14 +63,15 @@ type options struct {
 func NewCommand(g *cli.Global) *cobra.Command {
 	o := &options{global: g, output: cli.NewOutput(cli.FormatTable, cli.FormatJSON, cli.FormatYAML)}
 	cmd := &cobra.Command{
-		Use:   "diff -f <file or directory>...",
+		Use:   "diff (-f <file or directory>... | --delete <kind/name>...)",
 		Short: "Who gains or loses which access if proposed objects are applied; exit code 3 when access widens",
 		Long: "diff overlays the proposed MemberOrganisations, DataSharingAgreements and AccessPolicies on what\n" +
 			"the region holds (same name replaces, a new name adds, --delete removes), compiles both with the\n" +
 			"operator's compiler and compares the access matrices, now (or at --at) and at every later\n" +
 			"instant a grant starts or ends. It exits with code 3 when anyone gains anything.",
 		Example: "  kubectl shcr diff --region thames-valley -f regions/thames-valley/\n" +
-			"  kubectl shcr diff --region thames-valley -f policy.yaml --delete accesspolicy/social-care-staff",
+			"  kubectl shcr diff --region thames-valley -f policy.yaml --delete accesspolicy/social-care-staff\n" +
+			"  kubectl shcr diff --region thames-valley --delete member/old-practice",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return o.run(cmd.Context(), cmd.OutOrStdout(), time.Now())
@@ -80,7 +81,7 @@ func NewCommand(g *cli.Global) *cobra.Command {
 	cmd.Flags().StringSliceVar(&o.deletes, "delete", nil, "objects the change deletes, as kind/name (accesspolicy/x, dsa/x, member/x)")
 	cmd.Flags().Var(&o.at, "at", "compare from this RFC 3339 time instead of now")
 	cmd.Flags().VarP(o.output, "output", "o", o.output.Usage())
-	_ = cmd.MarkFlagRequired("filename") // the flag exists: cannot fail
+	cmd.MarkFlagsOneRequired("filename", "delete")
 	return cmd
 }
 

@@ -123,6 +123,14 @@ func TestDeletingAPolicyNarrows(t *testing.T) {
 	if r.Widens || len(changed(r, diff.Loses, s.Council, "R8003")) != len(plugintest.CareCategories) {
 		t.Errorf("%+v, want the care workers to lose their four categories", r)
 	}
+	// Only deleting needs no file.
+	if only := result(t, nil, "--region", s.Region, "--delete", "accesspolicy/"+s.CareWorkers); only.Files != 0 ||
+		len(changed(only, diff.Loses, s.Council, "R8003")) != len(plugintest.CareCategories) {
+		t.Errorf("--delete without -f: %+v, want the same loss as with an empty file", only)
+	}
+	if _, err := plugintest.Run(diff.NewCommand, "--region", s.Region); err == nil || !strings.Contains(err.Error(), "filename delete") {
+		t.Errorf("neither -f nor --delete: %v, want an error naming both flags", err)
+	}
 	if _, err := plugintest.Run(diff.NewCommand, "--region", s.Region, "-f", empty, "--delete", "ap/no-such-policy"); err == nil ||
 		!strings.Contains(err.Error(), "no such object") {
 		t.Errorf("deleting a policy that does not exist: %v, want an error", err)

@@ -93,6 +93,7 @@ func gather(ctx context.Context, c client.Reader, target cli.Target, now time.Ti
 	} else if v.storedRevision, err = regionstate.Revision(v.enforced); err != nil {
 		return nil, err
 	}
+	v.windows = policy.Windows(in.Agreements, in.Successors)
 	v.access = accessmatrix.Evaluate(v.enforced, accessmatrix.AxesOf(in), now)
 	return v, nil
 }

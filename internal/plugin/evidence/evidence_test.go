@@ -50,11 +50,13 @@ func TestEvidencePackCoversEveryRequirementAndEscapesWhatTheClusterHolds(t *test
 		"## Agreement register", "## Record of processing", "Generated ",
 		s.AgreementID, "6(1)(e)", "9(2)(h)", "DPIA-" + s.AgreementID, "365 days", // record of processing
 		"StandardsMet", "True (Admitted)", // DSPT
-		plugintest.Signer(s.Trust),                                     // who recorded the approval
-		"kept for 2922 days",                                           // audit retention from the region spec
-		"is exactly what the objects compile to",                       // enforced = signed
-		"| " + s.Trust + " | R8000 | Allergies,Appointments,CarePlans", // effective access
+		plugintest.Signer(s.Trust), // who recorded the approval
+		"spec.audit.retentionDays, 2922 days, is not enforced with this sink", // Stdout: the pipeline keeps audit
+		"is exactly what the objects compile to",                              // enforced = signed
+		"| " + s.Trust + " | R8000 | Allergies, Appointments, CarePlans",      // effective access
 		"HOSTILE-DSA v1 awaits the approval of",
+		"1 awaits approvals and none is suspended.",
+		`shcr\_gateway\_break\_glass\_total`,
 		"No objection register is configured",
 		"&lt;script&gt;alert('pwned')&lt;/script&gt; sharing",
 	} {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -67,7 +68,10 @@ type view struct {
 	storedRevision, compiledRevision string
 	// access is the access matrix of the enforced bundle at now.
 	access []accessmatrix.Cell
-	now    time.Time
+	// windows are when each agreement version is (or was) in force, as the
+	// policy compiler computes them: cut short by a successor.
+	windows map[policy.AgreementKey]policy.Window
+	now     time.Time
 }
 
 // build assembles the pack.
@@ -99,16 +103,19 @@ func (v *view) bundleFact() string {
 }
 
 func (v *view) register() Section {
-	t := Table{Headers: []string{"Agreement", "Version", "Title", "Parties", "Categories", "Phase", "Window", "Review", "Terms hash"}}
+	t := Table{Headers: []string{"Agreement", "Version", "Title", "Parties", "Categories", "Phase", "Signed window", "In force", "Review", "Terms hash"}}
 	for i := range v.state.Agreements {
-		e := agreements.NewEntry(&v.state.Agreements[i])
-		t.Rows = append(t.Rows, []string{e.AgreementID, strconv.Itoa(int(e.Version)), e.Title, e.PartyList(),
-			cli.List(e.Categories), cli.OrNone(e.Phase), e.Window(), e.Review(), cli.OrNone(e.TermsHash)})
+		a := &v.state.Agreements[i]
+		e := agreements.NewEntry(a)
+		t.Rows = append(t.Rows, []string{e.AgreementID, strconv.Itoa(int(e.Version)), e.Title, partyList(e.Parties),
+			list(e.Categories), cli.OrNone(e.Phase), e.Window(), v.inForce(a), e.Review(), cli.OrNone(e.TermsHash)})
 	}
 	return Section{
 		Title: "Agreement register",
 		Notes: []string{"Every version of every data sharing agreement held in " + v.state.Namespace +
-			"; each version is its own object, and its signed terms cannot change."},
+			"; each version is its own object, and its signed terms cannot change.",
+			"Signed window is what the terms say; In force is when the version actually allowed sharing: " +
+				"a later version cuts it short when it takes effect; a version that is not approved by every controller, is suspended, or is not for direct care allows nothing."},
 		Tables: []Table{t},
 	}
 }
@@ -120,9 +127,9 @@ func (v *view) processing() Section {
 		a := &v.state.Agreements[i]
 		terms := a.Spec.Terms
 		t.Rows = append(t.Rows, []string{
-			versionName(a), cli.List(v.parties(a, controllerParty)), purpose(&terms),
-			terms.LawfulBasis.Article6, terms.LawfulBasis.Article9, cli.List(terms.DataCategories),
-			cli.List(v.parties(a, v.consumerParty)), fmt.Sprintf("%d days", terms.RetentionDays), terms.DPIAReference,
+			versionName(a), list(v.parties(a, controllerParty)), purpose(&terms),
+			terms.LawfulBasis.Article6, terms.LawfulBasis.Article9, list(terms.DataCategories),
+			list(v.parties(a, v.consumerParty)), retention(terms.RetentionDays), terms.DPIAReference,
 		})
 	}
 	return Section{
@@ -130,6 +137,8 @@ func (v *view) processing() Section {
 		Notes: []string{
 			"One row per agreement version. Every category is health or care data, special category under UK GDPR Article 9.",
 			"Recipients are the parties whose staff may view records (members with the Consumer role).",
+			"Retention is how long the agreement lets a recipient keep what it was shown: a term the recipients agreed to, " +
+				"which the platform records but cannot enforce in their systems. \"Not stated\" means the terms set no period.",
 		},
 		Tables: []Table{t},
 	}
@@ -150,6 +159,60 @@ func controllerParty(p shcrv1alpha1.Party) bool { return governance.IsController
 func (v *view) consumerParty(p shcrv1alpha1.Party) bool {
 	m, ok := v.state.Member(p.ODSCode)
 	return ok && slices.Contains(m.Spec.Roles, shcrv1alpha1.RoleConsumer)
+}
+
+// inForce writes when a version actually allowed sharing: its window as
+// the policy compiler computes it, and why it ended.
+func (v *view) inForce(a *shcrv1alpha1.DataSharingAgreement) string {
+	w := v.windows[policy.AgreementKey{ID: a.Spec.AgreementID, Version: a.Spec.Version}]
+	switch {
+	case w.Empty() && a.Status.ActiveSince != nil:
+		return fmt.Sprintf("from %s; not now (%s)", cli.FormatTime(a.Status.ActiveSince.Time), cli.OrNone(string(a.Status.Phase)))
+	case w.Empty():
+		return "never"
+	case w.SupersededBy != 0 && !v.now.Before(w.Until):
+		return fmt.Sprintf("%s, stopped when v%d took effect", cli.FormatWindow(w.From, w.Until), w.SupersededBy)
+	case w.SupersededBy != 0:
+		return fmt.Sprintf("%s, until v%d takes effect", cli.FormatWindow(w.From, w.Until), w.SupersededBy)
+	case !v.now.Before(w.Until):
+		return cli.FormatWindow(w.From, w.Until) + ", ended"
+	case v.now.Before(w.From):
+		return "from " + cli.FormatTime(w.From) + " (not yet)"
+	default:
+		return cli.FormatWindow(w.From, w.Until)
+	}
+}
+
+// partyList writes parties as "ODS (Role)", ", "-joined, so that a cell
+// can wrap between and within them.
+func partyList(parties []agreements.Party) string {
+	out := make([]string, len(parties))
+	for i, p := range parties {
+		out[i] = p.ODSCode + " (" + p.Role + ")"
+	}
+	return list(out)
+}
+
+// retention writes an agreement's retention term; 0 is a period the terms
+// do not state, not "keep nothing".
+func retention(days int32) string {
+	if days == 0 {
+		return "not stated"
+	}
+	return fmt.Sprintf("%d days", days)
+}
+
+// list joins values with ", " so that a table cell can wrap between them;
+// None when there are none.
+func list[S any](values []S) string {
+	if len(values) == 0 {
+		return cli.None
+	}
+	parts := make([]string, len(values))
+	for i, v := range values {
+		parts[i] = fmt.Sprint(v)
+	}
+	return strings.Join(parts, ", ")
 }
 
 func versionName(a *shcrv1alpha1.DataSharingAgreement) string {

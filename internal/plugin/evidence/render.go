@@ -27,7 +27,9 @@ var (
 	markdownTemplate = texttemplate.Must(texttemplate.New("pack.md.tmpl").
 				Funcs(texttemplate.FuncMap{"md": markdownEscape}).
 				ParseFS(templates, "templates/pack.md.tmpl"))
-	htmlTemplate = htmltemplate.Must(htmltemplate.ParseFS(templates, "templates/pack.html.tmpl"))
+	htmlTemplate = htmltemplate.Must(htmltemplate.New("pack.html.tmpl").
+			Funcs(htmltemplate.FuncMap{"isHash": isHash}).
+			ParseFS(templates, "templates/pack.html.tmpl"))
 )
 
 // markdownEscaper makes a value inert in Markdown: the characters that
@@ -39,6 +41,16 @@ var markdownEscaper = strings.NewReplacer(
 )
 
 func markdownEscape(s string) string { return markdownEscaper.Replace(s) }
+
+// isHash reports whether a cell holds a hash ("sha256:<hex>" or a bare
+// hex digest), which the HTML sets in monospace and lets break anywhere.
+func isHash(s string) bool {
+	s = strings.TrimPrefix(s, "sha256:")
+	if len(s) < 32 {
+		return false
+	}
+	return strings.Trim(s, "0123456789abcdef") == ""
+}
 
 // render writes a pack as Markdown or as HTML; html/template escapes every
 // value by context.

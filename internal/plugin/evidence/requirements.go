@@ -35,8 +35,8 @@ func (v *view) consistentPolicies() Section {
 	for i := range v.state.Policies {
 		p := &v.state.Policies[i]
 		t.Rows = append(t.Rows, []string{p.Name, p.Spec.AgreementID, strconv.Itoa(int(p.Status.AgreementVersion)),
-			cli.List(p.Spec.Subjects.Roles), orEvery(p.Spec.Subjects.Organisations),
-			condition(p.Status.Conditions, shcrv1alpha1.ConditionInForce), cli.List(p.Status.DroppedCategories)})
+			list(p.Spec.Subjects.Roles), orEvery(p.Spec.Subjects.Organisations),
+			condition(p.Status.Conditions, shcrv1alpha1.ConditionInForce), list(p.Status.DroppedCategories)})
 	}
 	return Section{
 		Title:      "Consistent IG policies",
@@ -69,13 +69,13 @@ func (v *view) dataFlows() Section {
 	for i := range v.state.Agreements {
 		a := &v.state.Agreements[i]
 		for _, p := range a.Status.Parties {
-			parties.Rows = append(parties.Rows, []string{versionName(a), p.ODSCode, string(p.Role), sharesNow(p)})
+			parties.Rows = append(parties.Rows, []string{versionName(a), p.ODSCode, string(p.Role), sharesNow(a, p)})
 		}
 	}
 	flows := Table{Caption: "Flows the enforced policy allows", Headers: []string{"Agreement", "Policy", "From (providers)", "To (consumers)", "Roles", "Categories", "In force"}}
 	for _, g := range v.enforced.Grants {
 		flows.Rows = append(flows.Rows, []string{fmt.Sprintf("%s v%d", g.Agreement, g.AgreementVersion), g.Policy,
-			cli.List(g.Providers), cli.List(g.Consumers), cli.List(g.Roles), cli.List(g.Categories), cli.FormatWindow(g.ValidFrom, g.ValidUntil)})
+			list(g.Providers), list(g.Consumers), list(g.Roles), list(g.Categories), cli.FormatWindow(g.ValidFrom, g.ValidUntil)})
 	}
 	return Section{
 		Title:      "Known data flows with controller/processor at each step",
@@ -89,11 +89,17 @@ func (v *view) dataFlows() Section {
 	}
 }
 
-func sharesNow(p shcrv1alpha1.PartyStatus) string {
-	if p.Effective {
+// sharesNow says whether a party shares under a version right now: only
+// under an Active version, and only when the party itself is effective.
+func sharesNow(a *shcrv1alpha1.DataSharingAgreement, p shcrv1alpha1.PartyStatus) string {
+	switch {
+	case a.Status.Phase != shcrv1alpha1.PhaseActive:
+		return "no: the version is " + cli.OrNone(string(a.Status.Phase))
+	case p.Effective:
 		return "yes"
+	default:
+		return "no: " + cli.OrNone(p.Reason)
 	}
-	return "no: " + p.Reason
 }
 
 func (v *view) lawfulBasis() Section {
@@ -120,20 +126,39 @@ func (v *view) accessControls() Section {
 	t := Table{Caption: "Effective access at " + cli.FormatTime(v.now) + " (read, purpose TREAT, legitimate relationship asserted)",
 		Headers: []string{"Organisation", "Role", "Categories allowed", "Under"}}
 	for _, row := range summarise(v.access) {
-		t.Rows = append(t.Rows, []string{row.organisation, row.role, cli.List(row.categories), cli.List(row.under)})
+		t.Rows = append(t.Rows, []string{row.organisation, row.role, list(row.categories), list(row.under)})
 	}
-	audit := v.region.Spec.Audit
 	return Section{
 		Title:      "Access controls and records management",
 		Checkpoint: "role-based access, deny by default, every access recorded and the records kept",
 		Notes: []string{
 			"Deny by default: only the grants of the enforced bundle allow anything. The admin role R8008 never gets clinical data.",
-			fmt.Sprintf("Every decision, allowed or denied, is audited as a FHIR AuditEvent to %s and kept for %d days.", audit.Sink, audit.RetentionDays),
-			"Break-glass is audited as an emergency override and flagged for the Privacy Officer and the Caldicott Guardian.",
+			auditNote(v.region.Spec.Audit),
+			breakGlassNote,
 		},
 		Tables: []Table{t},
 	}
 }
+
+// auditNote says where the audit trail goes and what keeps it, from the
+// region's spec.audit and what the gateway does with it.
+func auditNote(audit shcrv1alpha1.AuditSpec) string {
+	const every = "Every decision, allowed or denied, is audited as a FHIR AuditEvent"
+	if audit.Sink == shcrv1alpha1.AuditSinkFile {
+		return fmt.Sprintf("%s to hash-chained files on each gateway replica's volume (spec.audit.sink File); "+
+			"the gateway deletes a file once its newest event is older than %d days and records the deletion in the chain. "+
+			"kubectl shcr audit verify checks the chain.", every, audit.RetentionDays)
+	}
+	return fmt.Sprintf("%s to the gateway's standard output (spec.audit.sink %s) for the cluster's log pipeline. "+
+		"The platform keeps no copy: how long the pipeline keeps it is configured there, not here "+
+		"(spec.audit.retentionDays, %d days, is not enforced with this sink).", every, cli.OrNone(string(audit.Sink)), audit.RetentionDays)
+}
+
+// breakGlassNote is what the gateway does with a break-glass access.
+const breakGlassNote = "A break-glass access is audited as an emergency override with the stated reason, " +
+	"logged as a warning and counted per organisation in the gateway's shcr_gateway_break_glass_total metric; " +
+	"the ShCRBreakGlassUsed alert rule shipped with the operator fires on it where Prometheus scrapes the gateways. " +
+	"kubectl shcr break-glass lists each one from the audit files for review."
 
 func (v *view) objections() Section {
 	return Section{
@@ -222,6 +247,7 @@ func contact(c shcrv1alpha1.Contact) string {
 
 func (v *view) decisions() Section {
 	t := Table{Caption: "Approvals", Headers: []string{"Agreement", "Organisation", "Signatory", "Role", "Date", "Recorded by"}}
+	var awaiting, suspended int
 	notes := []string{"Approvals are append-only. Recorded by is the Kubernetes identity that added the approval, set by the admission webhook; " +
 		"an approval without it does not count."}
 	for i := range v.state.Agreements {
@@ -232,11 +258,16 @@ func (v *view) decisions() Section {
 		}
 		if missing := a.Status.MissingApprovals; len(missing) > 0 {
 			notes = append(notes, versionName(a)+" awaits the approval of "+strings.Join(missing, ", ")+".")
+			awaiting++
 		}
 		if a.Spec.Suspended {
 			notes = append(notes, versionName(a)+" is suspended: "+cli.OrNone(a.Spec.SuspensionReason)+".")
+			suspended++
 		}
 	}
+	notes = append(notes, fmt.Sprintf("Of %d agreement versions, %s and %s.", len(v.state.Agreements),
+		count(awaiting, "awaits approvals", "await approvals", "none awaits an approval"),
+		count(suspended, "is suspended", "are suspended", "none is suspended")))
 	return Section{
 		Title:      "Documented decisions",
 		Checkpoint: "who decided what, when, and why, on the record",
@@ -245,11 +276,23 @@ func (v *view) decisions() Section {
 	}
 }
 
+// count writes "1 one", "n many" or none.
+func count(n int, one, many, none string) string {
+	switch n {
+	case 0:
+		return none
+	case 1:
+		return "1 " + one
+	default:
+		return fmt.Sprintf("%d %s", n, many)
+	}
+}
+
 func orEvery(orgs []string) string {
 	if len(orgs) == 0 {
 		return "every party"
 	}
-	return cli.List(orgs)
+	return list(orgs)
 }
 
 // accessRow is what one organisation's staff in one role may read.
