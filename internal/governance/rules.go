@@ -58,8 +58,12 @@ func older(a, b *shcrv1alpha1.MemberOrganisation) bool {
 // (see ODSCodeHolder): ODS codes are unique across the cluster. sameCode is
 // every object naming the code, m itself included or not. The refusal names
 // the holder only when it is in m's region: another region's object names
-// are not that region's admins' to read.
+// are not that region's admins' to read. An object being deleted is never
+// refused: it holds nothing, and its finalizers must be removable.
 func UniqueODSCode(m *shcrv1alpha1.MemberOrganisation, sameCode []shcrv1alpha1.MemberOrganisation) field.ErrorList {
+	if !m.DeletionTimestamp.IsZero() {
+		return nil
+	}
 	all := slices.DeleteFunc(slices.Clone(sameCode), func(o shcrv1alpha1.MemberOrganisation) bool {
 		return o.Namespace == m.Namespace && o.Name == m.Name
 	})

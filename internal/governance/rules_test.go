@@ -55,8 +55,8 @@ func TestUniqueODSCode(t *testing.T) {
 		{"one deleting and one live older holder", candidate,
 			[]shcrv1alpha1.MemberOrganisation{holder("shcr-a", "old", t0.Add(-time.Hour), true), holder("shcr-a", "gp", t0, false)},
 			"as MemberOrganisation gp"},
-		{"itself being deleted", holder("shcr-a", "new", t0, true), []shcrv1alpha1.MemberOrganisation{holder("shcr-a", "gp", t0.Add(time.Hour), false)},
-			"as MemberOrganisation gp"},
+		{"itself being deleted (its finalizers removed)", holder("shcr-a", "new", t0, true),
+			[]shcrv1alpha1.MemberOrganisation{holder("shcr-a", "gp", t0.Add(-time.Hour), false)}, ""},
 	}
 	for _, tc := range cases {
 		errs := UniqueODSCode(&tc.m, tc.others)
