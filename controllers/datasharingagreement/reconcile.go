@@ -127,11 +127,11 @@ func (r *Reconciler) apply(agreement *shcrv1alpha1.DataSharingAgreement, d deriv
 			agreement.Status.ActiveSince = &metav1.Time{Time: d.activeSince}
 		}
 	}
-	r.set(agreement, shcrv1alpha1.ConditionActive, conditions.Bool(d.phase == shcrv1alpha1.PhaseActive), string(d.phase), d.message)
+	r.set(agreement, shcrv1alpha1.ConditionActive, conditions.Bool(d.phase == shcrv1alpha1.PhaseActive), shcrv1alpha1.PhaseReason(d.phase), d.message)
 	valid := d.phase != shcrv1alpha1.PhaseInvalid && d.phase != shcrv1alpha1.PhaseSuspended
 	reason := shcrv1alpha1.ReasonPhase
 	if !valid {
-		reason = string(d.phase)
+		reason = shcrv1alpha1.PhaseReason(d.phase)
 	}
 	if d.reason != "" {
 		reason = d.reason
