@@ -53,7 +53,8 @@ vet: ## go vet.
 	go vet ./...
 
 .PHONY: verify-generated
-verify-generated: manifests generate ## Fail if generated files are not committed (run in CI).
+verify-generated: manifests generate ## Fail if generated files are not committed, or a built binary is (run in CI).
+	@hack/check-tracked-binaries.sh
 	@if [ -n "$${CI:-}" ] && ! git diff --quiet -- api config charts; then \
 		echo "generated files are out of date; run 'make manifests generate' and commit:"; git --no-pager diff --stat -- api config charts; exit 1; fi
 
