@@ -11,15 +11,12 @@ import (
 	"fmt"
 	"strings"
 
-	"k8s.io/apimachinery/pkg/api/equality"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
-	"github.com/shcr-io/shcr-operator/internal/conditions"
 	"github.com/shcr-io/shcr-operator/internal/governance"
 	"github.com/shcr-io/shcr-operator/internal/index"
 	"github.com/shcr-io/shcr-operator/internal/kube"
@@ -164,25 +161,4 @@ func joinCategories(cats []shcrv1alpha1.DataCategory) string {
 		s[i] = string(c)
 	}
 	return strings.Join(s, ", ")
-}
-
-func (r *Reconciler) set(ap *shcrv1alpha1.AccessPolicy, conditionType string, status metav1.ConditionStatus, reason, message string) {
-	conditions.Set(&ap.Status.Conditions, ap.Generation, conditionType, status, reason, message)
-}
-
-// patchStatus sets Ready and writes status once, only when it changed.
-func (r *Reconciler) patchStatus(ctx context.Context, base, ap *shcrv1alpha1.AccessPolicy, reconcileErr error) error {
-	if conditions.Summarise(&ap.Status.Conditions, ap.Generation, []string{shcrv1alpha1.ConditionInForce}, reconcileErr,
-		fmt.Sprintf("in force under %s v%d", ap.Spec.AgreementID, ap.Status.AgreementVersion)) {
-		ap.Status.ObservedGeneration = ap.Generation
-	}
-	metrics.SetStalled("AccessPolicy", ap.Namespace, ap.Name, meta.IsStatusConditionTrue(ap.Status.Conditions, shcrv1alpha1.ConditionStalled))
-	if equality.Semantic.DeepEqual(base.Status, ap.Status) {
-		return nil
-	}
-	if err := r.Client.Status().Patch(ctx, ap, client.MergeFrom(base)); err != nil {
-		return fmt.Errorf("patching status: %w", client.IgnoreNotFound(err))
-	}
-	conditions.RecordTransitions(r.Recorder, ap, base.Status.Conditions, ap.Status.Conditions)
-	return nil
 }

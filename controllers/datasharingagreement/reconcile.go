@@ -14,7 +14,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -349,28 +348,4 @@ func (r *Reconciler) checkPeer(ctx context.Context, agreement *shcrv1alpha1.Data
 		return true, nil
 	}
 	return mismatch(fmt.Sprintf("peer region %s holds no %s v%d", t.PeerRegion, agreement.Spec.AgreementID, agreement.Spec.Version))
-}
-
-func (r *Reconciler) set(agreement *shcrv1alpha1.DataSharingAgreement, conditionType string, status metav1.ConditionStatus, reason, message string) {
-	conditions.Set(&agreement.Status.Conditions, agreement.Generation, conditionType, status, reason, message)
-}
-
-// patchStatus sets Ready and writes status once, only when it changed.
-func (r *Reconciler) patchStatus(ctx context.Context, base, agreement *shcrv1alpha1.DataSharingAgreement, reconcileErr error) error {
-	if conditions.Summarise(&agreement.Status.Conditions, agreement.Generation,
-		[]string{shcrv1alpha1.ConditionApproved, shcrv1alpha1.ConditionRecorded, shcrv1alpha1.ConditionTermsValid}, reconcileErr,
-		fmt.Sprintf("approved; phase %s", agreement.Status.Phase)) {
-		agreement.Status.ObservedGeneration = agreement.Generation
-	}
-	phaseHealth(&agreement.Status.Conditions, agreement.Generation, agreement.Status.Phase, reconcileErr)
-	keepTransitionTimes(base.Status.Conditions, agreement.Status.Conditions)
-	metrics.SetStalled("DataSharingAgreement", agreement.Namespace, agreement.Name, meta.IsStatusConditionTrue(agreement.Status.Conditions, shcrv1alpha1.ConditionStalled))
-	if equality.Semantic.DeepEqual(base.Status, agreement.Status) {
-		return nil
-	}
-	if err := r.Client.Status().Patch(ctx, agreement, client.MergeFrom(base)); err != nil {
-		return fmt.Errorf("patching status: %w", client.IgnoreNotFound(err))
-	}
-	conditions.RecordTransitions(r.Recorder, agreement, base.Status.Conditions, agreement.Status.Conditions)
-	return nil
 }

@@ -16,7 +16,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -311,24 +310,5 @@ func (r *Reconciler) removeConnector(ctx context.Context, member *shcrv1alpha1.M
 			return fmt.Errorf("removing connector %T %s: %w", obj, name, err)
 		}
 	}
-	return nil
-}
-
-func (r *Reconciler) set(member *shcrv1alpha1.MemberOrganisation, conditionType string, status metav1.ConditionStatus, reason, message string) {
-	conditions.Set(&member.Status.Conditions, member.Generation, conditionType, status, reason, message)
-}
-
-// patchStatus sets Ready from the other conditions and writes status once,
-// only when it changed.
-func (r *Reconciler) patchStatus(ctx context.Context, base, member *shcrv1alpha1.MemberOrganisation, reconcileErr error) error {
-	summarise(member, reconcileErr)
-	metrics.SetStalled("MemberOrganisation", member.Namespace, member.Name, meta.IsStatusConditionTrue(member.Status.Conditions, shcrv1alpha1.ConditionStalled))
-	if equality.Semantic.DeepEqual(base.Status, member.Status) {
-		return nil
-	}
-	if err := r.Client.Status().Patch(ctx, member, client.MergeFrom(base)); err != nil {
-		return fmt.Errorf("patching status: %w", client.IgnoreNotFound(err))
-	}
-	conditions.RecordTransitions(r.Recorder, member, base.Status.Conditions, member.Status.Conditions)
 	return nil
 }
