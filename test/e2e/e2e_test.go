@@ -30,8 +30,8 @@ import (
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
 	"github.com/shcr-io/shcr-operator/internal/kube"
+	"github.com/shcr-io/shcr-operator/internal/samples"
 	"github.com/shcr-io/shcr-operator/internal/specs"
-	"github.com/shcr-io/shcr-operator/test/fixtures"
 )
 
 var (
@@ -358,14 +358,14 @@ func waitRetained(t *testing.T, region *shcrv1alpha1.ShCRRegion, claim *corev1.P
 // as make demo moves them, so that they stay current.
 func TestSamplesBecomeReadyWithRunningConnectors(t *testing.T) {
 	root, _ := filepath.Abs(filepath.Join("..", ".."))
-	samples := filepath.Join(root, "config", "samples")
+	dir := filepath.Join(root, "config", "samples")
 	apply := func(name string) error {
-		data, err := os.ReadFile(filepath.Join(samples, name+".yaml"))
+		data, err := os.ReadFile(filepath.Join(dir, name+".yaml"))
 		if err != nil {
 			return err
 		}
 		cmd := exec.Command(os.Getenv("KUBECTL"), "apply", "--server-side", "-f", "-")
-		cmd.Stdin = bytes.NewReader(fixtures.CurrentSample(data, time.Now()))
+		cmd.Stdin = bytes.NewReader(samples.CurrentSample(data, time.Now()))
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("kubectl apply %s: %v: %s", name, err, out)
 		}
