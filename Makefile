@@ -61,6 +61,7 @@ vet: ## go vet.
 .PHONY: verify-generated
 verify-generated: manifests generate api-docs ## Fail if generated files are not committed, or a built binary is (run in CI).
 	@hack/check-tracked-binaries.sh
+	@hack/check-test-imports.sh
 	@if [ -n "$${CI:-}" ] && ! git diff --quiet -- api config charts docs/api-reference.md; then \
 		echo "generated files are out of date; run 'make manifests generate api-docs' and commit:"; \
 		git --no-pager diff --stat -- api config charts docs/api-reference.md; exit 1; fi
