@@ -32,6 +32,7 @@ import (
 	"github.com/shcr-io/shcr-operator/internal/kube"
 	"github.com/shcr-io/shcr-operator/internal/samples"
 	"github.com/shcr-io/shcr-operator/internal/specs"
+	"github.com/shcr-io/shcr-operator/test/testenv"
 )
 
 var (
@@ -121,18 +122,11 @@ func (p *process) stop() {
 	_ = p.cmd.Wait()
 }
 
+// waitFor polls cond until it holds (testenv.WaitFor, the suites' one
+// polling helper).
 func waitFor(t *testing.T, what string, timeout time.Duration, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var why string
-	for time.Now().Before(deadline) {
-		var ok bool
-		if ok, why = cond(); ok {
-			return
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
-	t.Fatalf("timed out after %s waiting for %s: %s", timeout, what, why)
+	testenv.WaitFor(t, what, timeout, cond)
 }
 
 func gone(obj client.Object) func() (bool, string) {
