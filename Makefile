@@ -44,6 +44,12 @@ generate: ## Generate DeepCopy methods.
 	$(TOOLCHAIN) ensure controller-gen
 	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./..."
 
+.PHONY: api-docs
+api-docs: ## Generate the API reference (docs/api-reference.md) from the API types' godoc.
+	$(TOOLCHAIN) ensure crd-ref-docs
+	$$($(TOOLCHAIN) dir crd-ref-docs)/crd-ref-docs --source-path=api --config=hack/crd-ref-docs/config.yaml \
+		--renderer=markdown --output-path=docs/api-reference.md --log-level=WARN
+
 .PHONY: fmt
 fmt: ## go fmt.
 	go fmt ./...
@@ -53,9 +59,12 @@ vet: ## go vet.
 	go vet ./...
 
 .PHONY: verify-generated
-verify-generated: manifests generate ## Fail if generated files are not committed (run in CI).
-	@if [ -n "$${CI:-}" ] && ! git diff --quiet -- api config charts; then \
-		echo "generated files are out of date; run 'make manifests generate' and commit:"; git --no-pager diff --stat -- api config charts; exit 1; fi
+verify-generated: manifests generate api-docs ## Fail if generated files are not committed, or a built binary is (run in CI).
+	@hack/check-tracked-binaries.sh
+	@hack/check-test-imports.sh
+	@if [ -n "$${CI:-}" ] && ! git diff --quiet -- api config charts docs/api-reference.md; then \
+		echo "generated files are out of date; run 'make manifests generate api-docs' and commit:"; \
+		git --no-pager diff --stat -- api config charts docs/api-reference.md; exit 1; fi
 
 ##@ Test
 

@@ -3,8 +3,8 @@
 # outside the clone, so that a fresh clone (and CI) reuses what an earlier run
 # built and only the first run on a machine pays for the build.
 #
-#   hack/toolchain.sh dir <k8s|kwok|controller-gen|helm>    print where a tool set lives
-#   hack/toolchain.sh ensure <k8s|kwok|controller-gen|helm> build it unless already built
+#   hack/toolchain.sh dir <k8s|kwok|controller-gen|helm|crd-ref-docs>    print where a tool set lives
+#   hack/toolchain.sh ensure <k8s|kwok|controller-gen|helm|crd-ref-docs> build it unless already built
 #
 # SHCR_TOOLS_CACHE overrides the cache root (default $XDG_CACHE_HOME/shcr-operator).
 set -euo pipefail
@@ -14,6 +14,7 @@ ETCD_VERSION=v3.6.16
 KWOK_VERSION=v0.8.0
 CONTROLLER_GEN_VERSION=v0.23.0
 HELM_VERSION=v3.22.0
+CRD_REF_DOCS_VERSION=v0.3.0
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cache=${SHCR_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/shcr-operator}
@@ -24,6 +25,7 @@ dir_of() {
 	kwok) echo "$cache/kwok-$KWOK_VERSION" ;;
 	controller-gen) echo "$cache/controller-gen-$CONTROLLER_GEN_VERSION" ;;
 	helm) echo "$cache/helm-$HELM_VERSION" ;;
+	crd-ref-docs) echo "$cache/crd-ref-docs-$CRD_REF_DOCS_VERSION" ;;
 	*) echo "toolchain: unknown tool set '$1'" >&2; exit 2 ;;
 	esac
 }
@@ -77,11 +79,12 @@ ensure() {
 	kwok) build_go_install "$dest" sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION sigs.k8s.io/kwok/cmd/kwokctl@$KWOK_VERSION ;;
 	controller-gen) build_go_install "$dest" sigs.k8s.io/controller-tools/cmd/controller-gen@$CONTROLLER_GEN_VERSION ;;
 	helm) build_go_install "$dest" helm.sh/helm/v3/cmd/helm@$HELM_VERSION ;;
+	crd-ref-docs) build_go_install "$dest" github.com/elastic/crd-ref-docs@$CRD_REF_DOCS_VERSION ;;
 	esac
 }
 
 case ${1:-} in
 dir) dir_of "$2" ;;
 ensure) shift; for t in "$@"; do ensure "$t"; done ;;
-*) echo "usage: $0 dir|ensure <k8s|kwok|controller-gen|helm>..." >&2; exit 2 ;;
+*) echo "usage: $0 dir|ensure <k8s|kwok|controller-gen|helm|crd-ref-docs>..." >&2; exit 2 ;;
 esac

@@ -367,7 +367,13 @@ type DataSharingAgreementStatus struct {
 	// +optional
 	MissingApprovals []string `json:"missingApprovals,omitempty"`
 
-	// Conditions: Approved, Active (the phase is Active), Ready.
+	// Conditions: Ready (summarises Approved, Recorded and TermsValid, and
+	// says what the phase means), Approved (every controller party's
+	// approval recorded by one of its signatories), Recorded (the version's
+	// terms hash is in the region's agreement ledger), TermsValid (the terms
+	// can hold: not Invalid, not Suspended), Active (the phase is Active),
+	// PeerConfirmed (CrossRegion agreements only: the peer region holds the
+	// same version and terms), Reconciling and Stalled (kstatus).
 	// +listType=map
 	// +listMapKey=type
 	// +optional

@@ -11,10 +11,12 @@ package accesspolicy
 import (
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
+	"github.com/shcr-io/shcr-operator/internal/kube"
 )
 
 // Reconciler reconciles an AccessPolicy.
@@ -36,5 +38,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Named("accesspolicy").
 		For(&shcrv1alpha1.AccessPolicy{}).
 		Watches(&shcrv1alpha1.DataSharingAgreement{}, handler.EnqueueRequestsFromMapFunc(r.policiesOfAgreement)).
+		// A retained namespace adopted by a re-created region, or a region
+		// gone: its policies are judged again.
+		Watches(&shcrv1alpha1.ShCRRegion{}, handler.EnqueueRequestsFromMapFunc(kube.ObjectsInRegion(r.Client,
+			func() client.ObjectList { return &shcrv1alpha1.AccessPolicyList{} })), builder.WithPredicates(kube.RegionNamespaceChanged)).
 		Complete(r)
 }

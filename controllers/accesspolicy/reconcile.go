@@ -9,18 +9,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
-	"k8s.io/apimachinery/pkg/api/equality"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
-	"github.com/shcr-io/shcr-operator/internal/conditions"
 	"github.com/shcr-io/shcr-operator/internal/governance"
 	"github.com/shcr-io/shcr-operator/internal/index"
 	"github.com/shcr-io/shcr-operator/internal/kube"
@@ -48,71 +44,48 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 
 	if _, err := kube.RegionOf(ctx, r.Client, ap.Namespace); errors.Is(err, kube.ErrNotRegionNamespace) {
 		r.clear(ap)
+		r.set(ap, shcrv1alpha1.ConditionScopeNarrowed, metav1.ConditionFalse, shcrv1alpha1.ReasonNotInRegion, "no agreement to judge the policy against")
 		r.set(ap, shcrv1alpha1.ConditionReady, metav1.ConditionFalse, shcrv1alpha1.ReasonNotInRegion,
 			fmt.Sprintf("namespace %s is not a region namespace: create AccessPolicies in shcr-<region>", ap.Namespace))
 		return ctrl.Result{}, reconcile.TerminalError(err)
 	} else if err != nil {
-		return ctrl.Result{}, err
+		return ctrl.Result{}, fmt.Errorf("reading the region of AccessPolicy %s/%s: %w", ap.Namespace, ap.Name, err)
 	}
 
-	active, err := r.activeVersion(ctx, ap)
-	if err != nil {
-		return ctrl.Result{}, err
-	}
-	r.warn(ap, active)
-	if active == nil {
-		r.clear(ap)
-		versions, err := r.versionCount(ctx, ap)
-		if err != nil {
-			return ctrl.Result{}, err
-		}
-		if versions == 0 {
-			r.set(ap, shcrv1alpha1.ConditionInForce, metav1.ConditionFalse, shcrv1alpha1.ReasonAgreementNotFound, fmt.Sprintf(
-				"spec.agreementId: no DataSharingAgreement with agreementId %s exists in this region: the policy grants nothing", ap.Spec.AgreementID))
-			return ctrl.Result{}, nil
-		}
-		r.set(ap, shcrv1alpha1.ConditionInForce, metav1.ConditionFalse, shcrv1alpha1.ReasonAgreementNotActive, fmt.Sprintf(
-			"agreement %s exists, but none of its %d version(s) is Active: the policy grants nothing", ap.Spec.AgreementID, versions))
-		return ctrl.Result{}, nil
-	}
-	r.report(ap, active)
-	return ctrl.Result{}, nil
-}
-
-// activeVersion is the Active version of the policy's agreement, if any.
-func (r *Reconciler) activeVersion(ctx context.Context, ap *shcrv1alpha1.AccessPolicy) (*shcrv1alpha1.DataSharingAgreement, error) {
 	versions := &shcrv1alpha1.DataSharingAgreementList{}
 	if err := r.Client.List(ctx, versions, client.InNamespace(ap.Namespace),
 		client.MatchingFields{index.AgreementID: ap.Spec.AgreementID}); err != nil {
-		return nil, err
+		return ctrl.Result{}, fmt.Errorf("listing the versions of agreement %s for AccessPolicy %s/%s: %w", ap.Spec.AgreementID, ap.Namespace, ap.Name, err)
 	}
-	for i := range versions.Items {
-		if versions.Items[i].Status.Phase == shcrv1alpha1.PhaseActive {
-			return &versions.Items[i], nil
-		}
+	governing := governance.GoverningVersion(versions.Items)
+	r.warn(ap, governing)
+	switch {
+	case governing == nil:
+		r.clear(ap)
+		r.set(ap, shcrv1alpha1.ConditionScopeNarrowed, metav1.ConditionFalse, shcrv1alpha1.ReasonAgreementNotFound, "no agreement to judge the policy against")
+		r.set(ap, shcrv1alpha1.ConditionInForce, metav1.ConditionFalse, shcrv1alpha1.ReasonAgreementNotFound, fmt.Sprintf(
+			"spec.agreementId: no DataSharingAgreement with agreementId %s exists in this region: the policy grants nothing", ap.Spec.AgreementID))
+	case governing.Status.Phase != shcrv1alpha1.PhaseActive:
+		r.clear(ap)
+		r.setScope(ap, governing)
+		r.set(ap, shcrv1alpha1.ConditionInForce, metav1.ConditionFalse, shcrv1alpha1.ReasonAgreementNotActive, fmt.Sprintf(
+			"agreement %s exists, but none of its %d version(s) is Active: the policy grants nothing", ap.Spec.AgreementID, len(versions.Items)))
+	default:
+		r.report(ap, governing)
 	}
-	return nil, nil
+	return ctrl.Result{}, nil
 }
 
 // warn sets Warnings from what the policy says but will not do
-// (governance.PolicyWarnings), against the Active version when there is one.
-func (r *Reconciler) warn(ap *shcrv1alpha1.AccessPolicy, active *shcrv1alpha1.DataSharingAgreement) {
-	warnings := governance.PolicyWarnings(ap, active)
+// (governance.PolicyWarnings), against the governing version when there is
+// one, as the admission webhook warns.
+func (r *Reconciler) warn(ap *shcrv1alpha1.AccessPolicy, governing *shcrv1alpha1.DataSharingAgreement) {
+	warnings := governance.PolicyWarnings(ap, governing)
 	if len(warnings) == 0 {
 		r.set(ap, shcrv1alpha1.ConditionWarnings, metav1.ConditionFalse, shcrv1alpha1.ReasonNoWarnings, "")
 		return
 	}
 	r.set(ap, shcrv1alpha1.ConditionWarnings, metav1.ConditionTrue, shcrv1alpha1.ReasonPolicyWarnings, strings.Join(warnings, "; "))
-}
-
-// versionCount is how many versions of the policy's agreement the region holds.
-func (r *Reconciler) versionCount(ctx context.Context, ap *shcrv1alpha1.AccessPolicy) (int, error) {
-	versions := &shcrv1alpha1.DataSharingAgreementList{}
-	if err := r.Client.List(ctx, versions, client.InNamespace(ap.Namespace),
-		client.MatchingFields{index.AgreementID: ap.Spec.AgreementID}); err != nil {
-		return 0, err
-	}
-	return len(versions.Items), nil
 }
 
 // report records the policy's grants intersected with the active version,
@@ -153,21 +126,7 @@ func (r *Reconciler) report(ap *shcrv1alpha1.AccessPolicy, active *shcrv1alpha1.
 		}
 	}
 
-	var narrowed []string
-	if len(ap.Status.DroppedCategories) > 0 {
-		narrowed = append(narrowed, fmt.Sprintf("categories %s are outside %s v%d and are not enforced",
-			joinCategories(ap.Status.DroppedCategories), active.Spec.AgreementID, active.Spec.Version))
-	}
-	if outsiders := notParties(ap.Spec.Subjects.Organisations, active); len(outsiders) > 0 {
-		narrowed = append(narrowed, fmt.Sprintf("organisations %s are not parties to %s v%d and are granted nothing",
-			strings.Join(outsiders, ", "), active.Spec.AgreementID, active.Spec.Version))
-	}
-	if len(narrowed) > 0 {
-		r.set(ap, shcrv1alpha1.ConditionScopeNarrowed, metav1.ConditionTrue, shcrv1alpha1.ReasonNarrowed, strings.Join(narrowed, "; "))
-	} else {
-		r.set(ap, shcrv1alpha1.ConditionScopeNarrowed, metav1.ConditionFalse, shcrv1alpha1.ReasonWithinScope,
-			fmt.Sprintf("every grant is within %s v%d", active.Spec.AgreementID, active.Spec.Version))
-	}
+	r.setScope(ap, active)
 	if len(grants) == 0 {
 		r.set(ap, shcrv1alpha1.ConditionInForce, metav1.ConditionFalse, shcrv1alpha1.ReasonNothingGranted,
 			fmt.Sprintf("none of the policy's categories are in %s v%d", active.Spec.AgreementID, active.Spec.Version))
@@ -177,22 +136,24 @@ func (r *Reconciler) report(ap *shcrv1alpha1.AccessPolicy, active *shcrv1alpha1.
 		fmt.Sprintf("enforced under %s v%d", active.Spec.AgreementID, active.Spec.Version))
 }
 
+// setScope sets ScopeNarrowed from what the policy names outside its
+// governing agreement version (governance.WithinAgreement, the rule the
+// admission webhook refuses by).
+func (r *Reconciler) setScope(ap *shcrv1alpha1.AccessPolicy, governing *shcrv1alpha1.DataSharingAgreement) {
+	if errs := governance.WithinAgreement(ap, governing); len(errs) > 0 {
+		r.set(ap, shcrv1alpha1.ConditionScopeNarrowed, metav1.ConditionTrue, shcrv1alpha1.ReasonNarrowed,
+			"what the agreement does not cover is neither enforced nor granted: "+errs.ToAggregate().Error())
+		return
+	}
+	r.set(ap, shcrv1alpha1.ConditionScopeNarrowed, metav1.ConditionFalse, shcrv1alpha1.ReasonWithinScope,
+		fmt.Sprintf("every grant is within %s v%d", governing.Spec.AgreementID, governing.Spec.Version))
+}
+
 // clear empties the effective grants of a policy that grants nothing.
 func (r *Reconciler) clear(ap *shcrv1alpha1.AccessPolicy) {
 	ap.Status.AgreementVersion = 0
 	ap.Status.EffectiveGrants = nil
 	ap.Status.DroppedCategories = nil
-	r.set(ap, shcrv1alpha1.ConditionScopeNarrowed, metav1.ConditionFalse, shcrv1alpha1.ReasonAgreementNotActive, "no agreement in force")
-}
-
-func notParties(codes []string, agreement *shcrv1alpha1.DataSharingAgreement) []string {
-	var out []string
-	for _, code := range codes {
-		if !slices.ContainsFunc(agreement.Spec.Terms.Parties, func(p shcrv1alpha1.Party) bool { return p.ODSCode == code }) {
-			out = append(out, code)
-		}
-	}
-	return out
 }
 
 func joinCategories(cats []shcrv1alpha1.DataCategory) string {
@@ -201,25 +162,4 @@ func joinCategories(cats []shcrv1alpha1.DataCategory) string {
 		s[i] = string(c)
 	}
 	return strings.Join(s, ", ")
-}
-
-func (r *Reconciler) set(ap *shcrv1alpha1.AccessPolicy, conditionType string, status metav1.ConditionStatus, reason, message string) {
-	conditions.Set(&ap.Status.Conditions, ap.Generation, conditionType, status, reason, message)
-}
-
-// patchStatus sets Ready and writes status once, only when it changed.
-func (r *Reconciler) patchStatus(ctx context.Context, base, ap *shcrv1alpha1.AccessPolicy, reconcileErr error) error {
-	if conditions.Summarise(&ap.Status.Conditions, ap.Generation, []string{shcrv1alpha1.ConditionInForce}, reconcileErr,
-		fmt.Sprintf("in force under %s v%d", ap.Spec.AgreementID, ap.Status.AgreementVersion)) {
-		ap.Status.ObservedGeneration = ap.Generation
-	}
-	metrics.SetStalled("AccessPolicy", ap.Namespace, ap.Name, meta.IsStatusConditionTrue(ap.Status.Conditions, shcrv1alpha1.ConditionStalled))
-	if equality.Semantic.DeepEqual(base.Status, ap.Status) {
-		return nil
-	}
-	if err := r.Client.Status().Patch(ctx, ap, client.MergeFrom(base)); err != nil {
-		return fmt.Errorf("patching status: %w", client.IgnoreNotFound(err))
-	}
-	conditions.RecordTransitions(r.Recorder, ap, base.Status.Conditions, ap.Status.Conditions)
-	return nil
 }

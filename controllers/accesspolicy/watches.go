@@ -8,11 +8,13 @@ package accesspolicy
 import (
 	"context"
 
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
 	"github.com/shcr-io/shcr-operator/internal/index"
+	"github.com/shcr-io/shcr-operator/internal/kube"
 )
 
 // policiesOfAgreement maps an agreement version to the policies that grant
@@ -21,11 +23,9 @@ func (r *Reconciler) policiesOfAgreement(ctx context.Context, obj client.Object)
 	policies := &shcrv1alpha1.AccessPolicyList{}
 	if err := r.Client.List(ctx, policies, client.InNamespace(obj.GetNamespace()),
 		client.MatchingFields{index.PolicyAgreementID: obj.(*shcrv1alpha1.DataSharingAgreement).Spec.AgreementID}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Listing the policies of an agreement; they wait for their next event",
+			"namespace", obj.GetNamespace(), "agreementId", obj.(*shcrv1alpha1.DataSharingAgreement).Spec.AgreementID)
 		return nil
 	}
-	out := make([]reconcile.Request, 0, len(policies.Items))
-	for i := range policies.Items {
-		out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&policies.Items[i])})
-	}
-	return out
+	return kube.Requests(policies)
 }

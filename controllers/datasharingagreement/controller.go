@@ -14,10 +14,13 @@ import (
 
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
+	"github.com/shcr-io/shcr-operator/internal/kube"
 )
 
 // Reconciler reconciles a DataSharingAgreement.
@@ -46,6 +49,10 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&shcrv1alpha1.DataSharingAgreement{}).
 		Watches(&shcrv1alpha1.MemberOrganisation{}, handler.EnqueueRequestsFromMapFunc(r.agreementsNamingMember)).
 		Watches(&shcrv1alpha1.DataSharingAgreement{}, handler.EnqueueRequestsFromMapFunc(r.otherVersions)).
-		Watches(&shcrv1alpha1.ShCRRegion{}, handler.EnqueueRequestsFromMapFunc(r.crossRegionAgreements)).
+		// A region's peers (its spec) confirm cross-region agreements; its
+		// namespace becoming a region namespace again (a retained namespace
+		// adopted) or not lets its agreements be judged again.
+		Watches(&shcrv1alpha1.ShCRRegion{}, handler.EnqueueRequestsFromMapFunc(r.regionChanged),
+			builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, kube.RegionNamespaceChanged))).
 		Complete(r)
 }

@@ -44,7 +44,7 @@ func phaseHealth(conds *[]metav1.Condition, generation int64, phase shcrv1alpha1
 		if t == shcrv1alpha1.ConditionReady && s == metav1.ConditionFalse && !meta.IsStatusConditionTrue(*conds, t) {
 			return // already says why it is not Ready
 		}
-		conditions.Set(conds, generation, t, s, string(phase), msg)
+		conditions.Set(conds, generation, t, s, shcrv1alpha1.PhaseReason(phase), msg)
 	}
 	switch phase {
 	case shcrv1alpha1.PhaseDraft, shcrv1alpha1.PhasePending:

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -129,7 +128,7 @@ func (r *Reconciler) apply(agreement *shcrv1alpha1.DataSharingAgreement, d deriv
 			agreement.Status.ActiveSince = &metav1.Time{Time: d.activeSince}
 		}
 	}
-	r.set(agreement, shcrv1alpha1.ConditionActive, conditions.Bool(d.phase == shcrv1alpha1.PhaseActive), string(d.phase), d.message)
+	r.set(agreement, shcrv1alpha1.ConditionActive, conditions.Bool(d.phase == shcrv1alpha1.PhaseActive), shcrv1alpha1.PhaseReason(d.phase), d.message)
 	status, reason, message := termsValidity(d)
 	r.set(agreement, shcrv1alpha1.ConditionTermsValid, status, reason, message)
 }
@@ -142,7 +141,7 @@ func termsValidity(d derived) (metav1.ConditionStatus, string, string) {
 		return metav1.ConditionTrue, shcrv1alpha1.ReasonTermsHold,
 			"the terms can hold: this version is not suspended, not a duplicate of another object's, and the agreement ledger agrees with it"
 	}
-	reason := string(d.phase)
+	reason := shcrv1alpha1.PhaseReason(d.phase)
 	if d.reason != "" {
 		reason = d.reason
 	}
@@ -359,30 +358,6 @@ func (r *Reconciler) checkPeer(ctx context.Context, agreement *shcrv1alpha1.Data
 		return true, nil
 	}
 	return mismatch(fmt.Sprintf("peer region %s holds no %s v%d", t.PeerRegion, agreement.Spec.AgreementID, agreement.Spec.Version))
-}
-
-func (r *Reconciler) set(agreement *shcrv1alpha1.DataSharingAgreement, conditionType string, status metav1.ConditionStatus, reason, message string) {
-	conditions.Set(&agreement.Status.Conditions, agreement.Generation, conditionType, status, reason, message)
-}
-
-// patchStatus sets Ready and writes status once, only when it changed.
-func (r *Reconciler) patchStatus(ctx context.Context, base, agreement *shcrv1alpha1.DataSharingAgreement, reconcileErr error) error {
-	if conditions.Summarise(&agreement.Status.Conditions, agreement.Generation,
-		[]string{shcrv1alpha1.ConditionApproved, shcrv1alpha1.ConditionRecorded, shcrv1alpha1.ConditionTermsValid}, reconcileErr,
-		fmt.Sprintf("approved; phase %s", agreement.Status.Phase)) {
-		agreement.Status.ObservedGeneration = agreement.Generation
-	}
-	phaseHealth(&agreement.Status.Conditions, agreement.Generation, agreement.Status.Phase, reconcileErr)
-	keepTransitionTimes(base.Status.Conditions, agreement.Status.Conditions)
-	metrics.SetStalled("DataSharingAgreement", agreement.Namespace, agreement.Name, meta.IsStatusConditionTrue(agreement.Status.Conditions, shcrv1alpha1.ConditionStalled))
-	if equality.Semantic.DeepEqual(base.Status, agreement.Status) {
-		return nil
-	}
-	if err := r.Client.Status().Patch(ctx, agreement, client.MergeFrom(base)); err != nil {
-		return fmt.Errorf("patching status: %w", client.IgnoreNotFound(err))
-	}
-	conditions.RecordTransitions(r.Recorder, agreement, base.Status.Conditions, agreement.Status.Conditions)
-	return nil
 }
 
 // partiesDisplay writes the parties as "ODS:Role", comma-separated, for

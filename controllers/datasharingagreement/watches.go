@@ -7,12 +7,15 @@ package datasharingagreement
 
 import (
 	"context"
+	"fmt"
 
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
 	"github.com/shcr-io/shcr-operator/internal/index"
+	"github.com/shcr-io/shcr-operator/internal/kube"
 )
 
 // agreementsNamingMember maps a member to every agreement naming its ODS
@@ -34,34 +37,24 @@ func (r *Reconciler) otherVersions(ctx context.Context, obj client.Object) []rec
 	return out
 }
 
-// crossRegionAgreements maps a region to the cross-region agreements whose
-// confirmation depends on its peers list: its own, and those naming it as peer.
-func (r *Reconciler) crossRegionAgreements(ctx context.Context, obj client.Object) []reconcile.Request {
-	all := &shcrv1alpha1.DataSharingAgreementList{}
-	if err := r.Client.List(ctx, all); err != nil {
-		return nil
-	}
-	var out []reconcile.Request
-	for i := range all.Items {
-		a := &all.Items[i]
-		if a.Spec.Terms.Journey != shcrv1alpha1.JourneyCrossRegion {
-			continue
-		}
-		if a.Namespace == shcrv1alpha1.NamespaceFor(obj.GetName()) || a.Spec.Terms.PeerRegion == obj.GetName() {
-			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(a)})
-		}
-	}
-	return out
+// regionChanged maps a region to the agreements that depend on it: the
+// cross-region agreements whose confirmation reads its peers list (its own,
+// and those naming it as peer, found by index), and, when its namespace
+// became or stopped being a region namespace, every agreement in it.
+func (r *Reconciler) regionChanged(ctx context.Context, obj client.Object) []reconcile.Request {
+	out := r.agreements(ctx, client.MatchingFields{index.CrossRegionNamespace: shcrv1alpha1.NamespaceFor(obj.GetName())})
+	return append(out, r.inRegion(ctx, obj)...)
+}
+
+func (r *Reconciler) inRegion(ctx context.Context, region client.Object) []reconcile.Request {
+	return kube.ObjectsInRegion(r.Client, func() client.ObjectList { return &shcrv1alpha1.DataSharingAgreementList{} })(ctx, region)
 }
 
 func (r *Reconciler) agreements(ctx context.Context, opts ...client.ListOption) []reconcile.Request {
 	list := &shcrv1alpha1.DataSharingAgreementList{}
 	if err := r.Client.List(ctx, list, opts...); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Listing the agreements an event concerns; they wait for their next event", "selector", fmt.Sprint(opts))
 		return nil
 	}
-	out := make([]reconcile.Request, 0, len(list.Items))
-	for i := range list.Items {
-		out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
-	}
-	return out
+	return kube.Requests(list)
 }

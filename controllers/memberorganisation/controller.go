@@ -17,6 +17,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/source"
@@ -24,6 +25,7 @@ import (
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
 	"github.com/shcr-io/shcr-operator/internal/apply"
 	"github.com/shcr-io/shcr-operator/internal/connector"
+	"github.com/shcr-io/shcr-operator/internal/kube"
 )
 
 // Reconciler reconciles a MemberOrganisation.
@@ -87,6 +89,10 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&corev1.Service{}).
 		Watches(&shcrv1alpha1.DataSharingAgreement{}, handler.EnqueueRequestsFromMapFunc(r.membersOfAgreement)).
 		Watches(&shcrv1alpha1.MemberOrganisation{}, handler.EnqueueRequestsFromMapFunc(r.sameODSCode)).
+		// A retained namespace adopted by a re-created region, or a region
+		// gone: its members are judged again.
+		Watches(&shcrv1alpha1.ShCRRegion{}, handler.EnqueueRequestsFromMapFunc(kube.ObjectsInRegion(r.Client,
+			func() client.ObjectList { return &shcrv1alpha1.MemberOrganisationList{} })), builder.WithPredicates(kube.RegionNamespaceChanged)).
 		// A connector's report changed.
 		WatchesRawSource(source.Channel(r.board.changed, &handler.EnqueueRequestForObject{})).
 		Complete(r)

@@ -16,7 +16,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -69,12 +68,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	} else if err != nil {
 		return ctrl.Result{}, err
 	}
-	if holder, err := r.firstHolderOfCode(ctx, member); err != nil {
-		return ctrl.Result{}, err
-	} else if holder != "" {
-		r.refuse(ctx, member, shcrv1alpha1.ReasonDuplicateODSCode, fmt.Sprintf(
-			"spec.odsCode %s is already a member %s: ODS codes are unique across the cluster", member.Spec.ODSCode, holder))
-		return ctrl.Result{}, reconcile.TerminalError(errors.New("duplicate ODS code"))
+	same := &shcrv1alpha1.MemberOrganisationList{}
+	if err := r.Client.List(ctx, same, client.MatchingFields{index.MemberODSCode: member.Spec.ODSCode}); err != nil {
+		return ctrl.Result{}, fmt.Errorf("listing the holders of ODS code %s of MemberOrganisation %s: %w", member.Spec.ODSCode, key(member), err)
+	}
+	if errs := governance.UniqueODSCode(member, same.Items); len(errs) > 0 {
+		r.refuse(ctx, member, shcrv1alpha1.ReasonDuplicateODSCode, errs.ToAggregate().Error())
+		return ctrl.Result{}, reconcile.TerminalError(errs.ToAggregate())
 	}
 	// A spec the CRD's rules would refuse today (stored before they existed,
 	// or with them bypassed) admits nothing and writes no connector: its
@@ -135,35 +135,6 @@ func (r *Reconciler) refuse(ctx context.Context, member *shcrv1alpha1.MemberOrga
 	if err := r.removeConnector(ctx, member); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "Removing the connector of a refused organisation")
 	}
-}
-
-// firstHolderOfCode describes the member that holds the ODS code first, when
-// it is not this one (the oldest, then by namespace/name): by name in this
-// region, only as "in another region" elsewhere.
-func (r *Reconciler) firstHolderOfCode(ctx context.Context, member *shcrv1alpha1.MemberOrganisation) (string, error) {
-	same := &shcrv1alpha1.MemberOrganisationList{}
-	if err := r.Client.List(ctx, same, client.MatchingFields{index.MemberODSCode: member.Spec.ODSCode}); err != nil {
-		return "", err
-	}
-	first := member
-	for i := range same.Items {
-		other := &same.Items[i]
-		if other.UID == member.UID || !other.DeletionTimestamp.IsZero() {
-			continue
-		}
-		if other.CreationTimestamp.Before(&first.CreationTimestamp) ||
-			(other.CreationTimestamp.Equal(&first.CreationTimestamp) && key(other) < key(first)) {
-			first = other
-		}
-	}
-	switch {
-	case first == member:
-		return "", nil
-	case first.Namespace == member.Namespace:
-		return "of this region, as MemberOrganisation " + first.Name, nil
-	}
-	// Another region's object names are not this region's to read.
-	return "in another region", nil
 }
 
 func key(o client.Object) string { return o.GetNamespace() + "/" + o.GetName() }
@@ -339,24 +310,5 @@ func (r *Reconciler) removeConnector(ctx context.Context, member *shcrv1alpha1.M
 			return fmt.Errorf("removing connector %T %s: %w", obj, name, err)
 		}
 	}
-	return nil
-}
-
-func (r *Reconciler) set(member *shcrv1alpha1.MemberOrganisation, conditionType string, status metav1.ConditionStatus, reason, message string) {
-	conditions.Set(&member.Status.Conditions, member.Generation, conditionType, status, reason, message)
-}
-
-// patchStatus sets Ready from the other conditions and writes status once,
-// only when it changed.
-func (r *Reconciler) patchStatus(ctx context.Context, base, member *shcrv1alpha1.MemberOrganisation, reconcileErr error) error {
-	summarise(member, reconcileErr)
-	metrics.SetStalled("MemberOrganisation", member.Namespace, member.Name, meta.IsStatusConditionTrue(member.Status.Conditions, shcrv1alpha1.ConditionStalled))
-	if equality.Semantic.DeepEqual(base.Status, member.Status) {
-		return nil
-	}
-	if err := r.Client.Status().Patch(ctx, member, client.MergeFrom(base)); err != nil {
-		return fmt.Errorf("patching status: %w", client.IgnoreNotFound(err))
-	}
-	conditions.RecordTransitions(r.Recorder, member, base.Status.Conditions, member.Status.Conditions)
 	return nil
 }

@@ -8,11 +8,13 @@ package memberorganisation
 import (
 	"context"
 
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
 	"github.com/shcr-io/shcr-operator/internal/index"
+	"github.com/shcr-io/shcr-operator/internal/kube"
 )
 
 // membersOfAgreement maps an agreement to the members it names as parties,
@@ -45,11 +47,8 @@ func (r *Reconciler) membersWithCode(ctx context.Context, code, namespace string
 		opts = append(opts, client.InNamespace(namespace))
 	}
 	if err := r.Client.List(ctx, members, opts...); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Listing the members with an ODS code; they wait for their next event", "odsCode", code, "namespace", namespace)
 		return nil
 	}
-	out := make([]reconcile.Request, 0, len(members.Items))
-	for i := range members.Items {
-		out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&members.Items[i])})
-	}
-	return out
+	return kube.Requests(members)
 }

@@ -10,14 +10,11 @@ import (
 	"fmt"
 
 	appsv1 "k8s.io/api/apps/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
 	"github.com/shcr-io/shcr-operator/internal/conditions"
-	"github.com/shcr-io/shcr-operator/internal/metrics"
 )
 
 // summarised are the conditions Ready summarises, in the order the message
@@ -81,17 +78,16 @@ func summarise(region *shcrv1alpha1.ShCRRegion, reconcileErr error) {
 	}
 }
 
-// patchStatus writes the region's status once, only if it changed, and
-// records an Event for each condition that changed status.
+// patchStatus sets Ready from the other conditions and writes the region's
+// status once, only if it changed (conditions.PatchStatus).
 func (r *Reconciler) patchStatus(ctx context.Context, base, region *shcrv1alpha1.ShCRRegion, reconcileErr error) error {
 	summarise(region, reconcileErr)
-	metrics.SetStalled("ShCRRegion", "", region.Name, meta.IsStatusConditionTrue(region.Status.Conditions, shcrv1alpha1.ConditionStalled))
-	if equality.Semantic.DeepEqual(base.Status, region.Status) {
-		return nil
-	}
-	if err := r.Client.Status().Patch(ctx, region, client.MergeFrom(base)); err != nil {
-		return fmt.Errorf("patching status: %w", client.IgnoreNotFound(err))
-	}
-	conditions.RecordTransitions(r.Recorder, region, base.Status.Conditions, region.Status.Conditions)
-	return nil
+	return conditions.PatchStatus(ctx, r.Client, r.Recorder, regionStatus, base, region)
+}
+
+// regionStatus is how conditions.PatchStatus reads a ShCRRegion.
+var regionStatus = conditions.Status[*shcrv1alpha1.ShCRRegion]{
+	Kind:       "ShCRRegion",
+	Of:         func(o *shcrv1alpha1.ShCRRegion) any { return o.Status },
+	Conditions: func(o *shcrv1alpha1.ShCRRegion) []metav1.Condition { return o.Status.Conditions },
 }

@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/shcr-io/shcr-operator/internal/index"
 	"github.com/shcr-io/shcr-operator/internal/kube"
 	"github.com/shcr-io/shcr-operator/test/writes"
 )
@@ -73,6 +74,10 @@ func run(m *testing.M) int {
 		HealthProbeBindAddress: "0",
 	})
 	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if err := index.Setup(context.Background(), mgr); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}

@@ -7,7 +7,6 @@ package shcrregion
 
 import (
 	"context"
-	"slices"
 	"strings"
 	"time"
 
@@ -16,10 +15,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	ctrl "sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
+	"github.com/shcr-io/shcr-operator/internal/index"
+	"github.com/shcr-io/shcr-operator/internal/kube"
 )
 
 // DefaultCoalesce is how long the region waits after a change to one of its
@@ -80,19 +82,15 @@ func deletionPredicate() predicate.Predicate {
 	}
 }
 
-// regionsPeeringWith maps a region to the regions that list it in spec.peers.
+// regionsPeeringWith maps a region to the regions that list it in spec.peers
+// (by index).
 func (r *Reconciler) regionsPeeringWith(ctx context.Context, obj client.Object) []ctrl.Request {
 	regions := &shcrv1alpha1.ShCRRegionList{}
-	if err := r.Client.List(ctx, regions); err != nil {
+	if err := r.Client.List(ctx, regions, client.MatchingFields{index.RegionPeer: obj.GetName()}); err != nil {
+		log.FromContext(ctx).Error(err, "Listing the regions peering with a region; their PeersFound waits for their next event", "peer", obj.GetName())
 		return nil
 	}
-	var out []ctrl.Request
-	for _, other := range regions.Items {
-		if slices.Contains(other.Spec.Peers, obj.GetName()) {
-			out = append(out, ctrl.Request{NamespacedName: types.NamespacedName{Name: other.Name}})
-		}
-	}
-	return out
+	return kube.Requests(regions)
 }
 
 // peerPresenceChanged passes a region's creation and deletion, and the update

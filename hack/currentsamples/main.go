@@ -4,7 +4,7 @@ SPDX-License-Identifier: Apache-2.0
 */
 
 // Command currentsamples prints sample files with their dates moved to
-// today, as make demo applies them (see fixtures.CurrentSample):
+// today, as make demo applies them (see samples.CurrentSample):
 //
 //	go run ./hack/currentsamples config/samples/shcr_v1alpha1_memberorganisation.yaml
 package main
@@ -14,7 +14,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/shcr-io/shcr-operator/test/fixtures"
+	"github.com/shcr-io/shcr-operator/internal/samples"
 )
 
 func main() {
@@ -32,6 +32,6 @@ func main() {
 		if i > 0 {
 			fmt.Println("---")
 		}
-		_, _ = os.Stdout.Write(fixtures.CurrentSample(data, now))
+		_, _ = os.Stdout.Write(samples.CurrentSample(data, now))
 	}
 }

@@ -189,11 +189,6 @@ func hashOf(u *unstructured.Unstructured) string {
 	return hex.EncodeToString(sum[:16])
 }
 
-// Contains reports whether every field set in want has the same value in
-// live. Fields the API server defaulted, or that other managers added to
-// maps, are ignored; lists must have the same length, element by element.
-func Contains(live, want any) bool { return Difference(live, want) == "" }
-
 // Difference returns the path of the first field set in want that live does
 // not hold, or "" when live contains want.
 func Difference(live, want any) string {

@@ -93,13 +93,20 @@ func DeploymentAvailability(d *appsv1.Deployment) (metav1.ConditionStatus, strin
 	return metav1.ConditionTrue, shcrv1alpha1.ReasonAvailable, fmt.Sprintf("%d of %d replicas available", s.AvailableReplicas, want)
 }
 
-// progressing are the reasons that mean "still converging" rather than "settled, and not ready".
-var progressing = map[string]bool{
-	shcrv1alpha1.ReasonRollingOut:  true,
-	shcrv1alpha1.ReasonProgressing: true,
-	shcrv1alpha1.ReasonApplyFailed: true,
-	// A region waits for its previous namespace to finish terminating.
-	shcrv1alpha1.ReasonNamespaceTerminating: true,
+// converging says whether a reason means the operator is still converging
+// (shcrv1alpha1.ReasonClasses): Reconciling stays True.
+func converging(reason string) bool {
+	c := shcrv1alpha1.ClassOf(reason)
+	return c == shcrv1alpha1.ClassProgressing || c == shcrv1alpha1.ClassRetrying
+}
+
+// silent says whether a reason makes no Event of its own
+// (shcrv1alpha1.ReasonClasses): progress and waiting, which a normal
+// onboarding passes through; their status shows them, and their end makes
+// the Event.
+func silent(reason string) bool {
+	c := shcrv1alpha1.ClassOf(reason)
+	return c == shcrv1alpha1.ClassProgressing || c == shcrv1alpha1.ClassWaiting
 }
 
 // good says whether a condition is in its healthy state: True, except for
@@ -117,16 +124,6 @@ func becameGood(old, c *metav1.Condition) bool {
 	return c != nil && good(*c) && (old == nil || !good(*old))
 }
 
-// waiting are reasons that say an object waits for another to be ready,
-// which a normal onboarding passes through: their status shows them, and
-// their end makes the Event.
-var waiting = map[string]bool{
-	shcrv1alpha1.ReasonRollingOut:           true,
-	shcrv1alpha1.ReasonProgressing:          true,
-	shcrv1alpha1.ReasonNamespaceTerminating: true,
-	shcrv1alpha1.ReasonAgreementNotActive:   true,
-}
-
 // eventWorthy says whether a condition's change from old (nil when it
 // first appears) to c deserves an Event. Waiting for something else does
 // not: its end does. Nor does a condition that first appears healthy, or
@@ -135,8 +132,8 @@ var waiting = map[string]bool{
 func eventWorthy(old *metav1.Condition, c metav1.Condition, readyNow bool) bool {
 	switch {
 	case c.Type == shcrv1alpha1.ConditionReady || c.Type == shcrv1alpha1.ConditionActive:
-		return !waiting[c.Reason]
-	case waiting[c.Reason]:
+		return !silent(c.Reason)
+	case silent(c.Reason):
 		return false
 	case good(c):
 		return old != nil && !readyNow
@@ -164,19 +161,19 @@ func Summarise(conds *[]metav1.Condition, generation int64, parts []string, reco
 
 	var waiting []string
 	var first *metav1.Condition
-	converging := reconcileErr != nil
+	progressing := reconcileErr != nil
 	for _, t := range parts {
 		c := meta.FindStatusCondition(*conds, t)
 		switch {
 		case c == nil:
 			waiting = append(waiting, t+" is unknown")
-			converging = true
+			progressing = true
 		case c.Status != metav1.ConditionTrue:
 			waiting = append(waiting, fmt.Sprintf("%s: %s", t, c.Message))
 			if first == nil {
 				first = c
 			}
-			converging = converging || progressing[c.Reason]
+			progressing = progressing || converging(c.Reason)
 		}
 	}
 	if len(waiting) == 0 && reconcileErr == nil {
@@ -200,7 +197,7 @@ func Summarise(conds *[]metav1.Condition, generation int64, parts []string, reco
 		return false
 	}
 	set(shcrv1alpha1.ConditionStalled, metav1.ConditionFalse, shcrv1alpha1.ReasonReconciled, "")
-	if converging {
+	if progressing {
 		set(shcrv1alpha1.ConditionReconciling, metav1.ConditionTrue, shcrv1alpha1.ReasonProgressing, message)
 	} else {
 		set(shcrv1alpha1.ConditionReconciling, metav1.ConditionFalse, reason, "")

@@ -26,6 +26,12 @@ const (
 	AgreementID = "spec.agreementId"
 	// PolicyAgreementID indexes AccessPolicies by spec.agreementId.
 	PolicyAgreementID = "spec.agreementId"
+	// CrossRegionNamespace indexes CrossRegion DataSharingAgreements by the
+	// two region namespaces whose spec.peers confirm them: their own and
+	// their peer region's. Other agreements are not indexed.
+	CrossRegionNamespace = "crossRegion.namespace"
+	// RegionPeer indexes ShCRRegions by each name in spec.peers.
+	RegionPeer = "spec.peers"
 )
 
 // Setup registers every index with the manager's cache.
@@ -50,7 +56,24 @@ func Setup(ctx context.Context, mgr ctrl.Manager) error {
 	}); err != nil {
 		return err
 	}
+	if err := fi.IndexField(ctx, &shcrv1alpha1.ShCRRegion{}, RegionPeer, func(o client.Object) []string {
+		return o.(*shcrv1alpha1.ShCRRegion).Spec.Peers
+	}); err != nil {
+		return err
+	}
+	if err := fi.IndexField(ctx, &shcrv1alpha1.DataSharingAgreement{}, CrossRegionNamespace, crossRegionNamespaces); err != nil {
+		return err
+	}
 	return fi.IndexField(ctx, &shcrv1alpha1.AccessPolicy{}, PolicyAgreementID, func(o client.Object) []string {
 		return []string{o.(*shcrv1alpha1.AccessPolicy).Spec.AgreementID}
 	})
+}
+
+// crossRegionNamespaces are the values of CrossRegionNamespace for o.
+func crossRegionNamespaces(o client.Object) []string {
+	a := o.(*shcrv1alpha1.DataSharingAgreement)
+	if a.Spec.Terms.Journey != shcrv1alpha1.JourneyCrossRegion {
+		return nil
+	}
+	return []string{a.Namespace, shcrv1alpha1.NamespaceFor(a.Spec.Terms.PeerRegion)}
 }

@@ -8,10 +8,8 @@ package webhook
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
@@ -51,51 +49,14 @@ func (v *policyValidator) validate(ctx context.Context, oldSpec *shcrv1alpha1.Ac
 		client.MatchingFields{index.AgreementID: p.Spec.AgreementID}); err != nil {
 		return nil, apierrors.NewInternalError(err)
 	}
-	agreement := governingVersion(versions.Items)
+	agreement := governance.GoverningVersion(versions.Items)
 	warnings := admission.Warnings(governance.PolicyWarnings(p, agreement))
 	if agreement == nil {
 		return append(warnings, fmt.Sprintf(
 			"agreement %s is not known in %s yet: the policy grants nothing until it is Active", p.Spec.AgreementID, p.Namespace)), nil
 	}
-	if err := invalid("AccessPolicy", p.Name, WithinAgreement(p, agreement)); err != nil {
+	if err := invalid("AccessPolicy", p.Name, governance.WithinAgreement(p, agreement)); err != nil {
 		return nil, err
 	}
 	return warnings, nil
-}
-
-// governingVersion is the version a policy is checked against: the Active
-// one, else the highest.
-func governingVersion(versions []shcrv1alpha1.DataSharingAgreement) *shcrv1alpha1.DataSharingAgreement {
-	var best *shcrv1alpha1.DataSharingAgreement
-	for i := range versions {
-		v := &versions[i]
-		if v.Status.Phase == shcrv1alpha1.PhaseActive {
-			return v
-		}
-		if best == nil || v.Spec.Version > best.Spec.Version {
-			best = v
-		}
-	}
-	return best
-}
-
-// WithinAgreement refuses a policy that grants a category the agreement does
-// not cover, or names an organisation that is not a party to it.
-func WithinAgreement(p *shcrv1alpha1.AccessPolicy, a *shcrv1alpha1.DataSharingAgreement) field.ErrorList {
-	var errs field.ErrorList
-	for i, g := range p.Spec.Grants {
-		for j, c := range g.Categories {
-			if !slices.Contains(a.Spec.Terms.DataCategories, c) {
-				errs = append(errs, field.Invalid(field.NewPath("spec", "grants").Index(i).Child("categories").Index(j), c,
-					fmt.Sprintf("is not a data category of agreement %s v%d; a policy cannot grant more than was agreed", a.Spec.AgreementID, a.Spec.Version)))
-			}
-		}
-	}
-	for i, code := range p.Spec.Subjects.Organisations {
-		if !slices.ContainsFunc(a.Spec.Terms.Parties, func(party shcrv1alpha1.Party) bool { return party.ODSCode == code }) {
-			errs = append(errs, field.Invalid(field.NewPath("spec", "subjects", "organisations").Index(i), code,
-				fmt.Sprintf("is not a party to agreement %s v%d", a.Spec.AgreementID, a.Spec.Version)))
-		}
-	}
-	return errs
 }

@@ -17,7 +17,6 @@ package webhook
 
 import (
 	"context"
-	"fmt"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -27,6 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
+	"github.com/shcr-io/shcr-operator/internal/governance"
 	"github.com/shcr-io/shcr-operator/internal/index"
 )
 
@@ -98,31 +98,7 @@ func (v *memberValidator) validate(ctx context.Context, oldSpec *shcrv1alpha1.Me
 	if err := v.client.List(ctx, same, client.MatchingFields{index.MemberODSCode: m.Spec.ODSCode}); err != nil {
 		return apierrors.NewInternalError(err)
 	}
-	errs = append(errs, UniqueODSCode(m, same.Items)...)
+	errs = append(errs, governance.UniqueODSCode(m, same.Items)...)
 	errs = append(errs, shcrv1alpha1.ValidateMember(m)...)
 	return invalid("MemberOrganisation", m.Name, errs)
-}
-
-// holderIn describes the holder of an ODS code to someone working in
-// namespace: by name in their own region, which they can read; only as
-// "in another region" elsewhere, so that a refusal reveals no other region's
-// object names.
-func holderIn(namespace string, holder *shcrv1alpha1.MemberOrganisation) string {
-	if holder.Namespace == namespace {
-		return "of this region, as MemberOrganisation " + holder.Name
-	}
-	return "in another region"
-}
-
-// UniqueODSCode refuses an ODS code another MemberOrganisation already holds.
-func UniqueODSCode(m *shcrv1alpha1.MemberOrganisation, sameCode []shcrv1alpha1.MemberOrganisation) field.ErrorList {
-	for i := range sameCode {
-		other := &sameCode[i]
-		if other.Namespace == m.Namespace && other.Name == m.Name {
-			continue
-		}
-		return field.ErrorList{field.Duplicate(field.NewPath("spec", "odsCode"),
-			fmt.Sprintf("%s (already a member %s: ODS codes are unique across the cluster)", m.Spec.ODSCode, holderIn(m.Namespace, other)))}
-	}
-	return nil
 }

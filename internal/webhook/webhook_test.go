@@ -85,29 +85,6 @@ func TestApprovalsBySignatories(t *testing.T) {
 	}
 }
 
-func TestWithinAgreement(t *testing.T) {
-	agreement := &shcrv1alpha1.DataSharingAgreement{Spec: shcrv1alpha1.DataSharingAgreementSpec{
-		AgreementID: "A", Version: 2,
-		Terms: shcrv1alpha1.AgreementTerms{
-			Parties:        []shcrv1alpha1.Party{{ODSCode: "RTH"}, {ODSCode: "K84001"}},
-			DataCategories: []shcrv1alpha1.DataCategory{"Medications", "Allergies"},
-		},
-	}}
-	policy := func(orgs []string, cats ...shcrv1alpha1.DataCategory) *shcrv1alpha1.AccessPolicy {
-		return &shcrv1alpha1.AccessPolicy{Spec: shcrv1alpha1.AccessPolicySpec{
-			Subjects: shcrv1alpha1.Subjects{Organisations: orgs, Roles: []string{"R8000"}},
-			Grants:   []shcrv1alpha1.Grant{{Categories: cats}},
-		}}
-	}
-	if errs := WithinAgreement(policy([]string{"RTH"}, "Medications"), agreement); len(errs) != 0 {
-		t.Errorf("a policy within the agreement was refused: %v", errs)
-	}
-	errs := WithinAgreement(policy([]string{"RTH", "ZZ1"}, "Medications", "TestResults"), agreement)
-	if len(errs) != 2 || errs[0].Field != "spec.grants[0].categories[1]" || errs[1].Field != "spec.subjects.organisations[1]" {
-		t.Errorf("want the out-of-scope category and the non-party named, got %v", errs)
-	}
-}
-
 func TestPartiesAreMembers(t *testing.T) {
 	members := []shcrv1alpha1.MemberOrganisation{{Spec: shcrv1alpha1.MemberOrganisationSpec{ODSCode: "RTH"}}}
 	peerMembers := []shcrv1alpha1.MemberOrganisation{{Spec: shcrv1alpha1.MemberOrganisationSpec{ODSCode: "RYJ"}}}

@@ -30,8 +30,9 @@ import (
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
 	"github.com/shcr-io/shcr-operator/internal/kube"
+	"github.com/shcr-io/shcr-operator/internal/samples"
 	"github.com/shcr-io/shcr-operator/internal/specs"
-	"github.com/shcr-io/shcr-operator/test/fixtures"
+	"github.com/shcr-io/shcr-operator/test/testenv"
 )
 
 var (
@@ -121,18 +122,11 @@ func (p *process) stop() {
 	_ = p.cmd.Wait()
 }
 
+// waitFor polls cond until it holds (testenv.WaitFor, the suites' one
+// polling helper).
 func waitFor(t *testing.T, what string, timeout time.Duration, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var why string
-	for time.Now().Before(deadline) {
-		var ok bool
-		if ok, why = cond(); ok {
-			return
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
-	t.Fatalf("timed out after %s waiting for %s: %s", timeout, what, why)
+	testenv.WaitFor(t, what, timeout, cond)
 }
 
 func gone(obj client.Object) func() (bool, string) {
@@ -358,14 +352,14 @@ func waitRetained(t *testing.T, region *shcrv1alpha1.ShCRRegion, claim *corev1.P
 // as make demo moves them, so that they stay current.
 func TestSamplesBecomeReadyWithRunningConnectors(t *testing.T) {
 	root, _ := filepath.Abs(filepath.Join("..", ".."))
-	samples := filepath.Join(root, "config", "samples")
+	dir := filepath.Join(root, "config", "samples")
 	apply := func(name string, as ...string) error {
-		data, err := os.ReadFile(filepath.Join(samples, name+".yaml"))
+		data, err := os.ReadFile(filepath.Join(dir, name+".yaml"))
 		if err != nil {
 			return err
 		}
 		cmd := exec.Command(os.Getenv("KUBECTL"), append([]string{"apply", "--server-side", "-f", "-"}, as...)...)
-		cmd.Stdin = bytes.NewReader(fixtures.CurrentSample(data, time.Now()))
+		cmd.Stdin = bytes.NewReader(samples.CurrentSample(data, time.Now()))
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("kubectl apply %s: %v: %s", name, err, out)
 		}

@@ -14,7 +14,7 @@ import (
 
 	"github.com/shcr-io/shcr-operator/internal/plugin/accessmatrix"
 	"github.com/shcr-io/shcr-operator/internal/plugin/cli"
-	"github.com/shcr-io/shcr-operator/internal/plugin/plugintest"
+	"github.com/shcr-io/shcr-operator/test/plugintest"
 )
 
 func TestMain(m *testing.M) { plugintest.Main(m) }

@@ -19,8 +19,9 @@ import (
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
 	"github.com/shcr-io/shcr-operator/internal/kube"
-	"github.com/shcr-io/shcr-operator/internal/plugin/plugintest"
+	"github.com/shcr-io/shcr-operator/internal/samples"
 	"github.com/shcr-io/shcr-operator/test/fixtures"
+	"github.com/shcr-io/shcr-operator/test/plugintest"
 )
 
 // applySample creates every object of a file in config/samples.
@@ -63,7 +64,7 @@ func TestMatrixOfTheSamples(t *testing.T) {
 		t.Fatal(err)
 	}
 	var sample shcrv1alpha1.ShCRRegion
-	if err := yaml.UnmarshalStrict(fixtures.CurrentSample(data, time.Now()), &sample); err != nil {
+	if err := yaml.UnmarshalStrict(samples.CurrentSample(data, time.Now()), &sample); err != nil {
 		t.Fatal(err)
 	}
 	plugintest.WaitFor(t, "the sample assurances recorded", func() (bool, string) {

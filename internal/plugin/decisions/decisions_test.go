@@ -12,7 +12,7 @@ import (
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
 	"github.com/shcr-io/shcr-operator/internal/plugin/decisions"
-	"github.com/shcr-io/shcr-operator/internal/plugin/plugintest"
+	"github.com/shcr-io/shcr-operator/test/plugintest"
 	"github.com/shcr-io/shcr-operator/test/fixtures"
 )
 

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/shcr-io/shcr-operator/internal/plugin/evidence"
-	"github.com/shcr-io/shcr-operator/internal/plugin/plugintest"
+	"github.com/shcr-io/shcr-operator/test/plugintest"
 )
 
 func TestMain(m *testing.M) { plugintest.Main(m) }

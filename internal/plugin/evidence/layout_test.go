@@ -22,7 +22,7 @@ import (
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
 	"github.com/shcr-io/shcr-operator/internal/plugin/evidence"
-	"github.com/shcr-io/shcr-operator/internal/plugin/plugintest"
+	"github.com/shcr-io/shcr-operator/test/plugintest"
 )
 
 // chromium finds a headless Chromium: $SHCR_CHROMIUM, or Debian's chromium

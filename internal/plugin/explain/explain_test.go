@@ -15,7 +15,7 @@ import (
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
 	"github.com/shcr-io/shcr-operator/internal/plugin/cli"
 	"github.com/shcr-io/shcr-operator/internal/plugin/explain"
-	"github.com/shcr-io/shcr-operator/internal/plugin/plugintest"
+	"github.com/shcr-io/shcr-operator/test/plugintest"
 )
 
 func TestMain(m *testing.M) { plugintest.Main(m) }

@@ -19,7 +19,7 @@ import (
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
 	"github.com/shcr-io/shcr-operator/internal/governance"
 	"github.com/shcr-io/shcr-operator/internal/plugin/history"
-	"github.com/shcr-io/shcr-operator/internal/plugin/plugintest"
+	"github.com/shcr-io/shcr-operator/test/plugintest"
 )
 
 func TestMain(m *testing.M) { plugintest.Main(m) }

@@ -71,7 +71,7 @@ func run(m *testing.M) int {
 // file's location.
 func repositoryRoot() string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "..")
+	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
 // writeKubeconfig writes a kubeconfig for an auditor user of the test API

@@ -1,0 +1,46 @@
+/*
+Copyright The shcr-operator Authors.
+SPDX-License-Identifier: Apache-2.0
+*/
+
+package conditions
+
+import (
+	"context"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
+	"github.com/shcr-io/shcr-operator/internal/metrics"
+)
+
+// Status is how PatchStatus reads one kind: its name (for metrics and
+// errors), its status, and its conditions.
+type Status[T client.Object] struct {
+	Kind       string
+	Of         func(T) any
+	Conditions func(T) []metav1.Condition
+}
+
+// PatchStatus is every reconciler's deferred status write: it sets the
+// kind's Stalled metric, writes obj's status once, only when it differs from
+// base's (one patch, computed against base), and records an Event for each
+// condition transition (RecordTransitions). An object deleted meanwhile is
+// not an error.
+func PatchStatus[T client.Object](ctx context.Context, c client.Client, rec events.EventRecorder, s Status[T], base, obj T) error {
+	metrics.SetStalled(s.Kind, obj.GetNamespace(), obj.GetName(),
+		meta.IsStatusConditionTrue(s.Conditions(obj), shcrv1alpha1.ConditionStalled))
+	if equality.Semantic.DeepEqual(s.Of(base), s.Of(obj)) {
+		return nil
+	}
+	if err := client.IgnoreNotFound(c.Status().Patch(ctx, obj, client.MergeFrom(base))); err != nil {
+		return fmt.Errorf("patching the status of %s %s: %w", s.Kind, client.ObjectKeyFromObject(obj), err)
+	}
+	RecordTransitions(rec, obj, s.Conditions(base), s.Conditions(obj))
+	return nil
+}
