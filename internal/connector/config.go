@@ -32,10 +32,11 @@ const defaultTokenPath = "oauth2/token"
 // odsCodePattern is the form of an ODS code (DOMAIN.md).
 var odsCodePattern = regexp.MustCompile(`^[A-Z0-9]{3,6}$`)
 
-// Config is the connector's configuration file, as the operator writes it
-// into the connector's ConfigMap (specs.ConnectorConfig), plus tokenURL,
-// which the operator does not write yet. Unknown fields are ignored so that
-// a newer operator does not stop an older connector.
+// Config is the connector's configuration file. It is the one wire type of
+// the contract: the operator marshals this same type into the connector's
+// ConfigMap (specs.ConnectorConfig is an alias of it), so the two cannot
+// drift. TokenURL is not written by the operator yet. Unknown fields are
+// ignored so that a newer operator does not stop an older connector.
 type Config struct {
 	// ODSCode is the organisation whose records this connector carries; it
 	// is stamped on every resource as its provenance.
@@ -49,8 +50,8 @@ type Config struct {
 	// Mode is Pull (the default); Push is not served by this connector.
 	Mode string `json:"mode"`
 	// Schedule is the wait between the end of one pull and the start of the
-	// next, such as "15m".
-	Schedule string `json:"schedule"`
+	// next, such as "15m"; empty for a Push connector.
+	Schedule string `json:"schedule,omitempty"`
 	// RecordService is the FHIR base URL of the region's record service.
 	RecordService string `json:"recordService"`
 	// Categories are the data categories the organisation may provide right

@@ -19,6 +19,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
+	"github.com/shcr-io/shcr-operator/internal/connector"
 )
 
 // LabelOrganisation names the ODS code of the organisation a connector serves.
@@ -41,16 +42,9 @@ func ConnectorName(member *shcrv1alpha1.MemberOrganisation) string {
 
 // ConnectorConfig is what the connector reads at start and on every change:
 // where to fetch from, where to write, and what it may forward right now.
-type ConnectorConfig struct {
-	ODSCode       string   `json:"odsCode"`
-	Region        string   `json:"region"`
-	Kind          string   `json:"kind"`
-	Endpoint      string   `json:"endpoint"`
-	Mode          string   `json:"mode"`
-	Schedule      string   `json:"schedule,omitempty"`
-	RecordService string   `json:"recordService"`
-	Categories    []string `json:"categories"`
-}
+// It is the connector's own type, so that the operator writes exactly the
+// contract the connector loads (one wire type, not two copies).
+type ConnectorConfig = connector.Config
 
 func connectorLabels(region string, member *shcrv1alpha1.MemberOrganisation) map[string]string {
 	return map[string]string{
