@@ -43,6 +43,22 @@ type ConnectorKind string
 // +kubebuilder:validation:Enum=Pull;Push
 type ConnectorMode string
 
+// The connector kinds the API names.
+const (
+	// ConnectorFHIR is a FHIR R4 server.
+	ConnectorFHIR ConnectorKind = "FHIR"
+	// ConnectorHL7v2 is a system sending HL7 version 2 messages over MLLP.
+	ConnectorHL7v2 ConnectorKind = "HL7v2"
+	// ConnectorGPConnect is a GP system answering GP Connect requests.
+	ConnectorGPConnect ConnectorKind = "GPConnect"
+)
+
+// ServedConnectors are the kind/mode pairs the connector is built for. Any
+// other pair is refused at admission (the CEL rule on ConnectorSpec, which
+// must list the same pairs) and, if stored anyway, Stalled by the
+// reconciler with reason InvalidSpec.
+var ServedConnectors = []string{string(ConnectorFHIR) + "/" + string(ConnectorPull)}
+
 const (
 	// ConnectorPull fetches changes from the organisation's endpoint on a schedule.
 	ConnectorPull ConnectorMode = "Pull"
@@ -174,6 +190,9 @@ type DSPTAssessment struct {
 
 // ConnectorSpec configures how an organisation's records reach the region.
 // +kubebuilder:validation:XValidation:rule="self.mode != 'Pull' || has(self.schedule)",message="spec.connector.schedule: required when mode is Pull"
+// A kind and mode the connector cannot serve is refused here, rather than
+// deployed to crash-loop: the list is ServedConnectors.
+// +kubebuilder:validation:XValidation:rule="(self.kind + '/' + (has(self.mode) ? self.mode : 'Pull')) in ['FHIR/Pull']",messageExpression="'kind ' + self.kind + ' with mode ' + (has(self.mode) ? self.mode : 'Pull') + ' is not built yet: the connector serves kind FHIR with mode Pull'",fieldPath=".kind"
 // The endpoint's rules are checked here, on the object, so that the API
 // server's refusal names spec.connector.endpoint without repeating its value,
 // which may hold a password or token.
@@ -236,6 +255,15 @@ type ConnectorSpec struct {
 
 // ConnectorStatus is what a connector reports about its synchronisation.
 type ConnectorStatus struct {
+	// Kind is the protocol of the connector the operator runs for the
+	// organisation (spec.connector.kind as deployed).
+	// +optional
+	Kind ConnectorKind `json:"kind,omitempty"`
+
+	// Mode is the mode of the connector the operator runs (Pull or Push).
+	// +optional
+	Mode ConnectorMode `json:"mode,omitempty"`
+
 	// LastSuccessfulSync is when the connector last completed a cycle for
 	// every category it may provide.
 	// +optional

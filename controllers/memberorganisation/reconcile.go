@@ -123,6 +123,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		member.Status.Connector = nil
 		r.board.forget(req.NamespacedName)
 	}
+	showKindAndMode(member, admitted)
 	return ctrl.Result{RequeueAfter: requeue}, nil
 }
 
