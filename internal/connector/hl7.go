@@ -17,14 +17,14 @@ import (
 
 // HL7 v2 error codes (HL7 table 0357) the connector answers with in ERR.
 const (
-	hl7SegmentSequenceError  = "100"
-	hl7RequiredFieldMissing  = "101"
-	hl7DataTypeError         = "102"
-	hl7TableValueNotFound    = "103"
-	hl7UnsupportedMessage    = "200"
-	hl7UnsupportedEvent      = "201"
-	hl7UnsupportedVersion    = "203"
-	hl7ApplicationError      = "207"
+	hl7SegmentSequenceError = "100"
+	hl7RequiredFieldMissing = "101"
+	hl7DataTypeError        = "102"
+	hl7TableValueNotFound   = "103"
+	hl7UnsupportedMessage   = "200"
+	hl7UnsupportedEvent     = "201"
+	hl7UnsupportedVersion   = "203"
+	hl7ApplicationError     = "207"
 )
 
 // hl7Versions are the HL7 v2 versions (MSH-12) the connector accepts.
