@@ -91,3 +91,29 @@ func TestConnectorConfigIsWhatTheConnectorLoads(t *testing.T) {
 		t.Errorf("the operator writes a field the connector does not know: %v", err)
 	}
 }
+
+// An HL7v2 connector listens for MLLP: the port is on its container and
+// Service, and its NetworkPolicy lets in only the organisation's ranges on
+// that port and opens nothing to them.
+func TestHL7ConnectorListensOnlyToItsRanges(t *testing.T) {
+	member := connectorMember()
+	member.Spec.Connector.Kind, member.Spec.Connector.Mode = shcrv1alpha1.ConnectorHL7v2, shcrv1alpha1.ConnectorPush
+	np := ConnectorNetworkPolicy("wessex", member, "shcr-operator-system")
+	if len(np.Spec.Egress) != 0 {
+		t.Errorf("a pushed connector opens nothing to the organisation: %+v", np.Spec.Egress)
+	}
+	if len(np.Spec.Ingress) != 2 || np.Spec.Ingress[1].From[0].IPBlock.CIDR != "10.80.0.0/16" || np.Spec.Ingress[1].Ports[0].Port.IntValue() != ConnectorMLLPPort {
+		t.Errorf("ingress must be the operator on the status port and the declared range on the MLLP port: %+v", np.Spec.Ingress)
+	}
+	d := ConnectorDeployment("wessex", member)
+	if ports := d.Spec.Template.Spec.Containers[0].Ports; len(ports) != 2 || ports[1].ContainerPort != ConnectorMLLPPort {
+		t.Errorf("container ports %+v", ports)
+	}
+	if ports := ConnectorService("wessex", member).Spec.Ports; len(ports) != 2 || ports[1].Name != "mllp" {
+		t.Errorf("Service ports %+v", ports)
+	}
+	// A FHIR Pull connector has neither.
+	if ports := ConnectorService("wessex", connectorMember()).Spec.Ports; len(ports) != 1 {
+		t.Errorf("a pull connector's Service ports %+v", ports)
+	}
+}
