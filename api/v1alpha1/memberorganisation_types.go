@@ -43,6 +43,25 @@ type ConnectorKind string
 // +kubebuilder:validation:Enum=Pull;Push
 type ConnectorMode string
 
+// The connector kinds the API names.
+const (
+	// ConnectorFHIR is a FHIR R4 server.
+	ConnectorFHIR ConnectorKind = "FHIR"
+	// ConnectorHL7v2 is a system sending HL7 version 2 messages over MLLP.
+	ConnectorHL7v2 ConnectorKind = "HL7v2"
+	// ConnectorGPConnect is a GP system answering GP Connect requests.
+	ConnectorGPConnect ConnectorKind = "GPConnect"
+)
+
+// ServedConnectors are the kind/mode pairs the connector is built for. Any
+// other pair is refused at admission (the CEL rule on ConnectorSpec, which
+// must list the same pairs) and, if stored anyway, Stalled by the
+// reconciler with reason InvalidSpec.
+var ServedConnectors = []string{
+	string(ConnectorFHIR) + "/" + string(ConnectorPull),
+	string(ConnectorHL7v2) + "/" + string(ConnectorPush),
+}
+
 const (
 	// ConnectorPull fetches changes from the organisation's endpoint on a schedule.
 	ConnectorPull ConnectorMode = "Pull"
@@ -174,6 +193,10 @@ type DSPTAssessment struct {
 
 // ConnectorSpec configures how an organisation's records reach the region.
 // +kubebuilder:validation:XValidation:rule="self.mode != 'Pull' || has(self.schedule)",message="spec.connector.schedule: required when mode is Pull"
+// A kind and mode the connector cannot serve is refused here, rather than
+// deployed to crash-loop: the list is ServedConnectors.
+// +kubebuilder:validation:XValidation:rule="(self.kind + '/' + (has(self.mode) ? self.mode : 'Pull')) in ['FHIR/Pull', 'HL7v2/Push']",messageExpression="'kind ' + self.kind + ' with mode ' + (has(self.mode) ? self.mode : 'Pull') + ' is not built yet: the connector serves kind FHIR with mode Pull or kind HL7v2 with mode Push'",fieldPath=".kind"
+// +kubebuilder:validation:XValidation:rule="self.mode != 'Push' || !has(self.schedule)",message="spec.connector.schedule: only for mode Pull; a pushed connector has no schedule"
 // The endpoint's rules are checked here, on the object, so that the API
 // server's refusal names spec.connector.endpoint without repeating its value,
 // which may hold a password or token.
@@ -187,7 +210,9 @@ type ConnectorSpec struct {
 	// +required
 	Kind ConnectorKind `json:"kind"`
 
-	// Endpoint is the HTTPS base URL of the organisation's system.
+	// Endpoint is the HTTPS base URL of the organisation's system: the
+	// FHIR base a Pull connector reads from; for HL7v2 (pushed), the
+	// system's address, recorded as the meta.source of every record.
 	// +kubebuilder:validation:MaxLength=2048
 	// It carries no credentials: a user name or password (userinfo), a
 	// query or a fragment is refused, because the endpoint is copied into
@@ -198,8 +223,10 @@ type ConnectorSpec struct {
 	// +required
 	Endpoint string `json:"endpoint"`
 
-	// NetworkRanges are the CIDR ranges the endpoint lives in. The connector
-	// may open connections to them, DNS and the record service, and nowhere else.
+	// NetworkRanges are the CIDR ranges the endpoint lives in. A Pull
+	// connector may open connections to them, DNS and the record service,
+	// and nowhere else; an HL7v2 connector accepts MLLP connections from
+	// them only, and opens none to them.
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=16
 	// +kubebuilder:validation:items:XValidation:rule="isCIDR(self)",message="must be a CIDR range such as 10.20.0.0/16"
@@ -209,8 +236,10 @@ type ConnectorSpec struct {
 
 	// CredentialsSecretRef names a Secret in the region namespace with the
 	// connector's credentials: "client-id" and "client-secret" (OAuth2
-	// client credentials) or "tls.crt" and "tls.key" (mutual TLS). It is
-	// mounted into the connector, never copied.
+	// client credentials) or "tls.crt" and "tls.key" (mutual TLS). An
+	// HL7v2 connector needs "tls.crt" and "tls.key" (its MLLP listener's
+	// certificate) and, to require the sender's client certificate,
+	// "ca.crt". It is mounted into the connector, never copied.
 	// +required
 	CredentialsSecretRef LocalSecretReference `json:"credentialsSecretRef"`
 
@@ -236,6 +265,15 @@ type ConnectorSpec struct {
 
 // ConnectorStatus is what a connector reports about its synchronisation.
 type ConnectorStatus struct {
+	// Kind is the protocol of the connector the operator runs for the
+	// organisation (spec.connector.kind as deployed).
+	// +optional
+	Kind ConnectorKind `json:"kind,omitempty"`
+
+	// Mode is the mode of the connector the operator runs (Pull or Push).
+	// +optional
+	Mode ConnectorMode `json:"mode,omitempty"`
+
 	// LastSuccessfulSync is when the connector last completed a cycle for
 	// every category it may provide.
 	// +optional

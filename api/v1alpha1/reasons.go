@@ -87,11 +87,12 @@ var ReasonClasses = map[string]ReasonClass{
 
 	// The IG Framework's assurance gate: settled until the panel records
 	// or the clock reaches a review date (or a future assuredAt).
-	ReasonAssured:            ClassTerminal,
-	ReasonNotAssured:         ClassTerminal,
-	ReasonAssuranceLapsed:    ClassTerminal,
-	ReasonAssurancePending:   ClassTerminal,
-	ReasonAssuranceReviewDue: ClassTerminal,
+	ReasonAssured:               ClassTerminal,
+	ReasonNotAssured:            ClassTerminal,
+	ReasonAssuranceLapsed:       ClassTerminal,
+	ReasonAssurancePending:      ClassTerminal,
+	ReasonAssuranceReviewDue:    ClassTerminal,
+	ReasonProcessorDueDiligence: ClassTerminal,
 
 	// An agreement's phases, as the reasons of Active, and of TermsValid,
 	// Ready, Reconciling and Stalled where the phase decides them

@@ -6,7 +6,9 @@ SPDX-License-Identifier: Apache-2.0
 package v1alpha1
 
 import (
+	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/distribution/reference"
@@ -62,10 +64,36 @@ func ValidateMember(org *MemberOrganisation) field.ErrorList {
 	}
 	path := field.NewPath("spec", "connector")
 	errs := ValidateEndpoint(c.Endpoint, path.Child("endpoint"))
+	errs = append(errs, ValidateServed(c, path.Child("kind"))...)
 	if c.Image != "" {
 		errs = append(errs, ValidateImage(c.Image, path.Child("image"))...)
 	}
 	return errs
+}
+
+// ValidateServed refuses a kind and mode pair the connector is not built
+// for (ServedConnectors), as the CRD's rule on ConnectorSpec does.
+func ValidateServed(c *ConnectorSpec, path *field.Path) field.ErrorList {
+	mode := c.Mode
+	if mode == "" {
+		mode = ConnectorPull
+	}
+	if slices.Contains(ServedConnectors, string(c.Kind)+"/"+string(mode)) {
+		return nil
+	}
+	return field.ErrorList{field.Invalid(path, string(c.Kind), fmt.Sprintf(
+		"kind %s with mode %s is not built yet: the connector serves %s", c.Kind, mode, ServedConnectorsText()))}
+}
+
+// ServedConnectorsText says in words which kinds and modes are served, as
+// the CRD rule's message does ("kind FHIR with mode Pull").
+func ServedConnectorsText() string {
+	var pairs []string
+	for _, served := range ServedConnectors {
+		kind, mode, _ := strings.Cut(served, "/")
+		pairs = append(pairs, "kind "+kind+" with mode "+mode)
+	}
+	return strings.Join(pairs, " or ")
 }
 
 // ValidateEndpoint refuses a connector endpoint that is not an https URL

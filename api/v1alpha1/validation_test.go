@@ -6,6 +6,10 @@ SPDX-License-Identifier: Apache-2.0
 package v1alpha1
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -27,7 +31,7 @@ func validRegion() *ShCRRegion {
 
 func validMember() *MemberOrganisation {
 	m := &MemberOrganisation{}
-	m.Spec.Connector = &ConnectorSpec{Endpoint: "https://fhir.example.nhs.uk/R4"}
+	m.Spec.Connector = &ConnectorSpec{Kind: ConnectorFHIR, Endpoint: "https://fhir.example.nhs.uk/R4"}
 	return m
 }
 
@@ -131,5 +135,48 @@ func TestValidateMemberRefusesEndpointsCarryingCredentials(t *testing.T) {
 		m := validMember()
 		m.Spec.Connector.Image = image
 		wantOneError(t, ValidateMember(m), "spec.connector.image", "must be an image reference")
+	}
+}
+
+// Every kind and mode pair is served (ServedConnectors) or refused naming
+// spec.connector.kind, with the same words as the CRD's rule.
+func TestValidateMemberRefusesConnectorsNotBuilt(t *testing.T) {
+	for _, kind := range []ConnectorKind{ConnectorFHIR, ConnectorHL7v2, ConnectorGPConnect, "", "fhir", "Other"} {
+		for _, mode := range []ConnectorMode{"", ConnectorPull, ConnectorPush, "pull", "Both"} {
+			m := validMember()
+			m.Spec.Connector.Kind, m.Spec.Connector.Mode = kind, mode
+			effective := mode
+			if effective == "" {
+				effective = ConnectorPull
+			}
+			errs := ValidateMember(m)
+			if slices.Contains(ServedConnectors, string(kind)+"/"+string(effective)) {
+				if len(errs) != 0 {
+					t.Errorf("%s/%s is served but was refused: %v", kind, mode, errs)
+				}
+				continue
+			}
+			wantOneError(t, errs, "spec.connector.kind", fmt.Sprintf("kind %s with mode %s is not built yet: the connector serves %s", kind, effective, ServedConnectorsText()))
+		}
+	}
+}
+
+// The CRD's rule lists the same pairs as ServedConnectors and says the same
+// words (the API server and the reconciler refuse alike).
+func TestCRDRuleListsServedConnectors(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "..", "config", "crd", "bases", "shcr.io_memberorganisations.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	crd := strings.Join(strings.Fields(string(raw)), " ")
+	quoted := make([]string, 0, len(ServedConnectors))
+	for _, served := range ServedConnectors {
+		quoted = append(quoted, "''"+served+"''")
+	}
+	if want := "in [" + strings.Join(quoted, ", ") + "]"; !strings.Contains(crd, want) {
+		t.Errorf("the CRD rule does not list %s", want)
+	}
+	if want := "is not built yet: the connector serves " + ServedConnectorsText(); !strings.Contains(crd, want) {
+		t.Errorf("the CRD rule's message does not say %q", want)
 	}
 }

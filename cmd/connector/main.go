@@ -32,6 +32,7 @@ const (
 	defaultConfig      = "/etc/shcr/connector/config.json"
 	defaultCredentials = "/var/run/secrets/shcr/credentials"
 	defaultState       = "/tmp/shcr-connector/state.json"
+	defaultMLLPState   = "/tmp/shcr-connector/hl7-control-ids"
 )
 
 // shutdownTimeout bounds how long the status server drains on stop.
@@ -42,6 +43,11 @@ type options struct {
 	listen    string
 	once      bool
 	connector connector.Options
+	// mllp* configure the HL7v2 listener, used when the configuration's
+	// kind is HL7v2.
+	mllpListen, mllpState string
+	mllpPlaintext         bool
+	mllpMaxBytes          int
 }
 
 func main() {
@@ -64,6 +70,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
 	opts.connector.Logger = logger
+	if cfg, err := connector.LoadConfig(opts.connector.ConfigPath); err == nil && cfg.Kind == connector.KindHL7v2 {
+		return runHL7(ctx, opts, logger)
+	}
 	c, err := connector.New(opts.connector)
 	if err != nil {
 		return err
@@ -86,6 +95,10 @@ func parseFlags(args []string, output io.Writer) (options, error) {
 	fs.StringVar(&opts.connector.CredentialsDir, "credentials", defaultCredentials, "Directory of the mounted credentials Secret: client-id and client-secret, and/or tls.crt and tls.key, optional ca.crt.")
 	fs.StringVar(&opts.connector.StatePath, "state", defaultState, "File the watermarks are kept in; put it on a persistent volume so that a new pod resumes where the last stopped.")
 	fs.StringVar(&opts.listen, "listen", ":8080", "Address to serve /healthz, /readyz, /metrics and /status on.")
+	fs.StringVar(&opts.mllpListen, "mllp-listen", ":2575", "Address the HL7v2 (MLLP) listener serves on, when the configuration's kind is HL7v2.")
+	fs.StringVar(&opts.mllpState, "mllp-state", defaultMLLPState, "File the control ids of committed HL7v2 messages are kept in; put it on a persistent volume.")
+	fs.BoolVar(&opts.mllpPlaintext, "mllp-plaintext", false, "Serve MLLP over plain TCP instead of TLS; for tests only, the operator never sets it.")
+	fs.IntVar(&opts.mllpMaxBytes, "mllp-max-bytes", connector.DefaultMaxMessageBytes, "Largest HL7v2 message accepted; a larger frame closes the connection.")
 	fs.BoolVar(&opts.once, "once", false, "Run one cycle and exit, without serving; the exit status says whether it succeeded.")
 	fs.IntVar(&opts.connector.PageSize, "page-size", opts.connector.PageSize, "Resources asked for per page (_count), and written per transaction; at most 1000.")
 	if err := fs.Parse(args); err != nil {
@@ -97,11 +110,41 @@ func parseFlags(args []string, output io.Writer) (options, error) {
 	return opts, nil
 }
 
+// runHL7 serves MLLP and status until ctx ends.
+func runHL7(ctx context.Context, opts options, logger *slog.Logger) error {
+	if opts.once {
+		return errors.New("--once pulls one cycle: kind HL7v2 is pushed and has no cycle")
+	}
+	mllp, err := net.Listen("tcp", opts.mllpListen)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", opts.mllpListen, err)
+	}
+	h, err := connector.NewHL7(connector.HL7Options{
+		ConfigPath: opts.connector.ConfigPath, CredentialsDir: opts.connector.CredentialsDir, StatePath: opts.mllpState,
+		Listener: mllp, Plaintext: opts.mllpPlaintext, MaxMessageBytes: opts.mllpMaxBytes, Logger: logger,
+	})
+	if err != nil {
+		_ = mllp.Close()
+		return err
+	}
+	listener, err := net.Listen("tcp", opts.listen)
+	if err != nil {
+		_ = mllp.Close()
+		return fmt.Errorf("listening on %s: %w", opts.listen, err)
+	}
+	return serveWith(ctx, h.Handler(), h.Run, listener, logger)
+}
+
 // serve serves status on listener and pulls on the schedule until ctx
 // ends; the cycle under way finishes the page it is writing first.
 func serve(ctx context.Context, c *connector.Connector, listener net.Listener, logger *slog.Logger) error {
+	return serveWith(ctx, c.Handler(), func(ctx context.Context) error { return c.Run(ctx) }, listener, logger)
+}
+
+// serveWith serves handler on listener while work runs, until ctx ends.
+func serveWith(ctx context.Context, handler http.Handler, work func(context.Context) error, listener net.Listener, logger *slog.Logger) error {
 	server := &http.Server{
-		Handler:           c.Handler(),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -112,9 +155,10 @@ func serve(ctx context.Context, c *connector.Connector, listener net.Listener, l
 	served := make(chan error, 1)
 	go func() { served <- server.Serve(listener) }()
 	pulled := make(chan struct{})
+	var workErr error
 	go func() {
 		defer close(pulled)
-		_ = c.Run(ctx) // returns nil once ctx ends
+		workErr = work(ctx) // nil once ctx ends
 	}()
 	logger.Info("Connector serving", "address", listener.Addr().String())
 
@@ -129,5 +173,5 @@ func serve(ctx context.Context, c *connector.Connector, listener net.Listener, l
 		return fmt.Errorf("shutting down: %w", err)
 	}
 	logger.Info("Connector stopped")
-	return nil
+	return workErr
 }

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -34,6 +35,10 @@ func TestDefaultsMatchTheOperatorsDeployment(t *testing.T) {
 	}
 	if !strings.HasPrefix(opts.connector.StatePath, "/tmp/") || opts.listen != ":8080" || opts.once {
 		t.Errorf("defaults = %+v, want the state under the writable /tmp, :8080, and no --once", opts)
+	}
+	if want := ":" + strconv.Itoa(specs.ConnectorMLLPPort); opts.mllpListen != want || opts.mllpPlaintext || !strings.HasPrefix(opts.mllpState, "/tmp/") {
+		t.Errorf("--mllp-listen %s (want %s, the port the operator opens), --mllp-plaintext %v (want off), --mllp-state %s",
+			opts.mllpListen, want, opts.mllpPlaintext, opts.mllpState)
 	}
 	if _, err := parseFlags([]string{"extra"}, io.Discard); err == nil {
 		t.Error("a stray argument must be refused")

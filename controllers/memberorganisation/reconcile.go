@@ -123,6 +123,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		member.Status.Connector = nil
 		r.board.forget(req.NamespacedName)
 	}
+	showKindAndMode(member, admitted)
 	return ctrl.Result{RequeueAfter: requeue}, nil
 }
 
@@ -158,7 +159,12 @@ func (r *Reconciler) checkCredentials(ctx context.Context, member *shcrv1alpha1.
 			fmt.Sprintf("spec.connector.credentialsSecretRef: Secret %s not found", c.CredentialsSecretRef.Name))
 		return false, credentialsMissingRetry, nil
 	}
-	for _, keys := range credentialKeySets {
+	sets, need := credentialKeySets, "client-id and client-secret, or tls.crt and tls.key"
+	if c.Kind == shcrv1alpha1.ConnectorHL7v2 {
+		// The MLLP listener serves TLS with the organisation's certificate.
+		sets, need = [][]string{{"tls.crt", "tls.key"}}, "tls.crt and tls.key (and ca.crt to require the sender's client certificate) for the MLLP listener"
+	}
+	for _, keys := range sets {
 		if hasKeys(secret, keys) {
 			r.set(member, shcrv1alpha1.ConditionCredentialsFound, metav1.ConditionTrue, shcrv1alpha1.ReasonCredentialsFound,
 				fmt.Sprintf("Secret %s holds %s", secret.Name, strings.Join(keys, " and ")))
@@ -166,7 +172,7 @@ func (r *Reconciler) checkCredentials(ctx context.Context, member *shcrv1alpha1.
 		}
 	}
 	r.set(member, shcrv1alpha1.ConditionCredentialsFound, metav1.ConditionFalse, shcrv1alpha1.ReasonCredentialsMissing,
-		fmt.Sprintf("spec.connector.credentialsSecretRef: Secret %s must hold client-id and client-secret, or tls.crt and tls.key", secret.Name))
+		fmt.Sprintf("spec.connector.credentialsSecretRef: Secret %s must hold %s", secret.Name, need))
 	return false, credentialsMissingRetry, nil
 }
 

@@ -21,8 +21,10 @@ import (
 
 // The values of Config.Kind and Config.Mode this connector serves.
 const (
-	KindFHIR = "FHIR"
-	ModePull = "Pull"
+	KindFHIR  = "FHIR"
+	KindHL7v2 = "HL7v2"
+	ModePull  = "Pull"
+	ModePush  = "Push"
 )
 
 // defaultTokenPath is where the token endpoint is when the configuration
@@ -32,25 +34,29 @@ const defaultTokenPath = "oauth2/token"
 // odsCodePattern is the form of an ODS code (DOMAIN.md).
 var odsCodePattern = regexp.MustCompile(`^[A-Z0-9]{3,6}$`)
 
-// Config is the connector's configuration file, as the operator writes it
-// into the connector's ConfigMap (specs.ConnectorConfig), plus tokenURL,
-// which the operator does not write yet. Unknown fields are ignored so that
-// a newer operator does not stop an older connector.
+// Config is the connector's configuration file. It is the one wire type of
+// the contract: the operator marshals this same type into the connector's
+// ConfigMap (specs.ConnectorConfig is an alias of it), so the two cannot
+// drift. TokenURL is not written by the operator yet. Unknown fields are
+// ignored so that a newer operator does not stop an older connector.
 type Config struct {
 	// ODSCode is the organisation whose records this connector carries; it
 	// is stamped on every resource as its provenance.
 	ODSCode string `json:"odsCode"`
 	// Region is the ShCRRegion the organisation belongs to.
 	Region string `json:"region"`
-	// Kind is the protocol of the organisation's system; only FHIR is served.
+	// Kind is the protocol of the organisation's system: FHIR (pulled) or
+	// HL7v2 (pushed over MLLP).
 	Kind string `json:"kind"`
-	// Endpoint is the HTTPS FHIR R4 base URL of the organisation's system.
+	// Endpoint is the HTTPS FHIR R4 base URL of the organisation's system;
+	// for HL7v2, the system's address, recorded as every record's
+	// meta.source.
 	Endpoint string `json:"endpoint"`
-	// Mode is Pull (the default); Push is not served by this connector.
+	// Mode is Pull (the default, FHIR) or Push (HL7v2).
 	Mode string `json:"mode"`
 	// Schedule is the wait between the end of one pull and the start of the
-	// next, such as "15m".
-	Schedule string `json:"schedule"`
+	// next, such as "15m"; empty for a Push connector.
+	Schedule string `json:"schedule,omitempty"`
 	// RecordService is the FHIR base URL of the region's record service.
 	RecordService string `json:"recordService"`
 	// Categories are the data categories the organisation may provide right
@@ -83,14 +89,19 @@ func (c Config) validate() error {
 	if !odsCodePattern.MatchString(c.ODSCode) {
 		errs = append(errs, fmt.Errorf("odsCode %q must be 3 to 6 upper-case letters and digits", c.ODSCode))
 	}
-	if c.Kind != KindFHIR {
-		errs = append(errs, fmt.Errorf("kind %q is not served by this connector, which speaks only %s", c.Kind, KindFHIR))
+	switch {
+	case c.Kind == KindHL7v2 && c.Mode == ModePush:
+	case c.Kind == KindHL7v2:
+		errs = append(errs, fmt.Errorf("mode %q is not served for kind %s, which is pushed over MLLP (mode %s)", c.Mode, KindHL7v2, ModePush))
+	case c.Kind != KindFHIR:
+		errs = append(errs, fmt.Errorf("kind %q is not served by this connector, which speaks %s (Pull) and %s (Push)", c.Kind, KindFHIR, KindHL7v2))
+	case c.Mode != "" && c.Mode != ModePull:
+		errs = append(errs, fmt.Errorf("mode %q is not served for kind %s, which is pulled (mode %s)", c.Mode, KindFHIR, ModePull))
 	}
-	if c.Mode != "" && c.Mode != ModePull {
-		errs = append(errs, fmt.Errorf("mode %q is not served by this connector, which only pulls (mode %s)", c.Mode, ModePull))
-	}
-	if _, err := c.Interval(); err != nil {
-		errs = append(errs, err)
+	if c.Kind != KindHL7v2 {
+		if _, err := c.Interval(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	errs = append(errs, checkURL("endpoint", c.Endpoint, "https"))
 	errs = append(errs, checkURL("recordService", c.RecordService, "http", "https"))

@@ -45,7 +45,7 @@ func TestLoadConfigSaysWhatToFix(t *testing.T) {
 	dir := t.TempDir()
 	for body, want := range map[string]string{
 		`not json`: "is not valid JSON",
-		`{"odsCode":"RHW","kind":"FHIR","mode":"Push","schedule":"15m","endpoint":"https://x","recordService":"http://y"}`:                      `mode "Push" is not served`,
+		`{"odsCode":"RHW","kind":"FHIR","mode":"Push","schedule":"15m","endpoint":"https://x","recordService":"http://y"}`:                      `mode "Push" is not served for kind FHIR`,
 		`{"odsCode":"RHW","kind":"FHIR","schedule":"15m","endpoint":"https://x","recordService":"http://y","tokenURL":"http://insecure/token"}`: `tokenURL "http://insecure/token" must be an absolute https URL`,
 		`{"odsCode":"RHW","kind":"FHIR","schedule":"15m","endpoint":"https://x","recordService":"http://y"}`:                                    "",
 	} {

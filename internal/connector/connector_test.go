@@ -347,9 +347,9 @@ func TestOAuth2ClientCredentialsAndNoSecretsInLogs(t *testing.T) {
 
 func TestInvalidConfigurationIsReportedAndNotReady(t *testing.T) {
 	h := newHarness(t, fixtureRecords())
-	h.writeFile(h.opts.ConfigPath, `{"odsCode":"rhw","kind":"HL7v2","endpoint":"http://x","schedule":"0s","recordService":"x"}`)
+	h.writeFile(h.opts.ConfigPath, `{"odsCode":"rhw","kind":"GPConnect","endpoint":"http://x","schedule":"0s","recordService":"x"}`)
 	err := h.c.RunCycle(context.Background())
-	for _, want := range []string{`odsCode "rhw"`, `kind "HL7v2"`, `schedule "0s"`, "endpoint", "recordService"} {
+	for _, want := range []string{`odsCode "rhw"`, `kind "GPConnect"`, `schedule "0s"`, "endpoint", "recordService"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("RunCycle = %v, want it to name %s", err, want)
 		}

@@ -8,6 +8,7 @@ package specs
 import (
 	"encoding/json"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -19,6 +20,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
+	"github.com/shcr-io/shcr-operator/internal/connector"
 )
 
 // LabelOrganisation names the ODS code of the organisation a connector serves.
@@ -68,16 +70,9 @@ func ConnectorName(member *shcrv1alpha1.MemberOrganisation) string {
 
 // ConnectorConfig is what the connector reads at start and on every change:
 // where to fetch from, where to write, and what it may forward right now.
-type ConnectorConfig struct {
-	ODSCode       string   `json:"odsCode"`
-	Region        string   `json:"region"`
-	Kind          string   `json:"kind"`
-	Endpoint      string   `json:"endpoint"`
-	Mode          string   `json:"mode"`
-	Schedule      string   `json:"schedule,omitempty"`
-	RecordService string   `json:"recordService"`
-	Categories    []string `json:"categories"`
-}
+// It is the connector's own type, so that the operator writes exactly the
+// contract the connector loads (one wire type, not two copies).
+type ConnectorConfig = connector.Config
 
 func connectorLabels(region string, member *shcrv1alpha1.MemberOrganisation) map[string]string {
 	return map[string]string{
@@ -135,6 +130,16 @@ func ConnectorConfigMap(region string, member *shcrv1alpha1.MemberOrganisation, 
 // the /status the operator reads.
 const ConnectorStatusPort = 8080
 
+// ConnectorMLLPPort is where an HL7v2 connector receives MLLP over TLS
+// (the connector's --mllp-listen default).
+const ConnectorMLLPPort = 2575
+
+// isPushedHL7 reports whether the organisation pushes HL7v2 over MLLP.
+func isPushedHL7(member *shcrv1alpha1.MemberOrganisation) bool {
+	c := member.Spec.Connector
+	return c != nil && c.Kind == shcrv1alpha1.ConnectorHL7v2 && c.Mode == shcrv1alpha1.ConnectorPush
+}
+
 // ConnectorNetworkPolicy lets the connector reach its organisation's declared
 // ranges on the endpoint's port, and lets the operator (in operatorNamespace,
 // when known) read its status. DNS and the record service are allowed by the
@@ -163,6 +168,15 @@ func ConnectorNetworkPolicy(region string, member *shcrv1alpha1.MemberOrganisati
 			Ports: tcpPort(ConnectorStatusPort),
 		}}
 	}
+	if isPushedHL7(member) {
+		// The organisation's system connects in, from its declared ranges,
+		// to the MLLP port only; the connector opens nothing to it.
+		np.Spec.Egress = nil
+		if !slices.Contains(np.Spec.PolicyTypes, networkingv1.PolicyTypeIngress) {
+			np.Spec.PolicyTypes = append(np.Spec.PolicyTypes, networkingv1.PolicyTypeIngress)
+		}
+		np.Spec.Ingress = append(np.Spec.Ingress, networkingv1.NetworkPolicyIngressRule{From: rule.To, Ports: tcpPort(ConnectorMLLPPort)})
+	}
 	return np
 }
 
@@ -178,11 +192,22 @@ func ConnectorService(region string, member *shcrv1alpha1.MemberOrganisation) *c
 			Type:      corev1.ServiceTypeClusterIP,
 			ClusterIP: corev1.ClusterIPNone,
 			Selector:  connectorSelector(region, member),
-			Ports: []corev1.ServicePort{{
-				Name: "http", Port: ConnectorStatusPort, TargetPort: intstr.FromInt32(ConnectorStatusPort), Protocol: corev1.ProtocolTCP,
-			}},
+			Ports:     connectorServicePorts(member),
 		},
 	}
+}
+
+// connectorServicePorts are the status port and, for HL7v2, the MLLP port.
+func connectorServicePorts(member *shcrv1alpha1.MemberOrganisation) []corev1.ServicePort {
+	ports := []corev1.ServicePort{{
+		Name: "http", Port: ConnectorStatusPort, TargetPort: intstr.FromInt32(ConnectorStatusPort), Protocol: corev1.ProtocolTCP,
+	}}
+	if isPushedHL7(member) {
+		ports = append(ports, corev1.ServicePort{
+			Name: "mllp", Port: ConnectorMLLPPort, TargetPort: intstr.FromInt32(ConnectorMLLPPort), Protocol: corev1.ProtocolTCP,
+		})
+	}
+	return ports
 }
 
 // ConnectorStatusURL is where the operator reads a connector's status.
@@ -226,6 +251,9 @@ func ConnectorDeployment(region string, member *shcrv1alpha1.MemberOrganisation)
 		},
 		ReadinessProbe: httpProbe("/readyz", ConnectorStatusPort, 10),
 		LivenessProbe:  httpProbe("/healthz", ConnectorStatusPort, 30),
+	}
+	if isPushedHL7(member) {
+		container.Ports = append(container.Ports, corev1.ContainerPort{Name: "mllp", ContainerPort: ConnectorMLLPPort, Protocol: corev1.ProtocolTCP})
 	}
 	return &appsv1.Deployment{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},

@@ -70,7 +70,8 @@ func TestMemberStatusShowsConnectorSyncAndLag(t *testing.T) {
 		}
 		c := member.Status.Connector
 		return c != nil && c.LastSuccessfulSync != nil && c.LastSuccessfulSync.Time.Equal(lastSync) &&
-			c.LagSeconds != nil && *c.LagSeconds == 42 && c.Circuit == "closed", fmt.Sprintf("%+v", c)
+			c.LagSeconds != nil && *c.LagSeconds == 42 && c.Circuit == "closed" &&
+			c.Kind == shcrv1alpha1.ConnectorFHIR && c.Mode == shcrv1alpha1.ConnectorPull, fmt.Sprintf("%+v", c)
 	})
 	raw, _ := json.Marshal(member.Status)
 	if strings.Contains(string(raw), "9434765919") || strings.Contains(string(raw), "fhir.example") {
