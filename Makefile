@@ -109,13 +109,18 @@ test-images: ## Build the images twice (same digests), look inside them, push th
 test-contract: ## Run the gateway and connector pod specs the operator writes from the built images (own mount and network namespaces, as the pod's user, read-only root) and pass their probes; needs root.
 	go test ./test/contract/... -count=1 -timeout 15m
 
+.PHONY: hl7client
+hl7client: ## Install the third-party MLLP client (node-hl7-client, from the npm registry) the HL7v2 connector is tested with, where node and npm are installed.
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix test/hl7client --no-audit --no-fund --loglevel=error; \
+	else echo "npm is not installed: the HL7v2 test with a third-party MLLP client will be skipped"; fi
+
 .PHONY: test-alerts
 test-alerts: ## The alert rules of the chart and config/prometheus evaluated by Prometheus's rule engine against written series (module test/alerts).
 	$(TOOLCHAIN) ensure helm
 	cd test/alerts && go vet ./... && HELM=$(HELM) go test ./... -count=1
 
 .PHONY: test-unit
-test-unit: ## Unit and envtest suites (a real kube-apiserver and etcd, the whole operator with its webhooks).
+test-unit: hl7client ## Unit and envtest suites (a real kube-apiserver and etcd, the whole operator with its webhooks).
 	$(TOOLCHAIN) ensure k8s
 	KUBEBUILDER_ASSETS="$(K8S_DIR)" go test ./api/... ./cmd/... ./internal/... ./controllers/... ./test/integration/... ./test/resilience/... ./test/writes/... ./test/fixtures/... -count=1
 	@echo "The scenarios again, with the operator holding only its generated RBAC:"
