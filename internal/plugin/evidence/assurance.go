@@ -6,7 +6,6 @@ SPDX-License-Identifier: Apache-2.0
 package evidence
 
 import (
-	"strconv"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -62,10 +61,14 @@ func (v *view) assurance() Section {
 		records.Rows = append(records.Rows, row)
 	}
 	checkpoints := Table{Caption: "Checkpoints the operator computes from the cluster",
-		Headers: []string{"Checkpoint", "Requirement", "Met", "What was found"}}
+		Headers: []string{"Checkpoint", "Requirement", "Status", "What was found"}}
 	if st := r.Status.Assurance; st != nil {
 		for _, c := range st.Checkpoints {
-			checkpoints.Rows = append(checkpoints.Rows, []string{c.Name, string(c.Requirement), strconv.FormatBool(c.Met), c.Message})
+			status := "not met"
+			if c.Met {
+				status = "met"
+			}
+			checkpoints.Rows = append(checkpoints.Rows, []string{c.Name, string(c.Requirement), status, c.Message})
 		}
 	}
 	return Section{Title: "IG Framework assurance", Notes: notes, Tables: []Table{records, checkpoints}}

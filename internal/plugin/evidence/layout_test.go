@@ -142,8 +142,8 @@ func TestEvidencePackFitsA1280PixelScreenAndA4Paper(t *testing.T) {
 
 	checkFits(t, "at 1280 px on screen", screen)
 	checkFits(t, "printed on A4 portrait", print)
-	if screen.SectionCount != 10 || screen.TOCLinks != screen.SectionCount {
-		t.Errorf("the table of contents links %d sections, the pack has %d, want 10 (register, record of processing, eight requirements)",
+	if screen.SectionCount != 12 || screen.TOCLinks != screen.SectionCount {
+		t.Errorf("the table of contents links %d sections, the pack has %d, want 12 (register, record of processing, assurance, decision log, eight requirements)",
 			screen.TOCLinks, screen.SectionCount)
 	}
 	for i, b := range print.BreakBefore {
@@ -156,8 +156,8 @@ func TestEvidencePackFitsA1280PixelScreenAndA4Paper(t *testing.T) {
 	}
 	// A4 is 595.3 × 841.9 points; Chromium writes each page's MediaBox plainly.
 	boxes := mediaBox.FindAllSubmatch(pdf, -1)
-	if len(boxes) < 11 {
-		t.Errorf("the PDF has %d pages, want at least 11: the cover and a page from each of the ten sections", len(boxes))
+	if len(boxes) < 13 {
+		t.Errorf("the PDF has %d pages, want at least 13: the cover and a page from each of the twelve sections", len(boxes))
 	}
 	for _, box := range boxes {
 		if w, h := string(box[1]), string(box[2]); !strings.HasPrefix(w, "59") || !strings.HasPrefix(h, "841.") {
