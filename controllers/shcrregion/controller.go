@@ -43,6 +43,10 @@ type Reconciler struct {
 	// GatewayImage is the gateway image of regions that name none;
 	// specs.DefaultGatewayImage when empty.
 	GatewayImage string
+	// OperatorNamespace is the namespace the operator runs in, if in a
+	// cluster: each region's gateway admits it, to be read for break-glass
+	// counts (specs.GatewayOperatorNetworkPolicy).
+	OperatorNamespace string
 
 	applier *apply.Applier
 }

@@ -197,6 +197,9 @@ func (r *Reconciler) reconcileTenancy(ctx context.Context, region *shcrv1alpha1.
 	for _, np := range specs.NetworkPolicies(region) {
 		objs = append(objs, np)
 	}
+	if r.OperatorNamespace != "" {
+		objs = append(objs, specs.GatewayOperatorNetworkPolicy(region, r.OperatorNamespace))
+	}
 	for _, pdb := range specs.PodDisruptionBudgets(region) {
 		objs = append(objs, pdb)
 	}

@@ -156,6 +156,7 @@ func children(region string) []client.Object {
 		&networkingv1.NetworkPolicy{ObjectMeta: key(specs.NetworkPolicyGatewayIn)},
 		&networkingv1.NetworkPolicy{ObjectMeta: key(specs.NetworkPolicyGatewayOut)},
 		&networkingv1.NetworkPolicy{ObjectMeta: key(specs.NetworkPolicyConnectorOut)},
+		&networkingv1.NetworkPolicy{ObjectMeta: key(specs.NetworkPolicyGatewayFromOperator)},
 		&policyv1.PodDisruptionBudget{ObjectMeta: key(specs.ComponentRecordService)},
 		&policyv1.PodDisruptionBudget{ObjectMeta: key(specs.ComponentGateway)},
 		&corev1.Service{ObjectMeta: key(specs.RecordServiceName)},

@@ -87,6 +87,8 @@ func run(m *testing.M) int {
 		Client:    mgrClient,
 		APIReader: mgrReader,
 		Recorder:  mgr.GetEventRecorder("shcr-operator"),
+		// The gateway admits the operator's namespace (break-glass counts).
+		OperatorNamespace: "shcr-system",
 	}).SetupWithManager(mgr); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -150,6 +150,8 @@ type Gateway struct {
 	draining   atomic.Bool
 	observer   string
 	refusals   *refusalLimiter
+	// breakGlass counts break-glass accesses for BreakGlassCountPath.
+	breakGlass *breakGlassTally
 	// metricsHandler serves /metrics.
 	metricsHandler http.Handler
 	// started is when the gateway started, the date of its
@@ -189,9 +191,10 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 			decisionAudience: cfg.DecisionAPI.Audience,
 			claims:           cfg.Identity.Claims,
 		},
-		observer: observerName(),
-		refusals: newRefusalLimiter(),
-		started:  time.Now().UTC(),
+		observer:   observerName(),
+		refusals:   newRefusalLimiter(),
+		breakGlass: newBreakGlassTally(),
+		started:    time.Now().UTC(),
 	}
 	if missing := cfg.Identity.missing(); len(missing) > 0 {
 		g.verifier.unconfigured = "the gateway's identity provider is not configured (" +

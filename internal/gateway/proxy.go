@@ -252,6 +252,7 @@ func (g *Gateway) decide(v view, c Caller, kind Kind, facts ...resourceFacts) ([
 			// The organisation is one the bundle granted to, so a region's
 			// members bound the label's values.
 			g.metrics.breakGlass.WithLabelValues(c.Organisation).Inc()
+			g.breakGlass.add(c.Organisation)
 			g.log.Warn("Break-glass emergency override used", "auditEvent", out.auditEvent)
 		}
 	}

@@ -47,6 +47,8 @@ func (g *Gateway) route(w http.ResponseWriter, r *http.Request) {
 		onlyRead(w, r, g.serveReadyz)
 	case "/metrics":
 		onlyRead(w, r, g.metricsHandler.ServeHTTP)
+	case BreakGlassCountPath:
+		onlyRead(w, r, g.serveBreakGlassCount)
 	case "/v1/decisions":
 		if r.Method != http.MethodPost {
 			methodNotAllowed(w, http.MethodPost)

@@ -9,6 +9,7 @@ package manager
 import (
 	"context"
 	"fmt"
+	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -37,6 +38,11 @@ type Options struct {
 	GatewayImage, ConnectorImage string
 	// ConnectorStatusURL, when set, overrides where connectors' status is read.
 	ConnectorStatusURL func(*shcrv1alpha1.MemberOrganisation) string
+	// BreakGlassCountURL, when set, overrides where each region gateway's
+	// break-glass count is read; BreakGlassInterval, when not zero, is how
+	// often (shcrregion.DefaultBreakGlassInterval otherwise).
+	BreakGlassCountURL func(*shcrv1alpha1.ShCRRegion) string
+	BreakGlassInterval time.Duration
 }
 
 // Setup registers the field indexes, every controller and, if asked, the
@@ -55,8 +61,14 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	}
 	if err := (&shcrregion.Reconciler{
 		Client: c, APIReader: mgr.GetAPIReader(), Recorder: recorder, GatewayImage: opts.GatewayImage,
+		OperatorNamespace: opts.OperatorNamespace,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the ShCRRegion controller: %w", err)
+	}
+	if err := mgr.Add(&shcrregion.BreakGlassWatcher{
+		Client: mgr.GetClient(), Recorder: recorder, URL: opts.BreakGlassCountURL, Interval: opts.BreakGlassInterval,
+	}); err != nil {
+		return fmt.Errorf("setting up the break-glass watcher: %w", err)
 	}
 	if err := (&memberorganisation.Reconciler{
 		Client: c, APIReader: mgr.GetAPIReader(), Recorder: recorder,

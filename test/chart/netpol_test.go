@@ -214,6 +214,7 @@ func TestNetworkPoliciesAllowTheNeededFlowsAndNoOther(t *testing.T) {
 	for _, np := range specs.NetworkPolicies(region) {
 		policies = append(policies, *np)
 	}
+	policies = append(policies, *specs.GatewayOperatorNetworkPolicy(region, operatorNS))
 	policies = append(policies, *specs.ConnectorNetworkPolicy(region.Name, member, operatorNS))
 
 	regionNSLabels := nsLabels(regionNS, specs.Namespace(region).Labels)
@@ -241,6 +242,8 @@ func TestNetworkPoliciesAllowTheNeededFlowsAndNoOther(t *testing.T) {
 	}{
 		// Needed.
 		{flow{manager, connector, specs.ConnectorStatusPort, tcp}, true},
+		// The break-glass count (GET /v1/break-glass-count) the operator reads.
+		{flow{manager, gateway, specs.GatewayPort, tcp}, true},
 		{flow{manager, dns, 53, udp}, true},
 		{flow{manager, dns, 53, tcp}, true},
 		{flow{manager, apiServer, 6443, tcp}, true},
@@ -256,7 +259,6 @@ func TestNetworkPoliciesAllowTheNeededFlowsAndNoOther(t *testing.T) {
 		{flow{record, dns, 53, udp}, true},
 		// Forbidden.
 		{flow{manager, record, specs.RecordServicePort, tcp}, false},
-		{flow{manager, gateway, specs.GatewayPort, tcp}, false},
 		{flow{manager, connector, 9090, tcp}, false},
 		{flow{manager, internet, 80, tcp}, false},
 		{flow{intruder, connector, specs.ConnectorStatusPort, tcp}, false},

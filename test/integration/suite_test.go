@@ -102,7 +102,7 @@ func TestMain(m *testing.M) {
 	defer connectors.Close()
 	opts := []testenv.Option{testenv.WithConnectorStatusURL(func(m *shcrv1alpha1.MemberOrganisation) string {
 		return connectors.URL + "/" + m.Namespace + "/" + m.Name + "/status"
-	})}
+	}), testenv.WithBreakGlassCountURL(breakGlassCountURL, 200*time.Millisecond)}
 	faults := os.Getenv("SHCR_TEST_FAULTS") == "1"
 	if faults {
 		opts = append(opts, testenv.WithFaults(faultRate))
@@ -158,9 +158,15 @@ var allButPreferences = []shcrv1alpha1.DataCategory{
 // makes its ODS codes unique in the cluster.
 func newScenario(t *testing.T, name string, code string) *scenario {
 	t.Helper()
+	return newScenarioWithCodes(t, name, code+"86001", "R"+code+"8", code+"15")
+}
+
+// newScenarioWithCodes is newScenario with the organisations' ODS codes given.
+func newScenarioWithCodes(t *testing.T, name, gp, trust, council string) *scenario {
+	t.Helper()
 	s := &scenario{
 		region: name, ns: shcrv1alpha1.NamespaceFor(name),
-		gp: code + "86001", trust: "R" + code + "8", council: code + "15",
+		gp: gp, trust: trust, council: council,
 		agreementID: strings.ToUpper(name) + "-DSA-001", clinicians: "clinicians", careWorkers: "care-workers",
 	}
 	createRegion(t, name)

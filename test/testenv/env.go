@@ -56,6 +56,8 @@ type options struct {
 	faults             float64
 	noWebhooks         bool
 	connectorStatusURL func(*shcrv1alpha1.MemberOrganisation) string
+	breakGlassCountURL func(*shcrv1alpha1.ShCRRegion) string
+	breakGlassInterval time.Duration
 }
 
 // WithoutWebhooks runs the operator with no admission webhooks installed, as
@@ -75,6 +77,13 @@ func WithFaults(p float64) Option {
 // the URLs url gives (a test server) instead of in-cluster Services.
 func WithConnectorStatusURL(url func(*shcrv1alpha1.MemberOrganisation) string) Option {
 	return func(o *options) { o.connectorStatusURL = url }
+}
+
+// WithBreakGlassCountURL makes the operator read region gateways'
+// break-glass counts from the URLs url gives (a gateway in the test
+// process) every interval, instead of from in-cluster Services every minute.
+func WithBreakGlassCountURL(url func(*shcrv1alpha1.ShCRRegion) string, interval time.Duration) Option {
+	return func(o *options) { o.breakGlassCountURL, o.breakGlassInterval = url, interval }
 }
 
 // AsServiceAccount runs the operator as a ServiceAccount that holds exactly
@@ -130,6 +139,7 @@ func StartOperator(root string, opts ...Option) (*Operator, error) {
 			return op.Writes.Wrap(c)
 		},
 		Webhooks: !o.noWebhooks, ConnectorStatusURL: o.connectorStatusURL,
+		BreakGlassCountURL: o.breakGlassCountURL, BreakGlassInterval: o.breakGlassInterval,
 	}); err != nil {
 		// The manager never started: stop the cluster only.
 		cancel()
