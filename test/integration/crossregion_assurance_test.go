@@ -98,4 +98,27 @@ func TestCrossRegionSharingNeedsThePeerAssured(t *testing.T) {
 	assure(t, west, time.Now().Add(-time.Second), time.Now().AddDate(1, 0, 0))
 	waitFor(t, "cross-region grants back in the east's bundle", func() (bool, string) { n, what := crossGrants(); return n > 0, what })
 	eventuallyDecides(t, east, medications, true, time.Time{})
+
+	// The west's assurance lapses: the east's cross-region grants stop on
+	// the second by their window, and leave the east's bundle once it
+	// recompiles, with no change to either region's spec.
+	review := time.Now().Add(4 * time.Second).Truncate(time.Second)
+	assure(t, west, time.Now().Add(-time.Second), review)
+	waitFor(t, "the east's cross-region grants cut to the west's review date", func() (bool, string) {
+		for _, g := range bundle(t, east).Grants {
+			if g.Agreement == id && g.ValidUntil.Equal(review.UTC()) {
+				return true, ""
+			}
+		}
+		return false, "no grant under " + id + " ending at " + review.UTC().String()
+	})
+	if d := decides(t, east, medications, review.Add(-time.Millisecond)); !d.Allow {
+		t.Errorf("the last millisecond before the west's review date: %v", d.Reasons())
+	}
+	if d := decides(t, east, medications, review); d.Allow {
+		t.Errorf("at the west's review date the east still shares across the boundary")
+	}
+	waitAssured(t, west, shcrv1alpha1.ReasonAssuranceLapsed)
+	waitFor(t, "no cross-region grants in the east's bundle after the west lapsed", func() (bool, string) { n, what := crossGrants(); return n == 0, what })
+	waitAssured(t, east, shcrv1alpha1.ReasonAssured)
 }
