@@ -12,11 +12,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
 	"github.com/shcr-io/shcr-operator/internal/assurance"
 	"github.com/shcr-io/shcr-operator/internal/conditions"
 	"github.com/shcr-io/shcr-operator/internal/metrics"
+	"github.com/shcr-io/shcr-operator/internal/policy"
 )
 
 // assuranceSlack is added to a requeue at an assurance's start or lapse, so
@@ -72,4 +74,41 @@ func (r *Reconciler) recordAssurance(region *shcrv1alpha1.ShCRRegion, out assura
 		return 0
 	}
 	return out.Next.Sub(now) + assuranceSlack
+}
+
+// peerAssurance gives the IG Framework gate of every peer region named by
+// the region's cross-region agreements, evaluated at now exactly as the
+// peer's own reconcile does, and the soonest time one of them next changes
+// by the clock alone (zero when never). A peer that does not exist, or is
+// being deleted, is left out: its assurance is unknown, so the agreements
+// with it grant nothing.
+func (r *Reconciler) peerAssurance(ctx context.Context, in policy.Input, now time.Time) (map[string]policy.Assurance, time.Time, error) {
+	gates := map[string]policy.Assurance{}
+	var next time.Time
+	for _, a := range in.Agreements {
+		if !a.CrossRegion || a.PeerRegion == "" || a.PeerRegion == in.Region {
+			continue
+		}
+		if _, done := gates[a.PeerRegion]; done {
+			continue
+		}
+		peer := &shcrv1alpha1.ShCRRegion{}
+		err := r.Client.Get(ctx, client.ObjectKey{Name: a.PeerRegion}, peer)
+		if client.IgnoreNotFound(err) != nil {
+			return nil, time.Time{}, err
+		}
+		if err != nil || !peer.DeletionTimestamp.IsZero() {
+			gates[a.PeerRegion] = policy.Assurance{Reason: policy.NotAssuredPrefix + ": peer region " + a.PeerRegion + " does not exist"}
+			continue
+		}
+		out, err := r.evaluateAssurance(ctx, peer, now)
+		if err != nil {
+			return nil, time.Time{}, err
+		}
+		gates[a.PeerRegion] = out.Gate
+		if out.Next.After(now) && (next.IsZero() || out.Next.Before(next)) {
+			next = out.Next
+		}
+	}
+	return gates, next, nil
 }

@@ -100,9 +100,10 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&policyv1.PodDisruptionBudget{}).
 		Owns(&rbacv1.Role{}).
 		Owns(&rbacv1.RoleBinding{}).
-		// A region appearing or going away changes its peers' PeersFound.
+		// A region appearing or going away changes its peers' PeersFound;
+		// its assurance changing changes their cross-region grants.
 		Watches(&shcrv1alpha1.ShCRRegion{}, handler.EnqueueRequestsFromMapFunc(r.regionsPeeringWith),
-			builder.WithPredicates(peerPresenceChanged())).
+			builder.WithPredicates(predicate.Or(peerPresenceChanged(), peerAssuranceChanged()))).
 		Watches(&shcrv1alpha1.MemberOrganisation{}, regionChanges(r.Coalesce)).
 		Watches(&shcrv1alpha1.DataSharingAgreement{}, regionChanges(r.Coalesce)).
 		Watches(&shcrv1alpha1.AccessPolicy{}, regionChanges(r.Coalesce)).

@@ -300,6 +300,13 @@ func (r *Reconciler) reconcilePolicyBundle(ctx context.Context, region *shcrv1al
 		return ctrl.Result{}, err
 	}
 	input.Assurance = gate.Gate
+	// Journey 2 shares only while both regions are assured: the peer's
+	// gate cuts its cross-region agreements' grants.
+	peerGates, peerNext, err := r.peerAssurance(ctx, input, now)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	input.PeerAssurance = peerGates
 	started := time.Now()
 	bundle := policy.Compile(input)
 	encoded, err := bundle.Encode()
@@ -326,7 +333,13 @@ func (r *Reconciler) reconcilePolicyBundle(ctx context.Context, region *shcrv1al
 	}
 	setCondition(region, shcrv1alpha1.ConditionPolicyCompiled, metav1.ConditionTrue, shcrv1alpha1.ReasonCompiled,
 		fmt.Sprintf("bundle %s.. with %d grants stored in ConfigMap %s as %s", revision[:12], len(bundle.Grants), specs.PolicyBundleName, stored.Name))
-	return ctrl.Result{RequeueAfter: r.recordAssurance(region, gate, now)}, nil
+	requeue := r.recordAssurance(region, gate, now)
+	if !peerNext.IsZero() {
+		if d := peerNext.Sub(now) + assuranceSlack; requeue == 0 || d < requeue {
+			requeue = d
+		}
+	}
+	return ctrl.Result{RequeueAfter: requeue}, nil
 }
 
 // policyInput gathers the region's members, agreements and policies, and the

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -100,6 +101,26 @@ func peerPresenceChanged() predicate.Predicate {
 		CreateFunc:  func(event.CreateEvent) bool { return true },
 		DeleteFunc:  func(event.DeleteEvent) bool { return true },
 		UpdateFunc:  deletionPredicate().Update,
+		GenericFunc: func(event.GenericEvent) bool { return false },
+	}
+}
+
+// peerAssuranceChanged passes the update of a region whose assurance
+// records or judged assurance changed: its peers' cross-region grants are
+// cut to its gate, so they recompile.
+func peerAssuranceChanged() predicate.Predicate {
+	return predicate.Funcs{
+		CreateFunc: func(event.CreateEvent) bool { return false },
+		DeleteFunc: func(event.DeleteEvent) bool { return false },
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			old, okOld := e.ObjectOld.(*shcrv1alpha1.ShCRRegion)
+			updated, okNew := e.ObjectNew.(*shcrv1alpha1.ShCRRegion)
+			if !okOld || !okNew {
+				return false
+			}
+			return !equality.Semantic.DeepEqual(old.Spec.Assurance, updated.Spec.Assurance) ||
+				!equality.Semantic.DeepEqual(old.Status.Assurance, updated.Status.Assurance)
+		},
 		GenericFunc: func(event.GenericEvent) bool { return false },
 	}
 }

@@ -86,3 +86,77 @@ func TestBundleWithoutAssuranceAllowsNothing(t *testing.T) {
 		t.Fatalf("got %v %v", d.Allow, d.Reasons())
 	}
 }
+
+// Journey 2 shares only while both regions are assured: a cross-region
+// agreement's grants are cut to the peer region's assurance window too, and
+// a peer whose assurance is unknown, not assured or empty grants nothing,
+// while the region's agreements within its own boundary go on sharing.
+func TestCrossRegionNeedsThePeerAssured(t *testing.T) {
+	from := time.Date(2026, 3, 1, 9, 30, 0, 0, time.UTC)
+	until := time.Date(2026, 6, 1, 17, 0, 0, 0, time.UTC)
+	peerWindow := Assurance{Assured: true, From: from, Until: until}
+	fromPeer := request()
+	fromPeer.CallerODS = "PEER1"
+	for _, tc := range []struct {
+		name  string
+		peers map[string]Assurance
+		now   time.Time
+		allow bool
+	}{
+		{"peer assured throughout", map[string]Assurance{"wessex": assuredThroughout()}, midApril, true},
+		{"peer assurance unknown (nil map)", nil, midApril, false},
+		{"peer assurance unknown (other peers only)", map[string]Assurance{"elsewhere": assuredThroughout()}, midApril, false},
+		{"peer recorded nothing", map[string]Assurance{"wessex": {}}, midApril, false},
+		{"peer not assured, with a reason", map[string]Assurance{"wessex": {Reason: "region not assured: CyberSecurity not assured"}}, midApril, false},
+		{"peer assured flag with an empty window", map[string]Assurance{"wessex": {Assured: true, From: until, Until: until}}, midApril, false},
+		{"peer assured flag with a window backwards", map[string]Assurance{"wessex": {Assured: true, From: until, Until: from}}, midApril, false},
+		{"peer's own-region name matches, case differs", map[string]Assurance{"Wessex": assuredThroughout()}, midApril, false},
+		{"one second before the peer's assurance", map[string]Assurance{"wessex": peerWindow}, from.Add(-oneSecond), false},
+		{"at the peer's assurance", map[string]Assurance{"wessex": peerWindow}, from, true},
+		{"one second before the peer's review date", map[string]Assurance{"wessex": peerWindow}, until.Add(-oneSecond), true},
+		{"at the peer's review date", map[string]Assurance{"wessex": peerWindow}, until, false},
+		{"peer window in another zone", map[string]Assurance{"wessex": {Assured: true, From: from.In(time.FixedZone("BST", 3600)),
+			Until: until.In(time.FixedZone("BST", 3600))}}, until, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := fixture()
+			a := &in.Agreements[0]
+			a.CrossRegion, a.PeerRegion, a.PeerConfirmed = true, "wessex", true
+			a.Parties = append(a.Parties, Party{ODSCode: "PEER1", Role: "Controller"})
+			within := agreementV1()
+			within.ID = "dsa-local"
+			in.Agreements = append(in.Agreements, within)
+			local := gpRead()
+			local.Name, local.AgreementID = "tvs/local-read", "dsa-local"
+			in.Policies = append(in.Policies, local)
+			in.PeerAssurance = tc.peers
+			b := Compile(in)
+			for _, g := range b.Grants {
+				if g.Agreement != "dsa-1" {
+					continue
+				}
+				gate := tc.peers["wessex"]
+				if !gate.Assured || g.ValidFrom.Before(gate.From.UTC()) || g.ValidUntil.After(gate.Until.UTC()) {
+					t.Fatalf("cross-region grant %s..%s outside the peer's assurance %+v", g.ValidFrom, g.ValidUntil, gate)
+				}
+			}
+			// PEER1 is a party of the cross-region agreement only.
+			if d := Decide(b, fromPeer, tc.now); d.Allow != tc.allow {
+				t.Errorf("peer caller: allow %v, want %v (%v)", d.Allow, tc.allow, d.Reasons())
+			}
+			// The region's own agreement is not held by its peer's gate.
+			if d := Decide(b, request(), midApril); !d.Allow {
+				t.Errorf("the within-region agreement stopped sharing: %v", d.Reasons())
+			}
+			crossGrants := 0
+			for _, g := range b.Grants {
+				if g.Agreement == "dsa-1" {
+					crossGrants++
+				}
+			}
+			if peerUnassured := !normalAssurance(tc.peers["wessex"]).Assured; peerUnassured && crossGrants != 0 {
+				t.Errorf("%d cross-region grants with the peer not assured", crossGrants)
+			}
+		})
+	}
+}

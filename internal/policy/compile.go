@@ -42,7 +42,9 @@ const MaxBreakGlassDuration = 24 * time.Hour
 // is intersected with every version of its agreement that is ever in force
 // (see Windows), with the parties admitted at compile time (see
 // EffectiveParties) and with the region's assurance window: a region that
-// is not assured gets no grants at all. Anything unknown, invalid or empty
+// is not assured gets no grants at all. A cross-region agreement is cut to
+// its peer region's assurance window as well (see Input.PeerAssurance), so
+// Journey 2 shares only while both regions are assured. Anything unknown, invalid or empty
 // grants nothing. The same input, in any order, gives a byte-identical
 // encoded bundle.
 func Compile(in Input) Bundle {
@@ -52,7 +54,11 @@ func Compile(in Input) Bundle {
 		versions := agreementsInForce(in)
 		for _, p := range in.Policies {
 			for _, v := range versions[p.AgreementID] {
-				grants = append(grants, assuredGrants(policyGrants(p, v), gate)...)
+				peer, ok := peerGate(in, v.Agreement)
+				if !ok {
+					continue
+				}
+				grants = append(grants, assuredGrants(assuredGrants(policyGrants(p, v), gate), peer)...)
 			}
 		}
 	}
@@ -76,6 +82,25 @@ func normalAssurance(a Assurance) Assurance {
 	a.Reason = ""
 	return a
 }
+
+// peerGate gives the assurance gate a version's grants are cut to besides
+// the region's own: the peer region's for a cross-region agreement, an
+// unbounded one otherwise. It reports false when the version may grant
+// nothing: its peer region's assurance is unknown, or it is not assured.
+func peerGate(in Input, a Agreement) (Assurance, bool) {
+	if !a.CrossRegion {
+		return Assurance{Assured: true, From: time.Time{}, Until: maxTime}, true
+	}
+	gate, known := in.PeerAssurance[a.PeerRegion]
+	if !known || a.PeerRegion == "" {
+		return Assurance{}, false
+	}
+	gate = normalAssurance(gate)
+	return gate, gate.Assured
+}
+
+// maxTime is later than any grant's end.
+var maxTime = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
 
 // assuredGrants cuts each grant's window to the assurance window and drops
 // the grants left with none.

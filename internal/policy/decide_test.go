@@ -153,6 +153,7 @@ func TestDecideCrossRegion(t *testing.T) {
 			a := &in.Agreements[0]
 			a.CrossRegion, a.PeerRegion, a.PeerConfirmed = true, "wessex", confirmed
 			a.Parties = append(a.Parties, Party{ODSCode: "PEER1", Role: "Controller"}, Party{ODSCode: "FAR1", Role: "Controller"})
+			in.PeerAssurance = map[string]Assurance{"wessex": assuredThroughout()}
 		}
 	}
 	fromPeer := func(r *Request, _ time.Time) { r.CallerODS = "PEER1" }

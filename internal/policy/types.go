@@ -27,6 +27,11 @@ type Input struct {
 	// Assurance is the region's IG Framework gate: Compile grants nothing
 	// unless it is Assured, and nothing outside its window.
 	Assurance Assurance
+	// PeerAssurance is, per peer region named by a cross-region (Journey 2)
+	// agreement, that region's IG Framework gate: a cross-region agreement
+	// grants only while both regions are assured, and nothing when its peer
+	// region's gate is missing here (unknown) or not assured.
+	PeerAssurance map[string]Assurance
 }
 
 // Successor is the highest approved version of an agreement and when it

@@ -41,11 +41,15 @@ type State struct {
 	// compiled it (from the stored policy bundle); not assured when there
 	// is no bundle yet.
 	Assurance policy.Assurance
+	// PeerAssurance is each peer region's IG Framework gate, from its
+	// stored policy bundle; a peer with no bundle is left out, so its
+	// cross-region agreements grant nothing (as the operator compiles).
+	PeerAssurance map[string]policy.Assurance
 }
 
 // Load reads a region's state, each list sorted by name.
 func Load(ctx context.Context, c client.Reader, target cli.Target) (*State, error) {
-	s := &State{Target: target, PeerMembers: map[string][]shcrv1alpha1.MemberOrganisation{}}
+	s := &State{Target: target, PeerMembers: map[string][]shcrv1alpha1.MemberOrganisation{}, PeerAssurance: map[string]policy.Assurance{}}
 	var err error
 	if s.Members, err = listMembers(ctx, c, target.Namespace); err != nil {
 		return nil, err
@@ -76,8 +80,8 @@ func Load(ctx context.Context, c client.Reader, target cli.Target) (*State, erro
 	return s, nil
 }
 
-// LoadPeers reads the members of every peer region the agreements name
-// whose members are not read yet.
+// LoadPeers reads the members, and the assurance gate, of every peer region
+// the agreements name whose members are not read yet.
 func (s *State) LoadPeers(ctx context.Context, c client.Reader) error {
 	for _, peer := range s.PeerRegions() {
 		if _, loaded := s.PeerMembers[peer]; loaded {
@@ -88,6 +92,12 @@ func (s *State) LoadPeers(ctx context.Context, c client.Reader) error {
 			return err
 		}
 		s.PeerMembers[peer] = members
+		if s.PeerAssurance == nil {
+			s.PeerAssurance = map[string]policy.Assurance{}
+		}
+		if b, err := StoredBundle(ctx, c, shcrv1alpha1.NamespaceFor(peer)); err == nil {
+			s.PeerAssurance[peer] = b.Assurance
+		}
 	}
 	return nil
 }
@@ -125,7 +135,7 @@ var AsOperator = Converter{Member: governance.PolicyMember, Agreement: governanc
 
 // PolicyInput gathers the compiler's input as the region controller does.
 func (s *State) PolicyInput(conv Converter) policy.Input {
-	in := policy.Input{Region: s.Region, Assurance: s.Assurance}
+	in := policy.Input{Region: s.Region, Assurance: s.Assurance, PeerAssurance: s.PeerAssurance}
 	for i := range s.Members {
 		in.Members = append(in.Members, conv.Member(&s.Members[i], s.Region))
 	}
