@@ -7,9 +7,6 @@ package memberorganisation
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"sync"
@@ -24,6 +21,7 @@ import (
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
 	"github.com/shcr-io/shcr-operator/internal/connector"
+	"github.com/shcr-io/shcr-operator/internal/httpjson"
 	"github.com/shcr-io/shcr-operator/internal/specs"
 )
 
@@ -36,21 +34,9 @@ var statusClient = &http.Client{Timeout: 3 * time.Second}
 
 // readConnectorStatus fetches a connector's /status (docs/connector.md).
 func readConnectorStatus(ctx context.Context, url string) (*connector.Status, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := statusClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("connector status answered %s", resp.Status)
-	}
 	status := &connector.Status{}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(status); err != nil {
-		return nil, fmt.Errorf("connector status is not valid JSON: %w", err)
+	if err := httpjson.Get(ctx, statusClient, url, "connector status", status); err != nil {
+		return nil, err
 	}
 	return status, nil
 }

@@ -7,9 +7,7 @@ package shcrregion
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -23,6 +21,7 @@ import (
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
 	"github.com/shcr-io/shcr-operator/internal/gateway"
+	"github.com/shcr-io/shcr-operator/internal/httpjson"
 	"github.com/shcr-io/shcr-operator/internal/specs"
 )
 
@@ -189,21 +188,9 @@ func breakGlassNote(fresh map[string]uint64, members map[string]bool) string {
 
 // readBreakGlassCount fetches a gateway's GET /v1/break-glass-count.
 func readBreakGlassCount(ctx context.Context, url string) (*gateway.BreakGlassCount, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := breakGlassClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("the gateway's break-glass count answered %s", resp.Status)
-	}
 	count := &gateway.BreakGlassCount{}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(count); err != nil {
-		return nil, fmt.Errorf("the gateway's break-glass count is not valid JSON: %w", err)
+	if err := httpjson.Get(ctx, breakGlassClient, url, "the gateway's break-glass count", count); err != nil {
+		return nil, err
 	}
 	if count.Instance == "" {
 		return nil, fmt.Errorf("the gateway's break-glass count names no instance")

@@ -24,7 +24,7 @@ import (
 func main() {
 	var (
 		out, registry, tag, platforms, caBundle string
-		push                                   bool
+		push                                    bool
 	)
 	flag.StringVar(&out, "out", ".images", "Directory for the OCI layout (oci/), the SBOMs (sbom/) and digests.txt; replaced on each run.")
 	flag.StringVar(&registry, "registry", "", "Registry (host[:port][/path]) to name the images under and push them to; empty names them under "+imagebuild.DefaultRegistry+" and pushes nothing.")

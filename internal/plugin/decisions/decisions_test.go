@@ -12,8 +12,8 @@ import (
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
 	"github.com/shcr-io/shcr-operator/internal/plugin/decisions"
-	"github.com/shcr-io/shcr-operator/test/plugintest"
 	"github.com/shcr-io/shcr-operator/test/fixtures"
+	"github.com/shcr-io/shcr-operator/test/plugintest"
 )
 
 func TestMain(m *testing.M) { plugintest.Main(m) }

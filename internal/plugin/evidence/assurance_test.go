@@ -15,8 +15,8 @@ import (
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
 	"github.com/shcr-io/shcr-operator/internal/plugin/evidence"
-	"github.com/shcr-io/shcr-operator/test/plugintest"
 	"github.com/shcr-io/shcr-operator/test/fixtures"
+	"github.com/shcr-io/shcr-operator/test/plugintest"
 )
 
 // The evidence pack shows the panel's assurance of each requirement beside
