@@ -100,48 +100,10 @@ func TestEvidencePackFitsA1280PixelScreenAndA4Paper(t *testing.T) {
 	browser := chromium(t)
 	s := supersedingScenario(t)
 	html := plugintest.MustRun(t, evidence.NewCommand, "--region", s.Region, "-o", "html")
-	file := filepath.Join(t.TempDir(), "evidence.html")
-	if err := os.WriteFile(file, []byte(html), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	screen, print, pdf := renderAndMeasure(t, browser, html)
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(browser), chromedp.NoSandbox,
-		chromedp.Flag("disable-dev-shm-usage", true))
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	browserCtx, cancel := chromedp.NewContext(allocCtx)
-	defer cancel()
-	browserCtx, cancelTimeout := context.WithTimeout(browserCtx, 2*time.Minute)
-	defer cancelTimeout()
-
-	if err := chromedp.Do(browserCtx,
-		chromedp.EmulateViewport(1280, 900),
-		chromedp.Navigate("file://"+file),
-		chromedp.WaitReady("body"),
-	); err != nil {
-		t.Fatalf("opening the evidence pack in %s: %v", browser, err)
-	}
-	screen, err := chromedp.Run(browserCtx, chromedp.Evaluate[layout](measureScript))
-	if err != nil {
-		t.Fatalf("measuring the pack on screen: %v", err)
-	}
-	if _, err := chromedp.Call(browserCtx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Media: "print"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := chromedp.Do(browserCtx, chromedp.EmulateViewport(a4ContentWidth, 1000)); err != nil {
-		t.Fatal(err)
-	}
-	print, err := chromedp.Run(browserCtx, chromedp.Evaluate[layout](measureScript))
-	if err != nil {
-		t.Fatalf("measuring the pack as printed: %v", err)
-	}
-	pdf, err := chromedp.Run(browserCtx, chromedp.PrintToPDF(func(p *page.PrintToPDFParams) { prefer := true; p.PreferCSSPageSize = &prefer }))
-	if err != nil {
-		t.Fatalf("printing the pack to PDF: %v", err)
-	}
-
-	checkFits(t, "at 1280 px on screen", screen)
-	checkFits(t, "printed on A4 portrait", print)
+	checkFits(t, "at 1280 px on screen", screen, 10)
+	checkFits(t, "printed on A4 portrait", print, 10)
 	if screen.SectionCount != 12 || screen.TOCLinks != screen.SectionCount {
 		t.Errorf("the table of contents links %d sections, the pack has %d, want 12 (register, record of processing, assurance, decision log, eight requirements)",
 			screen.TOCLinks, screen.SectionCount)
@@ -170,10 +132,10 @@ func TestEvidencePackFitsA1280PixelScreenAndA4Paper(t *testing.T) {
 
 // checkFits fails when any table, or the page, is wider than the page, or
 // when a column is crushed narrower than a short word.
-func checkFits(t *testing.T, where string, l layout) {
+func checkFits(t *testing.T, where string, l layout, minTables int) {
 	t.Helper()
-	if len(l.Tables) < 10 {
-		t.Fatalf("%s: measured %d tables, want the pack's %d at least", where, len(l.Tables), 10)
+	if len(l.Tables) < minTables {
+		t.Fatalf("%s: measured %d tables, want %d at least", where, len(l.Tables), minTables)
 	}
 	const tolerance = 1 // sub-pixel rounding
 	if l.ScrollWidth > l.Width+tolerance {
@@ -242,5 +204,74 @@ func TestEvidencePackSaysWhenASupersededVersionStoppedAndThatItSharesNothing(t *
 	}
 	if strings.Contains(md, "Superseded | yes") || strings.Contains(md, "Draft | yes") {
 		t.Errorf("the pack says a version that is not Active shares now")
+	}
+}
+
+// renderAndMeasure opens html in Chromium at 1280 px and measures it, then
+// as printed on A4 portrait, and prints it to PDF.
+func renderAndMeasure(t *testing.T, browser, html string) (layout, layout, []byte) {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "evidence.html")
+	if err := os.WriteFile(file, []byte(html), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(browser), chromedp.NoSandbox,
+		chromedp.Flag("disable-dev-shm-usage", true))
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelAlloc()
+	browserCtx, cancel := chromedp.NewContext(allocCtx)
+	defer cancel()
+	browserCtx, cancelTimeout := context.WithTimeout(browserCtx, 2*time.Minute)
+	defer cancelTimeout()
+
+	if err := chromedp.Do(browserCtx,
+		chromedp.EmulateViewport(1280, 900),
+		chromedp.Navigate("file://"+file),
+		chromedp.WaitReady("body"),
+	); err != nil {
+		t.Fatalf("opening the page in %s: %v", browser, err)
+	}
+	screen, err := chromedp.Run(browserCtx, chromedp.Evaluate[layout](measureScript))
+	if err != nil {
+		t.Fatalf("measuring the pack on screen: %v", err)
+	}
+	if _, err := chromedp.Call(browserCtx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Media: "print"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(browserCtx, chromedp.EmulateViewport(a4ContentWidth, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	print, err := chromedp.Run(browserCtx, chromedp.Evaluate[layout](measureScript))
+	if err != nil {
+		t.Fatalf("measuring the pack as printed: %v", err)
+	}
+	pdf, err := chromedp.Run(browserCtx, chromedp.PrintToPDF(func(p *page.PrintToPDFParams) { prefer := true; p.PreferCSSPageSize = &prefer }))
+	if err != nil {
+		t.Fatalf("printing the pack to PDF: %v", err)
+	}
+
+	return screen, print, pdf
+}
+
+// The public transparency page is read by the public on any screen and
+// printed for notice boards: it fits 1280 px and A4 portrait like the pack,
+// and prints on A4.
+func TestPublicPageFitsA1280PixelScreenAndA4Paper(t *testing.T) {
+	browser := chromium(t)
+	s := supersedingScenario(t)
+	html := plugintest.MustRun(t, evidence.NewCommand, "--region", s.Region, "--public", "-o", "html")
+	screen, print, pdf := renderAndMeasure(t, browser, html)
+	checkFits(t, "the public page at 1280 px on screen", screen, 2)
+	checkFits(t, "the public page printed on A4 portrait", print, 2)
+	boxes := mediaBox.FindAllSubmatch(pdf, -1)
+	if len(boxes) == 0 {
+		t.Fatalf("the public page printed no PDF pages (%d bytes)", len(pdf))
+	}
+	for _, box := range boxes {
+		if w, h := string(box[1]), string(box[2]); !strings.HasPrefix(w, "59") || !strings.HasPrefix(h, "841.") {
+			t.Errorf("a PDF page is %s × %s points, want A4 portrait (595 × 842)", w, h)
+			break
+		}
 	}
 }

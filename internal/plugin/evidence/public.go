@@ -112,7 +112,7 @@ func (v *view) publicAgreements() Section {
 		terms := a.Spec.Terms
 		t.Rows = append(t.Rows, []string{
 			fmt.Sprintf("%s (%s version %d)", a.Spec.Title, a.Spec.AgreementID, a.Spec.Version), publicPurpose(&terms),
-			cli.List(terms.DataCategories), "Article " + terms.LawfulBasis.Article6 + " and Article " + terms.LawfulBasis.Article9,
+			list(terms.DataCategories), "Article " + terms.LawfulBasis.Article6 + " and Article " + terms.LawfulBasis.Article9,
 			cli.FormatDate(terms.EffectiveFrom.Time), cli.FormatDate(terms.EndsOn.Time), string(a.Status.Phase),
 		})
 	}
