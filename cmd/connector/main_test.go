@@ -20,6 +20,7 @@ import (
 
 	"github.com/shcr-io/shcr-operator/internal/connector"
 	"github.com/shcr-io/shcr-operator/internal/specs"
+	"github.com/shcr-io/shcr-operator/test/fixtures"
 )
 
 func TestDefaultsMatchTheOperatorsDeployment(t *testing.T) {
@@ -72,7 +73,10 @@ func TestServeAnswersProbesAndStopsOnCancel(t *testing.T) {
 	go func() { done <- serve(ctx, c, listener, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
 
 	base := "http://" + listener.Addr().String()
-	waitFor(t, func() bool { return status(base+"/readyz") == http.StatusServiceUnavailable })
+	fixtures.WaitFor(t, "the connector serving, not ready", 5*time.Second, func() (bool, string) {
+		got := status(base + "/readyz")
+		return got == http.StatusServiceUnavailable, "readyz " + strconv.Itoa(got)
+	})
 	for path, want := range map[string]int{"/healthz": http.StatusOK, "/metrics": http.StatusOK, "/status": http.StatusOK} {
 		if got := status(base + path); got != want {
 			t.Errorf("%s = %d, want %d", path, got, want)
@@ -96,14 +100,4 @@ func status(url string) int {
 	}
 	_ = resp.Body.Close()
 	return resp.StatusCode
-}
-
-func waitFor(t *testing.T, ok func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if ok() {
-			return
-		}
-	}
-	t.Fatal("timed out")
 }

@@ -12,6 +12,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -29,6 +30,7 @@ import (
 	"github.com/shcr-io/shcr-operator/internal/auditlog"
 	"github.com/shcr-io/shcr-operator/internal/gateway"
 	"github.com/shcr-io/shcr-operator/internal/policy"
+	"github.com/shcr-io/shcr-operator/test/fixtures"
 )
 
 // operatorArgs are the flags internal/specs.GatewayDeployment passes.
@@ -156,9 +158,10 @@ func TestServe(t *testing.T) {
 	go func() { inFlight <- get(t, base+"/Practitioner/slow", token) }()
 	<-arrived
 	cancel()
-	for get(t, base+"/readyz", "") == http.StatusOK {
-		time.Sleep(5 * time.Millisecond)
-	}
+	fixtures.WaitFor(t, "the gateway draining", 5*time.Second, func() (bool, string) {
+		got := get(t, base+"/readyz", "")
+		return got != http.StatusOK, fmt.Sprintf("readyz %d", got)
+	})
 	once.Do(func() { close(release) })
 	if status := <-inFlight; status != http.StatusForbidden {
 		t.Errorf("the request in flight answered %d, want 403 (the empty bundle grants nothing)", status)
@@ -247,13 +250,10 @@ func checkServedErrors(t *testing.T, base, token string) (refused int) {
 
 func waitReady(t *testing.T, base string) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for get(t, base+"/readyz", "") != http.StatusOK {
-		if time.Now().After(deadline) {
-			t.Fatal("the gateway did not become ready")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	fixtures.WaitFor(t, "the gateway ready", 5*time.Second, func() (bool, string) {
+		got := get(t, base+"/readyz", "")
+		return got == http.StatusOK, fmt.Sprintf("readyz %d", got)
+	})
 }
 
 func get(t *testing.T, url, token string) int {

@@ -57,24 +57,24 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 			fmt.Sprintf("namespace %s is not a region namespace: create DataSharingAgreements in shcr-<region>", agreement.Namespace))
 		return ctrl.Result{}, reconcile.TerminalError(err)
 	} else if err != nil {
-		return ctrl.Result{}, err
+		return ctrl.Result{}, fmt.Errorf("reading the region of agreement %s/%s: %w", agreement.Namespace, agreement.Name, err)
 	}
 	agreement.Status.TermsHash = governance.TermsHash(&agreement.Spec.Terms, region)
 	holders, err := r.signatoryHolders(ctx, agreement)
 	if err != nil {
-		return ctrl.Result{}, err
+		return ctrl.Result{}, fmt.Errorf("reading the signatory holders of agreement %s/%s: %w", agreement.Namespace, agreement.Name, err)
 	}
 	missing, unsigned := governance.CountApprovals(&agreement.Spec, holders, true)
 	now := r.Now()
 	versions, duplicateOf, err := r.versions(ctx, agreement)
 	if err != nil {
-		return ctrl.Result{}, err
+		return ctrl.Result{}, fmt.Errorf("listing the other versions of agreement %s/%s: %w", agreement.Namespace, agreement.Name, err)
 	}
 	// A duplicate never writes the ledger: it cannot claim the version's
 	// entry before the object that holds the version is approved.
 	ledger, err := r.checkLedger(ctx, agreement, len(missing) == 0 && duplicateOf == "", now)
 	if err != nil {
-		return ctrl.Result{}, err
+		return ctrl.Result{}, fmt.Errorf("checking the ledger for agreement %s/%s: %w", agreement.Namespace, agreement.Name, err)
 	}
 	r.setRecorded(agreement, ledger)
 	// A version the ledger records was approved by signatories when it was
@@ -83,18 +83,18 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	r.setApproved(agreement, missing, unsigned, approved)
 	peerConfirmed, err := r.checkPeer(ctx, agreement, region)
 	if err != nil {
-		return ctrl.Result{}, err
+		return ctrl.Result{}, fmt.Errorf("checking the peer region's counterpart of agreement %s/%s: %w", agreement.Namespace, agreement.Name, err)
 	}
 	parties, admissionPending, err := r.partyStates(ctx, agreement, region)
 	if err != nil {
-		return ctrl.Result{}, err
+		return ctrl.Result{}, fmt.Errorf("reading the parties of agreement %s/%s: %w", agreement.Namespace, agreement.Name, err)
 	}
 	agreement.Status.Parties = parties
 	agreement.Status.PartiesDisplay = partiesDisplay(agreement.Spec.Terms.Parties)
 
 	window, err := r.window(ctx, agreement, versions, peerConfirmed, approved)
 	if err != nil {
-		return ctrl.Result{}, err
+		return ctrl.Result{}, fmt.Errorf("computing the sharing window of agreement %s/%s: %w", agreement.Namespace, agreement.Name, err)
 	}
 	d := derive(phaseInput{
 		duplicateOf:         duplicateOf,

@@ -8,6 +8,7 @@ package memberorganisation
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/shcr-io/shcr-operator/internal/connector"
+	"github.com/shcr-io/shcr-operator/test/fixtures"
 )
 
 // The status board reads connectors in the background: a reconcile gets the
@@ -40,9 +42,7 @@ func TestStatusBoard(t *testing.T) {
 	const url, refresh = "http://connector-k84001.shcr-r.svc:8080/status", time.Minute
 
 	// Reads start once the manager has started the board.
-	for !board.started() {
-		time.Sleep(time.Millisecond)
-	}
+	fixtures.WaitFor(t, "the board started", 5*time.Second, func() (bool, string) { return board.started(), "not started" })
 	now := time.Now()
 	if got := board.latest(key, url, now, refresh); got != nil {
 		t.Fatalf("a report before any read: %+v", got)
@@ -61,7 +61,7 @@ func TestStatusBoard(t *testing.T) {
 
 	// Stale, unchanged: read again, no reconcile.
 	board.latest(key, url, now.Add(refresh), refresh)
-	waitReads(t, &reads, 2)
+	waitReads(t, board, key, &reads, 2)
 	select {
 	case <-board.changed:
 		t.Error("an unchanged report asked for a reconcile")
@@ -71,7 +71,7 @@ func TestStatusBoard(t *testing.T) {
 	// Stale, unreadable: the last report stands.
 	answer.Store(nil)
 	board.latest(key, url, now.Add(3*refresh), refresh)
-	waitReads(t, &reads, 3)
+	waitReads(t, board, key, &reads, 3)
 	if got := board.latest(key, url, now.Add(3*refresh), refresh); got == nil || got.Circuit != "closed" {
 		t.Errorf("an unreadable connector lost the last report: %+v", got)
 	}
@@ -100,14 +100,14 @@ func waitChanged(t *testing.T, b *statusBoard) interface {
 	return nil
 }
 
-func waitReads(t *testing.T, reads *atomic.Int32, n int32) {
+// waitReads waits until the board has made n reads and recorded the result
+// of the last one for key.
+func waitReads(t *testing.T, b *statusBoard, key types.NamespacedName, reads *atomic.Int32, n int32) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for reads.Load() < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d reads, want %d", reads.Load(), n)
-		}
-		time.Sleep(time.Millisecond)
-	}
-	time.Sleep(20 * time.Millisecond) // let the read's result be recorded
+	fixtures.WaitFor(t, fmt.Sprintf("%d reads recorded", n), 5*time.Second, func() (bool, string) {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		e := b.entries[key]
+		return reads.Load() >= n && e != nil && !e.inFlight, fmt.Sprintf("%d reads, in flight %v", reads.Load(), e != nil && e.inFlight)
+	})
 }

@@ -66,7 +66,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 			fmt.Sprintf("namespace %s is not a region namespace: create MemberOrganisations in shcr-<region>", member.Namespace))
 		return ctrl.Result{}, reconcile.TerminalError(err)
 	} else if err != nil {
-		return ctrl.Result{}, err
+		return ctrl.Result{}, fmt.Errorf("reading the region of member %s/%s: %w", member.Namespace, member.Name, err)
 	}
 	same := &shcrv1alpha1.MemberOrganisationList{}
 	if err := r.Client.List(ctx, same, client.MatchingFields{index.MemberODSCode: member.Spec.ODSCode}); err != nil {
@@ -88,7 +88,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	admission := governance.Admit(member, now)
 	credentialsOK, requeue, err := r.checkCredentials(ctx, member)
 	if err != nil {
-		return ctrl.Result{}, err
+		return ctrl.Result{}, fmt.Errorf("checking the credentials Secret of member %s/%s: %w", member.Namespace, member.Name, err)
 	}
 	admitted := admission.Admitted && credentialsOK
 	switch {
@@ -110,7 +110,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	}
 
 	if err := r.reportAgreements(ctx, member, admitted); err != nil {
-		return ctrl.Result{}, err
+		return ctrl.Result{}, fmt.Errorf("listing the agreements of member %s/%s: %w", member.Namespace, member.Name, err)
 	}
 	if err := r.reconcileConnector(ctx, member, region, admitted); err != nil {
 		return ctrl.Result{}, err
@@ -268,12 +268,12 @@ func (r *Reconciler) reconcileConnector(ctx context.Context, member *shcrv1alpha
 		}
 		if err != nil {
 			r.set(member, shcrv1alpha1.ConditionConnectorAvailable, metav1.ConditionFalse, shcrv1alpha1.ReasonApplyFailed, err.Error())
-			return err
+			return fmt.Errorf("applying connector %T %s/%s of member %s: %w", obj, obj.GetNamespace(), obj.GetName(), member.Name, err)
 		}
 	}
 	live := &appsv1.Deployment{}
 	if err := r.Client.Get(ctx, client.ObjectKeyFromObject(deploy), live); client.IgnoreNotFound(err) != nil {
-		return err
+		return fmt.Errorf("reading connector Deployment %s/%s: %w", deploy.Namespace, deploy.Name, err)
 	}
 	status, reason, msg := conditions.DeploymentAvailability(live)
 	r.set(member, shcrv1alpha1.ConditionConnectorAvailable, status, reason, msg)
@@ -305,7 +305,7 @@ func (r *Reconciler) removeConnector(ctx context.Context, member *shcrv1alpha1.M
 	for _, obj := range []client.Object{&appsv1.Deployment{}, &corev1.ConfigMap{}, &networkingv1.NetworkPolicy{}, &corev1.Service{}, &corev1.ServiceAccount{}} {
 		if err := r.Client.Get(ctx, name, obj); err != nil {
 			if client.IgnoreNotFound(err) != nil {
-				return err
+				return fmt.Errorf("reading connector %T %s of member %s/%s: %w", obj, name.Name, member.Namespace, member.Name, err)
 			}
 			continue
 		}

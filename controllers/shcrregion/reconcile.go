@@ -102,7 +102,7 @@ func (r *Reconciler) reconcilePeers(ctx context.Context, region *shcrv1alpha1.Sh
 		peer := &shcrv1alpha1.ShCRRegion{}
 		err := r.Client.Get(ctx, client.ObjectKey{Name: name}, peer)
 		if client.IgnoreNotFound(err) != nil {
-			return ctrl.Result{}, err
+			return ctrl.Result{}, fmt.Errorf("reading peer region %s of region %s: %w", name, region.Name, err)
 		}
 		if err != nil || !peer.DeletionTimestamp.IsZero() {
 			missing = append(missing, name)
@@ -138,7 +138,7 @@ func runPhases(ctx context.Context, region *shcrv1alpha1.ShCRRegion, phases ...p
 func (r *Reconciler) applyAll(ctx context.Context, objs ...client.Object) error {
 	for _, obj := range objs {
 		if _, err := r.applier.Apply(ctx, obj); err != nil {
-			return err
+			return fmt.Errorf("applying %T %s/%s: %w", obj, obj.GetNamespace(), obj.GetName(), err)
 		}
 	}
 	return nil
@@ -151,7 +151,7 @@ func (r *Reconciler) reconcileNamespace(ctx context.Context, region *shcrv1alpha
 	live := &corev1.Namespace{}
 	err := r.Client.Get(ctx, client.ObjectKey{Name: name}, live)
 	if client.IgnoreNotFound(err) != nil {
-		return ctrl.Result{}, err
+		return ctrl.Result{}, fmt.Errorf("reading namespace %s of region %s: %w", name, region.Name, err)
 	}
 	if err == nil && !live.DeletionTimestamp.IsZero() {
 		setCondition(region, shcrv1alpha1.ConditionNamespaceReady, metav1.ConditionFalse, shcrv1alpha1.ReasonNamespaceTerminating,
@@ -223,7 +223,7 @@ func (r *Reconciler) reconcileRecordService(ctx context.Context, region *shcrv1a
 	}
 	live := &appsv1.StatefulSet{}
 	if err := r.Client.Get(ctx, client.ObjectKeyFromObject(sts), live); client.IgnoreNotFound(err) != nil {
-		return ctrl.Result{}, err
+		return ctrl.Result{}, fmt.Errorf("reading record service StatefulSet %s/%s: %w", sts.Namespace, sts.Name, err)
 	}
 	status, reason, msg := statefulSetAvailability(live, "record service")
 	setCondition(region, shcrv1alpha1.ConditionRecordServiceAvailable, status, reason, msg)
@@ -248,7 +248,7 @@ func (r *Reconciler) reconcileGateway(ctx context.Context, region *shcrv1alpha1.
 	}
 	// Read from the cache first, so a steady region costs no API call.
 	if err := r.Client.Get(ctx, key, stale); client.IgnoreNotFound(err) != nil {
-		return ctrl.Result{}, err
+		return ctrl.Result{}, fmt.Errorf("reading %T %s of region %s: %w", stale, key, region.Name, err)
 	} else if err == nil && metav1.IsControlledBy(stale, region) {
 		err := r.Client.Delete(ctx, stale, client.PropagationPolicy(metav1.DeletePropagationBackground))
 		if client.IgnoreNotFound(err) != nil {
@@ -262,13 +262,13 @@ func (r *Reconciler) reconcileGateway(ctx context.Context, region *shcrv1alpha1.
 	case *appsv1.StatefulSet:
 		live := &appsv1.StatefulSet{}
 		if err := r.Client.Get(ctx, key, live); client.IgnoreNotFound(err) != nil {
-			return ctrl.Result{}, err
+			return ctrl.Result{}, fmt.Errorf("reading StatefulSet %s of region %s: %w", key, region.Name, err)
 		}
 		status, reason, msg = statefulSetAvailability(live, "gateway")
 	default:
 		live := &appsv1.Deployment{}
 		if err := r.Client.Get(ctx, key, live); client.IgnoreNotFound(err) != nil {
-			return ctrl.Result{}, err
+			return ctrl.Result{}, fmt.Errorf("reading Deployment %s of region %s: %w", key, region.Name, err)
 		}
 		status, reason, msg = conditions.DeploymentAvailability(live)
 	}
@@ -351,12 +351,12 @@ func (r *Reconciler) policyInput(ctx context.Context, region *shcrv1alpha1.ShCRR
 	in := policy.Input{Region: region.Name}
 	members := &shcrv1alpha1.MemberOrganisationList{}
 	if err := r.Client.List(ctx, members, ns); err != nil {
-		return in, err
+		return in, fmt.Errorf("listing members of region %s: %w", region.Name, err)
 	}
 	in.Members = governance.PolicyMembers(members.Items, region.Name)
 	agreements := &shcrv1alpha1.DataSharingAgreementList{}
 	if err := r.Client.List(ctx, agreements, ns); err != nil {
-		return in, err
+		return in, fmt.Errorf("listing agreements of region %s: %w", region.Name, err)
 	}
 	// A second object holding an agreement version grants nothing (its
 	// controller reports it Invalid); the ledger's highest approved version
@@ -364,7 +364,7 @@ func (r *Reconciler) policyInput(ctx context.Context, region *shcrv1alpha1.ShCRR
 	kept, _ := governance.Distinct(agreements.Items)
 	ledger := &corev1.ConfigMap{}
 	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: shcrv1alpha1.NamespaceFor(region.Name), Name: governance.LedgerName}, ledger); client.IgnoreNotFound(err) != nil {
-		return in, err
+		return in, fmt.Errorf("reading the agreement ledger of region %s: %w", region.Name, err)
 	}
 	in.Successors = governance.Successors(ledger.Data)
 	peers := map[string]bool{}
@@ -377,13 +377,13 @@ func (r *Reconciler) policyInput(ctx context.Context, region *shcrv1alpha1.ShCRR
 	for peer := range peers {
 		peerMembers := &shcrv1alpha1.MemberOrganisationList{}
 		if err := r.Client.List(ctx, peerMembers, readOnly(shcrv1alpha1.NamespaceFor(peer))); err != nil {
-			return in, err
+			return in, fmt.Errorf("listing members of peer region %s of region %s: %w", peer, region.Name, err)
 		}
 		in.Members = append(in.Members, governance.PolicyMembers(peerMembers.Items, peer)...)
 	}
 	policies := &shcrv1alpha1.AccessPolicyList{}
 	if err := r.Client.List(ctx, policies, ns); err != nil {
-		return in, err
+		return in, fmt.Errorf("listing access policies of region %s: %w", region.Name, err)
 	}
 	for i := range policies.Items {
 		in.Policies = append(in.Policies, governance.PolicyPolicy(&policies.Items[i]))
@@ -402,11 +402,11 @@ func (r *Reconciler) reconcileCounts(ctx context.Context, region *shcrv1alpha1.S
 	ns := readOnly(shcrv1alpha1.NamespaceFor(region.Name))
 	members := &shcrv1alpha1.MemberOrganisationList{}
 	if err := r.Client.List(ctx, members, ns); err != nil {
-		return ctrl.Result{}, err
+		return ctrl.Result{}, fmt.Errorf("listing members of region %s: %w", region.Name, err)
 	}
 	agreements := &shcrv1alpha1.DataSharingAgreementList{}
 	if err := r.Client.List(ctx, agreements, ns); err != nil {
-		return ctrl.Result{}, err
+		return ctrl.Result{}, fmt.Errorf("listing agreements of region %s: %w", region.Name, err)
 	}
 	region.Status.MemberCount = int32(len(members.Items))
 	region.Status.ActiveAgreementCount = int32(recordAgreementMetrics(region.Name, agreements.Items))
@@ -459,7 +459,7 @@ func (r *Reconciler) clearRetainedClaims(ctx context.Context, region *shcrv1alph
 	claims := &corev1.PersistentVolumeClaimList{}
 	if err := r.Client.List(ctx, claims, client.InNamespace(shcrv1alpha1.NamespaceFor(region.Name)),
 		client.MatchingLabels{shcrv1alpha1.LabelRetained: "true"}); err != nil {
-		return err
+		return fmt.Errorf("listing retained claims of region %s: %w", region.Name, err)
 	}
 	for i := range claims.Items {
 		claim := &claims.Items[i]

@@ -23,6 +23,7 @@ import (
 
 	"github.com/shcr-io/shcr-operator/internal/index"
 	"github.com/shcr-io/shcr-operator/internal/kube"
+	"github.com/shcr-io/shcr-operator/test/fixtures"
 	"github.com/shcr-io/shcr-operator/test/writes"
 )
 
@@ -108,18 +109,9 @@ func run(m *testing.M) int {
 	return m.Run()
 }
 
-// waitFor polls cond until it holds, failing the test after timeout with the
-// last reason cond gave.
+// waitFor polls cond until it holds, failing the test after 30 seconds with
+// the last reason cond gave.
 func waitFor(t *testing.T, what string, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	var why string
-	for time.Now().Before(deadline) {
-		var ok bool
-		if ok, why = cond(); ok {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s: %s", what, why)
+	fixtures.WaitFor(t, what, 30*time.Second, cond)
 }

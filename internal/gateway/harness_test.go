@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/shcr-io/shcr-operator/internal/policy"
+	"github.com/shcr-io/shcr-operator/test/fixtures"
 )
 
 // setup is how a test harness starts.
@@ -215,13 +216,7 @@ func (h *harness) revision() string {
 // eventually waits until cond holds.
 func (h *harness) eventually(what string, cond func() bool) {
 	h.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			h.t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	fixtures.WaitFor(h.t, what, 5*time.Second, func() (bool, string) { return cond(), "not yet" })
 }
 
 // response is a gateway answer.

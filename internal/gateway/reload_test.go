@@ -253,9 +253,13 @@ func TestHotReloadJWKSFile(t *testing.T) {
 func TestJWKSURL(t *testing.T) {
 	var mu sync.Mutex
 	published, status := mustJSON(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &testKeys().ec.PublicKey, KeyID: kidEC}}}), http.StatusOK
+	failed := 0 // fetches answered with an error
 	provider := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		mu.Lock()
 		defer mu.Unlock()
+		if status != http.StatusOK {
+			failed++
+		}
 		w.Header().Set("Content-Type", "application/jwk-set+json")
 		w.WriteHeader(status)
 		_, _ = w.Write(published)
@@ -300,7 +304,13 @@ func TestJWKSURL(t *testing.T) {
 	mu.Lock()
 	status = http.StatusInternalServerError
 	mu.Unlock()
-	time.Sleep(100 * time.Millisecond)
+	// Two failed fetches: the gateway has had the first failure's answer
+	// and gone on to fetch again.
+	h.eventually("the gateway fetching from the provider while it is down", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return failed >= 2
+	})
 	if resp := h.get(t, "/Practitioner/prac-1", rsaToken); resp.status != http.StatusOK {
 		t.Errorf("status = %d while the provider is down; the last keys must stay", resp.status)
 	}

@@ -281,7 +281,10 @@ func TestRetainWhileTheOperatorIsDownKeepsNamespaceAndVolumes(t *testing.T) {
 	if err := k8s.Delete(ctx, region); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(3 * time.Second) // the garbage collector's chance to act early
+	// Kept: the assertion is that nothing happens, so the test must give the
+	// garbage collector time to act wrongly; no condition signals "it chose
+	// not to act".
+	time.Sleep(3 * time.Second)
 	if err := k8s.Get(ctx, client.ObjectKeyFromObject(region), region); err != nil || region.DeletionTimestamp.IsZero() {
 		t.Fatalf("with the operator down the region must wait, held by its finalizer: err %v", err)
 	}
@@ -325,7 +328,9 @@ func waitRetained(t *testing.T, region *shcrv1alpha1.ShCRRegion, claim *corev1.P
 	waitFor(t, "the record service StatefulSet removed", time.Minute,
 		gone(&appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: specs.RecordServiceName}}))
 	// ... while the namespace and the data stay, with the garbage collector
-	// having had every chance to take them.
+	// having had every chance to take them. Kept: the assertion is that
+	// nothing happens, and no condition signals that the collector chose not
+	// to act.
 	time.Sleep(3 * time.Second)
 	namespace := &corev1.Namespace{}
 	if err := k8s.Get(ctx, client.ObjectKey{Name: ns}, namespace); err != nil {

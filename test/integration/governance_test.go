@@ -227,6 +227,7 @@ func TestNoOpReconcilesOfEveryKindMakeZeroWrites(t *testing.T) {
 	s := newScenario(t, "quiet", "G")
 	settle(t)
 	op.Writes.Reset()
+	before := controllerMetric("controller_runtime_reconcile_total", "controller")
 	for _, obj := range []client.Object{
 		&shcrv1alpha1.ShCRRegion{ObjectMeta: metav1.ObjectMeta{Name: s.region}},
 		&shcrv1alpha1.MemberOrganisation{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "gp"}},
@@ -246,7 +247,27 @@ func TestNoOpReconcilesOfEveryKindMakeZeroWrites(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	time.Sleep(3 * time.Second) // long enough for every triggered reconcile to run
+	// Every controller has reconciled since the touch, and no reconcile is
+	// queued or running: every triggered reconcile has run.
+	waitFor(t, "the reconciles the touch triggered", func() (bool, string) {
+		after := controllerMetric("controller_runtime_reconcile_total", "controller")
+		for _, c := range []string{"shcrregion", "memberorganisation", "datasharingagreement", "accesspolicy"} {
+			if after[c] <= before[c] {
+				return false, c + " has not reconciled since the touch"
+			}
+		}
+		for c, n := range controllerMetric("workqueue_depth", "name") {
+			if n != 0 {
+				return false, fmt.Sprintf("%s has %.0f reconciles queued", c, n)
+			}
+		}
+		for c, n := range controllerMetric("controller_runtime_active_workers", "controller") {
+			if n != 0 {
+				return false, fmt.Sprintf("%s has %.0f reconciles running", c, n)
+			}
+		}
+		return true, ""
+	})
 	if n := op.Writes.Count(); n != 0 {
 		t.Errorf("no-op reconciles of the four kinds made %d API writes, want 0", n)
 	}
@@ -257,6 +278,8 @@ func settle(t *testing.T) {
 	t.Helper()
 	waitFor(t, "the operator to settle", func() (bool, string) {
 		before := op.Writes.Count()
+		// The quiet second is the condition itself (no write within it), not
+		// a wait for something: no signal says "nothing more will be written".
 		time.Sleep(time.Second)
 		return op.Writes.Count() == before, fmt.Sprintf("%d writes in the last second", op.Writes.Count()-before)
 	})

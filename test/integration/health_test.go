@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
+	"github.com/shcr-io/shcr-operator/test/testenv"
 )
 
 // GitOps tools read the health of all four kinds correctly: kstatus (what
@@ -128,7 +129,7 @@ func TestGitOpsToolsReadHealth(t *testing.T) {
 			t.Fatalf("%s: kstatus: %v", name, err)
 		}
 		if result.Status != tc.kstatus {
-			t.Errorf("%s: kstatus %s (%s), want %s; %+v", name, result.Status, result.Message, tc.kstatus, conditionsOf(tc.obj))
+			t.Errorf("%s: kstatus %s (%s), want %s; %+v", name, result.Status, result.Message, tc.kstatus, testenv.ConditionsOf(tc.obj))
 		}
 		health, message := argoHealth(t, string(script), u)
 		if health != tc.argo {

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
+	"github.com/shcr-io/shcr-operator/test/testenv"
 )
 
 // A region deleted with deletionPolicy Retain leaves its namespace and the
@@ -71,7 +72,7 @@ func TestRetainedNamespaceAdoptedByARecreatedRegionJudgesItsObjectsAgain(t *test
 				if err := k8s.Get(ctx, client.ObjectKeyFromObject(o.obj), o.obj); err != nil {
 					return false, err.Error()
 				}
-				c := meta.FindStatusCondition(conditionsOf(o.obj), o.condition)
+				c := meta.FindStatusCondition(testenv.ConditionsOf(o.obj), o.condition)
 				if c == nil || c.ObservedGeneration != o.obj.GetGeneration() {
 					return false, fmt.Sprint(c)
 				}

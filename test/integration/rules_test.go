@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
+	"github.com/shcr-io/shcr-operator/test/testenv"
 )
 
 // The rules that span objects are written once (internal/governance) and
@@ -53,7 +54,7 @@ func reconciledCondition(t *testing.T, obj client.Object, conditionType string) 
 		if err := k8s.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
 			return false, err.Error()
 		}
-		found = meta.FindStatusCondition(conditionsOf(obj), conditionType)
+		found = meta.FindStatusCondition(testenv.ConditionsOf(obj), conditionType)
 		return found != nil && found.ObservedGeneration == obj.GetGeneration(), fmt.Sprint(found)
 	})
 	return found

@@ -21,8 +21,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -47,33 +45,44 @@ const maxReconcilesPerController = 1500
 // checkReconcilesBounded reports the reconciles each controller ran, from
 // controller-runtime's own metric, and fails when one hot-looped.
 func checkReconcilesBounded() int {
-	families, err := ctrlmetrics.Registry.Gather()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+	totals := controllerMetric("controller_runtime_reconcile_total", "controller")
+	if totals == nil {
+		return 1 // the registry could not be read
 	}
 	code := 0
-	for _, f := range families {
-		if f.GetName() != "controller_runtime_reconcile_total" {
-			continue
-		}
-		totals := map[string]float64{}
-		for _, m := range f.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "controller" {
-					totals[l.GetValue()] += m.GetCounter().GetValue()
-				}
-			}
-		}
-		for controller, n := range totals {
-			fmt.Printf("reconciles with %.0f%% of writes failing: %s %.0f\n", faultRate*100, controller, n)
-			if n > maxReconcilesPerController {
-				fmt.Fprintf(os.Stderr, "controller %s ran %.0f reconciles, more than %d: a hot loop\n", controller, n, maxReconcilesPerController)
-				code = 1
-			}
+	for controller, n := range totals {
+		fmt.Printf("reconciles with %.0f%% of writes failing: %s %.0f\n", faultRate*100, controller, n)
+		if n > maxReconcilesPerController {
+			fmt.Fprintf(os.Stderr, "controller %s ran %.0f reconciles, more than %d: a hot loop\n", controller, n, maxReconcilesPerController)
+			code = 1
 		}
 	}
 	return code
+}
+
+// controllerMetric sums a controller-runtime metric (a counter or a gauge)
+// from the manager's registry by the value of label (the controller's name);
+// nil when the registry cannot be read.
+func controllerMetric(name, label string) map[string]float64 {
+	families, err := ctrlmetrics.Registry.Gather()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return nil
+	}
+	sums := map[string]float64{}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == label {
+					sums[l.GetValue()] += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+				}
+			}
+		}
+	}
+	return sums
 }
 
 // The fixtures the scenarios are made of.
@@ -85,7 +94,7 @@ var (
 )
 
 // signatories is the group of the people who sign agreements in the tests.
-const signatories = "shcr-signatories"
+const signatories = testenv.Signatories
 
 var (
 	op  *testenv.Operator
@@ -148,50 +157,28 @@ type scenario struct {
 	clinicians, careWorkers string // AccessPolicy names
 }
 
-var allButPreferences = []shcrv1alpha1.DataCategory{
-	shcrv1alpha1.CategoryDemographics, shcrv1alpha1.CategoryMedications, shcrv1alpha1.CategoryAllergies,
-	shcrv1alpha1.CategoryTestResults, shcrv1alpha1.CategoryCarePlans, shcrv1alpha1.CategoryAppointments,
-	shcrv1alpha1.CategoryInpatientStays, shcrv1alpha1.CategoryDischargeLetters, shcrv1alpha1.CategoryClinicalContacts,
-}
+// allButPreferences are the categories the scenario's agreement shares.
+var allButPreferences = testenv.AllButPreferences
 
 // newScenario onboards a scenario in region name; code is a letter that
 // makes its ODS codes unique in the cluster.
 func newScenario(t *testing.T, name string, code string) *scenario {
 	t.Helper()
-	return newScenarioWithCodes(t, name, code+"86001", "R"+code+"8", code+"15")
+	shared := testenv.NewScenario(name, code)
+	return newScenarioWithCodes(t, name, shared.GP, shared.Trust, shared.Council)
 }
 
 // newScenarioWithCodes is newScenario with the organisations' ODS codes given.
 func newScenarioWithCodes(t *testing.T, name, gp, trust, council string) *scenario {
 	t.Helper()
-	s := &scenario{
-		region: name, ns: shcrv1alpha1.NamespaceFor(name),
-		gp: gp, trust: trust, council: council,
-		agreementID: strings.ToUpper(name) + "-DSA-001", clinicians: "clinicians", careWorkers: "care-workers",
+	shared := testenv.NewScenario(name, "")
+	shared.GP, shared.Trust, shared.Council = gp, trust, council
+	op.Onboard(t, shared, "Integration "+name, time.Now().Add(-time.Hour), time.Now().AddDate(1, 0, 0))
+	return &scenario{
+		region: shared.Region, ns: shared.Namespace,
+		gp: shared.GP, trust: shared.Trust, council: shared.Council,
+		agreementID: shared.AgreementID, clinicians: shared.Clinicians, careWorkers: shared.CareWorkers,
 	}
-	createRegion(t, name)
-	for _, m := range []*shcrv1alpha1.MemberOrganisation{
-		member(s.ns, "gp", s.gp, shcrv1alpha1.OrganisationType("GPPractice")),
-		member(s.ns, "trust", s.trust, shcrv1alpha1.OrganisationType("NHSTrust")),
-		member(s.ns, "council", s.council, shcrv1alpha1.OrganisationType("LocalAuthority")),
-	} {
-		create(t, credentials(s.ns, m.Spec.Connector.CredentialsSecretRef.Name))
-		create(t, m)
-	}
-	for _, name := range []string{"gp", "trust", "council"} {
-		waitCondition(t, &shcrv1alpha1.MemberOrganisation{}, s.ns, name, shcrv1alpha1.ConditionAdmitted, metav1.ConditionTrue)
-	}
-	dsa := agreement(s.ns, "dsa-v1", s.agreementID, 1, allButPreferences, time.Now().Add(-time.Hour), time.Now().AddDate(1, 0, 0),
-		s.gp, s.trust, s.council)
-	create(t, dsa)
-	approve(t, s, "dsa-v1")
-	waitPhase(t, s.ns, "dsa-v1", shcrv1alpha1.PhaseActive)
-	create(t, accessPolicy(s.ns, s.clinicians, s.agreementID, []string{"R8000"}, nil, allButPreferences...))
-	create(t, accessPolicy(s.ns, s.careWorkers, s.agreementID, []string{"R8003"}, []string{s.council},
-		shcrv1alpha1.CategoryDemographics, shcrv1alpha1.CategoryMedications, shcrv1alpha1.CategoryAllergies, shcrv1alpha1.CategoryCarePlans))
-	waitCondition(t, &shcrv1alpha1.AccessPolicy{}, s.ns, s.clinicians, shcrv1alpha1.ConditionInForce, metav1.ConditionTrue)
-	waitCondition(t, &shcrv1alpha1.AccessPolicy{}, s.ns, s.careWorkers, shcrv1alpha1.ConditionInForce, metav1.ConditionTrue)
-	return s
 }
 
 // createRegion creates a region whose independent assurance panel (the
@@ -199,25 +186,7 @@ func newScenarioWithCodes(t *testing.T, name, gp, trust, council string) *scenar
 // hour ago for a year, as the region must be before it shares.
 func createRegion(t *testing.T, name string) {
 	t.Helper()
-	create(t, &shcrv1alpha1.ShCRRegion{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: shcrv1alpha1.ShCRRegionSpec{
-			DisplayName: "Integration " + name,
-			// The signatories administer the region's agreements through
-			// the region admin Role the operator binds them to.
-			Admins:    []rbacv1.Subject{{Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: signatories}},
-			Assurance: shcrv1alpha1.RegionAssurance{Panel: fixtures.AssurancePanel()},
-		},
-	})
-	// The webhooks admit objects only into a namespace the region has
-	// recorded as its own, so wait for status.namespace, not only for the
-	// Namespace to exist.
-	waitFor(t, "the region namespace recorded", func() (bool, string) {
-		r := &shcrv1alpha1.ShCRRegion{}
-		err := k8s.Get(ctx, client.ObjectKey{Name: name}, r)
-		return err == nil && r.Status.Namespace == shcrv1alpha1.NamespaceFor(name), fmt.Sprint(err, r.Status.Namespace)
-	})
-	assure(t, name, time.Now().Add(-time.Hour), time.Now().AddDate(1, 0, 0))
+	op.CreateRegion(t, name, "Integration "+name, time.Now().Add(-time.Hour), time.Now().AddDate(1, 0, 0))
 }
 
 // assure records, as the assurance panel's chair, every requirement of a
@@ -245,59 +214,17 @@ func panelChair(t *testing.T) client.Client {
 // that the webhook must replace.
 func approve(t *testing.T, s *scenario, name string) {
 	t.Helper()
-	for _, code := range []string{s.gp, s.trust, s.council} {
-		signer, err := op.As("caldicott@"+strings.ToLower(code), signatories)
-		if err != nil {
-			t.Fatal(err)
-		}
-		waitFor(t, "approval by "+code, func() (bool, string) {
-			a := &shcrv1alpha1.DataSharingAgreement{}
-			if err := k8s.Get(ctx, client.ObjectKey{Namespace: s.ns, Name: name}, a); err != nil {
-				return false, err.Error()
-			}
-			a.Spec.Approvals = append(a.Spec.Approvals, shcrv1alpha1.Approval{
-				Organisation: code, Signatory: "Caldicott Guardian of " + code, Role: "CaldicottGuardian",
-				Date: metav1.NewTime(time.Now().Truncate(time.Second)), RecordedBy: "someone-else",
-			})
-			err := signer.Update(ctx, a)
-			return err == nil, fmt.Sprint(err)
-		})
-	}
+	op.Approve(t, &testenv.Scenario{Namespace: s.ns, GP: s.gp, Trust: s.trust, Council: s.council}, name)
 }
 
 func create(t *testing.T, obj client.Object) {
 	t.Helper()
-	if err := k8s.Create(ctx, obj); err != nil {
-		t.Fatalf("creating %T %s: %v", obj, obj.GetName(), err)
-	}
-}
-
-func conditionsOf(obj client.Object) []metav1.Condition {
-	switch o := obj.(type) {
-	case *shcrv1alpha1.MemberOrganisation:
-		return o.Status.Conditions
-	case *shcrv1alpha1.DataSharingAgreement:
-		return o.Status.Conditions
-	case *shcrv1alpha1.AccessPolicy:
-		return o.Status.Conditions
-	case *shcrv1alpha1.ShCRRegion:
-		return o.Status.Conditions
-	}
-	return nil
+	op.Create(t, obj)
 }
 
 func waitCondition(t *testing.T, obj client.Object, ns, name, conditionType string, status metav1.ConditionStatus) {
 	t.Helper()
-	waitFor(t, fmt.Sprintf("%T %s/%s %s=%s", obj, ns, name, conditionType, status), func() (bool, string) {
-		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, obj); err != nil {
-			return false, err.Error()
-		}
-		c := meta.FindStatusCondition(conditionsOf(obj), conditionType)
-		if c == nil {
-			return false, "not set"
-		}
-		return c.Status == status && c.ObservedGeneration == obj.GetGeneration(), fmt.Sprintf("%s %s: %s", c.Status, c.Reason, c.Message)
-	})
+	op.WaitCondition(t, obj, ns, name, conditionType, status)
 }
 
 // update changes the object ns/name as a user's edit would: read, change,
@@ -328,13 +255,7 @@ func getAgreement(t *testing.T, ns, name string) *shcrv1alpha1.DataSharingAgreem
 
 func waitPhase(t *testing.T, ns, name string, phase shcrv1alpha1.AgreementPhase) {
 	t.Helper()
-	waitFor(t, fmt.Sprintf("agreement %s phase %s", name, phase), func() (bool, string) {
-		a := &shcrv1alpha1.DataSharingAgreement{}
-		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, a); err != nil {
-			return false, err.Error()
-		}
-		return a.Status.Phase == phase, fmt.Sprintf("phase %s (%v)", a.Status.Phase, a.Status.Conditions)
-	})
+	op.WaitPhase(t, ns, name, phase)
 }
 
 // bundle reads the region's compiled policy bundle back from the cluster.

@@ -55,6 +55,8 @@ func TestAPIServerOutageInTheMiddleOfAnOnboarding(t *testing.T) {
 	if err := c.StopAPIServer(); err != nil {
 		t.Fatal(err)
 	}
+	// Kept: the length of the outage the test needs (the operator must ride
+	// out some seconds without an API server); it waits for nothing.
 	time.Sleep(5 * time.Second)
 	atRestart := counter.Count()
 	if err := c.StartAPIServer(); err != nil {

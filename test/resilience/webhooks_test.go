@@ -79,7 +79,15 @@ func TestWithoutWebhooksInvalidObjectsGetNoChildrenAndNoGrants(t *testing.T) {
 	wait("the trust admitted", isAdmitted("trust"))
 
 	// A second organisation claiming the GP's ODS code.
-	time.Sleep(1100 * time.Millisecond) // a later creationTimestamp, to the second
+	// The copycat must have a later creationTimestamp, which the API server
+	// keeps to the second: wait for the clock to pass the GP's second.
+	gp := &shcrv1alpha1.MemberOrganisation{}
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "gp"}, gp); err != nil {
+		t.Fatal(err)
+	}
+	wait("a second later than the GP's creation", func() (bool, string) {
+		return time.Now().Add(-time.Second).After(gp.CreationTimestamp.Time), "still " + gp.CreationTimestamp.String()
+	})
 	copycat := fixtures.Member(ns, "copycat", "W86001", "GPPractice")
 	copycat.Spec.Connector.CredentialsSecretRef.Name = "gp-credentials"
 	create(copycat)

@@ -33,6 +33,7 @@ import (
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
 	"github.com/shcr-io/shcr-operator/internal/kube"
 	"github.com/shcr-io/shcr-operator/internal/manager"
+	"github.com/shcr-io/shcr-operator/test/fixtures"
 	"github.com/shcr-io/shcr-operator/test/writes"
 )
 
@@ -229,20 +230,12 @@ func setLogger() {
 }
 
 // WaitFor polls cond until it holds, or fails the test after timeout with the
-// last reason cond gave.
+// last reason cond gave; it is fixtures.WaitFor, kept here for the suites
+// that already import testenv.
 func WaitFor(t interface {
 	Helper()
 	Fatalf(string, ...any)
 }, what string, timeout time.Duration, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var why string
-	for time.Now().Before(deadline) {
-		var ok bool
-		if ok, why = cond(); ok {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("timed out after %s waiting for %s: %s", timeout, what, why)
+	fixtures.WaitFor(t, what, timeout, cond)
 }

@@ -81,7 +81,7 @@ func (d *dice) roll(obj client.Object) error {
 // server.
 func Slow(c client.Client, d time.Duration) client.Client {
 	return gated(c, func(client.Object) (func(), error) {
-		time.Sleep(d)
+		time.Sleep(d) // the injected latency itself, not a wait for anything
 		return nil, nil
 	})
 }
