@@ -25,6 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
+	"github.com/shcr-io/shcr-operator/controllers/internal/phases"
 	"github.com/shcr-io/shcr-operator/internal/apply"
 	"github.com/shcr-io/shcr-operator/internal/conditions"
 	"github.com/shcr-io/shcr-operator/internal/governance"
@@ -36,9 +37,6 @@ import (
 // namespaceRetry is how soon a region waiting on its namespace (terminating
 // from an earlier deletion) looks again.
 const namespaceRetry = 5 * time.Second
-
-// phase is one step of a reconcile. Each phase sets its own condition.
-type phase func(ctx context.Context, region *shcrv1alpha1.ShCRRegion) (ctrl.Result, error)
 
 // Reconcile converges one ShCRRegion on its spec.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, reterr error) {
@@ -80,7 +78,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	if res, err := r.reconcileNamespace(ctx, region); err != nil || !res.IsZero() {
 		return res, err
 	}
-	return runPhases(ctx, region,
+	return phases.Run(ctx, region,
 		r.reconcileTenancy,
 		r.reconcileRecordService,
 		r.reconcileGateway,
@@ -116,22 +114,6 @@ func (r *Reconciler) reconcilePeers(ctx context.Context, region *shcrv1alpha1.Sh
 	setCondition(region, shcrv1alpha1.ConditionPeersFound, metav1.ConditionTrue, shcrv1alpha1.ReasonPeersFound,
 		fmt.Sprintf("every peer region exists: %s", strings.Join(region.Spec.Peers, ", ")))
 	return ctrl.Result{}, nil
-}
-
-// runPhases runs every phase, joins their errors and keeps the soonest requeue.
-func runPhases(ctx context.Context, region *shcrv1alpha1.ShCRRegion, phases ...phase) (ctrl.Result, error) {
-	var (
-		errs   []error
-		result ctrl.Result
-	)
-	for _, p := range phases {
-		res, err := p(ctx, region)
-		errs = append(errs, err)
-		if res.RequeueAfter > 0 && (result.RequeueAfter == 0 || res.RequeueAfter < result.RequeueAfter) {
-			result.RequeueAfter = res.RequeueAfter
-		}
-	}
-	return result, errors.Join(errs...)
 }
 
 // applyAll applies objects in order and stops at the first error.
