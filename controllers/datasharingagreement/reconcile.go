@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -21,7 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
-	"github.com/shcr-io/shcr-operator/internal/conditions"
+	"github.com/shcr-io/shcr-operator/controllers/internal/phases"
 	"github.com/shcr-io/shcr-operator/internal/governance"
 	"github.com/shcr-io/shcr-operator/internal/index"
 	"github.com/shcr-io/shcr-operator/internal/kube"
@@ -32,6 +31,30 @@ import (
 // transitionSlack is added to a requeue at a transition time, so the
 // reconcile runs just after the second, never just before it.
 const transitionSlack = 50 * time.Millisecond
+
+// scope is one reconcile of an agreement version: the version, its region,
+// the clock, and what each phase found for the phases after it.
+type scope struct {
+	agreement *shcrv1alpha1.DataSharingAgreement
+	region    string
+	now       time.Time
+
+	// missing and unsigned are the controller parties whose approvals do
+	// not count (governance.CountApprovals).
+	missing, unsigned []string
+	// versions hold the agreementId's versions; duplicateOf names the
+	// object holding this version when that is another (governance.Distinct).
+	versions    []*shcrv1alpha1.DataSharingAgreement
+	duplicateOf string
+	ledger      ledgerState
+	approved    bool
+	// peerConfirmed: the peer region confirms a cross-region agreement.
+	peerConfirmed bool
+	// parties say which parties share now; admissionPending that a
+	// controller party's admission is not yet decided.
+	parties          []shcrv1alpha1.PartyStatus
+	admissionPending bool
+}
 
 // Reconcile derives one agreement version's status.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, reterr error) {
@@ -52,100 +75,107 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 
 	region, err := kube.RegionOf(ctx, r.Client, agreement.Namespace)
 	if errors.Is(err, kube.ErrNotRegionNamespace) {
-		agreement.Status.Phase = shcrv1alpha1.PhaseInvalid
-		r.set(agreement, shcrv1alpha1.ConditionReady, metav1.ConditionFalse, shcrv1alpha1.ReasonNotInRegion,
-			fmt.Sprintf("namespace %s is not a region namespace: create DataSharingAgreements in shcr-<region>", agreement.Namespace))
+		markNotInRegion(agreement)
 		return ctrl.Result{}, reconcile.TerminalError(err)
 	} else if err != nil {
 		return ctrl.Result{}, fmt.Errorf("reading the region of agreement %s/%s: %w", agreement.Namespace, agreement.Name, err)
 	}
 	agreement.Status.TermsHash = governance.TermsHash(&agreement.Spec.Terms, region)
+	// Each phase builds on what the ones before it found.
+	return phases.RunInOrder(ctx, &scope{agreement: agreement, region: region, now: r.Now()},
+		r.reconcileApprovals,
+		r.reconcileLedger,
+		r.reconcilePeer,
+		r.reconcileParties,
+		r.reconcilePhase,
+	)
+}
+
+// reconcileApprovals counts the controller parties' approvals recorded by
+// one of their signatories.
+func (r *Reconciler) reconcileApprovals(ctx context.Context, s *scope) (ctrl.Result, error) {
+	agreement := s.agreement
 	holders, err := r.signatoryHolders(ctx, agreement)
 	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("reading the signatory holders of agreement %s/%s: %w", agreement.Namespace, agreement.Name, err)
 	}
-	missing, unsigned := governance.CountApprovals(&agreement.Spec, holders, true)
-	now := r.Now()
-	versions, duplicateOf, err := r.versions(ctx, agreement)
+	s.missing, s.unsigned = governance.CountApprovals(&agreement.Spec, holders, true)
+	return ctrl.Result{}, nil
+}
+
+// reconcileLedger finds the agreementId's other versions, records an
+// approved version in the agreement ledger, and says whether the version
+// counts as approved.
+func (r *Reconciler) reconcileLedger(ctx context.Context, s *scope) (ctrl.Result, error) {
+	agreement := s.agreement
+	var err error
+	s.versions, s.duplicateOf, err = r.versions(ctx, agreement)
 	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("listing the other versions of agreement %s/%s: %w", agreement.Namespace, agreement.Name, err)
 	}
 	// A duplicate never writes the ledger: it cannot claim the version's
 	// entry before the object that holds the version is approved.
-	ledger, err := r.checkLedger(ctx, agreement, len(missing) == 0 && duplicateOf == "", now)
+	s.ledger, err = r.checkLedger(ctx, agreement, len(s.missing) == 0 && s.duplicateOf == "", s.now)
 	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("checking the ledger for agreement %s/%s: %w", agreement.Namespace, agreement.Name, err)
 	}
-	r.setRecorded(agreement, ledger)
+	setRecorded(agreement, s.ledger)
 	// A version the ledger records was approved by signatories when it was
 	// recorded; a signatory or member leaving later does not undo that.
-	approved := ledger.recorded && (len(missing) == 0 || len(governance.MissingApprovals(&agreement.Spec)) == 0)
-	r.setApproved(agreement, missing, unsigned, approved)
-	peerConfirmed, err := r.checkPeer(ctx, agreement, region)
+	s.approved = s.ledger.recorded && (len(s.missing) == 0 || len(governance.MissingApprovals(&agreement.Spec)) == 0)
+	setApproved(agreement, s.missing, s.unsigned, s.approved)
+	return ctrl.Result{}, nil
+}
+
+// reconcilePeer confirms a cross-region agreement with its peer region.
+func (r *Reconciler) reconcilePeer(ctx context.Context, s *scope) (ctrl.Result, error) {
+	var err error
+	s.peerConfirmed, err = r.checkPeer(ctx, s.agreement, s.region)
 	if err != nil {
-		return ctrl.Result{}, fmt.Errorf("checking the peer region's counterpart of agreement %s/%s: %w", agreement.Namespace, agreement.Name, err)
+		return ctrl.Result{}, fmt.Errorf("checking the peer region's counterpart of agreement %s/%s: %w", s.agreement.Namespace, s.agreement.Name, err)
 	}
-	parties, admissionPending, err := r.partyStates(ctx, agreement, region)
+	return ctrl.Result{}, nil
+}
+
+// reconcileParties records which parties share now.
+func (r *Reconciler) reconcileParties(ctx context.Context, s *scope) (ctrl.Result, error) {
+	agreement := s.agreement
+	var err error
+	s.parties, s.admissionPending, err = r.partyStates(ctx, agreement, s.region)
 	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("reading the parties of agreement %s/%s: %w", agreement.Namespace, agreement.Name, err)
 	}
-	agreement.Status.Parties = parties
+	agreement.Status.Parties = s.parties
 	agreement.Status.PartiesDisplay = partiesDisplay(agreement.Spec.Terms.Parties)
+	return ctrl.Result{}, nil
+}
 
-	window, err := r.window(ctx, agreement, versions, peerConfirmed, approved)
+// reconcilePhase derives the version's phase from what the other phases
+// found and the clock, and wakes on the second of its next transition.
+func (r *Reconciler) reconcilePhase(ctx context.Context, s *scope) (ctrl.Result, error) {
+	agreement := s.agreement
+	window, err := r.window(ctx, agreement, s.versions, s.peerConfirmed, s.approved)
 	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("computing the sharing window of agreement %s/%s: %w", agreement.Namespace, agreement.Name, err)
 	}
 	d := derive(phaseInput{
-		duplicateOf:         duplicateOf,
-		ledgerMismatch:      ledger.mismatch,
+		duplicateOf:         s.duplicateOf,
+		ledgerMismatch:      s.ledger.mismatch,
 		blocked:             governance.PolicyAgreement(agreement).Blocked,
-		approved:            approved,
+		approved:            s.approved,
 		suspended:           agreement.Spec.Suspended,
-		controllerEffective: anyControllerEffective(parties),
-		admissionPending:    admissionPending,
+		controllerEffective: anyControllerEffective(s.parties),
+		admissionPending:    s.admissionPending,
 		crossRegion:         agreement.Spec.Terms.Journey == shcrv1alpha1.JourneyCrossRegion,
-		peerConfirmed:       peerConfirmed,
+		peerConfirmed:       s.peerConfirmed,
 		window:              window,
 		endsOn:              agreement.Spec.Terms.EndsOn.Time,
-	}, now)
-	r.apply(agreement, d)
+	}, s.now)
+	markPhase(agreement, d)
 	if d.next.IsZero() {
 		return ctrl.Result{}, nil
 	}
-	return ctrl.Result{RequeueAfter: d.next.Sub(now) + transitionSlack}, nil
-}
-
-// apply records a derived phase in status.
-func (r *Reconciler) apply(agreement *shcrv1alpha1.DataSharingAgreement, d derived) {
-	agreement.Status.Phase = d.phase
-	agreement.Status.NextTransitionTime = nil
-	if !d.next.IsZero() {
-		agreement.Status.NextTransitionTime = &metav1.Time{Time: d.next}
-	}
-	if d.phase == shcrv1alpha1.PhaseActive {
-		if agreement.Status.ActiveSince == nil || !agreement.Status.ActiveSince.Time.Equal(d.activeSince) {
-			agreement.Status.ActiveSince = &metav1.Time{Time: d.activeSince}
-		}
-	}
-	r.set(agreement, shcrv1alpha1.ConditionActive, conditions.Bool(d.phase == shcrv1alpha1.PhaseActive), shcrv1alpha1.PhaseReason(d.phase), d.message)
-	status, reason, message := termsValidity(d)
-	r.set(agreement, shcrv1alpha1.ConditionTermsValid, status, reason, message)
-}
-
-// termsValidity is the TermsValid condition of a derived phase: it speaks of
-// the terms only, never of approvals or the clock, which Approved and Active
-// report.
-func termsValidity(d derived) (metav1.ConditionStatus, string, string) {
-	if d.phase != shcrv1alpha1.PhaseInvalid && d.phase != shcrv1alpha1.PhaseSuspended {
-		return metav1.ConditionTrue, shcrv1alpha1.ReasonTermsHold,
-			"the terms can hold: this version is not suspended, not a duplicate of another object's, and the agreement ledger agrees with it"
-	}
-	reason := shcrv1alpha1.PhaseReason(d.phase)
-	if d.reason != "" {
-		reason = d.reason
-	}
-	return metav1.ConditionFalse, reason, d.message
+	return ctrl.Result{RequeueAfter: d.next.Sub(s.now) + transitionSlack}, nil
 }
 
 // versions lists the objects of the agreement's agreementId in its namespace
@@ -227,43 +257,6 @@ func (r *Reconciler) partyStates(ctx context.Context, agreement *shcrv1alpha1.Da
 	return out, admissionPending, nil
 }
 
-// setApproved records which controller parties' approvals count.
-func (r *Reconciler) setApproved(agreement *shcrv1alpha1.DataSharingAgreement, missing, unsigned []string, approved bool) {
-	agreement.Status.MissingApprovals = missing
-	switch {
-	case len(missing) == 0:
-		r.set(agreement, shcrv1alpha1.ConditionApproved, metav1.ConditionTrue, shcrv1alpha1.ReasonApproved,
-			"every controller party has approved the terms, each approval recorded by one of its signatories")
-	case approved:
-		agreement.Status.MissingApprovals = nil
-		r.set(agreement, shcrv1alpha1.ConditionApproved, metav1.ConditionTrue, shcrv1alpha1.ReasonApproved, fmt.Sprintf(
-			"every controller party's signatory approved the terms when the version was recorded in the agreement ledger "+
-				"(the approval for %s would not count today)", strings.Join(missing, ", ")))
-	case len(unsigned) > 0:
-		r.set(agreement, shcrv1alpha1.ConditionApproved, metav1.ConditionFalse, shcrv1alpha1.ReasonNotSignatory, fmt.Sprintf(
-			"the approval for %s is not counted: it was recorded by an identity that is not a signatory of that organisation "+
-				"(spec.signatories of its MemberOrganisation); awaiting approval from %s",
-			strings.Join(unsigned, ", "), strings.Join(missing, ", ")))
-	default:
-		r.set(agreement, shcrv1alpha1.ConditionApproved, metav1.ConditionFalse, shcrv1alpha1.ReasonAwaitingApprovals,
-			"awaiting approval from "+strings.Join(missing, ", "))
-	}
-}
-
-// setRecorded records what the agreement ledger says of the version.
-func (r *Reconciler) setRecorded(agreement *shcrv1alpha1.DataSharingAgreement, ledger ledgerState) {
-	switch {
-	case ledger.mismatch != "":
-		r.set(agreement, shcrv1alpha1.ConditionRecorded, metav1.ConditionFalse, shcrv1alpha1.ReasonLedgerMismatch, ledger.mismatch)
-	case ledger.recorded:
-		r.set(agreement, shcrv1alpha1.ConditionRecorded, metav1.ConditionTrue, shcrv1alpha1.ReasonRecorded,
-			"the agreement ledger records this version with these terms")
-	default:
-		r.set(agreement, shcrv1alpha1.ConditionRecorded, metav1.ConditionFalse, shcrv1alpha1.ReasonNotYetApproved,
-			"recorded in the agreement ledger once every controller party has approved")
-	}
-}
-
 // signatoryHolders maps the ODS code of each controller party to the
 // MemberOrganisations holding it where the agreement looks members up: its
 // region, and the peer region of a cross-region agreement. Whoever records
@@ -315,7 +308,7 @@ func (r *Reconciler) checkPeer(ctx context.Context, agreement *shcrv1alpha1.Data
 		return false, nil
 	}
 	mismatch := func(msg string) (bool, error) {
-		r.set(agreement, shcrv1alpha1.ConditionPeerConfirmed, metav1.ConditionFalse, shcrv1alpha1.ReasonPeerMismatch, msg)
+		setCondition(agreement, shcrv1alpha1.ConditionPeerConfirmed, metav1.ConditionFalse, shcrv1alpha1.ReasonPeerMismatch, msg)
 		return false, nil
 	}
 	own := &shcrv1alpha1.ShCRRegion{}
@@ -353,19 +346,9 @@ func (r *Reconciler) checkPeer(ctx context.Context, agreement *shcrv1alpha1.Data
 		if c.Spec.Terms.PeerRegion != region {
 			return mismatch(fmt.Sprintf("the copy in %s names %s as its peer, not %s", t.PeerRegion, c.Spec.Terms.PeerRegion, region))
 		}
-		r.set(agreement, shcrv1alpha1.ConditionPeerConfirmed, metav1.ConditionTrue, shcrv1alpha1.ReasonPeerConfirmed,
+		setCondition(agreement, shcrv1alpha1.ConditionPeerConfirmed, metav1.ConditionTrue, shcrv1alpha1.ReasonPeerConfirmed,
 			fmt.Sprintf("peer region %s holds the same version and terms hash and lists this region as a peer", t.PeerRegion))
 		return true, nil
 	}
 	return mismatch(fmt.Sprintf("peer region %s holds no %s v%d", t.PeerRegion, agreement.Spec.AgreementID, agreement.Spec.Version))
-}
-
-// partiesDisplay writes the parties as "ODS:Role", comma-separated, for
-// the Parties printer column.
-func partiesDisplay(parties []shcrv1alpha1.Party) string {
-	out := make([]string, len(parties))
-	for i, p := range parties {
-		out[i] = p.ODSCode + ":" + string(p.Role)
-	}
-	return strings.Join(out, ",")
 }
