@@ -12,29 +12,21 @@ import (
 	"testing"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
+	"github.com/shcr-io/shcr-operator/test/fixtures"
 )
 
 func newAgreement() *shcrv1alpha1.DataSharingAgreement {
 	return &shcrv1alpha1.DataSharingAgreement{ObjectMeta: metav1.ObjectMeta{Namespace: "shcr-r", Name: "dsa-v1", Generation: 7}}
 }
 
-// condition finds a condition and fails when it is missing or not of the
-// agreement's generation.
+// condition finds a condition set for the current generation.
 func condition(t *testing.T, a *shcrv1alpha1.DataSharingAgreement, conditionType string) *metav1.Condition {
 	t.Helper()
-	c := meta.FindStatusCondition(a.Status.Conditions, conditionType)
-	if c == nil {
-		t.Fatalf("no %s condition in %+v", conditionType, a.Status.Conditions)
-	}
-	if c.ObservedGeneration != a.Generation {
-		t.Errorf("%s at generation %d, want %d", conditionType, c.ObservedGeneration, a.Generation)
-	}
-	return c
+	return fixtures.Condition(t, a.Status.Conditions, conditionType, a.Generation)
 }
 
 // Every derived phase is recorded with Active True only when Active, the
