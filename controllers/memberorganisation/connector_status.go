@@ -178,20 +178,3 @@ func (r *Reconciler) reportConnector(member *shcrv1alpha1.MemberOrganisation) {
 		member.Status.Connector = report.DeepCopy() // the board's copy is shared
 	}
 }
-
-// showKindAndMode says in status which connector kind and mode the operator
-// runs for an admitted Provider (from the first reconcile that deploys it,
-// before the connector has reported anything), and nothing otherwise.
-func showKindAndMode(member *shcrv1alpha1.MemberOrganisation, admitted bool) {
-	c := member.Spec.Connector
-	if c == nil || !admitted || !hasRole(member, shcrv1alpha1.RoleProvider) {
-		return
-	}
-	if member.Status.Connector == nil {
-		member.Status.Connector = &shcrv1alpha1.ConnectorStatus{}
-	}
-	member.Status.Connector.Kind, member.Status.Connector.Mode = c.Kind, c.Mode
-	if c.Mode == "" {
-		member.Status.Connector.Mode = shcrv1alpha1.ConnectorPull
-	}
-}

@@ -18,11 +18,13 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
+	"github.com/shcr-io/shcr-operator/controllers/internal/phases"
 	"github.com/shcr-io/shcr-operator/internal/conditions"
 	"github.com/shcr-io/shcr-operator/internal/governance"
 	"github.com/shcr-io/shcr-operator/internal/index"
@@ -84,55 +86,84 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		return ctrl.Result{}, reconcile.TerminalError(errs.ToAggregate())
 	}
 
-	now := r.Now()
-	admission := governance.Admit(member, now)
+	// Each phase builds on what the ones before it found.
+	return phases.RunInOrder(ctx, &scope{member: member, region: region, key: req.NamespacedName, now: r.Now()},
+		r.reconcileAdmission,
+		r.reconcileAgreements,
+		r.deployConnector,
+		r.reportConnectorStatus,
+	)
+}
+
+// scope is one reconcile of an organisation: the organisation, its region,
+// the clock, and what each phase found for the phases after it.
+type scope struct {
+	member *shcrv1alpha1.MemberOrganisation
+	region string
+	key    types.NamespacedName
+	now    time.Time
+	// admitted: its governance admits it and its connector's credentials
+	// are present.
+	admitted bool
+}
+
+// reconcileAdmission admits the organisation or not, from its governance and
+// its connector's credentials, and re-checks on the second its DSPT
+// assessment expires.
+func (r *Reconciler) reconcileAdmission(ctx context.Context, s *scope) (ctrl.Result, error) {
+	member := s.member
+	admission := governance.Admit(member, s.now)
 	credentialsOK, requeue, err := r.checkCredentials(ctx, member)
 	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("checking the credentials Secret of member %s/%s: %w", member.Namespace, member.Name, err)
 	}
-	admitted := admission.Admitted && credentialsOK
-	switch {
-	case !admission.Admitted:
-		r.set(member, shcrv1alpha1.ConditionAdmitted, metav1.ConditionFalse, admission.Reason, admission.Message)
-	case !credentialsOK:
-		r.set(member, shcrv1alpha1.ConditionAdmitted, metav1.ConditionFalse, shcrv1alpha1.ReasonCredentialsMissing,
-			"the connector's credentials are missing: nothing is shared until they are present")
-	default:
-		r.set(member, shcrv1alpha1.ConditionAdmitted, metav1.ConditionTrue, admission.Reason, admission.Message)
-	}
-	member.Status.AdmissionExpiresAt = nil
-	if admitted {
-		member.Status.AdmissionExpiresAt = &metav1.Time{Time: admission.ExpiresAt}
+	s.admitted = markAdmission(member, admission, credentialsOK)
+	if s.admitted {
 		// Re-check on the second the DSPT assessment expires.
-		if untilExpiry := admission.ExpiresAt.Sub(now); untilExpiry < requeue {
+		if untilExpiry := admission.ExpiresAt.Sub(s.now); untilExpiry < requeue {
 			requeue = untilExpiry
 		}
 	}
+	return ctrl.Result{RequeueAfter: requeue}, nil
+}
 
-	if err := r.reportAgreements(ctx, member, admitted); err != nil {
-		return ctrl.Result{}, fmt.Errorf("listing the agreements of member %s/%s: %w", member.Namespace, member.Name, err)
+// reconcileAgreements reports the agreements naming the organisation and
+// the categories it may provide and consume now.
+func (r *Reconciler) reconcileAgreements(ctx context.Context, s *scope) (ctrl.Result, error) {
+	if err := r.reportAgreements(ctx, s.member, s.admitted); err != nil {
+		return ctrl.Result{}, fmt.Errorf("listing the agreements of member %s/%s: %w", s.member.Namespace, s.member.Name, err)
 	}
-	if err := r.reconcileConnector(ctx, member, region, admitted); err != nil {
-		return ctrl.Result{}, err
-	}
+	return ctrl.Result{}, nil
+}
+
+// deployConnector runs or removes the organisation's connector
+// (reconcileConnector).
+func (r *Reconciler) deployConnector(ctx context.Context, s *scope) (ctrl.Result, error) {
+	return ctrl.Result{}, r.reconcileConnector(ctx, s.member, s.region, s.admitted)
+}
+
+// reportConnectorStatus shows the running connector's latest report, and
+// reads it again every connectorStatusRefresh; without a running connector
+// there is nothing to show.
+func (r *Reconciler) reportConnectorStatus(_ context.Context, s *scope) (ctrl.Result, error) {
+	member := s.member
+	var result ctrl.Result
 	if meta.IsStatusConditionTrue(member.Status.Conditions, shcrv1alpha1.ConditionConnectorAvailable) && member.Spec.Connector != nil &&
 		hasRole(member, shcrv1alpha1.RoleProvider) {
 		r.reportConnector(member)
-		requeue = min(requeue, connectorStatusRefresh)
+		result.RequeueAfter = connectorStatusRefresh
 	} else {
 		member.Status.Connector = nil
-		r.board.forget(req.NamespacedName)
+		r.board.forget(s.key)
 	}
-	showKindAndMode(member, admitted)
-	return ctrl.Result{RequeueAfter: requeue}, nil
+	showKindAndMode(member, s.admitted)
+	return result, nil
 }
 
 // refuse marks an organisation that cannot be admitted whatever its
 // governance says, and removes its connector.
 func (r *Reconciler) refuse(ctx context.Context, member *shcrv1alpha1.MemberOrganisation, reason, message string) {
-	r.set(member, shcrv1alpha1.ConditionAdmitted, metav1.ConditionFalse, reason, message)
-	r.set(member, shcrv1alpha1.ConditionReady, metav1.ConditionFalse, reason, message)
-	member.Status.ProvidesCategories, member.Status.ConsumesCategories, member.Status.AdmissionExpiresAt = nil, nil, nil
+	markRefused(member, reason, message)
 	if err := r.removeConnector(ctx, member); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "Removing the connector of a refused organisation")
 	}
@@ -145,7 +176,7 @@ func key(o client.Object) string { return o.GetNamespace() + "/" + o.GetName() }
 func (r *Reconciler) checkCredentials(ctx context.Context, member *shcrv1alpha1.MemberOrganisation) (bool, time.Duration, error) {
 	c := member.Spec.Connector
 	if c == nil {
-		r.set(member, shcrv1alpha1.ConditionCredentialsFound, metav1.ConditionTrue, shcrv1alpha1.ReasonNoConnector,
+		setCondition(member, shcrv1alpha1.ConditionCredentialsFound, metav1.ConditionTrue, shcrv1alpha1.ReasonNoConnector,
 			"the organisation has no connector and needs no credentials")
 		return true, credentialsRecheck, nil
 	}
@@ -155,7 +186,7 @@ func (r *Reconciler) checkCredentials(ctx context.Context, member *shcrv1alpha1.
 		return false, 0, err
 	}
 	if err != nil {
-		r.set(member, shcrv1alpha1.ConditionCredentialsFound, metav1.ConditionFalse, shcrv1alpha1.ReasonCredentialsMissing,
+		setCondition(member, shcrv1alpha1.ConditionCredentialsFound, metav1.ConditionFalse, shcrv1alpha1.ReasonCredentialsMissing,
 			fmt.Sprintf("spec.connector.credentialsSecretRef: Secret %s not found", c.CredentialsSecretRef.Name))
 		return false, credentialsMissingRetry, nil
 	}
@@ -166,12 +197,12 @@ func (r *Reconciler) checkCredentials(ctx context.Context, member *shcrv1alpha1.
 	}
 	for _, keys := range sets {
 		if hasKeys(secret, keys) {
-			r.set(member, shcrv1alpha1.ConditionCredentialsFound, metav1.ConditionTrue, shcrv1alpha1.ReasonCredentialsFound,
+			setCondition(member, shcrv1alpha1.ConditionCredentialsFound, metav1.ConditionTrue, shcrv1alpha1.ReasonCredentialsFound,
 				fmt.Sprintf("Secret %s holds %s", secret.Name, strings.Join(keys, " and ")))
 			return true, credentialsRecheck, nil
 		}
 	}
-	r.set(member, shcrv1alpha1.ConditionCredentialsFound, metav1.ConditionFalse, shcrv1alpha1.ReasonCredentialsMissing,
+	setCondition(member, shcrv1alpha1.ConditionCredentialsFound, metav1.ConditionFalse, shcrv1alpha1.ReasonCredentialsMissing,
 		fmt.Sprintf("spec.connector.credentialsSecretRef: Secret %s must hold %s", secret.Name, need))
 	return false, credentialsMissingRetry, nil
 }
@@ -242,11 +273,11 @@ func hasRole(member *shcrv1alpha1.MemberOrganisation, role shcrv1alpha1.Organisa
 func (r *Reconciler) reconcileConnector(ctx context.Context, member *shcrv1alpha1.MemberOrganisation, region string, admitted bool) error {
 	switch {
 	case member.Spec.Connector == nil || !hasRole(member, shcrv1alpha1.RoleProvider):
-		r.set(member, shcrv1alpha1.ConditionConnectorAvailable, metav1.ConditionTrue, shcrv1alpha1.ReasonNoConnector,
+		setCondition(member, shcrv1alpha1.ConditionConnectorAvailable, metav1.ConditionTrue, shcrv1alpha1.ReasonNoConnector,
 			"the organisation provides no records, so it runs no connector")
 		return r.removeConnector(ctx, member)
 	case !admitted:
-		r.set(member, shcrv1alpha1.ConditionConnectorAvailable, metav1.ConditionFalse, shcrv1alpha1.ReasonNotAdmitted,
+		setCondition(member, shcrv1alpha1.ConditionConnectorAvailable, metav1.ConditionFalse, shcrv1alpha1.ReasonNotAdmitted,
 			"the organisation is not Admitted: its connector is removed and it contributes nothing")
 		return r.removeConnector(ctx, member)
 	}
@@ -267,7 +298,7 @@ func (r *Reconciler) reconcileConnector(ctx context.Context, member *shcrv1alpha
 			_, err = r.applier.Apply(ctx, obj)
 		}
 		if err != nil {
-			r.set(member, shcrv1alpha1.ConditionConnectorAvailable, metav1.ConditionFalse, shcrv1alpha1.ReasonApplyFailed, err.Error())
+			setCondition(member, shcrv1alpha1.ConditionConnectorAvailable, metav1.ConditionFalse, shcrv1alpha1.ReasonApplyFailed, err.Error())
 			return fmt.Errorf("applying connector %T %s/%s of member %s: %w", obj, obj.GetNamespace(), obj.GetName(), member.Name, err)
 		}
 	}
@@ -276,7 +307,7 @@ func (r *Reconciler) reconcileConnector(ctx context.Context, member *shcrv1alpha
 		return fmt.Errorf("reading connector Deployment %s/%s: %w", deploy.Namespace, deploy.Name, err)
 	}
 	status, reason, msg := conditions.DeploymentAvailability(live)
-	r.set(member, shcrv1alpha1.ConditionConnectorAvailable, status, reason, msg)
+	setCondition(member, shcrv1alpha1.ConditionConnectorAvailable, status, reason, msg)
 	return nil
 }
 
