@@ -7,20 +7,16 @@ package accesspolicy
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
 	"github.com/shcr-io/shcr-operator/controllers/internal/phases"
 	"github.com/shcr-io/shcr-operator/internal/governance"
 	"github.com/shcr-io/shcr-operator/internal/index"
-	"github.com/shcr-io/shcr-operator/internal/kube"
-	"github.com/shcr-io/shcr-operator/internal/metrics"
 )
 
 // scope is one reconcile of a policy: the policy, and what the phases
@@ -33,29 +29,18 @@ type scope struct {
 	governing *shcrv1alpha1.DataSharingAgreement
 }
 
-// Reconcile reports one policy's effective grants.
-func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, reterr error) {
-	ap := &shcrv1alpha1.AccessPolicy{}
-	if err := r.Client.Get(ctx, req.NamespacedName, ap); err != nil {
-		if client.IgnoreNotFound(err) == nil {
-			metrics.SetStalled("AccessPolicy", req.Namespace, req.Name, false)
-		}
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	if !ap.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, nil
-	}
-	base := ap.DeepCopy()
-	defer func() {
-		reterr = errors.Join(reterr, r.patchStatus(ctx, base, ap, reterr))
-	}()
+// Reconcile reports one policy's effective grants, and writes its status
+// once (patchStatus).
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	return phases.Reconcile(ctx, r.Client, "AccessPolicy", req, &shcrv1alpha1.AccessPolicy{}, r.reconcile, r.patchStatus)
+}
+
+// reconcile checks that the policy is in a region, then runs its phases.
+func (r *Reconciler) reconcile(ctx context.Context, ap *shcrv1alpha1.AccessPolicy) (ctrl.Result, error) {
 	ap.Status.RolesDisplay = strings.Join(ap.Spec.Subjects.Roles, ",")
 
-	if _, err := kube.RegionOf(ctx, r.Client, ap.Namespace); errors.Is(err, kube.ErrNotRegionNamespace) {
-		markNotInRegion(ap)
-		return ctrl.Result{}, reconcile.TerminalError(err)
-	} else if err != nil {
-		return ctrl.Result{}, fmt.Errorf("reading the region of AccessPolicy %s/%s: %w", ap.Namespace, ap.Name, err)
+	if _, err := phases.RegionOf(ctx, r.Client, "AccessPolicy", ap, func() { markNotInRegion(ap) }); err != nil {
+		return ctrl.Result{}, err
 	}
 	// The grants are judged against the governing version the first phase finds.
 	return phases.RunInOrder(ctx, &scope{ap: ap},
