@@ -7,7 +7,6 @@ package datasharingagreement
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -17,14 +16,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
 	"github.com/shcr-io/shcr-operator/controllers/internal/phases"
 	"github.com/shcr-io/shcr-operator/internal/governance"
 	"github.com/shcr-io/shcr-operator/internal/index"
-	"github.com/shcr-io/shcr-operator/internal/kube"
-	"github.com/shcr-io/shcr-operator/internal/metrics"
 	"github.com/shcr-io/shcr-operator/internal/policy"
 )
 
@@ -56,29 +52,17 @@ type scope struct {
 	admissionPending bool
 }
 
-// Reconcile derives one agreement version's status.
-func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, reterr error) {
-	agreement := &shcrv1alpha1.DataSharingAgreement{}
-	if err := r.Client.Get(ctx, req.NamespacedName, agreement); err != nil {
-		if client.IgnoreNotFound(err) == nil {
-			metrics.SetStalled("DataSharingAgreement", req.Namespace, req.Name, false)
-		}
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	if !agreement.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, nil
-	}
-	base := agreement.DeepCopy()
-	defer func() {
-		reterr = errors.Join(reterr, r.patchStatus(ctx, base, agreement, reterr))
-	}()
+// Reconcile derives one agreement version's status, and writes it once
+// (patchStatus).
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	return phases.Reconcile(ctx, r.Client, "DataSharingAgreement", req, &shcrv1alpha1.DataSharingAgreement{}, r.reconcile, r.patchStatus)
+}
 
-	region, err := kube.RegionOf(ctx, r.Client, agreement.Namespace)
-	if errors.Is(err, kube.ErrNotRegionNamespace) {
-		markNotInRegion(agreement)
-		return ctrl.Result{}, reconcile.TerminalError(err)
-	} else if err != nil {
-		return ctrl.Result{}, fmt.Errorf("reading the region of agreement %s/%s: %w", agreement.Namespace, agreement.Name, err)
+// reconcile checks that the agreement is in a region, then runs its phases.
+func (r *Reconciler) reconcile(ctx context.Context, agreement *shcrv1alpha1.DataSharingAgreement) (ctrl.Result, error) {
+	region, err := phases.RegionOf(ctx, r.Client, "DataSharingAgreement", agreement, func() { markNotInRegion(agreement) })
+	if err != nil {
+		return ctrl.Result{}, err
 	}
 	agreement.Status.TermsHash = governance.TermsHash(&agreement.Spec.Terms, region)
 	// Each phase builds on what the ones before it found.
