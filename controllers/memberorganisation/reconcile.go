@@ -28,8 +28,6 @@ import (
 	"github.com/shcr-io/shcr-operator/internal/conditions"
 	"github.com/shcr-io/shcr-operator/internal/governance"
 	"github.com/shcr-io/shcr-operator/internal/index"
-	"github.com/shcr-io/shcr-operator/internal/kube"
-	"github.com/shcr-io/shcr-operator/internal/metrics"
 	"github.com/shcr-io/shcr-operator/internal/specs"
 )
 
@@ -46,29 +44,25 @@ var credentialKeySets = [][]string{{"client-id", "client-secret"}, {"tls.crt", "
 // Reconcile admits or refuses one organisation and runs its connector.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, reterr error) {
 	member := &shcrv1alpha1.MemberOrganisation{}
-	if err := r.Client.Get(ctx, req.NamespacedName, member); err != nil {
-		if client.IgnoreNotFound(err) == nil {
-			metrics.SetStalled("MemberOrganisation", req.Namespace, req.Name, false)
-			r.board.forget(req.NamespacedName)
-		}
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+	live, err := phases.Get(ctx, r.Client, "MemberOrganisation", req, member)
+	if err != nil {
+		return ctrl.Result{}, err
 	}
-	if !member.DeletionTimestamp.IsZero() {
+	if !live { // gone or being deleted: the connector is owned and garbage-collected
 		r.board.forget(req.NamespacedName)
-		return ctrl.Result{}, nil // the connector is owned and garbage-collected
+		return ctrl.Result{}, nil
 	}
 	base := member.DeepCopy()
 	defer func() {
 		reterr = errors.Join(reterr, r.patchStatus(ctx, base, member, reterr))
 	}()
 
-	region, err := kube.RegionOf(ctx, r.Client, member.Namespace)
-	if errors.Is(err, kube.ErrNotRegionNamespace) {
+	region, err := phases.RegionOf(ctx, r.Client, "MemberOrganisation", member, func() {
 		r.refuse(ctx, member, shcrv1alpha1.ReasonNotInRegion,
 			fmt.Sprintf("namespace %s is not a region namespace: create MemberOrganisations in shcr-<region>", member.Namespace))
-		return ctrl.Result{}, reconcile.TerminalError(err)
-	} else if err != nil {
-		return ctrl.Result{}, fmt.Errorf("reading the region of member %s/%s: %w", member.Namespace, member.Name, err)
+	})
+	if err != nil {
+		return ctrl.Result{}, err
 	}
 	same := &shcrv1alpha1.MemberOrganisationList{}
 	if err := r.Client.List(ctx, same, client.MatchingFields{index.MemberODSCode: member.Spec.ODSCode}); err != nil {
