@@ -14,7 +14,6 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
@@ -98,20 +97,11 @@ func TestOnlyThePanelAssuresAndComputedCheckpointsRefuseContradictions(t *testin
 	waitAssured(t, name, shcrv1alpha1.ReasonAssured)
 	chair := panelChair(t)
 	record := func(c client.Client, edit func(*shcrv1alpha1.ShCRRegion)) error {
-		return retry.RetryOnConflict(retry.DefaultRetry, func() error {
-			region := &shcrv1alpha1.ShCRRegion{}
-			if err := k8s.Get(ctx, client.ObjectKey{Name: name}, region); err != nil {
-				return err
-			}
-			edit(region)
-			return c.Update(ctx, region)
-		})
+		return fixtures.EditRegion(ctx, k8s, c, name, edit)
 	}
 	refused := func(what string, err error, want string) {
 		t.Helper()
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("%s: got %v, want a refusal containing %q", what, err, want)
-		}
+		fixtures.Refused(t, what, err, want)
 	}
 	evidence := func(req shcrv1alpha1.IGRequirement, ref string) func(*shcrv1alpha1.ShCRRegion) {
 		return func(r *shcrv1alpha1.ShCRRegion) {
@@ -159,17 +149,8 @@ func TestOnlyThePanelAssuresAndComputedCheckpointsRefuseContradictions(t *testin
 	create(t, credentials(ns, m.Spec.Connector.CredentialsSecretRef.Name))
 	create(t, m)
 	waitFor(t, "the checkpoint unmet", func() (bool, string) {
-		r := &shcrv1alpha1.ShCRRegion{}
-		_ = k8s.Get(ctx, client.ObjectKey{Name: name}, r)
-		if r.Status.Assurance == nil {
-			return false, "no status.assurance"
-		}
-		for _, c := range r.Status.Assurance.Checkpoints {
-			if c.Name == "NoMemberSuspended" {
-				return !c.Met && strings.Contains(c.Message, "Z99001"), c.Message
-			}
-		}
-		return false, "no checkpoint"
+		c, why := fixtures.Checkpoint(ctx, k8s, name, "NoMemberSuspended")
+		return c != nil && !c.Met && strings.Contains(c.Message, "Z99001"), why
 	})
 	refused("an assurance contradicting a checkpoint", record(chair, evidence(shcrv1alpha1.RequirementAccessControlsAndRecords, "AC-2")),
 		"contradicts the computed checkpoint NoMemberSuspended")
