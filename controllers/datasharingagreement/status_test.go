@@ -227,13 +227,7 @@ func TestSummarise(t *testing.T) {
 			setRecorded(a, ledgerState{recorded: tc.approved})
 			markPhase(a, derived{phase: tc.phase, message: "why"})
 			summarise(a, tc.err)
-			for conditionType, want := range map[string]metav1.ConditionStatus{
-				shcrv1alpha1.ConditionReady: tc.ready, shcrv1alpha1.ConditionReconciling: tc.reconciling, shcrv1alpha1.ConditionStalled: tc.stalled,
-			} {
-				if c := condition(t, a, conditionType); c.Status != want {
-					t.Errorf("%s %s (%s: %s), want %s", conditionType, c.Status, c.Reason, c.Message, want)
-				}
-			}
+			fixtures.Health(t, a.Status.Conditions, a.Generation, tc.ready, tc.reconciling, tc.stalled)
 			if (a.Status.ObservedGeneration == a.Generation) != tc.observed {
 				t.Errorf("observedGeneration %d, want set %v", a.Status.ObservedGeneration, tc.observed)
 			}

@@ -190,13 +190,7 @@ func TestSummarise(t *testing.T) {
 			m := newMember(shcrv1alpha1.RoleProvider)
 			tc.prepare(m)
 			summarise(m, tc.err)
-			for conditionType, want := range map[string]metav1.ConditionStatus{
-				shcrv1alpha1.ConditionReady: tc.ready, shcrv1alpha1.ConditionReconciling: tc.reconciling, shcrv1alpha1.ConditionStalled: tc.stalled,
-			} {
-				if c := condition(t, m, conditionType); c.Status != want {
-					t.Errorf("%s %s (%s: %s), want %s", conditionType, c.Status, c.Reason, c.Message, want)
-				}
-			}
+			fixtures.Health(t, m.Status.Conditions, m.Generation, tc.ready, tc.reconciling, tc.stalled)
 			if (m.Status.ObservedGeneration == m.Generation) != tc.observed {
 				t.Errorf("observedGeneration %d, want set %v", m.Status.ObservedGeneration, tc.observed)
 			}
