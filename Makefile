@@ -106,8 +106,9 @@ test-images: ## Build the images twice (same digests), look inside them, push th
 	HELM=$(HELM) go test ./test/images/... -count=1 -timeout 20m
 
 .PHONY: test-contract
-test-contract: ## Run the gateway and connector pod specs the operator writes from the built images (own mount and network namespaces, as the pod's user, read-only root) and pass their probes; needs root.
-	go test ./test/contract/... -count=1 -timeout 15m
+test-contract: ## Run the gateway and connector pod specs the operator writes on envtest, and the chart's manager Deployment, from the built images (own mount and network namespaces, as the pod's user, read-only root) and pass their probes; needs root.
+	$(TOOLCHAIN) ensure k8s helm
+	HELM=$(HELM) KUBEBUILDER_ASSETS="$(K8S_DIR)" go test ./test/contract/... -count=1 -timeout 15m
 
 .PHONY: hl7client
 hl7client: ## Install the third-party MLLP client (node-hl7-client, from the npm registry) the HL7v2 connector is tested with, where node and npm are installed.

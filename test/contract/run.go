@@ -11,7 +11,12 @@ SPDX-License-Identifier: Apache-2.0
 // container's command, args and env (chroot --userspec). Then the
 // container's probes are called on their declared ports inside that network
 // namespace (nsenter). A pod spec that does not fit the binary fails, saying
-// which probe or volume. It needs root (CAP_SYS_ADMIN) for the namespaces.
+// which probe or volume. As the kubelet does, it mounts the service
+// account's token, CA and namespace where client-go's in-cluster config
+// reads them (unless the pod opts out) and sets KUBERNETES_SERVICE_HOST and
+// KUBERNETES_SERVICE_PORT; the API server's address is made reachable
+// inside the private network namespace by a relay the test opens there. It
+// needs root (CAP_SYS_ADMIN) for the namespaces.
 package contract
 
 import (
@@ -28,6 +33,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -202,16 +208,20 @@ func Start(rootfs, work string, pod corev1.PodSpec, cfg v1.Config, w World) (*Co
 	if mountsServiceAccount(pod) {
 		mounts = append(mounts, corev1.VolumeMount{Name: serviceAccountVolume, MountPath: ServiceAccountDir, ReadOnly: true})
 	}
+	// Parents before children, as the container runtime mounts them (a
+	// volume at /tmp must not hide one at /tmp/certs).
+	sort.SliceStable(mounts, func(i, j int) bool {
+		return depth(mounts[i].MountPath) < depth(mounts[j].MountPath)
+	})
 	for _, m := range mounts {
 		src, err := volumeDir(pod, m.Name, filepath.Join(work, "volumes", m.Name), w)
 		if err != nil {
 			return nil, fmt.Errorf("volume %s (mounted at %s): %w", m.Name, m.MountPath, err)
 		}
+		// The mount point is made when mounting: it may lie inside a
+		// volume mounted just before.
 		target := filepath.Join(rootfs, filepath.Clean("/"+m.MountPath))
-		if err := os.MkdirAll(target, 0o755); err != nil {
-			return nil, err
-		}
-		fmt.Fprintf(&script, "mount --bind %s %s\n", quote(src), quote(target))
+		fmt.Fprintf(&script, "mkdir -p %s\nmount --bind %s %s\n", quote(target), quote(src), quote(target))
 		if m.ReadOnly {
 			fmt.Fprintf(&script, "mount -o remount,bind,ro %s\n", quote(target))
 		}
@@ -372,6 +382,11 @@ func relay(l net.Listener, addr string) {
 			<-done
 		}()
 	}
+}
+
+// depth is how many components a mount path has.
+func depth(path string) int {
+	return len(strings.Split(strings.Trim(filepath.Clean(path), "/"), "/"))
 }
 
 // serviceAccountVolume names the volume the kubelet projects for the
