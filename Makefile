@@ -101,13 +101,14 @@ test-chart: ## helm lint and render the chart, and render config/default with ku
 	HELM=$(HELM) KUBECTL=$(KUBECTL) go test ./test/chart/... -count=1
 
 .PHONY: test-images
-test-images: ## Build the images twice (same digests), look inside them, push them to a loopback OCI registry and resolve the chart's image references.
+test-images: ## Build the images twice (same digests; the first written to $(IMAGES_DIR) for the e2e suite), look inside them, push them to a loopback OCI registry and resolve the chart's image references.
 	$(TOOLCHAIN) ensure helm
-	HELM=$(HELM) go test ./test/images/... -count=1 -timeout 20m
+	HELM=$(HELM) IMAGES_DIR="$(IMAGES_DIR)" go test ./test/images/... -count=1 -timeout 20m
 
 .PHONY: test-contract
-test-contract: ## Run the gateway and connector pod specs the operator writes from the built images (own mount and network namespaces, as the pod's user, read-only root) and pass their probes; needs root.
-	go test ./test/contract/... -count=1 -timeout 15m
+test-contract: ## Run the gateway and connector pod specs the operator writes on envtest, and the chart's manager Deployment, from the built images (own mount and network namespaces, as the pod's user, read-only root) and pass their probes; needs root.
+	$(TOOLCHAIN) ensure k8s helm
+	HELM=$(HELM) KUBEBUILDER_ASSETS="$(K8S_DIR)" go test ./test/contract/... -count=1 -timeout 15m
 
 .PHONY: hl7client
 hl7client: ## Install the third-party MLLP client (node-hl7-client, from the npm registry) the HL7v2 connector is tested with, where node and npm are installed.
@@ -131,12 +132,12 @@ test-unit: hl7client ## Unit and envtest suites (a real kube-apiserver and etcd,
 		-run 'Onboarding|Superseding|DSPTDowngrade|DeletingAMember|CrossRegion'
 
 .PHONY: test-e2e
-test-e2e: chromium ## End-to-end suite on a fresh local kwok cluster, and the evidence pack's layout measured in Chromium.
+test-e2e: chromium ## End-to-end suite on a fresh local kwok cluster (it pushes the images of $(IMAGES_DIR) to its own loopback registry), and the evidence pack's layout measured in Chromium.
 	$(TOOLCHAIN) ensure k8s kwok helm
 	SHCR_REQUIRE_CHROMIUM=1 KUBEBUILDER_ASSETS="$(K8S_DIR)" go test ./internal/plugin/evidence/ -run 'FitsA1280PixelScreenAndA4Paper' -count=1
 	hack/cluster.sh up $(E2E_CLUSTER) $(E2E_DIR)/kubeconfig
 	trap 'hack/cluster.sh down $(E2E_CLUSTER)' EXIT; \
-	KUBECONFIG=$(E2E_DIR)/kubeconfig KUBECTL=$(KUBECTL) HELM=$(HELM) go test ./test/e2e/... -count=1 -v -timeout 15m
+	KUBECONFIG=$(E2E_DIR)/kubeconfig KUBECTL=$(KUBECTL) HELM=$(HELM) IMAGES_DIR="$(IMAGES_DIR)" go test ./test/e2e/... -count=1 -v -timeout 15m
 
 # chromium installs Debian's headless Chromium when none is on the PATH
 # (the evidence pack's layout test renders in it); apt-get only.

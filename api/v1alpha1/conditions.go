@@ -87,8 +87,9 @@ const (
 	ReasonPeersFound = "PeersFound"
 	// ReasonPeersMissing: a region in spec.peers does not exist.
 	ReasonPeersMissing = "PeersMissing"
-	// ReasonIdentityMissing (GatewayAvailable=False): spec.gateway.identity
-	// lacks what the gateway needs to verify tokens, so it is never Ready.
+	// ReasonIdentityMissing (GatewayIdentity=False, and so Ready=False):
+	// spec.gateway.identity lacks what the gateway needs to verify tokens,
+	// so its readiness probe never passes.
 	ReasonIdentityMissing = "IdentityMissing"
 	// ReasonIdentityConfigured (GatewayIdentity=True): issuer, audience and
 	// keys are set.

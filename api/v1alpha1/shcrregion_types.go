@@ -478,8 +478,8 @@ type RegionEndpoints struct {
 // ShCRRegionStatus is the observed state of a ShCRRegion.
 type ShCRRegionStatus struct {
 	// Conditions: Ready summarises NamespaceReady, RecordServiceAvailable,
-	// GatewayAvailable and PolicyCompiled; Reconciling and Stalled follow the
-	// kstatus convention.
+	// GatewayAvailable, GatewayIdentity (spec.gateway.identity complete) and
+	// PolicyCompiled; Reconciling and Stalled follow the kstatus convention.
 	// +listType=map
 	// +listMapKey=type
 	// +optional

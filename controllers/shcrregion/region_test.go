@@ -42,6 +42,7 @@ func newRegion(name string, mods ...func(*shcrv1alpha1.ShCRRegion)) *shcrv1alpha
 			Admins: []rbacv1.Subject{{
 				Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: name + "-admins",
 			}},
+			Gateway: shcrv1alpha1.GatewaySpec{Identity: fixtures.GatewayIdentity(name)},
 		},
 	}
 	for _, m := range mods {

@@ -23,6 +23,10 @@ var summarised = []string{
 	shcrv1alpha1.ConditionNamespaceReady,
 	shcrv1alpha1.ConditionRecordServiceAvailable,
 	shcrv1alpha1.ConditionGatewayAvailable,
+	// A gateway without an identity provider refuses every request and
+	// never passes its readiness probe on a real cluster, whatever a
+	// cluster that runs no probes (kwok, envtest) reports of its workload.
+	shcrv1alpha1.ConditionGatewayIdentity,
 	shcrv1alpha1.ConditionPolicyCompiled,
 }
 
@@ -73,7 +77,7 @@ func summarise(region *shcrv1alpha1.ShCRRegion, reconcileErr error) {
 		return
 	}
 	if conditions.Summarise(&region.Status.Conditions, region.Generation, summarised, reconcileErr,
-		"the namespace, record service, gateway and policy bundle are all in place") {
+		"the namespace, record service, gateway with its identity provider and policy bundle are all in place") {
 		region.Status.ObservedGeneration = region.Generation
 	}
 }

@@ -39,6 +39,10 @@ func TestSummarise(t *testing.T) {
 			allTrue(r)
 			setCondition(r, shcrv1alpha1.ConditionGatewayAvailable, metav1.ConditionFalse, shcrv1alpha1.ReasonRollingOut, "1 of 2")
 		}, nil, metav1.ConditionFalse, metav1.ConditionTrue, metav1.ConditionFalse, "", true},
+		{"identity missing: not Ready, nothing to wait for", func(r *shcrv1alpha1.ShCRRegion) {
+			allTrue(r)
+			setCondition(r, shcrv1alpha1.ConditionGatewayIdentity, metav1.ConditionFalse, shcrv1alpha1.ReasonIdentityMissing, "issuer not set")
+		}, nil, metav1.ConditionFalse, metav1.ConditionFalse, metav1.ConditionFalse, "", true},
 		{"nothing known yet", func(*shcrv1alpha1.ShCRRegion) {}, nil,
 			metav1.ConditionFalse, metav1.ConditionTrue, metav1.ConditionFalse, "", true},
 		{"transient error", allTrue, errors.New("etcd timeout"),

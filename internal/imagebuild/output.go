@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"sigs.k8s.io/yaml"
 )
 
@@ -75,4 +76,39 @@ func ChartAppVersion(path string) (string, error) {
 		return "", fmt.Errorf("%s: no appVersion", path)
 	}
 	return chart.AppVersion, nil
+}
+
+// ReadOutput reads back the images WriteOutput wrote to dir (dir/oci): each
+// index under its reference, matched to its workload by repository.
+func ReadOutput(dir string) ([]*Built, error) {
+	idx, err := layout.ImageIndexFromPath(filepath.Join(dir, "oci"))
+	if err != nil {
+		return nil, err
+	}
+	m, err := idx.IndexManifest()
+	if err != nil {
+		return nil, err
+	}
+	var out []*Built
+	for _, d := range m.Manifests {
+		ref := d.Annotations["org.opencontainers.image.ref.name"]
+		var w *Workload
+		for i := range Workloads {
+			if strings.Contains(ref, "/"+Workloads[i].Repository+":") {
+				w = &Workloads[i]
+			}
+		}
+		if w == nil {
+			return nil, fmt.Errorf("imagebuild: %s in %s is none of the workloads' images", ref, dir)
+		}
+		child, err := idx.ImageIndex(d.Digest)
+		if err != nil {
+			return nil, fmt.Errorf("imagebuild: %s: %w", ref, err)
+		}
+		out = append(out, &Built{Workload: *w, Reference: ref, Index: child, Digest: d.Digest})
+	}
+	if len(out) != len(Workloads) {
+		return nil, fmt.Errorf("imagebuild: %s holds %d images, want %d", dir, len(out), len(Workloads))
+	}
+	return out, nil
 }

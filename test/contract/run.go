@@ -11,26 +11,38 @@ SPDX-License-Identifier: Apache-2.0
 // container's command, args and env (chroot --userspec). Then the
 // container's probes are called on their declared ports inside that network
 // namespace (nsenter). A pod spec that does not fit the binary fails, saying
-// which probe or volume. It needs root (CAP_SYS_ADMIN) for the namespaces.
+// which probe or volume. As the kubelet does, it mounts the service
+// account's token, CA and namespace where client-go's in-cluster config
+// reads them (unless the pod opts out) and sets KUBERNETES_SERVICE_HOST and
+// KUBERNETES_SERVICE_PORT; the API server's address is made reachable
+// inside the private network namespace by a relay the test opens there. It
+// needs root (CAP_SYS_ADMIN) for the namespaces.
 package contract
 
 import (
 	"archive/tar"
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -57,11 +69,36 @@ func Probe() {
 	os.Exit(0)
 }
 
-// World is what the pod's volumes refer to.
+// World is what the pod's volumes and env refer to, and what the kubelet
+// gives every pod: its names, its service account's token and the API
+// server's address.
 type World struct {
 	ConfigMaps map[string]*corev1.ConfigMap
 	Secrets    map[string]*corev1.Secret
+	// Namespace and PodName are the pod's (env fieldRef metadata.namespace
+	// and metadata.name, the service account's namespace file).
+	Namespace, PodName string
+	// ServiceAccount is the token and CA the kubelet projects at
+	// ServiceAccountDir unless the pod sets automountServiceAccountToken
+	// false; nil lays out nothing there.
+	ServiceAccount *ServiceAccountToken
+	// APIServer is the API server's host:port. When set, the container gets
+	// KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT as the kubelet sets
+	// them, and the address is reachable inside its network namespace (a
+	// relay to the real API server).
+	APIServer string
 }
+
+// ServiceAccountToken is what the kubelet projects for a pod's service
+// account.
+type ServiceAccountToken struct {
+	Token string
+	CA    []byte
+}
+
+// ServiceAccountDir is where the kubelet mounts a pod's service account
+// token, CA and namespace, and where client-go's in-cluster config reads them.
+const ServiceAccountDir = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 // ExtractRootFS writes the image's flattened filesystem to dir.
 func ExtractRootFS(img v1.Image, dir string) error {
@@ -118,9 +155,30 @@ func stickyOf(mode int64) os.FileMode {
 
 // Container is a started workload.
 type Container struct {
-	cmd *exec.Cmd
-	log *bytes.Buffer
-	pod corev1.PodSpec
+	cmd    *exec.Cmd
+	log    *syncBuffer
+	pod    corev1.PodSpec
+	exited chan struct{}
+	relay  net.Listener
+}
+
+// syncBuffer is a log written by the container's process and read by the
+// test at the same time.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // Start lays out the pod's volumes under work, and starts its first
@@ -133,17 +191,37 @@ func Start(rootfs, work string, pod corev1.PodSpec, cfg v1.Config, w World) (*Co
 	c := pod.Containers[0]
 	var script strings.Builder
 	script.WriteString("set -e\nip link set lo up\n")
+	// With an API server to reach, the test opens the relay in the new
+	// network namespace before the process starts: the script says it is
+	// there (up) and waits for the word (go).
+	up, goAhead := filepath.Join(work, "netns-up"), filepath.Join(work, "netns-go")
+	if w.APIServer != "" {
+		for _, f := range []string{up, goAhead} {
+			if err := syscall.Mkfifo(f, 0o600); err != nil {
+				return nil, err
+			}
+		}
+		fmt.Fprintf(&script, "echo up > %s\nread word < %s\n", quote(up), quote(goAhead))
+	}
 	fmt.Fprintf(&script, "mount --bind %s %s\n", quote(rootfs), quote(rootfs))
-	for _, m := range c.VolumeMounts {
+	mounts := append([]corev1.VolumeMount{}, c.VolumeMounts...)
+	if mountsServiceAccount(pod) {
+		mounts = append(mounts, corev1.VolumeMount{Name: serviceAccountVolume, MountPath: ServiceAccountDir, ReadOnly: true})
+	}
+	// Parents before children, as the container runtime mounts them (a
+	// volume at /tmp must not hide one at /tmp/certs).
+	sort.SliceStable(mounts, func(i, j int) bool {
+		return depth(mounts[i].MountPath) < depth(mounts[j].MountPath)
+	})
+	for _, m := range mounts {
 		src, err := volumeDir(pod, m.Name, filepath.Join(work, "volumes", m.Name), w)
 		if err != nil {
 			return nil, fmt.Errorf("volume %s (mounted at %s): %w", m.Name, m.MountPath, err)
 		}
+		// The mount point is made when mounting: it may lie inside a
+		// volume mounted just before.
 		target := filepath.Join(rootfs, filepath.Clean("/"+m.MountPath))
-		if err := os.MkdirAll(target, 0o755); err != nil {
-			return nil, err
-		}
-		fmt.Fprintf(&script, "mount --bind %s %s\n", quote(src), quote(target))
+		fmt.Fprintf(&script, "mkdir -p %s\nmount --bind %s %s\n", quote(target), quote(src), quote(target))
 		if m.ReadOnly {
 			fmt.Fprintf(&script, "mount -o remount,bind,ro %s\n", quote(target))
 		}
@@ -155,15 +233,13 @@ func Start(rootfs, work string, pod corev1.PodSpec, cfg v1.Config, w World) (*Co
 	if err != nil {
 		return nil, err
 	}
-	env := []string{"env", "-i"}
-	for _, e := range cfg.Env {
-		env = append(env, quote(e))
+	vars, err := environment(c, cfg, w)
+	if err != nil {
+		return nil, err
 	}
-	for _, e := range c.Env {
-		if e.ValueFrom != nil {
-			return nil, fmt.Errorf("env %s: valueFrom is not laid out by the contract test", e.Name)
-		}
-		env = append(env, quote(e.Name+"="+e.Value))
+	env := []string{"env", "-i"}
+	for _, e := range vars {
+		env = append(env, quote(e))
 	}
 	command := c.Command
 	if len(command) == 0 {
@@ -184,22 +260,222 @@ func Start(rootfs, work string, pod corev1.PodSpec, cfg v1.Config, w World) (*Co
 	fmt.Fprintf(&script, "exec %s %s --userspec=%s:%s%s %s %s\n",
 		strings.Join(env, " "), quote(chroot), uid, gid, groups, quote(rootfs), strings.Join(argv, " "))
 	cmd := exec.Command("unshare", "--mount", "--net", "--propagation", "private", "sh", "-c", script.String())
-	log := &bytes.Buffer{}
+	log := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	return &Container{cmd: cmd, log: log, pod: pod}, nil
+	ctr := &Container{cmd: cmd, log: log, pod: pod, exited: make(chan struct{})}
+	go func() {
+		_ = cmd.Wait()
+		close(ctr.exited)
+	}()
+	if w.APIServer != "" {
+		if err := ctr.openRelay(up, goAhead, w.APIServer); err != nil {
+			ctr.Stop()
+			return nil, fmt.Errorf("relaying the API server into the container's network namespace: %w\n%s", err, ctr.Log())
+		}
+	}
+	return ctr, nil
+}
+
+// openRelay waits until the container's network namespace exists, listens
+// there on apiServer and forwards each connection to the real apiServer,
+// then lets the container's process start.
+func (c *Container) openRelay(up, goAhead, apiServer string) error {
+	said := make(chan error, 1)
+	go func() {
+		f, err := os.OpenFile(up, os.O_RDWR, 0)
+		if err == nil {
+			_, err = bufio.NewReader(f).ReadString('\n')
+			_ = f.Close()
+		}
+		said <- err
+	}()
+	select {
+	case err := <-said:
+		if err != nil {
+			return err
+		}
+	case <-c.exited:
+		return errors.New("the container exited before its network namespace was up")
+	case <-time.After(time.Minute):
+		return errors.New("the container's network namespace was not up within a minute")
+	}
+	l, err := listenIn("/proc/"+strconv.Itoa(c.cmd.Process.Pid)+"/ns/net", apiServer)
+	if err != nil {
+		return err
+	}
+	c.relay = l
+	go relay(l, apiServer)
+	// O_RDWR never blocks on a FIFO; the script reads the word from it.
+	f, err := os.OpenFile(goAhead, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString("go\n")
+	go func() {
+		<-c.exited
+		_ = f.Close()
+	}()
+	return err
+}
+
+// listenIn listens on addr in the network namespace at nsPath, from a
+// thread that enters it and comes back; the socket stays in that namespace.
+func listenIn(nsPath, addr string) (net.Listener, error) {
+	type result struct {
+		l   net.Listener
+		err error
+	}
+	out := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		home, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			runtime.UnlockOSThread()
+			out <- result{nil, err}
+			return
+		}
+		defer func() { _ = home.Close() }()
+		target, err := os.Open(nsPath)
+		if err != nil {
+			runtime.UnlockOSThread()
+			out <- result{nil, err}
+			return
+		}
+		defer func() { _ = target.Close() }()
+		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
+			out <- result{nil, err}
+			return
+		}
+		l, err := net.Listen("tcp", addr)
+		// A thread that cannot come home stays locked, and ends with
+		// this goroutine.
+		if unix.Setns(int(home.Fd()), unix.CLONE_NEWNET) == nil {
+			runtime.UnlockOSThread()
+		}
+		out <- result{l, err}
+	}()
+	r := <-out
+	return r.l, r.err
+}
+
+// relay forwards every connection l accepts to addr until l is closed.
+func relay(l net.Listener, addr string) {
+	for {
+		in, err := l.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer func() { _ = in.Close() }()
+			out, err := net.Dial("tcp", addr)
+			if err != nil {
+				return
+			}
+			defer func() { _ = out.Close() }()
+			done := make(chan struct{}, 2)
+			go func() { _, _ = io.Copy(out, in); done <- struct{}{} }()
+			go func() { _, _ = io.Copy(in, out); done <- struct{}{} }()
+			<-done
+		}()
+	}
+}
+
+// depth is how many components a mount path has.
+func depth(path string) int {
+	return len(strings.Split(strings.Trim(filepath.Clean(path), "/"), "/"))
+}
+
+// serviceAccountVolume names the volume the kubelet projects for the
+// service account.
+const serviceAccountVolume = "kube-api-access"
+
+// mountsServiceAccount says whether the kubelet would mount the service
+// account's token: unless the pod says automountServiceAccountToken false.
+func mountsServiceAccount(pod corev1.PodSpec) bool {
+	return pod.AutomountServiceAccountToken == nil || *pod.AutomountServiceAccountToken
+}
+
+// environment is the process's env as the runtime and kubelet make it: the
+// image's, then the API server's Service variables, then the container's
+// (later ones win).
+func environment(c corev1.Container, cfg v1.Config, w World) ([]string, error) {
+	vars := append([]string{}, cfg.Env...)
+	if w.APIServer != "" {
+		host, port, err := net.SplitHostPort(w.APIServer)
+		if err != nil {
+			return nil, err
+		}
+		vars = append(vars, "KUBERNETES_SERVICE_HOST="+host, "KUBERNETES_SERVICE_PORT="+port,
+			"KUBERNETES_SERVICE_PORT_HTTPS="+port)
+	}
+	for _, e := range c.Env {
+		value, err := envValue(e, w)
+		if err != nil {
+			return nil, fmt.Errorf("env %s: %w", e.Name, err)
+		}
+		vars = append(vars, e.Name+"="+value)
+	}
+	return vars, nil
+}
+
+// envValue is an env var's value, resolved from the pod or World as the
+// kubelet resolves valueFrom.
+func envValue(e corev1.EnvVar, w World) (string, error) {
+	from := e.ValueFrom
+	switch {
+	case from == nil:
+		return e.Value, nil
+	case from.FieldRef != nil:
+		switch from.FieldRef.FieldPath {
+		case "metadata.namespace":
+			return w.Namespace, nil
+		case "metadata.name":
+			return w.PodName, nil
+		}
+		return "", fmt.Errorf("fieldRef %s is not laid out by the contract test", from.FieldRef.FieldPath)
+	case from.SecretKeyRef != nil:
+		s, ok := w.Secrets[from.SecretKeyRef.Name]
+		if !ok {
+			return "", fmt.Errorf("Secret %s does not exist (the pod would never start)", from.SecretKeyRef.Name)
+		}
+		if v, ok := s.Data[from.SecretKeyRef.Key]; ok {
+			return string(v), nil
+		}
+		if v, ok := s.StringData[from.SecretKeyRef.Key]; ok {
+			return v, nil
+		}
+		return "", fmt.Errorf("Secret %s has no key %s", from.SecretKeyRef.Name, from.SecretKeyRef.Key)
+	case from.ConfigMapKeyRef != nil:
+		cm, ok := w.ConfigMaps[from.ConfigMapKeyRef.Name]
+		if !ok {
+			return "", fmt.Errorf("ConfigMap %s does not exist (the pod would never start)", from.ConfigMapKeyRef.Name)
+		}
+		if v, ok := cm.Data[from.ConfigMapKeyRef.Key]; ok {
+			return v, nil
+		}
+		return "", fmt.Errorf("ConfigMap %s has no key %s", from.ConfigMapKeyRef.Name, from.ConfigMapKeyRef.Key)
+	}
+	return "", errors.New("valueFrom source not laid out by the contract test")
 }
 
 // Stop ends the container and waits for it.
 func (c *Container) Stop() {
 	_ = c.cmd.Process.Kill()
-	_ = c.cmd.Wait()
+	<-c.exited
+	if c.relay != nil {
+		_ = c.relay.Close()
+	}
 }
 
 // Log is what the container wrote so far.
 func (c *Container) Log() string { return c.log.String() }
+
+// Exited is closed when the container's process has ended.
+func (c *Container) Exited() <-chan struct{} { return c.exited }
 
 // WaitForProbes calls the container's startup, readiness and liveness
 // probes (those it declares; a container with none fails) on their ports
@@ -211,11 +487,6 @@ func (c *Container) WaitForProbes(ctx context.Context) error {
 		kind  string
 		probe *corev1.Probe
 	}{{"startup", ctr.StartupProbe}, {"readiness", ctr.ReadinessProbe}, {"liveness", ctr.LivenessProbe}}
-	exited := make(chan struct{})
-	go func() {
-		_, _ = c.cmd.Process.Wait()
-		close(exited)
-	}()
 	declared := 0
 	for _, p := range probes {
 		if p.probe == nil {
@@ -233,7 +504,7 @@ func (c *Container) WaitForProbes(ctx context.Context) error {
 		last := ""
 		for passed := false; !passed; {
 			select {
-			case <-exited:
+			case <-c.exited:
 				return fmt.Errorf("%s probe GET %s: the container exited:\n%s", p.kind, url, c.Log())
 			case <-ctx.Done():
 				return fmt.Errorf("%s probe GET %s never passed (last: %s); container log:\n%s", p.kind, url, last, c.Log())
@@ -305,6 +576,13 @@ func volumeDir(pod corev1.PodSpec, name, dir string, w World) (string, error) {
 		return "", err
 	}
 	switch {
+	case vol == nil && name == serviceAccountVolume:
+		if w.ServiceAccount == nil {
+			return "", errors.New("the pod mounts its service account's token (automountServiceAccountToken is not false) and none was given")
+		}
+		return dir, writeItems(dir, map[string][]byte{
+			"token": []byte(w.ServiceAccount.Token), "ca.crt": w.ServiceAccount.CA, "namespace": []byte(w.Namespace),
+		}, nil)
 	case vol == nil:
 		return "", errors.New("no such volume in the pod")
 	case vol.ConfigMap != nil:

@@ -32,6 +32,7 @@ import (
 	"github.com/shcr-io/shcr-operator/internal/kube"
 	"github.com/shcr-io/shcr-operator/internal/samples"
 	"github.com/shcr-io/shcr-operator/internal/specs"
+	"github.com/shcr-io/shcr-operator/test/fixtures"
 	"github.com/shcr-io/shcr-operator/test/testenv"
 )
 
@@ -142,6 +143,8 @@ func newRegion(name string, policy shcrv1alpha1.DeletionPolicy) *shcrv1alpha1.Sh
 		Spec: shcrv1alpha1.ShCRRegionSpec{
 			DisplayName:    "E2E region " + name,
 			DeletionPolicy: policy,
+			// Without an identity provider the region is not Ready.
+			Gateway: shcrv1alpha1.GatewaySpec{Identity: fixtures.GatewayIdentity(name)},
 		},
 	}
 }
@@ -153,6 +156,12 @@ func createReady(t *testing.T, region *shcrv1alpha1.ShCRRegion) *shcrv1alpha1.Sh
 	if err := k8s.Create(ctx, region); err != nil {
 		t.Fatal(err)
 	}
+	// The identity provider's keys, in the namespace once it exists (a
+	// retained namespace keeps them).
+	waitFor(t, "the keys of region "+region.Name, time.Minute, func() (bool, string) {
+		err := k8s.Create(ctx, fixtures.GatewayKeys(shcrv1alpha1.NamespaceFor(region.Name)))
+		return err == nil || apierrors.IsAlreadyExists(err), fmt.Sprint(err)
+	})
 	waitFor(t, "region "+region.Name+" Ready", 2*time.Minute, func() (bool, string) {
 		if err := k8s.Get(ctx, client.ObjectKeyFromObject(region), region); err != nil {
 			return false, err.Error()

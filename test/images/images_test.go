@@ -17,27 +17,19 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log"
-	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-	appsv1 "k8s.io/api/apps/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/shcr-io/shcr-operator/internal/imagebuild"
-	"github.com/shcr-io/shcr-operator/internal/kube"
+	"github.com/shcr-io/shcr-operator/test/imagecheck"
 )
 
 var root, _ = filepath.Abs(filepath.Join("..", ".."))
@@ -68,6 +60,11 @@ func first(t *testing.T) []*imagebuild.Built {
 	t.Helper()
 	firstOnce.Do(func() {
 		firstBuild, firstErr = imagebuild.BuildAll(context.Background(), options(t, ""))
+		// make test writes this build where make images does, for the
+		// e2e suite to push rather than build again.
+		if dir := os.Getenv("IMAGES_DIR"); dir != "" && firstErr == nil {
+			firstErr = imagebuild.WriteOutput(dir, firstBuild)
+		}
 	})
 	if firstErr != nil {
 		t.Fatal(firstErr)
@@ -179,101 +176,39 @@ func TestImagesRunAsNonRootWithTheirSBOM(t *testing.T) {
 	}
 }
 
+// The images pushed to a registry on loopback resolve from the references
+// the chart renders for that registry (imagecheck, which the e2e suite runs
+// too).
 func TestChartImageReferencesResolveToTheBuiltDigests(t *testing.T) {
 	helm := os.Getenv("HELM")
 	if helm == "" {
 		t.Fatal("HELM is not set: run with 'make test-images'")
 	}
-	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	defer srv.Close()
-	prefix := strings.TrimPrefix(srv.URL, "http://") + "/shcr-io"
-	built := first(t)
-	// Name the built indexes under the loopback registry and push them as
-	// make images REGISTRY=... does.
-	var pushed []*imagebuild.Built
-	for _, b := range built {
-		c := *b
-		c.Reference = imagebuild.Reference(imagebuild.Options{Registry: prefix, Tag: options(t, "").Tag}, b.Workload)
-		pushed = append(pushed, &c)
-	}
-	if err := imagebuild.Push(context.Background(), pushed); err != nil {
+	if err := imagecheck.PushAndResolve(context.Background(), helm, root, options(t, "").Tag, first(t)); err != nil {
 		t.Fatal(err)
-	}
-	repo := func(w string) string { return prefix + "/" + w }
-	rendered, err := exec.Command(helm, "template", "shcr", filepath.Join(root, "charts", "shcr-operator"),
-		"-n", "shcr-system", "--kube-version", "1.37.2",
-		"--set", "image.repository="+repo("shcr-operator"),
-		"--set", "regionImages.gateway.repository="+repo("shcr-gateway"),
-		"--set", "regionImages.connector.repository="+repo("shcr-connector")).Output()
-	if err != nil {
-		t.Fatalf("helm template: %v", err)
-	}
-	refs := chartImageReferences(t, rendered)
-	for _, b := range pushed {
-		ref, ok := refs[b.Workload.Name]
-		if !ok {
-			t.Errorf("the chart renders no %s image", b.Workload.Name)
-			continue
-		}
-		if ref != b.Reference {
-			t.Errorf("the chart renders %s, the build pushed %s", ref, b.Reference)
-		}
-		parsed, err := name.ParseReference(ref)
-		if err != nil {
-			t.Fatal(err)
-		}
-		desc, err := remote.Head(parsed)
-		if err != nil {
-			t.Fatalf("resolving %s: %v", ref, err)
-		}
-		if desc.Digest != b.Digest {
-			t.Errorf("%s resolves to %s, built %s", ref, desc.Digest, b.Digest)
-		}
-		// And a kubelet on amd64 gets the image built for it.
-		img, err := remote.Image(parsed, remote.WithPlatform(v1.Platform{OS: "linux", Architecture: "amd64"}))
-		if err != nil {
-			t.Fatal(err)
-		}
-		want, _ := platformImage(t, b.Index).Digest()
-		if got, _ := img.Digest(); got != want {
-			t.Errorf("%s for linux/amd64 is %s, built %s", ref, got, want)
-		}
 	}
 }
 
-// chartImageReferences are the images in the chart's manager Deployment:
-// its own and the --gateway-image and --connector-image it gives regions.
-func chartImageReferences(t *testing.T, rendered []byte) map[string]string {
-	t.Helper()
-	objs, err := kube.DecodeObjects(rendered)
-	if err != nil {
-		t.Fatal(err)
+// The references the chart renders are the chart's appVersion under the
+// default registry, and a broken reference fails the check, naming it.
+func TestPushAndResolveFailsOnAMismatch(t *testing.T) {
+	helm := os.Getenv("HELM")
+	if helm == "" {
+		t.Fatal("HELM is not set: run with 'make test-images'")
 	}
-	out := map[string]string{}
-	for _, o := range objs {
-		if o.GetKind() != "Deployment" {
-			continue
+	built := first(t)
+	wrong := []*imagebuild.Built{}
+	for _, b := range built {
+		c := *b
+		if c.Workload.Name == "gateway" {
+			c.Digest = built[0].Digest // the manager's digest under the gateway's name
 		}
-		var d appsv1.Deployment
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, &d); err != nil {
-			t.Fatal(err)
-		}
-		for _, c := range d.Spec.Template.Spec.Containers {
-			if c.Name != "manager" {
-				continue
-			}
-			out["manager"] = c.Image
-			for _, a := range c.Args {
-				if v, ok := strings.CutPrefix(a, "--gateway-image="); ok {
-					out["gateway"] = v
-				}
-				if v, ok := strings.CutPrefix(a, "--connector-image="); ok {
-					out["connector"] = v
-				}
-			}
-		}
+		wrong = append(wrong, &c)
 	}
-	return out
+	err := imagecheck.PushAndResolve(context.Background(), helm, root, options(t, "").Tag, wrong)
+	if err == nil || !strings.Contains(err.Error(), "gateway:") || strings.Contains(err.Error(), "connector:") {
+		t.Fatalf("want a failure naming the gateway only, got: %v", err)
+	}
 }
 
 // platformImage is the index's only image.

@@ -93,8 +93,10 @@ func (op *Operator) Onboard(t *testing.T, s *Scenario, displayName string, from,
 
 // CreateRegion creates a region administered by Signatories whose assurance
 // panel has assured every IG Framework requirement from from until review,
-// as a region must be before it shares, and waits until the region has
-// recorded its namespace (the webhooks admit objects only there).
+// as a region must be before it shares, with a complete gateway identity
+// (fixtures.GatewayIdentity), and waits until the region has recorded its
+// namespace (the webhooks admit objects only there), where it creates the
+// identity provider's keys.
 func (op *Operator) CreateRegion(t *testing.T, name, displayName string, from, review time.Time) {
 	t.Helper()
 	op.Create(t, &shcrv1alpha1.ShCRRegion{
@@ -103,6 +105,7 @@ func (op *Operator) CreateRegion(t *testing.T, name, displayName string, from, r
 			DisplayName: displayName,
 			Admins:      []rbacv1.Subject{{Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: Signatories}},
 			Assurance:   shcrv1alpha1.RegionAssurance{Panel: fixtures.AssurancePanel()},
+			Gateway:     shcrv1alpha1.GatewaySpec{Identity: fixtures.GatewayIdentity(name)},
 		},
 	})
 	WaitFor(t, "the region namespace recorded", scenarioTimeout, func() (bool, string) {
@@ -110,6 +113,7 @@ func (op *Operator) CreateRegion(t *testing.T, name, displayName string, from, r
 		err := op.Client.Get(context.Background(), client.ObjectKey{Name: name}, r)
 		return err == nil && r.Status.Namespace == shcrv1alpha1.NamespaceFor(name), fmt.Sprint(err, r.Status.Namespace)
 	})
+	op.Create(t, fixtures.GatewayKeys(shcrv1alpha1.NamespaceFor(name)))
 	chair, err := op.As(fixtures.AssurancePanelChair, fixtures.AssurancePanelGroup)
 	if err != nil {
 		t.Fatal(err)

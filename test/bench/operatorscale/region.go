@@ -49,7 +49,8 @@ func buildRegion(n int) *regionObjects {
 	ns := shcrv1alpha1.NamespaceFor(regionName)
 	r := &regionObjects{region: &shcrv1alpha1.ShCRRegion{
 		ObjectMeta: metav1.ObjectMeta{Name: regionName},
-		Spec:       shcrv1alpha1.ShCRRegionSpec{DisplayName: "Benchmark region"},
+		Spec: shcrv1alpha1.ShCRRegionSpec{DisplayName: "Benchmark region",
+			Gateway: shcrv1alpha1.GatewaySpec{Identity: fixtures.GatewayIdentity(regionName)}},
 	}}
 	for i := range n {
 		m := fixtures.Member(ns, fmt.Sprintf("org-%05d", i), fmt.Sprintf("B%05d", i), "GPPractice")
