@@ -75,7 +75,9 @@ func ResourceQuota(region *shcrv1alpha1.ShCRRegion) *corev1.ResourceQuota {
 			corev1.ResourceLimitsMemory:           q.Memory,
 			corev1.ResourceRequestsStorage:        q.Storage,
 			corev1.ResourcePods:                   *resource.NewQuantity(int64(q.Pods), resource.DecimalSI),
-			corev1.ResourcePersistentVolumeClaims: resource.MustParse("50"),
+			// 50 for the region's own workloads, and one state claim per
+			// connector pod the quota admits.
+			corev1.ResourcePersistentVolumeClaims: *resource.NewQuantity(50+int64(q.Pods), resource.DecimalSI),
 			corev1.ResourceServicesLoadBalancers:  resource.MustParse("0"),
 			corev1.ResourceServicesNodePorts:      resource.MustParse("0"),
 		}},
