@@ -69,12 +69,12 @@ func ResourceQuota(region *shcrv1alpha1.ShCRRegion) *corev1.ResourceQuota {
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ResourceQuota"},
 		ObjectMeta: regionMeta(region, QuotaName, RegionLabels(region)),
 		Spec: corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{
-			corev1.ResourceRequestsCPU:            q.CPU,
-			corev1.ResourceLimitsCPU:              limitCPU,
-			corev1.ResourceRequestsMemory:         q.Memory,
-			corev1.ResourceLimitsMemory:           q.Memory,
-			corev1.ResourceRequestsStorage:        q.Storage,
-			corev1.ResourcePods:                   *resource.NewQuantity(int64(q.Pods), resource.DecimalSI),
+			corev1.ResourceRequestsCPU:     q.CPU,
+			corev1.ResourceLimitsCPU:       limitCPU,
+			corev1.ResourceRequestsMemory:  q.Memory,
+			corev1.ResourceLimitsMemory:    q.Memory,
+			corev1.ResourceRequestsStorage: q.Storage,
+			corev1.ResourcePods:            *resource.NewQuantity(int64(q.Pods), resource.DecimalSI),
 			// 50 for the region's own workloads, and one state claim per
 			// connector pod the quota admits.
 			corev1.ResourcePersistentVolumeClaims: *resource.NewQuantity(50+int64(q.Pods), resource.DecimalSI),
