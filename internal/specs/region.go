@@ -60,7 +60,9 @@ func RetainedNamespace(region *shcrv1alpha1.ShCRRegion, at metav1.Time) *corev1.
 	return ns
 }
 
-// ResourceQuota bounds the namespace from spec.quota.
+// ResourceQuota bounds the namespace from spec.quota. Volume claims: 50 for
+// the region's own workloads, and one state claim per connector pod the
+// quota admits.
 func ResourceQuota(region *shcrv1alpha1.ShCRRegion) *corev1.ResourceQuota {
 	q := region.Spec.Quota
 	limitCPU := q.CPU.DeepCopy()
@@ -69,14 +71,12 @@ func ResourceQuota(region *shcrv1alpha1.ShCRRegion) *corev1.ResourceQuota {
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ResourceQuota"},
 		ObjectMeta: regionMeta(region, QuotaName, RegionLabels(region)),
 		Spec: corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{
-			corev1.ResourceRequestsCPU:     q.CPU,
-			corev1.ResourceLimitsCPU:       limitCPU,
-			corev1.ResourceRequestsMemory:  q.Memory,
-			corev1.ResourceLimitsMemory:    q.Memory,
-			corev1.ResourceRequestsStorage: q.Storage,
-			corev1.ResourcePods:            *resource.NewQuantity(int64(q.Pods), resource.DecimalSI),
-			// 50 for the region's own workloads, and one state claim per
-			// connector pod the quota admits.
+			corev1.ResourceRequestsCPU:            q.CPU,
+			corev1.ResourceLimitsCPU:              limitCPU,
+			corev1.ResourceRequestsMemory:         q.Memory,
+			corev1.ResourceLimitsMemory:           q.Memory,
+			corev1.ResourceRequestsStorage:        q.Storage,
+			corev1.ResourcePods:                   *resource.NewQuantity(int64(q.Pods), resource.DecimalSI),
 			corev1.ResourcePersistentVolumeClaims: *resource.NewQuantity(50+int64(q.Pods), resource.DecimalSI),
 			corev1.ResourceServicesLoadBalancers:  resource.MustParse("0"),
 			corev1.ResourceServicesNodePorts:      resource.MustParse("0"),
