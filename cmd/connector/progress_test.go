@@ -41,7 +41,7 @@ type progressSource struct {
 	server *httptest.Server
 	t0     time.Time
 
-	mu       sync.Mutex
+	mu sync.Mutex
 	// searches are the queries of the Patient searches.
 	searches []string
 	block    int // offset of the page to hold; 0 holds none
