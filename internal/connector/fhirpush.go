@@ -35,13 +35,16 @@ const (
 	DefaultPushMaxBytes = 16 << 20
 	// maxPushEntries bounds the entries of one pushed Bundle, like a page.
 	maxPushEntries = 1000
-	// jwksRefresh is how often keys at a JWKS URL are fetched again, and
-	// jwksRetry the least wait before fetching again for an unknown kid.
+	// jwksRefresh is how often keys at a JWKS URL are fetched again.
 	jwksRefresh = 5 * time.Minute
-	jwksRetry   = 30 * time.Second
 	// pushClockSkew is the leeway on a token's exp, nbf and iat.
 	pushClockSkew = time.Minute
 )
+
+// jwksRetry is the least wait before a JWKS URL is fetched again for a kid
+// its keys lack (a key rotation), so unknown kids cannot make the connector
+// hammer the identity provider.
+var jwksRetry = 30 * time.Second
 
 // Reasons a pushed entry is refused, as counted in FHIRPushStats.Refused.
 const (

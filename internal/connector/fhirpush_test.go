@@ -20,10 +20,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -44,7 +46,7 @@ const (
 // pushHarness runs NewFHIRPush as the connector binary does, over HTTPS
 // on loopback, in front of a record service stand-in.
 type pushHarness struct {
-	t       *testing.T
+	t       testing.TB
 	rt      *FHIRPushRuntime
 	records *recordService
 	base    string
@@ -54,11 +56,33 @@ type pushHarness struct {
 	logs    *syncBuffer
 	// client has the organisation's client certificate.
 	client *http.Client
+	// jwksURL, when set, is where the identity provider serves jwks.
+	jwksURL string
+
+	mu          sync.Mutex
+	jwks        []byte
+	jwksFetches int
+}
+
+// setKeys publishes the identity provider's keys, by kid, in the JWKS file
+// and at the JWKS URL.
+func (h *pushHarness) setKeys(keys map[string]*ecdsa.PrivateKey) {
+	set := jose.JSONWebKeySet{}
+	for kid, key := range keys {
+		set.Keys = append(set.Keys, jose.JSONWebKey{Key: &key.PublicKey, KeyID: kid, Use: "sig", Algorithm: string(jose.ES256)})
+	}
+	data, _ := json.Marshal(set)
+	h.mu.Lock()
+	h.jwks = data
+	h.mu.Unlock()
+	h.writeFiles(h.dir, map[string][]byte{"jwks.json": data})
 }
 
 // pushSetup says which credentials the Secret holds.
 type pushSetup struct {
 	mtls, oauth bool
+	// jwksURL serves the keys at an HTTPS URL instead of a file.
+	jwksURL bool
 }
 
 func startPush(t *testing.T, setup pushSetup, categories ...string) *pushHarness {
@@ -78,14 +102,25 @@ func startPush(t *testing.T, setup pushSetup, categories ...string) *pushHarness
 		files[fileClientID] = []byte(pushClient + "\n")
 	}
 	h.writeFiles(creds, files)
-	jwks, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &h.key.PublicKey, KeyID: pushKid, Use: "sig", Algorithm: string(jose.ES256)}}})
-	h.writeFiles(h.dir, map[string][]byte{"jwks.json": jwks})
+	h.setKeys(map[string]*ecdsa.PrivateKey{pushKid: h.key})
+	var jwksClient *http.Client
+	if setup.jwksURL {
+		idp := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			h.jwksFetches++
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(h.jwks)
+		}))
+		t.Cleanup(idp.Close)
+		h.jwksURL, jwksClient = idp.URL+"/jwks", idp.Client()
+	}
 	h.writeConfig(categories)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.rt, err = NewFHIRPush(FHIRPushOptions{ConfigPath: filepath.Join(h.dir, "config.json"), CredentialsDir: creds, Listener: l,
+	h.rt, err = NewFHIRPush(FHIRPushOptions{ConfigPath: filepath.Join(h.dir, "config.json"), CredentialsDir: creds, Listener: l, JWKSClient: jwksClient,
 		Tries: 2, RetryWait: time.Millisecond, Logger: slog.New(slog.NewJSONHandler(h.logs, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -119,10 +154,14 @@ func (h *pushHarness) writeFiles(dir string, files map[string][]byte) {
 // writeConfig writes the configuration, and makes the runtime read it at
 // its next request.
 func (h *pushHarness) writeConfig(categories []string) {
-	cfg, _ := json.Marshal(Config{ODSCode: testODS, Region: "tvs", Kind: KindFHIR, Mode: ModePush, Endpoint: pushEndpoint,
+	cfg := Config{ODSCode: testODS, Region: "tvs", Kind: KindFHIR, Mode: ModePush, Endpoint: pushEndpoint,
 		RecordService: h.records.base(), Categories: categories,
-		Push: &PushAuth{Issuer: pushIssuer, Audience: pushAudience, JWKSFile: filepath.Join(h.dir, "jwks.json")}})
-	h.writeFiles(h.dir, map[string][]byte{"config.json": cfg})
+		Push: &PushAuth{Issuer: pushIssuer, Audience: pushAudience, JWKSFile: filepath.Join(h.dir, "jwks.json")}}
+	if h.jwksURL != "" {
+		cfg.Push.JWKSFile, cfg.Push.JWKSURL = "", h.jwksURL
+	}
+	data, _ := json.Marshal(cfg)
+	h.writeFiles(h.dir, map[string][]byte{"config.json": data})
 	if h.rt != nil {
 		h.rt.config.mu.Lock()
 		h.rt.config.checked, h.rt.config.modTime = time.Time{}, time.Time{}
@@ -150,7 +189,7 @@ func (h *pushHarness) token(claims map[string]any) string {
 	return signToken(h.t, jose.ES256, h.key, pushKid, claims)
 }
 
-func signToken(t *testing.T, alg jose.SignatureAlgorithm, key any, kid string, claims map[string]any) string {
+func signToken(t testing.TB, alg jose.SignatureAlgorithm, key any, kid string, claims map[string]any) string {
 	t.Helper()
 	opts := (&jose.SignerOptions{}).WithType("JWT")
 	if kid != "" {
@@ -641,5 +680,35 @@ func TestFHIRPushNeedsAWayToAuthenticate(t *testing.T) {
 	_ = os.WriteFile(filepath.Join(dir, fileCA), ca.pem, 0o600)
 	if _, _, err := pushCredentials(dir); err == nil || !strings.Contains(err.Error(), fileTLSKey) {
 		t.Errorf("pushCredentials without tls.key = %v", err)
+	}
+}
+
+// A key rotation at the identity provider is followed: keys at a JWKS URL
+// (or in the mounted file) are loaded again for a kid they lack, at most
+// every jwksRetry, and a removed key stops verifying.
+func TestFHIRPushFollowsKeyRotation(t *testing.T) {
+	defer func(d time.Duration) { jwksRetry = d }(jwksRetry)
+	jwksRetry = 0
+	for _, byURL := range []bool{true, false} {
+		t.Run(fmt.Sprintf("jwksURL=%v", byURL), func(t *testing.T) {
+			h := startPush(t, pushSetup{oauth: true, jwksURL: byURL}, policy.CategoryDemographics)
+			if code, _ := h.push(h.client, http.MethodPut, "/Patient/p1", h.token(goodClaims()), patient("p1")); code != http.StatusCreated {
+				t.Fatalf("the first key: %d", code)
+			}
+			next, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+			h.setKeys(map[string]*ecdsa.PrivateKey{"push-2": next})
+			h.rt.keysMu.Lock()
+			h.rt.keysModTime = time.Time{} // a new file of the same second
+			h.rt.keysMu.Unlock()
+			if code, _ := h.push(h.client, http.MethodPut, "/Patient/p1", signToken(t, jose.ES256, next, "push-2", goodClaims()), patient("p1")); code != http.StatusOK {
+				t.Errorf("the rotated key: %d, want 200", code)
+			}
+			if code, _ := h.push(h.client, http.MethodPut, "/Patient/p1", h.token(goodClaims()), patient("p1")); code != http.StatusUnauthorized {
+				t.Errorf("the removed key: %d, want 401", code)
+			}
+			if byURL && h.jwksFetches < 2 {
+				t.Errorf("the JWKS URL was fetched %d times", h.jwksFetches)
+			}
+		})
 	}
 }
