@@ -113,7 +113,10 @@ func (c Config) validate() error {
 	if c.TokenURL != "" {
 		errs = append(errs, checkURL("tokenURL", c.TokenURL, "https"))
 	}
-	if c.Push != nil {
+	switch {
+	case c.Push != nil && (c.Kind != KindFHIR || c.Mode != ModePush):
+		errs = append(errs, fmt.Errorf("push is only for kind %s with mode %s", KindFHIR, ModePush))
+	case c.Push != nil:
 		errs = append(errs, c.Push.validate())
 	}
 	return errors.Join(errs...)
