@@ -417,6 +417,7 @@ func (p *FHIRPushRuntime) serveBundle(w http.ResponseWriter, r *http.Request) {
 		ResourceType string `json:"resourceType"`
 		Type         string `json:"type"`
 		Entry        []struct {
+			FullURL  string          `json:"fullUrl"`
 			Resource json.RawMessage `json:"resource"`
 			Request  struct {
 				Method string `json:"method"`
@@ -438,13 +439,25 @@ func (p *FHIRPushRuntime) serveBundle(w http.ResponseWriter, r *http.Request) {
 	}
 	entries := make([]*pushEntry, len(bundle.Entry))
 	seen := map[string]bool{}
+	fullURLs := map[string]string{}
 	for i, e := range bundle.Entry {
 		entries[i] = p.entry(e.Resource, e.Request.Method, e.Request.URL)
+		if entries[i].location != "" && e.FullURL != "" {
+			fullURLs[e.FullURL] = entries[i].location
+		}
 		if entries[i].status == "" {
 			if seen[entries[i].location] {
 				entries[i].refuse("400 Bad Request", "invalid", ReasonInvalidEntry, "the same resource appears more than once in the Bundle")
 			}
 			seen[entries[i].location] = true
+		}
+	}
+	// References to another entry by its fullUrl (urn:uuid:… in most
+	// transactions) point at that entry's resource, whose record id the
+	// provenance step then gives.
+	for _, e := range entries {
+		if e.status == "" && len(fullURLs) > 0 {
+			resolveFullURLs(e.resource.Body, fullURLs)
 		}
 	}
 	if !p.forward(w, r.Context(), entries) {
@@ -665,6 +678,27 @@ func (p *FHIRPushRuntime) post(ctx context.Context, body []byte, sent int) ([]st
 		statuses[i] = e.Response.Status
 	}
 	return statuses, nil
+}
+
+// resolveFullURLs replaces every reference that is the fullUrl of an entry
+// of the same Bundle by that entry's <Type>/<id>.
+func resolveFullURLs(v any, fullURLs map[string]string) {
+	switch node := v.(type) {
+	case map[string]any:
+		for key, child := range node {
+			if ref, ok := child.(string); ok && key == "reference" {
+				if location, ok := fullURLs[ref]; ok {
+					node[key] = location
+				}
+				continue
+			}
+			resolveFullURLs(child, fullURLs)
+		}
+	case []any:
+		for _, child := range node {
+			resolveFullURLs(child, fullURLs)
+		}
+	}
 }
 
 // response is the entry's answer in the response Bundle.

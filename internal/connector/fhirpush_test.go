@@ -336,6 +336,27 @@ func TestFHIRPushStoresInScopeEntriesWithProvenance(t *testing.T) {
 	if strings.Contains(h.logs.String(), "9434765919") {
 		t.Error("an NHS number reached the logs")
 	}
+
+	// References by fullUrl (urn:uuid) to another entry point at its record.
+	withFullURL := func(e map[string]any, fullURL string) map[string]any {
+		e["fullUrl"] = fullURL
+		return e
+	}
+	o3 := observation("o3", "ignored")
+	o3["subject"] = map[string]any{"reference": "urn:uuid:7d1c0b4e-2f0a-4f57-9a43-0b1f5d0e8c11"}
+	o3["hasMember"] = []any{map[string]any{"reference": "urn:uuid:unknown"}}
+	code, _ = h.push(h.client, http.MethodPost, "/", h.token(goodClaims()), transaction("transaction",
+		withFullURL(post(patient("p3")), "urn:uuid:7d1c0b4e-2f0a-4f57-9a43-0b1f5d0e8c11"), post(o3)))
+	stored := h.records.get("Observation/RHW-o3")
+	if code != http.StatusOK || stored == nil {
+		t.Fatalf("transaction with fullUrls: %d", code)
+	}
+	if ref := stored["subject"].(map[string]any)["reference"]; ref != "Patient/RHW-p3" {
+		t.Errorf("a reference by fullUrl became %v, want the patient's record id", ref)
+	}
+	if ref := stored["hasMember"].([]any)[0].(map[string]any)["reference"]; ref != "urn:uuid:unknown" {
+		t.Errorf("a urn: reference to no entry became %v, want it kept", ref)
+	}
 }
 
 // Every entry is answered on its own: the in-scope ones are stored in one
