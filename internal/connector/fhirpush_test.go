@@ -733,3 +733,48 @@ func TestFHIRPushFollowsKeyRotation(t *testing.T) {
 		})
 	}
 }
+
+// For every FHIR R4 resource type (and every Encounter class), under many
+// sets of categories, an entry is stored if and only if its category is
+// one of the set: the scope rule holds for the whole class of inputs, and
+// anything without a category is never stored.
+func TestFHIRPushStoresExactlyTheCategoriesProvided(t *testing.T) {
+	h := startPush(t, pushSetup{mtls: true})
+	var entries []map[string]any
+	var categories []string
+	var known []bool
+	for _, resourceType := range r4ResourceTypes {
+		classes := []string{""}
+		if resourceType == "Encounter" {
+			classes = []string{"", "AMB", "IMP", "EMER", "VR", "HH", "amb"}
+		}
+		for i, class := range classes {
+			r := map[string]any{"resourceType": resourceType, "id": fmt.Sprintf("x%d", i)}
+			if class != "" {
+				r["class"] = map[string]any{"code": class}
+			}
+			category, ok := policy.CategoryOf(resourceType, class)
+			entries, categories, known = append(entries, put(r)), append(categories, category), append(known, ok)
+		}
+	}
+	subsets := [][]string{nil, policy.Categories}
+	for i := range policy.Categories {
+		subsets = append(subsets, policy.Categories[i:i+1], append(slices.Clone(policy.Categories[:i]), policy.Categories[i+1:]...))
+	}
+	for _, subset := range subsets {
+		h.writeConfig(subset)
+		code, b := h.push(h.client, http.MethodPost, "/", "", transaction("batch", entries...))
+		if code != http.StatusOK {
+			t.Fatalf("categories %v: %d", subset, code)
+		}
+		statuses, _ := entryStatuses(t, b)
+		for i, status := range statuses {
+			stored := strings.HasPrefix(status, "20")
+			want := known[i] && slices.Contains(subset, categories[i])
+			if stored != want {
+				r := entries[i]["resource"].(map[string]any)
+				t.Errorf("categories %v: %s %v (category %q) answered %s, want stored=%v", subset, r["resourceType"], r["class"], categories[i], status, want)
+			}
+		}
+	}
+}
