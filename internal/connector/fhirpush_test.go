@@ -727,8 +727,11 @@ func TestFHIRPushFollowsKeyRotation(t *testing.T) {
 			if code, _ := h.push(h.client, http.MethodPut, "/Patient/p1", h.token(goodClaims()), patient("p1")); code != http.StatusUnauthorized {
 				t.Errorf("the removed key: %d, want 401", code)
 			}
-			if byURL && h.jwksFetches < 2 {
-				t.Errorf("the JWKS URL was fetched %d times", h.jwksFetches)
+			h.mu.Lock()
+			fetches := h.jwksFetches
+			h.mu.Unlock()
+			if byURL && fetches < 2 {
+				t.Errorf("the JWKS URL was fetched %d times", fetches)
 			}
 		})
 	}
