@@ -190,10 +190,14 @@ func TestKilledMidPageResumesWithoutResendingOrSkipping(t *testing.T) {
 		again []int
 	}{
 		{"while the source serves page 2", func(s *progressSource, _ *progressRecords) chan struct{} {
+			s.mu.Lock()
+			defer s.mu.Unlock()
 			s.block = progressPageSize
 			return s.blocked
 		}, nil},
 		{"after page 2 was stored, before its answer", func(_ *progressSource, rs *progressRecords) chan struct{} {
+			rs.mu.Lock()
+			defer rs.mu.Unlock()
 			rs.hold = 2
 			return rs.held
 		}, []int{3, 4}},
