@@ -25,6 +25,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/shcr-io/shcr-operator/internal/jwtverify"
 	"github.com/shcr-io/shcr-operator/internal/policy"
 )
@@ -767,9 +769,10 @@ func (p *FHIRPushRuntime) Status() Status {
 	return s
 }
 
-// Handler serves /healthz, /readyz and /status on the status port.
+// Handler serves /healthz, /readyz, /metrics and /status on the status port.
 func (p *FHIRPushRuntime) Handler() http.Handler {
 	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(p.pushMetrics(), promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if reason := p.ready(); reason != "" {

@@ -650,6 +650,23 @@ func TestFHIRPushRecordServiceFailureIsReportedAndNothingHalfWritten(t *testing.
 	if h.rt.Stats().Failed != int64(len(failures)) {
 		t.Errorf("failures counted %d, want %d", h.rt.Stats().Failed, len(failures))
 	}
+	status := httptest.NewServer(h.rt.Handler())
+	defer status.Close()
+	resp, err := http.Get(status.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	scraped, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{
+		fmt.Sprintf("shcr_connector_push_failed_total %d", len(failures)),
+		"shcr_connector_push_forwarded_total 2",
+		`shcr_connector_push_refused_total{reason="category-not-provided"} 6`,
+	} {
+		if !strings.Contains(string(scraped), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
 }
 
 // Requests that are not a push of resources are refused whole.
