@@ -743,6 +743,15 @@ func (p *FHIRPushRuntime) ready() string {
 	if p.clientID == "" {
 		return ""
 	}
+	if p.config.current().Push == nil {
+		return "the configuration names no identity provider (push), so no bearer token is accepted"
+	}
+	p.keysMu.Lock()
+	loaded := p.keys != nil
+	p.keysMu.Unlock()
+	if loaded { // keys once loaded are kept until better ones load: no fetch in a probe
+		return ""
+	}
 	if _, err := p.keySet(false); err != nil {
 		return err.Error()
 	}

@@ -798,3 +798,37 @@ func TestFHIRPushStoresExactlyTheCategoriesProvided(t *testing.T) {
 		}
 	}
 }
+
+// Without an identity provider in the configuration, a connector that
+// must verify tokens is not ready and refuses every token.
+func TestFHIRPushWithoutIdentityProviderIsNotReady(t *testing.T) {
+	h := startPush(t, pushSetup{oauth: true}, policy.CategoryDemographics)
+	status := httptest.NewServer(h.rt.Handler())
+	defer status.Close()
+	ready := func() int {
+		resp, err := http.Get(status.URL + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := ready(); got != http.StatusOK {
+		t.Fatalf("with keys: readyz %d", got)
+	}
+	cfg, _ := json.Marshal(Config{ODSCode: testODS, Region: "tvs", Kind: KindFHIR, Mode: ModePush, Endpoint: pushEndpoint,
+		RecordService: h.records.base(), Categories: []string{policy.CategoryDemographics}})
+	h.writeFiles(h.dir, map[string][]byte{"config.json": cfg})
+	h.rt.config.mu.Lock()
+	h.rt.config.checked, h.rt.config.modTime = time.Time{}, time.Time{}
+	h.rt.config.mu.Unlock()
+	if got := ready(); got != http.StatusServiceUnavailable {
+		t.Errorf("without push: readyz %d, want 503", got)
+	}
+	if code, _ := h.push(h.client, http.MethodPut, "/Patient/p1", h.token(goodClaims()), patient("p1")); code != http.StatusUnauthorized {
+		t.Errorf("a good token without an identity provider: %d, want 401", code)
+	}
+	if st := h.rt.Status(); st.Ready || st.LastError == "" {
+		t.Errorf("status %+v, want not ready with the reason", st)
+	}
+}
