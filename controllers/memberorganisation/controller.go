@@ -95,6 +95,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// gone: its members are judged again.
 		Watches(&shcrv1alpha1.ShCRRegion{}, handler.EnqueueRequestsFromMapFunc(kube.ObjectsInRegion(r.Client,
 			func() client.ObjectList { return &shcrv1alpha1.MemberOrganisationList{} })), builder.WithPredicates(kube.RegionNamespaceChanged)).
+		// A region's identity provider changed: its FHIR Push connectors verify with it.
+		Watches(&shcrv1alpha1.ShCRRegion{}, handler.EnqueueRequestsFromMapFunc(r.pushMembersOfRegion), builder.WithPredicates(regionIdentityChanged)).
 		// A connector's report changed.
 		WatchesRawSource(source.Channel(r.board.changed, &handler.EnqueueRequestForObject{})).
 		Complete(r)

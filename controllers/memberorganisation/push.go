@@ -8,11 +8,16 @@ package memberorganisation
 import (
 	"context"
 	"fmt"
+	"reflect"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
 	"github.com/shcr-io/shcr-operator/internal/specs"
@@ -39,4 +44,35 @@ func (r *Reconciler) withPushIdentity(ctx context.Context, region string, member
 	}
 	specs.WithPushIdentity(owner.Spec.Gateway.Identity, region, member, cm, deploy, np)
 	return nil
+}
+
+// regionIdentityChanged passes the updates of a region that change its
+// identity provider, which its FHIR Push connectors verify tokens with.
+var regionIdentityChanged = predicate.Funcs{
+	CreateFunc:  func(event.CreateEvent) bool { return false },
+	DeleteFunc:  func(event.DeleteEvent) bool { return false },
+	GenericFunc: func(event.GenericEvent) bool { return false },
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		before, ok1 := e.ObjectOld.(*shcrv1alpha1.ShCRRegion)
+		after, ok2 := e.ObjectNew.(*shcrv1alpha1.ShCRRegion)
+		return ok1 && ok2 && !reflect.DeepEqual(before.Spec.Gateway.Identity, after.Spec.Gateway.Identity)
+	},
+}
+
+// pushMembersOfRegion maps a region to its FHIR Push organisations, so that
+// a changed identity provider reaches their connectors at once.
+func (r *Reconciler) pushMembersOfRegion(ctx context.Context, region client.Object) []reconcile.Request {
+	members := &shcrv1alpha1.MemberOrganisationList{}
+	if err := r.Client.List(ctx, members, client.InNamespace(shcrv1alpha1.NamespaceFor(region.GetName()))); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Listing a region's organisations after its identity provider changed; they wait for their next event",
+			"region", region.GetName())
+		return nil
+	}
+	var out []reconcile.Request
+	for i := range members.Items {
+		if c := members.Items[i].Spec.Connector; c != nil && c.Kind == shcrv1alpha1.ConnectorFHIR && c.Mode == shcrv1alpha1.ConnectorPush {
+			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&members.Items[i])})
+		}
+	}
+	return out
 }

@@ -119,6 +119,19 @@ func TestFHIRPushConnectorRunsWithDurableState(t *testing.T) {
 		return c != nil && c.Kind == shcrv1alpha1.ConnectorFHIR && c.Mode == shcrv1alpha1.ConnectorPush, fmt.Sprintf("%+v", c)
 	})
 
+	// A changed identity provider reaches the connector at once.
+	update(t, &shcrv1alpha1.ShCRRegion{}, "", "y5push", func(r *shcrv1alpha1.ShCRRegion) {
+		r.Spec.Gateway.Identity.JWKS, r.Spec.Gateway.Identity.JWKSURL = nil, "https://idp.y5push.example/jwks"
+	})
+	waitFor(t, "the connector configured with the region's JWKS URL", func() (bool, string) {
+		if err := k8s.Get(ctx, name, cm); err != nil {
+			return false, err.Error()
+		}
+		var cfg connector.Config
+		_ = json.Unmarshal([]byte(cm.Data[specs.ConnectorConfigKey]), &cfg)
+		return cfg.Push != nil && cfg.Push.JWKSURL == "https://idp.y5push.example/jwks" && cfg.Push.JWKSFile == "", fmt.Sprintf("%+v", cfg.Push)
+	})
+
 	// A pulling connector keeps its watermarks on its own claim too.
 	pulled := &appsv1.Deployment{}
 	waitFor(t, "the pull connector", func() (bool, string) {
