@@ -44,7 +44,8 @@ up() {
 	fi
 	"$kwokctl" scale node --name "$name" --replicas 2 >/dev/null 2>&1
 	# kwok runs no volume provisioner: a no-provisioner StorageClass and
-	# static volumes let StatefulSets bind their claims (nothing is written).
+	# static volumes let StatefulSets and connectors (a state claim each)
+	# bind their claims (nothing is written).
 	{
 		cat <<'YAML'
 apiVersion: storage.k8s.io/v1
@@ -57,7 +58,7 @@ provisioner: kubernetes.io/no-provisioner
 volumeBindingMode: WaitForFirstConsumer
 reclaimPolicy: Retain
 YAML
-		for i in $(seq 1 12); do
+		for i in $(seq 1 40); do
 			cat <<YAML
 ---
 apiVersion: v1

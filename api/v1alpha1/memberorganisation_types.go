@@ -60,6 +60,7 @@ const (
 var ServedConnectors = []string{
 	string(ConnectorFHIR) + "/" + string(ConnectorPull),
 	string(ConnectorHL7v2) + "/" + string(ConnectorPush),
+	string(ConnectorFHIR) + "/" + string(ConnectorPush),
 }
 
 const (
@@ -195,7 +196,7 @@ type DSPTAssessment struct {
 // +kubebuilder:validation:XValidation:rule="self.mode != 'Pull' || has(self.schedule)",message="spec.connector.schedule: required when mode is Pull"
 // A kind and mode the connector cannot serve is refused here, rather than
 // deployed to crash-loop: the list is ServedConnectors.
-// +kubebuilder:validation:XValidation:rule="(self.kind + '/' + (has(self.mode) ? self.mode : 'Pull')) in ['FHIR/Pull', 'HL7v2/Push']",messageExpression="'kind ' + self.kind + ' with mode ' + (has(self.mode) ? self.mode : 'Pull') + ' is not built yet: the connector serves kind FHIR with mode Pull or kind HL7v2 with mode Push'",fieldPath=".kind"
+// +kubebuilder:validation:XValidation:rule="(self.kind + '/' + (has(self.mode) ? self.mode : 'Pull')) in ['FHIR/Pull', 'HL7v2/Push', 'FHIR/Push']",messageExpression="'kind ' + self.kind + ' with mode ' + (has(self.mode) ? self.mode : 'Pull') + ' is not built yet: the connector serves kind FHIR with mode Pull or kind HL7v2 with mode Push or kind FHIR with mode Push'",fieldPath=".kind"
 // +kubebuilder:validation:XValidation:rule="self.mode != 'Push' || !has(self.schedule)",message="spec.connector.schedule: only for mode Pull; a pushed connector has no schedule"
 // The endpoint's rules are checked here, on the object, so that the API
 // server's refusal names spec.connector.endpoint without repeating its value,
@@ -211,8 +212,9 @@ type ConnectorSpec struct {
 	Kind ConnectorKind `json:"kind"`
 
 	// Endpoint is the HTTPS base URL of the organisation's system: the
-	// FHIR base a Pull connector reads from; for HL7v2 (pushed), the
-	// system's address, recorded as the meta.source of every record.
+	// FHIR base a Pull connector reads from; for a pushed connector (HL7v2,
+	// or FHIR with mode Push), the system's address, recorded as the
+	// meta.source of every record.
 	// +kubebuilder:validation:MaxLength=2048
 	// It carries no credentials: a user name or password (userinfo), a
 	// query or a fragment is refused, because the endpoint is copied into
@@ -226,7 +228,8 @@ type ConnectorSpec struct {
 	// NetworkRanges are the CIDR ranges the endpoint lives in. A Pull
 	// connector may open connections to them, DNS and the record service,
 	// and nowhere else; an HL7v2 connector accepts MLLP connections from
-	// them only, and opens none to them.
+	// them only, and a FHIR Push connector HTTPS connections, and neither
+	// opens any to them.
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=16
 	// +kubebuilder:validation:items:XValidation:rule="isCIDR(self)",message="must be a CIDR range such as 10.20.0.0/16"
@@ -239,7 +242,12 @@ type ConnectorSpec struct {
 	// client credentials) or "tls.crt" and "tls.key" (mutual TLS). An
 	// HL7v2 connector needs "tls.crt" and "tls.key" (its MLLP listener's
 	// certificate) and, to require the sender's client certificate,
-	// "ca.crt". It is mounted into the connector, never copied.
+	// "ca.crt". A FHIR Push connector needs "tls.crt" and "tls.key" (its
+	// HTTPS endpoint's certificate) and "ca.crt" (the sender's client
+	// certificate is required: mutual TLS) or "client-id" (the OAuth2
+	// client whose bearer tokens, from the region's identity provider
+	// spec.gateway.identity, are accepted), or both. It is mounted into the
+	// connector, never copied.
 	// +required
 	CredentialsSecretRef LocalSecretReference `json:"credentialsSecretRef"`
 

@@ -48,6 +48,8 @@ type options struct {
 	mllpListen, mllpState string
 	mllpPlaintext         bool
 	mllpMaxBytes          int
+	// pushListen is where a pushed FHIR connector serves HTTPS.
+	pushListen string
 }
 
 func main() {
@@ -72,6 +74,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	opts.connector.Logger = logger
 	if cfg, err := connector.LoadConfig(opts.connector.ConfigPath); err == nil && cfg.Kind == connector.KindHL7v2 {
 		return runHL7(ctx, opts, logger)
+	} else if err == nil && cfg.Kind == connector.KindFHIR && cfg.Mode == connector.ModePush {
+		return runFHIRPush(ctx, opts, logger)
 	}
 	c, err := connector.New(opts.connector)
 	if err != nil {
@@ -99,6 +103,7 @@ func parseFlags(args []string, output io.Writer) (options, error) {
 	fs.StringVar(&opts.mllpState, "mllp-state", defaultMLLPState, "File the control ids of committed HL7v2 messages are kept in; put it on a persistent volume.")
 	fs.BoolVar(&opts.mllpPlaintext, "mllp-plaintext", false, "Serve MLLP over plain TCP instead of TLS; for tests only, the operator never sets it.")
 	fs.IntVar(&opts.mllpMaxBytes, "mllp-max-bytes", connector.DefaultMaxMessageBytes, "Largest HL7v2 message accepted; a larger frame closes the connection.")
+	fs.StringVar(&opts.pushListen, "push-listen", ":8443", "Address the FHIR push endpoint serves HTTPS on, when the configuration's kind is FHIR and its mode Push.")
 	fs.BoolVar(&opts.once, "once", false, "Run one cycle and exit, without serving; the exit status says whether it succeeded.")
 	fs.IntVar(&opts.connector.PageSize, "page-size", opts.connector.PageSize, "Resources asked for per page (_count), and written per transaction; at most 1000.")
 	if err := fs.Parse(args); err != nil {
@@ -133,6 +138,30 @@ func runHL7(ctx context.Context, opts options, logger *slog.Logger) error {
 		return fmt.Errorf("listening on %s: %w", opts.listen, err)
 	}
 	return serveWith(ctx, h.Handler(), h.Run, listener, logger)
+}
+
+// runFHIRPush serves the FHIR push endpoint and status until ctx ends.
+func runFHIRPush(ctx context.Context, opts options, logger *slog.Logger) error {
+	if opts.once {
+		return errors.New("--once pulls one cycle: kind FHIR with mode Push is pushed and has no cycle")
+	}
+	push, err := net.Listen("tcp", opts.pushListen)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", opts.pushListen, err)
+	}
+	p, err := connector.NewFHIRPush(connector.FHIRPushOptions{
+		ConfigPath: opts.connector.ConfigPath, CredentialsDir: opts.connector.CredentialsDir, Listener: push, Logger: logger,
+	})
+	if err != nil {
+		_ = push.Close()
+		return err
+	}
+	listener, err := net.Listen("tcp", opts.listen)
+	if err != nil {
+		_ = push.Close()
+		return fmt.Errorf("listening on %s: %w", opts.listen, err)
+	}
+	return serveWith(ctx, p.Handler(), p.Serve, listener, logger)
 }
 
 // serve serves status on listener and pulls on the schedule until ctx

@@ -62,6 +62,7 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get
 // +kubebuilder:rbac:groups="",resources=serviceaccounts;configmaps;services,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get;list;watch;create;patch
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;update;patch;delete
 
 // SetupWithManager registers the reconciler. It owns the connector's
@@ -87,12 +88,15 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&corev1.ConfigMap{}).
 		Owns(&networkingv1.NetworkPolicy{}).
 		Owns(&corev1.Service{}).
+		Owns(&corev1.PersistentVolumeClaim{}).
 		Watches(&shcrv1alpha1.DataSharingAgreement{}, handler.EnqueueRequestsFromMapFunc(r.membersOfAgreement)).
 		Watches(&shcrv1alpha1.MemberOrganisation{}, handler.EnqueueRequestsFromMapFunc(r.sameODSCode)).
 		// A retained namespace adopted by a re-created region, or a region
 		// gone: its members are judged again.
 		Watches(&shcrv1alpha1.ShCRRegion{}, handler.EnqueueRequestsFromMapFunc(kube.ObjectsInRegion(r.Client,
 			func() client.ObjectList { return &shcrv1alpha1.MemberOrganisationList{} })), builder.WithPredicates(kube.RegionNamespaceChanged)).
+		// A region's identity provider changed: its FHIR Push connectors verify with it.
+		Watches(&shcrv1alpha1.ShCRRegion{}, handler.EnqueueRequestsFromMapFunc(r.pushMembersOfRegion), builder.WithPredicates(regionIdentityChanged)).
 		// A connector's report changed.
 		WatchesRawSource(source.Channel(r.board.changed, &handler.EnqueueRequestForObject{})).
 		Complete(r)

@@ -189,6 +189,9 @@ func (r *Reconciler) checkCredentials(ctx context.Context, member *shcrv1alpha1.
 		// The MLLP listener serves TLS with the organisation's certificate.
 		sets, need = [][]string{{"tls.crt", "tls.key"}}, "tls.crt and tls.key (and ca.crt to require the sender's client certificate) for the MLLP listener"
 	}
+	if c.Kind == shcrv1alpha1.ConnectorFHIR && c.Mode == shcrv1alpha1.ConnectorPush {
+		sets, need = pushCredentialKeySets, pushCredentialsNeed
+	}
 	for _, keys := range sets {
 		if hasKeys(secret, keys) {
 			setCondition(member, shcrv1alpha1.ConditionCredentialsFound, metav1.ConditionTrue, shcrv1alpha1.ReasonCredentialsFound,
@@ -280,10 +283,16 @@ func (r *Reconciler) reconcileConnector(ctx context.Context, member *shcrv1alpha
 		categories = append(categories, string(c))
 	}
 	deploy := specs.ConnectorDeployment(region, specs.WithConnectorImage(member, r.ConnectorImage))
+	cm := specs.ConnectorConfigMap(region, member, categories)
+	np := specs.ConnectorNetworkPolicy(region, member, r.OperatorNamespace)
+	if err := r.withPushIdentity(ctx, region, member, cm, deploy, np); err != nil {
+		return err
+	}
 	for _, obj := range []client.Object{
 		specs.ConnectorServiceAccount(region, member),
-		specs.ConnectorConfigMap(region, member, categories),
-		specs.ConnectorNetworkPolicy(region, member, r.OperatorNamespace),
+		specs.ConnectorStateClaim(region, member),
+		cm,
+		np,
 		specs.ConnectorService(region, member),
 		deploy,
 	} {

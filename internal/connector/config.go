@@ -65,6 +65,10 @@ type Config struct {
 	// TokenURL is the OAuth2 token endpoint; empty means
 	// <endpoint>/oauth2/token.
 	TokenURL string `json:"tokenURL,omitempty"`
+	// Push says how a pushed FHIR connector verifies the bearer tokens of
+	// the organisation's OAuth2 client; absent for the other kinds and
+	// modes, and when the organisation pushes with mutual TLS only.
+	Push *PushAuth `json:"push,omitempty"`
 }
 
 // LoadConfig reads and checks the configuration file.
@@ -91,14 +95,15 @@ func (c Config) validate() error {
 	}
 	switch {
 	case c.Kind == KindHL7v2 && c.Mode == ModePush:
+	case c.Kind == KindFHIR && c.Mode == ModePush:
 	case c.Kind == KindHL7v2:
 		errs = append(errs, fmt.Errorf("mode %q is not served for kind %s, which is pushed over MLLP (mode %s)", c.Mode, KindHL7v2, ModePush))
 	case c.Kind != KindFHIR:
 		errs = append(errs, fmt.Errorf("kind %q is not served by this connector, which speaks %s (Pull) and %s (Push)", c.Kind, KindFHIR, KindHL7v2))
 	case c.Mode != "" && c.Mode != ModePull:
-		errs = append(errs, fmt.Errorf("mode %q is not served for kind %s, which is pulled (mode %s)", c.Mode, KindFHIR, ModePull))
+		errs = append(errs, fmt.Errorf("mode %q is not served for kind %s, which is pulled (mode %s) or pushed (mode %s)", c.Mode, KindFHIR, ModePull, ModePush))
 	}
-	if c.Kind != KindHL7v2 {
+	if c.Mode != ModePush {
 		if _, err := c.Interval(); err != nil {
 			errs = append(errs, err)
 		}
@@ -107,6 +112,12 @@ func (c Config) validate() error {
 	errs = append(errs, checkURL("recordService", c.RecordService, "http", "https"))
 	if c.TokenURL != "" {
 		errs = append(errs, checkURL("tokenURL", c.TokenURL, "https"))
+	}
+	switch {
+	case c.Push != nil && (c.Kind != KindFHIR || c.Mode != ModePush):
+		errs = append(errs, fmt.Errorf("push is only for kind %s with mode %s", KindFHIR, ModePush))
+	case c.Push != nil:
+		errs = append(errs, c.Push.validate())
 	}
 	return errors.Join(errs...)
 }

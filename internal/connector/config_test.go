@@ -45,9 +45,14 @@ func TestLoadConfigSaysWhatToFix(t *testing.T) {
 	dir := t.TempDir()
 	for body, want := range map[string]string{
 		`not json`: "is not valid JSON",
-		`{"odsCode":"RHW","kind":"FHIR","mode":"Push","schedule":"15m","endpoint":"https://x","recordService":"http://y"}`:                      `mode "Push" is not served for kind FHIR`,
-		`{"odsCode":"RHW","kind":"FHIR","schedule":"15m","endpoint":"https://x","recordService":"http://y","tokenURL":"http://insecure/token"}`: `tokenURL "http://insecure/token" must be an absolute https URL`,
-		`{"odsCode":"RHW","kind":"FHIR","schedule":"15m","endpoint":"https://x","recordService":"http://y"}`:                                    "",
+		`{"odsCode":"RHW","kind":"FHIR","mode":"Poll","schedule":"15m","endpoint":"https://x","recordService":"http://y"}`:                                                           `mode "Poll" is not served for kind FHIR`,
+		`{"odsCode":"RHW","kind":"FHIR","mode":"Push","endpoint":"https://x","recordService":"http://y"}`:                                                                            "",
+		`{"odsCode":"RHW","kind":"FHIR","mode":"Push","endpoint":"https://x","recordService":"http://y","push":{"issuer":"i"}}`:                                                      "push.audience is required",
+		`{"odsCode":"RHW","kind":"FHIR","mode":"Push","endpoint":"https://x","recordService":"http://y","push":{"issuer":"i","audience":"a"}}`:                                       "exactly one of jwksFile and jwksURL",
+		`{"odsCode":"RHW","kind":"FHIR","mode":"Push","endpoint":"https://x","recordService":"http://y","push":{"issuer":"i","audience":"a","jwksFile":"/k","jwksURL":"https://k"}}`: "exactly one of jwksFile and jwksURL",
+		`{"odsCode":"RHW","kind":"FHIR","mode":"Push","endpoint":"https://x","recordService":"http://y","push":{"issuer":"i","audience":"a","jwksURL":"http://k"}}`:                  `push.jwksURL "http://k" must be an absolute https URL`,
+		`{"odsCode":"RHW","kind":"FHIR","schedule":"15m","endpoint":"https://x","recordService":"http://y","tokenURL":"http://insecure/token"}`:                                      `tokenURL "http://insecure/token" must be an absolute https URL`,
+		`{"odsCode":"RHW","kind":"FHIR","schedule":"15m","endpoint":"https://x","recordService":"http://y"}`:                                                                         "",
 	} {
 		path := filepath.Join(dir, "config.json")
 		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {

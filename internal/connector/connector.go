@@ -186,8 +186,8 @@ func (c *Connector) prepareCycle() (*cycle, error) {
 // loadConfig reads the configuration and records the outcome.
 func (c *Connector) loadConfig() (Config, error) {
 	cfg, err := LoadConfig(c.opts.ConfigPath)
-	if err == nil && cfg.Kind != KindFHIR {
-		err = fmt.Errorf("configuration %s: kind %s is not pulled: it is served by the MLLP listener (RunHL7)", c.opts.ConfigPath, cfg.Kind)
+	if err == nil && (cfg.Kind != KindFHIR || cfg.Mode == ModePush) {
+		err = fmt.Errorf("configuration %s: kind %s with mode %s is not pulled: it is served by a listener (NewHL7, NewFHIRPush)", c.opts.ConfigPath, cfg.Kind, cfg.Mode)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -351,6 +351,9 @@ func (s *MLLPServer) remember(key string) error {
 		return err
 	}
 	s.seen[key] = true
+	if err := s.compactControlIDs(); err != nil { // the message is committed either way
+		s.opts.Logger.Error("Compacting the control-id file", "error", err.Error())
+	}
 	return nil
 }
 

@@ -140,6 +140,18 @@ func isPushedHL7(member *shcrv1alpha1.MemberOrganisation) bool {
 	return c != nil && c.Kind == shcrv1alpha1.ConnectorHL7v2 && c.Mode == shcrv1alpha1.ConnectorPush
 }
 
+// pushPort is the port a pushed connector receives on, and its name: MLLP
+// for HL7v2, HTTPS for FHIR; ok is false for a pulling connector.
+func pushPort(member *shcrv1alpha1.MemberOrganisation) (name string, port int32, ok bool) {
+	switch {
+	case isPushedHL7(member):
+		return "mllp", ConnectorMLLPPort, true
+	case isPushedFHIR(member):
+		return "https", ConnectorPushPort, true
+	}
+	return "", 0, false
+}
+
 // ConnectorNetworkPolicy lets the connector reach its organisation's declared
 // ranges on the endpoint's port, and lets the operator (in operatorNamespace,
 // when known) read its status. DNS and the record service are allowed by the
@@ -168,14 +180,14 @@ func ConnectorNetworkPolicy(region string, member *shcrv1alpha1.MemberOrganisati
 			Ports: tcpPort(ConnectorStatusPort),
 		}}
 	}
-	if isPushedHL7(member) {
+	if _, port, ok := pushPort(member); ok {
 		// The organisation's system connects in, from its declared ranges,
-		// to the MLLP port only; the connector opens nothing to it.
+		// to the MLLP or HTTPS port only; the connector opens nothing to it.
 		np.Spec.Egress = nil
 		if !slices.Contains(np.Spec.PolicyTypes, networkingv1.PolicyTypeIngress) {
 			np.Spec.PolicyTypes = append(np.Spec.PolicyTypes, networkingv1.PolicyTypeIngress)
 		}
-		np.Spec.Ingress = append(np.Spec.Ingress, networkingv1.NetworkPolicyIngressRule{From: rule.To, Ports: tcpPort(ConnectorMLLPPort)})
+		np.Spec.Ingress = append(np.Spec.Ingress, networkingv1.NetworkPolicyIngressRule{From: rule.To, Ports: tcpPort(port)})
 	}
 	return np
 }
@@ -197,14 +209,15 @@ func ConnectorService(region string, member *shcrv1alpha1.MemberOrganisation) *c
 	}
 }
 
-// connectorServicePorts are the status port and, for HL7v2, the MLLP port.
+// connectorServicePorts are the status port and, for a pushed connector,
+// the MLLP (HL7v2) or HTTPS (FHIR) port.
 func connectorServicePorts(member *shcrv1alpha1.MemberOrganisation) []corev1.ServicePort {
 	ports := []corev1.ServicePort{{
 		Name: "http", Port: ConnectorStatusPort, TargetPort: intstr.FromInt32(ConnectorStatusPort), Protocol: corev1.ProtocolTCP,
 	}}
-	if isPushedHL7(member) {
+	if name, port, ok := pushPort(member); ok {
 		ports = append(ports, corev1.ServicePort{
-			Name: "mllp", Port: ConnectorMLLPPort, TargetPort: intstr.FromInt32(ConnectorMLLPPort), Protocol: corev1.ProtocolTCP,
+			Name: name, Port: port, TargetPort: intstr.FromInt32(port), Protocol: corev1.ProtocolTCP,
 		})
 	}
 	return ports
@@ -240,6 +253,8 @@ func ConnectorDeployment(region string, member *shcrv1alpha1.MemberOrganisation)
 		Args: []string{
 			"--config=" + ConnectorConfigDir + "/" + ConnectorConfigKey,
 			"--credentials=" + ConnectorCredentialsDir,
+			"--state=" + ConnectorStatePath,
+			"--mllp-state=" + ConnectorControlIDsPath,
 		},
 		Ports:           []corev1.ContainerPort{{Name: "http", ContainerPort: ConnectorStatusPort, Protocol: corev1.ProtocolTCP}},
 		Resources:       resourcesOr(nil, "50m", "64Mi", "500m", "256Mi"),
@@ -247,13 +262,14 @@ func ConnectorDeployment(region string, member *shcrv1alpha1.MemberOrganisation)
 		VolumeMounts: []corev1.VolumeMount{
 			{Name: "config", MountPath: ConnectorConfigDir, ReadOnly: true},
 			{Name: "credentials", MountPath: ConnectorCredentialsDir, ReadOnly: true},
+			{Name: ConnectorStateVolume, MountPath: ConnectorStateDir},
 			tmpMount,
 		},
 		ReadinessProbe: httpProbe("/readyz", ConnectorStatusPort, 10),
 		LivenessProbe:  httpProbe("/healthz", ConnectorStatusPort, 30),
 	}
-	if isPushedHL7(member) {
-		container.Ports = append(container.Ports, corev1.ContainerPort{Name: "mllp", ContainerPort: ConnectorMLLPPort, Protocol: corev1.ProtocolTCP})
+	if name, port, ok := pushPort(member); ok {
+		container.Ports = append(container.Ports, corev1.ContainerPort{Name: name, ContainerPort: port, Protocol: corev1.ProtocolTCP})
 	}
 	return &appsv1.Deployment{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
@@ -261,7 +277,8 @@ func ConnectorDeployment(region string, member *shcrv1alpha1.MemberOrganisation)
 		Spec: appsv1.DeploymentSpec{
 			Replicas: ptr.To[int32](1),
 			Selector: &metav1.LabelSelector{MatchLabels: connectorSelector(region, member)},
-			// One connector at a time per organisation: its watermark is not shared.
+			// One connector at a time per organisation: its watermarks and
+			// control ids (the state volume, ReadWriteOnce) are not shared.
 			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: labels},
@@ -276,6 +293,9 @@ func ConnectorDeployment(region string, member *shcrv1alpha1.MemberOrganisation)
 						}}},
 						{Name: "credentials", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
 							SecretName: c.CredentialsSecretRef.Name,
+						}}},
+						{Name: ConnectorStateVolume, VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{
+							ClaimName: ConnectorStateClaimName(member),
 						}}},
 						tmp,
 					},

@@ -60,7 +60,9 @@ func RetainedNamespace(region *shcrv1alpha1.ShCRRegion, at metav1.Time) *corev1.
 	return ns
 }
 
-// ResourceQuota bounds the namespace from spec.quota.
+// ResourceQuota bounds the namespace from spec.quota. Volume claims: 50 for
+// the region's own workloads, and one state claim per connector pod the
+// quota admits.
 func ResourceQuota(region *shcrv1alpha1.ShCRRegion) *corev1.ResourceQuota {
 	q := region.Spec.Quota
 	limitCPU := q.CPU.DeepCopy()
@@ -75,7 +77,7 @@ func ResourceQuota(region *shcrv1alpha1.ShCRRegion) *corev1.ResourceQuota {
 			corev1.ResourceLimitsMemory:           q.Memory,
 			corev1.ResourceRequestsStorage:        q.Storage,
 			corev1.ResourcePods:                   *resource.NewQuantity(int64(q.Pods), resource.DecimalSI),
-			corev1.ResourcePersistentVolumeClaims: resource.MustParse("50"),
+			corev1.ResourcePersistentVolumeClaims: *resource.NewQuantity(50+int64(q.Pods), resource.DecimalSI),
 			corev1.ResourceServicesLoadBalancers:  resource.MustParse("0"),
 			corev1.ResourceServicesNodePorts:      resource.MustParse("0"),
 		}},

@@ -613,6 +613,10 @@ func volumeDir(pod corev1.PodSpec, name, dir string, w World) (string, error) {
 		return dir, writeItems(dir, files, vol.Secret.Items)
 	case vol.EmptyDir != nil:
 		return dir, os.Chmod(dir, 0o777|os.ModeSticky)
+	case vol.PersistentVolumeClaim != nil:
+		// A fresh claim the operator creates with the workload (the
+		// connector's state): empty, and writable through the pod's fsGroup.
+		return dir, os.Chmod(dir, 0o777|os.ModeSticky)
 	default:
 		return "", errors.New("volume source not laid out by the contract test")
 	}
