@@ -15,6 +15,7 @@ SPDX-License-Identifier: Apache-2.0
 //     not used) and GET [base]/Type?... searching by _id, _tag (repeated:
 //     all must match), class (Encounter) and subject/patient (a literal
 //     reference), with _count; deleted resources are never matched;
+//   - POST [base]/Type (create, the server assigning the id);
 //   - POST [base]/Type/$expunge with expungeDeletedResources: forgets every
 //     version of the type's deleted resources.
 //
@@ -45,6 +46,7 @@ type Store struct {
 	versions map[string][]map[string]any
 	// requests counts the requests by "METHOD path".
 	requests map[string]int
+	created  int
 	// Fail, when set, answers a request instead of the store (to inject
 	// failures); it returns false to let the store answer.
 	fail func(w http.ResponseWriter, r *http.Request) bool
@@ -147,6 +149,8 @@ func (s *Store) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Method == http.MethodPost && path == "":
 		s.transaction(w, r)
+	case r.Method == http.MethodPost && len(parts) == 1 && parts[0] != "":
+		s.create(w, r, parts[0])
 	case r.Method == http.MethodPost && len(parts) == 2 && parts[1] == "$expunge":
 		s.expunge(w, parts[0])
 	case r.Method == http.MethodGet && len(parts) == 2:
@@ -321,6 +325,30 @@ func (s *Store) delete(target string) map[string]any {
 			"issue": []any{map[string]any{"severity": "information", "code": "not-found", "diagnostics": "nothing matched"}}}
 	}
 	return map[string]any{"response": response}
+}
+
+// create stores a new resource under an id of the store's choosing.
+func (s *Store) create(w http.ResponseWriter, r *http.Request, resourceType string) {
+	var res map[string]any
+	dec := json.NewDecoder(r.Body)
+	dec.UseNumber()
+	if err := dec.Decode(&res); err != nil || res["resourceType"] != resourceType {
+		outcome(w, http.StatusBadRequest, "invalid", "not a "+resourceType)
+		return
+	}
+	s.mu.Lock()
+	s.created++
+	res["id"] = "created-" + strconv.Itoa(s.created)
+	s.put(res)
+	s.mu.Unlock()
+	write(w, http.StatusCreated, res)
+}
+
+// OfType are the current resources of a type, by id.
+func (s *Store) OfType(resourceType string) []map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.search(resourceType, nil)
 }
 
 // expunge forgets every version of the type's deleted resources.
