@@ -115,6 +115,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	if err := r.reconcileConnector(ctx, member, region, admitted); err != nil {
 		return ctrl.Result{}, err
 	}
+	purgeRecheck, err := r.reconcilePurge(ctx, member, region, base.Status.ProvidesCategories, admitted)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if purgeRecheck > 0 {
+		requeue = min(requeue, purgeRecheck)
+	}
 	if meta.IsStatusConditionTrue(member.Status.Conditions, shcrv1alpha1.ConditionConnectorAvailable) && member.Spec.Connector != nil &&
 		hasRole(member, shcrv1alpha1.RoleProvider) {
 		r.reportConnector(member)

@@ -110,7 +110,7 @@ func purgeFeed(ctx context.Context, rs *target, opts PurgeOptions, f feed) (int,
 		refs := make([]recordRef, 0, len(ids))
 		for _, id := range ids {
 			if named[id] {
-				return removed, withKind(kindRecordService, fmt.Errorf("the record service still holds %s/%s after removing it", f.ResourceType, id))
+				return removed, withKind(kindRecordService, fmt.Errorf("the record service still holds a %s record after removing it", f.ResourceType))
 			}
 			named[id] = true
 			refs = append(refs, recordRef{ResourceType: f.ResourceType, ID: id})
