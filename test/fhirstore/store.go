@@ -13,8 +13,10 @@ SPDX-License-Identifier: Apache-2.0
 //     _tag must match);
 //   - GET [base]/Type/id (404 for a deleted or unknown resource, 410 is
 //     not used) and GET [base]/Type?... searching by _id, _tag (repeated:
-//     all must match), class (Encounter) and subject/patient (a literal
-//     reference), with _count; deleted resources are never matched;
+//     all must match), class (Encounter), status, identifier,
+//     subject/patient (a literal reference) and patient.identifier (the
+//     reference's identifier, or its Patient's), with _count; deleted
+//     resources are never matched;
 //   - POST [base]/Type (create, the server assigning the id);
 //   - POST [base]/Type/$expunge with expungeDeletedResources: forgets every
 //     version of the type's deleted resources.
@@ -191,7 +193,7 @@ func (s *Store) search(resourceType string, q url.Values) []map[string]any {
 	slices.Sort(keys)
 	var out []map[string]any
 	for _, k := range keys {
-		if res := s.current(k); matches(res, q) {
+		if res := s.current(k); s.matches(res, q) {
 			out = append(out, copyOf(res))
 		}
 	}
@@ -200,11 +202,23 @@ func (s *Store) search(resourceType string, q url.Values) []map[string]any {
 
 // matches applies the search parameters the store knows; an unknown
 // parameter matches nothing, so a test sees it.
-func matches(res map[string]any, q url.Values) bool {
+func (s *Store) matches(res map[string]any, q url.Values) bool {
 	for name, values := range q {
 		for _, v := range values {
 			switch name {
-			case "_count", "_elements":
+			case "patient.identifier", "subject.identifier":
+				if !s.namesPatient(res, v) {
+					return false
+				}
+			case "identifier":
+				if !hasIdentifier(res, v) {
+					return false
+				}
+			case "status":
+				if !slices.Contains(strings.Split(v, ","), fmt.Sprint(res["status"])) {
+					return false
+				}
+			case "_count", "_elements", "_format":
 			case "_id":
 				if res["id"] != v {
 					return false
@@ -228,6 +242,36 @@ func matches(res map[string]any, q url.Values) bool {
 		}
 	}
 	return true
+}
+
+// namesPatient applies a chained patient.identifier search: the
+// reference names the identifier, or the Patient it points at has it.
+func (s *Store) namesPatient(res map[string]any, token string) bool {
+	for _, field := range []string{"subject", "patient"} {
+		ref, _ := res[field].(map[string]any)
+		if ref == nil {
+			continue
+		}
+		if id, _ := ref["identifier"].(map[string]any); id != nil && fmt.Sprint(id["system"], "|", id["value"]) == token {
+			return true
+		}
+		if target, _ := ref["reference"].(string); strings.HasPrefix(target, "Patient/") && hasIdentifier(s.current(target), token) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasIdentifier reports whether a resource has the identifier system|value.
+func hasIdentifier(res map[string]any, token string) bool {
+	ids, _ := res["identifier"].([]any)
+	for _, i := range ids {
+		id, _ := i.(map[string]any)
+		if fmt.Sprint(id["system"], "|", id["value"]) == token {
+			return true
+		}
+	}
+	return false
 }
 
 func hasTag(res map[string]any, token string) bool {
