@@ -106,6 +106,30 @@ func (r *Reconciler) reconcilePurge(ctx context.Context, member *shcrv1alpha1.Me
 	return recheck, nil
 }
 
+// holdPurge records, for an organisation refused whatever its governance
+// (its categories cleared), the categories it provided as pending, so that
+// the narrowing is not lost: the purge goes on once it is judged again.
+func (r *Reconciler) holdPurge(member *shcrv1alpha1.MemberOrganisation, reason string) {
+	p := member.Status.Purge
+	pending := pendingCategories(member.Status.ProvidesCategories, nil, p)
+	if len(pending) == 0 {
+		return
+	}
+	if p == nil {
+		p = &shcrv1alpha1.PurgeStatus{}
+		member.Status.Purge = p
+	}
+	if len(p.Categories) == 0 || p.RequestedAt == nil {
+		now := r.Now()
+		p.RequestedAt, p.CompletedAt, p.Job, p.Attempts = &metav1.Time{Time: now}, nil, "", 0
+		p.Deadline = &metav1.Time{Time: now.Add(r.purgeBound())}
+	}
+	p.Categories = pending
+	r.set(member, shcrv1alpha1.ConditionRecordsPurged, metav1.ConditionFalse, shcrv1alpha1.ReasonPurgePending,
+		fmt.Sprintf("the records of %s the organisation provided are to be removed from the record service; "+
+			"the purge waits while the organisation is refused (%s)", joinCategories(pending), reason))
+}
+
 // advancePurge moves the purge on by one step and says where it stands:
 // it completes it when its Job succeeded, notes a failed Job, or starts a
 // Job once the connector no longer forwards the categories.
@@ -150,11 +174,11 @@ func (r *Reconciler) advancePurge(ctx context.Context, member *shcrv1alpha1.Memb
 	if !ready {
 		return why, nil
 	}
-	name := specs.PurgeJobName(member, p.RequestedAt.Unix(), p.Attempts)
 	var categories []string
 	for _, c := range p.Categories {
 		categories = append(categories, string(c))
 	}
+	name := specs.PurgeJobName(member, p.RequestedAt.Unix(), p.Attempts, categories)
 	job := specs.PurgeJob(region, member, name, r.ConnectorImage, categories, purgeReason(member, admitted))
 	if err := r.Client.Create(ctx, job); err != nil && !apierrors.IsAlreadyExists(err) {
 		return "", fmt.Errorf("creating purge Job %s/%s of member %s: %w", member.Namespace, name, member.Name, err)

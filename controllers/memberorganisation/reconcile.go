@@ -112,15 +112,17 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	if err := r.reportAgreements(ctx, member, admitted); err != nil {
 		return ctrl.Result{}, fmt.Errorf("listing the agreements of member %s/%s: %w", member.Namespace, member.Name, err)
 	}
-	if err := r.reconcileConnector(ctx, member, region, admitted); err != nil {
-		return ctrl.Result{}, err
-	}
+	// Before anything can fail: a narrowing written to status with no
+	// purge recorded would be lost (purge.go).
 	purgeRecheck, err := r.reconcilePurge(ctx, member, region, base.Status.ProvidesCategories, admitted)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
 	if purgeRecheck > 0 {
 		requeue = min(requeue, purgeRecheck)
+	}
+	if err := r.reconcileConnector(ctx, member, region, admitted); err != nil {
+		return ctrl.Result{}, err
 	}
 	if meta.IsStatusConditionTrue(member.Status.Conditions, shcrv1alpha1.ConditionConnectorAvailable) && member.Spec.Connector != nil &&
 		hasRole(member, shcrv1alpha1.RoleProvider) {
@@ -139,6 +141,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 func (r *Reconciler) refuse(ctx context.Context, member *shcrv1alpha1.MemberOrganisation, reason, message string) {
 	r.set(member, shcrv1alpha1.ConditionAdmitted, metav1.ConditionFalse, reason, message)
 	r.set(member, shcrv1alpha1.ConditionReady, metav1.ConditionFalse, reason, message)
+	r.holdPurge(member, reason)
 	member.Status.ProvidesCategories, member.Status.ConsumesCategories, member.Status.AdmissionExpiresAt = nil, nil, nil
 	if err := r.removeConnector(ctx, member); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "Removing the connector of a refused organisation")

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -189,7 +190,7 @@ func idFromURL(ref, resourceType string) string {
 func historyTypes(feeds []feed) []string {
 	var types []string
 	for _, f := range feeds {
-		if len(types) == 0 || types[len(types)-1] != f.ResourceType {
+		if !slices.Contains(types, f.ResourceType) {
 			types = append(types, f.ResourceType)
 		}
 	}

@@ -297,3 +297,17 @@ func hasODSTag(res map[string]any, ods string) bool {
 	}
 	return false
 }
+
+func TestHistoryTypesAreEachReadOnce(t *testing.T) {
+	got := historyTypes(feedsFor([]string{"Appointments", "Demographics", "InpatientStays", "TestResults"}))
+	seen := map[string]bool{}
+	for _, typ := range got {
+		if seen[typ] {
+			t.Errorf("%s read twice: %v", typ, got)
+		}
+		seen[typ] = true
+	}
+	if !seen["Encounter"] || !seen["Patient"] || !seen["Observation"] {
+		t.Errorf("history types %v miss a permitted type", got)
+	}
+}

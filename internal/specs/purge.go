@@ -6,6 +6,8 @@ SPDX-License-Identifier: Apache-2.0
 package specs
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strings"
 
@@ -43,9 +45,11 @@ func RecordServiceFHIRURL(namespace string) string {
 }
 
 // PurgeJobName names the attempt-th Job of the purge requested at
-// requestedUnix for an organisation.
-func PurgeJobName(member *shcrv1alpha1.MemberOrganisation, requestedUnix int64, attempt int32) string {
-	return fmt.Sprintf("purge-%s-%d-%d", strings.ToLower(member.Spec.ODSCode), requestedUnix, attempt)
+// requestedUnix for an organisation, removing categories: a purge that
+// grows by a further narrowing gets a Job of its own.
+func PurgeJobName(member *shcrv1alpha1.MemberOrganisation, requestedUnix int64, attempt int32, categories []string) string {
+	sum := sha256.Sum256([]byte(strings.Join(categories, ",")))
+	return fmt.Sprintf("purge-%s-%d-%d-%s", strings.ToLower(member.Spec.ODSCode), requestedUnix, attempt, hex.EncodeToString(sum[:3]))
 }
 
 // PurgeJob runs `connector --purge` in the region namespace: it removes the
