@@ -10,9 +10,11 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
@@ -24,6 +26,7 @@ import (
 	"github.com/shcr-io/shcr-operator/internal/connector"
 	"github.com/shcr-io/shcr-operator/internal/specs"
 	"github.com/shcr-io/shcr-operator/test/fhirstore"
+	"github.com/shcr-io/shcr-operator/test/fixtures"
 	"github.com/shcr-io/shcr-operator/test/testenv"
 )
 
@@ -334,3 +337,91 @@ func sameCategories(a, b []shcrv1alpha1.DataCategory) bool {
 	slices.Sort(b)
 	return slices.Equal(a, b)
 }
+
+// connectorCategories are the categories test connectors report, by
+// status path; none when not set.
+var connectorCategories sync.Map
+
+func reportedCategories(path string) []string {
+	if v, ok := connectorCategories.Load(path); ok {
+		return v.([]string)
+	}
+	return []string{}
+}
+
+// While the organisation's connector runs and still says it forwards the
+// categories, no purge Job starts (it would race the connector's writes);
+// once the connector reports them gone, the Job starts and the purge
+// completes.
+func TestPurgeWaitsForTheRunningConnectorToStopForwarding(t *testing.T) {
+	s := newScenarioWithCodes(t, "purgewait", "Y4G03", "Y4T3", "Y4C3")
+	path := "/" + s.ns + "/gp/status"
+	var all []string
+	for _, c := range allButPreferences {
+		all = append(all, string(c))
+	}
+	connectorCategories.Store(path, all)
+	t.Cleanup(func() { connectorCategories.Delete(path) })
+
+	deploy := &appsv1.Deployment{}
+	key := client.ObjectKey{Namespace: s.ns, Name: "connector-" + strings.ToLower(s.gp)}
+	waitFor(t, "the GP's connector", func() (bool, string) {
+		err := k8s.Get(ctx, key, deploy)
+		return err == nil, fmt.Sprint(err)
+	})
+	fixtures.RolledOut(deploy)
+	if err := k8s.Status().Update(ctx, deploy); err != nil {
+		t.Fatal(err)
+	}
+	// A running connector pod of the GP (envtest runs no kubelet: the object stands for it).
+	create(t, connectorPod(s.ns, s.gp, s.region))
+
+	update(t, &shcrv1alpha1.DataSharingAgreement{}, s.ns, "dsa-v1", func(a *shcrv1alpha1.DataSharingAgreement) {
+		a.Spec.Suspended = true
+		a.Spec.SuspensionReason = "a purge test"
+	})
+	m := waitPurge(t, s.ns, "gp", "the purge waiting for the connector", func(m *shcrv1alpha1.MemberOrganisation) bool {
+		c := meta.FindStatusCondition(m.Status.Conditions, shcrv1alpha1.ConditionRecordsPurged)
+		return m.Status.Purge != nil && len(m.Status.Purge.Categories) > 0 && c != nil && strings.Contains(c.Message, "waiting for the connector")
+	})
+	if m.Status.Purge.Job != "" {
+		t.Errorf("a purge Job %s started while the connector still forwards the categories", m.Status.Purge.Job)
+	}
+	jobs := &batchv1.JobList{}
+	if err := k8s.List(ctx, jobs, client.InNamespace(s.ns), client.MatchingLabels{specs.LabelPurge: s.gp}); err != nil || len(jobs.Items) != 0 {
+		t.Errorf("purge Jobs %v (%v) while the connector still forwards the categories", len(jobs.Items), err)
+	}
+
+	connectorCategories.Store(path, []string{})
+	testenv.WaitFor(t, "a purge Job once the connector reports the categories gone", 2*time.Minute, func() (bool, string) {
+		m = getMember(t, s.ns, "gp")
+		return m.Status.Purge != nil && m.Status.Purge.Job != "", fmt.Sprint(meta.FindStatusCondition(m.Status.Conditions, shcrv1alpha1.ConditionRecordsPurged))
+	})
+	store := fhirstore.New(t)
+	putProvided(store, s.gp)
+	runPurgeJob(t, s.ns, m.Status.Purge.Job, store, false)
+	waitPurge(t, s.ns, "gp", "the purge completed", func(m *shcrv1alpha1.MemberOrganisation) bool {
+		return len(m.Status.Purge.Categories) == 0 && m.Status.Purge.CompletedAt != nil
+	})
+	if keys := store.Keys(); len(keys) != 1 || !strings.HasPrefix(keys[0], "AuditEvent/") {
+		t.Errorf("after the purge the record service holds %v, want only the AuditEvent", keys)
+	}
+}
+
+// connectorPod is a pod of the organisation's connector, restricted as the
+// region namespace requires.
+func connectorPod(ns, ods, region string) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "connector-" + strings.ToLower(ods) + "-pod", Labels: map[string]string{
+			specs.LabelOrganisation: ods, specs.LabelComponent: specs.ComponentConnector, shcrv1alpha1.LabelRegion: region,
+		}},
+		Spec: corev1.PodSpec{
+			SecurityContext: &corev1.PodSecurityContext{RunAsNonRoot: ptrTo(true), SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
+			Containers: []corev1.Container{{Name: "connector", Image: specs.DefaultConnectorImage, SecurityContext: &corev1.SecurityContext{
+				AllowPrivilegeEscalation: ptrTo(false), Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+			}}},
+		},
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }
