@@ -334,6 +334,11 @@ type MemberOrganisationStatus struct {
 	// +optional
 	Connector *ConnectorStatus `json:"connector,omitempty"`
 
+	// Purge is the removal from the record service of the records the
+	// organisation provided outside the categories it may provide now.
+	// +optional
+	Purge *PurgeStatus `json:"purge,omitempty"`
+
 	// AdmissionExpiresAt is when the DSPT assessment turns 12 months old
 	// and the organisation stops being Admitted unless it is renewed.
 	// +optional

@@ -35,6 +35,13 @@ var ReasonClasses = map[string]ReasonClass{
 	ReasonNamespaceTerminating: ClassProgressing,
 
 	ReasonApplyFailed: ClassRetrying,
+	// A purge past its deadline: the operator keeps retrying, with a
+	// Warning Event, since the record service may need a person.
+	ReasonPurgeOverdue: ClassRetrying,
+	// A purge under way, before its deadline.
+	ReasonPurgePending: ClassProgressing,
+	// A purge completed: an Event records it.
+	ReasonPurged: ClassTerminal,
 
 	ReasonAgreementNotActive: ClassWaiting,
 

@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -50,6 +51,10 @@ type options struct {
 	mllpMaxBytes          int
 	// pushListen is where a pushed FHIR connector serves HTTPS.
 	pushListen string
+	// purge, with purgeJob, runs the operator's purge Job instead.
+	purge      bool
+	purgeJob   connector.PurgeJob
+	categories string
 }
 
 func main() {
@@ -72,6 +77,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
 	opts.connector.Logger = logger
+	if opts.purge {
+		return connector.RunPurgeJob(ctx, opts.purgeJob, logger)
+	}
 	if cfg, err := connector.LoadConfig(opts.connector.ConfigPath); err == nil && cfg.Kind == connector.KindHL7v2 {
 		return runHL7(ctx, opts, logger)
 	} else if err == nil && cfg.Kind == connector.KindFHIR && cfg.Mode == connector.ModePush {
@@ -106,8 +114,16 @@ func parseFlags(args []string, output io.Writer) (options, error) {
 	fs.StringVar(&opts.pushListen, "push-listen", ":8443", "Address the FHIR push endpoint serves HTTPS on, when the configuration's kind is FHIR and its mode Push.")
 	fs.BoolVar(&opts.once, "once", false, "Run one cycle and exit, without serving; the exit status says whether it succeeded.")
 	fs.IntVar(&opts.connector.PageSize, "page-size", opts.connector.PageSize, "Resources asked for per page (_count), and written per transaction; at most 1000.")
+	fs.BoolVar(&opts.purge, "purge", false, "Run the operator's purge Job: remove the organisation's records of the --purge-categories from the record service, and exit.")
+	fs.StringVar(&opts.purgeJob.ODSCode, "purge-ods", "", "With --purge: the organisation whose records are removed.")
+	fs.StringVar(&opts.categories, "purge-categories", "", "With --purge: the data categories whose records are removed, comma-separated.")
+	fs.StringVar(&opts.purgeJob.RecordService, "purge-record-service", "", "With --purge: the record service's FHIR base URL.")
+	fs.StringVar(&opts.purgeJob.Reason, "purge-reason", "", "With --purge: why, recorded in the AuditEvent.")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
+	}
+	if opts.categories != "" {
+		opts.purgeJob.Categories = strings.Split(opts.categories, ",")
 	}
 	if fs.NArg() > 0 {
 		return options{}, fmt.Errorf("unexpected arguments %q", fs.Args())

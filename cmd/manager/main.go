@@ -23,6 +23,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
+	"github.com/shcr-io/shcr-operator/controllers/memberorganisation"
 	"github.com/shcr-io/shcr-operator/internal/devwebhook"
 	"github.com/shcr-io/shcr-operator/internal/kube"
 	"github.com/shcr-io/shcr-operator/internal/manager"
@@ -62,6 +63,8 @@ func main() {
 		"Image of the record gateway of regions whose spec.gateway.image is unset (the chart sets the release's own).")
 	flag.StringVar(&connectorImage, "connector-image", specs.DefaultConnectorImage,
 		"Image of the connector of organisations whose spec.connector.image is unset (the chart sets the release's own).")
+	purgeBound := flag.Duration("purge-bound", memberorganisation.DefaultPurgeBound,
+		"How long after an organisation's scope narrows its records outside the new scope must be gone from the record service (status.purge.deadline).")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -102,7 +105,7 @@ func main() {
 	}
 	if err := manager.Setup(ctx, mgr, manager.Options{
 		Webhooks: enableWebhooks, OperatorNamespace: os.Getenv("POD_NAMESPACE"),
-		GatewayImage: gatewayImage, ConnectorImage: connectorImage,
+		GatewayImage: gatewayImage, ConnectorImage: connectorImage, PurgeBound: *purgeBound,
 	}); err != nil {
 		log.Error(err, "Failed to set up the controllers")
 		os.Exit(1)

@@ -63,6 +63,10 @@ type boardEntry struct {
 	report   *shcrv1alpha1.ConnectorStatus
 	readAt   time.Time
 	inFlight bool
+	// categories are those the connector said it forwards, answered at
+	// categoriesAt (purge.go waits for them to narrow).
+	categories   []string
+	categoriesAt time.Time
 }
 
 // statusReadsInFlight is how many connectors' status endpoints are read at once.
@@ -137,6 +141,9 @@ func (b *statusBoard) refresh(ctx context.Context, key types.NamespacedName, url
 	changed := false
 	if e != nil && e.url == url {
 		e.inFlight = false
+		if reported != nil {
+			e.categories, e.categoriesAt = reported.Categories, time.Now()
+		}
 		// When the connector cannot be reached, the last report stands.
 		if report != nil && !equality.Semantic.DeepEqual(report, e.report) {
 			e.report, changed = report, true

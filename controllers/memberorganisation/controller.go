@@ -49,6 +49,9 @@ type Reconciler struct {
 	// ConnectorStatusURL, when set, replaces the in-cluster URL of a
 	// connector's status endpoint (tests, and operators outside the cluster).
 	ConnectorStatusURL func(*shcrv1alpha1.MemberOrganisation) string
+	// PurgeBound is how long after a narrowing the records outside the new
+	// scope must be gone; DefaultPurgeBound when zero (purge.go).
+	PurgeBound time.Duration
 	// ReadConnectorStatus, when set, replaces the HTTP read of a connector's status.
 	ReadConnectorStatus func(ctx context.Context, url string) (*connector.Status, error)
 

@@ -81,7 +81,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	}
 
 	// Each phase builds on what the ones before it found.
-	return phases.RunInOrder(ctx, &scope{member: member, region: region, key: req.NamespacedName, now: r.Now()},
+	return phases.RunInOrder(ctx, &scope{member: member, region: region, key: req.NamespacedName, now: r.Now(),
+		providedBefore: slices.Clone(member.Status.ProvidesCategories)},
 		r.reconcileAdmission,
 		r.reconcileAgreements,
 		r.deployConnector,
@@ -99,6 +100,9 @@ type scope struct {
 	// admitted: its governance admits it and its connector's credentials
 	// are present.
 	admitted bool
+	// providedBefore: the categories status said it provided before this
+	// reconcile, against which a narrowing is found.
+	providedBefore []shcrv1alpha1.DataCategory
 }
 
 // reconcileAdmission admits the organisation or not, from its governance and
@@ -122,12 +126,18 @@ func (r *Reconciler) reconcileAdmission(ctx context.Context, s *scope) (ctrl.Res
 }
 
 // reconcileAgreements reports the agreements naming the organisation and
-// the categories it may provide and consume now.
+// the categories it may provide and consume now, and records a narrowing of
+// what it provides for the purge before anything else can fail (a narrowing
+// written to status with no purge recorded would be lost: purge.go).
 func (r *Reconciler) reconcileAgreements(ctx context.Context, s *scope) (ctrl.Result, error) {
 	if err := r.reportAgreements(ctx, s.member, s.admitted); err != nil {
 		return ctrl.Result{}, fmt.Errorf("listing the agreements of member %s/%s: %w", s.member.Namespace, s.member.Name, err)
 	}
-	return ctrl.Result{}, nil
+	purgeRecheck, err := r.reconcilePurge(ctx, s.member, s.region, s.providedBefore, s.admitted)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{RequeueAfter: purgeRecheck}, nil
 }
 
 // deployConnector runs or removes the organisation's connector
@@ -158,6 +168,7 @@ func (r *Reconciler) reportConnectorStatus(_ context.Context, s *scope) (ctrl.Re
 // governance says, and removes its connector.
 func (r *Reconciler) refuse(ctx context.Context, member *shcrv1alpha1.MemberOrganisation, reason, message string) {
 	markRefused(member, reason, message)
+	r.holdPurge(member, reason)
 	if err := r.removeConnector(ctx, member); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "Removing the connector of a refused organisation")
 	}

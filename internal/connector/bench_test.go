@@ -48,6 +48,11 @@ func (g *generatedSource) serve(w http.ResponseWriter, r *http.Request) {
 		_, _ = fmt.Fprintf(w, `{"access_token":%q,"token_type":"Bearer","expires_in":3600}`, testToken)
 		return
 	}
+	if strings.HasSuffix(r.URL.Path, "/_history") { // nothing was deleted
+		w.Header().Set("Content-Type", "application/fhir+json")
+		_, _ = fmt.Fprint(w, `{"resourceType":"Bundle","type":"history","entry":[]}`)
+		return
+	}
 	resourceType := strings.TrimPrefix(r.URL.Path, "/fhir/")
 	q := r.URL.Query()
 	count, _ := strconv.Atoi(q.Get("_count"))

@@ -112,6 +112,8 @@ type source struct {
 	include map[string]map[string]any
 	// corrupt, when set, rewrites a page before it is sent.
 	corrupt func(resourceType string, offset int, bundle map[string]any)
+	// history are the entries of the types' histories (deletions_test.go).
+	history []historyFixture
 }
 
 // newSource starts a source; configure, when given, sets up its TLS first.
@@ -174,6 +176,10 @@ func (s *source) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.TLS == nil || (len(r.TLS.PeerCertificates) == 0 && r.Header.Get("Authorization") != "Bearer "+testToken) {
 		http.Error(w, "unauthorised", http.StatusUnauthorized)
+		return
+	}
+	if strings.HasSuffix(r.URL.Path, "/_history") {
+		s.serveHistory(w, r)
 		return
 	}
 	s.serveSearch(w, r)
@@ -332,6 +338,10 @@ func (rs *recordService) serve(w http.ResponseWriter, r *http.Request) {
 	intercept := rs.intercept
 	rs.mu.Unlock()
 	if intercept != nil && intercept(w, r) {
+		return
+	}
+	if r.Method == http.MethodGet {
+		rs.serveSearch(w, r) // hl7merge_test.go
 		return
 	}
 	if r.Method != http.MethodPost || r.URL.Path != "/fhir" {

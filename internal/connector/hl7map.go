@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"strconv"
@@ -56,6 +57,9 @@ type mappedResource struct {
 // hl7Mapping is what a message maps to.
 type hl7Mapping struct {
 	Resources []mappedResource
+	// Repoint, for an A40, moves the prior patient's records to the
+	// surviving one (hl7merge.go).
+	Repoint *repoint
 }
 
 // mapHL7 maps a parsed message to FHIR R4 resources. An error is an
@@ -71,13 +75,18 @@ func mapHL7(m *hl7Message, ods string) (hl7Mapping, error) {
 		return hl7Mapping{}, &hl7Error{Segment: "MSH", Sequence: 1, Field: 9, Code: errCode, Reject: true,
 			Text: "MSH-9: the connector maps " + strings.Join(hl7Triggers, ", ")}
 	}
-	patient, patientID, err := mapPatient(m, ods)
+	patient, patientID, nhs, err := mapPatient(m, ods)
 	if err != nil {
 		return hl7Mapping{}, err
 	}
+	subject := patientReference(patientID, nhs)
 	out := hl7Mapping{}
 	add := func(resourceType, id, class string, body map[string]any) {
 		body["resourceType"], body["id"] = resourceType, id
+		if ref, ok := body["subject"].(map[string]any); ok {
+			// References are rewritten in place: each resource its own.
+			body["subject"] = maps.Clone(ref)
+		}
 		category, _ := policy.CategoryOf(resourceType, class)
 		out.Resources = append(out.Resources, mappedResource{
 			Source: sourceResource{ResourceType: resourceType, ID: id, Class: class, Body: body}, Category: category,
@@ -85,25 +94,26 @@ func mapHL7(m *hl7Message, ods string) (hl7Mapping, error) {
 	}
 	switch {
 	case kind == "ADT^A40":
-		priorID, prior, err := mapMergedPatient(m, ods, patientID)
+		priorID, prior, err := mapMergedPatient(m, ods, patientID, nhs)
 		if err != nil {
 			return hl7Mapping{}, err
 		}
-		patient["link"] = []any{map[string]any{"other": map[string]any{"reference": "Patient/" + priorID}, "type": "replaces"}}
+		patient["link"] = []any{map[string]any{"other": patientReference(priorID, nhs), "type": "replaces"}}
 		add("Patient", patientID, "", patient)
 		add("Patient", priorID, "", prior)
+		out.Repoint = &repoint{PriorID: priorID, Subject: subject}
 	case kind == "ADT^A28" || kind == "ADT^A31":
 		add("Patient", patientID, "", patient)
 	case code == "ADT":
 		add("Patient", patientID, "", patient)
-		id, class, encounter, err := mapEncounter(m, trigger, patientID)
+		id, class, encounter, err := mapEncounter(m, trigger, subject)
 		if err != nil {
 			return hl7Mapping{}, err
 		}
 		add("Encounter", id, class, encounter)
 	default: // ORU^R01
 		add("Patient", patientID, "", patient)
-		results, err := mapResults(m, patientID)
+		results, err := mapResults(m, subject)
 		if err != nil {
 			return hl7Mapping{}, err
 		}
@@ -112,6 +122,18 @@ func mapHL7(m *hl7Message, ods string) (hl7Mapping, error) {
 		}
 	}
 	return out, nil
+}
+
+// patientReference refers to the patient's record and, when the patient
+// has an NHS number, names it: the gateway knows whose a record is by the
+// NHS number, and withholds a record that names its patient by a literal
+// reference alone.
+func patientReference(id, nhs string) map[string]any {
+	ref := map[string]any{"reference": "Patient/" + id}
+	if nhs != "" {
+		ref["identifier"] = map[string]any{"system": SystemNHSNumber, "value": nhs}
+	}
+	return ref
 }
 
 // hashID is a FHIR id for a source key that never repeats the key (it may
@@ -161,10 +183,10 @@ func validNHSNumber(n string) bool {
 // mapPatient maps PID to a Patient. Its id comes from the first
 // identifier of PID-3 that is not an NHS number (the organisation's own
 // record number), or else from the NHS number.
-func mapPatient(m *hl7Message, ods string) (map[string]any, string, error) {
+func mapPatient(m *hl7Message, ods string) (patient map[string]any, id, nhs string, err error) {
 	pids := m.segments("PID")
 	if len(pids) == 0 {
-		return nil, "", &hl7Error{Segment: "PID", Sequence: 1, Code: hl7SegmentSequenceError, Text: "the message has no PID segment"}
+		return nil, "", "", &hl7Error{Segment: "PID", Sequence: 1, Code: hl7SegmentSequenceError, Text: "the message has no PID segment"}
 	}
 	pid := pids[0]
 	var identifiers []any
@@ -178,7 +200,7 @@ func mapPatient(m *hl7Message, ods string) (map[string]any, string, error) {
 		}
 		if isNHS {
 			if !validNHSNumber(value) {
-				return nil, "", &hl7Error{Segment: "PID", Sequence: 1, Field: 3, Code: hl7DataTypeError,
+				return nil, "", "", &hl7Error{Segment: "PID", Sequence: 1, Field: 3, Code: hl7DataTypeError,
 					Text: "PID-3: an identifier of the NHS number assigning authority is not a valid NHS number (10 digits, modulus 11)"}
 			}
 			nhsKey = []string{SystemNHSNumber, value}
@@ -191,9 +213,9 @@ func mapPatient(m *hl7Message, ods string) (map[string]any, string, error) {
 		key = nhsKey
 	}
 	if key == nil {
-		return nil, "", &hl7Error{Segment: "PID", Sequence: 1, Field: 3, Code: hl7RequiredFieldMissing, Text: "PID-3: no patient identifier"}
+		return nil, "", "", &hl7Error{Segment: "PID", Sequence: 1, Field: 3, Code: hl7RequiredFieldMissing, Text: "PID-3: no patient identifier"}
 	}
-	patient := map[string]any{"identifier": identifiers, "active": true}
+	patient = map[string]any{"identifier": identifiers, "active": true}
 	if family, given := m.Get("PID", 1, 5, 1), m.Get("PID", 1, 5, 2); family != "" || given != "" {
 		name := map[string]any{"use": "official"}
 		if family != "" {
@@ -207,14 +229,14 @@ func mapPatient(m *hl7Message, ods string) (map[string]any, string, error) {
 	if dob := m.Get("PID", 1, 7, 1); dob != "" {
 		date, err := hl7Date(dob)
 		if err != nil {
-			return nil, "", &hl7Error{Segment: "PID", Sequence: 1, Field: 7, Code: hl7DataTypeError, Text: "PID-7: date of birth is not an HL7 date (YYYYMMDD)"}
+			return nil, "", "", &hl7Error{Segment: "PID", Sequence: 1, Field: 7, Code: hl7DataTypeError, Text: "PID-7: date of birth is not an HL7 date (YYYYMMDD)"}
 		}
 		patient["birthDate"] = date
 	}
 	if sex := m.Get("PID", 1, 8, 1); sex != "" {
 		gender, ok := map[string]string{"M": "male", "F": "female", "O": "other", "U": "unknown", "A": "other", "N": "unknown"}[sex]
 		if !ok {
-			return nil, "", &hl7Error{Segment: "PID", Sequence: 1, Field: 8, Code: hl7TableValueNotFound, Text: "PID-8: sex is not a value of HL7 table 0001"}
+			return nil, "", "", &hl7Error{Segment: "PID", Sequence: 1, Field: 8, Code: hl7TableValueNotFound, Text: "PID-8: sex is not a value of HL7 table 0001"}
 		}
 		patient["gender"] = gender
 	}
@@ -228,12 +250,19 @@ func mapPatient(m *hl7Message, ods string) (map[string]any, string, error) {
 		}
 		patient["address"] = []any{address}
 	}
-	return patient, hashID("pat", key...), nil
+	if nhsKey != nil {
+		nhs = nhsKey[1]
+	}
+	return patient, hashID("pat", key...), nhs, nil
 }
 
 // mapMergedPatient maps MRG-1 (the prior patient identifiers of an A40) to
-// the prior Patient: inactive, replaced by the surviving one.
-func mapMergedPatient(m *hl7Message, ods, survivorID string) (string, map[string]any, error) {
+// the prior Patient: inactive, replaced by the surviving one, whose NHS
+// number (nhs, when known) it now carries too, since a merge says they are
+// one person. A prior patient with another NHS number is refused: only
+// the Spine merges NHS numbers, and a local merge would carry one
+// number's records, and objections, to another.
+func mapMergedPatient(m *hl7Message, ods, survivorID, nhs string) (string, map[string]any, error) {
 	mrgs := m.segments("MRG")
 	if len(mrgs) == 0 {
 		return "", nil, &hl7Error{Segment: "MRG", Sequence: 1, Code: hl7SegmentSequenceError, Text: "an A40 needs an MRG segment"}
@@ -266,9 +295,16 @@ func mapMergedPatient(m *hl7Message, ods, survivorID string) (string, map[string
 	if priorID == survivorID {
 		return "", nil, &hl7Error{Segment: "MRG", Sequence: 1, Field: 1, Code: hl7DataTypeError, Text: "MRG-1: the prior patient is the surviving patient"}
 	}
+	if nhsKey != nil && nhs != "" && nhsKey[1] != nhs {
+		return "", nil, &hl7Error{Segment: "MRG", Sequence: 1, Field: 1, Code: hl7DataTypeError,
+			Text: "MRG-1: the prior patient has another NHS number; NHS numbers are merged on the Spine, not by a local merge"}
+	}
+	if nhsKey == nil && nhs != "" {
+		identifiers = append(identifiers, map[string]any{"system": SystemNHSNumber, "value": nhs})
+	}
 	return priorID, map[string]any{
 		"identifier": identifiers, "active": false,
-		"link": []any{map[string]any{"other": map[string]any{"reference": "Patient/" + survivorID}, "type": "replaced-by"}},
+		"link": []any{map[string]any{"other": patientReference(survivorID, nhs), "type": "replaced-by"}},
 	}, nil
 }
 
@@ -293,7 +329,7 @@ func encounterStatus(trigger string, discharged bool) string {
 
 // mapEncounter maps PV1 to an Encounter; its id comes from PV1-19 (the
 // visit number).
-func mapEncounter(m *hl7Message, trigger, patientID string) (id, class string, encounter map[string]any, err error) {
+func mapEncounter(m *hl7Message, trigger string, subject map[string]any) (id, class string, encounter map[string]any, err error) {
 	if len(m.segments("PV1")) == 0 {
 		return "", "", nil, &hl7Error{Segment: "PV1", Sequence: 1, Code: hl7SegmentSequenceError, Text: "an ADT " + trigger + " needs a PV1 segment"}
 	}
@@ -309,7 +345,7 @@ func mapEncounter(m *hl7Message, trigger, patientID string) (id, class string, e
 	}
 	encounter = map[string]any{
 		"class":   map[string]any{"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": class},
-		"subject": map[string]any{"reference": "Patient/" + patientID},
+		"subject": subject,
 	}
 	period := map[string]any{}
 	for field, key := range map[int]string{44: "start", 45: "end"} {
@@ -345,9 +381,8 @@ var hl7ResultStatus = map[string]string{
 
 // mapResults maps the OBR groups of an ORU^R01 to a DiagnosticReport each
 // and their OBX segments to Observations.
-func mapResults(m *hl7Message, patientID string) ([]mappedResource, error) {
+func mapResults(m *hl7Message, subject map[string]any) ([]mappedResource, error) {
 	var out []mappedResource
-	subject := map[string]any{"reference": "Patient/" + patientID}
 	obr, obx := 0, 0
 	var report map[string]any
 	var reportKey string

@@ -17,6 +17,7 @@ type metrics struct {
 	forwarded   *prometheus.CounterVec
 	dropped     *prometheus.CounterVec
 	skipped     *prometheus.CounterVec
+	deleted     *prometheus.CounterVec
 	errors      *prometheus.CounterVec
 	lastSuccess prometheus.Gauge
 }
@@ -42,6 +43,10 @@ func newMetrics(lag func() float64, circuitOpen func(target string) float64) *me
 			Name: "shcr_connector_resources_skipped_total",
 			Help: "Resources read again at the watermark instant and not forwarded again, by resource type.",
 		}, []string{"type"}),
+		deleted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "shcr_connector_records_deleted_total",
+			Help: "Records removed from the record service because their source resource was deleted, by resource type.",
+		}, []string{"type"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "shcr_connector_errors_total",
 			Help: "Errors, by kind: config, credentials, state, source, record_service, malformed_page, circuit_open, other.",
@@ -52,7 +57,7 @@ func newMetrics(lag func() float64, circuitOpen func(target string) float64) *me
 		}),
 	}
 	m.registry.MustRegister(
-		m.fetched, m.forwarded, m.dropped, m.skipped, m.errors, m.lastSuccess,
+		m.fetched, m.forwarded, m.dropped, m.skipped, m.deleted, m.errors, m.lastSuccess,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "shcr_connector_lag_seconds",
 			Help: "Now minus the oldest position of the feeds the organisation may provide now; +Inf while a feed has none.",

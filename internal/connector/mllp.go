@@ -25,6 +25,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/shcr-io/shcr-operator/internal/policy"
 )
 
 // MLLP frame bytes: a message is <VT> message <FS><CR>.
@@ -300,6 +302,14 @@ func (s *MLLPServer) Handle(ctx context.Context, data []byte) []byte {
 		return s.answer(m, err)
 	}
 	allowed := s.opts.Categories()
+	if mapping.Repoint != nil && slices.Contains(allowed, policy.CategoryDemographics) {
+		// A merge moves the prior patient's records first (hl7merge.go);
+		// the Patients that record the merge are written after.
+		if err := s.repoint(ctx, mapping.Repoint, allowed); err != nil {
+			s.opts.Logger.Warn("HL7 merge not committed; answered AR for the sender to send it again", "error", err.Error())
+			return s.answer(m, &hl7Error{Code: hl7ApplicationError, Reject: true, Text: "the record service did not commit the merge; send it again"})
+		}
+	}
 	var entries []map[string]any
 	for _, r := range mapping.Resources {
 		switch {

@@ -238,8 +238,8 @@ func TestMLLPAdmissionCommittedThenAcknowledged(t *testing.T) {
 	if fmt.Sprint(enc["class"]) != "map[code:IMP system:http://terminology.hl7.org/CodeSystem/v3-ActCode]" || enc["status"] != "in-progress" {
 		t.Errorf("Encounter = %v", enc)
 	}
-	if ref := fmt.Sprint(enc["subject"]); ref != "map[reference:"+patientKey()+"]" {
-		t.Errorf("Encounter.subject = %s, want %s", ref, patientKey())
+	if ref := fmt.Sprint(enc["subject"]); ref != "map[identifier:map[system:"+SystemNHSNumber+" value:"+testNHS+"] reference:"+patientKey()+"]" {
+		t.Errorf("Encounter.subject = %s, want %s naming the NHS number", ref, patientKey())
 	}
 	// The same control id three times: one commit, then duplicates.
 	if n := h.records.writeCount(patientKey()); n != 1 {
@@ -468,7 +468,7 @@ func TestMLLPResultsMapToReportAndObservations(t *testing.T) {
 // one, which becomes inactive and replaced-by the survivor.
 func TestMLLPMergeLinksPatients(t *testing.T) {
 	h := newMLLPHarness(t, policy.CategoryDemographics)
-	mrg := "MRG|K999999^^^RHW^MR~" + testNHSOther + "^^^NHS^NH"
+	mrg := "MRG|K999999^^^RHW^MR"
 	wantAck(t, h.send(adt("A40", "M1", pid(), mrg), 1<<20), "AA", "M1")
 	prior := recordKey("Patient", hashID("pat", systemLocalPrefix+testODS+"/RHW", "K999999"))
 	survivor := h.records.get(patientKey())
@@ -480,6 +480,8 @@ func TestMLLPMergeLinksPatients(t *testing.T) {
 		t.Errorf("prior patient = %v", old)
 	}
 	wantAck(t, h.send(adt("A40", "M2", pid(), "MRG|"+testMRN+"^^^RHW^MR"), 1<<20), "AE", "M2")
+	// A prior patient with another NHS number is not merged locally.
+	wantAck(t, h.send(adt("A40", "M3", pid(), "MRG|K888888^^^RHW^MR~"+testNHSOther+"^^^NHS^NH"), 1<<20), "AE", "M3")
 }
 
 // Cancelling a discharge reopens the Encounter; cancelling a transfer

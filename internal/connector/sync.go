@@ -59,7 +59,9 @@ func (y *cycle) close() {
 // between pages once ctx ends.
 func (y *cycle) run(ctx context.Context) error {
 	var errs []error
-	for _, f := range feedsFor(y.cfg.KnownCategories()) {
+	feeds := feedsFor(y.cfg.KnownCategories())
+	failed := map[string]bool{}
+	for _, f := range feeds {
 		if ctx.Err() != nil {
 			break
 		}
@@ -68,11 +70,14 @@ func (y *cycle) run(ctx context.Context) error {
 		case err == nil:
 		case ctx.Err() != nil && errors.Is(err, ctx.Err()):
 		default:
+			failed[f.ResourceType] = true
 			y.c.metrics.errors.WithLabelValues(errorKind(err)).Inc()
 			y.c.log.Error("Feed failed", "feed", f.Key(), "error", err.Error())
 			errs = append(errs, fmt.Errorf("feed %s: %w", f.Key(), err))
 		}
 	}
+	// Deletions at the source (deletions.go), for the types pulled in full.
+	errs = append(errs, y.syncDeletions(ctx, feeds, failed)...)
 	return errors.Join(append(errs, ctx.Err())...)
 }
 

@@ -43,6 +43,10 @@ type Options struct {
 	// often (shcrregion.DefaultBreakGlassInterval otherwise).
 	BreakGlassCountURL func(*shcrv1alpha1.ShCRRegion) string
 	BreakGlassInterval time.Duration
+	// PurgeBound is how long after a narrowing an organisation's records
+	// outside its new scope must be gone; memberorganisation.DefaultPurgeBound
+	// when zero.
+	PurgeBound time.Duration
 }
 
 // Setup registers the field indexes, every controller and, if asked, the
@@ -73,7 +77,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if err := (&memberorganisation.Reconciler{
 		Client: c, APIReader: mgr.GetAPIReader(), Recorder: recorder,
 		OperatorNamespace: opts.OperatorNamespace, ConnectorStatusURL: opts.ConnectorStatusURL,
-		ConnectorImage: opts.ConnectorImage,
+		ConnectorImage: opts.ConnectorImage, PurgeBound: opts.PurgeBound,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the MemberOrganisation controller: %w", err)
 	}

@@ -51,6 +51,10 @@ func recordServiceEnv(region *shcrv1alpha1.ShCRRegion) []corev1.EnvVar {
 		{Name: "HAPI_FHIR_ENFORCE_REFERENTIAL_INTEGRITY_ON_WRITE", Value: "false"},
 		// Connectors keep references to other servers as they are (absolute URLs).
 		{Name: "HAPI_FHIR_ALLOW_EXTERNAL_REFERENCES", Value: "true"},
+		// Connectors' deletions and the operator's purge Jobs delete records
+		// and then $expunge them, so that no earlier version stays readable
+		// through history.
+		{Name: "HAPI_FHIR_EXPUNGE_ENABLED", Value: "true"},
 		{Name: "MANAGEMENT_ENDPOINT_HEALTH_PROBES_ENABLED", Value: "true"},
 		{Name: "MANAGEMENT_ENDPOINT_HEALTH_PROBES_ADDADDITIONALPATHS", Value: "true"},
 		// The JVM sizes its heap from the container's memory limit.

@@ -36,6 +36,7 @@ func TestRecordServiceStatefulSetConfiguresHAPI(t *testing.T) {
 		{"client ids as connectors write them", embedded, "HAPI_FHIR_CLIENT_ID_STRATEGY", "ALPHANUMERIC", ""},
 		{"no referential integrity on write", embedded, "HAPI_FHIR_ENFORCE_REFERENTIAL_INTEGRITY_ON_WRITE", "false", ""},
 		{"references to other servers kept", embedded, "HAPI_FHIR_ALLOW_EXTERNAL_REFERENCES", "true", ""},
+		{"deleted records expunged", embedded, "HAPI_FHIR_EXPUNGE_ENABLED", "true", ""},
 		{"health groups on", embedded, "MANAGEMENT_ENDPOINT_HEALTH_PROBES_ENABLED", "true", ""},
 		{"health groups on the main port", embedded, "MANAGEMENT_ENDPOINT_HEALTH_PROBES_ADDADDITIONALPATHS", "true", ""},
 		{"heap from the memory limit", embedded, "JAVA_TOOL_OPTIONS", "-XX:MaxRAMPercentage=75.0", ""},

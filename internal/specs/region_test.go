@@ -94,6 +94,7 @@ func TestPodTemplatesAreRestrictedAndBounded(t *testing.T) {
 		"record service": RecordServiceStatefulSet(r).Spec.Template,
 		"gateway":        GatewayDeployment(r).Spec.Template,
 		"gateway (File)": GatewayStatefulSet(region(func(r *shcrv1alpha1.ShCRRegion) { r.Spec.Audit.Sink = shcrv1alpha1.AuditSinkFile })).Spec.Template,
+		"purge Job":      PurgeJob("tv", connectorMember(), "purge-a81001-1-0-abcdef", "", []string{"TestResults"}, "narrowed").Spec.Template,
 	}
 	for name, tmpl := range templates {
 		pod := tmpl.Spec

@@ -225,6 +225,7 @@ func TestNetworkPoliciesAllowTheNeededFlowsAndNoOther(t *testing.T) {
 		record    = inRegion("record service", specs.RecordServiceStatefulSet(region).Spec.Template.Labels)
 		gateway   = inRegion("gateway", specs.GatewayDeployment(region).Spec.Template.Labels)
 		connector = inRegion("connector", specs.ConnectorDeployment(region.Name, member).Spec.Template.Labels)
+		purge     = inRegion("purge Job", specs.PurgeJob(region.Name, member, "purge-a81001-1-0", "", []string{"TestResults"}, "narrowed").Spec.Template.Labels)
 		dns       = endpoint{name: "kube-dns", ns: "kube-system", nsLabels: nsLabels("kube-system", nil), pod: map[string]string{"k8s-app": "kube-dns"}}
 		portal    = endpoint{name: "clinical portal", ns: "clinical-portal", nsLabels: nsLabels("clinical-portal", nil), pod: map[string]string{"app": "portal"}}
 		intruder  = endpoint{name: "other namespace", ns: "elsewhere", nsLabels: nsLabels("elsewhere", nil), pod: map[string]string{"app": "x"}}
@@ -252,6 +253,9 @@ func TestNetworkPoliciesAllowTheNeededFlowsAndNoOther(t *testing.T) {
 		{flow{portal, gateway, specs.GatewayPort, tcp}, true},
 		{flow{gateway, record, specs.RecordServicePort, tcp}, true},
 		{flow{connector, record, specs.RecordServicePort, tcp}, true},
+		// The purge Job removes records outside an organisation's scope.
+		{flow{purge, record, specs.RecordServicePort, tcp}, true},
+		{flow{purge, dns, 53, udp}, true},
 		{flow{connector, gpSystem, 443, tcp}, true},
 		{flow{record, database, 5432, tcp}, true},
 		{flow{gateway, dns, 53, udp}, true},
@@ -270,6 +274,10 @@ func TestNetworkPoliciesAllowTheNeededFlowsAndNoOther(t *testing.T) {
 		{flow{portal, connector, specs.ConnectorStatusPort, tcp}, false},
 		{flow{connector, gateway, specs.GatewayPort, tcp}, false},
 		{flow{connector, internet, 443, tcp}, false},
+		{flow{purge, gpSystem, 443, tcp}, false},
+		{flow{purge, internet, 443, tcp}, false},
+		{flow{purge, gateway, specs.GatewayPort, tcp}, false},
+		{flow{intruder, purge, specs.ConnectorStatusPort, tcp}, false},
 		{flow{connector, gpSystem, 80, tcp}, false},
 		{flow{connector, database, 5432, tcp}, false},
 		{flow{gateway, internet, 443, tcp}, false},

@@ -39,7 +39,7 @@ func connectorStatusHandler() http.Handler {
 		lag := 42.4
 		sync := lastSync
 		_ = json.NewEncoder(w).Encode(connector.Status{
-			Ready: true, LastSuccessfulSync: &sync, LagSeconds: &lag, Circuit: "closed",
+			Ready: true, LastSuccessfulSync: &sync, LagSeconds: &lag, Circuit: "closed", Categories: reportedCategories(r.URL.Path),
 			LastError: "GET https://fhir.example.nhs.uk/R4/Patient?identifier=9434765919: 500",
 		})
 	})

@@ -111,7 +111,7 @@ func TestMain(m *testing.M) {
 	defer connectors.Close()
 	opts := []testenv.Option{testenv.WithConnectorStatusURL(func(m *shcrv1alpha1.MemberOrganisation) string {
 		return connectors.URL + "/" + m.Namespace + "/" + m.Name + "/status"
-	}), testenv.WithBreakGlassCountURL(breakGlassCountURL, 200*time.Millisecond)}
+	}), testenv.WithBreakGlassCountURL(breakGlassCountURL, 200*time.Millisecond), testenv.WithPurgeBound(purgeBound)}
 	faults := os.Getenv("SHCR_TEST_FAULTS") == "1"
 	if faults {
 		opts = append(opts, testenv.WithFaults(faultRate))

@@ -59,6 +59,13 @@ type options struct {
 	connectorStatusURL func(*shcrv1alpha1.MemberOrganisation) string
 	breakGlassCountURL func(*shcrv1alpha1.ShCRRegion) string
 	breakGlassInterval time.Duration
+	purgeBound         time.Duration
+}
+
+// WithPurgeBound sets the operator's purge bound (status.purge.deadline is
+// the narrowing plus it), short enough for a test to see it pass.
+func WithPurgeBound(d time.Duration) Option {
+	return func(o *options) { o.purgeBound = d }
 }
 
 // WithoutWebhooks runs the operator with no admission webhooks installed, as
@@ -141,6 +148,7 @@ func StartOperator(root string, opts ...Option) (*Operator, error) {
 		},
 		Webhooks: !o.noWebhooks, ConnectorStatusURL: o.connectorStatusURL,
 		BreakGlassCountURL: o.breakGlassCountURL, BreakGlassInterval: o.breakGlassInterval,
+		PurgeBound: o.purgeBound,
 	}); err != nil {
 		// The manager never started: stop the cluster only.
 		cancel()
