@@ -74,6 +74,9 @@ func (s *progressSource) serve(w http.ResponseWriter, r *http.Request) {
 	block := s.block
 	s.mu.Unlock()
 	bundle := map[string]any{"resourceType": "Bundle", "type": "searchset", "entry": []any{}}
+	if strings.HasSuffix(r.URL.Path, "/_history") {
+		bundle["type"] = "history" // nothing was deleted at this source
+	}
 	if r.URL.Path == "/fhir/Patient" {
 		if block != 0 && offset == block {
 			s.blocked <- struct{}{}
