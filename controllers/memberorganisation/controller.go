@@ -87,10 +87,11 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Named("memberorganisation").
 		For(&shcrv1alpha1.MemberOrganisation{}).
 		Owns(&appsv1.Deployment{}).
-		Owns(&corev1.ServiceAccount{}).
+		// The cache holds these as metadata only (kube.MetadataOnlyKinds).
+		Owns(&corev1.ServiceAccount{}, builder.OnlyMetadata).
 		Owns(&corev1.ConfigMap{}).
-		Owns(&networkingv1.NetworkPolicy{}).
-		Owns(&corev1.Service{}).
+		Owns(&networkingv1.NetworkPolicy{}, builder.OnlyMetadata).
+		Owns(&corev1.Service{}, builder.OnlyMetadata).
 		Owns(&corev1.PersistentVolumeClaim{}).
 		Watches(&shcrv1alpha1.DataSharingAgreement{}, handler.EnqueueRequestsFromMapFunc(r.membersOfAgreement)).
 		Watches(&shcrv1alpha1.MemberOrganisation{}, handler.EnqueueRequestsFromMapFunc(r.sameODSCode)).

@@ -28,6 +28,7 @@ import (
 	"github.com/shcr-io/shcr-operator/internal/conditions"
 	"github.com/shcr-io/shcr-operator/internal/governance"
 	"github.com/shcr-io/shcr-operator/internal/index"
+	"github.com/shcr-io/shcr-operator/internal/kube"
 	"github.com/shcr-io/shcr-operator/internal/specs"
 )
 
@@ -333,12 +334,20 @@ func (r *Reconciler) replaceWithClusterIP(ctx context.Context, member *shcrv1alp
 	if _, ok := desired.(*corev1.Service); !ok {
 		return nil
 	}
-	live := &corev1.Service{}
-	if err := r.Client.Get(ctx, client.ObjectKeyFromObject(desired), live); err != nil {
+	// The cache holds Services as metadata: the Service is read in full
+	// only when it changed since the operator last applied or checked it.
+	cached := kube.ForCache(&corev1.Service{})
+	if err := r.Client.Get(ctx, client.ObjectKeyFromObject(desired), cached); err != nil || r.applier.UpToDate(desired, cached) {
 		return client.IgnoreNotFound(err)
 	}
-	owner := metav1.GetControllerOf(live)
-	if owner == nil || owner.UID != member.UID || live.Spec.ClusterIP == "" || live.Spec.ClusterIP == corev1.ClusterIPNone {
+	if owner := metav1.GetControllerOf(cached); owner == nil || owner.UID != member.UID {
+		return nil
+	}
+	live := &corev1.Service{}
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(desired), live); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	if owner := metav1.GetControllerOf(live); owner == nil || owner.UID != member.UID || live.Spec.ClusterIP == "" || live.Spec.ClusterIP == corev1.ClusterIPNone {
 		return nil
 	}
 	return client.IgnoreNotFound(r.Client.Delete(ctx, live, client.Preconditions{UID: &live.UID}))
@@ -347,7 +356,8 @@ func (r *Reconciler) replaceWithClusterIP(ctx context.Context, member *shcrv1alp
 // removeConnector deletes the connector's objects that exist.
 func (r *Reconciler) removeConnector(ctx context.Context, member *shcrv1alpha1.MemberOrganisation) error {
 	name := client.ObjectKey{Namespace: member.Namespace, Name: specs.ConnectorName(member)}
-	for _, obj := range []client.Object{&appsv1.Deployment{}, &corev1.ConfigMap{}, &networkingv1.NetworkPolicy{}, &corev1.Service{}, &corev1.ServiceAccount{}} {
+	for _, kind := range []client.Object{&appsv1.Deployment{}, &corev1.ConfigMap{}, &networkingv1.NetworkPolicy{}, &corev1.Service{}, &corev1.ServiceAccount{}} {
+		obj := kube.ForCache(kind)
 		if err := r.Client.Get(ctx, name, obj); err != nil {
 			if client.IgnoreNotFound(err) != nil {
 				return fmt.Errorf("reading connector %T %s of member %s/%s: %w", obj, name.Name, member.Namespace, member.Name, err)

@@ -38,7 +38,8 @@ type Reconciler struct {
 	Recorder events.EventRecorder
 	// Coalesce is how long a change to the region's organisations,
 	// agreements or policies waits so that a burst is compiled once;
-	// DefaultCoalesce when zero.
+	// DefaultCoalesce when zero. A region whose reconciles take longer
+	// waits longer (windows), up to MaxCoalesce.
 	Coalesce time.Duration
 	// GatewayImage is the gateway image of regions that name none;
 	// specs.DefaultGatewayImage when empty.
@@ -49,6 +50,7 @@ type Reconciler struct {
 	OperatorNamespace string
 
 	applier *apply.Applier
+	windows *windows
 }
 
 // +kubebuilder:rbac:groups=shcr.io,resources=shcrregions,verbs=get;list;watch;update;patch
@@ -76,6 +78,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Coalesce == 0 {
 		r.Coalesce = DefaultCoalesce
 	}
+	r.windows = &windows{min: r.Coalesce}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("shcrregion").
 		For(&shcrv1alpha1.ShCRRegion{}, builder.WithPredicates(predicate.Or(
@@ -85,18 +88,19 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 			deletionPredicate(),
 		))).
 		Owns(&corev1.Namespace{}).
-		Owns(&corev1.ServiceAccount{}).
-		Owns(&corev1.Service{}).
+		// The cache holds these as metadata only (kube.MetadataOnlyKinds).
+		Owns(&corev1.ServiceAccount{}, builder.OnlyMetadata).
+		Owns(&corev1.Service{}, builder.OnlyMetadata).
 		// The bundle ConfigMap changes with every recompile: its events join
 		// the coalescing window, so the region's own writes do not bypass it.
 		Watches(&corev1.ConfigMap{}, coalesced(
 			handler.EnqueueRequestForOwner(mgr.GetScheme(), mgr.GetRESTMapper(), &shcrv1alpha1.ShCRRegion{}, handler.OnlyControllerOwner()),
-			r.Coalesce)).
+			r.windows)).
 		Owns(&corev1.ResourceQuota{}).
 		Owns(&corev1.LimitRange{}).
 		Owns(&appsv1.StatefulSet{}).
 		Owns(&appsv1.Deployment{}).
-		Owns(&networkingv1.NetworkPolicy{}).
+		Owns(&networkingv1.NetworkPolicy{}, builder.OnlyMetadata).
 		Owns(&policyv1.PodDisruptionBudget{}).
 		Owns(&rbacv1.Role{}).
 		Owns(&rbacv1.RoleBinding{}).
@@ -104,9 +108,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// its assurance changing changes their cross-region grants.
 		Watches(&shcrv1alpha1.ShCRRegion{}, handler.EnqueueRequestsFromMapFunc(r.regionsPeeringWith),
 			builder.WithPredicates(predicate.Or(peerPresenceChanged(), peerAssuranceChanged()))).
-		Watches(&shcrv1alpha1.MemberOrganisation{}, regionChanges(r.Coalesce)).
-		Watches(&shcrv1alpha1.DataSharingAgreement{}, regionChanges(r.Coalesce)).
-		Watches(&shcrv1alpha1.AccessPolicy{}, regionChanges(r.Coalesce)).
+		Watches(&shcrv1alpha1.MemberOrganisation{}, regionChanges(r.windows)).
+		Watches(&shcrv1alpha1.DataSharingAgreement{}, regionChanges(r.windows)).
+		Watches(&shcrv1alpha1.AccessPolicy{}, regionChanges(r.windows)).
 		Complete(r)
 }
 

@@ -43,6 +43,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	region := &shcrv1alpha1.ShCRRegion{}
 	if err := r.Client.Get(ctx, req.NamespacedName, region); err != nil {
 		if client.IgnoreNotFound(err) == nil {
+			if r.windows != nil {
+				r.windows.forget(req.Name)
+			}
 			metrics.ForgetRegion(req.Name)
 			metrics.SetStalled("ShCRRegion", "", req.Name, false)
 		}
@@ -59,6 +62,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		}
 	}
 
+	if r.windows != nil {
+		// The next burst of changes waits in proportion to this reconcile's
+		// cost, its status write included.
+		defer func(start time.Time) { r.windows.observe(req.Name, time.Since(start)) }(time.Now())
+	}
 	base := region.DeepCopy()
 	defer func() {
 		reterr = errors.Join(reterr, r.patchStatus(ctx, base, region, reterr))

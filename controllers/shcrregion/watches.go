@@ -8,6 +8,7 @@ package shcrregion
 import (
 	"context"
 	"strings"
+	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -31,15 +32,58 @@ import (
 // together.
 const DefaultCoalesce = 500 * time.Millisecond
 
-// regionChanges enqueues the region of a changed object after coalesce. A
-// change that arrives while the region already waits joins that wait; one
-// that arrives during a reconcile waits for the next.
-func regionChanges(coalesce time.Duration) handler.EventHandler {
-	return coalesced(handler.EnqueueRequestsFromMapFunc(regionOfNamespace), coalesce)
+// MaxCoalesce bounds the coalescing window of a region whose reconciles are
+// slow, so that a change is compiled within seconds whatever the region's size.
+const MaxCoalesce = 5 * time.Second
+
+// coalesceCostFactor is how many times its last reconcile's duration a
+// region waits to coalesce changes: it spends at most about a sixth of the
+// time of a burst recompiling, however large it grows.
+const coalesceCostFactor = 5
+
+// windows holds each region's coalescing window: the reconciler's Coalesce,
+// or coalesceCostFactor times the region's last reconcile (compile and
+// writes) when that is longer, at most MaxCoalesce. Safe for concurrent use.
+type windows struct {
+	min  time.Duration
+	mu   sync.Mutex
+	last map[string]time.Duration
 }
 
-// coalesced makes inner enqueue its requests after d instead of at once.
-func coalesced(inner handler.EventHandler, d time.Duration) handler.EventHandler {
+// of returns the window of region.
+func (w *windows) of(region string) time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return max(w.min, w.last[region])
+}
+
+// observe records that a reconcile of region took took.
+func (w *windows) observe(region string, took time.Duration) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.last == nil {
+		w.last = map[string]time.Duration{}
+	}
+	w.last[region] = min(MaxCoalesce, coalesceCostFactor*took)
+}
+
+// forget drops a region that is gone.
+func (w *windows) forget(region string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.last, region)
+}
+
+// regionChanges enqueues the region of a changed object after its window. A
+// change that arrives while the region already waits joins that wait; one
+// that arrives during a reconcile waits for the next.
+func regionChanges(w *windows) handler.EventHandler {
+	return coalesced(handler.EnqueueRequestsFromMapFunc(regionOfNamespace), w)
+}
+
+// coalesced makes inner enqueue its requests after the region's window
+// instead of at once.
+func coalesced(inner handler.EventHandler, d *windows) handler.EventHandler {
 	return handler.Funcs{
 		CreateFunc: func(ctx context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[ctrl.Request]) {
 			inner.Create(ctx, e, delayedAdds{q, d})
@@ -56,13 +100,13 @@ func coalesced(inner handler.EventHandler, d time.Duration) handler.EventHandler
 	}
 }
 
-// delayedAdds is a work queue whose Add waits d.
+// delayedAdds is a work queue whose Add waits the region's window.
 type delayedAdds struct {
 	workqueue.TypedRateLimitingInterface[ctrl.Request]
-	d time.Duration
+	d *windows
 }
 
-func (q delayedAdds) Add(req ctrl.Request) { q.AddAfter(req, q.d) }
+func (q delayedAdds) Add(req ctrl.Request) { q.AddAfter(req, q.d.of(req.Name)) }
 
 // regionOfNamespace maps an object in a region namespace (shcr-<region>) to
 // its region.

@@ -16,16 +16,19 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
+	"github.com/shcr-io/shcr-operator/internal/kube"
 	"github.com/shcr-io/shcr-operator/internal/specs"
 )
 
@@ -53,11 +56,34 @@ func IsNotOwned(err error) bool {
 }
 
 // Applier applies desired objects. Client reads from the manager's cache,
-// which holds only objects labelled as managed by the operator; APIReader
-// reads the API server directly, to tell "absent" from "present but not ours".
+// which holds only objects labelled as managed by the operator, some kinds
+// trimmed or as metadata only (kube.ShapeOf); APIReader reads the API server
+// directly, to tell "absent" from "present but not ours", and to read in
+// full an object of a kind the cache does not hold in full.
+//
+// Whether to re-apply is decided from the applied-hash annotation and, for
+// kinds the cache does not hold in full, the resourceVersion at which the
+// Applier last wrote the object or found it holding the desired fields: an
+// object whose metadata shows neither changed is not read again. An object
+// that changed (someone edited it, its status moved, or the operator
+// restarted and remembers nothing) is read in full once and compared field
+// by field (Difference), and re-applied only if it differs. An Applier is
+// safe for concurrent use.
 type Applier struct {
 	Client    client.Client
 	APIReader client.Reader
+
+	mu sync.Mutex
+	// verified maps an object to the resourceVersion at which it held the
+	// desired configuration of its applied-hash annotation.
+	verified map[objectKey]string
+}
+
+// objectKey names one object of one kind.
+type objectKey struct {
+	kind      schema.GroupKind
+	namespace string
+	name      string
 }
 
 // Apply makes the cluster hold desired, owned by the operator. It returns
@@ -74,60 +100,146 @@ func (a *Applier) Apply(ctx context.Context, desired client.Object) (bool, error
 	}
 	annotations[shcrv1alpha1.AnnotationAppliedHash] = hash
 	want.SetAnnotations(annotations)
+	gvk := want.GroupVersionKind()
+	key := objectKey{kind: gvk.GroupKind(), namespace: want.GetNamespace(), name: want.GetName()}
 
-	live, err := a.live(ctx, desired)
+	live, full, err := a.live(ctx, desired, gvk)
 	if err != nil {
 		return false, err
 	}
-	if live != nil {
+	if live == nil {
+		a.forget(key)
+	} else {
 		if err := checkOwned(desired, live); err != nil {
 			return false, err
 		}
-		liveMap, err := runtime.DefaultUnstructuredConverter.ToUnstructured(live)
-		if err != nil {
-			return false, err
-		}
-		diff := Difference(liveMap, want.Object)
-		if live.GetAnnotations()[shcrv1alpha1.AnnotationAppliedHash] == hash && diff == "" {
-			return false, nil
+		diff := "the applied-hash annotation"
+		if live.GetAnnotations()[shcrv1alpha1.AnnotationAppliedHash] == hash {
+			if full == nil && a.isVerified(key, live.GetResourceVersion()) {
+				return false, nil
+			}
+			if full == nil {
+				if full, err = a.readFull(ctx, gvk, client.ObjectKeyFromObject(want)); err != nil {
+					return false, err
+				}
+			}
+			diff = "."
+			if full != nil && full.GetAnnotations()[shcrv1alpha1.AnnotationAppliedHash] == hash {
+				diff = Difference(full.Object, want.Object)
+			}
+			if diff == "" {
+				a.remember(key, full.GetResourceVersion())
+				return false, nil
+			}
 		}
 		log.FromContext(ctx).V(1).Info("Applying a changed object", "kind", want.GetKind(),
 			"object", klog.KObj(want), "firstDifference", diff)
 	}
 	if err := a.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(want),
 		client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
+		a.forget(key)
 		return false, fmt.Errorf("applying %s %s: %w", want.GetKind(), client.ObjectKeyFromObject(want), err)
 	}
+	// The answer is the object as written: it holds the desired fields.
+	a.remember(key, want.GetResourceVersion())
 	return true, nil
 }
 
-// live reads the object from the cache and, when the cache does not have it,
-// from the API server: an object without the operator's label never reaches
-// the cache, and must not be overwritten unseen.
-func (a *Applier) live(ctx context.Context, desired client.Object) (client.Object, error) {
-	live, ok := desired.DeepCopyObject().(client.Object)
-	if !ok {
-		return nil, fmt.Errorf("%T is not a client.Object", desired)
-	}
+// live reads the object's metadata from the cache and, when the cache does
+// not have it, from the API server: an object without the operator's label
+// never reaches the cache, and must not be overwritten unseen. For a kind
+// the cache holds in full, it also returns the whole object.
+func (a *Applier) live(ctx context.Context, desired client.Object, gvk schema.GroupVersionKind) (metav1.Object, *unstructured.Unstructured, error) {
 	key := client.ObjectKeyFromObject(desired)
+	var live client.Object
+	switch kube.ShapeOf(gvk) {
+	case kube.MetadataOnly:
+		m := &metav1.PartialObjectMetadata{}
+		m.SetGroupVersionKind(gvk)
+		live = m
+	default:
+		obj, ok := desired.DeepCopyObject().(client.Object)
+		if !ok {
+			return nil, nil, fmt.Errorf("%T is not a client.Object", desired)
+		}
+		live = obj
+	}
 	err := a.Client.Get(ctx, key, live)
 	if apierrors.IsNotFound(err) {
-		err = a.APIReader.Get(ctx, key, live)
+		m := &metav1.PartialObjectMetadata{}
+		m.SetGroupVersionKind(gvk)
+		if err = a.APIReader.Get(ctx, key, m); err == nil {
+			return m, nil, nil
+		}
 	}
 	switch {
 	case apierrors.IsNotFound(err):
-		return nil, nil
+		return nil, nil, nil
 	case err != nil:
-		return nil, fmt.Errorf("reading %T %s: %w", desired, key, err)
+		return nil, nil, fmt.Errorf("reading %s %s: %w", gvk.Kind, key, err)
 	}
-	return live, nil
+	if kube.ShapeOf(gvk) != kube.Full {
+		return live, nil, nil
+	}
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(live)
+	if err != nil {
+		return nil, nil, err
+	}
+	return live, &unstructured.Unstructured{Object: m}, nil
+}
+
+// readFull reads the whole object from the API server; nil if it is gone.
+func (a *Applier) readFull(ctx context.Context, gvk schema.GroupVersionKind, key client.ObjectKey) (*unstructured.Unstructured, error) {
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(gvk)
+	if err := a.APIReader.Get(ctx, key, u); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("reading %s %s: %w", gvk.Kind, key, err)
+	}
+	return u, nil
+}
+
+// UpToDate reports whether live, the metadata of desired's object as read
+// from the cache, is as the Applier last wrote or verified it with desired's
+// configuration: then none of its other fields need be read.
+func (a *Applier) UpToDate(desired client.Object, live metav1.Object) bool {
+	want, err := toUnstructured(desired)
+	if err != nil || live.GetAnnotations()[shcrv1alpha1.AnnotationAppliedHash] != hashOf(want) {
+		return false
+	}
+	gvk := want.GroupVersionKind()
+	return a.isVerified(objectKey{kind: gvk.GroupKind(), namespace: want.GetNamespace(), name: want.GetName()}, live.GetResourceVersion())
+}
+
+func (a *Applier) isVerified(key objectKey, resourceVersion string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	rv, ok := a.verified[key]
+	return ok && rv != "" && rv == resourceVersion
+}
+
+func (a *Applier) remember(key objectKey, resourceVersion string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.verified == nil {
+		a.verified = map[objectKey]string{}
+	}
+	a.verified[key] = resourceVersion
+}
+
+func (a *Applier) forget(key objectKey) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.verified, key)
 }
 
 // checkOwned refuses to touch a live object that does not carry the
 // operator's managed-by label, or that another object controls. A live object
 // controlled by an earlier owner of the same kind and name (a region deleted
 // with Retain and created again) may be adopted.
-func checkOwned(desired, live client.Object) error {
+func checkOwned(desired client.Object, live metav1.Object) error {
 	kind := desired.GetObjectKind().GroupVersionKind().Kind
 	notOwned := func(why string) error {
 		return &NotOwnedError{Kind: kind, Namespace: live.GetNamespace(), Name: live.GetName(), Why: why}

@@ -45,17 +45,22 @@ func init() {
 // CacheOptions make the cache hold only objects labelled as managed by the
 // operator, for every kind it creates, and drop managedFields from
 // everything it holds. The operator never lists a cluster's other
-// Deployments, ConfigMaps or Namespaces.
+// Deployments, ConfigMaps or Namespaces. Deployments and ConfigMaps are
+// held trimmed (trimForCache); the metadata-only kinds (MetadataOnlyKinds)
+// are watched as metadata by the controllers.
 func CacheOptions() cache.Options {
 	managed := labels.SelectorFromSet(labels.Set{specs.LabelManagedBy: specs.ManagedBy})
 	byObject := map[client.Object]cache.ByObject{}
 	for _, obj := range []client.Object{
-		&corev1.Namespace{}, &corev1.ServiceAccount{}, &corev1.Service{}, &corev1.ConfigMap{},
+		&corev1.Namespace{}, &corev1.ServiceAccount{}, &corev1.Service{},
 		&corev1.ResourceQuota{}, &corev1.LimitRange{}, &corev1.PersistentVolumeClaim{},
-		&appsv1.StatefulSet{}, &appsv1.Deployment{}, &networkingv1.NetworkPolicy{},
+		&appsv1.StatefulSet{}, &networkingv1.NetworkPolicy{},
 		&policyv1.PodDisruptionBudget{}, &rbacv1.Role{}, &rbacv1.RoleBinding{},
 	} {
 		byObject[obj] = cache.ByObject{Label: managed}
+	}
+	for _, obj := range trimmedKinds {
+		byObject[obj] = cache.ByObject{Label: managed, Transform: trimForCache}
 	}
 	return cache.Options{
 		ByObject:         byObject,
@@ -91,6 +96,7 @@ const DefaultConcurrency = 4
 func NewManager(cfg *rest.Config, opts ctrl.Options) (ctrl.Manager, error) {
 	opts.Scheme = Scheme
 	opts.Cache = CacheOptions()
+	opts.NewCache = newGuardedCache
 	if opts.Controller.MaxConcurrentReconciles == 0 {
 		opts.Controller.MaxConcurrentReconciles = DefaultConcurrency
 	}

@@ -24,6 +24,15 @@ const reportingComponent = "shcr-operator"
 // The operator writes core/v1 Events (see newEventRecorder).
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 
+// eventCacheSize bounds each of the recorder's three caches of recent
+// Events (repeats folded into a count, similar Events aggregated, and a
+// spam filter per object). client-go's default, 4,096 entries each, holds
+// an Event of nearly every organisation of a large region for as long as
+// the region is settled; repeats of one object's Event follow each other
+// within a reconcile or two, so a few hundred recent ones fold the same
+// repeats.
+const eventCacheSize = 256
+
 // newEventRecorder returns the operator's Event recorder. It writes core/v1
 // Events, which carry firstTimestamp, lastTimestamp and count: the
 // events.k8s.io/v1 API refuses those fields, and without them "kubectl get
@@ -36,7 +45,8 @@ func newEventRecorder(ctx context.Context, mgr ctrl.Manager) (events.EventRecord
 	if err != nil {
 		return nil, fmt.Errorf("building the Events client: %w", err)
 	}
-	b := record.NewBroadcaster(record.WithContext(ctx))
+	b := record.NewBroadcaster(record.WithContext(ctx),
+		record.WithCorrelatorOptions(record.CorrelatorOptions{LRUCacheSize: eventCacheSize}))
 	b.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: clientset.CoreV1().Events("")})
 	go func() {
 		<-ctx.Done()
