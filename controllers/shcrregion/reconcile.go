@@ -83,6 +83,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	return runPhases(ctx, region,
 		r.reconcileTenancy,
 		r.reconcileRecordService,
+		r.reconcileGPConnect,
 		r.reconcileGateway,
 		r.reconcilePolicyBundle,
 		r.reconcileCounts,

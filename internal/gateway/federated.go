@@ -59,24 +59,6 @@ const (
 	gpConnectCA   = "ca.crt"
 )
 
-// GPConnectFile is the GP Connect configuration the operator writes.
-type GPConnectFile struct {
-	// ASID is the region's accredited system id, sent as Ssp-From.
-	ASID string `json:"asid"`
-	// Practices are the region's GP practices served by GP Connect.
-	Practices []GPConnectPractice `json:"practices"`
-}
-
-// GPConnectPractice is one GP practice's GP Connect endpoint.
-type GPConnectPractice struct {
-	// ODSCode is the practice's ODS code.
-	ODSCode string `json:"odsCode"`
-	// ASID is its system's accredited system id, sent as Ssp-To.
-	ASID string `json:"asid"`
-	// Endpoint is its FHIR service root URL.
-	Endpoint string `json:"endpoint"`
-}
-
 // federation is a loaded GP Connect configuration.
 type federation struct {
 	client    *gpconnect.Client
@@ -113,7 +95,7 @@ func (g *Gateway) readGPConnect() (*federation, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the GP Connect configuration: %w", err)
 	}
-	var file GPConnectFile
+	var file gpconnect.File
 	if err := json.Unmarshal(data, &file); err != nil {
 		return nil, fmt.Errorf("the GP Connect configuration %s is not valid JSON: %w", g.cfg.GPConnectFile, err)
 	}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shcr-io/shcr-operator/internal/gpconnect"
 	"github.com/shcr-io/shcr-operator/internal/gpconnect/gpconnecttest"
 	"github.com/shcr-io/shcr-operator/internal/policy"
 )
@@ -71,7 +72,7 @@ func newGPPractices(t *testing.T) *gpPractices {
 	p.b86.Add(carol, stu3Allergy("c1"))
 	p.k84.Add(alice, stu3Allergy("k1"))
 	p.file = filepath.Join(t.TempDir(), "gpconnect.json")
-	writeFile(t, p.file, mustJSON(GPConnectFile{ASID: regionASID, Practices: []GPConnectPractice{
+	writeFile(t, p.file, mustJSON(gpconnect.File{ASID: regionASID, Practices: []gpconnect.Practice{
 		{ODSCode: "B86001", ASID: b86ASID, Endpoint: p.b86.Base().String()},
 		{ODSCode: "K84001", ASID: k84ASID, Endpoint: p.k84.Base().String()},
 	}}))
@@ -257,7 +258,7 @@ func TestFederatedSearchDegrades(t *testing.T) {
 	}
 
 	// A wrong ASID in the configuration: the practice refuses, and says so.
-	writeFile(t, gp.file, mustJSON(GPConnectFile{ASID: "200000000999", Practices: []GPConnectPractice{
+	writeFile(t, gp.file, mustJSON(gpconnect.File{ASID: "200000000999", Practices: []gpconnect.Practice{
 		{ODSCode: "B86001", ASID: b86ASID, Endpoint: gp.b86.Base().String()}}}))
 	gp.b86.Down.Store(false)
 	h.gateway.reload(t.Context())

@@ -270,3 +270,23 @@ func NewRequest(ctx context.Context, c Consumer, p Provider, u User, nhsNumber s
 	req.Header.Set("Authorization", "Bearer "+token)
 	return req, trace, nil
 }
+
+// File is the GP Connect configuration the operator writes for the record
+// gateway (a mounted ConfigMap, reloaded when it changes).
+type File struct {
+	// ASID is the region's accredited system id, sent as Ssp-From.
+	ASID string `json:"asid"`
+	// Practices are the region's admitted GP practices served by GP
+	// Connect, sorted by ODS code.
+	Practices []Practice `json:"practices"`
+}
+
+// Practice is one GP practice's GP Connect endpoint.
+type Practice struct {
+	// ODSCode is the practice's ODS code.
+	ODSCode string `json:"odsCode"`
+	// ASID is its system's accredited system id, sent as Ssp-To.
+	ASID string `json:"asid"`
+	// Endpoint is its FHIR service root URL.
+	Endpoint string `json:"endpoint"`
+}
