@@ -11,8 +11,11 @@ SPDX-License-Identifier: Apache-2.0
 package gpconnecttest
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -57,6 +60,22 @@ func New(t testing.TB, ods, asid, consumerASID string) *Server {
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(s.Close)
 	return s
+}
+
+// NewTLS starts a practice's endpoint over TLS that requires a client
+// certificate signed by one of clientCAs (mutual TLS, as Spine does).
+func NewTLS(t testing.TB, ods, asid, consumerASID string, clientCAs *x509.CertPool) *Server {
+	s := &Server{ODS: ods, ASID: asid, ConsumerASID: consumerASID, records: map[string][]map[string]any{}}
+	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	s.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: clientCAs, MinVersion: tls.VersionTLS12}
+	s.StartTLS()
+	t.Cleanup(s.Close)
+	return s
+}
+
+// CertificatePEM is the server's certificate in PEM, to trust it.
+func (s *Server) CertificatePEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Certificate().Raw})
 }
 
 // Base is the practice's FHIR service root URL.
