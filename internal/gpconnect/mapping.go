@@ -95,7 +95,7 @@ func Map(body []byte, p Provider, nhsNumber string, categories []string) (Result
 		return Result{}, fmt.Errorf("the answer is not a JSON object: %w", err)
 	}
 	if bundle["resourceType"] != "Bundle" || bundle["type"] != "collection" {
-		return Result{}, fmt.Errorf("the answer is a %v of type %v, not a collection Bundle", bundle["resourceType"], bundle["type"])
+		return Result{}, fmt.Errorf("the answer is a %s of type %s, not a collection Bundle", safeName(bundle["resourceType"]), safeName(bundle["type"]))
 	}
 	m := &mapper{provider: p, nhs: nhsNumber, byRef: map[string]map[string]any{}, patients: map[string]bool{}}
 	resources, err := m.index(bundle)
@@ -104,7 +104,7 @@ func Map(body []byte, p Provider, nhsNumber string, categories []string) (Result
 	}
 	var out Result
 	for _, r := range resources {
-		typ, _ := r["resourceType"].(string)
+		typ := safeName(r["resourceType"])
 		if slices.Contains(structuralTypes, typ) {
 			continue
 		}
@@ -621,6 +621,19 @@ func RecordID(ods, sourceID string) string {
 	}
 	sum := sha256.Sum256([]byte(sourceID))
 	return (ods + "." + hex.EncodeToString(sum[:]))[:64]
+}
+
+// namePattern is what a resource type or code looks like.
+var namePattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9\-]{0,63}$`)
+
+// safeName is a resource type or code the practice wrote, when it looks
+// like one, so that nothing else it wrote (an NHS number, free text)
+// reaches an error, a log or an OperationOutcome.
+func safeName(v any) string {
+	if s, ok := v.(string); ok && namePattern.MatchString(s) {
+		return s
+	}
+	return "(unreadable)"
 }
 
 // decodeObject decodes one JSON object, keeping numbers as they are

@@ -241,7 +241,7 @@ func TestMapWithholdsUnknownShapes(t *testing.T) {
 			if len(res.Withheld) != 1 || res.Withheld[0].Reason == "" {
 				t.Fatalf("withheld %+v, want the one", res.Withheld)
 			}
-			if strings.Contains(res.Withheld[0].Reason, nhsNumber) {
+			if strings.Contains(res.Withheld[0].Reason+res.Withheld[0].Type, nhsNumber) {
 				t.Fatalf("reason %q names the NHS number", res.Withheld[0].Reason)
 			}
 		})
@@ -256,6 +256,7 @@ func TestMapRefusesAnswers(t *testing.T) {
 		"null":                 []byte("null"),
 		"two objects":          []byte(`{"resourceType":"Bundle","type":"collection"}{}`),
 		"OperationOutcome":     []byte(`{"resourceType":"OperationOutcome","issue":[]}`),
+		"type with a number":   []byte(`{"resourceType":"Bundle 9434765919","type":"collection"}`),
 		"searchset":            []byte(`{"resourceType":"Bundle","type":"searchset","entry":[]}`),
 		"entry not a list":     []byte(`{"resourceType":"Bundle","type":"collection","entry":{}}`),
 		"entry no resource":    []byte(`{"resourceType":"Bundle","type":"collection","entry":[{}]}`),
