@@ -66,7 +66,9 @@ func TestGPConnectPracticesAndNetworkPolicy(t *testing.T) {
 	if !reflect.DeepEqual(practices, want) {
 		t.Fatalf("practices %+v, want %+v", practices, want)
 	}
-	r := region(func(r *shcrv1alpha1.ShCRRegion) { r.Spec.Gateway.GPConnect = &shcrv1alpha1.GatewayGPConnect{ASID: "200000000115"} })
+	r := region(func(r *shcrv1alpha1.ShCRRegion) {
+		r.Spec.Gateway.GPConnect = &shcrv1alpha1.GatewayGPConnect{ASID: "200000000115"}
+	})
 	cm, err := GatewayGPConnectConfigMap(r, practices)
 	if err != nil {
 		t.Fatal(err)
