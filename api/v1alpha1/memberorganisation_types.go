@@ -61,6 +61,7 @@ var ServedConnectors = []string{
 	string(ConnectorFHIR) + "/" + string(ConnectorPull),
 	string(ConnectorHL7v2) + "/" + string(ConnectorPush),
 	string(ConnectorFHIR) + "/" + string(ConnectorPush),
+	string(ConnectorGPConnect) + "/" + string(ConnectorPull),
 }
 
 const (
@@ -193,10 +194,15 @@ type DSPTAssessment struct {
 }
 
 // ConnectorSpec configures how an organisation's records reach the region.
-// +kubebuilder:validation:XValidation:rule="self.mode != 'Pull' || has(self.schedule)",message="spec.connector.schedule: required when mode is Pull"
+// +kubebuilder:validation:XValidation:rule="self.mode != 'Pull' || self.kind == 'GPConnect' || has(self.schedule)",message="spec.connector.schedule: required when mode is Pull"
+// +kubebuilder:validation:XValidation:rule="self.kind != 'GPConnect' || !has(self.schedule)",message="spec.connector.schedule: not for kind GPConnect, which the record gateway reads at the moment of care, never on a schedule"
+// +kubebuilder:validation:XValidation:rule="self.kind == 'GPConnect' ? has(self.asid) : !has(self.asid)",message="spec.connector.asid: required for kind GPConnect (the practice system's ASID, sent as Ssp-To) and only for it"
+// +kubebuilder:validation:XValidation:rule="self.kind == 'GPConnect' || has(self.credentialsSecretRef)",message="spec.connector.credentialsSecretRef: required for kinds FHIR and HL7v2"
+// +kubebuilder:validation:XValidation:rule="self.kind != 'GPConnect' || !has(self.image)",message="spec.connector.image: not for kind GPConnect, which runs no connector"
+// +kubebuilder:validation:XValidation:rule="self.kind != 'GPConnect' || !has(self.credentialsSecretRef)",message="spec.connector.credentialsSecretRef: not used for kind GPConnect: the gateway calls GP practices with the region's credentials (ShCRRegion spec.gateway.gpConnect.credentialsSecretRef)"
 // A kind and mode the connector cannot serve is refused here, rather than
 // deployed to crash-loop: the list is ServedConnectors.
-// +kubebuilder:validation:XValidation:rule="(self.kind + '/' + (has(self.mode) ? self.mode : 'Pull')) in ['FHIR/Pull', 'HL7v2/Push', 'FHIR/Push']",messageExpression="'kind ' + self.kind + ' with mode ' + (has(self.mode) ? self.mode : 'Pull') + ' is not built yet: the connector serves kind FHIR with mode Pull or kind HL7v2 with mode Push or kind FHIR with mode Push'",fieldPath=".kind"
+// +kubebuilder:validation:XValidation:rule="(self.kind + '/' + (has(self.mode) ? self.mode : 'Pull')) in ['FHIR/Pull', 'HL7v2/Push', 'FHIR/Push', 'GPConnect/Pull']",messageExpression="self.kind == 'GPConnect' ? 'kind GPConnect with mode ' + (has(self.mode) ? self.mode : 'Pull') + ' is not offered: GP practices are read by the record gateway at the moment of care (mode Pull); GP Connect has no push' : 'kind ' + self.kind + ' with mode ' + (has(self.mode) ? self.mode : 'Pull') + ' is not built yet: the connector serves kind FHIR with mode Pull or kind HL7v2 with mode Push or kind FHIR with mode Push or kind GPConnect with mode Pull'",fieldPath=".kind"
 // +kubebuilder:validation:XValidation:rule="self.mode != 'Push' || !has(self.schedule)",message="spec.connector.schedule: only for mode Pull; a pushed connector has no schedule"
 // The endpoint's rules are checked here, on the object, so that the API
 // server's refusal names spec.connector.endpoint without repeating its value,
@@ -214,7 +220,9 @@ type ConnectorSpec struct {
 	// Endpoint is the HTTPS base URL of the organisation's system: the
 	// FHIR base a Pull connector reads from; for a pushed connector (HL7v2,
 	// or FHIR with mode Push), the system's address, recorded as the
-	// meta.source of every record.
+	// meta.source of every record; for GPConnect, the practice's GP Connect
+	// FHIR service root URL, which the record gateway calls at the moment of
+	// care (the JWT's aud).
 	// +kubebuilder:validation:MaxLength=2048
 	// It carries no credentials: a user name or password (userinfo), a
 	// query or a fragment is refused, because the endpoint is copied into
@@ -229,7 +237,8 @@ type ConnectorSpec struct {
 	// connector may open connections to them, DNS and the record service,
 	// and nowhere else; an HL7v2 connector accepts MLLP connections from
 	// them only, and a FHIR Push connector HTTPS connections, and neither
-	// opens any to them.
+	// opens any to them. For GPConnect, the record gateway may open
+	// connections to them, on the endpoint's port.
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=16
 	// +kubebuilder:validation:items:XValidation:rule="isCIDR(self)",message="must be a CIDR range such as 10.20.0.0/16"
@@ -248,8 +257,18 @@ type ConnectorSpec struct {
 	// client whose bearer tokens, from the region's identity provider
 	// spec.gateway.identity, are accepted), or both. It is mounted into the
 	// connector, never copied.
-	// +required
-	CredentialsSecretRef LocalSecretReference `json:"credentialsSecretRef"`
+	// Required for kinds FHIR and HL7v2; refused for GPConnect, which the
+	// gateway calls with the region's credentials
+	// (spec.gateway.gpConnect.credentialsSecretRef of the ShCRRegion).
+	// +optional
+	CredentialsSecretRef LocalSecretReference `json:"credentialsSecretRef,omitzero"`
+
+	// ASID is, for kind GPConnect only, the accredited system id (Spine)
+	// of the practice's GP system, sent as Ssp-To. Required for GPConnect,
+	// refused for other kinds.
+	// +kubebuilder:validation:Pattern=`^[0-9]{1,20}$`
+	// +optional
+	ASID string `json:"asid,omitempty"`
 
 	// Mode says whether the connector pulls on a schedule or receives pushes.
 	// +kubebuilder:default=Pull

@@ -92,6 +92,10 @@ var ReasonClasses = map[string]ReasonClass{
 	ReasonIdentityMissing:    ClassTerminal,
 	ReasonIdentityConfigured: ClassTerminal,
 
+	// A GP Connect practice, read by the gateway (gpconnect_types.go).
+	ReasonReadByGateway:          ClassTerminal,
+	ReasonGPConnectNotConfigured: ClassTerminal,
+
 	// The IG Framework's assurance gate: settled until the panel records
 	// or the clock reaches a review date (or a future assuredAt).
 	ReasonAssured:               ClassTerminal,

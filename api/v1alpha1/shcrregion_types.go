@@ -281,6 +281,11 @@ type GatewaySpec struct {
 	// enforcement point. Unset, nobody may: the API is closed.
 	// +optional
 	DecisionAPI GatewayDecisionAPI `json:"decisionAPI,omitzero"`
+
+	// GPConnect makes the gateway a GP Connect consumer, so that members
+	// whose connector kind is GPConnect are read at the moment of care.
+	// +optional
+	GPConnect *GatewayGPConnect `json:"gpConnect,omitempty"`
 }
 
 // GatewayDecisionAPI names the callers that may use the gateway's decision

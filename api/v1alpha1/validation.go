@@ -8,6 +8,7 @@ package v1alpha1
 import (
 	"fmt"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -65,11 +66,18 @@ func ValidateMember(org *MemberOrganisation) field.ErrorList {
 	path := field.NewPath("spec", "connector")
 	errs := ValidateEndpoint(c.Endpoint, path.Child("endpoint"))
 	errs = append(errs, ValidateServed(c, path.Child("kind"))...)
+	if c.Kind == ConnectorGPConnect && !asidPattern.MatchString(c.ASID) {
+		errs = append(errs, field.Invalid(path.Child("asid"), c.ASID,
+			"required for kind GPConnect (the practice system's ASID, sent as Ssp-To): 1 to 20 digits"))
+	}
 	if c.Image != "" {
 		errs = append(errs, ValidateImage(c.Image, path.Child("image"))...)
 	}
 	return errs
 }
+
+// asidPattern is an accredited system id (Spine): 1 to 20 digits.
+var asidPattern = regexp.MustCompile(`^[0-9]{1,20}$`)
 
 // ValidateServed refuses a kind and mode pair the connector is not built
 // for (ServedConnectors), as the CRD's rule on ConnectorSpec does.
@@ -80,6 +88,10 @@ func ValidateServed(c *ConnectorSpec, path *field.Path) field.ErrorList {
 	}
 	if slices.Contains(ServedConnectors, string(c.Kind)+"/"+string(mode)) {
 		return nil
+	}
+	if c.Kind == ConnectorGPConnect {
+		return field.ErrorList{field.Invalid(path, string(c.Kind), fmt.Sprintf(
+			"kind GPConnect with mode %s is not offered: GP practices are read by the record gateway at the moment of care (mode Pull); GP Connect has no push", mode))}
 	}
 	return field.ErrorList{field.Invalid(path, string(c.Kind), fmt.Sprintf(
 		"kind %s with mode %s is not built yet: the connector serves %s", c.Kind, mode, ServedConnectorsText()))}

@@ -145,6 +145,9 @@ func TestValidateMemberRefusesConnectorsNotBuilt(t *testing.T) {
 		for _, mode := range []ConnectorMode{"", ConnectorPull, ConnectorPush, "pull", "Both"} {
 			m := validMember()
 			m.Spec.Connector.Kind, m.Spec.Connector.Mode = kind, mode
+			if kind == ConnectorGPConnect {
+				m.Spec.Connector.ASID = "918999198738"
+			}
 			effective := mode
 			if effective == "" {
 				effective = ConnectorPull
@@ -156,8 +159,22 @@ func TestValidateMemberRefusesConnectorsNotBuilt(t *testing.T) {
 				}
 				continue
 			}
+			if kind == ConnectorGPConnect {
+				wantOneError(t, errs, "spec.connector.kind", fmt.Sprintf("kind GPConnect with mode %s is not offered: GP practices are read by the record gateway at the moment of care (mode Pull); GP Connect has no push", effective))
+				continue
+			}
 			wantOneError(t, errs, "spec.connector.kind", fmt.Sprintf("kind %s with mode %s is not built yet: the connector serves %s", kind, effective, ServedConnectorsText()))
 		}
+	}
+}
+
+// A GPConnect practice needs its ASID: one stored without it is refused by
+// the reconciler, naming the field.
+func TestValidateMemberNeedsGPConnectASID(t *testing.T) {
+	for _, asid := range []string{"", "abc", "12345678901234567890123", "1 2"} {
+		m := validMember()
+		m.Spec.Connector.Kind, m.Spec.Connector.ASID = ConnectorGPConnect, asid
+		wantOneError(t, ValidateMember(m), "spec.connector.asid", "required for kind GPConnect")
 	}
 }
 

@@ -103,6 +103,9 @@ func bindServingFlags(fs *flag.FlagSet, opts *options) {
 	fs.StringVar(&opts.gateway.ObjectionsFile, "objections-file", "", "Register of patients' objections to sharing; empty runs without one.")
 	fs.DurationVar(&opts.gateway.ReloadInterval, "reload-interval", time.Second, "How often the bundle, JWKS file and objection register are checked for changes.")
 	fs.DurationVar(&opts.gateway.UpstreamTimeout, "upstream-timeout", 30*time.Second, "Longest wait for the record service.")
+	fs.StringVar(&opts.gateway.GPConnectFile, "gpconnect-config", "", "GP Connect configuration (the region's ASID and its GP practices' endpoints): GP records are read at the moment of care; empty reads none.")
+	fs.StringVar(&opts.gateway.GPConnectCredentials, "gpconnect-credentials", "", "Directory of the GP Connect client certificate (tls.crt, tls.key) and CA (ca.crt), each optional.")
+	fs.DurationVar(&opts.gateway.GPConnectTimeout, "gpconnect-timeout", gateway.DefaultGPConnectTimeout, "Longest wait for one GP practice's GP Connect endpoint.")
 	fs.DurationVar(&opts.shutdownDelay, "shutdown-delay", 5*time.Second, "On SIGTERM, how long to report not ready before closing the listener.")
 	fs.DurationVar(&opts.shutdownTimeout, "shutdown-timeout", 20*time.Second, "On SIGTERM, how long to let requests in flight finish.")
 }

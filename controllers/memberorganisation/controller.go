@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
@@ -98,7 +99,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// A retained namespace adopted by a re-created region, or a region
 		// gone: its members are judged again.
 		Watches(&shcrv1alpha1.ShCRRegion{}, handler.EnqueueRequestsFromMapFunc(kube.ObjectsInRegion(r.Client,
-			func() client.ObjectList { return &shcrv1alpha1.MemberOrganisationList{} })), builder.WithPredicates(kube.RegionNamespaceChanged)).
+			func() client.ObjectList { return &shcrv1alpha1.MemberOrganisationList{} })), builder.WithPredicates(predicate.Or[client.Object](kube.RegionNamespaceChanged, gpConnectChanged))).
 		// A region's identity provider changed: its FHIR Push connectors verify with it.
 		Watches(&shcrv1alpha1.ShCRRegion{}, handler.EnqueueRequestsFromMapFunc(r.pushMembersOfRegion), builder.WithPredicates(regionIdentityChanged)).
 		// A connector's report changed.

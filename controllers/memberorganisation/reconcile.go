@@ -154,7 +154,7 @@ func (r *Reconciler) reportConnectorStatus(_ context.Context, s *scope) (ctrl.Re
 	member := s.member
 	var result ctrl.Result
 	if meta.IsStatusConditionTrue(member.Status.Conditions, shcrv1alpha1.ConditionConnectorAvailable) && member.Spec.Connector != nil &&
-		hasRole(member, shcrv1alpha1.RoleProvider) {
+		hasRole(member, shcrv1alpha1.RoleProvider) && !specs.IsGPConnect(member) {
 		r.reportConnector(member)
 		result.RequeueAfter = connectorStatusRefresh
 	} else {
@@ -184,6 +184,11 @@ func (r *Reconciler) checkCredentials(ctx context.Context, member *shcrv1alpha1.
 	if c == nil {
 		setCondition(member, shcrv1alpha1.ConditionCredentialsFound, metav1.ConditionTrue, shcrv1alpha1.ReasonNoConnector,
 			"the organisation has no connector and needs no credentials")
+		return true, credentialsRecheck, nil
+	}
+	if c.Kind == shcrv1alpha1.ConnectorGPConnect {
+		setCondition(member, shcrv1alpha1.ConditionCredentialsFound, metav1.ConditionTrue, shcrv1alpha1.ReasonReadByGateway,
+			"kind GPConnect has no credentials of its own: the gateway calls the practice with the region's (spec.gateway.gpConnect)")
 		return true, credentialsRecheck, nil
 	}
 	secret := &corev1.Secret{}
@@ -289,6 +294,8 @@ func (r *Reconciler) reconcileConnector(ctx context.Context, member *shcrv1alpha
 		setCondition(member, shcrv1alpha1.ConditionConnectorAvailable, metav1.ConditionFalse, shcrv1alpha1.ReasonNotAdmitted,
 			"the organisation is not Admitted: its connector is removed and it contributes nothing")
 		return r.removeConnector(ctx, member)
+	case member.Spec.Connector.Kind == shcrv1alpha1.ConnectorGPConnect:
+		return r.reconcileGPConnect(ctx, member, region)
 	}
 	var categories []string
 	for _, c := range member.Status.ProvidesCategories {

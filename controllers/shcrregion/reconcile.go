@@ -89,6 +89,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	return phases.Run(ctx, region,
 		r.reconcileTenancy,
 		r.reconcileRecordService,
+		r.reconcileGPConnect,
 		r.reconcileGateway,
 		r.reconcilePolicyBundle,
 		r.reconcileCounts,

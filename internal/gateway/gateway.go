@@ -67,6 +67,14 @@ type Config struct {
 	ReloadInterval time.Duration
 	// Logger receives operational logs, never tokens or clinical content.
 	Logger *slog.Logger
+	// GPConnectFile, when set, is the GP Connect configuration
+	// (GPConnectFile): GP practices read at the moment of care
+	// (federated.go). GPConnectCredentials is the directory of the client
+	// certificate and CA for them, and GPConnectTimeout bounds one call (0
+	// means DefaultGPConnectTimeout).
+	GPConnectFile        string
+	GPConnectCredentials string
+	GPConnectTimeout     time.Duration
 }
 
 func (c Config) validate() error {
@@ -142,6 +150,7 @@ type Gateway struct {
 	log        *slog.Logger
 	policy     atomic.Pointer[loadedPolicy]
 	objections atomic.Pointer[objectionRegister]
+	gpconnect  atomic.Pointer[federation]
 	verifier   *verifier
 	upstream   *upstream
 	audit      *auditor
@@ -252,6 +261,9 @@ func (g *Gateway) buildSources() []source {
 	}
 	if g.cfg.ObjectionsFile != "" {
 		sources = append(sources, &fileSource{source: sourceObjections, paths: []string{g.cfg.ObjectionsFile}, read: g.loadObjections})
+	}
+	if g.cfg.GPConnectFile != "" {
+		sources = append(sources, g.gpConnectSource())
 	}
 	return sources
 }

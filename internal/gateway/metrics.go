@@ -29,6 +29,9 @@ type metrics struct {
 	// upstreamMemory is the bytes of the budget reserved now.
 	upstreamMemoryRefusals prometheus.Counter
 	upstreamMemory         prometheus.Gauge
+	// gpConnectFailures counts GP practices that could not be read, by
+	// ODS code (federated.go).
+	gpConnectFailures *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -95,6 +98,11 @@ func newMetrics() *metrics {
 		Help: "Bytes of the memory budget for record service answers reserved now.",
 	})
 	m.registry.MustRegister(m.upstreamMemoryRefusals, m.upstreamMemory)
+	m.gpConnectFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "shcr_gateway_gpconnect_failures_total",
+		Help: "GP Connect calls whose answer could not be used (unreachable, an error status, an unusable answer), by the practice's ODS code.",
+	}, []string{"practice"})
+	m.registry.MustRegister(m.gpConnectFailures)
 	m.registry.MustRegister(
 		m.decisions, m.breakGlass, m.bundleInfo, m.bundleLoaded, m.reloads, m.reloadErrors,
 		m.upstreamLatency, m.authFailures, m.auditWriteErrors, m.objectingPatients, m.registerProblems, m.refusalAuditDrops,

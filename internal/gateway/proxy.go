@@ -174,6 +174,9 @@ func (g *Gateway) serveBundle(w http.ResponseWriter, r *http.Request, c Caller, 
 		return
 	}
 	filtered, err := g.filterBundle(c, in, resp.body)
+	if err == nil {
+		filtered, err = g.federate(r.Context(), c, in, filtered)
+	}
 	switch {
 	case errors.Is(err, errAudit):
 		writeAuditFailure(w)

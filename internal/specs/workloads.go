@@ -276,6 +276,7 @@ func gatewayConfiguration(region *shcrv1alpha1.ShCRRegion) ([]string, []corev1.V
 		mounts = append(mounts, corev1.VolumeMount{Name: "objections", MountPath: GatewayObjectionsDir, ReadOnly: true})
 		volumes = append(volumes, configMapVolume("objections", o.Name))
 	}
+	args, mounts, volumes = gpConnectConfiguration(region, args, mounts, volumes)
 	if GatewayIsStatefulSet(region) {
 		args = append(args, "--audit-dir="+GatewayAuditDir,
 			"--audit-retention-days="+strconv.Itoa(int(region.Spec.Audit.RetentionDays)))

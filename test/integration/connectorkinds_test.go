@@ -37,6 +37,11 @@ func TestConnectorKindsNotBuiltAreRefusedAtAdmission(t *testing.T) {
 				if mode == shcrv1alpha1.ConnectorPush {
 					m.Spec.Connector.Schedule = "" // a pushed connector has no schedule
 				}
+				if kind == shcrv1alpha1.ConnectorGPConnect {
+					// The gateway reads GP Connect: no schedule, no Secret of its own.
+					m.Spec.Connector.Schedule, m.Spec.Connector.CredentialsSecretRef = "", shcrv1alpha1.LocalSecretReference{}
+					m.Spec.Connector.ASID = "918999198738"
+				}
 				effective := mode
 				if effective == "" {
 					effective = shcrv1alpha1.ConnectorPull
@@ -51,6 +56,12 @@ func TestConnectorKindsNotBuiltAreRefusedAtAdmission(t *testing.T) {
 				}
 				if err == nil {
 					t.Fatal("a kind and mode the connector cannot serve was admitted")
+				}
+				if kind == shcrv1alpha1.ConnectorGPConnect {
+					if want := "kind GPConnect with mode Push is not offered: GP practices are read by the record gateway at the moment of care"; !strings.Contains(err.Error(), want) {
+						t.Errorf("refusal %q does not say %q", err, want)
+					}
+					return
 				}
 				for _, want := range []string{"spec.connector.kind", fmt.Sprintf("kind %s with mode %s is not built yet", kind, effective),
 					"the connector serves " + shcrv1alpha1.ServedConnectorsText()} {
