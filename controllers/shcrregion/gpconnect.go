@@ -16,6 +16,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
+	"github.com/shcr-io/shcr-operator/internal/kube"
 	"github.com/shcr-io/shcr-operator/internal/specs"
 )
 
@@ -26,7 +27,8 @@ import (
 func (r *Reconciler) reconcileGPConnect(ctx context.Context, region *shcrv1alpha1.ShCRRegion) (ctrl.Result, error) {
 	ns := shcrv1alpha1.NamespaceFor(region.Name)
 	if region.Spec.Gateway.GPConnect == nil {
-		for _, obj := range []client.Object{&corev1.ConfigMap{}, &networkingv1.NetworkPolicy{}} {
+		for _, kind := range []client.Object{&corev1.ConfigMap{}, &networkingv1.NetworkPolicy{}} {
+			obj := kube.ForCache(kind) // NetworkPolicies are cached as metadata only
 			obj.SetNamespace(ns)
 			obj.SetName(specs.GatewayGPConnectName)
 			if err := r.deleteOwned(ctx, region, obj); err != nil {
@@ -58,7 +60,8 @@ func (r *Reconciler) deleteOwned(ctx context.Context, region *shcrv1alpha1.ShCRR
 	if !metav1.IsControlledBy(obj, region) {
 		return nil
 	}
-	if err := r.Client.Delete(ctx, obj); client.IgnoreNotFound(err) != nil {
+	uid := obj.GetUID()
+	if err := r.Client.Delete(ctx, obj, client.Preconditions{UID: &uid}); client.IgnoreNotFound(err) != nil {
 		return fmt.Errorf("removing %T %s/%s: %w", obj, obj.GetNamespace(), obj.GetName(), err)
 	}
 	return nil
