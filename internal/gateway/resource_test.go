@@ -388,8 +388,11 @@ func TestReadFindsSensitiveLabelsWherever(t *testing.T) {
 		// counts in any system, an unknown one is no label of the gateway's.
 		sensitive("sensitive code in an unknown system", labelled("l26", `[{"system":"https://example.org/labels","code":"hiv"}]`)),
 		shared("unknown code in another system", labelled("s4", `[{"system":"http://terminology.hl7.org/CodeSystem/v3-ActReason","code":"HTEST"}]`)),
-		// A label with two codes (as "code" and "Code") cannot be read.
+		// A label with two codes (as "code" and "Code") cannot be read, nor
+		// a Coding that holds codings of its own.
 		sensitive("label with two codes", labelled("l27", `[{"code":"N","Code":"N"}]`)),
+		sensitive("document label coding holding codings", doc("d10", `"securityLabel":[{"coding":[{"code":"N","coding":[{"code":"R"}]}]}]`)),
+		sensitive("document label coding holding normal codings", doc("d11", `"securityLabel":[{"coding":[{"code":"N","Coding":[{"code":"N"}]}]}]`)),
 
 		shared("consent provision normal", consent("p0", `{"type":"permit","securityLabel":[{"code":"N"}]}`)),
 		sensitive("consent provision label", consent("p1", `{"type":"permit","securityLabel":[{"code":"ETH"}]}`)),

@@ -621,6 +621,10 @@ func (r *resourceReader) member(index int, ro role, n name, o *object) error {
 	if n == nameResourceType {
 		r.withhold(reasonEmbedded)
 	}
+	if ro == roleLabelCoding && n == nameCoding {
+		// A Coding has no codings: what such a label holds cannot be read.
+		r.addUnreadableLabel()
+	}
 	kind := r.dec.PeekKind()
 	child := ro.child(n)
 	if kind == '"' && child == roleAny {
