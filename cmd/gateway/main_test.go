@@ -203,11 +203,16 @@ func checkServedErrors(t *testing.T, base, token string) (refused int) {
 		// Over the HTTP server's own limit: refused by net/http before any
 		// handler, rewritten to an OperationOutcome by WrapListener.
 		{"GET", "/Practitioner/p1", http.Header{"X-Big": {strings.Repeat("a", 2<<20)}}, http.StatusRequestHeaderFieldsTooLarge},
+		// Refused as non-canonical, before any routing could read them
+		// another way (the OperationOutcome says so).
 		{"GET", "//Practitioner/p1", nil, http.StatusBadRequest},
 		{"GET", "/./Practitioner/p1", nil, http.StatusBadRequest},
 		{"GET", "/Practitioner/../metadata", nil, http.StatusBadRequest},
 		{"GET", "/Practitioner/p1/", nil, http.StatusBadRequest},
 		{"GET", "/Practitioner%2Fp1", nil, http.StatusBadRequest},
+		{"GET", "/Practitioner//p1", nil, http.StatusBadRequest},
+		{"GET", "/metadata/", nil, http.StatusBadRequest},
+		{"GET", "/Practitioner/p1%20", nil, http.StatusBadRequest},
 		{"POST", "/healthz", nil, http.StatusMethodNotAllowed},
 		{"DELETE", "/metrics", nil, http.StatusMethodNotAllowed},
 		{"GET", "/v1/decisions", nil, http.StatusMethodNotAllowed},
@@ -228,6 +233,9 @@ func checkServedErrors(t *testing.T, base, token string) (refused int) {
 		if resp.StatusCode != tc.status || !strings.HasPrefix(resp.Header.Get("Content-Type"), gateway.ContentTypeFHIR) ||
 			!strings.Contains(string(body), `"OperationOutcome"`) {
 			t.Errorf("%s %s: %d %s %.200s, want %d with an OperationOutcome", tc.method, tc.path, resp.StatusCode, resp.Header.Get("Content-Type"), body, tc.status)
+		}
+		if tc.status == http.StatusBadRequest && !strings.Contains(string(body), "not in canonical form") {
+			t.Errorf("%s %s: %.200s, want it refused as not in canonical form", tc.method, tc.path, body)
 		}
 	}
 	// A request the server cannot read at all (no Host header), sent as

@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"testing"
 	"time"
+
+	"github.com/shcr-io/shcr-operator/internal/auditlog"
 )
 
 // BenchmarkGatewayRead compares a read from the record service alone with
@@ -99,8 +101,8 @@ func BenchmarkSearchSteps(b *testing.B) {
 			}
 		}
 	})
-	// query-audit is the search's own BALP PatientQuery event, written
-	// once per search besides the entries' events.
+	// query-audit is the search's own BALP PatientQuery event written
+	// alone, as it is for an answer that cannot be used.
 	query := Interaction{Kind: KindSearch, Type: "MedicationRequest", Query: url.Values{
 		"patient.identifier": {SystemNHSNumber + "|" + alice}, "_count": {"50"},
 	}}
@@ -111,6 +113,45 @@ func BenchmarkSearchSteps(b *testing.B) {
 			}
 		}
 	})
+	// query-and-decisions is a search's whole audit: the query's event and
+	// every entry's, as two writes (the query's first, as before) and as
+	// the one write the gateway makes, thrown away and on an audit log on
+	// disk (the File sink: a sha256 chain, a write(2) per write), each on
+	// a log of its own that is never rotated (no fsync in the figures).
+	for _, sink := range []string{"discard", "file"} {
+		gateway := func(b *testing.B) *Gateway {
+			if sink == "discard" {
+				return h.gateway
+			}
+			log, err := auditlog.Open(auditlog.Options{Dir: b.TempDir(), Observer: "bench", MaxFileBytes: 1 << 40})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { _ = log.Close() })
+			return newHarness(b, func(s *setup) { s.audit = log }).gateway
+		}
+		b.Run("query-and-decisions/"+sink+"/two-writes", func(b *testing.B) {
+			g := gateway(b)
+			for b.Loop() {
+				if err := g.auditQuery(caller, query); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := g.decide(g.currentView(), caller, KindSearch, facts...); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("query-and-decisions/"+sink+"/one-write", func(b *testing.B) {
+			g := gateway(b)
+			for b.Loop() {
+				v, now := g.currentView(), time.Now()
+				record := g.queryRecord(caller, query, v.policy, now)
+				if _, err := g.decideAfter(v, caller, KindSearch, &record, now, facts); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 	b.Run("write", func(b *testing.B) {
 		for b.Loop() {
 			if _, err := bundle.encode(); err != nil {

@@ -123,6 +123,14 @@ type writeCounter struct {
 	writes int
 	lines  int
 	fail   bool
+	// first is the first line of the last write.
+	first []byte
+}
+
+func (w *writeCounter) firstLine() []byte {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.first
 }
 
 func (w *writeCounter) counts() (writes, lines int) {
@@ -145,12 +153,13 @@ func (w *writeCounter) Write(p []byte) (int, error) {
 	}
 	w.writes++
 	w.lines += bytes.Count(p, []byte("\n"))
+	w.first, _, _ = bytes.Cut(bytes.Clone(p), []byte("\n"))
 	return len(p), nil
 }
 
-// TestSearchAuditsInOneWrite writes the query's event, then the events of
-// every entry of a search in one write, and refuses the whole search when
-// a write fails.
+// TestSearchAuditsInOneWrite writes the query's event and the events of
+// every entry of a search in one write, the query's first, and refuses the
+// whole search when the write fails.
 func TestSearchAuditsInOneWrite(t *testing.T) {
 	audit := &writeCounter{}
 	h := newHarness(t, func(s *setup) { s.audit = audit })
@@ -158,8 +167,13 @@ func TestSearchAuditsInOneWrite(t *testing.T) {
 	if resp := h.get(t, "/?_getpages=page-2&_getpagesoffset=20&"+aliceQuery(), token); resp.status != http.StatusOK {
 		t.Fatalf("status = %d: %s", resp.status, resp.body)
 	}
-	if writes, lines := audit.counts(); writes != 2 || lines < 11 {
-		t.Errorf("%d writes of %d events, want the query's event, then one write of every entry's event", writes, lines)
+	if writes, lines := audit.counts(); writes != 1 || lines < 11 {
+		t.Errorf("%d writes of %d events, want one write of the query's event and every entry's", writes, lines)
+	}
+	var first auditEvent
+	must(t, json.Unmarshal(audit.firstLine(), &first))
+	if first.Type != eventRestful || len(first.Subtype) != 1 || first.Subtype[0].Code != string(KindSearch) {
+		t.Errorf("the write starts with %v %v, want the query's PatientQuery event", first.Type, first.Subtype)
 	}
 	audit.failFromNow()
 	resp := h.get(t, "/?_getpages=page-2&_getpagesoffset=20&"+aliceQuery(), token)

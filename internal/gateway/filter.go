@@ -6,12 +6,15 @@ SPDX-License-Identifier: Apache-2.0
 package gateway
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
 )
@@ -49,7 +52,8 @@ type bundleEntry struct {
 }
 
 // filterBundle keeps the entries of a search or history Bundle that the
-// caller may see, all decided under one view and audited in one write.
+// caller may see, all decided under one view and audited in one write
+// that starts with the query's own event (queryRecord).
 // Entries without a resource (deleted versions, outcomes) are removed. An
 // entry of a search or search page that holds patient data but is not
 // about the patient the search names is withheld, whatever the record
@@ -58,24 +62,14 @@ type bundleEntry struct {
 // they are not interactions the gateway serves or would tell that entries
 // were withheld (see pageLinks).
 func (g *Gateway) filterBundle(c Caller, in Interaction, body []byte) ([]byte, error) {
-	b, err := decodeSearchBundle(body)
+	v, now := g.currentView(), time.Now()
+	query := g.queryRecord(c, in, v.policy, now)
+	b, decided, facts, err := readBundle(in, body)
 	if err != nil {
-		return nil, fmt.Errorf("the record service's Bundle is not valid JSON: %w", err)
+		// Nothing is decided on, but the query is still recorded.
+		return nil, errors.Join(err, g.writeQuery(query))
 	}
-	if b.ResourceType != "Bundle" || (b.Type != "searchset" && b.Type != "history") {
-		return nil, fmt.Errorf("the record service answered with a %s of type %q, not a searchset or history Bundle", b.ResourceType, b.Type)
-	}
-	// The entries to decide on, moved to the front of b.Entry.
-	decided := b.Entry[:0]
-	facts := make([]resourceFacts, 0, len(b.Entry))
-	for _, entry := range b.Entry {
-		// An OperationOutcome (a search's warnings) is not data and is
-		// removed without a decision.
-		if isResource(entry.Resource) && entry.facts.ResourceType != "OperationOutcome" {
-			decided, facts = append(decided, entry), append(facts, scoped(in, entry.facts))
-		}
-	}
-	verdicts, err := g.decide(g.currentView(), c, in.Kind, facts...)
+	verdicts, err := g.decideAfter(v, c, in.Kind, &query, now, facts)
 	if err != nil {
 		return nil, err
 	}
@@ -90,6 +84,72 @@ func (g *Gateway) filterBundle(c Caller, in Interaction, body []byte) ([]byte, e
 	b.Link = links.pageLinks(in, b.Link, len(b.Entry))
 	return b.encode()
 }
+
+// readBundle reads a search or history Bundle and gives the entries to
+// decide on, moved to the front of b.Entry, with their facts. Entries of
+// an OperationOutcome (a search's warnings) are not data and are left out
+// without a decision. A Bundle that is not a searchset or history, or that
+// holds more resources than the page size the gateway asked for, is not
+// usable: the record service did not answer what was asked. Labels on the
+// Bundle itself apply to every entry.
+func readBundle(in Interaction, body []byte) (searchBundle, []bundleEntry, []resourceFacts, error) {
+	b, err := decodeSearchBundle(body)
+	if err != nil {
+		return b, nil, nil, fmt.Errorf("the record service's Bundle is not valid JSON: %w", err)
+	}
+	if b.ResourceType != "Bundle" || (b.Type != "searchset" && b.Type != "history") {
+		return b, nil, nil, fmt.Errorf("the record service answered with a %s of type %q, not a searchset or history Bundle", b.ResourceType, b.Type)
+	}
+	labels, err := bundleLabels(b.Meta)
+	if err != nil {
+		return b, nil, nil, err
+	}
+	decided := b.Entry[:0]
+	facts := make([]resourceFacts, 0, len(b.Entry))
+	for _, entry := range b.Entry {
+		if isResource(entry.Resource) && entry.facts.ResourceType != "OperationOutcome" {
+			f := scoped(in, entry.facts)
+			if len(labels) > 0 {
+				f.Labels = appendNew(slices.Clone(f.Labels), labels...)
+			}
+			decided, facts = append(decided, entry), append(facts, f)
+		}
+	}
+	if size := pageSize(in); size > 0 && len(decided) > size {
+		return b, nil, nil, fmt.Errorf("the record service answered with %d resources, more than the page of %d asked for", len(decided), size)
+	}
+	return b, decided, facts, nil
+}
+
+// bundleLabels are the security labels of a Bundle's own meta, read as a
+// resource's are: a Bundle labelled restricted makes every entry so.
+func bundleLabels(meta jsontext.Value) ([]string, error) {
+	switch {
+	case len(meta) == 0:
+		return nil, nil
+	case meta[0] != '{':
+		return nil, errors.New("the record service's Bundle has a meta that is not an object")
+	case !containsFold(meta, securityBytes):
+		return nil, nil
+	}
+	facts, err := inspect(append(append([]byte(`{"resourceType":"Bundle","meta":`), meta...), '}'))
+	if err != nil {
+		return nil, fmt.Errorf("the record service's Bundle has a meta that cannot be read: %w", err)
+	}
+	return facts.Labels, nil
+}
+
+// containsFold reports whether b holds s in any case.
+func containsFold(b, s []byte) bool {
+	for i := 0; i+len(s) <= len(b); i++ {
+		if bytes.EqualFold(b[i:i+len(s)], s) {
+			return true
+		}
+	}
+	return false
+}
+
+var securityBytes = []byte("security")
 
 // scoped withholds, in a search or search page, a resource that holds
 // patient data and is not about the patient the search names (every such

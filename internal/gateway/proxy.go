@@ -169,10 +169,6 @@ func (g *Gateway) serveBundle(w http.ResponseWriter, r *http.Request, c Caller, 
 		return
 	}
 	defer resp.release()
-	if err := g.auditQuery(c, in); err != nil {
-		writeAuditFailure(w)
-		return
-	}
 	filtered, err := g.filterBundle(c, in, resp.body)
 	if err == nil {
 		filtered, err = g.federate(r.Context(), c, in, filtered)
@@ -235,10 +231,20 @@ var errAudit = errors.New("audit event not written")
 // one write and counts the decisions. It fails only when the events cannot
 // be written, and then none of the accesses may happen.
 func (g *Gateway) decide(v view, c Caller, kind Kind, facts ...resourceFacts) ([]verdict, error) {
-	now := time.Now()
+	return g.decideAfter(v, c, kind, nil, time.Now(), facts)
+}
+
+// decideAfter is decide with, when query is not nil, the query's own event
+// (queryRecord) written first in the same write: a search costs one audit
+// write, and its query is never recorded without its decisions or the
+// other way round.
+func (g *Gateway) decideAfter(v view, c Caller, kind Kind, query *auditRecord, now time.Time, facts []resourceFacts) ([]verdict, error) {
 	verdicts := make([]verdict, len(facts))
-	events := newAuditLines(len(facts))
+	events := newAuditLines(len(facts) + 1)
 	defer events.release()
+	if query != nil {
+		events.add(*query)
+	}
 	for i, f := range facts {
 		verdicts[i] = v.evaluate(c, kind.Action(), f, now)
 		verdicts[i].auditEvent = uuid.NewString()
@@ -246,7 +252,7 @@ func (g *Gateway) decide(v view, c Caller, kind Kind, facts ...resourceFacts) ([
 	}
 	if err := g.audit.write(events); err != nil {
 		g.metrics.auditWriteErrors.Inc()
-		g.log.Error("Audit events not written; access refused", "events", len(facts), "error", err)
+		g.log.Error("Audit events not written; access refused", "events", len(facts), "query", query != nil, "error", err)
 		return nil, errors.Join(errAudit, err)
 	}
 	for _, out := range verdicts {

@@ -15,14 +15,14 @@ import (
 	"github.com/google/uuid"
 )
 
-// auditQuery writes the BALP PatientQuery event of a search, search page
-// or history: who asked, the parameters as forwarded and the patients they
-// name. It is written once the record service has answered and before any
-// result is decided on, so that a query is audited whatever it returns,
-// nothing included. When it cannot be written, the query must not be
-// answered.
-func (g *Gateway) auditQuery(c Caller, in Interaction) error {
-	now := time.Now()
+// queryRecord is the BALP PatientQuery event of a search, search page or
+// history: who asked, the parameters as forwarded and the patients they
+// name. It is written once the record service has answered, in the same
+// write as the decisions on the entries and before them (filterBundle),
+// or alone when the answer cannot be used, so that a query is audited
+// whatever it returns, nothing included. When it cannot be written, the
+// query must not be answered.
+func (g *Gateway) queryRecord(c Caller, in Interaction, p *loadedPolicy, now time.Time) auditRecord {
 	record := auditRecord{
 		id:       uuid.NewString(),
 		class:    auditQuery,
@@ -38,9 +38,20 @@ func (g *Gateway) auditQuery(c Caller, in Interaction) error {
 	if params := in.LinkQuery().Encode(); params != "" {
 		record.query += "?" + params
 	}
-	if p := g.policy.Load(); p != nil {
+	if p != nil {
 		record.verdict.revision = p.revision
 	}
+	return record
+}
+
+// auditQuery writes the query's event alone: for an answer that cannot be
+// used, whose entries are never decided on.
+func (g *Gateway) auditQuery(c Caller, in Interaction) error {
+	return g.writeQuery(g.queryRecord(c, in, g.policy.Load(), time.Now()))
+}
+
+// writeQuery writes a query's event alone.
+func (g *Gateway) writeQuery(record auditRecord) error {
 	events := newAuditLines(1)
 	defer events.release()
 	events.add(record)

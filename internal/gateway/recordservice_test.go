@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -160,9 +161,9 @@ func (rs *recordService) serve(w http.ResponseWriter, r *http.Request) {
 	case path == "metadata":
 		rs.write(w, []byte(capabilities))
 	case path == "" && r.URL.Query().Get("_getpages") != "":
-		rs.write(w, rs.searchset(rs.all(), r.URL.RawQuery))
+		rs.write(w, rs.searchset(firstPage(rs.all(), r.Form), r.URL.RawQuery))
 	case len(segments) == 1 || (len(segments) == 2 && segments[1] == "_search"):
-		rs.write(w, rs.searchset(rs.ofType(segments[0], r.Form.Get("_id")), r.URL.RawQuery))
+		rs.write(w, rs.searchset(firstPage(rs.ofType(segments[0], r.Form.Get("_id")), r.Form), r.URL.RawQuery))
 	case len(segments) == 2:
 		rs.read(w, segments[0]+"/"+segments[1])
 	case len(segments) == 3 && segments[2] == "_history":
@@ -227,6 +228,14 @@ func (rs *recordService) ofType(resourceType, id string) []record {
 		}
 	}
 	return out
+}
+
+// firstPage is at most _count of the records, as HAPI FHIR answers.
+func firstPage(records []record, form url.Values) []record {
+	if n, err := strconv.Atoi(form.Get("_count")); err == nil && n >= 0 && n < len(records) {
+		return records[:n]
+	}
+	return records
 }
 
 // searchset is a page of results as HAPI FHIR gives it: a total, self and

@@ -370,9 +370,17 @@ func (g *genResource) label(rng *rand.Rand) {
 	spelt = pick(rng, "", "", " ", "\\t", "\\u00a0") + spelt + pick(rng, "", "", " ", "\\n")
 	l := genLabel{Code: code}
 	coding := `{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"` + spelt + `"}`
-	if rng.IntN(6) == 0 {
+	switch rng.IntN(8) {
+	case 0:
 		l = genLabel{Malformed: true}
-		coding = pick(rng, `{"code":1}`, `{"system":"x"}`, `{"code":""}`, `"R"`, `{"code":{"c":"N"}}`)
+		coding = pick(rng, `{"code":1}`, `{"system":"x"}`, `{"code":""}`, `"R"`, `{"code":{"c":"N"}}`, `{"code":"N","Code":"N"}`)
+	case 1:
+		// In the v3 Confidentiality system only U, L, M, N, R and V are
+		// codes; anything else there cannot be read.
+		l = genLabel{Malformed: true}
+		coding = `{"system":"` + systemConfidentiality + `","code":"` + pick(rng, "restricted", "normal", "X", "very restricted") + `"}`
+	case 2:
+		coding = `{"system":"` + systemConfidentiality + `","code":"` + spelt + `"}`
 	}
 	g.Labels = append(g.Labels, l)
 	switch place := rng.IntN(4); {
@@ -525,9 +533,16 @@ func (g *genResource) patientProblem() string {
 			note("literal only, not identified: " + key)
 		}
 	}
+	// Patient data needs no patient named in it: a contained Observation
+	// without a subject is still someone's record.
+	containsPatientData := false
+	for _, c := range g.Contained {
+		category, ok := policy.CategoryOf(c.Type, "")
+		containsPatientData = containsPatientData || (ok && category != policy.CategoryClinicalContacts && c.Type != "Medication")
+	}
 	patients := g.patients()
 	switch {
-	case slices.Contains(nonPatientTypes, g.Type) && anyPatient:
+	case slices.Contains(nonPatientTypes, g.Type) && (anyPatient || containsPatientData):
 		note("patient data in a type outside the patient compartment")
 	case len(patients) > 1 && g.Type != "Appointment":
 		note("more than one patient")

@@ -281,6 +281,13 @@ func patientCases(t *testing.T) []resourceCase {
 		{name: "NHS number as a member named twice", resource: obs("r1", subject(patientRef("pa", alice)), `"`+dave+`":1,"`+dave+`":2`), reason: "cannot be decided on"},
 		{name: "NHS number in a contained member named twice", resource: obs("r2", subject(patientRef("pa", alice)), `"contained":[{"resourceType":"Observation","x":{"`+dave+`":1,"`+dave+`":2}}]`), reason: "cannot be decided on"},
 		{name: "practitioner with an NHS number", resource: resourceJSON("Practitioner", "n5", `"identifier":[`+nhsID(alice)+`]`), reason: notPatient},
+		// Patient data without a patient named is still patient data.
+		{name: "practitioner containing an observation without subject", resource: resourceJSON("Practitioner", "n6", `"contained":[`+containedJSON("Observation", "c1", `"status":"final"`, `"valueString":"positive"`)+`]`), reason: notPatient},
+		{name: "organization containing an allergy without patient", resource: resourceJSON("Organization", "n7", `"contained":[`+containedJSON("AllergyIntolerance", "c1", `"code":{"text":"penicillin"}`)+`]`), reason: notPatient},
+		{name: "practitioner role containing an encounter", resource: resourceJSON("PractitionerRole", "n8", `"contained":[`+containedJSON("Encounter", "c1", `"class":{"code":"AMB"}`)+`]`), reason: notPatient},
+		{name: "organization containing a contained patient's demographics", resource: resourceJSON("Organization", "n9", `"contained":[`+containedJSON("RelatedPerson", "c1", `"name":[{"family":"Who"}]`)+`]`), reason: notPatient},
+		{name: "practitioner containing a practitioner role", resource: resourceJSON("Practitioner", "n10", `"contained":[`+containedJSON("PractitionerRole", "c1", `"code":[{"text":"GP"}]`)+`]`), allowed: true, reason: allowedBy},
+		{name: "organization containing a medication", resource: resourceJSON("Organization", "n11", `"contained":[`+containedJSON("Medication", "c1", `"code":{"text":"paracetamol"}`)+`]`), allowed: true, reason: allowedBy},
 	}
 	return cases
 }
@@ -364,6 +371,28 @@ func TestReadFindsSensitiveLabelsWherever(t *testing.T) {
 		sensitive("composition section entry contained", composition("k6", `"section":[{"title":"Results","entry":[{"reference":"#c1"}]}]`,
 			`"contained":[`+containedJSON("Observation", "c1", subject, `"meta":{"security":[{"code":"PSY"}]}`)+`]`)),
 		sensitive("section confidentiality (not R4, still counts)", composition("k7", `"section":[{"title":"x","confidentiality":"R"}]`)),
+
+		// A confidentiality code that is none of U, L, M, N, R and V, in
+		// Composition.confidentiality or in the v3 Confidentiality system,
+		// cannot be read: it counts as restricted, never as absent.
+		sensitive("composition restricted written out", composition("k8", `"confidentiality":"restricted"`)),
+		sensitive("composition very restricted written out", composition("k9", `"confidentiality":"very restricted"`)),
+		sensitive("composition unknown code", composition("k10", `"confidentiality":"X"`)),
+		sensitive("composition section written out", composition("k11", `"section":[{"title":"x","confidentiality":"Restricted"}]`)),
+		shared("composition low", composition("k12", `"confidentiality":" l "`)),
+		sensitive("confidentiality system, code written out", labelled("l24", `[{"system":"`+systemConfidentiality+`","code":"restricted"}]`)),
+		sensitive("confidentiality system in another case, unknown code", labelled("l25", `[{"code":"secret","system":" `+strings.ToUpper(systemConfidentiality)+`"}]`)),
+		sensitive("document label in the confidentiality system, unknown code", doc("d9", `"securityLabel":[{"coding":[{"system":"`+systemConfidentiality+`","code":"normal"}]}]`)),
+		shared("confidentiality system, normal", labelled("s3", `[{"code":"n","system":"`+systemConfidentiality+`"}]`)),
+		// Any other system's codes are read as they are: a sensitive code
+		// counts in any system, an unknown one is no label of the gateway's.
+		sensitive("sensitive code in an unknown system", labelled("l26", `[{"system":"https://example.org/labels","code":"hiv"}]`)),
+		shared("unknown code in another system", labelled("s4", `[{"system":"http://terminology.hl7.org/CodeSystem/v3-ActReason","code":"HTEST"}]`)),
+		// A label with two codes (as "code" and "Code") cannot be read, nor
+		// a Coding that holds codings of its own.
+		sensitive("label with two codes", labelled("l27", `[{"code":"N","Code":"N"}]`)),
+		sensitive("document label coding holding codings", doc("d10", `"securityLabel":[{"coding":[{"code":"N","coding":[{"code":"R"}]}]}]`)),
+		sensitive("document label coding holding normal codings", doc("d11", `"securityLabel":[{"coding":[{"code":"N","Coding":[{"code":"N"}]}]}]`)),
 
 		shared("consent provision normal", consent("p0", `{"type":"permit","securityLabel":[{"code":"N"}]}`)),
 		sensitive("consent provision label", consent("p1", `{"type":"permit","securityLabel":[{"code":"ETH"}]}`)),

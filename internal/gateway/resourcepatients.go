@@ -21,8 +21,9 @@ import (
 // contained one) and its NHS numbers. Each patient must have exactly one
 // valid NHS number; a resource about more than one patient is shared only
 // when its type is in multiPatientTypes; a type in nonPatientTypes has no
-// patient at all. Anything else withholds the resource, with a reason that
-// never holds an NHS number.
+// patient at all, and contains no resource of a type that is about one.
+// Anything else withholds the resource, with a reason that never holds an
+// NHS number.
 
 // The reasons a resource is withheld for its patients.
 const (
@@ -43,6 +44,7 @@ const (
 		"be known and it is not shared"
 	reasonNotPatientData = " is not patient data but carries a patient (a contained Patient, a patient reference or an " +
 		"NHS number), so it is not shared"
+	reasonContainsPatientData = " is not patient data but contains a resource of a type that is, so it is not shared"
 )
 
 // target is what a literal reference points at.
@@ -275,10 +277,26 @@ func (r *resourceReader) patients() ([]string, string) {
 	switch {
 	case slices.Contains(nonPatientTypes, root) && people > 0:
 		r.problem = "a " + root + reasonNotPatientData
+	case slices.Contains(nonPatientTypes, root) && r.containsPatientData():
+		// Patient data needs no patient reference to be patient data: a
+		// contained Observation without a subject is still someone's.
+		r.problem = "a " + root + reasonContainsPatientData
 	case people > 1 && !slices.Contains(multiPatientTypes, root):
 		r.withhold(reasonManyPatients)
 	}
 	return numbers, r.problem
+}
+
+// containsPatientData reports whether any contained resource is of a type
+// in the patient compartment: a shared type that holds patient data and is
+// not itself outside the compartment (as a contained Medication is).
+func (r *resourceReader) containsPatientData() bool {
+	for _, f := range r.frames[1:] {
+		if holdsPatientData(f.resourceType) && !slices.Contains(nonPatientTypes, f.resourceType) {
+			return true
+		}
+	}
+	return false
 }
 
 // isLiteralOf reports whether a literal reference is "Patient/id".

@@ -308,9 +308,9 @@ type object struct {
 	// typePatient and typeOther say whether a type member names Patient
 	// or another type.
 	typePatient, typeOther bool
-	// odsSystem and scopeSystem are set when its system is the ODS or
-	// consent scope system.
-	odsSystem, scopeSystem bool
+	// odsSystem, scopeSystem and confidentialitySystem are set when its
+	// system is the ODS, consent scope or v3 Confidentiality system.
+	odsSystem, scopeSystem, confidentialitySystem bool
 	// code is its code, kept for tags, classes and scopes; hasCode is set
 	// when it has a code member, codeBad when that is not a string.
 	code             string
@@ -526,7 +526,7 @@ func (r *resourceReader) value(index int, ro role) (o object, isObject bool, n i
 		switch {
 		case err != nil:
 		case ro == roleConfidentiality:
-			r.addLabel(b)
+			r.addLabel(b, true)
 		case ro == roleAny:
 			r.literalString(b)
 		}
@@ -621,6 +621,10 @@ func (r *resourceReader) member(index int, ro role, n name, o *object) error {
 	if n == nameResourceType {
 		r.withhold(reasonEmbedded)
 	}
+	if ro == roleLabelCoding && n == nameCoding {
+		// A Coding has no codings: what such a label holds cannot be read.
+		r.addUnreadableLabel()
+	}
 	kind := r.dec.PeekKind()
 	child := ro.child(n)
 	if kind == '"' && child == roleAny {
@@ -676,15 +680,21 @@ func (r *resourceReader) stringMember(ro role, n name, b []byte, o *object) {
 			o.odsSystem = true
 		case string(b) == systemConsentScope:
 			o.scopeSystem = true
+		case isConfidentialitySystem(b):
+			o.confidentialitySystem = true
 		}
 	case nameValue:
 		r.setValue(&o.id, b)
 	case nameCode:
+		if o.hasCode && (ro == roleLabel || ro == roleLabelCoding) {
+			// A label with two codes (as "code" and "Code") cannot be
+			// read: closeObject counts it as restricted.
+			o.codeBad = true
+		}
 		o.hasCode = true
 		switch ro {
-		case roleLabel, roleLabelCoding:
-			r.addLabel(b)
-		case roleTag, roleClass, roleScopeCoding:
+		case roleLabel, roleLabelCoding, roleTag, roleClass, roleScopeCoding:
+			// A label is added once its system is known (closeObject).
 			o.code = string(b)
 		}
 	default:
@@ -757,7 +767,7 @@ func (r *resourceReader) closeObject(index int, ro role, o *object) {
 	case roleLabel, roleLabelCoding:
 		switch {
 		case o.hasCode && !o.codeBad:
-			// Read with the code.
+			r.addLabel([]byte(o.code), o.confidentialitySystem)
 		case ro == roleLabel && !o.hasCode && o.codings > 0:
 			// A CodeableConcept: its codings were read as labels.
 		default:
@@ -777,8 +787,11 @@ func (r *resourceReader) closeObject(index int, ro role, o *object) {
 // addLabel adds a security label code. A code that is a sensitive code
 // but for case (in upper case or folded) or surrounding space (or
 // invisible formatting characters) is that sensitive code; an empty one
-// cannot be read.
-func (r *resourceReader) addLabel(code []byte) {
+// cannot be read. A confidentiality code (Composition.confidentiality, or
+// a label in the v3 Confidentiality system) that is not one of that
+// system's codes cannot be read either: "restricted" written out is not
+// taken as the absence of a label.
+func (r *resourceReader) addLabel(code []byte, confidentiality bool) {
 	trimmed := bytes.TrimFunc(code, func(c rune) bool { return unicode.IsSpace(c) || unicode.Is(unicode.Cf, c) })
 	if len(trimmed) == 0 {
 		r.addUnreadableLabel()
@@ -794,12 +807,30 @@ func (r *resourceReader) addLabel(code []byte) {
 			return
 		}
 	}
+	if confidentiality && !slices.Contains(unrestrictedConfidentiality, upper) {
+		r.addUnreadableLabel()
+		return
+	}
 	for _, l := range r.labels {
 		if l == string(trimmed) {
 			return
 		}
 	}
 	r.labels = append(r.labels, string(trimmed))
+}
+
+// systemConfidentiality is the v3 Confidentiality code system, whose codes
+// are U, L, M, N, R and V.
+const systemConfidentiality = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
+
+// unrestrictedConfidentiality are the v3 Confidentiality codes that are
+// not sensitive; R and V are in policy.SensitiveLabels.
+var unrestrictedConfidentiality = []string{"U", "L", "M", "N"}
+
+// isConfidentialitySystem reports whether a system is the v3
+// Confidentiality system, regardless of case and surrounding space.
+func isConfidentialitySystem(b []byte) bool {
+	return strings.EqualFold(string(bytes.TrimSpace(b)), systemConfidentiality)
 }
 
 func (r *resourceReader) addCode(code string) {

@@ -21,6 +21,7 @@ import (
 	"github.com/shcr-io/shcr-operator/internal/governance"
 	"github.com/shcr-io/shcr-operator/internal/plugin/cli"
 	"github.com/shcr-io/shcr-operator/internal/plugin/history"
+	"github.com/shcr-io/shcr-operator/test/testenv"
 )
 
 // An approved version cannot be rewritten by deleting and re-creating it:
@@ -31,6 +32,30 @@ import (
 // and the history still shows the deleted version.
 func TestAnApprovedVersionCannotBeRewritten(t *testing.T) {
 	s := newScenario(t, "ledger", "V")
+	checkApprovedVersionCannotBeRewritten(t, s, func(name string) { approve(t, s, name) })
+}
+
+// The same with the operator's webhooks down, as during an outage: the
+// rules are the API server's own (ValidatingAdmissionPolicies) and the
+// reconciler's, so every refusal above still holds. Each party's Caldicott
+// Guardian records their own approval (no webhook stamps recordedBy).
+func TestAnApprovedVersionCannotBeRewrittenWithoutWebhooks(t *testing.T) {
+	s := newScenarioWithCodes(t, "ledger-down", "Y7G01", "Y7T", "Y7C")
+	withoutWebhooks(t, s.ns)
+	checkApprovedVersionCannotBeRewritten(t, s, func(name string) {
+		for _, ods := range []string{s.gp, s.trust, s.council} {
+			if err := addApproval(t, s.ns, name, ods, signer{testenv.Signer(ods), []string{signatories}}); err != nil {
+				t.Fatalf("approval of %s for %s without webhooks: %v", name, ods, err)
+			}
+		}
+	})
+}
+
+// checkApprovedVersionCannotBeRewritten tries, as a region admin, to
+// rewrite the scenario's Active v1; approveAll records every party's
+// approval of an agreement.
+func checkApprovedVersionCannotBeRewritten(t *testing.T, s *scenario, approveAll func(name string)) {
+	t.Helper()
 	v1 := getAgreement(t, s.ns, "dsa-v1")
 	ledger := &corev1.ConfigMap{}
 	if err := k8s.Get(ctx, client.ObjectKey{Namespace: s.ns, Name: governance.LedgerName}, ledger); err != nil {
@@ -105,7 +130,7 @@ func TestAnApprovedVersionCannotBeRewritten(t *testing.T) {
 		time.Now().Add(-time.Hour), time.Now().AddDate(2, 0, 0), s.gp, s.trust, s.council)
 	create(t, wider)
 	create(t, accessPolicy(s.ns, "preferences", s.agreementID, []string{"R8000"}, nil, shcrv1alpha1.CategoryPreferences))
-	approve(t, s, "dsa-v1-again")
+	approveAll("dsa-v1-again")
 	waitFor(t, "the rewritten v1 Invalid, naming the ledger's hash", func() (bool, string) {
 		a := getAgreement(t, s.ns, "dsa-v1-again")
 		c := meta.FindStatusCondition(a.Status.Conditions, shcrv1alpha1.ConditionRecorded)
