@@ -6,8 +6,9 @@ SPDX-License-Identifier: Apache-2.0
 package v1alpha1
 
 // DataCategory is a category of a person's record that an agreement can
-// share. Each maps to FHIR R4 resource types (see internal/policy).
-// +kubebuilder:validation:Enum=Demographics;Medications;Allergies;TestResults;CarePlans;Appointments;InpatientStays;DischargeLetters;Preferences;ClinicalContacts
+// share. Each maps to FHIR R4 resource types (see internal/policy):
+// Problems is the problem list and diagnoses (Condition).
+// +kubebuilder:validation:Enum=Demographics;Medications;Allergies;Problems;TestResults;CarePlans;Appointments;InpatientStays;DischargeLetters;Preferences;ClinicalContacts
 type DataCategory string
 
 // The data categories of a shared care record.
@@ -15,6 +16,7 @@ const (
 	CategoryDemographics     DataCategory = "Demographics"
 	CategoryMedications      DataCategory = "Medications"
 	CategoryAllergies        DataCategory = "Allergies"
+	CategoryProblems         DataCategory = "Problems"
 	CategoryTestResults      DataCategory = "TestResults"
 	CategoryCarePlans        DataCategory = "CarePlans"
 	CategoryAppointments     DataCategory = "Appointments"
@@ -26,8 +28,8 @@ const (
 
 // AllCategories lists every data category, in a fixed order.
 var AllCategories = []DataCategory{
-	CategoryDemographics, CategoryMedications, CategoryAllergies, CategoryTestResults, CategoryCarePlans,
-	CategoryAppointments, CategoryInpatientStays, CategoryDischargeLetters, CategoryPreferences, CategoryClinicalContacts,
+	CategoryDemographics, CategoryMedications, CategoryAllergies, CategoryProblems, CategoryTestResults,
+	CategoryCarePlans, CategoryAppointments, CategoryInpatientStays, CategoryDischargeLetters, CategoryPreferences, CategoryClinicalContacts,
 }
 
 // SensitiveDataMode says how records carrying sensitive security labels

@@ -49,7 +49,7 @@ const gpConnectParallel = 8
 
 // federatedTypes are the resource types GP Connect provides, those of the
 // categories gpconnect maps.
-var federatedTypes = []string{"AllergyIntolerance", "MedicationStatement", "MedicationRequest"}
+var federatedTypes = []string{"AllergyIntolerance", "MedicationStatement", "MedicationRequest", "Condition"}
 
 // The files of the GP Connect credentials directory, all optional: a client
 // certificate for mutual TLS and the CA that verifies practices.

@@ -64,12 +64,25 @@ var (
 	statementTaken      = []string{"y", "n", "unk", "na"}
 	requestStatus       = []string{"active", "on-hold", "cancelled", "completed", "entered-in-error", "stopped", "draft", "unknown"}
 	requestIntent       = []string{"proposal", "plan", "order", "instance-order"}
+	conditionClinical   = []string{"active", "recurrence", "inactive", "remission", "resolved"}
+	// STU3's verification "unknown" has no R4 code: R4 leaves it absent.
+	conditionVerification = []string{"provisional", "differential", "confirmed", "refuted", "entered-in-error", "unknown"}
+	conditionCategory     = []string{"problem-list-item", "encounter-diagnosis"}
+	// conditionAbated are the clinical statuses an abated Condition may
+	// have (the con-4 invariant of STU3 and R4).
+	conditionAbated = []string{"inactive", "remission", "resolved"}
 )
 
 // The R4 code systems of AllergyIntolerance's status CodeableConcepts.
 const (
 	systemAllergyClinical     = "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical"
 	systemAllergyVerification = "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification"
+	systemConditionClinical   = "http://terminology.hl7.org/CodeSystem/condition-clinical"
+	systemConditionVerStatus  = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
+	// systemConditionCategory is the R4 system of Condition.category;
+	// stu3ConditionCategory is the STU3 one it replaces.
+	systemConditionCategory = "http://terminology.hl7.org/CodeSystem/condition-category"
+	stu3ConditionCategory   = "http://hl7.org/fhir/condition-category"
 	// SystemSourceResource tags a mapped resource with the GP's own
 	// resource it came from, as the connector tags what it copies.
 	SystemSourceResource = "https://shcr.io/fhir/CodeSystem/source-resource"
@@ -191,9 +204,16 @@ func (m *mapper) checkPatient(r map[string]any) error {
 func (m *mapper) mapResource(typ string, r map[string]any) (Resource, error) {
 	var out map[string]any
 	var err error
+	if _, ok := r["modifierExtension"]; ok {
+		// A modifier extension may change what the resource means; it is
+		// not understood, so nothing of the resource is.
+		return Resource{}, withhold("the resource has a modifierExtension, which can change its meaning")
+	}
 	switch typ {
 	case "AllergyIntolerance":
 		out, err = m.allergy(r)
+	case "Condition":
+		out, err = m.condition(r)
 	case "MedicationStatement":
 		out, err = m.statement(r)
 	case "MedicationRequest":
@@ -370,6 +390,127 @@ func mapReactions(raw any) ([]any, error) {
 		copyObject(src, reaction, "exposureRoute", "exposureRoute")
 		copyNotes(src, reaction)
 		out = append(out, reaction)
+	}
+	return out, nil
+}
+
+// condition maps an STU3 Condition, GP Connect's ProblemHeader, to R4.
+// Its statuses become CodeableConcepts, assertedDate becomes recordedDate
+// and the category's STU3 system becomes R4's. Its extensions (the problem's
+// links to other items of the record), context (a consultation) and
+// asserter (a practice's staff member) are not served by the region and
+// are dropped.
+func (m *mapper) condition(r map[string]any) (map[string]any, error) {
+	out, err := m.base("Condition", r)
+	if err != nil {
+		return nil, err
+	}
+	if out["subject"], err = m.patientRef(r, "subject"); err != nil {
+		return nil, err
+	}
+	problem, ok := r["code"].(map[string]any)
+	if !ok {
+		return nil, withhold("code is missing, so what the problem is cannot be told")
+	}
+	out["code"] = problem
+	clinical, err := code(r, "clinicalStatus", conditionClinical, false)
+	if err != nil {
+		return nil, err
+	}
+	verification, err := code(r, "verificationStatus", conditionVerification, false)
+	if err != nil {
+		return nil, err
+	}
+	if verification != "" && verification != "unknown" {
+		out["verificationStatus"] = concept(systemConditionVerStatus, verification)
+	}
+	// R4 forbids a clinical status on an entry made in error.
+	if clinical != "" && verification != "entered-in-error" {
+		out["clinicalStatus"] = concept(systemConditionClinical, clinical)
+	}
+	if err := conditionDates(r, out, clinical); err != nil {
+		return nil, err
+	}
+	if raw, ok := r["category"]; ok {
+		categories, err := mapConditionCategories(raw)
+		if err != nil {
+			return nil, err
+		}
+		if len(categories) > 0 {
+			out["category"] = categories
+		}
+	}
+	copyObject(r, out, "severity", "severity")
+	copyObjects(r, out, "bodySite", "bodySite")
+	copyString(r, out, "assertedDate", "recordedDate")
+	copyNotes(r, out)
+	return out, nil
+}
+
+// conditionDates copies onset[x] and abatement[x]. An abated Condition
+// whose clinical status says it is not (active, recurrence) contradicts
+// itself and is withheld; STU3's abatementBoolean has no R4 form and
+// withholds it too.
+func conditionDates(r, out map[string]any, clinical string) error {
+	copyString(r, out, "onsetDateTime", "onsetDateTime")
+	copyObject(r, out, "onsetPeriod", "onsetPeriod")
+	copyString(r, out, "onsetString", "onsetString")
+	if _, ok := r["abatementBoolean"]; ok {
+		return withhold("abatementBoolean has no R4 form")
+	}
+	copyString(r, out, "abatementDateTime", "abatementDateTime")
+	copyObject(r, out, "abatementPeriod", "abatementPeriod")
+	copyString(r, out, "abatementString", "abatementString")
+	abated := out["abatementDateTime"] != nil || out["abatementPeriod"] != nil || out["abatementString"] != nil
+	if abated && clinical != "" && !slices.Contains(conditionAbated, clinical) {
+		return withhold("the problem has abated but its clinicalStatus is %s", clinical)
+	}
+	return nil
+}
+
+// mapConditionCategories moves the codes of STU3's condition-category
+// system to R4's; a code of that system outside its value set withholds the
+// resource. Codings of other systems are kept as they are.
+func mapConditionCategories(raw any) ([]any, error) {
+	list, ok := raw.([]any)
+	if !ok {
+		return nil, withhold("category is not a list")
+	}
+	var out []any
+	for _, item := range list {
+		cc, ok := item.(map[string]any)
+		if !ok {
+			return nil, withhold("a category is not a CodeableConcept")
+		}
+		codings, _ := cc["coding"].([]any)
+		if cc["coding"] != nil && codings == nil {
+			return nil, withhold("a category's coding is not a list")
+		}
+		mapped := map[string]any{}
+		copyString(cc, mapped, "text", "text")
+		var kept []any
+		for _, c := range codings {
+			coding, ok := c.(map[string]any)
+			if !ok {
+				return nil, withhold("a category coding is not an object")
+			}
+			if coding["system"] == stu3ConditionCategory || coding["system"] == systemConditionCategory {
+				value, _ := coding["code"].(string)
+				if !slices.Contains(conditionCategory, value) {
+					return nil, withhold("category holds a code outside the condition-category value set")
+				}
+				r4 := map[string]any{"system": systemConditionCategory, "code": value}
+				copyString(coding, r4, "display", "display")
+				coding = r4
+			}
+			kept = append(kept, coding)
+		}
+		if len(kept) > 0 {
+			mapped["coding"] = kept
+		}
+		if len(mapped) > 0 {
+			out = append(out, mapped)
+		}
 	}
 	return out, nil
 }

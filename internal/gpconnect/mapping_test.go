@@ -33,6 +33,24 @@ func allergy(id string, security []any) map[string]any {
 	return r
 }
 
+// problem is a GP Connect ProblemHeader: an STU3 Condition.
+func problem(id string) map[string]any {
+	return map[string]any{
+		"resourceType": "Condition", "id": id, "clinicalStatus": "active",
+		"meta": map[string]any{"profile": []any{"https://fhir.nhs.uk/STU3/StructureDefinition/CareConnect-GPC-ProblemHeader-Condition-1"}},
+		"extension": []any{map[string]any{"url": "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-CareConnect-GPC-ActualProblem-1",
+			"valueReference": map[string]any{"reference": "AllergyIntolerance/a1"}}},
+		"category":      []any{map[string]any{"coding": []any{map[string]any{"system": "http://hl7.org/fhir/condition-category", "code": "problem-list-item", "display": "Problem List Item"}}}},
+		"severity":      map[string]any{"coding": []any{map[string]any{"system": "https://fhir.nhs.uk/STU3/CodeSystem/CareConnect-ProblemSignificance-1", "code": "major"}}},
+		"code":          map[string]any{"coding": []any{map[string]any{"system": "http://snomed.info/sct", "code": "38341003", "display": "Hypertension"}}},
+		"subject":       map[string]any{"reference": "Patient/pat-1"},
+		"context":       map[string]any{"reference": "Encounter/e1"},
+		"asserter":      map[string]any{"reference": "Practitioner/prac-1"},
+		"onsetDateTime": "2019-05-01", "assertedDate": "2019-05-02",
+		"note": []any{map[string]any{"text": "home readings", "authorReference": map[string]any{"reference": "Practitioner/prac-1"}}},
+	}
+}
+
 func statement(id string) map[string]any {
 	return map[string]any{
 		"resourceType": "MedicationStatement", "id": id, "status": "active",
@@ -81,7 +99,7 @@ func provider() gpconnect.Provider {
 	return gpconnect.Provider{ODS: "Y3G01", ASID: practiceASID, Base: u}
 }
 
-var all = []string{"Allergies", "Medications"}
+var all = []string{"Allergies", "Medications", "Problems"}
 
 func mapOne(t *testing.T, r map[string]any, extra ...map[string]any) (map[string]any, gpconnect.Result) {
 	t.Helper()
@@ -155,6 +173,29 @@ func TestMapSTU3ToR4(t *testing.T) {
 			map[string]any{"medicationCodeableConcept.text": "aspirin"}, []string{"contained"}},
 		{"statement's sensitive Medication labels travel contained", statement("s4"), []map[string]any{medication([]any{map[string]any{"code": "HIV"}})},
 			map[string]any{"contained.meta.security.code": "HIV"}, nil},
+		{"problem", problem("c1"), nil, map[string]any{
+			"resourceType": "Condition", "id": "Y3G01-c1", "subject": patient,
+			"clinicalStatus.coding.code":   "active",
+			"clinicalStatus.coding.system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+			"category.coding.system":       "http://terminology.hl7.org/CodeSystem/condition-category",
+			"category.coding.code":         "problem-list-item", "category.coding.display": "Problem List Item",
+			"code.coding.code": "38341003", "severity.coding.code": "major",
+			"onsetDateTime": "2019-05-01", "recordedDate": "2019-05-02", "note.text": "home readings",
+			"meta.tag.code": "Y3G01", "meta.source": provider().Base.String(),
+		}, []string{"assertedDate", "extension", "context", "asserter", "verificationStatus", "note.authorReference", "meta.profile"}},
+		{"problem resolved", with(with(problem("c2"), "clinicalStatus", "resolved"), "abatementDateTime", "2020-01-01"), nil,
+			map[string]any{"clinicalStatus.coding.code": "resolved", "abatementDateTime": "2020-01-01"}, nil},
+		{"problem confirmed", with(problem("c3"), "verificationStatus", "confirmed"), nil,
+			map[string]any{"verificationStatus.coding.code": "confirmed",
+				"verificationStatus.coding.system": "http://terminology.hl7.org/CodeSystem/condition-ver-status"}, nil},
+		{"problem verification unknown has no R4 code", with(problem("c4"), "verificationStatus", "unknown"), nil,
+			map[string]any{"clinicalStatus.coding.code": "active"}, []string{"verificationStatus"}},
+		{"problem entered in error has no clinical status", with(problem("c5"), "verificationStatus", "entered-in-error"), nil,
+			map[string]any{"verificationStatus.coding.code": "entered-in-error"}, []string{"clinicalStatus"}},
+		{"problem keeps security labels", with(problem("c6"), "meta", map[string]any{"security": []any{map[string]any{"code": "PSY"}}}), nil,
+			map[string]any{"meta.security.code": "PSY"}, nil},
+		{"problem category of another system kept", with(problem("c7"), "category", []any{map[string]any{"coding": []any{map[string]any{"system": "http://snomed.info/sct", "code": "55607006"}}}}), nil,
+			map[string]any{"category.coding.system": "http://snomed.info/sct", "category.coding.code": "55607006"}, nil},
 		{"request", request("r2"), []map[string]any{medication(nil)}, map[string]any{
 			"resourceType": "MedicationRequest", "status": "active", "intent": "plan",
 			"dispenseRequest.numberOfRepeatsAllowed": float64(3), "dosageInstruction.doseAndRate.doseRange.low.value": float64(1),
@@ -196,7 +237,22 @@ func without(r map[string]any, field string) map[string]any {
 // the others of the answer are still mapped.
 func TestMapWithholdsUnknownShapes(t *testing.T) {
 	cases := map[string]map[string]any{
-		"Condition (no category)":             {"resourceType": "Condition", "id": "c1", "subject": map[string]any{"reference": "Patient/pat-1"}},
+		"Condition without code":              without(problem("x"), "code"),
+		"Condition of another patient":        with(problem("x"), "subject", map[string]any{"reference": "Patient/pat-2"}),
+		"Condition without subject":           without(problem("x"), "subject"),
+		"Condition patient by identifier":     with(problem("x"), "subject", map[string]any{"identifier": map[string]any{"system": gpconnect.SystemNHSNumber, "value": nhsNumber}}),
+		"Condition R4 status shape":           with(problem("x"), "clinicalStatus", map[string]any{"coding": []any{}}),
+		"Condition unknown clinical status":   with(problem("x"), "clinicalStatus", "relapse"),
+		"Condition R4 verification":           with(problem("x"), "verificationStatus", "unconfirmed"),
+		"Condition unknown category code":     with(problem("x"), "category", []any{map[string]any{"coding": []any{map[string]any{"system": "http://hl7.org/fhir/condition-category", "code": "health-concern"}}}}),
+		"Condition R4 category bad code":      with(problem("x"), "category", []any{map[string]any{"coding": []any{map[string]any{"system": "http://terminology.hl7.org/CodeSystem/condition-category", "code": "problem"}}}}),
+		"Condition category not a list":       with(problem("x"), "category", map[string]any{"text": "problem"}),
+		"Condition category coding not list":  with(problem("x"), "category", []any{map[string]any{"coding": map[string]any{"code": "problem-list-item"}}}),
+		"Condition abated but active":         with(problem("x"), "abatementDateTime", "2020-01-01"),
+		"Condition abatementBoolean":          with(with(problem("x"), "clinicalStatus", "resolved"), "abatementBoolean", true),
+		"Condition with a modifierExtension":  with(problem("x"), "modifierExtension", []any{map[string]any{"url": "https://example.org/negated", "valueBoolean": true}}),
+		"Condition label without code":        with(problem("x"), "meta", map[string]any{"security": []any{map[string]any{"system": "s"}}}),
+		"allergy with a modifierExtension":    with(allergy("x", nil), "modifierExtension", []any{map[string]any{"url": "https://example.org/x"}}),
 		"Observation (not mapped)":            {"resourceType": "Observation", "id": "o1", "subject": map[string]any{"reference": "Patient/pat-1"}},
 		"unknown type":                        {"resourceType": "Frobnicator", "id": "f1"},
 		"allergy without id":                  without(allergy("x", nil), "id"),
@@ -280,15 +336,19 @@ func TestMapRefusesAnswers(t *testing.T) {
 
 // Only the categories asked for are given back.
 func TestMapKeepsOnlyCategoriesAskedFor(t *testing.T) {
-	body := answer(nhsNumber, allergy("a1", nil), medication(nil), statement("s1"))
+	body := answer(nhsNumber, allergy("a1", nil), medication(nil), statement("s1"), problem("c1"),
+		map[string]any{"resourceType": "List", "id": "problems", "status": "current", "mode": "snapshot",
+			"entry": []any{map[string]any{"item": map[string]any{"reference": "Condition/c1"}}}})
 	for _, c := range []struct {
 		categories []string
 		want       []string
 	}{
 		{[]string{"Allergies"}, []string{"AllergyIntolerance"}},
 		{[]string{"Medications"}, []string{"MedicationStatement"}},
+		{[]string{"Problems"}, []string{"Condition"}},
 		{nil, nil},
 		{[]string{"Allergies", "Medications"}, []string{"AllergyIntolerance", "MedicationStatement"}},
+		{[]string{"Allergies", "Medications", "Problems"}, []string{"AllergyIntolerance", "MedicationStatement", "Condition"}},
 	} {
 		res, err := gpconnect.Map(body, provider(), nhsNumber, c.categories)
 		if err != nil {

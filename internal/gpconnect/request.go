@@ -141,13 +141,14 @@ type Groups struct {
 	Allergies, Medication, Problems bool
 }
 
-// GroupsFor are the include groups that serve the given data categories.
-// Problems (Condition) has no data category in the region, so it is never
-// asked for.
+// GroupsFor are the include groups that serve the given data categories:
+// includeAllergies for Allergies, includeMedication for Medications,
+// includeProblems for Problems.
 func GroupsFor(categories []string) Groups {
 	return Groups{
 		Allergies:  slices.Contains(categories, policy.CategoryAllergies),
 		Medication: slices.Contains(categories, policy.CategoryMedications),
+		Problems:   slices.Contains(categories, policy.CategoryProblems),
 	}
 }
 

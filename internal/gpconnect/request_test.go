@@ -38,7 +38,7 @@ func user() gpconnect.User {
 // newPractice is a stand-in practice holding one allergy for the patient.
 func newPractice(t *testing.T) *gpconnecttest.Server {
 	s := gpconnecttest.New(t, "Y3G01", practiceASID, consumerASID)
-	s.Add(nhsNumber, allergy("a1", nil))
+	s.Add(nhsNumber, allergy("a1", nil), problem("c1"))
 	return s
 }
 
@@ -248,8 +248,8 @@ func TestTokenClaims(t *testing.T) {
 	}
 }
 
-// Only the groups of the categories asked for are requested; Problems has
-// no category and is never asked for.
+// Only the groups of the categories asked for are requested, each by its
+// exact category name.
 func TestGroupsFor(t *testing.T) {
 	cases := []struct {
 		categories []string
@@ -258,8 +258,10 @@ func TestGroupsFor(t *testing.T) {
 		{nil, gpconnect.Groups{}},
 		{[]string{"Allergies"}, gpconnect.Groups{Allergies: true}},
 		{[]string{"Medications"}, gpconnect.Groups{Medication: true}},
+		{[]string{"Problems"}, gpconnect.Groups{Problems: true}},
 		{[]string{"Medications", "Allergies", "TestResults", "Demographics"}, gpconnect.Groups{Allergies: true, Medication: true}},
-		{[]string{"allergies", "MEDICATIONS", "Problems"}, gpconnect.Groups{}},
+		{[]string{"Problems", "Allergies", "Medications"}, gpconnect.Groups{Allergies: true, Medication: true, Problems: true}},
+		{[]string{"allergies", "MEDICATIONS", "problems", "Condition", "Problem"}, gpconnect.Groups{}},
 	}
 	for _, c := range cases {
 		if got := gpconnect.GroupsFor(c.categories); got != c.want {
@@ -284,6 +286,12 @@ func TestFetch(t *testing.T) {
 	res, err := c.Fetch(context.Background(), s.Provider(), user(), nhsNumber, []string{"Allergies"})
 	if err != nil || len(res.Resources) != 1 || res.Resources[0].Type != "AllergyIntolerance" {
 		t.Fatalf("Fetch = %+v, %v (refused %v)", res, err, s.Refused())
+	}
+	// Problems is asked for with includeProblems, and the stand-in answers
+	// the ProblemHeader only then.
+	res, err = c.Fetch(context.Background(), s.Provider(), user(), nhsNumber, []string{"Problems"})
+	if err != nil || len(res.Resources) != 1 || res.Resources[0].Type != "Condition" || len(res.Withheld) != 0 {
+		t.Fatalf("Fetch of Problems = %+v, %v (refused %v)", res, err, s.Refused())
 	}
 	if _, err := c.Fetch(context.Background(), s.Provider(), user(), "9434765919", []string{"Allergies"}); !errors.Is(err, gpconnect.ErrPatientNotFound) {
 		t.Fatalf("unregistered patient: %v", err)

@@ -19,6 +19,7 @@ const (
 	CategoryInpatientStays   = "InpatientStays"
 	CategoryMedications      = "Medications"
 	CategoryPreferences      = "Preferences"
+	CategoryProblems         = "Problems"
 	CategoryTestResults      = "TestResults"
 )
 
@@ -26,7 +27,8 @@ const (
 // Categories is a copy, so changing it cannot change what is granted.
 var categories = [...]string{
 	CategoryAllergies, CategoryAppointments, CategoryCarePlans, CategoryClinicalContacts, CategoryDemographics,
-	CategoryDischargeLetters, CategoryInpatientStays, CategoryMedications, CategoryPreferences, CategoryTestResults,
+	CategoryDischargeLetters, CategoryInpatientStays, CategoryMedications, CategoryPreferences, CategoryProblems,
+	CategoryTestResults,
 }
 
 // Categories lists every data category, sorted. Anything else is unknown and
@@ -48,6 +50,7 @@ var categoryOfType = map[string]string{
 	"MedicationStatement":   CategoryMedications,
 	"Medication":            CategoryMedications,
 	"AllergyIntolerance":    CategoryAllergies,
+	"Condition":             CategoryProblems,
 	"Observation":           CategoryTestResults,
 	"DiagnosticReport":      CategoryTestResults,
 	"Specimen":              CategoryTestResults,

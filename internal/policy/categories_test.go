@@ -19,6 +19,8 @@ func TestCategoryOf(t *testing.T) {
 		{"MedicationStatement", ""}:     CategoryMedications,
 		{"Medication", ""}:              CategoryMedications,
 		{"AllergyIntolerance", ""}:      CategoryAllergies,
+		{"Condition", ""}:               CategoryProblems,
+		{"Condition", "IMP"}:            CategoryProblems,
 		{"Observation", ""}:             CategoryTestResults,
 		{"DiagnosticReport", ""}:        CategoryTestResults,
 		{"Specimen", ""}:                CategoryTestResults,
@@ -50,7 +52,7 @@ func TestCategoryOf(t *testing.T) {
 	unknown := []resource{
 		{"AuditEvent", ""}, {"Provenance", ""}, {"Encounter", ""}, {"Encounter", "EMER"}, {"Encounter", "HH"},
 		{"Encounter", "VR"}, {"Encounter", "amb"}, {"Encounter", "ACUTE"}, {"patient", ""}, {"", ""},
-		{"Bundle", ""}, {"Immunization", ""}, {"Condition", ""}, {"Procedure", ""}, {"Questionnaire", ""},
+		{"Bundle", ""}, {"Immunization", ""}, {"condition", ""}, {"List", ""}, {"Procedure", ""}, {"Questionnaire", ""},
 	}
 	for _, r := range unknown {
 		if got, ok := CategoryOf(r.resourceType, r.class); ok || got != "" {

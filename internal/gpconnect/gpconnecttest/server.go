@@ -93,7 +93,7 @@ func (s *Server) Provider() gpconnect.Provider {
 }
 
 // Add gives a patient STU3 resources (AllergyIntolerance,
-// MedicationStatement, MedicationRequest, Medication, or anything else,
+// MedicationStatement, MedicationRequest, Medication, Condition, or anything else,
 // which is answered whatever the include groups).
 func (s *Server) Add(nhsNumber string, resources ...map[string]any) {
 	s.mu.Lock()
@@ -153,7 +153,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 // answer is the structured record Bundle: the patient, the practice, a
-// practitioner, a List per include group, and the patient's resources of
+// practitioner, a List per include group (the problems List with the
+// Conditions, ProblemHeaders, it answers), and the patient's resources of
 // the groups asked for (and any of other types).
 func (s *Server) answer(nhs string, g gpconnect.Groups, resources []map[string]any) map[string]any {
 	entries := []any{
@@ -170,6 +171,9 @@ func (s *Server) answer(nhs string, g gpconnect.Groups, resources []map[string]a
 	if g.Medication {
 		entries = append(entries, entry(list("medications", "933361000000108", "Medications and medical devices")))
 	}
+	if g.Problems {
+		entries = append(entries, entry(list("problems", "717711000000103", "Problems")))
+	}
 	for _, r := range resources {
 		switch r["resourceType"] {
 		case "AllergyIntolerance":
@@ -178,6 +182,10 @@ func (s *Server) answer(nhs string, g gpconnect.Groups, resources []map[string]a
 			}
 		case "MedicationStatement", "MedicationRequest", "Medication":
 			if !g.Medication {
+				continue
+			}
+		case "Condition":
+			if !g.Problems {
 				continue
 			}
 		}
