@@ -39,6 +39,11 @@ func TestFeedsSplitEncounterByClassAndPutPatientsFirst(t *testing.T) {
 	if feedsFor(nil) != nil {
 		t.Errorf("no categories must give no feeds")
 	}
+	// Problems is pulled as Condition, and only Condition: a List (a
+	// problem list's container) has no category.
+	if got := feedsFor([]string{policy.CategoryProblems}); len(got) != 1 || got[0].Key() != "Condition" {
+		t.Errorf("Problems feeds = %v, want Condition", got)
+	}
 }
 
 func TestFeedAcceptsOnlyItsTypeAndClass(t *testing.T) {

@@ -32,13 +32,18 @@ func FuzzGPConnectAnswer(f *testing.F) {
 			`{"resource":{"resourceType":"Medication","id":"m","code":{"text":"x"},"meta":{"security":[{"code":"HIV"}]}}},` +
 			`{"resource":{"resourceType":"MedicationStatement","id":"s","status":"active","subject":{"reference":"Patient/p"},"medicationReference":{"reference":"Medication/m"},` +
 			`"dosage":[{"timing":{"code":{"text":"x"}},"route":{"contained":[{"resourceType":"Patient"}]}}],"meta":{"tag":[{"system":"https://fhir.nhs.uk/Id/ods-organization-code","code":"RTH"}]}}}]}`,
+		`{"resourceType":"Bundle","type":"collection","entry":[{"resource":{"resourceType":"Patient","id":"p","identifier":[{"system":"https://fhir.nhs.uk/Id/nhs-number","value":"` + alice + `"}]}},` +
+			`{"resource":{"resourceType":"Condition","id":"c","clinicalStatus":"active","subject":{"reference":"Patient/p"},"code":{"text":"x"},` +
+			`"category":[{"coding":[{"system":"http://hl7.org/fhir/condition-category","code":"problem-list-item"}]}],` +
+			`"severity":{"extension":[{"url":"u","valueReference":{"identifier":{"system":"https://fhir.nhs.uk/Id/nhs-number","value":"` + bob + `"}}}]},` +
+			`"bodySite":[{"text":"x"}],"context":{"reference":"Encounter/e"},"asserter":{"reference":"Patient/other"},"onsetDateTime":"2020"}}]}`,
 	}
 	for _, s := range seeds {
 		f.Add([]byte(s))
 	}
 	base, _ := url.Parse("https://gp.example.nhs.uk/B86001/STU3/1")
 	provider := gpconnect.Provider{ODS: "B86001", ASID: "1", Base: base}
-	categories := []string{policy.CategoryAllergies, policy.CategoryMedications}
+	categories := []string{policy.CategoryAllergies, policy.CategoryMedications, policy.CategoryProblems}
 	f.Fuzz(func(t *testing.T, answer []byte) {
 		res, err := gpconnect.Map(answer, provider, alice, categories)
 		if err != nil {
