@@ -28,7 +28,9 @@ const Signatories = "shcr-signatories"
 // scenarioTimeout bounds each wait of an onboarding.
 const scenarioTimeout = 30 * time.Second
 
-// AllButPreferences are the categories a scenario's agreement shares.
+// AllButPreferences are the categories a scenario's agreement shares: every
+// category but Preferences and Problems (the suites that need Problems
+// widen the agreement to it).
 var AllButPreferences = []shcrv1alpha1.DataCategory{
 	shcrv1alpha1.CategoryDemographics, shcrv1alpha1.CategoryMedications, shcrv1alpha1.CategoryAllergies,
 	shcrv1alpha1.CategoryTestResults, shcrv1alpha1.CategoryCarePlans, shcrv1alpha1.CategoryAppointments,
