@@ -18,7 +18,7 @@ import (
 func stu3Problem(id string, labels ...string) map[string]any {
 	r := map[string]any{
 		"resourceType": "Condition", "id": id, "clinicalStatus": "active",
-		"category": []any{map[string]any{"coding": []any{map[string]any{"system": "http://hl7.org/fhir/condition-category", "code": "problem-list-item"}}}},
+		"category":     []any{map[string]any{"coding": []any{map[string]any{"system": "http://hl7.org/fhir/condition-category", "code": "problem-list-item"}}}},
 		"code":         map[string]any{"text": "hypertension"},
 		"subject":      map[string]any{"reference": "Patient/pat-1"},
 		"assertedDate": "2019-05-02",

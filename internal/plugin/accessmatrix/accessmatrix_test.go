@@ -72,8 +72,8 @@ func TestMatrixShowsWhoMayReadWhatUnderWhichAgreementAndPolicy(t *testing.T) {
 			t.Errorf("%s %s %s: allowed=%v reason %q, want %v %q", tc.org, tc.role, tc.category, c.Allowed, c.Reason, tc.allowed, tc.reason)
 		}
 	}
-	if want := 3 * 2 * 10; len(m.Cells) != want {
-		t.Errorf("%d cells, want %d: three organisations, two roles, ten categories", len(m.Cells), want)
+	if want := 3 * 2 * 11; len(m.Cells) != want {
+		t.Errorf("%d cells, want %d: three organisations, two roles, eleven categories", len(m.Cells), want)
 	}
 
 	table := plugintest.MustRun(t, accessmatrix.NewCommand, "-n", s.Namespace)
