@@ -121,7 +121,13 @@ func Map(body []byte, p Provider, nhsNumber string, categories []string) (Result
 		if slices.Contains(structuralTypes, typ) {
 			continue
 		}
-		category, _ := policy.CategoryOf(typ, "")
+		category, known := policy.CategoryOf(typ, "")
+		if known && !slices.Contains(categories, category) {
+			// Not asked for: GP Connect answers the items linked to what
+			// was asked (a problem's medications and test results), which
+			// are neither mapped nor reported.
+			continue
+		}
 		mapped, err := m.mapResource(typ, r)
 		switch {
 		case err == nil && !slices.Contains(categories, category):

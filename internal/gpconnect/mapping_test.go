@@ -253,7 +253,7 @@ func TestMapWithholdsUnknownShapes(t *testing.T) {
 		"Condition with a modifierExtension":  with(problem("x"), "modifierExtension", []any{map[string]any{"url": "https://example.org/negated", "valueBoolean": true}}),
 		"Condition label without code":        with(problem("x"), "meta", map[string]any{"security": []any{map[string]any{"system": "s"}}}),
 		"allergy with a modifierExtension":    with(allergy("x", nil), "modifierExtension", []any{map[string]any{"url": "https://example.org/x"}}),
-		"Observation (not mapped)":            {"resourceType": "Observation", "id": "o1", "subject": map[string]any{"reference": "Patient/pat-1"}},
+		"Immunization (no category)":          {"resourceType": "Immunization", "id": "i1", "patient": map[string]any{"reference": "Patient/pat-1"}},
 		"unknown type":                        {"resourceType": "Frobnicator", "id": "f1"},
 		"allergy without id":                  without(allergy("x", nil), "id"),
 		"allergy with a bad id":               with(allergy("x", nil), "id", "a/b"),
@@ -361,6 +361,22 @@ func TestMapKeepsOnlyCategoriesAskedFor(t *testing.T) {
 		if !reflect.DeepEqual(got, c.want) {
 			t.Errorf("categories %v: got %v, want %v", c.categories, got, c.want)
 		}
+	}
+}
+
+// The items GP Connect links to what was asked (a problem's test results)
+// are neither mapped nor reported when their category was not asked for;
+// asked for but not mapped from GP Connect, they are withheld and said so.
+func TestMapLinkedItemsOfOtherCategories(t *testing.T) {
+	observation := map[string]any{"resourceType": "Observation", "id": "o1", "subject": map[string]any{"reference": "Patient/pat-1"}}
+	body := answer(nhsNumber, problem("c1"), observation, request("r1"), medication(nil))
+	res, err := gpconnect.Map(body, provider(), nhsNumber, []string{"Problems"})
+	if err != nil || len(res.Resources) != 1 || res.Resources[0].Type != "Condition" || len(res.Withheld) != 0 {
+		t.Fatalf("Problems only: %+v, %v; want the Condition and nothing withheld", res, err)
+	}
+	res, err = gpconnect.Map(body, provider(), nhsNumber, []string{"Problems", "TestResults"})
+	if err != nil || len(res.Resources) != 1 || len(res.Withheld) != 1 || res.Withheld[0].Type != "Observation" {
+		t.Fatalf("Problems and TestResults: %+v, %v; want the Observation withheld", res, err)
 	}
 }
 
