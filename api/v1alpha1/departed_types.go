@@ -38,6 +38,12 @@ type RegionProvider struct {
 	// Categories are every category the organisation has provided.
 	// +listType=set
 	Categories []DataCategory `json:"categories"`
+
+	// MemberUID is the uid of the MemberOrganisation that provided them: a
+	// member re-created with the same ODS code is another object, and what
+	// the earlier one provided is purged all the same.
+	// +optional
+	MemberUID string `json:"memberUID,omitempty"`
 }
 
 // DepartedPurge is the removal from the record service of the records an

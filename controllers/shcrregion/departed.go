@@ -59,34 +59,29 @@ func (r *Reconciler) reconcileDeparted(ctx context.Context, region *shcrv1alpha1
 	if err := r.Client.List(ctx, members, client.InNamespace(ns)); err != nil {
 		return ctrl.Result{}, fmt.Errorf("listing the members of region %s: %w", region.Name, err)
 	}
-	present := map[string]bool{}
-	for i := range members.Items {
-		m := &members.Items[i]
-		present[m.Spec.ODSCode] = true
-		if len(m.Status.ProvidesCategories) > 0 {
-			recordProvider(region, m.Spec.ODSCode, m.Status.ProvidesCategories)
-		}
-	}
 	now := r.now()
-	if slices.ContainsFunc(region.Status.Providers, func(p shcrv1alpha1.RegionProvider) bool { return !present[p.ODSCode] }) {
+	if slices.ContainsFunc(region.Status.Providers, func(p shcrv1alpha1.RegionProvider) bool { return !providerPresent(p, members.Items) }) {
 		// The cache may lag a member just created: only the API server
 		// says an organisation has gone.
 		live := &shcrv1alpha1.MemberOrganisationList{}
 		if err := r.APIReader.List(ctx, live, client.InNamespace(ns)); err != nil {
 			return ctrl.Result{}, fmt.Errorf("listing the members of region %s: %w", region.Name, err)
 		}
-		for _, m := range live.Items {
-			present[m.Spec.ODSCode] = true
-		}
 		kept := region.Status.Providers[:0]
 		for _, p := range region.Status.Providers {
-			if present[p.ODSCode] {
+			if providerPresent(p, live.Items) || providerPresent(p, members.Items) {
 				kept = append(kept, p)
 				continue
 			}
 			r.startDeparted(region, p, now)
 		}
 		region.Status.Providers = kept
+	}
+	for i := range members.Items {
+		m := &members.Items[i]
+		if len(m.Status.ProvidesCategories) > 0 {
+			recordProvider(region, m, m.Status.ProvidesCategories)
+		}
 	}
 	if len(region.Status.Providers) == 0 {
 		region.Status.Providers = nil
@@ -126,16 +121,30 @@ func (r *Reconciler) reconcileDeparted(ctx context.Context, region *shcrv1alpha1
 	return ctrl.Result{RequeueAfter: r.departedRecheck(kept, now)}, nil
 }
 
-// recordProvider adds categories to what status.providers says odsCode
-// has provided.
-func recordProvider(region *shcrv1alpha1.ShCRRegion, odsCode string, categories []shcrv1alpha1.DataCategory) {
-	i := slices.IndexFunc(region.Status.Providers, func(p shcrv1alpha1.RegionProvider) bool { return p.ODSCode == odsCode })
+// providerPresent says whether the member that provided p's records is
+// among members: the same object (uid), or for an entry without one any
+// member with the ODS code.
+func providerPresent(p shcrv1alpha1.RegionProvider, members []shcrv1alpha1.MemberOrganisation) bool {
+	return slices.ContainsFunc(members, func(m shcrv1alpha1.MemberOrganisation) bool {
+		return m.Spec.ODSCode == p.ODSCode && (p.MemberUID == "" || string(m.UID) == p.MemberUID)
+	})
+}
+
+// recordProvider adds categories to what status.providers says member's
+// ODS code has provided. An entry of another object with the code (a
+// duplicate member, refused) is left as it is: its own departure purges it.
+func recordProvider(region *shcrv1alpha1.ShCRRegion, member *shcrv1alpha1.MemberOrganisation, categories []shcrv1alpha1.DataCategory) {
+	code := member.Spec.ODSCode
+	i := slices.IndexFunc(region.Status.Providers, func(p shcrv1alpha1.RegionProvider) bool { return p.ODSCode == code })
 	if i < 0 {
-		region.Status.Providers = append(region.Status.Providers, shcrv1alpha1.RegionProvider{ODSCode: odsCode})
+		region.Status.Providers = append(region.Status.Providers, shcrv1alpha1.RegionProvider{ODSCode: code, MemberUID: string(member.UID)})
 		slices.SortFunc(region.Status.Providers, func(a, b shcrv1alpha1.RegionProvider) int { return strings.Compare(a.ODSCode, b.ODSCode) })
-		i = slices.IndexFunc(region.Status.Providers, func(p shcrv1alpha1.RegionProvider) bool { return p.ODSCode == odsCode })
+		i = slices.IndexFunc(region.Status.Providers, func(p shcrv1alpha1.RegionProvider) bool { return p.ODSCode == code })
 	}
 	p := &region.Status.Providers[i]
+	if p.MemberUID != "" && p.MemberUID != string(member.UID) {
+		return
+	}
 	p.Categories = union(p.Categories, categories)
 }
 

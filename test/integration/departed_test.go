@@ -153,3 +153,46 @@ func checkDepartedPurgeJob(t *testing.T, ns, name, ods, region string, categorie
 		t.Errorf("the purge Job's args %v do not give the reason left", c.Args)
 	}
 }
+
+// A provider deleted and re-created at once with the same ODS code, before
+// the region may have seen it gone: what the deleted object provided is
+// purged all the same (the region recorded its uid), the new object is
+// recorded as a provider of its own, and the purge completes.
+func TestRecreatedProviderStillHasTheDeletedObjectsRecordsPurged(t *testing.T) {
+	s := newScenarioWithCodes(t, "purgeback", "Y8G02", "Y8T2", "Y8C2")
+	store := fhirstore.New(t)
+	putProvided(store, s.gp, s.trust)
+	waitRegion(t, s.region, "the region recording what the GP provides", func(r *shcrv1alpha1.ShCRRegion) bool {
+		return sameCategories(providerCategories(r, s.gp), allButPreferences)
+	})
+	old := getMember(t, s.ns, "gp")
+	if err := k8s.Delete(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	again := &shcrv1alpha1.MemberOrganisation{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "gp", Labels: old.Labels, Annotations: old.Annotations},
+		Spec: *old.Spec.DeepCopy()}
+	if err := k8s.Create(ctx, again); err != nil {
+		t.Fatal(err)
+	}
+	r := waitRegion(t, s.region, "the deleted object's purge pending with a Job", func(r *shcrv1alpha1.ShCRRegion) bool {
+		p := departedPurge(r, s.gp)
+		return p != nil && p.Job != ""
+	})
+	p := departedPurge(r, s.gp)
+	if !sameCategories(p.Categories, allButPreferences) {
+		t.Errorf("pending categories %v, want every category the deleted object provided %v", p.Categories, allButPreferences)
+	}
+	checkDepartedPurgeJob(t, s.ns, p.Job, s.gp, s.region, p.Categories)
+	runPurgeJob(t, s.ns, p.Job, store, false)
+	waitRegion(t, s.region, "the purge done, the new object recorded as the provider", func(r *shcrv1alpha1.ShCRRegion) bool {
+		i := slices.IndexFunc(r.Status.Providers, func(p shcrv1alpha1.RegionProvider) bool { return p.ODSCode == s.gp })
+		return departedPurge(r, s.gp) == nil && i >= 0 && r.Status.Providers[i].MemberUID == string(again.UID) &&
+			r.Status.Providers[i].MemberUID != string(old.UID)
+	})
+	if store.Get("Observation/"+s.gp+"-o1") != nil {
+		t.Errorf("the deleted object's record is still in the record service")
+	}
+	if store.Get("Observation/"+s.trust+"-o1") == nil {
+		t.Errorf("the trust's record was removed")
+	}
+}
