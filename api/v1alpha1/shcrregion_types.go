@@ -485,6 +485,8 @@ type ShCRRegionStatus struct {
 	// Conditions: Ready summarises NamespaceReady, RecordServiceAvailable,
 	// GatewayAvailable, GatewayIdentity (spec.gateway.identity complete) and
 	// PolicyCompiled; Reconciling and Stalled follow the kstatus convention.
+	// PeersFound and DepartedRecordsPurged (the records of organisations
+	// that left, status.purges) are not part of Ready.
 	// +listType=map
 	// +listMapKey=type
 	// +optional
