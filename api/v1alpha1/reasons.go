@@ -42,6 +42,10 @@ var ReasonClasses = map[string]ReasonClass{
 	ReasonPurgePending: ClassProgressing,
 	// A purge completed: an Event records it.
 	ReasonPurged: ClassTerminal,
+	// The same three for the records of organisations that left a region.
+	ReasonDepartedPurgesOverdue: ClassRetrying,
+	ReasonDepartedPurgesPending: ClassProgressing,
+	ReasonDepartedPurged:        ClassTerminal,
 
 	ReasonAgreementNotActive: ClassWaiting,
 

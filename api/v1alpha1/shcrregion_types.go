@@ -485,6 +485,8 @@ type ShCRRegionStatus struct {
 	// Conditions: Ready summarises NamespaceReady, RecordServiceAvailable,
 	// GatewayAvailable, GatewayIdentity (spec.gateway.identity complete) and
 	// PolicyCompiled; Reconciling and Stalled follow the kstatus convention.
+	// PeersFound and DepartedRecordsPurged (the records of organisations
+	// that left, status.purges) are not part of Ready.
 	// +listType=map
 	// +listMapKey=type
 	// +optional
@@ -518,6 +520,21 @@ type ShCRRegionStatus struct {
 	// requirement's assurance and the checkpoints it computes itself.
 	// +optional
 	Assurance *RegionAssuranceStatus `json:"assurance,omitempty"`
+
+	// Providers are the organisations the region has seen provide records,
+	// with every category each provided: what is purged from the record
+	// service when one's MemberOrganisation is deleted (docs/connector.md).
+	// +listType=map
+	// +listMapKey=odsCode
+	// +optional
+	Providers []RegionProvider `json:"providers,omitempty"`
+
+	// Purges are the removals under way of the records of organisations
+	// that left the region; an entry goes when its Job has succeeded.
+	// +listType=map
+	// +listMapKey=odsCode
+	// +optional
+	Purges []DepartedPurge `json:"purges,omitempty"`
 }
 
 // ShCRRegion is a Shared Care Record region: a tenant that owns the namespace

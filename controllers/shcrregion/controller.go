@@ -48,6 +48,14 @@ type Reconciler struct {
 	// cluster: each region's gateway admits it, to be read for break-glass
 	// counts (specs.GatewayOperatorNetworkPolicy).
 	OperatorNamespace string
+	// ConnectorImage runs the purge Jobs of organisations that left a
+	// region; specs.DefaultConnectorImage when empty.
+	ConnectorImage string
+	// PurgeBound is how long after the region sees an organisation has
+	// left its records must be gone; DefaultPurgeBound when zero.
+	PurgeBound time.Duration
+	// Now is the clock of purge deadlines; time.Now when nil.
+	Now func() time.Time
 
 	applier *apply.Applier
 	windows *windows

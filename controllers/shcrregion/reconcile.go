@@ -94,6 +94,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		r.reconcilePolicyBundle,
 		r.reconcileCounts,
 		r.reconcilePeers,
+		r.reconcileDeparted,
 	)
 }
 

@@ -65,7 +65,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	}
 	if err := (&shcrregion.Reconciler{
 		Client: c, APIReader: mgr.GetAPIReader(), Recorder: recorder, GatewayImage: opts.GatewayImage,
-		OperatorNamespace: opts.OperatorNamespace,
+		OperatorNamespace: opts.OperatorNamespace, ConnectorImage: opts.ConnectorImage, PurgeBound: opts.PurgeBound,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the ShCRRegion controller: %w", err)
 	}

@@ -58,6 +58,27 @@ func PurgeJobName(member *shcrv1alpha1.MemberOrganisation, requestedUnix int64, 
 // (image), never the organisation's own spec.connector.image, with no
 // credentials and no API token; it is owned by the organisation.
 func PurgeJob(region string, member *shcrv1alpha1.MemberOrganisation, name, image string, categories []string, reason string) *batchv1.Job {
+	return purgeJob(region, member.Namespace, member.Spec.ODSCode, *metav1.NewControllerRef(member,
+		shcrv1alpha1.GroupVersion.WithKind("MemberOrganisation")), name, image, categories, reason)
+}
+
+// DepartedPurgeJobName names the attempt-th Job of the purge, requested at
+// requestedUnix, of the records an organisation that left the region
+// provided; "left" keeps it apart from its member's own purge Jobs.
+func DepartedPurgeJobName(odsCode string, requestedUnix int64, attempt int32, categories []string) string {
+	sum := sha256.Sum256([]byte(strings.Join(categories, ",")))
+	return fmt.Sprintf("purge-left-%s-%d-%d-%s", strings.ToLower(odsCode), requestedUnix, attempt, hex.EncodeToString(sum[:3]))
+}
+
+// DepartedPurgeJob is PurgeJob for an organisation whose MemberOrganisation
+// is gone: owned by the region, in its namespace.
+func DepartedPurgeJob(region *shcrv1alpha1.ShCRRegion, odsCode, name, image string, categories []string, reason string) *batchv1.Job {
+	return purgeJob(region.Name, shcrv1alpha1.NamespaceFor(region.Name), odsCode, *metav1.NewControllerRef(region,
+		shcrv1alpha1.GroupVersion.WithKind("ShCRRegion")), name, image, categories, reason)
+}
+
+// purgeJob is a purge Job of odsCode's records in namespace, owned by owner.
+func purgeJob(region, namespace, odsCode string, owner metav1.OwnerReference, name, image string, categories []string, reason string) *batchv1.Job {
 	if image == "" {
 		image = DefaultConnectorImage
 	}
@@ -67,15 +88,14 @@ func PurgeJob(region string, member *shcrv1alpha1.MemberOrganisation, name, imag
 		LabelName:                ComponentConnector,
 		LabelComponent:           ComponentConnector,
 		shcrv1alpha1.LabelRegion: region,
-		LabelPurge:               member.Spec.ODSCode,
+		LabelPurge:               odsCode,
 	}
 	return &batchv1.Job{
 		TypeMeta: metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},
 		ObjectMeta: metav1.ObjectMeta{
-			Name: name, Namespace: member.Namespace, Labels: labels,
-			Annotations: map[string]string{AnnotationPurgeCategories: strings.Join(categories, ",")},
-			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(member,
-				shcrv1alpha1.GroupVersion.WithKind("MemberOrganisation"))},
+			Name: name, Namespace: namespace, Labels: labels,
+			Annotations:     map[string]string{AnnotationPurgeCategories: strings.Join(categories, ",")},
+			OwnerReferences: []metav1.OwnerReference{owner},
 		},
 		Spec: batchv1.JobSpec{
 			BackoffLimit:            ptr.To[int32](purgeJobBackoffLimit),
@@ -93,9 +113,9 @@ func PurgeJob(region string, member *shcrv1alpha1.MemberOrganisation, name, imag
 						ImagePullPolicy: corev1.PullIfNotPresent,
 						Args: []string{
 							"--purge",
-							"--purge-ods=" + member.Spec.ODSCode,
+							"--purge-ods=" + odsCode,
 							"--purge-categories=" + strings.Join(categories, ","),
-							"--purge-record-service=" + RecordServiceFHIRURL(member.Namespace),
+							"--purge-record-service=" + RecordServiceFHIRURL(namespace),
 							"--purge-reason=" + reason,
 						},
 						Resources:       resourcesOr(nil, "50m", "64Mi", "500m", "128Mi"),
