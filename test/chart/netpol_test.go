@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
+	"github.com/shcr-io/shcr-operator/internal/gpconnect"
 	"github.com/shcr-io/shcr-operator/internal/specs"
 )
 
@@ -216,6 +217,26 @@ func TestNetworkPoliciesAllowTheNeededFlowsAndNoOther(t *testing.T) {
 	}
 	policies = append(policies, *specs.GatewayOperatorNetworkPolicy(region, operatorNS))
 	policies = append(policies, *specs.ConnectorNetworkPolicy(region.Name, member, operatorNS))
+	// A pushed FHIR connector: the organisation sends to it from its ranges.
+	pusher := &shcrv1alpha1.MemberOrganisation{}
+	pusher.Name, pusher.Namespace = "trust", regionNS
+	pusher.Spec.ODSCode = "RX1"
+	pusher.Spec.Connector = &shcrv1alpha1.ConnectorSpec{
+		Kind: shcrv1alpha1.ConnectorFHIR, Mode: shcrv1alpha1.ConnectorPush,
+		Endpoint: "https://epr.trust.example.nhs.uk/fhir", NetworkRanges: []string{"198.18.0.0/24"},
+		CredentialsSecretRef: shcrv1alpha1.LocalSecretReference{Name: "trust-creds"},
+	}
+	policies = append(policies, *specs.ConnectorNetworkPolicy(region.Name, pusher, operatorNS))
+	// A GP Connect practice the gateway reads at the moment of care.
+	practice := &shcrv1alpha1.MemberOrganisation{}
+	practice.Name, practice.Namespace = "practice", regionNS
+	practice.Spec.ODSCode = "B82001"
+	practice.Spec.Connector = &shcrv1alpha1.ConnectorSpec{
+		Kind: shcrv1alpha1.ConnectorGPConnect, ASID: "918999198738",
+		Endpoint: "https://gpconnect.practice.example.nhs.uk/B82001/STU3/1/gpconnect", NetworkRanges: []string{"203.0.113.0/28"},
+	}
+	policies = append(policies, *specs.GatewayGPConnectNetworkPolicy(region, []shcrv1alpha1.MemberOrganisation{*practice},
+		[]gpconnect.Practice{{ODSCode: practice.Spec.ODSCode, ASID: practice.Spec.Connector.ASID, Endpoint: practice.Spec.Connector.Endpoint}}))
 
 	regionNSLabels := nsLabels(regionNS, specs.Namespace(region).Labels)
 	inRegion := func(name string, pod map[string]string) endpoint {
@@ -225,16 +246,19 @@ func TestNetworkPoliciesAllowTheNeededFlowsAndNoOther(t *testing.T) {
 		record    = inRegion("record service", specs.RecordServiceStatefulSet(region).Spec.Template.Labels)
 		gateway   = inRegion("gateway", specs.GatewayDeployment(region).Spec.Template.Labels)
 		connector = inRegion("connector", specs.ConnectorDeployment(region.Name, member).Spec.Template.Labels)
+		pushed    = inRegion("pushed connector", specs.ConnectorDeployment(region.Name, pusher).Spec.Template.Labels)
 		purge     = inRegion("purge Job", specs.PurgeJob(region.Name, member, "purge-a81001-1-0", "", []string{"TestResults"}, "narrowed").Spec.Template.Labels)
 		dns       = endpoint{name: "kube-dns", ns: "kube-system", nsLabels: nsLabels("kube-system", nil), pod: map[string]string{"k8s-app": "kube-dns"}}
 		portal    = endpoint{name: "clinical portal", ns: "clinical-portal", nsLabels: nsLabels("clinical-portal", nil), pod: map[string]string{"app": "portal"}}
 		intruder  = endpoint{name: "other namespace", ns: "elsewhere", nsLabels: nsLabels("elsewhere", nil), pod: map[string]string{"app": "x"}}
 		// A pod in the region namespace that the operator did not make.
-		stranger  = inRegion("stranger in the region", map[string]string{"app": "stranger"})
-		apiServer = endpoint{name: "API server", ip: netip.MustParseAddr("172.18.0.2")}
-		gpSystem  = endpoint{name: "GP system", ip: netip.MustParseAddr("192.0.2.10")}
-		database  = endpoint{name: "database", ip: netip.MustParseAddr("10.20.0.5")}
-		internet  = endpoint{name: "internet", ip: netip.MustParseAddr("198.51.100.7")}
+		stranger   = inRegion("stranger in the region", map[string]string{"app": "stranger"})
+		apiServer  = endpoint{name: "API server", ip: netip.MustParseAddr("172.18.0.2")}
+		gpSystem   = endpoint{name: "GP system", ip: netip.MustParseAddr("192.0.2.10")}
+		database   = endpoint{name: "database", ip: netip.MustParseAddr("10.20.0.5")}
+		internet   = endpoint{name: "internet", ip: netip.MustParseAddr("198.51.100.7")}
+		sender     = endpoint{name: "trust EPR", ip: netip.MustParseAddr("198.18.0.9")}
+		gpPractice = endpoint{name: "GP Connect practice", ip: netip.MustParseAddr("203.0.113.4")}
 	)
 	tcp, udp := corev1.ProtocolTCP, corev1.ProtocolUDP
 	cases := []struct {
@@ -261,7 +285,20 @@ func TestNetworkPoliciesAllowTheNeededFlowsAndNoOther(t *testing.T) {
 		{flow{gateway, dns, 53, udp}, true},
 		{flow{connector, dns, 53, udp}, true},
 		{flow{record, dns, 53, udp}, true},
+		// FHIR push from the organisation's own ranges, and the gateway
+		// reading a GP Connect practice at the moment of care.
+		{flow{sender, pushed, specs.ConnectorPushPort, tcp}, true},
+		{flow{pushed, record, specs.RecordServicePort, tcp}, true},
+		{flow{gateway, gpPractice, 443, tcp}, true},
 		// Forbidden.
+		{flow{internet, pushed, specs.ConnectorPushPort, tcp}, false},
+		{flow{sender, connector, specs.ConnectorStatusPort, tcp}, false},
+		{flow{sender, pushed, specs.ConnectorStatusPort, tcp}, false},
+		{flow{pushed, sender, 443, tcp}, false},
+		{flow{gateway, gpPractice, 80, tcp}, false},
+		{flow{connector, gpPractice, 443, tcp}, false},
+		{flow{record, gpPractice, 443, tcp}, false},
+		{flow{purge, gpPractice, 443, tcp}, false},
 		{flow{manager, record, specs.RecordServicePort, tcp}, false},
 		{flow{manager, connector, 9090, tcp}, false},
 		{flow{manager, internet, 80, tcp}, false},
