@@ -25,6 +25,7 @@ import (
 
 	"github.com/shcr-io/shcr-operator/internal/auditlog"
 	"github.com/shcr-io/shcr-operator/internal/gateway"
+	"github.com/shcr-io/shcr-operator/internal/gateway/identity"
 )
 
 // The audit sinks, as ShCRRegion spec.audit.sink names them.
@@ -69,7 +70,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 func parseFlags(args []string, output io.Writer) (options, error) {
 	var opts options
-	opts.gateway.Identity.Claims = gateway.DefaultClaimMapping()
+	opts.gateway.Identity.Claims = identity.DefaultClaimMapping()
 	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
 	fs.SetOutput(output)
 	bindServingFlags(fs, &opts)
@@ -119,7 +120,7 @@ func bindAuditFileFlags(fs *flag.FlagSet, a *auditlog.Options) {
 
 // bindIdentityFlags binds the token verification flags; the claim flags
 // default to the CIS2 mapping already in id.Claims.
-func bindIdentityFlags(fs *flag.FlagSet, id *gateway.IdentityConfig) {
+func bindIdentityFlags(fs *flag.FlagSet, id *identity.Config) {
 	fs.StringVar(&id.Issuer, "issuer", "", "The iss bearer tokens must have; without it, every token is refused.")
 	fs.StringVar(&id.Audience, "audience", "", "A value the aud of bearer tokens must contain; without it, every token is refused.")
 	fs.StringVar(&id.JWKSFile, "jwks-file", "", "JWKS file with the issuer's public keys (reloaded on change).")

@@ -29,6 +29,7 @@ import (
 
 	"github.com/shcr-io/shcr-operator/internal/auditlog"
 	"github.com/shcr-io/shcr-operator/internal/gateway"
+	"github.com/shcr-io/shcr-operator/internal/gateway/identity"
 	"github.com/shcr-io/shcr-operator/internal/policy"
 	"github.com/shcr-io/shcr-operator/test/fixtures"
 )
@@ -44,8 +45,8 @@ var operatorArgs = []string{
 }
 
 func TestParseFlags(t *testing.T) {
-	identity := []string{"--issuer=https://idp.example", "--audience=gw", "--jwks-url=https://idp.example/jwks"}
-	opts, err := parseFlags(append(operatorArgs, identity...), io.Discard)
+	identityArgs := []string{"--issuer=https://idp.example", "--audience=gw", "--jwks-url=https://idp.example/jwks"}
+	opts, err := parseFlags(append(operatorArgs, identityArgs...), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,11 +56,11 @@ func TestParseFlags(t *testing.T) {
 		cfg.MaxPageSize != gateway.DefaultMaxPageSize {
 		t.Errorf("operator flags not applied: %+v", opts)
 	}
-	if cfg.Identity.Claims != gateway.DefaultClaimMapping() || cfg.Identity.JWKSRefresh != 5*time.Minute || cfg.ReloadInterval != time.Second {
+	if cfg.Identity.Claims != identity.DefaultClaimMapping() || cfg.Identity.JWKSRefresh != 5*time.Minute || cfg.ReloadInterval != time.Second {
 		t.Errorf("defaults not applied: %+v", cfg.Identity)
 	}
 
-	opts, err = parseFlags(append(identity, "--upstream=http://u/fhir", "--external-url=https://gw.example/", "--region=tvs", "--claim-organisation=ods", "--claim-role=role", "--max-page-size=200"), io.Discard)
+	opts, err = parseFlags(append(identityArgs, "--upstream=http://u/fhir", "--external-url=https://gw.example/", "--region=tvs", "--claim-organisation=ods", "--claim-role=role", "--max-page-size=200"), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,14 +71,14 @@ func TestParseFlags(t *testing.T) {
 		t.Errorf("--max-page-size not applied: %d", opts.gateway.MaxPageSize)
 	}
 
-	opts, err = parseFlags(append(identity, "--upstream=http://u/fhir", "--external-url=http://g/", "--decision-api-roles=R8000,R8001", "--decision-api-audience=pep"), io.Discard)
+	opts, err = parseFlags(append(identityArgs, "--upstream=http://u/fhir", "--external-url=http://g/", "--decision-api-roles=R8000,R8001", "--decision-api-audience=pep"), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if d := opts.gateway.DecisionAPI; !slices.Equal(d.Roles, []string{"R8000", "R8001"}) || d.Audience != "pep" {
 		t.Errorf("decision API flags not applied: %+v", d)
 	}
-	if closed, _ := parseFlags(append(operatorArgs, identity...), io.Discard); len(closed.gateway.DecisionAPI.Roles) != 0 ||
+	if closed, _ := parseFlags(append(operatorArgs, identityArgs...), io.Discard); len(closed.gateway.DecisionAPI.Roles) != 0 ||
 		closed.gateway.DecisionAPI.Audience != "" {
 		t.Errorf("the decision API must be closed by default: %+v", closed.gateway.DecisionAPI)
 	}

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/shcr-io/shcr-operator/internal/gateway/identity"
 	"github.com/shcr-io/shcr-operator/internal/policy"
 )
 
@@ -136,7 +137,7 @@ type auditDetail struct {
 type auditRecord struct {
 	// id is the event's id, a random UUID.
 	id       string
-	caller   Caller
+	caller   identity.Caller
 	kind     Kind
 	facts    resourceFacts
 	verdict  verdict

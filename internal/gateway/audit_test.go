@@ -15,6 +15,7 @@ import (
 
 	"github.com/go-json-experiment/json/jsontext"
 
+	"github.com/shcr-io/shcr-operator/internal/gateway/identity"
 	"github.com/shcr-io/shcr-operator/internal/policy"
 )
 
@@ -79,7 +80,7 @@ func randomRecord(rng *rand.Rand) auditRecord {
 	patients := []string{"4010232137", "9434765919", text()}[:rng.IntN(4)]
 	return auditRecord{
 		id: pick("3f2c5c55-7d0e-4b0e-9d43-0e6f1b7a9c10", "", text()),
-		caller: Caller{
+		caller: identity.Caller{
 			Issuer:                 pick("https://am.nhsidentity.spineservices.nhs.uk", ""),
 			Subject:                text(),
 			Organisation:           pick("RR8", "B86001", ""),

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/shcr-io/shcr-operator/internal/gateway/identity"
 )
 
 // auditLines encodes the audit events of one response as JSON lines, each
@@ -50,7 +52,7 @@ const maxEncodedAgents = 8
 
 // agentsKey is what an event's agents are made from.
 type agentsKey struct {
-	caller    Caller
+	caller    identity.Caller
 	agreement string
 	version   int32
 	policy    string

@@ -74,7 +74,7 @@ func benchGet(b *testing.B, client *http.Client, url, token string) {
 func BenchmarkSearchSteps(b *testing.B) {
 	h := newHarness(b, func(s *setup) { s.audit = discard{} })
 	body := h.records.searchset(h.records.all(), "")
-	caller, err := h.gateway.verifier.verify(clinician().sign(b), time.Now())
+	caller, err := h.gateway.verifier.Verify(clinician().sign(b), time.Now())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -8,6 +8,7 @@ package gateway
 import (
 	"time"
 
+	"github.com/shcr-io/shcr-operator/internal/gateway/identity"
 	"github.com/shcr-io/shcr-operator/internal/policy"
 )
 
@@ -59,7 +60,7 @@ type verdict struct {
 // decided by the policy
 // bundle, once for the resource's category and once for each other
 // category among its contained resources.
-func (v view) evaluate(c Caller, action string, f resourceFacts, now time.Time) verdict {
+func (v view) evaluate(c identity.Caller, action string, f resourceFacts, now time.Time) verdict {
 	switch {
 	case v.policy == nil:
 		return unavailable("no valid policy bundle is loaded, so the gateway denies every request")

@@ -17,6 +17,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/shcr-io/shcr-operator/internal/gateway/identity"
 	"github.com/shcr-io/shcr-operator/internal/policy"
 )
 
@@ -77,7 +78,7 @@ type DecisionAPIConfig struct {
 }
 
 // allows reports whether the caller may use the decision API.
-func (d DecisionAPIConfig) allows(c Caller) bool {
+func (d DecisionAPIConfig) allows(c identity.Caller) bool {
 	return (c.Role != "" && slices.Contains(d.Roles, c.Role)) || (d.Audience != "" && c.DecisionAPIAudience)
 }
 
@@ -168,7 +169,7 @@ func decodeDecisionRequest(w http.ResponseWriter, r *http.Request) (DecisionRequ
 // audit event, a decision query: who asked about which patient, with what
 // request, and the exact decision. The resource id the caller chose is in
 // the recorded request, never recorded as a resource accessed.
-func (g *Gateway) decideQuery(c Caller, kind Kind, facts resourceFacts, query string) (verdict, error) {
+func (g *Gateway) decideQuery(c identity.Caller, kind Kind, facts resourceFacts, query string) (verdict, error) {
 	now := time.Now()
 	v := g.currentView().evaluate(c, kind.Action(), facts, now)
 	v.auditEvent = uuid.NewString()
@@ -189,7 +190,7 @@ func (g *Gateway) decideQuery(c Caller, kind Kind, facts resourceFacts, query st
 
 // parse checks the request against the caller and gives the interaction
 // and resource facts to decide on.
-func (d DecisionRequest) parse(c Caller) (Kind, resourceFacts, error) {
+func (d DecisionRequest) parse(c identity.Caller) (Kind, resourceFacts, error) {
 	if err := d.matchCaller(c); err != nil {
 		return "", resourceFacts{}, err
 	}
@@ -221,7 +222,7 @@ func (d DecisionRequest) parse(c Caller) (Kind, resourceFacts, error) {
 
 // matchCaller refuses caller fields that differ from the token: a decision
 // is always made for the token's caller.
-func (d DecisionRequest) matchCaller(c Caller) error {
+func (d DecisionRequest) matchCaller(c identity.Caller) error {
 	var errs []error
 	mismatch := func(field string, given, token any) {
 		errs = append(errs, fmt.Errorf("%s %v does not match the bearer token (%v)", field, given, token))

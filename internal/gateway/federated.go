@@ -24,6 +24,7 @@ import (
 
 	"github.com/go-json-experiment/json/jsontext"
 
+	"github.com/shcr-io/shcr-operator/internal/gateway/identity"
 	"github.com/shcr-io/shcr-operator/internal/gpconnect"
 	"github.com/shcr-io/shcr-operator/internal/policy"
 )
@@ -202,7 +203,7 @@ func unfederatedParameter(in Interaction) string {
 // hold for its patient, decided on and audited like every entry, and an
 // OperationOutcome for each practice that could not be read. It fails only
 // when audit events cannot be written.
-func (g *Gateway) federate(ctx context.Context, c Caller, in Interaction, body []byte) ([]byte, error) {
+func (g *Gateway) federate(ctx context.Context, c identity.Caller, in Interaction, body []byte) ([]byte, error) {
 	category, ok := g.federates(in)
 	if !ok {
 		return body, nil
@@ -254,7 +255,7 @@ type practiceAnswer struct {
 // askPractices asks, in parallel, each practice whose data of the
 // category the caller could be shown for the patient, and decides on the
 // resources of the search's type in one audited decision.
-func (g *Gateway) askPractices(ctx context.Context, f *federation, c Caller, in Interaction, category string) ([]bundleEntry, []outcomeIssue, error) {
+func (g *Gateway) askPractices(ctx context.Context, f *federation, c identity.Caller, in Interaction, category string) ([]bundleEntry, []outcomeIssue, error) {
 	v := g.currentView()
 	now := time.Now()
 	user := gpconnect.User{Subject: c.Subject, IdentityIssuer: c.Issuer, Organisation: c.Organisation}

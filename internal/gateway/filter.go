@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/shcr-io/shcr-operator/internal/gateway/identity"
 )
 
 // searchBundle is a search or history Bundle with the elements the gateway
@@ -61,7 +63,7 @@ type bundleEntry struct {
 // service are rewritten to the gateway's external URL, or removed when
 // they are not interactions the gateway serves or would tell that entries
 // were withheld (see pageLinks).
-func (g *Gateway) filterBundle(c Caller, in Interaction, body []byte) ([]byte, error) {
+func (g *Gateway) filterBundle(c identity.Caller, in Interaction, body []byte) ([]byte, error) {
 	v, now := g.currentView(), time.Now()
 	query := g.queryRecord(c, in, v.policy, now)
 	b, decided, facts, err := readBundle(in, body)

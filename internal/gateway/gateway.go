@@ -27,6 +27,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/shcr-io/shcr-operator/internal/gateway/identity"
 )
 
 // Config configures a Gateway.
@@ -56,7 +58,7 @@ type Config struct {
 	// DefaultUpstreamMemoryWait.
 	UpstreamMemoryWait time.Duration
 	// Identity says how bearer tokens are verified.
-	Identity IdentityConfig
+	Identity identity.Config
 	// DecisionAPI says who may use the decision API; empty, nobody.
 	DecisionAPI DecisionAPIConfig
 	// ObjectionsFile is the objection register; empty runs without one.
@@ -108,7 +110,7 @@ func (c Config) validate() error {
 	if c.Audit == nil {
 		errs = append(errs, errors.New("an audit sink is required (--audit-sink)"))
 	}
-	return errors.Join(append(errs, c.Identity.validate(), c.DecisionAPI.validate())...)
+	return errors.Join(append(errs, c.Identity.Validate(), c.DecisionAPI.validate())...)
 }
 
 // Page size and memory defaults.
@@ -151,7 +153,7 @@ type Gateway struct {
 	policy     atomic.Pointer[loadedPolicy]
 	objections atomic.Pointer[objectionRegister]
 	gpconnect  atomic.Pointer[federation]
-	verifier   *verifier
+	verifier   *identity.Verifier
 	upstream   *upstream
 	audit      *auditor
 	metrics    *metrics
@@ -193,21 +195,13 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 			latency: m.upstreamLatency,
 			budget:  newMemoryBudget(cfg.UpstreamMemory, cfg.UpstreamMemoryWait, m.upstreamMemory),
 		},
-		verifier: &verifier{
-			issuer:           cfg.Identity.Issuer,
-			audience:         cfg.Identity.Audience,
-			skew:             cfg.Identity.ClockSkew,
-			decisionAudience: cfg.DecisionAPI.Audience,
-			claims:           cfg.Identity.Claims,
-		},
+		verifier:   identity.NewVerifier(cfg.Identity, cfg.DecisionAPI.Audience),
 		observer:   observerName(),
 		refusals:   newRefusalLimiter(),
 		breakGlass: newBreakGlassTally(),
 		started:    time.Now().UTC(),
 	}
-	if missing := cfg.Identity.missing(); len(missing) > 0 {
-		g.verifier.unconfigured = "the gateway's identity provider is not configured (" +
-			strings.Join(missing, ", ") + "), so it refuses every token"
+	if missing := cfg.Identity.Missing(); len(missing) > 0 {
 		g.log.Warn("Identity provider not configured; every request will be refused", "missing", missing)
 	}
 	g.metricsHandler = promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
@@ -256,7 +250,7 @@ func (g *Gateway) buildSources() []source {
 		sources = append(sources, &fileSource{source: sourceJWKS, paths: []string{id.JWKSFile}, read: g.loadJWKSFile})
 	case id.JWKSURL != "":
 		jwks := &urlSource{source: sourceJWKS, refresh: id.JWKSRefresh, retry: min(jwksRetry, id.JWKSRefresh), fetch: g.fetchJWKS}
-		g.verifier.unknownKey = jwks.ask
+		g.verifier.OnUnknownKey(jwks.ask)
 		sources = append(sources, jwks)
 	}
 	if g.cfg.ObjectionsFile != "" {
@@ -333,9 +327,9 @@ func (g *Gateway) notReady() []string {
 		reasons = append(reasons, "no valid policy bundle loaded")
 	}
 	switch {
-	case g.verifier.unconfigured != "":
+	case g.verifier.Unconfigured():
 		reasons = append(reasons, "identity provider not configured")
-	case g.verifier.keys.Load() == nil:
+	case !g.verifier.HasKeys():
 		reasons = append(reasons, "no identity provider keys loaded")
 	}
 	if g.currentView().objectionsMissing {

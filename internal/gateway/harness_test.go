@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shcr-io/shcr-operator/internal/gateway/identity"
 	"github.com/shcr-io/shcr-operator/internal/policy"
 	"github.com/shcr-io/shcr-operator/test/fixtures"
 )
@@ -42,7 +43,7 @@ type setup struct {
 	// watch polls for reloads every few milliseconds.
 	watch bool
 	// identity changes the identity configuration.
-	identity func(*IdentityConfig)
+	identity func(*identity.Config)
 	// decisionAPI says who may use the decision API.
 	decisionAPI DecisionAPIConfig
 	// config changes the rest of the gateway's configuration.
@@ -98,12 +99,12 @@ func newHarness(t testing.TB, changes ...func(*setup)) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	identity := IdentityConfig{
+	id := identity.Config{
 		Issuer: testIssuer, Audience: testAudience, JWKSFile: h.jwksFile,
-		ClockSkew: 5 * time.Second, Claims: DefaultClaimMapping(),
+		ClockSkew: 5 * time.Second, Claims: identity.DefaultClaimMapping(),
 	}
 	if s.identity != nil {
-		s.identity(&identity)
+		s.identity(&id)
 	}
 	// The gateway's external URL is the test server's own, so that links
 	// can be followed; the server starts once the gateway is built.
@@ -114,7 +115,7 @@ func newHarness(t testing.TB, changes ...func(*setup)) *harness {
 		BundleDir:       h.bundleDir,
 		Upstream:        upstream,
 		UpstreamTimeout: 10 * time.Second,
-		Identity:        identity,
+		Identity:        id,
 		ObjectionsFile:  h.objections,
 		DecisionAPI:     s.decisionAPI,
 		Audit:           audit,

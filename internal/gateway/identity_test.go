@@ -6,13 +6,8 @@ SPDX-License-Identifier: Apache-2.0
 package gateway
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -20,6 +15,10 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 )
+
+// maxTokenBytes is the bound internal/gateway/identity puts on a bearer
+// token.
+const maxTokenBytes = 16 * 1024
 
 // TestBadTokens refuses every token that is missing, malformed, forged,
 // expired or meant for someone else with 401 and no decision.
@@ -126,103 +125,47 @@ func unsigned(c claims) string {
 
 func b64(data []byte) string { return base64.RawURLEncoding.EncodeToString(data) }
 
-// TestClaimMapping reads the caller the CIS2 way and with top-level claims.
-func TestClaimMapping(t *testing.T) {
-	flat := DefaultClaimMapping()
-	flat.Organisation, flat.Role = "ods_code", "rbac_role"
-	cases := []struct {
-		name    string
-		mapping ClaimMapping
-		claims  claims
-		want    Caller
-		wantErr string
-	}{
-		{
-			name: "CIS2 selected role among several", mapping: DefaultClaimMapping(),
-			claims: clinician().with(claims{"selected_roleid": "555021935109", "break_glass_reason": "  cardiac arrest  "}),
-			want: Caller{Subject: "910000000001", Organisation: "B86001", Role: "R8001", PurposeOfUse: "TREAT",
-				LegitimateRelationship: true, BreakGlassReason: "cardiac arrest"},
-		},
-		{
-			name: "role code without job role parts", mapping: DefaultClaimMapping(),
-			claims: clinician().with(claims{"nhsid_nrbac_roles": []map[string]string{{"person_roleid": "555021935107", "org_code": "RR8", "role_code": "R8003"}}}),
-			want:   Caller{Subject: "910000000001", Organisation: "RR8", Role: "R8003", PurposeOfUse: "TREAT", LegitimateRelationship: true},
-		},
-		{
-			name: "top-level claims", mapping: flat,
-			claims: claims{"sub": "u1", "ods_code": "RTH", "rbac_role": "R8000", "purpose_of_use": "ETREAT"},
-			want:   Caller{Subject: "u1", Organisation: "RTH", Role: "R8000", PurposeOfUse: "ETREAT"},
-		},
-		{
-			name: "top-level claims missing", mapping: flat, claims: claims{"sub": "u1", "ods_code": "RTH"},
-			wantErr: `expected string claims "ods_code" and "rbac_role"`,
-		},
-		{
-			name: "profile without organisation", mapping: DefaultClaimMapping(),
-			claims:  clinician().with(claims{"nhsid_nrbac_roles": []map[string]string{{"person_roleid": "555021935107", "role_code": "R8000"}}}),
-			wantErr: `expected "selected_roleid" to match`,
-		},
+// TestCachedTokenRefusedAfterExp accepts a token again while it is valid
+// and refuses it once it has expired, as if it had never been seen. That the
+// token is cached meanwhile is tested in internal/gateway/identity.
+func TestCachedTokenRefusedAfterExp(t *testing.T) {
+	h := newHarness(t)
+	v := h.gateway.verifier
+	now := time.Now().Truncate(time.Second)
+	exp := now.Add(time.Minute)
+	token := clinician().with(claims{"exp": exp.Unix()}).sign(t)
+	want, err := v.Verify(token, now)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			set := claimSet{}
-			for k, v := range tc.claims {
-				set[k] = json.RawMessage(mustJSON(v))
-			}
-			got, err := tc.mapping.caller(set)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("error = %v, want %q", err, tc.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got != tc.want {
-				t.Errorf("caller = %+v, want %+v", got, tc.want)
-			}
-		})
+	if got, err := v.Verify(token, exp.Add(-time.Second)); err != nil || got != want {
+		t.Errorf("cached token: caller %+v, %v; want %+v", got, err, want)
+	}
+	afterSkew := exp.Add(h.gateway.cfg.Identity.ClockSkew + time.Second)
+	if _, err := v.Verify(token, afterSkew); err == nil || !strings.Contains(err.Error(), "expired") {
+		t.Errorf("expired token: %v, want refused as expired", err)
 	}
 }
 
-// TestParseKeySet keeps only usable asymmetric signing keys.
-func TestParseKeySet(t *testing.T) {
-	k := testKeys()
-	small, err := rsa.GenerateKey(rand.Reader, 1024)
-	if err != nil {
+// TestNewKeysEmptyTheTokenCache refuses a token verified before once its
+// key is no longer published, and verifies tokens again under reloaded keys.
+func TestNewKeysEmptyTheTokenCache(t *testing.T) {
+	h := newHarness(t)
+	v := h.gateway.verifier
+	now := time.Now()
+	token := clinician().sign(t)
+	if _, err := v.Verify(token, now); err != nil {
 		t.Fatal(err)
 	}
-	p384, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc := mustJSON(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{
-		{Key: &k.rsa.PublicKey, KeyID: "good", Use: "sig"},
-		{Key: k.ec, KeyID: "private-ec"}, // a private key: its public half is used
-		{Key: []byte("0123456789abcdef0123456789abcdef"), KeyID: "hmac"},
-		{Key: &small.PublicKey, KeyID: "small"},
-		{Key: &p384.PublicKey, KeyID: "p384"},
-		{Key: &k.rsa.PublicKey, KeyID: "enc", Use: "enc"},
-		{Key: &k.rsa.PublicKey},
-		{Key: &k.other.PublicKey, KeyID: "twice"},
-		{Key: &k.rsa.PublicKey, KeyID: "twice"},
+	must(t, h.gateway.useKeys(jwks(), true))
+	ecOnly := mustJSON(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{
+		{Key: &testKeys().ec.PublicKey, KeyID: kidEC, Use: "sig", Algorithm: string(jose.ES256)},
 	}})
-	doc = []byte(strings.Replace(string(doc), `"keys":[`, `"keys":[{"kty":"OKP","crv":"X25519","x":"AAAA","kid":"odd"},`, 1))
-	set, skipped, err := parseKeySet(doc)
-	if err != nil {
+	if _, err := v.Verify(token, now); err != nil {
 		t.Fatal(err)
 	}
-	if len(set.keys) != 2 || set.keys["good"].Key == nil || set.keys["private-ec"].Key == nil {
-		t.Errorf("kept %v, want good and private-ec", set.keys)
-	}
-	if kept := set.keys["private-ec"]; !kept.IsPublic() {
-		t.Error("a private key was kept instead of its public half")
-	}
-	if len(skipped) != 7 {
-		t.Errorf("skipped %d keys, want 7: %v", len(skipped), skipped)
-	}
-	if _, _, err := parseKeySet([]byte(`{"keys":[]}`)); err == nil || !strings.Contains(err.Error(), "no usable signing key") {
-		t.Errorf("an empty JWKS must be refused, got %v", err)
+	must(t, h.gateway.useKeys(ecOnly, true))
+	if _, err := v.Verify(token, now); err == nil || !strings.Contains(err.Error(), "no key with kid") {
+		t.Errorf("token whose key was rotated out: %v, want refused", err)
 	}
 }

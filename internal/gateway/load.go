@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/shcr-io/shcr-operator/internal/gateway/identity"
 	"github.com/shcr-io/shcr-operator/internal/policy"
 )
 
@@ -38,9 +39,9 @@ func (g *Gateway) loadBundle() error {
 // loadJWKSFile swaps in the keys from the JWKS file, or none when it is
 // missing or holds no usable key, so that every token is refused.
 func (g *Gateway) loadJWKSFile() error {
-	data, err := readJWKSFile(g.cfg.Identity.JWKSFile)
+	data, err := identity.ReadJWKSFile(g.cfg.Identity.JWKSFile)
 	if err != nil {
-		g.verifier.keys.Store(nil)
+		g.verifier.SetKeys(nil)
 		return err
 	}
 	return g.useKeys(data, true)
@@ -51,7 +52,7 @@ func (g *Gateway) loadJWKSFile() error {
 func (g *Gateway) fetchJWKS(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, jwksFetchTimeout)
 	defer cancel()
-	data, err := fetchJWKS(ctx, http.DefaultClient, g.cfg.Identity.JWKSURL)
+	data, err := identity.FetchJWKS(ctx, http.DefaultClient, g.cfg.Identity.JWKSURL)
 	if err != nil {
 		return err
 	}
@@ -61,18 +62,18 @@ func (g *Gateway) fetchJWKS(ctx context.Context) error {
 // useKeys swaps in the keys of a JWKS document. An unusable document
 // removes the keys in use only when dropOnError is set.
 func (g *Gateway) useKeys(data []byte, dropOnError bool) error {
-	keys, skipped, err := parseKeySet(data)
+	keys, skipped, err := identity.ParseKeySet(data)
 	if len(skipped) > 0 {
 		g.log.Warn("JWKS keys ignored", "keys", skipped)
 	}
 	if err != nil {
 		if dropOnError {
-			g.verifier.keys.Store(nil)
+			g.verifier.SetKeys(nil)
 		}
 		return err
 	}
-	g.verifier.keys.Store(keys)
-	g.log.Info("Identity provider keys loaded", "keys", len(keys.keys))
+	g.verifier.SetKeys(keys)
+	g.log.Info("Identity provider keys loaded", "keys", keys.Len())
 	return nil
 }
 

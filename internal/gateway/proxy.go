@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/shcr-io/shcr-operator/internal/gateway/identity"
 )
 
 // maxFormBytes bounds the form body of POST [type]/_search.
@@ -71,18 +73,18 @@ func isCapabilities(r *http.Request) bool {
 
 // authenticate verifies the bearer token, answering 401 when it fails. The
 // token itself is never logged.
-func (g *Gateway) authenticate(w http.ResponseWriter, r *http.Request) (Caller, bool) {
-	token, err := bearerToken(r)
-	var caller Caller
+func (g *Gateway) authenticate(w http.ResponseWriter, r *http.Request) (identity.Caller, bool) {
+	token, err := identity.BearerToken(r)
+	var caller identity.Caller
 	if err == nil {
-		caller, err = g.verifier.verify(token, time.Now())
+		caller, err = g.verifier.Verify(token, time.Now())
 	}
 	if err != nil {
 		g.metrics.authFailures.Inc()
 		// The path is not logged: a resource id can identify a patient.
 		g.log.Info("Request refused: invalid bearer token", "reason", err.Error())
 		writeUnauthorized(w, err.Error())
-		return Caller{}, false
+		return identity.Caller{}, false
 	}
 	noteCaller(w, caller)
 	return caller, true
@@ -130,7 +132,7 @@ func joinQuery(a, b string) string {
 
 // serveResource serves read and vread: the resource is fetched, then
 // decided on, and passed on only when allowed.
-func (g *Gateway) serveResource(w http.ResponseWriter, r *http.Request, c Caller, in Interaction) {
+func (g *Gateway) serveResource(w http.ResponseWriter, r *http.Request, c identity.Caller, in Interaction) {
 	resp, ok := g.fetch(w, r, in)
 	if !ok {
 		return
@@ -163,7 +165,7 @@ func (g *Gateway) serveResource(w http.ResponseWriter, r *http.Request, c Caller
 
 // serveBundle serves search and history: the record service's Bundle with
 // every entry the caller may not see removed.
-func (g *Gateway) serveBundle(w http.ResponseWriter, r *http.Request, c Caller, in Interaction) {
+func (g *Gateway) serveBundle(w http.ResponseWriter, r *http.Request, c identity.Caller, in Interaction) {
 	resp, ok := g.fetch(w, r, in)
 	if !ok {
 		return
@@ -230,7 +232,7 @@ var errAudit = errors.New("audit event not written")
 // decide decides on resources under one view, writes their audit events in
 // one write and counts the decisions. It fails only when the events cannot
 // be written, and then none of the accesses may happen.
-func (g *Gateway) decide(v view, c Caller, kind Kind, facts ...resourceFacts) ([]verdict, error) {
+func (g *Gateway) decide(v view, c identity.Caller, kind Kind, facts ...resourceFacts) ([]verdict, error) {
 	return g.decideAfter(v, c, kind, nil, time.Now(), facts)
 }
 
@@ -238,7 +240,7 @@ func (g *Gateway) decide(v view, c Caller, kind Kind, facts ...resourceFacts) ([
 // (queryRecord) written first in the same write: a search costs one audit
 // write, and its query is never recorded without its decisions or the
 // other way round.
-func (g *Gateway) decideAfter(v view, c Caller, kind Kind, query *auditRecord, now time.Time, facts []resourceFacts) ([]verdict, error) {
+func (g *Gateway) decideAfter(v view, c identity.Caller, kind Kind, query *auditRecord, now time.Time, facts []resourceFacts) ([]verdict, error) {
 	verdicts := make([]verdict, len(facts))
 	events := newAuditLines(len(facts) + 1)
 	defer events.release()
@@ -269,7 +271,7 @@ func (g *Gateway) decideAfter(v view, c Caller, kind Kind, query *auditRecord, n
 }
 
 // decideOne is decide for a single resource.
-func (g *Gateway) decideOne(v view, c Caller, kind Kind, f resourceFacts) (verdict, error) {
+func (g *Gateway) decideOne(v view, c identity.Caller, kind Kind, f resourceFacts) (verdict, error) {
 	verdicts, err := g.decide(v, c, kind, f)
 	if err != nil {
 		return verdict{}, err

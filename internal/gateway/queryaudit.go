@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/shcr-io/shcr-operator/internal/gateway/identity"
 )
 
 // queryRecord is the BALP PatientQuery event of a search, search page or
@@ -22,7 +24,7 @@ import (
 // or alone when the answer cannot be used, so that a query is audited
 // whatever it returns, nothing included. When it cannot be written, the
 // query must not be answered.
-func (g *Gateway) queryRecord(c Caller, in Interaction, p *loadedPolicy, now time.Time) auditRecord {
+func (g *Gateway) queryRecord(c identity.Caller, in Interaction, p *loadedPolicy, now time.Time) auditRecord {
 	record := auditRecord{
 		id:       uuid.NewString(),
 		class:    auditQuery,
@@ -46,7 +48,7 @@ func (g *Gateway) queryRecord(c Caller, in Interaction, p *loadedPolicy, now tim
 
 // auditQuery writes the query's event alone: for an answer that cannot be
 // used, whose entries are never decided on.
-func (g *Gateway) auditQuery(c Caller, in Interaction) error {
+func (g *Gateway) auditQuery(c identity.Caller, in Interaction) error {
 	return g.writeQuery(g.queryRecord(c, in, g.policy.Load(), time.Now()))
 }
 

@@ -17,6 +17,8 @@ import (
 	"github.com/google/uuid"
 	"golang.org/x/time/rate"
 	"k8s.io/utils/lru"
+
+	"github.com/shcr-io/shcr-operator/internal/gateway/identity"
 )
 
 // Refusal audit limits. Each source (a client IPv4 address, or an IPv6 /64)
@@ -113,7 +115,7 @@ type refusalWriter struct {
 	held   bool
 	body   bytes.Buffer
 	// caller is the authenticated caller, when known.
-	caller *Caller
+	caller *identity.Caller
 	// reason is the diagnostics of the refusal's OperationOutcome.
 	reason string
 	// audited is true when the answer is a decision already audited.
@@ -164,7 +166,7 @@ func (w *refusalWriter) release() {
 
 // noteCaller records the authenticated caller of a request, for the audit
 // of its refusal.
-func noteCaller(w http.ResponseWriter, c Caller) {
+func noteCaller(w http.ResponseWriter, c identity.Caller) {
 	if rw, ok := w.(*refusalWriter); ok {
 		rw.caller = &c
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/shcr-io/shcr-operator/internal/gateway/identity"
 	"github.com/shcr-io/shcr-operator/internal/policy"
 )
 
@@ -136,7 +137,7 @@ func TestFailClosedWithoutKeys(t *testing.T) {
 // refuses every token.
 func TestFailClosedWithoutIdentity(t *testing.T) {
 	h := newHarness(t, func(s *setup) {
-		s.identity = func(id *IdentityConfig) { id.Issuer, id.JWKSFile = "", "" }
+		s.identity = func(id *identity.Config) { id.Issuer, id.JWKSFile = "", "" }
 	})
 	resp := h.get(t, "/Practitioner/prac-1", clinician().sign(t))
 	if resp.status != http.StatusUnauthorized || !strings.Contains(resp.outcome(t).Diagnostics, "--issuer, --jwks-file or --jwks-url") {
@@ -274,8 +275,8 @@ func TestJWKSURL(t *testing.T) {
 	writeFile(t, dir+"/"+policy.FileJSON, bundle)
 	gw, err := New(context.Background(), Config{
 		Region: testRegion, BundleDir: dir, Upstream: upstream, UpstreamTimeout: 5 * time.Second,
-		Identity: IdentityConfig{Issuer: testIssuer, Audience: testAudience, JWKSURL: provider.URL,
-			JWKSRefresh: 20 * time.Millisecond, Claims: DefaultClaimMapping()},
+		Identity: identity.Config{Issuer: testIssuer, Audience: testAudience, JWKSURL: provider.URL,
+			JWKSRefresh: 20 * time.Millisecond, Claims: identity.DefaultClaimMapping()},
 		Audit: &auditLog{}, ReloadInterval: 5 * time.Millisecond, ExternalURL: &url.URL{Scheme: "http", Host: "gateway.test"},
 	})
 	must(t, err)

@@ -5,7 +5,7 @@ SPDX-License-Identifier: Apache-2.0
 
 // Package jwtverify verifies bearer JWTs against an identity provider's
 // published keys (JWKS) with the rules the record gateway applies
-// (internal/gateway/identity.go, keys.go): asymmetric algorithms only
+// (package internal/gateway/identity): asymmetric algorithms only
 // (RS256, PS256, ES256), a kid naming exactly one usable key of the
 // matching type, RSA keys of 2048 bits or more and EC keys on P-256,
 // issuer, audience and exp required. The gateway keeps its own copy,

@@ -31,6 +31,7 @@ import (
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
 	"github.com/shcr-io/shcr-operator/controllers/shcrregion"
 	"github.com/shcr-io/shcr-operator/internal/gateway"
+	"github.com/shcr-io/shcr-operator/internal/gateway/identity"
 	"github.com/shcr-io/shcr-operator/internal/specs"
 )
 
@@ -91,9 +92,9 @@ func TestBreakGlassRaisesAnEventOnTheRegion(t *testing.T) {
 	external := &url.URL{Scheme: "http", Host: server.Listener.Addr().String(), Path: "/"}
 	gw, err := gateway.New(ctx, gateway.Config{
 		Region: s.region, BundleDir: bundleDir, Upstream: upstream, UpstreamTimeout: 10 * time.Second,
-		Identity: gateway.IdentityConfig{
+		Identity: identity.Config{
 			Issuer: "https://cis2.test", Audience: "bgevent", JWKSFile: filepath.Join(dir, "jwks.json"),
-			ClockSkew: 5 * time.Second, Claims: gateway.DefaultClaimMapping(),
+			ClockSkew: 5 * time.Second, Claims: identity.DefaultClaimMapping(),
 		},
 		Audit: io.Discard, ReloadInterval: 10 * time.Millisecond, ExternalURL: external,
 	})

@@ -28,6 +28,7 @@ import (
 
 	"github.com/shcr-io/shcr-operator/internal/auditlog"
 	"github.com/shcr-io/shcr-operator/internal/gateway"
+	"github.com/shcr-io/shcr-operator/internal/gateway/identity"
 	"github.com/shcr-io/shcr-operator/internal/policy"
 	"github.com/shcr-io/shcr-operator/test/bench"
 )
@@ -168,7 +169,7 @@ func newRig(ctx context.Context, o options) (_ *rig, err error) {
 	// is set). They apply to the whole process, the FHIR server and the
 	// client too.
 	gateway.TuneRuntime(slog.New(slog.DiscardHandler))
-	claims := gateway.DefaultClaimMapping()
+	claims := identity.DefaultClaimMapping()
 	gatewayListener, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -181,7 +182,7 @@ func newRig(ctx context.Context, o options) (_ *rig, err error) {
 		Upstream:        upstreamURL,
 		UpstreamTimeout: 30 * time.Second,
 		MaxPageSize:     max(o.entries, gateway.DefaultMaxPageSize),
-		Identity: gateway.IdentityConfig{
+		Identity: identity.Config{
 			Issuer: issuer, Audience: audience, JWKSFile: jwksFile, ClockSkew: 30 * time.Second, Claims: claims,
 		},
 		ObjectionsFile: objectionsFile,

@@ -3,7 +3,7 @@ Copyright The shcr-operator Authors.
 SPDX-License-Identifier: Apache-2.0
 */
 
-package gateway
+package identity
 
 import (
 	"crypto/sha256"

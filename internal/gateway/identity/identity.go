@@ -3,7 +3,10 @@ Copyright The shcr-operator Authors.
 SPDX-License-Identifier: Apache-2.0
 */
 
-package gateway
+// Package identity verifies the bearer tokens of the gateway's callers: the
+// identity provider's settings, its key set, the token cache, and the
+// Caller a verified token identifies.
+package identity
 
 import (
 	"errors"
@@ -17,10 +20,10 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 )
 
-// IdentityConfig says how callers' bearer tokens are verified. Until the
+// Config says how callers' bearer tokens are verified. Until the
 // issuer, the audience and the keys are all set, the gateway refuses every
 // token and is not ready.
-type IdentityConfig struct {
+type Config struct {
 	// Issuer and Audience must match the token's iss and one of its aud.
 	Issuer, Audience string
 	// JWKSFile or JWKSURL (not both) holds the issuer's public keys.
@@ -33,8 +36,8 @@ type IdentityConfig struct {
 	Claims ClaimMapping
 }
 
-// missing names the settings still needed to verify tokens.
-func (c IdentityConfig) missing() []string {
+// Missing names the settings still needed to verify tokens.
+func (c Config) Missing() []string {
 	var missing []string
 	if c.Issuer == "" {
 		missing = append(missing, "--issuer")
@@ -48,9 +51,9 @@ func (c IdentityConfig) missing() []string {
 	return missing
 }
 
-// validate refuses settings that contradict each other; missing ones only
+// Validate refuses settings that contradict each other; missing ones only
 // make the gateway refuse every token.
-func (c IdentityConfig) validate() error {
+func (c Config) Validate() error {
 	var errs []error
 	if c.JWKSFile != "" && c.JWKSURL != "" {
 		errs = append(errs, errors.New("set --jwks-file or --jwks-url, not both"))
@@ -76,8 +79,8 @@ var acceptedAlgorithms = []jose.SignatureAlgorithm{jose.RS256, jose.PS256, jose.
 // maxTokenBytes bounds a bearer token.
 const maxTokenBytes = 16 * 1024
 
-// verifier checks bearer tokens against the issuer's current keys.
-type verifier struct {
+// Verifier checks bearer tokens against the issuer's current keys.
+type Verifier struct {
 	// unconfigured, when set, says what is missing to verify any token.
 	unconfigured     string
 	issuer, audience string
@@ -86,14 +89,51 @@ type verifier struct {
 	decisionAudience string
 	skew             time.Duration
 	claims           ClaimMapping
-	keys             atomic.Pointer[keySet]
+	keys             atomic.Pointer[KeySet]
 	// unknownKey is told when a token names a key the set lacks, so that a
 	// JWKS URL can be fetched again after a key rotation.
 	unknownKey func()
 }
 
-// bearerToken takes the token from the Authorization header.
-func bearerToken(r *http.Request) (string, error) {
+// NewVerifier makes the verifier for cfg, with no keys: it refuses every
+// token until SetKeys is given some. When cfg misses settings (see
+// Config.Missing) it refuses every token whatever its keys.
+// decisionAudience, when set, is the aud that grants use of the decision
+// API (Caller.DecisionAPIAudience).
+func NewVerifier(cfg Config, decisionAudience string) *Verifier {
+	v := &Verifier{
+		issuer:           cfg.Issuer,
+		audience:         cfg.Audience,
+		skew:             cfg.ClockSkew,
+		decisionAudience: decisionAudience,
+		claims:           cfg.Claims,
+	}
+	if missing := cfg.Missing(); len(missing) > 0 {
+		v.unconfigured = "the gateway's identity provider is not configured (" +
+			strings.Join(missing, ", ") + "), so it refuses every token"
+	}
+	return v
+}
+
+// OnUnknownKey has f called whenever a token names a key the current set
+// lacks, so that a JWKS URL can be fetched again after a key rotation. It
+// must be called before the verifier is used.
+func (v *Verifier) OnUnknownKey(f func()) { v.unknownKey = f }
+
+// Unconfigured is true when the settings miss what is needed to verify any
+// token.
+func (v *Verifier) Unconfigured() bool { return v.unconfigured != "" }
+
+// HasKeys is true when a key set is loaded.
+func (v *Verifier) HasKeys() bool { return v.keys.Load() != nil }
+
+// SetKeys swaps in keys, or none when keys is nil, so that every token is
+// refused. Each key set has its own token cache, so new keys start with
+// none of the tokens verified before.
+func (v *Verifier) SetKeys(keys *KeySet) { v.keys.Store(keys) }
+
+// BearerToken takes the token from the Authorization header.
+func BearerToken(r *http.Request) (string, error) {
 	header := r.Header.Get("Authorization")
 	scheme, token, found := strings.Cut(header, " ")
 	switch {
@@ -107,10 +147,10 @@ func bearerToken(r *http.Request) (string, error) {
 	return strings.TrimSpace(token), nil
 }
 
-// verify checks a token's signature, issuer, audience and validity period
+// Verify checks a token's signature, issuer, audience and validity period
 // at now, and reads the caller from its claims. A token verified before
 // with the same keys is taken from their cache until its exp.
-func (v *verifier) verify(raw string, now time.Time) (Caller, error) {
+func (v *Verifier) Verify(raw string, now time.Time) (Caller, error) {
 	if v.unconfigured != "" {
 		return Caller{}, errors.New(v.unconfigured)
 	}
@@ -131,7 +171,7 @@ func (v *verifier) verify(raw string, now time.Time) (Caller, error) {
 }
 
 // verifyWith verifies a token with keys, giving its caller and its exp.
-func (v *verifier) verifyWith(keys *keySet, raw string, now time.Time) (Caller, time.Time, error) {
+func (v *Verifier) verifyWith(keys *KeySet, raw string, now time.Time) (Caller, time.Time, error) {
 	token, err := jwt.ParseSigned(raw, acceptedAlgorithms)
 	if err != nil {
 		return Caller{}, time.Time{}, errors.New("the token is not a compact JWS signed with RS256, PS256 or ES256")
@@ -163,7 +203,7 @@ func (v *verifier) verifyWith(keys *keySet, raw string, now time.Time) (Caller, 
 	return caller, registered.Expiry.Time(), nil
 }
 
-func (v *verifier) key(keys *keySet, header jose.Header) (any, error) {
+func (v *Verifier) key(keys *KeySet, header jose.Header) (any, error) {
 	if header.KeyID == "" {
 		return nil, errors.New("the token has no kid header naming its signing key")
 	}
@@ -175,7 +215,7 @@ func (v *verifier) key(keys *keySet, header jose.Header) (any, error) {
 }
 
 // validate checks the registered claims; exp is required.
-func (v *verifier) validate(c jwt.Claims, now time.Time) error {
+func (v *Verifier) validate(c jwt.Claims, now time.Time) error {
 	if c.Expiry == nil {
 		return errors.New("the token has no exp claim")
 	}

@@ -3,7 +3,7 @@ Copyright The shcr-operator Authors.
 SPDX-License-Identifier: Apache-2.0
 */
 
-package gateway
+package identity
 
 import (
 	"context"
@@ -27,24 +27,24 @@ const minRSABits = 2048
 // maxJWKSBytes bounds a JWKS document.
 const maxJWKSBytes = 1 << 20
 
-// keySet holds the identity provider's public signing keys by key id, and
+// KeySet holds the identity provider's public signing keys by key id, and
 // the tokens verified with them.
-type keySet struct {
+type KeySet struct {
 	keys     map[string]jose.JSONWebKey
 	verified *tokenCache
 }
 
-// parseKeySet reads a JWKS document. It keeps the public signing keys the
+// ParseKeySet reads a JWKS document. It keeps the public signing keys the
 // gateway can verify with, RSA of at least 2048 bits and ECDSA P-256, that
 // have a key id, and reports the keys it skipped and why.
-func parseKeySet(data []byte) (*keySet, []string, error) {
+func ParseKeySet(data []byte) (*KeySet, []string, error) {
 	var doc struct {
 		Keys []json.RawMessage `json:"keys"`
 	}
 	if err := json.Unmarshal(data, &doc); err != nil {
 		return nil, nil, fmt.Errorf("JWKS is not valid JSON: %w", err)
 	}
-	set := &keySet{keys: map[string]jose.JSONWebKey{}, verified: newTokenCache()}
+	set := &KeySet{keys: map[string]jose.JSONWebKey{}, verified: newTokenCache()}
 	var skipped []string
 	ambiguous := map[string]bool{}
 	for i, raw := range doc.Keys {
@@ -67,6 +67,9 @@ func parseKeySet(data []byte) (*keySet, []string, error) {
 	}
 	return set, skipped, nil
 }
+
+// Len is the number of keys in the set.
+func (s *KeySet) Len() int { return len(s.keys) }
 
 func signingKey(raw json.RawMessage) (jose.JSONWebKey, error) {
 	var key jose.JSONWebKey
@@ -101,7 +104,7 @@ func signingKey(raw json.RawMessage) (jose.JSONWebKey, error) {
 // lookup finds the key a token names and checks that its type fits the
 // token's algorithm, so an RSA key never verifies an ECDSA signature or the
 // reverse, and a key restricted to one algorithm is used only with it.
-func (s *keySet) lookup(kid string, alg jose.SignatureAlgorithm) (any, error) {
+func (s *KeySet) lookup(kid string, alg jose.SignatureAlgorithm) (any, error) {
 	key, ok := s.keys[kid]
 	if !ok {
 		return nil, fmt.Errorf("no key with kid %q in the JWKS", kid)
@@ -122,8 +125,8 @@ func (s *keySet) lookup(kid string, alg jose.SignatureAlgorithm) (any, error) {
 	return nil, fmt.Errorf("key %q cannot verify %s", kid, alg)
 }
 
-// readJWKSFile reads a JWKS from a file.
-func readJWKSFile(path string) ([]byte, error) {
+// ReadJWKSFile reads a JWKS from a file.
+func ReadJWKSFile(path string) ([]byte, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading the JWKS file: %w", err)
@@ -131,8 +134,8 @@ func readJWKSFile(path string) ([]byte, error) {
 	return data, nil
 }
 
-// fetchJWKS reads a JWKS from the identity provider.
-func fetchJWKS(ctx context.Context, client *http.Client, url string) ([]byte, error) {
+// FetchJWKS reads a JWKS from the identity provider at url.
+func FetchJWKS(ctx context.Context, client *http.Client, url string) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, fmt.Errorf("JWKS URL %q: %w", url, err)
