@@ -233,14 +233,7 @@ func (y *cycle) syncTypeDeletions(ctx context.Context, resourceType string) erro
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		body, err := y.source.call(ctx, func(ctx context.Context) (*http.Request, error) {
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, next, nil)
-			if err != nil {
-				return nil, fmt.Errorf("building the request: %w", err)
-			}
-			req.Header.Set("Accept", "application/fhir+json")
-			return req, nil
-		})
+		body, err := y.source.getFHIR(ctx, next)
 		if err != nil {
 			return fmt.Errorf("history page %d (GET %s): %w", page, next, err)
 		}

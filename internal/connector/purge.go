@@ -134,14 +134,7 @@ func searchOwnRecords(ctx context.Context, rs *target, opts PurgeOptions, f feed
 	q.Set("_elements", "id")
 	q.Set("_count", strconv.Itoa(opts.PageSize))
 	u := strings.TrimSuffix(opts.RecordService, "/") + "/" + f.ResourceType + "?" + q.Encode()
-	body, err := rs.call(ctx, func(ctx context.Context) (*http.Request, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-		if err != nil {
-			return nil, fmt.Errorf("building the request: %w", err)
-		}
-		req.Header.Set("Accept", "application/fhir+json")
-		return req, nil
-	})
+	body, err := rs.getFHIR(ctx, u)
 	if err != nil {
 		return nil, err
 	}

@@ -6,7 +6,6 @@ SPDX-License-Identifier: Apache-2.0
 package connector
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -62,15 +61,7 @@ func removeRecords(ctx context.Context, rs *target, base, odsCode string, refs [
 	if err != nil {
 		return 0, fmt.Errorf("encoding the transaction: %w", err)
 	}
-	body, err := rs.call(ctx, func(ctx context.Context) (*http.Request, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, base, bytes.NewReader(data))
-		if err != nil {
-			return nil, fmt.Errorf("building the request: %w", err)
-		}
-		req.Header.Set("Content-Type", "application/fhir+json")
-		req.Header.Set("Accept", "application/fhir+json")
-		return req, nil
-	})
+	body, err := rs.postFHIR(ctx, base, data)
 	if err != nil {
 		return 0, err
 	}
@@ -92,15 +83,7 @@ func removeRecords(ctx context.Context, rs *target, base, odsCode string, refs [
 func expungeDeleted(ctx context.Context, rs *target, base, resourceType string) error {
 	params := []byte(`{"resourceType":"Parameters","parameter":[{"name":"expungeDeletedResources","valueBoolean":true}]}`)
 	u := strings.TrimSuffix(base, "/") + "/" + resourceType + "/$expunge"
-	_, err := rs.call(ctx, func(ctx context.Context) (*http.Request, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(params))
-		if err != nil {
-			return nil, fmt.Errorf("building the request: %w", err)
-		}
-		req.Header.Set("Content-Type", "application/fhir+json")
-		req.Header.Set("Accept", "application/fhir+json")
-		return req, nil
-	})
+	_, err := rs.postFHIR(ctx, u, params)
 	return err
 }
 

@@ -6,7 +6,6 @@ SPDX-License-Identifier: Apache-2.0
 package connector
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -151,14 +150,7 @@ func (y *cycle) searchURL(f feed, state feedState) string {
 
 // fetchPage gets and checks one page of a search.
 func (y *cycle) fetchPage(ctx context.Context, pageURL string, f feed, floor time.Time) (searchPage, error) {
-	body, err := y.source.call(ctx, func(ctx context.Context) (*http.Request, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, pageURL, nil)
-		if err != nil {
-			return nil, fmt.Errorf("building the request: %w", err)
-		}
-		req.Header.Set("Accept", "application/fhir+json")
-		return req, nil
-	})
+	body, err := y.source.getFHIR(ctx, pageURL)
 	if err != nil {
 		return searchPage{}, err
 	}
@@ -233,15 +225,7 @@ func (y *cycle) write(ctx context.Context, entries []map[string]any) error {
 	if err != nil {
 		return fmt.Errorf("encoding the transaction: %w", err)
 	}
-	body, err := y.record.call(ctx, func(ctx context.Context) (*http.Request, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, y.cfg.RecordService, bytes.NewReader(data))
-		if err != nil {
-			return nil, fmt.Errorf("building the request: %w", err)
-		}
-		req.Header.Set("Content-Type", "application/fhir+json")
-		req.Header.Set("Accept", "application/fhir+json")
-		return req, nil
-	})
+	body, err := y.record.postFHIR(ctx, y.cfg.RecordService, data)
 	if err != nil {
 		return err
 	}

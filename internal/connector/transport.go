@@ -6,6 +6,7 @@ SPDX-License-Identifier: Apache-2.0
 package connector
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -83,6 +84,33 @@ func (e *statusError) Error() string {
 		msg += ": " + e.detail
 	}
 	return msg
+}
+
+// getFHIR GETs u (FHIR JSON) through call, with its retries, and returns
+// the body of a 2xx answer.
+func (t *target) getFHIR(ctx context.Context, u string) ([]byte, error) {
+	return t.call(ctx, func(ctx context.Context) (*http.Request, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		if err != nil {
+			return nil, fmt.Errorf("building the request: %w", err)
+		}
+		req.Header.Set("Accept", "application/fhir+json")
+		return req, nil
+	})
+}
+
+// postFHIR POSTs body (FHIR JSON) to u through call, with its retries, and
+// returns the body of a 2xx answer.
+func (t *target) postFHIR(ctx context.Context, u string, body []byte) ([]byte, error) {
+	return t.call(ctx, func(ctx context.Context) (*http.Request, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+		if err != nil {
+			return nil, fmt.Errorf("building the request: %w", err)
+		}
+		req.Header.Set("Content-Type", "application/fhir+json")
+		req.Header.Set("Accept", "application/fhir+json")
+		return req, nil
+	})
 }
 
 // call makes the request that build gives, retrying as the policy says, and
