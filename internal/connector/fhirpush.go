@@ -27,6 +27,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/shcr-io/shcr-operator/internal/gateway/identity"
 	"github.com/shcr-io/shcr-operator/internal/jwtverify"
 	"github.com/shcr-io/shcr-operator/internal/policy"
 )
@@ -375,7 +376,7 @@ func (p *FHIRPushRuntime) authenticate(w http.ResponseWriter, r *http.Request) b
 	}
 	verifier := jwtverify.Verifier{Issuer: auth.Issuer, Audience: auth.Audience, Skew: pushClockSkew}
 	claims, err := verifier.Verify(keys, raw, p.opts.Now())
-	if err != nil && strings.Contains(err.Error(), "no key with kid") {
+	if unknown := (*identity.UnknownKeyError)(nil); errors.As(err, &unknown) {
 		if keys, err2 := p.keySet(true); err2 == nil {
 			claims, err = verifier.Verify(keys, raw, p.opts.Now())
 		}
