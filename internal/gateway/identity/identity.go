@@ -5,7 +5,9 @@ SPDX-License-Identifier: Apache-2.0
 
 // Package identity verifies the bearer tokens of the gateway's callers: the
 // identity provider's settings, its key set, the token cache, and the
-// Caller a verified token identifies.
+// Caller a verified token identifies. It imports nothing of
+// internal/gateway, so the connector's token checker (internal/jwtverify)
+// uses its rules too: VerifySigned, ParseKeySet, ParseBearer, FetchJWKS.
 package identity
 
 import (
