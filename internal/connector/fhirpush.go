@@ -27,6 +27,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/shcr-io/shcr-operator/internal/gateway/identity"
 	"github.com/shcr-io/shcr-operator/internal/jwtverify"
 	"github.com/shcr-io/shcr-operator/internal/policy"
 )
@@ -255,7 +256,7 @@ func (p *FHIRPushRuntime) keySet(unknownKid bool) (*jwtverify.KeySet, error) {
 		if statErr == nil && p.keys != nil && info.ModTime().Equal(p.keysModTime) {
 			return p.keys, nil
 		}
-		if data, err = os.ReadFile(auth.JWKSFile); err == nil && statErr == nil {
+		if data, err = identity.ReadJWKSFile(auth.JWKSFile); err == nil && statErr == nil {
 			p.keysModTime = info.ModTime()
 		}
 	default:
@@ -283,23 +284,12 @@ func (p *FHIRPushRuntime) keySet(unknownKid bool) (*jwtverify.KeySet, error) {
 	return nil, p.keysErr
 }
 
-// fetchKeys reads a JWKS from the identity provider, at most 1 MiB.
+// fetchKeys reads a JWKS from the identity provider with the gateway's
+// rules (identity.FetchJWKS: status 200, JSON, at most 1 MiB), within 10s.
 func fetchKeys(client *http.Client, url string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("fetching the JWKS: %w", err)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("fetching the JWKS: status %d", resp.StatusCode)
-	}
-	return io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return identity.FetchJWKS(ctx, client, url)
 }
 
 // Serve answers HTTPS requests on the listener until ctx ends.
@@ -375,7 +365,7 @@ func (p *FHIRPushRuntime) authenticate(w http.ResponseWriter, r *http.Request) b
 	}
 	verifier := jwtverify.Verifier{Issuer: auth.Issuer, Audience: auth.Audience, Skew: pushClockSkew}
 	claims, err := verifier.Verify(keys, raw, p.opts.Now())
-	if err != nil && strings.Contains(err.Error(), "no key with kid") {
+	if unknown := (*identity.UnknownKeyError)(nil); errors.As(err, &unknown) {
 		if keys, err2 := p.keySet(true); err2 == nil {
 			claims, err = verifier.Verify(keys, raw, p.opts.Now())
 		}

@@ -5,7 +5,9 @@ SPDX-License-Identifier: Apache-2.0
 
 // Package identity verifies the bearer tokens of the gateway's callers: the
 // identity provider's settings, its key set, the token cache, and the
-// Caller a verified token identifies.
+// Caller a verified token identifies. It imports nothing of
+// internal/gateway, so the connector's token checker (internal/jwtverify)
+// uses its rules too: VerifySigned, ParseKeySet, ParseBearer, FetchJWKS.
 package identity
 
 import (
@@ -70,14 +72,14 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// acceptedAlgorithms are the only signature algorithms the gateway
-// verifies: asymmetric ones. "none" and the HMAC algorithms are refused
-// before any key is looked at, so a public key can never serve as an HMAC
-// secret.
-var acceptedAlgorithms = []jose.SignatureAlgorithm{jose.RS256, jose.PS256, jose.ES256}
+// Algorithms are the only signature algorithms verified: asymmetric ones.
+// "none" and the HMAC algorithms are refused before any key is looked at,
+// so a public key can never serve as an HMAC secret. The slice is shared;
+// do not modify it.
+var Algorithms = []jose.SignatureAlgorithm{jose.RS256, jose.PS256, jose.ES256}
 
-// maxTokenBytes bounds a bearer token.
-const maxTokenBytes = 16 * 1024
+// MaxTokenBytes bounds a bearer token.
+const MaxTokenBytes = 16 * 1024
 
 // Verifier checks bearer tokens against the issuer's current keys.
 type Verifier struct {
@@ -134,15 +136,21 @@ func (v *Verifier) SetKeys(keys *KeySet) { v.keys.Store(keys) }
 
 // BearerToken takes the token from the Authorization header.
 func BearerToken(r *http.Request) (string, error) {
-	header := r.Header.Get("Authorization")
+	return ParseBearer(r.Header.Get("Authorization"))
+}
+
+// ParseBearer takes the token from an Authorization header value
+// ("Bearer <token>", the scheme in any case), refusing one longer than
+// MaxTokenBytes.
+func ParseBearer(header string) (string, error) {
 	scheme, token, found := strings.Cut(header, " ")
 	switch {
 	case header == "":
 		return "", errors.New("no bearer token: send Authorization: Bearer <token>")
 	case !found || !strings.EqualFold(scheme, "Bearer"):
 		return "", errors.New("the Authorization header is not a bearer token")
-	case len(token) > maxTokenBytes:
-		return "", fmt.Errorf("the bearer token is longer than %d bytes", maxTokenBytes)
+	case len(token) > MaxTokenBytes:
+		return "", fmt.Errorf("the bearer token is longer than %d bytes", MaxTokenBytes)
 	}
 	return strings.TrimSpace(token), nil
 }
@@ -172,23 +180,13 @@ func (v *Verifier) Verify(raw string, now time.Time) (Caller, error) {
 
 // verifyWith verifies a token with keys, giving its caller and its exp.
 func (v *Verifier) verifyWith(keys *KeySet, raw string, now time.Time) (Caller, time.Time, error) {
-	token, err := jwt.ParseSigned(raw, acceptedAlgorithms)
-	if err != nil {
-		return Caller{}, time.Time{}, errors.New("the token is not a compact JWS signed with RS256, PS256 or ES256")
-	}
-	if len(token.Headers) != 1 {
-		return Caller{}, time.Time{}, errors.New("the token must carry exactly one signature")
-	}
-	key, err := v.key(keys, token.Headers[0])
-	if err != nil {
-		return Caller{}, time.Time{}, err
-	}
-	var registered jwt.Claims
 	var all claimSet
-	if err := token.Claims(key, &registered, &all); err != nil {
-		return Caller{}, time.Time{}, errors.New("the token signature does not verify with the issuer's key")
-	}
-	if err := v.validate(registered, now); err != nil {
+	registered, err := VerifySigned(raw, keys, v.issuer, v.audience, v.skew, now, &all)
+	if err != nil {
+		var unknown *UnknownKeyError
+		if errors.As(err, &unknown) && v.unknownKey != nil {
+			v.unknownKey()
+		}
 		return Caller{}, time.Time{}, err
 	}
 	caller, err := v.claims.caller(all)
@@ -203,30 +201,68 @@ func (v *Verifier) verifyWith(keys *KeySet, raw string, now time.Time) (Caller, 
 	return caller, registered.Expiry.Time(), nil
 }
 
-func (v *Verifier) key(keys *KeySet, header jose.Header) (any, error) {
+// UnknownKeyError is VerifySigned's error for a token whose kid names no
+// key of the set, which may mean the issuer has rotated its keys.
+type UnknownKeyError struct {
+	// KID is the key id the token names.
+	KID string
+}
+
+func (e *UnknownKeyError) Error() string {
+	return fmt.Sprintf("no key with kid %q in the JWKS", e.KID)
+}
+
+// VerifySigned is the one check of a bearer JWT, used by the gateway's
+// Verifier and by the connector (internal/jwtverify): at most
+// MaxTokenBytes, a compact JWS with exactly one signature by one of
+// Algorithms, a kid naming a key of keys that fits the algorithm, a
+// signature that verifies, and iss, aud (one of them) and exp (required),
+// nbf and iat checked at now with skew of leeway. It gives the verified
+// registered claims and also decodes the payload into each of claims.
+// Errors say what is wrong and never repeat the token; a kid the set lacks
+// gives an *UnknownKeyError.
+func VerifySigned(raw string, keys *KeySet, issuer, audience string, skew time.Duration, now time.Time, claims ...any) (jwt.Claims, error) {
+	if len(raw) > MaxTokenBytes {
+		return jwt.Claims{}, fmt.Errorf("the bearer token is longer than %d bytes", MaxTokenBytes)
+	}
+	token, err := jwt.ParseSigned(raw, Algorithms)
+	if err != nil {
+		return jwt.Claims{}, errors.New("the token is not a compact JWS signed with RS256, PS256 or ES256")
+	}
+	if len(token.Headers) != 1 {
+		return jwt.Claims{}, errors.New("the token must carry exactly one signature")
+	}
+	header := token.Headers[0]
 	if header.KeyID == "" {
-		return nil, errors.New("the token has no kid header naming its signing key")
+		return jwt.Claims{}, errors.New("the token has no kid header naming its signing key")
 	}
 	key, err := keys.lookup(header.KeyID, jose.SignatureAlgorithm(header.Algorithm))
-	if err != nil && keys.keys[header.KeyID].Key == nil && v.unknownKey != nil {
-		v.unknownKey()
+	if err != nil {
+		return jwt.Claims{}, err
 	}
-	return key, err
+	var registered jwt.Claims
+	if err := token.Claims(key, append([]any{&registered}, claims...)...); err != nil {
+		return jwt.Claims{}, errors.New("the token signature does not verify with the issuer's key")
+	}
+	if err := validate(registered, issuer, audience, skew, now); err != nil {
+		return jwt.Claims{}, err
+	}
+	return registered, nil
 }
 
 // validate checks the registered claims; exp is required.
-func (v *Verifier) validate(c jwt.Claims, now time.Time) error {
+func validate(c jwt.Claims, issuer, audience string, skew time.Duration, now time.Time) error {
 	if c.Expiry == nil {
 		return errors.New("the token has no exp claim")
 	}
-	err := c.ValidateWithLeeway(jwt.Expected{Issuer: v.issuer, AnyAudience: jwt.Audience{v.audience}, Time: now}, v.skew)
+	err := c.ValidateWithLeeway(jwt.Expected{Issuer: issuer, AnyAudience: jwt.Audience{audience}, Time: now}, skew)
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, jwt.ErrInvalidIssuer):
-		return fmt.Errorf("the token issuer %q is not %q", c.Issuer, v.issuer)
+		return fmt.Errorf("the token issuer %q is not %q", c.Issuer, issuer)
 	case errors.Is(err, jwt.ErrInvalidAudience):
-		return fmt.Errorf("the token is not for audience %q", v.audience)
+		return fmt.Errorf("the token is not for audience %q", audience)
 	case errors.Is(err, jwt.ErrExpired):
 		return errors.New("the token has expired")
 	case errors.Is(err, jwt.ErrNotValidYet):

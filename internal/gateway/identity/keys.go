@@ -71,6 +71,15 @@ func ParseKeySet(data []byte) (*KeySet, []string, error) {
 // Len is the number of keys in the set.
 func (s *KeySet) Len() int { return len(s.keys) }
 
+// KeyIDs are the kids of the keys in the set, in no particular order.
+func (s *KeySet) KeyIDs() []string {
+	ids := make([]string, 0, len(s.keys))
+	for kid := range s.keys {
+		ids = append(ids, kid)
+	}
+	return ids
+}
+
 func signingKey(raw json.RawMessage) (jose.JSONWebKey, error) {
 	var key jose.JSONWebKey
 	if err := key.UnmarshalJSON(raw); err != nil {
@@ -107,7 +116,7 @@ func signingKey(raw json.RawMessage) (jose.JSONWebKey, error) {
 func (s *KeySet) lookup(kid string, alg jose.SignatureAlgorithm) (any, error) {
 	key, ok := s.keys[kid]
 	if !ok {
-		return nil, fmt.Errorf("no key with kid %q in the JWKS", kid)
+		return nil, &UnknownKeyError{KID: kid}
 	}
 	if key.Algorithm != "" && key.Algorithm != string(alg) {
 		return nil, fmt.Errorf("key %q is for %s, the token uses %s", kid, key.Algorithm, alg)
