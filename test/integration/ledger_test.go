@@ -13,6 +13,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -124,11 +125,25 @@ func checkApprovedVersionCannotBeRewritten(t *testing.T, s *scenario, approveAll
 	if err := admin.Delete(ctx, v1.DeepCopy()); err != nil {
 		t.Fatalf("deleting the suspended v1: %v", err)
 	}
+	// Deletion ends when the operator has released v1 (its finalizer); until
+	// then v1 still holds its version and a second object is refused.
+	waitFor(t, "the suspended v1 gone", func() (bool, string) {
+		err := k8s.Get(ctx, client.ObjectKey{Namespace: s.ns, Name: "dsa-v1"}, &shcrv1alpha1.DataSharingAgreement{})
+		return apierrors.IsNotFound(err), fmt.Sprint(err)
+	})
 
 	// v1 again, with wider terms (Preferences too), approved by every party.
 	wider := agreement(s.ns, "dsa-v1-again", s.agreementID, 1, append(allButPreferences, shcrv1alpha1.CategoryPreferences),
 		time.Now().Add(-time.Hour), time.Now().AddDate(2, 0, 0), s.gp, s.trust, s.council)
-	create(t, wider)
+	// The API server's admission policy reads agreements from its own
+	// informer, which may still hold v1 a moment after it is gone.
+	waitFor(t, "the rewritten v1 admitted once the API server has seen v1 go", func() (bool, string) {
+		err := k8s.Create(ctx, wider.DeepCopy())
+		if err != nil && !strings.Contains(err.Error(), "already holds agreement") {
+			t.Fatalf("creating the rewritten v1: %v", err)
+		}
+		return err == nil, fmt.Sprint(err)
+	})
 	create(t, accessPolicy(s.ns, "preferences", s.agreementID, []string{"R8000"}, nil, shcrv1alpha1.CategoryPreferences))
 	approveAll("dsa-v1-again")
 	waitFor(t, "the rewritten v1 Invalid, naming the ledger's hash", func() (bool, string) {
