@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
+	"github.com/shcr-io/shcr-operator/internal/kube"
 	"github.com/shcr-io/shcr-operator/internal/specs"
 )
 
@@ -88,7 +89,7 @@ func (r *Reconciler) reconcilePurge(ctx context.Context, member *shcrv1alpha1.Me
 	if len(p.Categories) == 0 {
 		return 0, nil
 	}
-	names := joinCategories(p.Categories)
+	names := kube.JoinCategories(p.Categories)
 	if now.After(p.Deadline.Time) {
 		setCondition(member, shcrv1alpha1.ConditionRecordsPurged, metav1.ConditionFalse, shcrv1alpha1.ReasonPurgeOverdue,
 			fmt.Sprintf("the records of %s the organisation provided are still in the record service, past the deadline %s: %s",
@@ -127,7 +128,7 @@ func (r *Reconciler) holdPurge(member *shcrv1alpha1.MemberOrganisation, reason s
 	p.Categories = pending
 	setCondition(member, shcrv1alpha1.ConditionRecordsPurged, metav1.ConditionFalse, shcrv1alpha1.ReasonPurgePending,
 		fmt.Sprintf("the records of %s the organisation provided are to be removed from the record service; "+
-			"the purge waits while the organisation is refused (%s)", joinCategories(pending), reason))
+			"the purge waits while the organisation is refused (%s)", kube.JoinCategories(pending), reason))
 }
 
 // advancePurge moves the purge on by one step and says where it stands:
@@ -144,22 +145,22 @@ func (r *Reconciler) advancePurge(ctx context.Context, member *shcrv1alpha1.Memb
 			return "its Job was removed before it finished; another starts", nil
 		case err != nil:
 			return "", fmt.Errorf("reading purge Job %s/%s of member %s: %w", member.Namespace, p.Job, member.Name, err)
-		case jobCondition(job, batchv1.JobComplete) && !slices.ContainsFunc(p.Categories, func(c shcrv1alpha1.DataCategory) bool {
+		case kube.JobConditionTrue(job, batchv1.JobComplete) && !slices.ContainsFunc(p.Categories, func(c shcrv1alpha1.DataCategory) bool {
 			return !slices.Contains(strings.Split(job.Annotations[specs.AnnotationPurgeCategories], ","), string(c))
 		}):
 			at := now
 			if job.Status.CompletionTime != nil {
 				at = job.Status.CompletionTime.Time
 			}
-			names := joinCategories(p.Categories)
+			names := kube.JoinCategories(p.Categories)
 			p.Categories, p.CompletedAt, p.Attempts = nil, &metav1.Time{Time: at}, 0
 			setCondition(member, shcrv1alpha1.ConditionRecordsPurged, metav1.ConditionTrue, shcrv1alpha1.ReasonPurged,
 				fmt.Sprintf("Job %s removed the records of %s the organisation provided from the record service, and recorded it in an AuditEvent there", job.Name, names))
 			ctrl.LoggerFrom(ctx).Info("Purge completed", "odsCode", member.Spec.ODSCode, "categories", names, "job", job.Name)
 			return "", nil
-		case jobCondition(job, batchv1.JobComplete) || jobCondition(job, batchv1.JobFailed):
+		case kube.JobConditionTrue(job, batchv1.JobComplete) || kube.JobConditionTrue(job, batchv1.JobFailed):
 			// Failed, or done for fewer categories than now pending.
-			if jobCondition(job, batchv1.JobFailed) {
+			if kube.JobConditionTrue(job, batchv1.JobFailed) {
 				p.Attempts++
 			}
 			p.Job = ""
@@ -250,14 +251,6 @@ func minus(a, b []shcrv1alpha1.DataCategory) []shcrv1alpha1.DataCategory {
 	return out
 }
 
-func joinCategories(cs []shcrv1alpha1.DataCategory) string {
-	names := make([]string, 0, len(cs))
-	for _, c := range cs {
-		names = append(names, string(c))
-	}
-	return strings.Join(names, ", ")
-}
-
 // purgeReason says why the records are removed, for the AuditEvent.
 func purgeReason(member *shcrv1alpha1.MemberOrganisation, admitted bool) string {
 	switch {
@@ -267,13 +260,4 @@ func purgeReason(member *shcrv1alpha1.MemberOrganisation, admitted bool) string 
 		return "the organisation no longer provides records"
 	}
 	return "the categories the organisation may provide narrowed (an agreement narrowed, suspended or expired)"
-}
-
-func jobCondition(job *batchv1.Job, t batchv1.JobConditionType) bool {
-	for _, c := range job.Status.Conditions {
-		if c.Type == t && c.Status == corev1.ConditionTrue {
-			return true
-		}
-	}
-	return false
 }

@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
+	"github.com/shcr-io/shcr-operator/internal/kube"
 	"github.com/shcr-io/shcr-operator/internal/specs"
 )
 
@@ -101,7 +102,7 @@ func (r *Reconciler) reconcileDeparted(ctx context.Context, region *shcrv1alpha1
 		}
 		kept = append(kept, *p)
 		overdue = overdue || now.After(p.Deadline.Time)
-		states = append(states, fmt.Sprintf("%s (%s, by %s): %s", p.ODSCode, joinCategories(p.Categories),
+		states = append(states, fmt.Sprintf("%s (%s, by %s): %s", p.ODSCode, kube.JoinCategories(p.Categories),
 			p.Deadline.UTC().Format(time.RFC3339), state))
 	}
 	region.Status.Purges = kept
@@ -166,7 +167,7 @@ func (r *Reconciler) startDeparted(region *shcrv1alpha1.ShCRRegion, p shcrv1alph
 	})
 	slices.SortFunc(region.Status.Purges, func(a, b shcrv1alpha1.DepartedPurge) int { return strings.Compare(a.ODSCode, b.ODSCode) })
 	ctrl.Log.WithName("shcrregion").Info("Organisation left the region: purging its records", "region", region.Name,
-		"odsCode", p.ODSCode, "categories", joinCategories(p.Categories))
+		"odsCode", p.ODSCode, "categories", kube.JoinCategories(p.Categories))
 }
 
 // advanceDeparted moves one departed purge on by a step: done once its Job
@@ -186,17 +187,17 @@ func (r *Reconciler) advanceDeparted(ctx context.Context, region *shcrv1alpha1.S
 			p.Job, p.Attempts = "", p.Attempts+1
 		case err != nil:
 			return "", false, fmt.Errorf("reading purge Job %s/%s of region %s: %w", ns, p.Job, region.Name, err)
-		case jobCondition(job, batchv1.JobComplete) && !slices.ContainsFunc(categories, func(c string) bool {
+		case kube.JobConditionTrue(job, batchv1.JobComplete) && !slices.ContainsFunc(categories, func(c string) bool {
 			return !slices.Contains(strings.Split(job.Annotations[specs.AnnotationPurgeCategories], ","), c)
 		}):
-			names := joinCategories(p.Categories)
+			names := kube.JoinCategories(p.Categories)
 			r.event(region, corev1.EventTypeNormal, shcrv1alpha1.ReasonDepartedPurged,
 				"Job %s removed the records of %s that %s, which left the region, provided, and recorded it in an AuditEvent in the record service",
 				job.Name, names, p.ODSCode)
 			ctrl.LoggerFrom(ctx).Info("Departed purge completed", "odsCode", p.ODSCode, "categories", names, "job", job.Name)
 			return "", true, nil
-		case jobCondition(job, batchv1.JobComplete) || jobCondition(job, batchv1.JobFailed):
-			if jobCondition(job, batchv1.JobFailed) {
+		case kube.JobConditionTrue(job, batchv1.JobComplete) || kube.JobConditionTrue(job, batchv1.JobFailed):
+			if kube.JobConditionTrue(job, batchv1.JobFailed) {
 				p.Attempts++
 			}
 			p.Job = ""
@@ -268,21 +269,4 @@ func union(a, b []shcrv1alpha1.DataCategory) []shcrv1alpha1.DataCategory {
 		}
 	}
 	return out
-}
-
-func joinCategories(cs []shcrv1alpha1.DataCategory) string {
-	names := make([]string, 0, len(cs))
-	for _, c := range cs {
-		names = append(names, string(c))
-	}
-	return strings.Join(names, ", ")
-}
-
-func jobCondition(job *batchv1.Job, t batchv1.JobConditionType) bool {
-	for _, c := range job.Status.Conditions {
-		if c.Type == t && c.Status == corev1.ConditionTrue {
-			return true
-		}
-	}
-	return false
 }
