@@ -166,6 +166,11 @@ const (
 	ReasonCredentialsFound   = "CredentialsFound"
 	ReasonCredentialsMissing = "CredentialsMissing"
 	ReasonNoConnector        = "NoConnector"
+	// ReasonNothingToProvide: an admitted Provider that no Active agreement
+	// lets provide any category yet runs no connector (ConnectorAvailable
+	// True: nothing is missing); it gets one when an agreement grants it a
+	// category, and loses it when none does any more.
+	ReasonNothingToProvide = "NothingToProvide"
 	ReasonNotAdmitted        = "NotAdmitted"
 	ReasonNotInRegion        = "NotInRegion"
 	ReasonDuplicateODSCode   = "DuplicateODSCode"

@@ -72,6 +72,7 @@ var ReasonClasses = map[string]ReasonClass{
 	ReasonCredentialsFound:   ClassTerminal,
 	ReasonCredentialsMissing: ClassTerminal,
 	ReasonNoConnector:        ClassTerminal,
+	ReasonNothingToProvide:   ClassTerminal,
 	ReasonNotAdmitted:        ClassTerminal,
 	ReasonNotInRegion:        ClassTerminal,
 	ReasonDuplicateODSCode:   ClassTerminal,

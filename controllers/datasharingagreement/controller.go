@@ -10,6 +10,7 @@ SPDX-License-Identifier: Apache-2.0
 package datasharingagreement
 
 import (
+	"sync"
 	"time"
 
 	"k8s.io/client-go/tools/events"
@@ -31,6 +32,11 @@ type Reconciler struct {
 	Recorder events.EventRecorder
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+
+	// ledgerReader reads the agreement ledger from the API server, and
+	// ledgerMu makes this process's appends to it one at a time (ledger.go).
+	ledgerReader client.Reader
+	ledgerMu     sync.Mutex
 }
 
 // +kubebuilder:rbac:groups=shcr.io,resources=datasharingagreements,verbs=get;list;watch
@@ -44,6 +50,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Now == nil {
 		r.Now = time.Now
 	}
+	r.ledgerReader = mgr.GetAPIReader()
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("datasharingagreement").
 		For(&shcrv1alpha1.DataSharingAgreement{}).

@@ -45,20 +45,31 @@ func (r *Reconciler) checkLedger(ctx context.Context, agreement *shcrv1alpha1.Da
 		return ledgerState{}, err
 	}
 	exists := err == nil
-	if value, ok := cm.Data[key]; ok {
-		entry, err := governance.DecodeLedgerEntry(value)
-		switch {
-		case err != nil:
-			return ledgerState{mismatch: fmt.Sprintf("the agreement ledger's entry %s cannot be read (%v): the version is treated as rewritten", key, err)}, nil
-		case entry.TermsHash != hash:
-			return ledgerState{mismatch: fmt.Sprintf(
-				"the agreement ledger records %s v%d as approved at %s with terms hash %s; these terms hash to %s: an approved version cannot be rewritten, agree changed terms as a new version",
-				agreement.Spec.AgreementID, agreement.Spec.Version, stamp(entry.RecordedAt), entry.TermsHash, hash)}, nil
-		}
-		return ledgerState{recorded: true}, nil
+	if state, ok := judgeLedger(agreement, cm, key, hash); ok {
+		return state, nil
 	}
 	if !approved {
 		return ledgerState{}, nil
+	}
+	// Appends are made one at a time, each on the ledger as the API server
+	// holds it: concurrent reconciles of a region's agreements (a GitOps
+	// apply of many at once) would otherwise each write over a copy the
+	// other had just changed, fail on its resourceVersion, and wait out an
+	// ever longer retry backoff. Another process's write still fails ours.
+	r.ledgerMu.Lock()
+	defer r.ledgerMu.Unlock()
+	if r.ledgerReader != nil {
+		fresh := &corev1.ConfigMap{}
+		err = r.ledgerReader.Get(ctx, client.ObjectKey{Namespace: agreement.Namespace, Name: governance.LedgerName}, fresh)
+		if client.IgnoreNotFound(err) != nil {
+			return ledgerState{}, err
+		}
+		if exists = err == nil; exists {
+			cm = fresh
+			if state, ok := judgeLedger(agreement, cm, key, hash); ok {
+				return state, nil // recorded meanwhile
+			}
+		}
 	}
 	if cm.Data == nil {
 		cm.Data = map[string]string{}
@@ -82,4 +93,23 @@ func (r *Reconciler) checkLedger(ctx context.Context, agreement *shcrv1alpha1.Da
 		return ledgerState{}, fmt.Errorf("recording %s in the agreement ledger: %w", key, err)
 	}
 	return ledgerState{recorded: true}, nil
+}
+
+// judgeLedger compares the version with the ledger's entry for key, if it
+// has one (ok).
+func judgeLedger(agreement *shcrv1alpha1.DataSharingAgreement, cm *corev1.ConfigMap, key, hash string) (ledgerState, bool) {
+	value, ok := cm.Data[key]
+	if !ok {
+		return ledgerState{}, false
+	}
+	entry, err := governance.DecodeLedgerEntry(value)
+	switch {
+	case err != nil:
+		return ledgerState{mismatch: fmt.Sprintf("the agreement ledger's entry %s cannot be read (%v): the version is treated as rewritten", key, err)}, true
+	case entry.TermsHash != hash:
+		return ledgerState{mismatch: fmt.Sprintf(
+			"the agreement ledger records %s v%d as approved at %s with terms hash %s; these terms hash to %s: an approved version cannot be rewritten, agree changed terms as a new version",
+			agreement.Spec.AgreementID, agreement.Spec.Version, stamp(entry.RecordedAt), entry.TermsHash, hash)}, true
+	}
+	return ledgerState{recorded: true}, true
 }

@@ -14,6 +14,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -68,6 +69,10 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get;list;watch;create;patch
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update;patch;delete
+// The operator may grant only what it holds: approve on organisations,
+// a permission the API server checks and no server serves (specs.ApproveVerb).
+// +kubebuilder:rbac:groups=shcr.io,resources=organisations,verbs=approve
 
 // SetupWithManager registers the reconciler. It owns the connector's
 // objects and follows the agreements that name the organisation.
@@ -94,6 +99,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&networkingv1.NetworkPolicy{}, builder.OnlyMetadata).
 		Owns(&corev1.Service{}, builder.OnlyMetadata).
 		Owns(&corev1.PersistentVolumeClaim{}).
+		Owns(&rbacv1.Role{}, builder.OnlyMetadata).
+		Owns(&rbacv1.RoleBinding{}, builder.OnlyMetadata).
 		Watches(&shcrv1alpha1.DataSharingAgreement{}, handler.EnqueueRequestsFromMapFunc(r.membersOfAgreement)).
 		Watches(&shcrv1alpha1.MemberOrganisation{}, handler.EnqueueRequestsFromMapFunc(r.sameODSCode)).
 		// A retained namespace adopted by a re-created region, or a region

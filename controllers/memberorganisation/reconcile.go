@@ -11,11 +11,13 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -84,6 +86,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	// Each phase builds on what the ones before it found.
 	return phases.RunInOrder(ctx, &scope{member: member, region: region, key: req.NamespacedName, now: r.Now(),
 		providedBefore: slices.Clone(member.Status.ProvidesCategories)},
+		r.grantSignatories,
 		r.reconcileAdmission,
 		r.reconcileAgreements,
 		r.deployConnector,
@@ -104,6 +107,24 @@ type scope struct {
 	// providedBefore: the categories status said it provided before this
 	// reconcile, against which a narrowing is found.
 	providedBefore []shcrv1alpha1.DataCategory
+}
+
+// grantSignatories lets the organisation's signatories, and no one else,
+// approve agreements for it: a Role granting approve on its ODS code
+// (specs.SignatoriesRole), bound to spec.signatories. The API server checks
+// that permission before it admits an approval (the admission policy
+// shcr-approval-signatory), in constant time whatever the region's size;
+// the agreement controller counts an approval only while its recorder is
+// still a signatory, so a grant outlived by an edit while the operator was
+// down admits an approval that never counts.
+func (r *Reconciler) grantSignatories(ctx context.Context, s *scope) (ctrl.Result, error) {
+	if _, err := r.applyAll(ctx, s.member, []client.Object{specs.SignatoriesRole(s.region, s.member)}); err != nil {
+		return ctrl.Result{}, fmt.Errorf("granting the signatories of member %s/%s: %w", s.member.Namespace, s.member.Name, err)
+	}
+	if _, err := r.applyAll(ctx, s.member, []client.Object{specs.SignatoriesRoleBinding(s.region, s.member)}); err != nil {
+		return ctrl.Result{}, fmt.Errorf("granting the signatories of member %s/%s: %w", s.member.Namespace, s.member.Name, err)
+	}
+	return ctrl.Result{}, nil
 }
 
 // reconcileAdmission admits the organisation or not, from its governance and
@@ -153,8 +174,7 @@ func (r *Reconciler) deployConnector(ctx context.Context, s *scope) (ctrl.Result
 func (r *Reconciler) reportConnectorStatus(_ context.Context, s *scope) (ctrl.Result, error) {
 	member := s.member
 	var result ctrl.Result
-	if meta.IsStatusConditionTrue(member.Status.Conditions, shcrv1alpha1.ConditionConnectorAvailable) && member.Spec.Connector != nil &&
-		hasRole(member, shcrv1alpha1.RoleProvider) && !specs.IsGPConnect(member) {
+	if runsConnector(member) && meta.IsStatusConditionTrue(member.Status.Conditions, shcrv1alpha1.ConditionConnectorAvailable) {
 		r.reportConnector(member)
 		result.RequeueAfter = connectorStatusRefresh
 	} else {
@@ -165,6 +185,15 @@ func (r *Reconciler) reportConnectorStatus(_ context.Context, s *scope) (ctrl.Re
 	return result, nil
 }
 
+// runsConnector says whether the organisation runs a connector Deployment:
+// a Provider with a connector other than GP Connect (which the gateway
+// reads) that may provide a category now. It is read after
+// reconcileAgreements has set the categories.
+func runsConnector(member *shcrv1alpha1.MemberOrganisation) bool {
+	return member.Spec.Connector != nil && hasRole(member, shcrv1alpha1.RoleProvider) && !specs.IsGPConnect(member) &&
+		len(member.Status.ProvidesCategories) > 0
+}
+
 // refuse marks an organisation that cannot be admitted whatever its
 // governance says, and removes its connector.
 func (r *Reconciler) refuse(ctx context.Context, member *shcrv1alpha1.MemberOrganisation, reason, message string) {
@@ -172,6 +201,11 @@ func (r *Reconciler) refuse(ctx context.Context, member *shcrv1alpha1.MemberOrga
 	r.holdPurge(member, reason)
 	if err := r.removeConnector(ctx, member); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "Removing the connector of a refused organisation")
+	}
+	// A refused object (a duplicate ODS code, outside a region, an invalid
+	// spec) lets no one approve for the code.
+	if err := r.removeOwned(ctx, member, specs.SignatoriesName(member), &rbacv1.RoleBinding{}, &rbacv1.Role{}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Removing the signatories' grant of a refused organisation")
 	}
 }
 
@@ -296,6 +330,15 @@ func (r *Reconciler) reconcileConnector(ctx context.Context, member *shcrv1alpha
 		return r.removeConnector(ctx, member)
 	case member.Spec.Connector.Kind == shcrv1alpha1.ConnectorGPConnect:
 		return r.reconcileGPConnect(ctx, member, region)
+	case len(member.Status.ProvidesCategories) == 0:
+		// Nothing to forward: no connector objects are written until an
+		// agreement grants a category (so its ConfigMap is written once,
+		// with the categories), and an organisation whose last category
+		// goes has its connector removed, which also lets the purge of
+		// what it provided start (purge.go). The state claim is kept.
+		setCondition(member, shcrv1alpha1.ConditionConnectorAvailable, metav1.ConditionTrue, shcrv1alpha1.ReasonNothingToProvide,
+			"no Active agreement lets the organisation provide a category yet, so it runs no connector; one is deployed when an agreement does")
+		return r.removeConnector(ctx, member)
 	}
 	var categories []string
 	for _, c := range member.Status.ProvidesCategories {
@@ -307,19 +350,16 @@ func (r *Reconciler) reconcileConnector(ctx context.Context, member *shcrv1alpha
 	if err := r.withPushIdentity(ctx, region, member, cm, deploy, np); err != nil {
 		return err
 	}
-	for _, obj := range []client.Object{
-		specs.ConnectorServiceAccount(region, member),
-		specs.ConnectorStateClaim(region, member),
-		cm,
-		np,
-		specs.ConnectorService(region, member),
-		deploy,
+	// What the Deployment's pods need comes first: the NetworkPolicy must
+	// confine them from their first start, and their ServiceAccount, state
+	// claim and configuration must exist. Those five are independent of
+	// each other and applied at once (one round trip instead of five on a
+	// first deploy); the Deployment follows when all five hold.
+	for _, stage := range [][]client.Object{
+		{specs.ConnectorServiceAccount(region, member), specs.ConnectorStateClaim(region, member), cm, np, specs.ConnectorService(region, member)},
+		{deploy},
 	} {
-		err := r.replaceWithClusterIP(ctx, member, obj)
-		if err == nil {
-			_, err = r.applier.Apply(ctx, obj)
-		}
-		if err != nil {
+		if obj, err := r.applyAll(ctx, member, stage); err != nil {
 			setCondition(member, shcrv1alpha1.ConditionConnectorAvailable, metav1.ConditionFalse, shcrv1alpha1.ReasonApplyFailed, err.Error())
 			return fmt.Errorf("applying connector %T %s/%s of member %s: %w", obj, obj.GetNamespace(), obj.GetName(), member.Name, err)
 		}
@@ -331,6 +371,28 @@ func (r *Reconciler) reconcileConnector(ctx context.Context, member *shcrv1alpha
 	status, reason, msg := conditions.DeploymentAvailability(live)
 	setCondition(member, shcrv1alpha1.ConditionConnectorAvailable, status, reason, msg)
 	return nil
+}
+
+// applyAll applies objects concurrently. It returns the first object, in
+// the order given, whose apply failed, with its error.
+func (r *Reconciler) applyAll(ctx context.Context, member *shcrv1alpha1.MemberOrganisation, objs []client.Object) (client.Object, error) {
+	errs := make([]error, len(objs))
+	var wg sync.WaitGroup
+	for i, obj := range objs {
+		wg.Go(func() {
+			errs[i] = r.replaceWithClusterIP(ctx, member, obj)
+			if errs[i] == nil {
+				_, errs[i] = r.applier.Apply(ctx, obj)
+			}
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return objs[i], err
+		}
+	}
+	return nil, nil
 }
 
 // replaceWithClusterIP deletes the member's connector Service if it still
@@ -362,8 +424,15 @@ func (r *Reconciler) replaceWithClusterIP(ctx context.Context, member *shcrv1alp
 
 // removeConnector deletes the connector's objects that exist.
 func (r *Reconciler) removeConnector(ctx context.Context, member *shcrv1alpha1.MemberOrganisation) error {
-	name := client.ObjectKey{Namespace: member.Namespace, Name: specs.ConnectorName(member)}
-	for _, kind := range []client.Object{&appsv1.Deployment{}, &corev1.ConfigMap{}, &networkingv1.NetworkPolicy{}, &corev1.Service{}, &corev1.ServiceAccount{}} {
+	return r.removeOwned(ctx, member, specs.ConnectorName(member),
+		&appsv1.Deployment{}, &corev1.ConfigMap{}, &networkingv1.NetworkPolicy{}, &corev1.Service{}, &corev1.ServiceAccount{})
+}
+
+// removeOwned deletes the objects of the given kinds named objectName that
+// the member controls.
+func (r *Reconciler) removeOwned(ctx context.Context, member *shcrv1alpha1.MemberOrganisation, objectName string, kinds ...client.Object) error {
+	name := client.ObjectKey{Namespace: member.Namespace, Name: objectName}
+	for _, kind := range kinds {
 		obj := kube.ForCache(kind)
 		if err := r.Client.Get(ctx, name, obj); err != nil {
 			if client.IgnoreNotFound(err) != nil {
@@ -375,7 +444,7 @@ func (r *Reconciler) removeConnector(ctx context.Context, member *shcrv1alpha1.M
 			continue
 		}
 		if err := r.Client.Delete(ctx, obj); client.IgnoreNotFound(err) != nil {
-			return fmt.Errorf("removing connector %T %s: %w", obj, name, err)
+			return fmt.Errorf("removing %T %s of member %s/%s: %w", obj, name, member.Namespace, member.Name, err)
 		}
 	}
 	return nil

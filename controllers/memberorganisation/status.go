@@ -13,6 +13,7 @@ import (
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
 	"github.com/shcr-io/shcr-operator/internal/conditions"
 	"github.com/shcr-io/shcr-operator/internal/governance"
+	"github.com/shcr-io/shcr-operator/internal/specs"
 )
 
 // summarised are the conditions an organisation's Ready summarises.
@@ -68,10 +69,13 @@ func markRefused(member *shcrv1alpha1.MemberOrganisation, reason, message string
 
 // showKindAndMode says in status which connector kind and mode the operator
 // runs for an admitted Provider (from the first reconcile that deploys it,
-// before the connector has reported anything), and nothing otherwise.
+// before the connector has reported anything), and nothing otherwise: not
+// for one with nothing to provide yet, which runs no connector (GP Connect,
+// read by the gateway, is shown whenever the practice is admitted).
 func showKindAndMode(member *shcrv1alpha1.MemberOrganisation, admitted bool) {
 	c := member.Spec.Connector
-	if c == nil || !admitted || !hasRole(member, shcrv1alpha1.RoleProvider) {
+	if c == nil || !admitted || !hasRole(member, shcrv1alpha1.RoleProvider) ||
+		(!specs.IsGPConnect(member) && len(member.Status.ProvidesCategories) == 0) {
 		return
 	}
 	if member.Status.Connector == nil {

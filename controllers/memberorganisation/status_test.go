@@ -110,8 +110,8 @@ func TestMarkRefused(t *testing.T) {
 }
 
 // Status names the connector kind and mode the operator runs only for an
-// admitted Provider with a connector (Pull when the spec names no mode),
-// and keeps what the connector last reported.
+// admitted Provider with a connector and a category to provide (Pull when
+// the spec names no mode), and keeps what the connector last reported.
 func TestShowKindAndMode(t *testing.T) {
 	lag := int64(12)
 	cases := []struct {
@@ -121,22 +121,30 @@ func TestShowKindAndMode(t *testing.T) {
 		admitted  bool
 		kind      shcrv1alpha1.ConnectorKind
 		mode      shcrv1alpha1.ConnectorMode
+		nothing   bool // no category to provide yet
 	}{
 		{"a provider pulling by default", []shcrv1alpha1.OrganisationRole{shcrv1alpha1.RoleProvider},
-			&shcrv1alpha1.ConnectorSpec{Kind: shcrv1alpha1.ConnectorFHIR}, true, shcrv1alpha1.ConnectorFHIR, shcrv1alpha1.ConnectorPull},
+			&shcrv1alpha1.ConnectorSpec{Kind: shcrv1alpha1.ConnectorFHIR}, true, shcrv1alpha1.ConnectorFHIR, shcrv1alpha1.ConnectorPull, false},
 		{"a provider receiving pushes", []shcrv1alpha1.OrganisationRole{shcrv1alpha1.RoleConsumer, shcrv1alpha1.RoleProvider},
 			&shcrv1alpha1.ConnectorSpec{Kind: shcrv1alpha1.ConnectorHL7v2, Mode: shcrv1alpha1.ConnectorPush}, true,
-			shcrv1alpha1.ConnectorHL7v2, shcrv1alpha1.ConnectorPush},
+			shcrv1alpha1.ConnectorHL7v2, shcrv1alpha1.ConnectorPush, false},
 		{"not admitted", []shcrv1alpha1.OrganisationRole{shcrv1alpha1.RoleProvider},
-			&shcrv1alpha1.ConnectorSpec{Kind: shcrv1alpha1.ConnectorFHIR}, false, "", ""},
+			&shcrv1alpha1.ConnectorSpec{Kind: shcrv1alpha1.ConnectorFHIR}, false, "", "", false},
 		{"a consumer only", []shcrv1alpha1.OrganisationRole{shcrv1alpha1.RoleConsumer},
-			&shcrv1alpha1.ConnectorSpec{Kind: shcrv1alpha1.ConnectorFHIR}, true, "", ""},
-		{"no connector", []shcrv1alpha1.OrganisationRole{shcrv1alpha1.RoleProvider}, nil, true, "", ""},
+			&shcrv1alpha1.ConnectorSpec{Kind: shcrv1alpha1.ConnectorFHIR}, true, "", "", false},
+		{"no connector", []shcrv1alpha1.OrganisationRole{shcrv1alpha1.RoleProvider}, nil, true, "", "", false},
+		{"a provider with nothing to provide yet", []shcrv1alpha1.OrganisationRole{shcrv1alpha1.RoleProvider},
+			&shcrv1alpha1.ConnectorSpec{Kind: shcrv1alpha1.ConnectorFHIR}, true, "", "", true},
+		{"a GP Connect practice with nothing to provide yet", []shcrv1alpha1.OrganisationRole{shcrv1alpha1.RoleProvider},
+			&shcrv1alpha1.ConnectorSpec{Kind: shcrv1alpha1.ConnectorGPConnect}, true, shcrv1alpha1.ConnectorGPConnect, shcrv1alpha1.ConnectorPull, true},
 	}
 	for _, tc := range cases {
 		for _, reported := range []bool{false, true} {
 			m := newMember(tc.roles...)
 			m.Spec.Connector = tc.connector
+			if !tc.nothing {
+				m.Status.ProvidesCategories = []shcrv1alpha1.DataCategory{shcrv1alpha1.CategoryMedications}
+			}
 			if reported {
 				m.Status.Connector = &shcrv1alpha1.ConnectorStatus{Circuit: "closed", LagSeconds: &lag}
 			}

@@ -13,6 +13,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -45,7 +46,8 @@ const (
 // ConnectorAvailable condition reads it) and ConfigMaps keep the agreement
 // ledger's data (reads of it are optimistic-concurrency writes).
 var (
-	metadataOnlyKinds = []client.Object{&corev1.ServiceAccount{}, &corev1.Service{}, &networkingv1.NetworkPolicy{}}
+	metadataOnlyKinds = []client.Object{&corev1.ServiceAccount{}, &corev1.Service{}, &networkingv1.NetworkPolicy{},
+		&rbacv1.Role{}, &rbacv1.RoleBinding{}}
 	trimmedKinds      = []client.Object{&appsv1.Deployment{}, &corev1.ConfigMap{}}
 )
 

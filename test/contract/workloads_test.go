@@ -96,6 +96,11 @@ func onboard(t *testing.T, op *testenv.Operator) *written {
 	op.Create(t, fixtures.Credentials(ns, member.Spec.Connector.CredentialsSecretRef.Name))
 	op.Create(t, member)
 	op.WaitCondition(t, &shcrv1alpha1.MemberOrganisation{}, ns, member.Name, shcrv1alpha1.ConditionAdmitted, metav1.ConditionTrue)
+	// The GP runs a connector once an Active agreement lets it provide.
+	peer := fixtures.Member(ns, "trust", "Y6T01", "NHSTrust")
+	op.Create(t, fixtures.Credentials(ns, peer.Spec.Connector.CredentialsSecretRef.Name))
+	op.Create(t, peer)
+	op.Share(t, ns, "contract-share", "Y6-DSA-001", memberODS, "Y6T01")
 
 	for _, r := range []string{regionName, fileRegionName, noIdentityRegion} {
 		op.WaitCondition(t, &shcrv1alpha1.ShCRRegion{}, "", r, shcrv1alpha1.ConditionPolicyCompiled, metav1.ConditionTrue)

@@ -102,6 +102,11 @@ func TestHL7v2PushConnectorRuns(t *testing.T) {
 	update(t, &corev1.Secret{}, ns, secret.Name, func(s *corev1.Secret) {
 		s.Data = map[string][]byte{"tls.crt": []byte("certificate"), "tls.key": []byte("key")}
 	})
+	// A connector runs once an Active agreement lets the trust provide.
+	peer := member(ns, "peer", "O86003", "GPPractice")
+	create(t, credentials(ns, peer.Spec.Connector.CredentialsSecretRef.Name))
+	create(t, peer)
+	op.Share(t, ns, "hl7-share", "HL7PUSH-001", "O86002", "O86003")
 	deploy := &appsv1.Deployment{}
 	// The operator reads the Secret again credentialsMissingRetry (30s) later.
 	testenv.WaitFor(t, "the HL7v2 connector with its MLLP port", 90*time.Second, func() (bool, string) {

@@ -53,6 +53,8 @@ func TestFHIRPushConnectorRunsWithDurableState(t *testing.T) {
 	pull := member(ns, "gp", "Y5G01", "GPPractice")
 	create(t, credentials(ns, pull.Spec.Connector.CredentialsSecretRef.Name))
 	create(t, pull)
+	// Connectors run once an Active agreement lets the organisations provide.
+	op.Share(t, ns, "push-share", "Y5PUSH-001", "Y5T01", "Y5G01")
 
 	waitFor(t, "CredentialsFound=False naming ca.crt or client-id", func() (bool, string) {
 		got := &shcrv1alpha1.MemberOrganisation{}

@@ -17,6 +17,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -349,10 +350,10 @@ func reportedCategories(path string) []string {
 	return []string{}
 }
 
-// While the organisation's connector runs and still says it forwards the
-// categories, no purge Job starts (it would race the connector's writes);
-// once the connector reports them gone, the Job starts and the purge
-// completes.
+// While a pod of the organisation's connector still runs, no purge Job
+// starts (it would race the connector's writes). Suspension leaves the
+// organisation nothing to provide, so its connector Deployment is removed at
+// once; once its last pod has gone, the Job starts and the purge completes.
 func TestPurgeWaitsForTheRunningConnectorToStopForwarding(t *testing.T) {
 	s := newScenarioWithCodes(t, "purgewait", "Y4G03", "Y4T3", "Y4C3")
 	path := "/" + s.ns + "/gp/status"
@@ -392,8 +393,15 @@ func TestPurgeWaitsForTheRunningConnectorToStopForwarding(t *testing.T) {
 		t.Errorf("purge Jobs %v (%v) while the connector still forwards the categories", len(jobs.Items), err)
 	}
 
-	connectorCategories.Store(path, []string{})
-	testenv.WaitFor(t, "a purge Job once the connector reports the categories gone", 2*time.Minute, func() (bool, string) {
+	waitFor(t, "the connector Deployment removed", func() (bool, string) {
+		err := k8s.Get(ctx, key, &appsv1.Deployment{})
+		return apierrors.IsNotFound(err), fmt.Sprint(err)
+	})
+	// The pod goes, as the kubelet would stop it with its Deployment.
+	if err := k8s.Delete(ctx, connectorPod(s.ns, s.gp, s.region)); err != nil {
+		t.Fatal(err)
+	}
+	testenv.WaitFor(t, "a purge Job once no connector pod runs", 2*time.Minute, func() (bool, string) {
 		m = getMember(t, s.ns, "gp")
 		return m.Status.Purge != nil && m.Status.Purge.Job != "", fmt.Sprint(meta.FindStatusCondition(m.Status.Conditions, shcrv1alpha1.ConditionRecordsPurged))
 	})

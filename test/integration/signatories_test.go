@@ -78,9 +78,11 @@ func TestApprovalsOnlyFromTheOrganisationsSignatories(t *testing.T) {
 			t.Errorf("%s: approving for %s: %v, want a refusal naming the organisation", tc.name, s.gp, err)
 		}
 	}
-	if err := addApproval(t, s.ns, "signed", s.gp, signer{"partner@" + gp, []string{signatories, "gp-partners"}}); err != nil {
-		t.Errorf("a member of a Group signatory must be admitted: %v", err)
-	}
+	// The Group was added just now: admitted once the operator has granted it.
+	waitFor(t, "a member of a Group signatory admitted", func() (bool, string) {
+		err := addApproval(t, s.ns, "signed", s.gp, signer{"partner@" + gp, []string{signatories, "gp-partners"}})
+		return err == nil, errString(err)
+	})
 	if err := addApproval(t, s.ns, "signed", s.trust, signer{"caldicott@" + strings.ToLower(s.trust), []string{signatories}}); err != nil {
 		t.Errorf("a User signatory must be admitted: %v", err)
 	}
@@ -104,8 +106,15 @@ func TestOnlySignatoriesOrTheRegionOwnerSetSignatories(t *testing.T) {
 	if err := k8s.Get(ctx, client.ObjectKey{Namespace: s.ns, Name: "gp"}, m); err != nil {
 		t.Fatal(err)
 	}
-	m.Spec.Signatories = append(m.Spec.Signatories, shcrv1alpha1.Signatory{Kind: shcrv1alpha1.SignatoryUser, Name: "admin@" + strings.ToLower(s.gp)})
-	if err := admin.Update(ctx, m); err == nil || !strings.Contains(err.Error(), "may not set who signs for") {
+	// The operator writing status in between is a conflict: read again.
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: s.ns, Name: "gp"}, m); err != nil {
+			return err
+		}
+		m.Spec.Signatories = append(m.Spec.Signatories, shcrv1alpha1.Signatory{Kind: shcrv1alpha1.SignatoryUser, Name: "admin@" + strings.ToLower(s.gp)})
+		return admin.Update(ctx, m)
+	})
+	if err == nil || !strings.Contains(err.Error(), "may not set who signs for") {
 		t.Errorf("a region admin adding themself as signatory: %v, want refused", err)
 	}
 	newcomer := member(s.ns, "newcomer", "U99", shcrv1alpha1.OrganisationType("Pharmacy"))
@@ -213,7 +222,7 @@ func TestApprovalsWithoutWebhooks(t *testing.T) {
 	s := newScenario(t, "unhooked", "T")
 	withoutWebhooks(t, s.ns)
 
-	create(t, agreement(s.ns, "early", "EARLY-001", 1, allButPreferences, time.Now().Add(-time.Hour), time.Now().AddDate(1, 0, 0), s.gp, "T77"))
+	create(t, agreement(s.ns, "early", "EARLY-001", 1, allButPreferences, time.Now().Add(-time.Hour), time.Now().AddDate(1, 0, 0), s.gp, "T77", s.trust))
 	create(t, accessPolicy(s.ns, "early-clinicians", "EARLY-001", []string{"R8000"}, nil, allButPreferences...))
 	gp := strings.ToLower(s.gp)
 	mallory := signer{"admin@" + gp, []string{signatories}}
@@ -239,35 +248,65 @@ func TestApprovalsWithoutWebhooks(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "must be recorded by the user adding it") {
 		t.Errorf("recordedGroups the requester is not in: %v, want refused", err)
 	}
-	// T77 is no member: the admission policy has no MemberOrganisation to
-	// check against, so the approval is admitted...
-	if err := addApproval(t, s.ns, "early", "T77", mallory); err != nil {
-		t.Fatalf("recording the approval for a code no member holds: %v", err)
+	// T77 is no member: nobody holds the permission to approve for it, so
+	// the API server refuses every approval for it, whoever sends it.
+	if err := addApproval(t, s.ns, "early", "T77", mallory); err == nil || !strings.Contains(err.Error(), "may not approve for T77") {
+		t.Errorf("approving for a code no member holds: %v, want refused naming it", err)
 	}
-	// ...and T77 then joins, with its own signatory.
+	// T77 joins, with its own signatory, who may approve once the operator
+	// has granted it (a second or so after the organisation is created).
 	late := member(s.ns, "late", "T77", shcrv1alpha1.OrganisationType("Hospice"))
 	create(t, credentials(s.ns, late.Spec.Connector.CredentialsSecretRef.Name))
 	create(t, late)
 	waitCondition(t, &shcrv1alpha1.MemberOrganisation{}, s.ns, "late", shcrv1alpha1.ConditionAdmitted, metav1.ConditionTrue)
-
-	waitFor(t, "the approval recorded by a non-signatory not counted", func() (bool, string) {
+	waitFor(t, "T77's signatory's approval admitted", func() (bool, string) {
+		err := addApproval(t, s.ns, "early", "T77", signer{"caldicott@t77", []string{signatories}})
+		return err == nil, errString(err)
+	})
+	// T77's signatory hands over before the version is approved by every
+	// party: the approval already stored stays in the spec but no longer
+	// counts (its recorder is not a signatory any more).
+	cg, err := op.As("caldicott@t77", signatories)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		m := &shcrv1alpha1.MemberOrganisation{}
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: s.ns, Name: "late"}, m); err != nil {
+			return err
+		}
+		m.Spec.Signatories = []shcrv1alpha1.Signatory{{Kind: shcrv1alpha1.SignatoryUser, Name: "successor@t77"}}
+		return cg.Update(ctx, m)
+	}); err != nil {
+		t.Fatalf("T77's signatory handing over: %v", err)
+	}
+	if err := addApproval(t, s.ns, "early", s.trust, signer{"caldicott@" + strings.ToLower(s.trust), []string{signatories}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the approval recorded by a signatory who left not counted", func() (bool, string) {
 		a := getAgreement(t, s.ns, "early")
 		c := meta.FindStatusCondition(a.Status.Conditions, shcrv1alpha1.ConditionApproved)
 		if c == nil || c.ObservedGeneration != a.Generation {
 			return false, "not reconciled"
 		}
 		return c.Status == metav1.ConditionFalse && c.Reason == shcrv1alpha1.ReasonNotSignatory &&
-				strings.Contains(c.Message, "T77") && !strings.Contains(c.Message, mallory.user) &&
+				strings.Contains(c.Message, "T77") && !strings.Contains(c.Message, "caldicott@t77") &&
 				a.Status.Phase == shcrv1alpha1.PhaseDraft,
 			fmt.Sprintf("%s %s %s: %s", a.Status.Phase, c.Status, c.Reason, c.Message)
 	})
 	if g := bundleGrantsFor(t, s.region, "EARLY-001"); g != 0 {
 		t.Errorf("the bundle holds %d grants under EARLY-001, want none", g)
 	}
-	// The organisation's own signatory approves: now it counts.
-	if err := addApproval(t, s.ns, "early", "T77", signer{"caldicott@t77", []string{signatories}}); err != nil {
-		t.Fatal(err)
-	}
+	// The departed signatory's grant goes too.
+	waitFor(t, "the departed signatory refused", func() (bool, string) {
+		err := addApproval(t, s.ns, "early", "T77", signer{"caldicott@t77", []string{signatories}})
+		return err != nil && strings.Contains(err.Error(), "may not approve for T77"), errString(err)
+	})
+	// The organisation's new signatory approves: now it counts.
+	waitFor(t, "T77's new signatory's approval admitted", func() (bool, string) {
+		err := addApproval(t, s.ns, "early", "T77", signer{"successor@t77", []string{signatories}})
+		return err == nil, errString(err)
+	})
 	waitPhase(t, s.ns, "early", shcrv1alpha1.PhaseActive)
 	waitFor(t, "grants under EARLY-001 once its signatories approved", func() (bool, string) {
 		n := bundleGrantsFor(t, s.region, "EARLY-001")

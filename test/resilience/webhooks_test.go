@@ -97,14 +97,6 @@ func TestWithoutWebhooksInvalidObjectsGetNoChildrenAndNoGrants(t *testing.T) {
 		c := meta.FindStatusCondition(m.Status.Conditions, shcrv1alpha1.ConditionAdmitted)
 		return c != nil && c.Reason == shcrv1alpha1.ReasonDuplicateODSCode, fmt.Sprint(c)
 	})
-	connector := &appsv1.Deployment{}
-	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "connector-w86001"}, connector); err != nil {
-		t.Fatal(err)
-	}
-	if owner := metav1.GetControllerOf(connector); owner == nil || owner.Name != "gp" {
-		t.Errorf("the connector must stay the real GP's, owned by %v", owner)
-	}
-
 	// An agreement naming a party that is not a member.
 	a := fixtures.Agreement(ns, "dsa", "NOHOOKS-001", 1,
 		[]shcrv1alpha1.DataCategory{shcrv1alpha1.CategoryMedications, shcrv1alpha1.CategoryAllergies},
@@ -133,6 +125,16 @@ func TestWithoutWebhooksInvalidObjectsGetNoChildrenAndNoGrants(t *testing.T) {
 			err := signer.Update(ctx, current)
 			return err == nil, fmt.Sprint(err)
 		})
+	}
+	// The GP's connector runs once the agreement lets it provide; it stays
+	// the real GP's.
+	connector := &appsv1.Deployment{}
+	wait("the GP's connector", func() (bool, string) {
+		err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "connector-w86001"}, connector)
+		return err == nil, fmt.Sprint(err)
+	})
+	if owner := metav1.GetControllerOf(connector); owner == nil || owner.Name != "gp" {
+		t.Errorf("the connector must stay the real GP's, owned by %v", owner)
 	}
 	// A policy asking beyond the agreement.
 	ap := fixtures.AccessPolicy(ns, "wide", "NOHOOKS-001", []string{"R8000"}, []string{"RW1", "ZZ999"},

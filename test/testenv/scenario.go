@@ -133,19 +133,46 @@ func Signer(ods string) string { return "caldicott@" + strings.ToLower(ods) }
 // each sending a forged recordedBy that the webhook must replace.
 func (op *Operator) Approve(t *testing.T, s *Scenario, name string) {
 	t.Helper()
-	for _, ods := range []string{s.GP, s.Trust, s.Council} {
+	op.approve(t, s.Namespace, name, "someone-else", s.GP, s.Trust, s.Council)
+}
+
+// Share gives organisations something to provide: an agreement named name
+// (agreement id id) between the members with these ODS codes (at least
+// two, each with its default Caldicott Guardian signatory) for the
+// categories AllButPreferences, approved by each, and waits until it is
+// Active. An organisation runs a connector only while an Active agreement
+// lets it provide a category.
+func (op *Operator) Share(t *testing.T, ns, name, id string, codes ...string) {
+	t.Helper()
+	op.Create(t, fixtures.Agreement(ns, name, id, 1, AllButPreferences, time.Now().Add(-time.Hour), time.Now().AddDate(1, 0, 0), codes...))
+	op.approve(t, ns, name, "", codes...)
+	op.WaitPhase(t, ns, name, shcrv1alpha1.PhaseActive)
+}
+
+// approve records the approval of the agreement ns/name by each of the
+// organisations with these ODS codes, as its Caldicott Guardian, retrying
+// until admitted: a signatory may approve once the operator has granted it,
+// a second or so after its organisation is created. Each sends recordedBy
+// (empty: its own name, which holds with the webhooks down too).
+func (op *Operator) approve(t *testing.T, ns, name, recordedBy string, codes ...string) {
+	t.Helper()
+	for _, ods := range codes {
 		signer, err := op.As(Signer(ods), Signatories)
 		if err != nil {
 			t.Fatal(err)
 		}
 		WaitFor(t, "approval by "+ods, scenarioTimeout, func() (bool, string) {
 			a := &shcrv1alpha1.DataSharingAgreement{}
-			if err := op.Client.Get(context.Background(), client.ObjectKey{Namespace: s.Namespace, Name: name}, a); err != nil {
+			if err := op.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, a); err != nil {
 				return false, err.Error()
+			}
+			by := recordedBy
+			if by == "" {
+				by = Signer(ods)
 			}
 			a.Spec.Approvals = append(a.Spec.Approvals, shcrv1alpha1.Approval{
 				Organisation: ods, Signatory: "Caldicott Guardian of " + ods, Role: "CaldicottGuardian",
-				Date: metav1.NewTime(time.Now().Truncate(time.Second)), RecordedBy: "someone-else",
+				Date: metav1.NewTime(time.Now().Truncate(time.Second)), RecordedBy: by,
 			})
 			err := signer.Update(context.Background(), a)
 			return err == nil, fmt.Sprint(err)
