@@ -171,9 +171,9 @@ const (
 	// True: nothing is missing); it gets one when an agreement grants it a
 	// category, and loses it when none does any more.
 	ReasonNothingToProvide = "NothingToProvide"
-	ReasonNotAdmitted        = "NotAdmitted"
-	ReasonNotInRegion        = "NotInRegion"
-	ReasonDuplicateODSCode   = "DuplicateODSCode"
+	ReasonNotAdmitted      = "NotAdmitted"
+	ReasonNotInRegion      = "NotInRegion"
+	ReasonDuplicateODSCode = "DuplicateODSCode"
 
 	ReasonApproved          = "Approved"
 	ReasonAwaitingApprovals = "AwaitingApprovals"

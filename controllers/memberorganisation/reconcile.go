@@ -86,11 +86,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	// Each phase builds on what the ones before it found.
 	return phases.RunInOrder(ctx, &scope{member: member, region: region, key: req.NamespacedName, now: r.Now(),
 		providedBefore: slices.Clone(member.Status.ProvidesCategories)},
-		r.grantSignatories,
 		r.reconcileAdmission,
 		r.reconcileAgreements,
 		r.deployConnector,
 		r.reportConnectorStatus,
+		r.grantSignatories,
 	)
 }
 

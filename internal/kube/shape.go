@@ -48,7 +48,7 @@ const (
 var (
 	metadataOnlyKinds = []client.Object{&corev1.ServiceAccount{}, &corev1.Service{}, &networkingv1.NetworkPolicy{},
 		&rbacv1.Role{}, &rbacv1.RoleBinding{}}
-	trimmedKinds      = []client.Object{&appsv1.Deployment{}, &corev1.ConfigMap{}}
+	trimmedKinds = []client.Object{&appsv1.Deployment{}, &corev1.ConfigMap{}}
 )
 
 // MetadataOnlyKinds returns a new copy of each kind the cache holds as

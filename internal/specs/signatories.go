@@ -6,10 +6,13 @@ SPDX-License-Identifier: Apache-2.0
 package specs
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
 )
@@ -31,9 +34,18 @@ const (
 )
 
 // SignatoriesName names the Role and the RoleBinding that let an
-// organisation's signatories approve for it.
+// organisation's signatories approve for it: after the MemberOrganisation,
+// not its code, so that a later holder of the code never meets the grant of
+// an earlier one still being collected. A name too long for an object
+// (over 253 characters with the prefix) is shortened with a hash of it.
 func SignatoriesName(member *shcrv1alpha1.MemberOrganisation) string {
-	return "shcr-signatories-" + strings.ToLower(member.Spec.ODSCode)
+	const prefix = "shcr-signatories-"
+	if len(prefix)+len(member.Name) <= validation.DNS1123SubdomainMaxLength {
+		return prefix + member.Name
+	}
+	sum := sha256.Sum256([]byte(member.Name))
+	keep := validation.DNS1123SubdomainMaxLength - len(prefix) - 17
+	return prefix + strings.TrimRight(member.Name[:keep], ".-") + "-" + hex.EncodeToString(sum[:8])
 }
 
 func signatoriesMeta(region string, member *shcrv1alpha1.MemberOrganisation) metav1.ObjectMeta {

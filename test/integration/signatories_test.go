@@ -13,6 +13,8 @@ import (
 	"time"
 
 	admissionv1 "k8s.io/api/admissionregistration/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
@@ -324,4 +326,61 @@ func bundleGrantsFor(t *testing.T, region, agreementID string) int {
 		}
 	}
 	return n
+}
+
+// A region admin cannot take an organisation's signatories grant: the API
+// server's RBAC refuses a binding to it, new or edited, from anyone who does
+// not already hold approve on that code. A binding a cluster admin edits by
+// hand is put back to the spec's signatories by the operator.
+func TestSignatoriesGrantCannotBeTakenByARegionAdmin(t *testing.T) {
+	s := newScenarioWithCodes(t, "grant", "Z7G01", "Z7T", "Z7C")
+	gp := strings.ToLower(s.gp)
+	name := "shcr-signatories-gp" // the GP's MemberOrganisation is "gp"
+	admin, err := op.As("admin@"+gp, signatories)
+	if err != nil {
+		t.Fatal(err)
+	}
+	granted := &rbacv1.RoleBinding{}
+	waitFor(t, "the GP's signatories grant", func() (bool, string) {
+		err := k8s.Get(ctx, client.ObjectKey{Namespace: s.ns, Name: name}, granted)
+		return err == nil, fmt.Sprint(err)
+	})
+	want := slices.Clone(granted.Subjects)
+	if len(want) == 0 {
+		t.Fatalf("the GP's grant binds no one: %+v", granted)
+	}
+
+	own := &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "my-approvals"},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: "admin@" + gp}},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name},
+	}
+	if err := admin.Create(ctx, own); !apierrors.IsForbidden(err) {
+		t.Errorf("a region admin binding themself to the grant: %v, want forbidden", err)
+	}
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		b := &rbacv1.RoleBinding{}
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: s.ns, Name: name}, b); err != nil {
+			return err
+		}
+		b.Subjects = append(b.Subjects, own.Subjects...)
+		return admin.Update(ctx, b)
+	})
+	if !apierrors.IsForbidden(err) {
+		t.Errorf("a region admin adding themself to the grant: %v, want forbidden", err)
+	}
+
+	// A cluster admin's hand edit is undone.
+	update(t, &rbacv1.RoleBinding{}, s.ns, name, func(b *rbacv1.RoleBinding) { b.Subjects = append(b.Subjects, own.Subjects...) })
+	waitFor(t, "the grant put back to the spec's signatories", func() (bool, string) {
+		b := &rbacv1.RoleBinding{}
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: s.ns, Name: name}, b); err != nil {
+			return false, err.Error()
+		}
+		return slices.Equal(b.Subjects, want), fmt.Sprint(b.Subjects)
+	})
+	create(t, agreement(s.ns, "grabbed", "GRAB-001", 1, allButPreferences, time.Now().Add(-time.Hour), time.Now().AddDate(1, 0, 0), s.gp, s.trust))
+	if err := addApproval(t, s.ns, "grabbed", s.gp, signer{"admin@" + gp, []string{signatories}}); err == nil || !strings.Contains(err.Error(), "may not approve for "+s.gp) {
+		t.Errorf("the region admin approving for the GP: %v, want refused", err)
+	}
 }

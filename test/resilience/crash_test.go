@@ -97,7 +97,17 @@ func TestCrashAfterEveryWriteOfAnOnboardingConverges(t *testing.T) {
 			second = startManager(t, c, &writes.Counter{})
 			testenv.WaitFor(t, "the namespace after the restart", 30*time.Second, func() (bool, string) { return o.namespaceExists(t), "" })
 		}
-		o.createTheRest(t)
+		o.createMembersAndAgreement(t)
+		// Approvals need the signatories' grants, which the operator writes:
+		// if the first manager crashed before it did, the second one does.
+		testenv.WaitFor(t, fmt.Sprintf("k=%d: the signatories' grants or the crash", k), 30*time.Second, func() (bool, string) {
+			return o.granted(t) || isClosed(first.Done()), ""
+		})
+		if !o.granted(t) && second == nil {
+			<-first.Done()
+			second = startManager(t, c, &writes.Counter{})
+		}
+		o.approveAndPolicy(t)
 		// An onboarding's length varies by a few status writes, with the
 		// order in which the controllers see each other's changes: one
 		// may end before write k, and then has nothing left to crash on

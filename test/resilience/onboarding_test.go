@@ -152,15 +152,43 @@ func (o *onboarding) namespaceExists(t *testing.T) bool {
 // their credentials, the agreement with both approvals, and the policy.
 func (o *onboarding) createTheRest(t *testing.T) {
 	t.Helper()
+	o.createMembersAndAgreement(t)
+	o.approveAndPolicy(t)
+}
+
+// createMembersAndAgreement creates the members, their credentials and the
+// agreement.
+func (o *onboarding) createMembersAndAgreement(t *testing.T) {
+	t.Helper()
 	for _, m := range o.members {
 		o.create(t, fixtures.Credentials(o.ns, m.Spec.Connector.CredentialsSecretRef.Name))
 		o.create(t, m)
 	}
 	o.create(t, fixtures.Agreement(o.ns, o.agreement, o.agreementID, 1, agreedCategories, o.from, o.until, gpCode, trustCode))
+}
+
+// approveAndPolicy approves the agreement for both parties (each signatory
+// once the operator has granted it) and creates the policy.
+func (o *onboarding) approveAndPolicy(t *testing.T) {
+	t.Helper()
 	for _, code := range []string{gpCode, trustCode} {
 		o.approve(t, o.agreement, code)
 	}
 	o.create(t, fixtures.AccessPolicy(o.ns, o.policy, o.agreementID, []string{"R8000"}, nil, grantedCategories...))
+}
+
+// granted says whether the operator has granted every member's signatories
+// the permission to approve for it, which the API server checks before it
+// admits an approval.
+func (o *onboarding) granted(t *testing.T) bool {
+	t.Helper()
+	for _, m := range o.members {
+		b := &rbacv1.RoleBinding{}
+		if err := o.c.Client.Get(context.Background(), client.ObjectKey{Namespace: o.ns, Name: specs.SignatoriesName(m)}, b); err != nil || len(b.Subjects) == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // approve adds code's approval of an agreement as its Caldicott Guardian,
