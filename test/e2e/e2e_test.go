@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -413,6 +414,30 @@ func TestSamplesBecomeReadyWithRunningConnectors(t *testing.T) {
 			}
 		}
 		return a.Status.Phase == shcrv1alpha1.PhaseActive, string(a.Status.Phase)
+	})
+	// A Provider runs its connector once the agreement lets it provide:
+	// each one's Deployment rolls out on the cluster.
+	waitFor(t, "every Provider's connector running", 2*time.Minute, func() (bool, string) {
+		members := &shcrv1alpha1.MemberOrganisationList{}
+		if err := k8s.List(ctx, members, client.InNamespace(ns)); err != nil {
+			return false, err.Error()
+		}
+		running := 0
+		for _, m := range members.Items {
+			if m.Spec.Connector == nil || !slices.Contains(m.Spec.Roles, shcrv1alpha1.RoleProvider) {
+				continue
+			}
+			c := meta.FindStatusCondition(m.Status.Conditions, shcrv1alpha1.ConditionConnectorAvailable)
+			if c == nil || c.Status != metav1.ConditionTrue || c.Reason == shcrv1alpha1.ReasonNothingToProvide || len(m.Status.ProvidesCategories) == 0 {
+				return false, fmt.Sprintf("%s: %v", m.Name, c)
+			}
+			d := &appsv1.Deployment{}
+			if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: specs.ConnectorName(&m)}, d); err != nil || d.Status.AvailableReplicas < 1 {
+				return false, fmt.Sprintf("connector of %s: %v, %d available", m.Name, err, d.Status.AvailableReplicas)
+			}
+			running++
+		}
+		return running > 0, fmt.Sprintf("%d connectors running", running)
 	})
 	// The IG Framework's gate: the region shares nothing until its
 	// assurance panel has assured every requirement; the panel's chair
