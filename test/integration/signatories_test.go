@@ -384,3 +384,50 @@ func TestSignatoriesGrantCannotBeTakenByARegionAdmin(t *testing.T) {
 		t.Errorf("the region admin approving for the GP: %v, want refused", err)
 	}
 }
+
+// A GitOps apply may carry every party's approval in one request: each new
+// approval is checked on its own (the API server allows two authorization
+// checks per expression), so three at once are admitted from an identity
+// that signs for all three, and refused, naming the organisation, from one
+// that signs for only two.
+func TestSeveralApprovalsInOneRequest(t *testing.T) {
+	s := newScenarioWithCodes(t, "batch", "Z6G01", "Z6T", "Z6C")
+	for _, name := range []string{"gp", "trust", "council"} {
+		group := "joint-board"
+		if name == "council" {
+			group = "council-board"
+		}
+		update(t, &shcrv1alpha1.MemberOrganisation{}, s.ns, name, func(m *shcrv1alpha1.MemberOrganisation) {
+			m.Spec.Signatories = append(m.Spec.Signatories,
+				shcrv1alpha1.Signatory{Kind: shcrv1alpha1.SignatoryGroup, Name: group},
+				shcrv1alpha1.Signatory{Kind: shcrv1alpha1.SignatoryGroup, Name: "all-boards"})
+		})
+	}
+	withApprovals := func(name, user string, groups []string, codes ...string) *shcrv1alpha1.DataSharingAgreement {
+		a := agreement(s.ns, name, strings.ToUpper(name), 1, allButPreferences, time.Now().Add(-time.Hour), time.Now().AddDate(1, 0, 0), s.gp, s.trust, s.council)
+		for _, code := range codes {
+			a.Spec.Approvals = append(a.Spec.Approvals, shcrv1alpha1.Approval{Organisation: code, Signatory: "Board chair", Role: "CaldicottGuardian",
+				Date: metav1.NewTime(time.Now().Truncate(time.Second)), RecordedBy: user, RecordedGroups: groups})
+		}
+		return a
+	}
+	// The groups were added just now: admitted once the operator has granted them.
+	all := []string{signatories, "all-boards"}
+	chair, err := op.As("chair@all-boards", all...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "three approvals in one request admitted", func() (bool, string) {
+		err := chair.Create(ctx, withApprovals("three", "chair@all-boards", all, s.gp, s.trust, s.council))
+		return err == nil, errString(err)
+	})
+	joint := []string{signatories, "joint-board"}
+	board, err := op.As("chair@joint-board", joint...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = board.Create(ctx, withApprovals("other", "chair@joint-board", joint, s.gp, s.trust, s.council))
+	if err == nil || !strings.Contains(err.Error(), "may not approve for "+s.council) || strings.Contains(err.Error(), "cost") {
+		t.Errorf("three approvals, one for an organisation the board does not sign for: %v, want refused naming %s", err, s.council)
+	}
+}
