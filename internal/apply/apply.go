@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"reflect"
 	"sync"
+	"unique"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -221,6 +222,9 @@ func (a *Applier) isVerified(key objectKey, resourceVersion string) bool {
 }
 
 func (a *Applier) remember(key objectKey, resourceVersion string) {
+	// The key's name and namespace are those the cache holds, shared: an
+	// organisation's connector objects all have one name.
+	key.namespace, key.name = unique.Make(key.namespace).Value(), unique.Make(key.name).Value()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.verified == nil {
