@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sync"
 	"unique"
 
@@ -24,6 +25,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -75,9 +77,11 @@ type Applier struct {
 	APIReader client.Reader
 
 	mu sync.Mutex
-	// verified maps an object to the resourceVersion at which it held the
-	// desired configuration of its applied-hash annotation.
-	verified map[objectKey]string
+	// verified holds, for each object, the resourceVersion at which it
+	// held the desired configuration of its applied-hash annotation. It is
+	// keyed by namespace and name first: an organisation's connector
+	// objects of six kinds share one name, so one entry holds the six.
+	verified map[types.NamespacedName][]verifiedAt
 }
 
 // objectKey names one object of one kind.
@@ -85,6 +89,13 @@ type objectKey struct {
 	kind      schema.GroupKind
 	namespace string
 	name      string
+}
+
+// verifiedAt is the resourceVersion at which the object of one kind was
+// verified.
+type verifiedAt struct {
+	kind            schema.GroupKind
+	resourceVersion string
 }
 
 // Apply makes the cluster hold desired, owned by the operator. It returns
@@ -217,26 +228,47 @@ func (a *Applier) UpToDate(desired client.Object, live metav1.Object) bool {
 func (a *Applier) isVerified(key objectKey, resourceVersion string) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	rv, ok := a.verified[key]
-	return ok && rv != "" && rv == resourceVersion
+	for _, v := range a.verified[types.NamespacedName{Namespace: key.namespace, Name: key.name}] {
+		if v.kind == key.kind {
+			return v.resourceVersion != "" && v.resourceVersion == resourceVersion
+		}
+	}
+	return false
 }
 
 func (a *Applier) remember(key objectKey, resourceVersion string) {
-	// The key's name and namespace are those the cache holds, shared: an
-	// organisation's connector objects all have one name.
-	key.namespace, key.name = unique.Make(key.namespace).Value(), unique.Make(key.name).Value()
+	// The name and namespace kept are those the cache holds, shared.
+	name := types.NamespacedName{Namespace: unique.Make(key.namespace).Value(), Name: unique.Make(key.name).Value()}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.verified == nil {
-		a.verified = map[objectKey]string{}
+		a.verified = map[types.NamespacedName][]verifiedAt{}
 	}
-	a.verified[key] = resourceVersion
+	kinds := a.verified[name]
+	for i := range kinds {
+		if kinds[i].kind == key.kind {
+			kinds[i].resourceVersion = resourceVersion
+			return
+		}
+	}
+	// Grown one at a time: a name has a few kinds, and doubling would
+	// leave room for as many again in every entry.
+	grown := make([]verifiedAt, len(kinds)+1)
+	copy(grown, kinds)
+	grown[len(kinds)] = verifiedAt{kind: key.kind, resourceVersion: resourceVersion}
+	a.verified[name] = grown
 }
 
 func (a *Applier) forget(key objectKey) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	delete(a.verified, key)
+	name := types.NamespacedName{Namespace: key.namespace, Name: key.name}
+	kinds := slices.DeleteFunc(a.verified[name], func(v verifiedAt) bool { return v.kind == key.kind })
+	if len(kinds) == 0 {
+		delete(a.verified, name)
+	} else {
+		a.verified[name] = kinds
+	}
 }
 
 // checkOwned refuses to touch a live object that does not carry the

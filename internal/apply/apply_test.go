@@ -5,7 +5,12 @@ SPDX-License-Identifier: Apache-2.0
 
 package apply
 
-import "testing"
+import (
+	"testing"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+)
 
 func TestDifference(t *testing.T) {
 	m := func(kv ...any) map[string]any {
@@ -37,5 +42,44 @@ func TestDifference(t *testing.T) {
 		if got := Difference(tc.live, tc.want); got != tc.diff {
 			t.Errorf("%s: Difference = %q, want %q", tc.name, got, tc.diff)
 		}
+	}
+}
+
+// The Applier remembers a resourceVersion per object: objects of several
+// kinds that share a namespace and name (a connector's) are told apart,
+// and forgetting one keeps the others.
+func TestAppliersMemoryOfVerifiedObjects(t *testing.T) {
+	a := &Applier{}
+	key := func(kind, ns, name string) objectKey {
+		return objectKey{kind: schema.GroupKind{Group: "apps", Kind: kind}, namespace: ns, name: name}
+	}
+	deploy, cm, other := key("Deployment", "ns", "c"), key("ConfigMap", "ns", "c"), key("Deployment", "ns2", "c")
+	a.remember(deploy, "1")
+	a.remember(cm, "2")
+	a.remember(other, "3")
+	a.remember(deploy, "4")
+	for _, tc := range []struct {
+		key  objectKey
+		rv   string
+		want bool
+	}{
+		{deploy, "4", true}, {deploy, "1", false}, {cm, "2", true}, {cm, "4", false}, {other, "3", true},
+		{key("Service", "ns", "c"), "4", false}, {deploy, "", false},
+	} {
+		if got := a.isVerified(tc.key, tc.rv); got != tc.want {
+			t.Errorf("%v at %q: verified %v, want %v", tc.key, tc.rv, got, tc.want)
+		}
+	}
+	a.forget(deploy)
+	if a.isVerified(deploy, "4") || !a.isVerified(cm, "2") {
+		t.Errorf("forgetting the Deployment: Deployment verified %v, ConfigMap %v", a.isVerified(deploy, "4"), a.isVerified(cm, "2"))
+	}
+	a.forget(cm)
+	if _, ok := a.verified[types.NamespacedName{Namespace: "ns", Name: "c"}]; ok {
+		t.Errorf("an entry without kinds was kept")
+	}
+	a.remember(key("Deployment", "", "cluster-scoped"), "5")
+	if !a.isVerified(key("Deployment", "", "cluster-scoped"), "5") {
+		t.Errorf("a cluster-scoped object was not remembered")
 	}
 }
