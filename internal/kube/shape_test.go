@@ -7,9 +7,11 @@ package kube
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 	"unsafe"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -221,3 +223,66 @@ func TestCachedObjectsShareRepeatedStrings(t *testing.T) {
 	same("category", string(got1.Status.ProvidesCategories[0]), string(got2.Status.ProvidesCategories[0]))
 	same("finalizer", got1.Finalizers[0], got2.Finalizers[0])
 }
+
+// Objects with equal labels, or equal owner references, share one map or
+// list; objects whose labels differ (another organisation) do not.
+func TestCachedObjectsShareEqualLabelsAndOwners(t *testing.T) {
+	child := func(ods, uid string) *metav1.PartialObjectMetadata {
+		return &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{
+			Name: "connector-" + ods, Namespace: "shcr-r",
+			Labels: map[string]string{"app.kubernetes.io/managed-by": "shcr-operator", "shcr.io/organisation": strings.Clone(ods)},
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "shcr.io/v1alpha1", Kind: "MemberOrganisation", Name: "gp-" + ods,
+				UID: types.UID(strings.Clone(uid)), Controller: ptrTo(true)}},
+		}}
+	}
+	a, b, other := child("Y1G01", "u1"), child("Y1G01", "u1"), child("Y1G02", "u2")
+	want := other.DeepCopy()
+	for _, o := range []*metav1.PartialObjectMetadata{a, b, other} {
+		if _, err := trimForCache(o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !reflect.DeepEqual(other, want) {
+		t.Fatalf("sharing changed the object:\n%+v\n%+v", other, want)
+	}
+	same := func(x, y any) bool { return reflect.ValueOf(x).UnsafePointer() == reflect.ValueOf(y).UnsafePointer() }
+	if !same(a.Labels, b.Labels) || !same(a.OwnerReferences, b.OwnerReferences) {
+		t.Errorf("equal labels or owners are held twice")
+	}
+	if same(a.Labels, other.Labels) || same(a.OwnerReferences, other.OwnerReferences) {
+		t.Errorf("another organisation's labels or owners are shared with the first's")
+	}
+}
+
+// The table of shared values forgets values no longer asked for: after
+// many generations of values that came and went, it holds those of the
+// last two generations, and still answers a value asked for in every
+// generation with the one shared value.
+func TestSharedTableForgetsValuesNoLongerUsed(t *testing.T) {
+	clock := time.Unix(0, 0)
+	table := &sharedTable[*int]{now: func() time.Time { return clock }}
+	made := 0
+	newValue := func() *int { made++; return new(int) }
+	kept := table.get("kept", newValue)
+	const perGeneration = 1000
+	for i := range 50 * perGeneration {
+		if i%perGeneration == 0 {
+			clock = clock.Add(sharedTableGeneration)
+			if table.get("kept", newValue) != kept {
+				t.Fatalf("in generation %d, the kept value was made again", i/perGeneration)
+			}
+		}
+		table.get(fmt.Sprint("gone-", i), newValue)
+		if again := table.get(fmt.Sprint("gone-", i), newValue); again == nil {
+			t.Fatal("no value")
+		}
+	}
+	if n := len(table.cur) + len(table.older); n > 2*perGeneration+2 {
+		t.Errorf("the table holds %d values after 50 generations of %d came and went", n, perGeneration)
+	}
+	if made != 1+50*perGeneration {
+		t.Errorf("made %d values, want one per distinct key", made)
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }

@@ -6,7 +6,12 @@ SPDX-License-Identifier: Apache-2.0
 package kube
 
 import (
+	"maps"
 	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"time"
 	"unique"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -64,17 +69,116 @@ func shareMetadata(m *metav1.ObjectMeta, names bool) {
 	if names {
 		m.Name = share(m.Name)
 	}
-	m.Labels = shareMap(m.Labels, "")
+	m.Labels = sharedLabels(m.Labels)
 	m.Annotations = shareMap(m.Annotations, shcrv1alpha1.AnnotationAppliedHash)
 	for i := range m.Finalizers {
 		m.Finalizers[i] = share(m.Finalizers[i])
 	}
-	for i := range m.OwnerReferences {
-		r := &m.OwnerReferences[i]
-		r.APIVersion, r.Kind, r.Name = share(r.APIVersion), share(r.Kind), share(r.Name)
-		r.UID = types.UID(share(string(r.UID)))
-		r.Controller, r.BlockOwnerDeletion = sharedBool(r.Controller), sharedBool(r.BlockOwnerDeletion)
+	m.OwnerReferences = sharedOwners(m.OwnerReferences)
+}
+
+// labelSets and ownerLists hold the label maps and owner reference lists
+// the cache's objects share: an organisation's connector objects all carry
+// the same labels and the same owner reference.
+var (
+	labelSets  = &sharedTable[map[string]string]{}
+	ownerLists = &sharedTable[[]metav1.OwnerReference]{}
+)
+
+// sharedLabels returns the shared map equal to labels.
+func sharedLabels(labels map[string]string) map[string]string {
+	if len(labels) == 0 {
+		return labels
 	}
+	keys := slices.Sorted(maps.Keys(labels))
+	var b strings.Builder
+	for _, k := range keys {
+		// Label keys and values never hold a NUL byte.
+		b.WriteString(k)
+		b.WriteByte(0)
+		b.WriteString(labels[k])
+		b.WriteByte(0)
+	}
+	return labelSets.get(b.String(), func() map[string]string { return shareMap(labels, "") })
+}
+
+// sharedOwners returns the shared list equal to refs.
+func sharedOwners(refs []metav1.OwnerReference) []metav1.OwnerReference {
+	if len(refs) == 0 {
+		return refs
+	}
+	var b strings.Builder
+	for _, r := range refs {
+		for _, s := range []string{r.APIVersion, r.Kind, r.Name, string(r.UID), flag(r.Controller), flag(r.BlockOwnerDeletion)} {
+			b.WriteString(s)
+			b.WriteByte(0)
+		}
+	}
+	return ownerLists.get(b.String(), func() []metav1.OwnerReference {
+		out := slices.Clone(refs)
+		for i := range out {
+			r := &out[i]
+			r.APIVersion, r.Kind, r.Name = share(r.APIVersion), share(r.Kind), share(r.Name)
+			r.UID = types.UID(share(string(r.UID)))
+			r.Controller, r.BlockOwnerDeletion = sharedBool(r.Controller), sharedBool(r.BlockOwnerDeletion)
+		}
+		return out
+	})
+}
+
+// flag spells an optional bool for a sharedOwners key.
+func flag(b *bool) string {
+	switch {
+	case b == nil:
+		return "-"
+	case *b:
+		return "t"
+	default:
+		return "f"
+	}
+}
+
+// sharedTable shares values that cannot be made canonical by the unique
+// package (maps and slices), by a key that spells them. It forgets values
+// no longer asked for, in generations: a generation at least
+// sharedTableGeneration old is retired by the next value asked for, and
+// values asked for again move back from the retired one to the new one.
+// So it holds what the cache asked for in the last two generations (a
+// settled region's objects, or the ones that changed), and nothing of the
+// objects that came and went before. An object whose value was forgotten
+// keeps it; its next version is given a new shared one.
+type sharedTable[V any] struct {
+	mu         sync.Mutex
+	cur, older map[string]V
+	// since is when the current generation began; now reads the clock.
+	since time.Time
+	now   func() time.Time
+}
+
+// sharedTableGeneration is how long a generation of a sharedTable lasts at
+// least.
+const sharedTableGeneration = 10 * time.Minute
+
+// get returns the value shared under key, made by newValue if none is.
+func (t *sharedTable[V]) get(key string, newValue func() V) V {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if v, ok := t.cur[key]; ok {
+		return v
+	}
+	v, ok := t.older[key]
+	if !ok {
+		v = newValue()
+	}
+	now := time.Now
+	if t.now != nil {
+		now = t.now
+	}
+	if at := now(); t.cur == nil || at.Sub(t.since) >= sharedTableGeneration {
+		t.older, t.cur, t.since = t.cur, map[string]V{}, at
+	}
+	t.cur[key] = v
+	return v
 }
 
 // shareMap returns a copy of m with its keys and values shared, but the
