@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
+	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
 	"github.com/shcr-io/shcr-operator/internal/governance"
 )
 
@@ -94,9 +95,26 @@ func kindOf(o client.Object) schema.GroupVersionKind {
 // and from a ConfigMap other than the agreement ledger its data (the same).
 // The result still reads correctly for what the operator reads: metadata,
 // a Deployment's generation, replicas, status counts and availability.
-// Then it slims the object (slimForCache), sharing its name too: an
-// organisation's connector objects all have one.
+// These, and the metadata-only kinds, are held without their applied-hash
+// annotation. Then it slims the object (slimForCache), sharing its name
+// too: an organisation's connector objects all have one.
 func trimForCache(obj any) (any, error) {
+	switch obj.(type) {
+	case *appsv1.Deployment, *corev1.ConfigMap, *metav1.PartialObjectMetadata:
+		// The Applier remembers what these held when it wrote or checked
+		// them (internal/apply), and reads them in full when it does not
+		// know: it never reads their applied hash from the cache.
+		m := obj.(metav1.Object)
+		if a := m.GetAnnotations(); a != nil {
+			if _, ok := a[shcrv1alpha1.AnnotationAppliedHash]; ok {
+				delete(a, shcrv1alpha1.AnnotationAppliedHash)
+				if len(a) == 0 {
+					a = nil
+				}
+				m.SetAnnotations(a)
+			}
+		}
+	}
 	switch o := obj.(type) {
 	case *appsv1.Deployment:
 		o.Spec = appsv1.DeploymentSpec{Replicas: o.Spec.Replicas}

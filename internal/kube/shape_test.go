@@ -151,7 +151,9 @@ func TestCachedObjectsShareRepeatedStrings(t *testing.T) {
 				Labels: map[string]string{
 					c("app.kubernetes.io/managed-by"): c("shcr-operator"), c("shcr.io/region"): c("r"), c("shcr.io/organisation"): c("Y1G01"),
 				},
-				Annotations: map[string]string{c(shcrv1alpha1.AnnotationAppliedHash): c("0123456789abcdef0123456789abcdef")},
+				Annotations: map[string]string{
+					c(shcrv1alpha1.AnnotationAppliedHash): c("0123456789abcdef0123456789abcdef"), c("example.org/team"): c("platform"),
+				},
 				OwnerReferences: []metav1.OwnerReference{{
 					APIVersion: c("shcr.io/v1alpha1"), Kind: c("MemberOrganisation"), Name: c("gp"), UID: types.UID(c("member-uid")),
 					Controller: new(bool), BlockOwnerDeletion: new(bool),
@@ -162,6 +164,8 @@ func TestCachedObjectsShareRepeatedStrings(t *testing.T) {
 	a, b := child("ServiceAccount"), child("Service")
 	*a.OwnerReferences[0].Controller, *b.OwnerReferences[0].Controller = true, true
 	wantA, wantB := a.DeepCopy(), b.DeepCopy()
+	delete(wantA.Annotations, shcrv1alpha1.AnnotationAppliedHash)
+	delete(wantB.Annotations, shcrv1alpha1.AnnotationAppliedHash)
 	outA, _ := trimForCache(a)
 	outB, _ := trimForCache(b)
 	gotA, gotB := outA.(*metav1.PartialObjectMetadata), outB.(*metav1.PartialObjectMetadata)
@@ -192,9 +196,22 @@ func TestCachedObjectsShareRepeatedStrings(t *testing.T) {
 	if ra.Controller != rb.Controller || !*ra.Controller || *ra.BlockOwnerDeletion {
 		t.Errorf("owner reference flags: %v %v", *ra.Controller, *ra.BlockOwnerDeletion)
 	}
-	hash := shcrv1alpha1.AnnotationAppliedHash
-	if unsafe.StringData(gotA.Annotations[hash]) == unsafe.StringData(gotB.Annotations[hash]) {
-		t.Errorf("the applied hash, each object's own, was shared")
+	same("annotation value", gotA.Annotations["example.org/team"], gotB.Annotations["example.org/team"])
+	// The Applier never reads the applied hash of these kinds from the
+	// cache: an object with no other annotation holds none.
+	c := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "connector-y1g01", Annotations: map[string]string{shcrv1alpha1.AnnotationAppliedHash: "0123"}}}
+	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "connector-y1g01", Annotations: map[string]string{shcrv1alpha1.AnnotationAppliedHash: "0123"}}}
+	s := &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: "records", Annotations: map[string]string{shcrv1alpha1.AnnotationAppliedHash: "0123"}}}
+	for _, o := range []metav1.Object{c, d, s} {
+		if _, err := trimForCache(o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c.Annotations != nil || d.Annotations != nil {
+		t.Errorf("the applied hash was cached: %v, %v", c.Annotations, d.Annotations)
+	}
+	if s.Annotations[shcrv1alpha1.AnnotationAppliedHash] != "0123" {
+		t.Errorf("the applied hash of a kind the cache holds in full, which the Applier reads, was dropped")
 	}
 
 	member := func(name string) *shcrv1alpha1.MemberOrganisation {
