@@ -20,6 +20,7 @@ import (
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
 	"github.com/shcr-io/shcr-operator/internal/apply"
+	"github.com/shcr-io/shcr-operator/internal/kube"
 	"github.com/shcr-io/shcr-operator/internal/specs"
 )
 
@@ -82,7 +83,7 @@ func (r *Reconciler) retain(ctx context.Context, region *shcrv1alpha1.ShCRRegion
 	if err != nil {
 		return err
 	}
-	claims := &corev1.PersistentVolumeClaimList{}
+	claims := kube.MetadataList(&corev1.PersistentVolumeClaimList{}) // cached as metadata only
 	if err := r.Client.List(ctx, claims, client.InNamespace(ns),
 		client.MatchingLabelsSelector{Selector: labels.NewSelector().Add(*kept)}); err != nil {
 		return err

@@ -29,6 +29,7 @@ import (
 	"github.com/shcr-io/shcr-operator/internal/apply"
 	"github.com/shcr-io/shcr-operator/internal/conditions"
 	"github.com/shcr-io/shcr-operator/internal/governance"
+	"github.com/shcr-io/shcr-operator/internal/kube"
 	"github.com/shcr-io/shcr-operator/internal/metrics"
 	"github.com/shcr-io/shcr-operator/internal/policy"
 	"github.com/shcr-io/shcr-operator/internal/specs"
@@ -448,7 +449,7 @@ func recordMemberMetrics(region string, members []shcrv1alpha1.MemberOrganisatio
 // clearRetainedClaims removes the retained marks from the record service's
 // volume claims once a re-created region has adopted them.
 func (r *Reconciler) clearRetainedClaims(ctx context.Context, region *shcrv1alpha1.ShCRRegion) error {
-	claims := &corev1.PersistentVolumeClaimList{}
+	claims := kube.MetadataList(&corev1.PersistentVolumeClaimList{}) // cached as metadata only
 	if err := r.Client.List(ctx, claims, client.InNamespace(shcrv1alpha1.NamespaceFor(region.Name)),
 		client.MatchingLabels{shcrv1alpha1.LabelRetained: "true"}); err != nil {
 		return fmt.Errorf("listing retained claims of region %s: %w", region.Name, err)

@@ -16,13 +16,16 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sync"
+	"unique"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -61,22 +64,26 @@ func IsNotOwned(err error) bool {
 // directly, to tell "absent" from "present but not ours", and to read in
 // full an object of a kind the cache does not hold in full.
 //
-// Whether to re-apply is decided from the applied-hash annotation and, for
-// kinds the cache does not hold in full, the resourceVersion at which the
-// Applier last wrote the object or found it holding the desired fields: an
-// object whose metadata shows neither changed is not read again. An object
-// that changed (someone edited it, its status moved, or the operator
-// restarted and remembers nothing) is read in full once and compared field
-// by field (Difference), and re-applied only if it differs. An Applier is
-// safe for concurrent use.
+// Whether to re-apply is decided, for kinds the cache holds in full, from
+// the applied-hash annotation and the fields; for the others (which the
+// cache holds without that annotation), from the resourceVersion at which
+// the Applier last wrote the object or found it holding the desired
+// fields, and the applied hash of what it held there: an object whose
+// resourceVersion is that one is not read again. An object that changed
+// (someone edited it, its status moved, or the operator restarted and
+// remembers nothing) is read in full once and compared field by field
+// (Difference), and re-applied only if it differs. An Applier is safe for
+// concurrent use.
 type Applier struct {
 	Client    client.Client
 	APIReader client.Reader
 
 	mu sync.Mutex
-	// verified maps an object to the resourceVersion at which it held the
-	// desired configuration of its applied-hash annotation.
-	verified map[objectKey]string
+	// verified holds, for each object, the resourceVersion at which it
+	// held the desired configuration of its applied-hash annotation. It is
+	// keyed by namespace and name first: an organisation's connector
+	// objects of six kinds share one name, so one entry holds the six.
+	verified map[types.NamespacedName][]verifiedAt
 }
 
 // objectKey names one object of one kind.
@@ -84,6 +91,15 @@ type objectKey struct {
 	kind      schema.GroupKind
 	namespace string
 	name      string
+}
+
+// verifiedAt is the resourceVersion at which the object of one kind was
+// verified.
+type verifiedAt struct {
+	kind            schema.GroupKind
+	resourceVersion string
+	// hash is the applied hash of the configuration it held then.
+	hash [16]byte
 }
 
 // Apply makes the cluster hold desired, owned by the operator. It returns
@@ -113,22 +129,26 @@ func (a *Applier) Apply(ctx context.Context, desired client.Object) (bool, error
 		if err := checkOwned(desired, live); err != nil {
 			return false, err
 		}
-		diff := "the applied-hash annotation"
-		if live.GetAnnotations()[shcrv1alpha1.AnnotationAppliedHash] == hash {
-			if full == nil && a.isVerified(key, live.GetResourceVersion()) {
+		diff, compare := "the applied-hash annotation", true
+		if full == nil {
+			// The cache holds this kind without its applied hash: what the
+			// object held at its resourceVersion is known if the Applier
+			// wrote or checked it there, and read from the API server if not.
+			held, known := a.heldAt(key, live.GetResourceVersion())
+			switch {
+			case known && held == hashKey(hash):
 				return false, nil
-			}
-			if full == nil {
+			case known:
+				compare = false // an earlier configuration
+			default:
 				if full, err = a.readFull(ctx, gvk, client.ObjectKeyFromObject(want)); err != nil {
 					return false, err
 				}
 			}
-			diff = "."
-			if full != nil && full.GetAnnotations()[shcrv1alpha1.AnnotationAppliedHash] == hash {
-				diff = Difference(full.Object, want.Object)
-			}
-			if diff == "" {
-				a.remember(key, full.GetResourceVersion())
+		}
+		if compare && full != nil && full.GetAnnotations()[shcrv1alpha1.AnnotationAppliedHash] == hash {
+			if diff = Difference(full.Object, want.Object); diff == "" {
+				a.remember(key, full.GetResourceVersion(), hash)
 				return false, nil
 			}
 		}
@@ -141,7 +161,7 @@ func (a *Applier) Apply(ctx context.Context, desired client.Object) (bool, error
 		return false, fmt.Errorf("applying %s %s: %w", want.GetKind(), client.ObjectKeyFromObject(want), err)
 	}
 	// The answer is the object as written: it holds the desired fields.
-	a.remember(key, want.GetResourceVersion())
+	a.remember(key, want.GetResourceVersion(), hash)
 	return true, nil
 }
 
@@ -206,33 +226,67 @@ func (a *Applier) readFull(ctx context.Context, gvk schema.GroupVersionKind, key
 // configuration: then none of its other fields need be read.
 func (a *Applier) UpToDate(desired client.Object, live metav1.Object) bool {
 	want, err := toUnstructured(desired)
-	if err != nil || live.GetAnnotations()[shcrv1alpha1.AnnotationAppliedHash] != hashOf(want) {
+	if err != nil {
 		return false
 	}
 	gvk := want.GroupVersionKind()
-	return a.isVerified(objectKey{kind: gvk.GroupKind(), namespace: want.GetNamespace(), name: want.GetName()}, live.GetResourceVersion())
+	held, known := a.heldAt(objectKey{kind: gvk.GroupKind(), namespace: want.GetNamespace(), name: want.GetName()}, live.GetResourceVersion())
+	return known && held == hashKey(hashOf(want))
 }
 
-func (a *Applier) isVerified(key objectKey, resourceVersion string) bool {
+// heldAt returns the applied hash of the configuration the object held at
+// resourceVersion, if the Applier wrote or checked it there.
+func (a *Applier) heldAt(key objectKey, resourceVersion string) ([16]byte, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	rv, ok := a.verified[key]
-	return ok && rv != "" && rv == resourceVersion
+	for _, v := range a.verified[types.NamespacedName{Namespace: key.namespace, Name: key.name}] {
+		if v.kind == key.kind {
+			return v.hash, v.resourceVersion != "" && v.resourceVersion == resourceVersion
+		}
+	}
+	return [16]byte{}, false
 }
 
-func (a *Applier) remember(key objectKey, resourceVersion string) {
+// hashKey is the bytes an applied hash (hashOf) spells in hex.
+func hashKey(hash string) [16]byte {
+	var k [16]byte
+	_, _ = hex.Decode(k[:], []byte(hash))
+	return k
+}
+
+func (a *Applier) remember(key objectKey, resourceVersion, hash string) {
+	// The name and namespace kept are those the cache holds, shared.
+	name := types.NamespacedName{Namespace: unique.Make(key.namespace).Value(), Name: unique.Make(key.name).Value()}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.verified == nil {
-		a.verified = map[objectKey]string{}
+		a.verified = map[types.NamespacedName][]verifiedAt{}
 	}
-	a.verified[key] = resourceVersion
+	kinds := a.verified[name]
+	for i := range kinds {
+		if kinds[i].kind == key.kind {
+			kinds[i].resourceVersion, kinds[i].hash = resourceVersion, hashKey(hash)
+			return
+		}
+	}
+	// Grown one at a time: a name has a few kinds, and doubling would
+	// leave room for as many again in every entry.
+	grown := make([]verifiedAt, len(kinds)+1)
+	copy(grown, kinds)
+	grown[len(kinds)] = verifiedAt{kind: key.kind, resourceVersion: resourceVersion, hash: hashKey(hash)}
+	a.verified[name] = grown
 }
 
 func (a *Applier) forget(key objectKey) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	delete(a.verified, key)
+	name := types.NamespacedName{Namespace: key.namespace, Name: key.name}
+	kinds := slices.DeleteFunc(a.verified[name], func(v verifiedAt) bool { return v.kind == key.kind })
+	if len(kinds) == 0 {
+		delete(a.verified, name)
+	} else {
+		a.verified[name] = kinds
+	}
 }
 
 // checkOwned refuses to touch a live object that does not carry the

@@ -5,7 +5,12 @@ SPDX-License-Identifier: Apache-2.0
 
 package apply
 
-import "testing"
+import (
+	"testing"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+)
 
 func TestDifference(t *testing.T) {
 	m := func(kv ...any) map[string]any {
@@ -37,5 +42,54 @@ func TestDifference(t *testing.T) {
 		if got := Difference(tc.live, tc.want); got != tc.diff {
 			t.Errorf("%s: Difference = %q, want %q", tc.name, got, tc.diff)
 		}
+	}
+}
+
+// The Applier remembers, per object, the resourceVersion at which it wrote
+// or checked it and the configuration it held there: objects of several
+// kinds that share a namespace and name (a connector's) are told apart,
+// and forgetting one keeps the others.
+func TestAppliersMemoryOfVerifiedObjects(t *testing.T) {
+	a := &Applier{}
+	key := func(kind, ns, name string) objectKey {
+		return objectKey{kind: schema.GroupKind{Group: "apps", Kind: kind}, namespace: ns, name: name}
+	}
+	h1, h2 := "00112233445566778899aabbccddeeff", "ffeeddccbbaa99887766554433221100"
+	deploy, cm, other := key("Deployment", "ns", "c"), key("ConfigMap", "ns", "c"), key("Deployment", "ns2", "c")
+	a.remember(deploy, "1", h1)
+	a.remember(cm, "2", h2)
+	a.remember(other, "3", h1)
+	a.remember(deploy, "4", h2)
+	for _, tc := range []struct {
+		key   objectKey
+		rv    string
+		known bool
+		hash  string
+	}{
+		{deploy, "4", true, h2}, {deploy, "1", false, ""}, {cm, "2", true, h2}, {cm, "4", false, ""}, {other, "3", true, h1},
+		{key("Service", "ns", "c"), "4", false, ""}, {deploy, "", false, ""},
+	} {
+		held, known := a.heldAt(tc.key, tc.rv)
+		if known != tc.known || (known && held != hashKey(tc.hash)) {
+			t.Errorf("%v at %q: known %v (%x), want %v (%s)", tc.key, tc.rv, known, held, tc.known, tc.hash)
+		}
+	}
+	if hashKey(h1) == hashKey(h2) || hashKey(h1) == ([16]byte{}) {
+		t.Errorf("hash keys do not tell hashes apart")
+	}
+	a.forget(deploy)
+	if _, known := a.heldAt(deploy, "4"); known {
+		t.Errorf("the forgotten Deployment is still known")
+	}
+	if _, known := a.heldAt(cm, "2"); !known {
+		t.Errorf("forgetting the Deployment forgot the ConfigMap of the same name")
+	}
+	a.forget(cm)
+	if _, ok := a.verified[types.NamespacedName{Namespace: "ns", Name: "c"}]; ok {
+		t.Errorf("an entry without kinds was kept")
+	}
+	a.remember(key("Deployment", "", "cluster-scoped"), "5", h1)
+	if _, known := a.heldAt(key("Deployment", "", "cluster-scoped"), "5"); !known {
+		t.Errorf("a cluster-scoped object was not remembered")
 	}
 }

@@ -47,7 +47,8 @@ func init() {
 // everything it holds. The operator never lists a cluster's other
 // Deployments, ConfigMaps or Namespaces. Deployments and ConfigMaps are
 // held trimmed (trimForCache); the metadata-only kinds (MetadataOnlyKinds)
-// are watched as metadata by the controllers.
+// are watched as metadata by the controllers. Every cached object's
+// repeated strings are shared (shareMetadata).
 func CacheOptions() cache.Options {
 	managed := labels.SelectorFromSet(labels.Set{specs.LabelManagedBy: specs.ManagedBy})
 	byObject := map[client.Object]cache.ByObject{}
@@ -56,10 +57,8 @@ func CacheOptions() cache.Options {
 		&corev1.ResourceQuota{}, &corev1.LimitRange{}, &corev1.PersistentVolumeClaim{},
 		&appsv1.StatefulSet{}, &networkingv1.NetworkPolicy{},
 		&policyv1.PodDisruptionBudget{}, &rbacv1.Role{}, &rbacv1.RoleBinding{},
+		&appsv1.Deployment{}, &corev1.ConfigMap{},
 	} {
-		byObject[obj] = cache.ByObject{Label: managed}
-	}
-	for _, obj := range trimmedKinds {
 		byObject[obj] = cache.ByObject{Label: managed, Transform: trimForCache}
 	}
 	return cache.Options{
@@ -74,7 +73,15 @@ func CacheOptions() cache.Options {
 // resource applied that way). The operator writes objects only by
 // server-side apply and by patches computed from its own changes, so no
 // write sends these fields back empty.
+//
+// It also shares the strings that repeat across objects (shareMetadata,
+// shareStatus), but names: the operator's own kinds are named one by one.
 func slimForCache(obj any) (any, error) {
+	return slim(obj, false), nil
+}
+
+// slim is slimForCache, sharing the object's name too when names is set.
+func slim(obj any, names bool) any {
 	if m, ok := obj.(metav1.Object); ok {
 		m.SetManagedFields(nil)
 		if a := m.GetAnnotations(); a != nil {
@@ -84,7 +91,16 @@ func slimForCache(obj any) (any, error) {
 			}
 		}
 	}
-	return obj, nil
+	if a, ok := obj.(metav1.ObjectMetaAccessor); ok {
+		if m, ok := a.GetObjectMeta().(*metav1.ObjectMeta); ok {
+			shareMetadata(m, names)
+		}
+	}
+	if p, ok := obj.(*metav1.PartialObjectMetadata); ok {
+		p.APIVersion, p.Kind = share(p.APIVersion), share(p.Kind)
+	}
+	shareStatus(obj)
+	return obj
 }
 
 // DefaultConcurrency is how many objects of each kind the operator

@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
+	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
 	"github.com/shcr-io/shcr-operator/internal/governance"
 )
 
@@ -44,10 +45,14 @@ const (
 // applies and owns: their cache must not hold what the operator never
 // reads back. A connector Deployment keeps its status (the organisation's
 // ConnectorAvailable condition reads it) and ConfigMaps keep the agreement
-// ledger's data (reads of it are optimistic-concurrency writes).
+// ledger's data (reads of it are optimistic-concurrency writes). Volume
+// claims (a connector's state, and the region's retained data) are only
+// applied, and listed to mark or unmark them retained, which is metadata.
 var (
-	metadataOnlyKinds = []client.Object{&corev1.ServiceAccount{}, &corev1.Service{}, &networkingv1.NetworkPolicy{},
-		&rbacv1.Role{}, &rbacv1.RoleBinding{}}
+	metadataOnlyKinds = []client.Object{
+		&corev1.ServiceAccount{}, &corev1.Service{}, &networkingv1.NetworkPolicy{}, &corev1.PersistentVolumeClaim{},
+		&rbacv1.Role{}, &rbacv1.RoleBinding{},
+	}
 	trimmedKinds = []client.Object{&appsv1.Deployment{}, &corev1.ConfigMap{}}
 )
 
@@ -84,21 +89,59 @@ func kindOf(o client.Object) schema.GroupVersionKind {
 	return gvk
 }
 
-// trimForCache removes from a Deployment its pod template (the operator
-// writes it by server-side apply and decides re-applies without reading it
-// back), and from a ConfigMap other than the agreement ledger its data (the
-// same). The result still reads correctly for what the operator reads:
-// metadata, a Deployment's replicas and status.
+// trimForCache is the transform of the kinds the operator creates. It
+// removes from a Deployment all of its spec but the replicas (the operator
+// writes the rest by server-side apply and decides re-applies without
+// reading it back) and every status condition but Available, without its
+// message and times (DeploymentAvailability reads its type and status);
+// and from a ConfigMap other than the agreement ledger its data (the same).
+// The result still reads correctly for what the operator reads: metadata,
+// a Deployment's generation, replicas, status counts and availability.
+// These, and the metadata-only kinds, are held without their applied-hash
+// annotation. Then it slims the object (slimForCache), sharing its name
+// too: an organisation's connector objects all have one.
 func trimForCache(obj any) (any, error) {
+	switch obj.(type) {
+	case *appsv1.Deployment, *corev1.ConfigMap, *metav1.PartialObjectMetadata:
+		// The Applier remembers what these held when it wrote or checked
+		// them (internal/apply), and reads them in full when it does not
+		// know: it never reads their applied hash from the cache.
+		m := obj.(metav1.Object)
+		if a := m.GetAnnotations(); a != nil {
+			if _, ok := a[shcrv1alpha1.AnnotationAppliedHash]; ok {
+				delete(a, shcrv1alpha1.AnnotationAppliedHash)
+				if len(a) == 0 {
+					a = nil
+				}
+				m.SetAnnotations(a)
+			}
+		}
+	}
 	switch o := obj.(type) {
 	case *appsv1.Deployment:
-		o.Spec.Template = corev1.PodTemplateSpec{}
+		o.Spec = appsv1.DeploymentSpec{Replicas: o.Spec.Replicas}
+		o.Status.Conditions = availableOnly(o.Status.Conditions)
 	case *corev1.ConfigMap:
 		if o.Name != governance.LedgerName {
 			o.Data, o.BinaryData = nil, nil
 		}
 	}
-	return slimForCache(obj)
+	return slim(obj, true), nil
+}
+
+// availableOnly returns the Available condition of a Deployment's
+// conditions, with its type, status and reason only, or nil.
+func availableOnly(cs []appsv1.DeploymentCondition) []appsv1.DeploymentCondition {
+	for _, c := range cs {
+		if c.Type == appsv1.DeploymentAvailable {
+			return []appsv1.DeploymentCondition{{
+				Type:   appsv1.DeploymentAvailable,
+				Status: corev1.ConditionStatus(share(string(c.Status))),
+				Reason: share(c.Reason),
+			}}
+		}
+	}
+	return nil
 }
 
 // newGuardedCache builds the manager's cache, and makes a read or watch of a
@@ -164,6 +207,18 @@ func (g guardedCache) GetInformer(ctx context.Context, obj client.Object, opts .
 		return nil, err
 	}
 	return g.Cache.GetInformer(ctx, obj, opts...)
+}
+
+// MetadataList returns an empty metav1.PartialObjectMetadataList of the
+// kind of list, to list a metadata-only kind from the cache into.
+func MetadataList(list client.ObjectList) *metav1.PartialObjectMetadataList {
+	gvk, err := apiutil.GVKForObject(list, Scheme)
+	if err != nil {
+		panic(err) // a list kind of Scheme, named in the code
+	}
+	m := &metav1.PartialObjectMetadataList{}
+	m.SetGroupVersionKind(gvk)
+	return m
 }
 
 // ForCache returns obj, or, for a kind the cache holds as metadata only, an

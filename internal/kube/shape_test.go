@@ -7,15 +7,22 @@ package kube
 
 import (
 	"errors"
+	"fmt"
+	"reflect"
+	"strings"
 	"testing"
+	"time"
+	"unsafe"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
+	"github.com/shcr-io/shcr-operator/internal/conditions"
 	"github.com/shcr-io/shcr-operator/internal/governance"
 )
 
@@ -27,6 +34,7 @@ func TestGuardedCacheRefusesTypedMetadataOnlyKinds(t *testing.T) {
 	refused := []runtime.Object{
 		&corev1.ServiceAccount{}, &corev1.ServiceAccountList{}, &corev1.Service{}, &corev1.ServiceList{},
 		&networkingv1.NetworkPolicy{}, &networkingv1.NetworkPolicyList{},
+		&corev1.PersistentVolumeClaim{}, &corev1.PersistentVolumeClaimList{},
 	}
 	for _, obj := range refused {
 		var e *ErrMetadataOnly
@@ -81,3 +89,217 @@ func TestTrimForCache(t *testing.T) {
 		}
 	}
 }
+
+// A trimmed Deployment reads the same as the whole one for what the
+// operator reads of it (DeploymentAvailability), in every state of a
+// rollout, and holds no spec but its replicas and no condition but
+// Available.
+func TestTrimmedDeploymentReadsTheSame(t *testing.T) {
+	one, two := int32(1), int32(2)
+	cond := func(typ appsv1.DeploymentConditionType, status corev1.ConditionStatus) appsv1.DeploymentCondition {
+		return appsv1.DeploymentCondition{Type: typ, Status: status, Reason: "R", Message: `ReplicaSet "connector-y1g01-5d8f" has successfully progressed.`,
+			LastUpdateTime: metav1.Now(), LastTransitionTime: metav1.Now()}
+	}
+	for _, replicas := range []*int32{nil, &one, &two} {
+		for _, generation := range []int64{1, 2} {
+			for _, counts := range [][2]int32{{0, 0}, {1, 0}, {1, 1}, {2, 2}} {
+				for _, conds := range [][]appsv1.DeploymentCondition{
+					nil,
+					{cond(appsv1.DeploymentProgressing, corev1.ConditionTrue)},
+					{cond(appsv1.DeploymentProgressing, corev1.ConditionTrue), cond(appsv1.DeploymentAvailable, corev1.ConditionFalse)},
+					{cond(appsv1.DeploymentAvailable, corev1.ConditionTrue), cond(appsv1.DeploymentProgressing, corev1.ConditionTrue)},
+					{cond(appsv1.DeploymentReplicaFailure, corev1.ConditionTrue), cond(appsv1.DeploymentAvailable, corev1.ConditionTrue)},
+				} {
+					d := &appsv1.Deployment{
+						ObjectMeta: metav1.ObjectMeta{Name: "connector-y1g01", Namespace: "shcr-r", Generation: generation},
+						Spec: appsv1.DeploymentSpec{
+							Replicas: replicas, Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"a": "b"}},
+							Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "connector"}}}},
+						},
+						Status: appsv1.DeploymentStatus{ObservedGeneration: 1, UpdatedReplicas: counts[0], AvailableReplicas: counts[1], Conditions: conds},
+					}
+					s1, r1, m1 := conditions.DeploymentAvailability(d.DeepCopy())
+					out, _ := trimForCache(d)
+					got := out.(*appsv1.Deployment)
+					s2, r2, m2 := conditions.DeploymentAvailability(got)
+					if s1 != s2 || r1 != r2 || m1 != m2 {
+						t.Errorf("replicas %v, generation %d, counts %v, conditions %v: trimmed reads %s %s %q, whole %s %s %q",
+							replicas, generation, counts, conds, s2, r2, m2, s1, r1, m1)
+					}
+					if !reflect.DeepEqual(got.Spec, appsv1.DeploymentSpec{Replicas: replicas}) || len(got.Status.Conditions) > 1 ||
+						(len(got.Status.Conditions) == 1 && (got.Status.Conditions[0].Type != appsv1.DeploymentAvailable || got.Status.Conditions[0].Message != "")) {
+						t.Errorf("trimmed Deployment holds more than it reads: %+v", got)
+					}
+				}
+			}
+		}
+	}
+}
+
+// Two organisations' connector children, decoded apart, hold their
+// repeated strings (namespace, name, label keys and values, owner
+// reference) as one shared copy once cached, and read the same as before;
+// the applied hash stays each object's own. Conditions of the operator's
+// kinds share their type, status and reason.
+func TestCachedObjectsShareRepeatedStrings(t *testing.T) {
+	child := func(kind string) *metav1.PartialObjectMetadata {
+		c := strings.Clone
+		return &metav1.PartialObjectMetadata{
+			TypeMeta: metav1.TypeMeta{APIVersion: c("v1"), Kind: c(kind)},
+			ObjectMeta: metav1.ObjectMeta{
+				Name: c("connector-y1g01"), Namespace: c("shcr-r"), UID: types.UID(c("uid-" + kind)), ResourceVersion: c("17"),
+				Labels: map[string]string{
+					c("app.kubernetes.io/managed-by"): c("shcr-operator"), c("shcr.io/region"): c("r"), c("shcr.io/organisation"): c("Y1G01"),
+				},
+				Annotations: map[string]string{
+					c(shcrv1alpha1.AnnotationAppliedHash): c("0123456789abcdef0123456789abcdef"), c("example.org/team"): c("platform"),
+				},
+				OwnerReferences: []metav1.OwnerReference{{
+					APIVersion: c("shcr.io/v1alpha1"), Kind: c("MemberOrganisation"), Name: c("gp"), UID: types.UID(c("member-uid")),
+					Controller: new(bool), BlockOwnerDeletion: new(bool),
+				}},
+			},
+		}
+	}
+	a, b := child("ServiceAccount"), child("Service")
+	*a.OwnerReferences[0].Controller, *b.OwnerReferences[0].Controller = true, true
+	wantA, wantB := a.DeepCopy(), b.DeepCopy()
+	delete(wantA.Annotations, shcrv1alpha1.AnnotationAppliedHash)
+	delete(wantB.Annotations, shcrv1alpha1.AnnotationAppliedHash)
+	outA, _ := trimForCache(a)
+	outB, _ := trimForCache(b)
+	gotA, gotB := outA.(*metav1.PartialObjectMetadata), outB.(*metav1.PartialObjectMetadata)
+	if !reflect.DeepEqual(gotA, wantA) || !reflect.DeepEqual(gotB, wantB) {
+		t.Fatalf("sharing changed the objects:\n%+v\n%+v", gotA, wantA)
+	}
+	same := func(what, x, y string) {
+		t.Helper()
+		if unsafe.StringData(x) != unsafe.StringData(y) {
+			t.Errorf("%s: %q held twice", what, x)
+		}
+	}
+	same("namespace", gotA.Namespace, gotB.Namespace)
+	same("name", gotA.Name, gotB.Name)
+	same("apiVersion", gotA.APIVersion, gotB.APIVersion)
+	for k, v := range gotA.Labels {
+		for k2, v2 := range gotB.Labels {
+			if k == k2 {
+				same("label key", k, k2)
+				same("label value", v, v2)
+			}
+		}
+	}
+	ra, rb := gotA.OwnerReferences[0], gotB.OwnerReferences[0]
+	same("owner name", ra.Name, rb.Name)
+	same("owner kind", ra.Kind, rb.Kind)
+	same("owner UID", string(ra.UID), string(rb.UID))
+	if ra.Controller != rb.Controller || !*ra.Controller || *ra.BlockOwnerDeletion {
+		t.Errorf("owner reference flags: %v %v", *ra.Controller, *ra.BlockOwnerDeletion)
+	}
+	same("annotation value", gotA.Annotations["example.org/team"], gotB.Annotations["example.org/team"])
+	// The Applier never reads the applied hash of these kinds from the
+	// cache: an object with no other annotation holds none.
+	c := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "connector-y1g01", Annotations: map[string]string{shcrv1alpha1.AnnotationAppliedHash: "0123"}}}
+	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "connector-y1g01", Annotations: map[string]string{shcrv1alpha1.AnnotationAppliedHash: "0123"}}}
+	s := &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: "records", Annotations: map[string]string{shcrv1alpha1.AnnotationAppliedHash: "0123"}}}
+	for _, o := range []metav1.Object{c, d, s} {
+		if _, err := trimForCache(o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c.Annotations != nil || d.Annotations != nil {
+		t.Errorf("the applied hash was cached: %v, %v", c.Annotations, d.Annotations)
+	}
+	if s.Annotations[shcrv1alpha1.AnnotationAppliedHash] != "0123" {
+		t.Errorf("the applied hash of a kind the cache holds in full, which the Applier reads, was dropped")
+	}
+
+	member := func(name string) *shcrv1alpha1.MemberOrganisation {
+		c := strings.Clone
+		return &shcrv1alpha1.MemberOrganisation{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: c("shcr-r"), Finalizers: []string{c("shcr.io/finalizer")}},
+			Status: shcrv1alpha1.MemberOrganisationStatus{
+				Conditions: []metav1.Condition{{Type: c("Admitted"), Status: metav1.ConditionStatus(c("True")), Reason: c("Admitted"), Message: c("admitted " + name)}},
+				Agreements: []string{c("dsa-1")}, ProvidesCategories: []shcrv1alpha1.DataCategory{shcrv1alpha1.DataCategory(c("Problems"))},
+			},
+		}
+	}
+	m1, m2 := member("gp-1"), member("gp-2")
+	want1 := m1.DeepCopy()
+	out1, _ := slimForCache(m1)
+	out2, _ := slimForCache(m2)
+	got1, got2 := out1.(*shcrv1alpha1.MemberOrganisation), out2.(*shcrv1alpha1.MemberOrganisation)
+	if !reflect.DeepEqual(got1, want1) {
+		t.Fatalf("sharing changed the organisation:\n%+v\n%+v", got1, want1)
+	}
+	c1, c2 := got1.Status.Conditions[0], got2.Status.Conditions[0]
+	same("condition type", c1.Type, c2.Type)
+	same("condition status", string(c1.Status), string(c2.Status))
+	same("condition reason", c1.Reason, c2.Reason)
+	same("agreement", got1.Status.Agreements[0], got2.Status.Agreements[0])
+	same("category", string(got1.Status.ProvidesCategories[0]), string(got2.Status.ProvidesCategories[0]))
+	same("finalizer", got1.Finalizers[0], got2.Finalizers[0])
+}
+
+// Objects with equal labels, or equal owner references, share one map or
+// list; objects whose labels differ (another organisation) do not.
+func TestCachedObjectsShareEqualLabelsAndOwners(t *testing.T) {
+	child := func(ods, uid string) *metav1.PartialObjectMetadata {
+		return &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{
+			Name: "connector-" + ods, Namespace: "shcr-r",
+			Labels: map[string]string{"app.kubernetes.io/managed-by": "shcr-operator", "shcr.io/organisation": strings.Clone(ods)},
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "shcr.io/v1alpha1", Kind: "MemberOrganisation", Name: "gp-" + ods,
+				UID: types.UID(strings.Clone(uid)), Controller: ptrTo(true)}},
+		}}
+	}
+	a, b, other := child("Y1G01", "u1"), child("Y1G01", "u1"), child("Y1G02", "u2")
+	want := other.DeepCopy()
+	for _, o := range []*metav1.PartialObjectMetadata{a, b, other} {
+		if _, err := trimForCache(o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !reflect.DeepEqual(other, want) {
+		t.Fatalf("sharing changed the object:\n%+v\n%+v", other, want)
+	}
+	same := func(x, y any) bool { return reflect.ValueOf(x).UnsafePointer() == reflect.ValueOf(y).UnsafePointer() }
+	if !same(a.Labels, b.Labels) || !same(a.OwnerReferences, b.OwnerReferences) {
+		t.Errorf("equal labels or owners are held twice")
+	}
+	if same(a.Labels, other.Labels) || same(a.OwnerReferences, other.OwnerReferences) {
+		t.Errorf("another organisation's labels or owners are shared with the first's")
+	}
+}
+
+// The table of shared values forgets values no longer asked for: after
+// many generations of values that came and went, it holds those of the
+// last two generations, and still answers a value asked for in every
+// generation with the one shared value.
+func TestSharedTableForgetsValuesNoLongerUsed(t *testing.T) {
+	clock := time.Unix(0, 0)
+	table := &sharedTable[*int]{now: func() time.Time { return clock }}
+	made := 0
+	newValue := func() *int { made++; return new(int) }
+	kept := table.get("kept", newValue)
+	const perGeneration = 1000
+	for i := range 50 * perGeneration {
+		if i%perGeneration == 0 {
+			clock = clock.Add(sharedTableGeneration)
+			if table.get("kept", newValue) != kept {
+				t.Fatalf("in generation %d, the kept value was made again", i/perGeneration)
+			}
+		}
+		table.get(fmt.Sprint("gone-", i), newValue)
+		if again := table.get(fmt.Sprint("gone-", i), newValue); again == nil {
+			t.Fatal("no value")
+		}
+	}
+	if n := len(table.cur) + len(table.older); n > 2*perGeneration+2 {
+		t.Errorf("the table holds %d values after 50 generations of %d came and went", n, perGeneration)
+	}
+	if made != 1+50*perGeneration {
+		t.Errorf("made %d values, want one per distinct key", made)
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }

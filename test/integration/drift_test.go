@@ -21,8 +21,8 @@ import (
 	"github.com/shcr-io/shcr-operator/internal/specs"
 )
 
-// The operator's cache holds the connector's ServiceAccount, Service and
-// NetworkPolicy as metadata only, and its Deployment and ConfigMap trimmed;
+// The operator's cache holds the connector's ServiceAccount, Service,
+// NetworkPolicy and state claim as metadata only, and its Deployment and ConfigMap trimmed;
 // it re-applies a child only when the child's metadata shows it changed
 // since the operator last wrote or checked it. A field someone edits by hand,
 // in every one of the five kinds, is still put back, and so is a child whose
@@ -33,6 +33,8 @@ func TestConnectorChildrenEditedByHandArePutBack(t *testing.T) {
 	cases := []struct {
 		name string
 		obj  client.Object
+		// suffix follows the connector's name in the object's (its state claim's).
+		suffix string
 		// edit changes a field the operator sets; restored says whether
 		// the operator's value is back.
 		edit     func(client.Object)
@@ -97,6 +99,21 @@ func TestConnectorChildrenEditedByHandArePutBack(t *testing.T) {
 			},
 		},
 		{
+			// The state claim is cached as metadata only too; its spec
+			// cannot change once bound, its labels can.
+			name:   "PersistentVolumeClaim label",
+			obj:    &corev1.PersistentVolumeClaim{},
+			suffix: "-state",
+			edit: func(o client.Object) {
+				l := o.GetLabels()
+				delete(l, specs.LabelPartOf)
+				o.SetLabels(l)
+			},
+			restored: func(o client.Object) (bool, string) {
+				return o.GetLabels()[specs.LabelPartOf] != "", fmt.Sprint(o.GetLabels())
+			},
+		},
+		{
 			name: "NetworkPolicy applied-hash annotation",
 			obj:  &networkingv1.NetworkPolicy{},
 			edit: func(o client.Object) {
@@ -112,7 +129,7 @@ func TestConnectorChildrenEditedByHandArePutBack(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			obj := tc.obj
+			obj, key := tc.obj, client.ObjectKey{Namespace: key.Namespace, Name: key.Name + tc.suffix}
 			waitFor(t, "the connector's "+tc.name+" as the operator wrote it", func() (bool, string) {
 				if err := k8s.Get(ctx, key, obj); err != nil {
 					return false, err.Error()
