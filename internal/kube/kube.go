@@ -105,7 +105,7 @@ func slim(obj any, names bool) any {
 
 // DefaultConcurrency is how many objects of each kind the operator
 // reconciles at once, unless the caller sets Controller.MaxConcurrentReconciles.
-const DefaultConcurrency = 4
+const DefaultConcurrency = 16
 
 // NewManager builds a manager from options the caller has filled in (metrics,
 // probes, leader election, webhooks), with the operator's scheme and cache.

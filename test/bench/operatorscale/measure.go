@@ -120,7 +120,7 @@ func measure(ctx context.Context, o options, bin, dir string, n int, out io.Writ
 		return res, err
 	}
 	logf("applied in %s", time.Since(start).Round(time.Millisecond))
-	settledAt, grants, err := view.waitSettled(onboardCtx, region)
+	settledAt, grants, err := view.waitSettled(onboardCtx, region, func(why string) { logf("not settled: %s", why) })
 	if err != nil {
 		return res, err
 	}
@@ -313,11 +313,21 @@ func ready(obj client.Object, conds []metav1.Condition) bool {
 // region's bundle stops changing, and returns when that first held (so the
 // makespan excludes the quiet period used to confirm it) and the bundle's
 // grants.
-func (v *view) waitSettled(ctx context.Context, reg *regionObjects) (time.Time, int32, error) {
+func (v *view) waitSettled(ctx context.Context, reg *regionObjects, progress func(string)) (time.Time, int32, error) {
 	var since time.Time
 	var revision, why string
+	lastReport := time.Now()
 	for {
 		ok, rev, grants, notReady := v.allReady(ctx, reg)
+		if time.Since(lastReport) >= 10*time.Second {
+			// What the onboarding waits for, every 10 s: where its time goes.
+			lastReport = time.Now()
+			if ok {
+				progress("every object Ready, the bundle at revision " + rev)
+			} else {
+				progress(notReady)
+			}
+		}
 		switch {
 		case !ok:
 			since, why = time.Time{}, notReady
