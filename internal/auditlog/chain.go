@@ -27,6 +27,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"strings"
 )
 
@@ -59,7 +60,13 @@ func ParseHash(s string) (Hash, error) {
 
 // next is the link after prev for line.
 func next(prev Hash, line []byte) Hash {
-	d := sha256.New()
+	return nextWith(sha256.New(), prev, line)
+}
+
+// nextWith is next computed with d, a sha256 digest that is reset first:
+// a writer keeps one, rather than allocate one for every line.
+func nextWith(d hash.Hash, prev Hash, line []byte) Hash {
+	d.Reset()
 	d.Write(prev[:])
 	d.Write(line)
 	var h Hash
