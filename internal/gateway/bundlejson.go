@@ -69,8 +69,10 @@ type bundleReader struct {
 func (r bundleReader) entries() ([]bundleEntry, error) {
 	entries := make([]bundleEntry, 0, r.entriesHint())
 	err := r.eachElement(func() error {
-		var e bundleEntry
-		err := r.eachMember(func(name string) error {
+		// Read in place: the entry is not moved until it is whole.
+		entries = append(entries, bundleEntry{})
+		e := &entries[len(entries)-1]
+		return r.eachMember(func(name string) error {
 			switch name {
 			case "resource":
 				if err := r.raw(&e.Resource); err != nil {
@@ -90,8 +92,6 @@ func (r bundleReader) entries() ([]bundleEntry, error) {
 				return r.dec.SkipValue()
 			}
 		})
-		entries = append(entries, e)
-		return err
 	})
 	return entries, err
 }
