@@ -8,8 +8,9 @@ SPDX-License-Identifier: Apache-2.0
 // service and a gateway in front of it, then sends requests at a fixed rate both to
 // the FHIR server directly and through the gateway, interleaved, and
 // reports p50, p90, p99 and the maximum of each and what the gateway adds.
-// By default the gateway is cmd/gateway, built and run as its own process
-// (-gateway in-process runs internal/gateway inside this program instead).
+// By default the gateway runs inside this program (internal/gateway, set up
+// as cmd/gateway sets it up); -gateway process builds cmd/gateway and runs
+// it as its own process.
 // With -mode capacity it runs cmd/gateway as its own process on one core
 // and ramps a mixed load of reads and searches until the gateway adds more
 // than -limit at p99, reporting each step's CPU and memory. See
@@ -129,7 +130,7 @@ func parseFlags(args []string, output io.Writer) (options, error) {
 	fs.DurationVar(&o.stepDuration, "step-duration", 5*time.Second, "With -mode capacity, how long each step is measured (after a warm-up of -warmup).")
 	fs.DurationVar(&o.limit, "limit", 5*time.Millisecond, "With -mode capacity, the added p99 at which the ramp stops.")
 	fs.IntVar(&o.maxRampRate, "max-rate", rampCeiling, fmt.Sprintf("With -mode capacity, the highest rate the ramp tries (at most %d).", rampCeiling))
-	fs.StringVar(&o.gateway, "gateway", gatewayOwnProcess, "With -mode latency, where the gateway runs: process (cmd/gateway built and run as its own process, as it ships, sharing the machine's cores with the rig) or in-process (internal/gateway in the rig's own process, sharing its garbage collector; -cpuprofile then profiles the gateway too).")
+	fs.StringVar(&o.gateway, "gateway", gatewayInProcess, "With -mode latency, where the gateway runs: in-process (internal/gateway in the rig's own process, sharing its garbage collector; -cpuprofile then profiles the gateway too) or process (cmd/gateway built and run as its own process, as it ships, sharing the machine's cores with the rig).")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}

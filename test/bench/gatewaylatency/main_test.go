@@ -76,7 +76,7 @@ func TestParseFlagsBounds(t *testing.T) {
 		}
 	}
 	o, err := parseFlags(nil, io.Discard)
-	if err != nil || o.rate != 200 || o.duration != 10*time.Second || o.orgs != 5000 || o.interaction != "read" || o.gateway != "process" {
+	if err != nil || o.rate != 200 || o.duration != 10*time.Second || o.orgs != 5000 || o.interaction != "read" || o.gateway != "in-process" {
 		t.Errorf("defaults: %+v, %v", o, err)
 	}
 }
