@@ -60,17 +60,34 @@ func ParseHash(s string) (Hash, error) {
 
 // next is the link after prev for line.
 func next(prev Hash, line []byte) Hash {
-	return nextWith(sha256.New(), prev, line)
-}
-
-// nextWith is next computed with d, a sha256 digest that is reset first:
-// a writer keeps one, rather than allocate one for every line.
-func nextWith(d hash.Hash, prev Hash, line []byte) Hash {
-	d.Reset()
+	d := sha256.New()
 	d.Write(prev[:])
 	d.Write(line)
 	var h Hash
 	d.Sum(h[:0])
+	return h
+}
+
+// linker computes links as next does, with one digest it resets for each
+// line and without allocating: a writer keeps one.
+type linker struct {
+	d hash.Hash
+	// buf holds the previous link, then the sum, so that nothing handed
+	// to the digest escapes to the heap.
+	buf [2 * sha256.Size]byte
+}
+
+// next is the link after prev for line.
+func (k *linker) next(prev Hash, line []byte) Hash {
+	if k.d == nil {
+		k.d = sha256.New()
+	}
+	k.d.Reset()
+	copy(k.buf[:sha256.Size], prev[:])
+	k.d.Write(k.buf[:sha256.Size])
+	k.d.Write(line)
+	var h Hash
+	copy(h[:], k.d.Sum(k.buf[sha256.Size:sha256.Size]))
 	return h
 }
 

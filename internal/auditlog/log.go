@@ -7,10 +7,8 @@ package auditlog
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"errors"
 	"fmt"
-	"hash"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -67,8 +65,8 @@ type Log struct {
 	head    Hash
 	buf     []byte
 	lines   [][]byte
-	// digest computes the chain's links; it is reset for each line.
-	digest hash.Hash
+	// links computes the chain's links.
+	links linker
 
 	// syncing counts the rotated files still being fsynced and closed in
 	// the background; syncErr is the first failure among them, reported
@@ -393,11 +391,8 @@ func (l *Log) appendRecord(r record, now time.Time) error {
 func (l *Log) append(lines ...[]byte) error {
 	l.buf = l.buf[:0]
 	head := l.head
-	if l.digest == nil {
-		l.digest = sha256.New()
-	}
 	for _, line := range lines {
-		head = nextWith(l.digest, head, line)
+		head = l.links.next(head, line)
 		l.buf = seal(l.buf, line, head)
 	}
 	n, err := l.f.Write(l.buf)
