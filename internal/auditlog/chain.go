@@ -27,6 +27,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"strings"
 )
 
@@ -64,6 +65,29 @@ func next(prev Hash, line []byte) Hash {
 	d.Write(line)
 	var h Hash
 	d.Sum(h[:0])
+	return h
+}
+
+// linker computes links as next does, with one digest it resets for each
+// line and without allocating: a writer keeps one.
+type linker struct {
+	d hash.Hash
+	// buf holds the previous link, then the sum, so that nothing handed
+	// to the digest escapes to the heap.
+	buf [2 * sha256.Size]byte
+}
+
+// next is the link after prev for line.
+func (k *linker) next(prev Hash, line []byte) Hash {
+	if k.d == nil {
+		k.d = sha256.New()
+	}
+	k.d.Reset()
+	copy(k.buf[:sha256.Size], prev[:])
+	k.d.Write(k.buf[:sha256.Size])
+	k.d.Write(line)
+	var h Hash
+	copy(h[:], k.d.Sum(k.buf[sha256.Size:sha256.Size]))
 	return h
 }
 

@@ -45,7 +45,8 @@ type Options struct {
 // Durability: a Write hands its bytes to the kernel and returns; it does not
 // fsync. A file is fsynced when it is rotated (in the background, so that
 // writes do not wait for it) and when the log is closed, and
-// the directory when a file is created or deleted. A crash of the node may
+// the directory when a file is created (in the background at a rotation)
+// or deleted. A crash of the node may
 // lose the last writes, and may leave a file ending in an incomplete line:
 // the next Open finds it, leaves it as it is, and starts a new file whose
 // first record names it (its length and sha256), so Verify can tell a
@@ -64,6 +65,8 @@ type Log struct {
 	head    Hash
 	buf     []byte
 	lines   [][]byte
+	// links computes the chain's links.
+	links linker
 
 	// syncing counts the rotated files still being fsynced and closed in
 	// the background; syncErr is the first failure among them, reported
@@ -203,7 +206,7 @@ func (l *Log) open() error {
 		return err
 	}
 	if len(files) == 0 {
-		if err := l.start(now, 1, "", Hash{}, nil); err != nil {
+		if err := l.start(now, 1, "", Hash{}, nil, false); err != nil {
 			return err
 		}
 		return l.retain(now)
@@ -223,7 +226,7 @@ func (l *Log) open() error {
 		torn.add(detailTornLine, itoa(t.lines+1))
 		torn.add(detailTornBytes, itoa(len(t.torn)))
 		torn.add(detailTornHash, tornSum(t.torn))
-		if err := l.start(now, newest.seq+1, newest.name, head, torn.details); err != nil {
+		if err := l.start(now, newest.seq+1, newest.name, head, torn.details, false); err != nil {
 			return err
 		}
 		return l.retain(now)
@@ -272,15 +275,24 @@ func (l *Log) lastHash(files []auditFile, t tail) (Hash, error) {
 }
 
 // start creates the file with sequence seq and writes its first record,
-// continuing the chain from prevHash, the last hash of prevFile.
-func (l *Log) start(now time.Time, seq uint64, prevFile string, prevHash Hash, extra []detail) error {
+// continuing the chain from prevHash, the last hash of prevFile. The
+// directory is fsynced before it returns, or, with syncLater (at a
+// rotation), in the background as the rotated file is.
+func (l *Log) start(now time.Time, seq uint64, prevFile string, prevHash Hash, extra []detail, syncLater bool) error {
 	name := fileName(now, seq)
 	path := filepath.Join(l.opts.Dir, name)
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return fmt.Errorf("creating the audit file %s: %w", name, err)
 	}
-	if err := syncDir(l.opts.Dir); err != nil {
+	if syncLater {
+		l.syncing.Go(func() {
+			if err := syncDir(l.opts.Dir); err != nil {
+				failed := fmt.Errorf("syncing the audit directory after creating %s: %w", name, err)
+				l.syncErr.CompareAndSwap(nil, &failed)
+			}
+		})
+	} else if err := syncDir(l.opts.Dir); err != nil {
 		_ = f.Close()
 		return fmt.Errorf("syncing the audit directory: %w", err)
 	}
@@ -301,9 +313,11 @@ func (l *Log) rotationDue(now time.Time, n int) bool {
 	return day(now) != day(l.started) || (l.size+int64(n) > l.opts.MaxFileBytes && l.count > 1)
 }
 
-// rotate starts the next file, and fsyncs and closes the current one in
-// the background: an fsync of a full file can take long enough that the
-// writes queued behind it would show in the gateway's slowest answers. A
+// rotate starts the next file, and fsyncs and closes the current one, and
+// fsyncs the directory that now names the next, in the background: an
+// fsync of a full file can take long enough that the writes queued behind
+// it would show in the gateway's slowest answers, and on ext4 a directory's
+// fsync commits the journal, which can wait for the full file's data. A
 // failure refuses the next Write.
 func (l *Log) rotate(now time.Time) error {
 	old, oldName := l.f, l.name
@@ -314,7 +328,7 @@ func (l *Log) rotate(now time.Time) error {
 			l.syncErr.CompareAndSwap(nil, &failed)
 		}
 	})
-	if err := l.start(now, l.seq+1, l.name, l.head, nil); err != nil {
+	if err := l.start(now, l.seq+1, l.name, l.head, nil, true); err != nil {
 		return err
 	}
 	return l.retain(now)
@@ -378,7 +392,7 @@ func (l *Log) append(lines ...[]byte) error {
 	l.buf = l.buf[:0]
 	head := l.head
 	for _, line := range lines {
-		head = next(head, line)
+		head = l.links.next(head, line)
 		l.buf = seal(l.buf, line, head)
 	}
 	n, err := l.f.Write(l.buf)

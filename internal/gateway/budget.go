@@ -45,6 +45,19 @@ type reservation struct {
 	budget *memoryBudget
 	mu     sync.Mutex
 	held   int64
+	// buf is the pooled buffer the answer is read into, given back to
+	// upstreamBodies by the first release.
+	buf *[]byte
+}
+
+// keep makes buf the answer's buffer, which release gives back to the pool.
+func (r *reservation) keep(buf *[]byte) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.buf = buf
 }
 
 // grow makes the reservation at least size bytes, waiting for room until
@@ -74,14 +87,18 @@ func (r *reservation) grow(ctx context.Context, size int64) error {
 	return nil
 }
 
-// release gives the whole reservation back; it may be called more than
-// once.
+// release gives the whole reservation back, and the answer's buffer to its
+// pool; it may be called more than once, and the buffer goes back once.
 func (r *reservation) release() {
 	if r == nil {
 		return
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.buf != nil {
+		upstreamBodies.put(r.buf)
+		r.buf = nil
+	}
 	if r.held > 0 {
 		r.budget.sem.Release(r.held)
 		r.budget.inUse.Sub(float64(r.held))

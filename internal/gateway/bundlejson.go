@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"slices"
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -68,8 +69,10 @@ type bundleReader struct {
 func (r bundleReader) entries() ([]bundleEntry, error) {
 	entries := make([]bundleEntry, 0, r.entriesHint())
 	err := r.eachElement(func() error {
-		var e bundleEntry
-		err := r.eachMember(func(name string) error {
+		// Read in place: the entry is not moved until it is whole.
+		entries = append(entries, bundleEntry{})
+		e := &entries[len(entries)-1]
+		return r.eachMember(func(name string) error {
 			switch name {
 			case "resource":
 				if err := r.raw(&e.Resource); err != nil {
@@ -89,8 +92,6 @@ func (r bundleReader) entries() ([]bundleEntry, error) {
 				return r.dec.SkipValue()
 			}
 		})
-		entries = append(entries, e)
-		return err
 	})
 	return entries, err
 }
@@ -165,6 +166,10 @@ type (
 	}
 )
 
+// plainSearches are the usual values of an entry's search, which vetted
+// passes on as they came: reading and writing them gives the same bytes.
+var plainSearches = [][]byte{[]byte(`{"mode":"match"}`), []byte(`{"mode":"include"}`), []byte(`{"mode":"outcome"}`)}
+
 // vetted reads the value the decoder is at into shape, and sets *into to
 // shape's encoding: nil when the value is not of that shape or has none of
 // its elements.
@@ -172,6 +177,11 @@ func (r bundleReader) vetted(into *jsontext.Value, shape any) error {
 	var value jsontext.Value
 	if err := r.raw(&value); err != nil {
 		return err
+	}
+	if _, ok := shape.(*entrySearch); ok && slices.ContainsFunc(plainSearches, func(p []byte) bool { return bytes.Equal(p, value) }) {
+		// What reading and writing it would give (TestPlainSearches).
+		*into = value
+		return nil
 	}
 	*into = nil
 	if json.Unmarshal(value, shape) != nil {
@@ -275,11 +285,24 @@ func kindOf(delim jsontext.Kind) string {
 // The Bundle's meta is passed on as it came too, even with a member named
 // twice.
 func (b searchBundle) encode() ([]byte, error) {
+	return b.encodeTo(nil)
+}
+
+// encodeTo is encode into buf, from answerBodies: the encoding is *buf's
+// bytes, and buf goes back to the pool once the answer is written. With a
+// nil buf the encoding is allocated.
+func (b searchBundle) encodeTo(buf *[]byte) ([]byte, error) {
 	head, err := json.Marshal(b, jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
 	if err != nil || len(b.Entry) == 0 {
 		return head, err
 	}
-	out := make([]byte, 0, b.encodedSize(len(head)))
+	size := b.encodedSize(len(head))
+	var out []byte
+	if buf != nil && cap(*buf) >= size {
+		out = (*buf)[:0]
+	} else {
+		out = make([]byte, 0, size)
+	}
 	out = append(out, head[:len(head)-1]...)
 	out = append(out, `,"entry":[`...)
 	for i, e := range b.Entry {
@@ -290,7 +313,11 @@ func (b searchBundle) encode() ([]byte, error) {
 			return nil, err
 		}
 	}
-	return append(out, "]}"...), nil
+	out = append(out, "]}"...)
+	if buf != nil {
+		*buf = out
+	}
+	return out, nil
 }
 
 // encodedSize is about the size of the encoded Bundle, given the size of

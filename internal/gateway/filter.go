@@ -63,7 +63,10 @@ type bundleEntry struct {
 // service are rewritten to the gateway's external URL, or removed when
 // they are not interactions the gateway serves or would tell that entries
 // were withheld (see pageLinks).
-func (g *Gateway) filterBundle(c identity.Caller, in Interaction, body []byte) ([]byte, error) {
+//
+// The answer is encoded into buf (from answerBodies) when it fits; the
+// caller puts buf back once the answer is written.
+func (g *Gateway) filterBundle(c identity.Caller, in Interaction, body []byte, buf *[]byte) ([]byte, error) {
 	v, now := g.currentView(), time.Now()
 	query := g.queryRecord(c, in, v.policy, now)
 	b, decided, facts, err := readBundle(in, body)
@@ -84,7 +87,7 @@ func (g *Gateway) filterBundle(c identity.Caller, in Interaction, body []byte) (
 		}
 	}
 	b.Link = links.pageLinks(in, b.Link, len(b.Entry))
-	return b.encode()
+	return b.encodeTo(buf)
 }
 
 // readBundle reads a search or history Bundle and gives the entries to

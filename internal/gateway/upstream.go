@@ -71,7 +71,9 @@ type upstreamResponse struct {
 	memory *reservation
 }
 
-// release gives the answer's memory back to the budget.
+// release gives the answer's memory back to the budget, and its buffer to
+// the pool: nothing may refer to body afterwards. It may be called more
+// than once.
 func (r upstreamResponse) release() { r.memory.release() }
 
 // url is where an interaction goes on the record service.
@@ -153,7 +155,11 @@ func readBody(ctx context.Context, resp *http.Response, limit int64, memory *res
 	if resp.ContentLength > 0 {
 		size += int(min(resp.ContentLength, limit, maxPresizedBody))
 	}
-	buf := make([]byte, 0, size)
+	// The buffer comes from a pool and goes back to it when the
+	// reservation is released, once the answer to the caller is written.
+	pooled := upstreamBodies.get(size)
+	memory.keep(pooled)
+	buf := *pooled
 	body := io.LimitReader(resp.Body, limit)
 	for {
 		if len(buf) == cap(buf) {
@@ -168,6 +174,7 @@ func readBody(ctx context.Context, resp *http.Response, limit int64, memory *res
 		}
 		n, err := body.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
+		*pooled = buf
 		switch {
 		case err == io.EOF:
 			return buf, nil

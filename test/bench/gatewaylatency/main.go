@@ -5,10 +5,12 @@ SPDX-License-Identifier: Apache-2.0
 
 // Command gatewaylatency measures the latency the record gateway adds. It
 // stands up, on loopback only, a FHIR server in the shape of the record
-// service and a gateway in front of it (internal/gateway, configured as
-// cmd/gateway configures it), then sends requests at a fixed rate both to
+// service and a gateway in front of it, then sends requests at a fixed rate both to
 // the FHIR server directly and through the gateway, interleaved, and
 // reports p50, p90, p99 and the maximum of each and what the gateway adds.
+// By default the gateway runs inside this program (internal/gateway, set up
+// as cmd/gateway sets it up); -gateway process builds cmd/gateway and runs
+// it as its own process.
 // With -mode capacity it runs cmd/gateway as its own process on one core
 // and ramps a mixed load of reads and searches until the gateway adds more
 // than -limit at p99, reporting each step's CPU and memory. See
@@ -69,7 +71,8 @@ type options struct {
 	// runtime does with --audit-sink=Stdout) or discard.
 	audit string
 	// cpuProfile, when set, is where the measured runs' CPU profile (of the
-	// whole process: client, FHIR server and gateway) is written.
+	// rig's whole process: client, FHIR server and, with -gateway
+	// in-process, the gateway) is written.
 	cpuProfile string
 	// mode is latency (a fixed rate, one interaction) or capacity (a ramp
 	// of mixed reads and searches against the gateway as its own process).
@@ -83,7 +86,16 @@ type options struct {
 	limit        time.Duration
 	// maxRampRate is the highest rate the ramp tries.
 	maxRampRate int
+	// gateway is where the gateway runs in -mode latency: as its own
+	// process (cmd/gateway, as it ships) or in the rig's process.
+	gateway string
 }
+
+// Where the gateway runs in -mode latency.
+const (
+	gatewayOwnProcess = "process"
+	gatewayInProcess  = "in-process"
+)
 
 // The modes.
 const (
@@ -118,6 +130,7 @@ func parseFlags(args []string, output io.Writer) (options, error) {
 	fs.DurationVar(&o.stepDuration, "step-duration", 5*time.Second, "With -mode capacity, how long each step is measured (after a warm-up of -warmup).")
 	fs.DurationVar(&o.limit, "limit", 5*time.Millisecond, "With -mode capacity, the added p99 at which the ramp stops.")
 	fs.IntVar(&o.maxRampRate, "max-rate", rampCeiling, fmt.Sprintf("With -mode capacity, the highest rate the ramp tries (at most %d).", rampCeiling))
+	fs.StringVar(&o.gateway, "gateway", gatewayInProcess, "With -mode latency, where the gateway runs: in-process (internal/gateway in the rig's own process, sharing its garbage collector; -cpuprofile then profiles the gateway too) or process (cmd/gateway built and run as its own process, as it ships, sharing the machine's cores with the rig).")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}
@@ -155,6 +168,9 @@ func (o options) validate() error {
 	}
 	switch o.mode {
 	case modeLatency:
+		if o.gateway != gatewayOwnProcess && o.gateway != gatewayInProcess {
+			errs = append(errs, fmt.Errorf("-gateway must be %s or %s", gatewayOwnProcess, gatewayInProcess))
+		}
 	case modeCapacity:
 		if o.audit != "file" {
 			errs = append(errs, errors.New("-mode capacity runs the gateway with --audit-sink=File: -audit must be file"))

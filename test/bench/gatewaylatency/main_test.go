@@ -13,15 +13,17 @@ import (
 	"time"
 )
 
-// TestRun is a short run of each interaction: it checks that the rig
-// stands up, that the gateway shares the records and audits them, and that
-// a report comes out. It measures nothing worth reading.
+// TestRun is a short run of each interaction, with the gateway as its own
+// process and in the rig's: it checks that the rig stands up, that the
+// gateway shares the records and audits them, and that a report comes out.
+// It measures nothing worth reading.
 func TestRun(t *testing.T) {
-	for _, c := range [][2]string{{"read", "file"}, {"search", "file"}, {"search", "pipe"}} {
-		interaction, audit := c[0], c[1]
-		t.Run(interaction+"-"+audit, func(t *testing.T) {
+	for _, c := range [][3]string{{"read", "file", "process"}, {"search", "file", "process"}, {"search", "pipe", "process"},
+		{"search", "discard", "process"}, {"read", "file", "in-process"}, {"search", "pipe", "in-process"}} {
+		interaction, audit, where := c[0], c[1], c[2]
+		t.Run(interaction+"-"+audit+"-"+where, func(t *testing.T) {
 			opts, err := parseFlags([]string{"-rate=50", "-duration=500ms", "-warmup=100ms", "-runs=2", "-orgs=100",
-				"-interaction=" + interaction, "-entries=5", "-audit=" + audit}, io.Discard)
+				"-interaction=" + interaction, "-entries=5", "-audit=" + audit, "-gateway=" + where}, io.Discard)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -30,7 +32,7 @@ func TestRun(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Log(out.String())
-			for _, want := range []string{"record service (direct)", "added by the gateway: p50", "over 2 runs (median, best)"} {
+			for _, want := range []string{"record service (direct)", "added by the gateway: p50", "over 2 runs (median, best)", "(-gateway " + where + ")"} {
 				if !strings.Contains(out.String(), want) {
 					t.Errorf("the report has no %q", want)
 				}
@@ -68,13 +70,13 @@ func TestParseFlagsBounds(t *testing.T) {
 	for _, args := range [][]string{{"-rate=0"}, {"-rate=5000"}, {"-duration=2m"}, {"-runs=11"}, {"-interaction=write"},
 		{"-audit=stdout"}, {"-entries=0"}, {"-entries=1001"}, {"-orgs=5"}, {"extra"}, {"-mode=burst"},
 		{"-mode=capacity", "-audit=discard"}, {"-mode=capacity", "-step=1"}, {"-mode=capacity", "-limit=0s"},
-		{"-mode=capacity", "-start-rate=500", "-max-rate=100"}} {
+		{"-mode=capacity", "-start-rate=500", "-max-rate=100"}, {"-gateway=docker"}} {
 		if _, err := parseFlags(args, io.Discard); err == nil {
 			t.Errorf("%v: accepted", args)
 		}
 	}
 	o, err := parseFlags(nil, io.Discard)
-	if err != nil || o.rate != 200 || o.duration != 10*time.Second || o.orgs != 5000 || o.interaction != "read" {
+	if err != nil || o.rate != 200 || o.duration != 10*time.Second || o.orgs != 5000 || o.interaction != "read" || o.gateway != "in-process" {
 		t.Errorf("defaults: %+v, %v", o, err)
 	}
 }

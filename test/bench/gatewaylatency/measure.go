@@ -48,6 +48,11 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		o.orgs, r.grants, r.objections, o.audit)
 	fmt.Fprintf(out, "machine: %s, GOMAXPROCS %d, %d CPUs, GC percent %d; load average before: %s\n",
 		runtime.Version(), runtime.GOMAXPROCS(0), runtime.NumCPU(), gcPercent(), loadAverage())
+	if r.process != nil {
+		fmt.Fprintln(out, "gateway: cmd/gateway as its own process, sharing the cores with this one (-gateway process)")
+	} else {
+		fmt.Fprintln(out, "gateway: internal/gateway in this process (-gateway in-process)")
+	}
 
 	if o.cpuProfile != "" {
 		stop, err := startProfile(o.cpuProfile)

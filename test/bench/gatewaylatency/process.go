@@ -28,11 +28,20 @@ import (
 type gatewayFiles struct {
 	upstream, bundleDir, jwksFile, objectionsFile, auditDir string
 	maxPageSize                                             int
+	// oneCore runs the gateway with GOMAXPROCS=1 and, where taskset is
+	// installed, pinned to CPU 0 (-mode capacity); otherwise it has the
+	// machine's cores, shared with the rig.
+	oneCore bool
+	// auditStdout, when not nil, is where the gateway's stdout goes, and
+	// the gateway runs with --audit-sink=Stdout (as the region's default
+	// sink) instead of File.
+	auditStdout *os.File
 }
 
-// gatewayProcess is cmd/gateway run as its own process, with GOMAXPROCS=1
-// and, where taskset is installed, pinned to CPU 0, so that its capacity is
-// that of one core; the rig (load and the FHIR stand-in) runs beside it.
+// gatewayProcess is cmd/gateway run as its own process, as it ships. In
+// -mode capacity it has GOMAXPROCS=1 and, where taskset is installed, is
+// pinned to CPU 0, so that its capacity is that of one core; the rig (load
+// and the FHIR stand-in) runs beside it.
 type gatewayProcess struct {
 	cmd  *exec.Cmd
 	base string
@@ -56,15 +65,19 @@ func startGatewayProcess(ctx context.Context, dir string, f gatewayFiles) (*gate
 	}
 	addr := l.Addr().String()
 	_ = l.Close()
-	args := []string{
+	sink := []string{"--audit-sink=File", "--audit-dir=" + f.auditDir}
+	if f.auditStdout != nil {
+		sink = []string{"--audit-sink=Stdout"}
+	}
+	args := append([]string{
 		"--listen=" + addr, "--upstream=" + f.upstream, "--external-url=http://" + addr + "/", "--region=" + bench.Region,
-		"--bundle-dir=" + f.bundleDir, "--audit-sink=File", "--audit-dir=" + f.auditDir,
+		"--bundle-dir=" + f.bundleDir,
 		"--issuer=" + issuer, "--audience=" + audience, "--jwks-file=" + f.jwksFile, "--objections-file=" + f.objectionsFile,
 		"--max-page-size=" + strconv.Itoa(f.maxPageSize), "--shutdown-delay=0s", "--shutdown-timeout=5s",
-	}
+	}, sink...)
 	p := &gatewayProcess{base: "http://" + addr, exited: make(chan struct{})}
 	name := bin
-	if taskset, err := exec.LookPath("taskset"); err == nil {
+	if taskset, err := exec.LookPath("taskset"); err == nil && f.oneCore {
 		name, args, p.pinned = taskset, append([]string{"-c", "0", bin}, args...), true
 	}
 	logFile, err := os.Create(filepath.Join(dir, "gateway.log"))
@@ -72,8 +85,14 @@ func startGatewayProcess(ctx context.Context, dir string, f gatewayFiles) (*gate
 		return nil, err
 	}
 	p.cmd = exec.Command(name, args...)
-	p.cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
+	p.cmd.Env = os.Environ()
+	if f.oneCore {
+		p.cmd.Env = append(p.cmd.Env, "GOMAXPROCS=1")
+	}
 	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
+	if f.auditStdout != nil {
+		p.cmd.Stdout = f.auditStdout
+	}
 	if err := p.cmd.Start(); err != nil {
 		_ = logFile.Close()
 		return nil, err

@@ -63,8 +63,13 @@ type rig struct {
 	// has all of it once auditCopied is closed.
 	auditPipe   *os.File
 	auditCopied chan struct{}
-	grants      int
-	objections  int
+	// auditDiscard is /dev/null, the gateway process's stdout with -audit
+	// discard, until the process has it.
+	auditDiscard *os.File
+	grants       int
+	objections   int
+	// audit is the -audit sink.
+	audit string
 	// process is the gateway as its own process (cmd/gateway, built by
 	// the rig) in -mode capacity; nil when the gateway runs in the rig.
 	process *gatewayProcess
@@ -77,7 +82,7 @@ type rig struct {
 // the caller's agreement, a JWKS with a generated RSA key and an objection
 // register, then starts the FHIR server and the gateway on 127.0.0.1.
 func newRig(ctx context.Context, o options) (_ *rig, err error) {
-	r := &rig{}
+	r := &rig{audit: o.audit}
 	if r.dir, err = os.MkdirTemp("", "gatewaylatency-"); err != nil {
 		return nil, err
 	}
@@ -114,52 +119,63 @@ func newRig(ctx context.Context, o options) (_ *rig, err error) {
 	r.upstream = &http.Server{Handler: recordService(upstreamBase, o.entries), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = r.upstream.Serve(upstreamListener) }()
 
+	readPath := "/MedicationRequest/" + recordID
+	searchPath := "/MedicationRequest?subject:identifier=" + url.QueryEscape(gateway.SystemNHSNumber+"|"+patientNHSNumber)
+	path := readPath
+	if o.interaction == "search" {
+		path = searchPath
+	}
+	if o.mode == modeCapacity || o.gateway == gatewayOwnProcess {
+		// The gateway as it ships: cmd/gateway in a process of its own.
+		// In -mode capacity it is limited to one core and audits to
+		// hash-chained files (--audit-sink=File).
+		files := gatewayFiles{
+			upstream: upstreamBase, bundleDir: bundleDir, jwksFile: jwksFile, objectionsFile: objectionsFile,
+			auditDir: filepath.Join(r.dir, "audit"), maxPageSize: max(o.entries, gateway.DefaultMaxPageSize),
+			oneCore: o.mode == modeCapacity,
+		}
+		if files.auditStdout, err = r.auditStdout(o); err != nil {
+			return nil, err
+		}
+		if o.mode == modeLatency {
+			// The rig's own process (load and the FHIR stand-in) collects
+			// garbage as the gateway does, as when they shared a process.
+			gateway.TuneRuntime(slog.New(slog.DiscardHandler))
+		}
+		r.process, err = startGatewayProcess(ctx, r.dir, files)
+		if r.auditPipe != nil {
+			// The gateway holds its own copy of the pipe's write end now.
+			_ = r.auditPipe.Close()
+			r.auditPipe = nil
+		}
+		if r.auditDiscard != nil {
+			_ = r.auditDiscard.Close()
+			r.auditDiscard = nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		r.readURLs = [2]string{upstreamBase + readPath, r.process.base + readPath}
+		r.searchURLs = [2]string{upstreamBase + searchPath, r.process.base + searchPath}
+		r.directURL, r.gatewayURL = upstreamBase+path, r.process.base+path
+		if o.mode == modeCapacity {
+			r.directURL, r.gatewayURL = r.readURLs[direct], r.readURLs[viaGateway]
+		}
+		return r, nil
+	}
+
 	var audit io.Writer = io.Discard
-	if o.audit == "file" && o.mode != modeCapacity {
+	if o.audit == "file" {
 		// As --audit-sink=File: the hash-chained files of internal/auditlog.
 		if r.auditLog, err = auditlog.Open(auditlog.Options{Dir: filepath.Join(r.dir, "audit")}); err != nil {
 			return nil, err
 		}
 		audit = r.auditLog
 	}
-	if o.audit == "pipe" && o.mode != modeCapacity {
-		if r.auditFile, err = os.OpenFile(filepath.Join(r.dir, "audit.jsonl"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600); err != nil {
+	if o.audit == "pipe" {
+		if audit, err = r.auditStdout(o); err != nil {
 			return nil, err
 		}
-		audit = r.auditFile
-	}
-	if o.audit == "pipe" && o.mode != modeCapacity {
-		// The gateway writes to a pipe, as to its stdout; a reader copies
-		// the pipe to the file, as a container runtime copies a container's
-		// stdout to its log.
-		reader, writer, err := os.Pipe()
-		if err != nil {
-			return nil, err
-		}
-		r.auditPipe, r.auditCopied = writer, make(chan struct{})
-		go func() {
-			_, _ = io.Copy(r.auditFile, reader)
-			_ = reader.Close()
-			close(r.auditCopied)
-		}()
-		audit = writer
-	}
-	readPath := "/MedicationRequest/" + recordID
-	searchPath := "/MedicationRequest?subject:identifier=" + url.QueryEscape(gateway.SystemNHSNumber+"|"+patientNHSNumber)
-	if o.mode == modeCapacity {
-		// The gateway as it ships, in a process of its own limited to one
-		// core; audit goes to hash-chained files, as --audit-sink=File.
-		r.process, err = startGatewayProcess(ctx, r.dir, gatewayFiles{
-			upstream: upstreamBase, bundleDir: bundleDir, jwksFile: jwksFile, objectionsFile: objectionsFile,
-			auditDir: filepath.Join(r.dir, "audit"), maxPageSize: max(o.entries, gateway.DefaultMaxPageSize),
-		})
-		if err != nil {
-			return nil, err
-		}
-		r.readURLs = [2]string{upstreamBase + readPath, r.process.base + readPath}
-		r.searchURLs = [2]string{upstreamBase + searchPath, r.process.base + searchPath}
-		r.directURL, r.gatewayURL = r.readURLs[direct], r.readURLs[viaGateway]
-		return r, nil
 	}
 	upstreamURL, err := url.Parse(upstreamBase)
 	if err != nil {
@@ -209,14 +225,44 @@ func newRig(ctx context.Context, o options) (_ *rig, err error) {
 	}
 	go func() { _ = r.gateway.Serve(gatewayListener) }()
 
-	path := readPath
-	if o.interaction == "search" {
-		path = searchPath
-	}
 	r.directURL, r.gatewayURL = upstreamBase+path, gatewayBase+path
 	r.readURLs = [2]string{upstreamBase + readPath, gatewayBase + readPath}
 	r.searchURLs = [2]string{upstreamBase + searchPath, gatewayBase + searchPath}
 	return r, nil
+}
+
+// auditStdout is what the gateway writes its audit events to as its
+// stdout: with -audit pipe, a pipe whose reader the rig copies to a file,
+// as a container runtime copies a container's stdout to its log; with
+// -audit discard (as its own process), /dev/null; nil with -audit file.
+func (r *rig) auditStdout(o options) (*os.File, error) {
+	switch o.audit {
+	case "pipe":
+		var err error
+		if r.auditFile, err = os.OpenFile(filepath.Join(r.dir, "audit.jsonl"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600); err != nil {
+			return nil, err
+		}
+		reader, writer, err := os.Pipe()
+		if err != nil {
+			return nil, err
+		}
+		r.auditPipe, r.auditCopied = writer, make(chan struct{})
+		go func() {
+			_, _ = io.Copy(r.auditFile, reader)
+			_ = reader.Close()
+			close(r.auditCopied)
+		}()
+		return writer, nil
+	case "discard":
+		if o.gateway != gatewayOwnProcess || o.mode == modeCapacity {
+			return nil, nil
+		}
+		var err error
+		r.auditDiscard, err = os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+		return r.auditDiscard, err
+	default:
+		return nil, nil
+	}
 }
 
 func (r *rig) close() {
@@ -235,6 +281,9 @@ func (r *rig) close() {
 	}
 	if r.auditPipe != nil {
 		_ = r.auditPipe.Close()
+	}
+	if r.auditCopied != nil {
+		// Once every write end is closed (the gateway's with its process).
 		<-r.auditCopied
 	}
 	if r.auditFile != nil {
@@ -250,7 +299,7 @@ func (r *rig) close() {
 
 // auditBytes is how much audit the gateway has written to its file.
 func (r *rig) auditBytes() int64 {
-	if r.auditLog != nil || r.process != nil {
+	if r.auditLog != nil || (r.process != nil && r.audit == "file") {
 		files, _ := filepath.Glob(filepath.Join(r.dir, "audit", "*.jsonl"))
 		var total int64
 		for _, f := range files {
