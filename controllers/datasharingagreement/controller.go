@@ -10,7 +10,6 @@ SPDX-License-Identifier: Apache-2.0
 package datasharingagreement
 
 import (
-	"sync"
 	"time"
 
 	"k8s.io/client-go/tools/events"
@@ -34,9 +33,9 @@ type Reconciler struct {
 	Now func() time.Time
 
 	// ledgerReader reads the agreement ledger from the API server, and
-	// ledgerMu makes this process's appends to it one at a time (ledger.go).
+	// ledger groups this process's appends to it (ledger.go).
 	ledgerReader client.Reader
-	ledgerMu     sync.Mutex
+	ledger       ledgerWriter
 }
 
 // +kubebuilder:rbac:groups=shcr.io,resources=datasharingagreements,verbs=get;list;watch
