@@ -43,6 +43,19 @@ func (r *Reconciler) purgeBound() time.Duration {
 	return DefaultPurgeBound
 }
 
+// maxPurgeSettle is how long a narrowing must hold before its purge Job
+// starts: when a version supersedes a wider one, the organisation can see
+// the old version Superseded a moment before the new one Active, and its
+// scope is empty in between; a Job started then would remove records the
+// new version keeps in scope. Once the scope settles, only what it really
+// lost is pending.
+const maxPurgeSettle = 10 * time.Second
+
+// purgeSettle is maxPurgeSettle, or an eighth of a shorter bound.
+func (r *Reconciler) purgeSettle() time.Duration {
+	return min(maxPurgeSettle, r.purgeBound()/8)
+}
+
 // purgeRecheck is how often a pending purge is looked at again.
 func (r *Reconciler) purgeRecheck() time.Duration {
 	return min(maxPurgeRecheck, max(r.purgeBound()/4, time.Second))
@@ -100,6 +113,9 @@ func (r *Reconciler) reconcilePurge(ctx context.Context, member *shcrv1alpha1.Me
 				names, p.Deadline.UTC().Format(time.RFC3339), state))
 	}
 	recheck := r.purgeRecheck()
+	if untilSettled := p.RequestedAt.Add(r.purgeSettle()).Sub(now); p.Job == "" && untilSettled > 0 {
+		recheck = min(recheck, untilSettled)
+	}
 	if untilDeadline := p.Deadline.Sub(now); untilDeadline > 0 {
 		// Overdue shows on the second the deadline passes.
 		recheck = min(recheck, untilDeadline+time.Second)
@@ -167,6 +183,9 @@ func (r *Reconciler) advancePurge(ctx context.Context, member *shcrv1alpha1.Memb
 		default:
 			return fmt.Sprintf("Job %s is removing them", p.Job), nil
 		}
+	}
+	if settled := p.RequestedAt.Add(r.purgeSettle()); now.Before(settled) {
+		return fmt.Sprintf("the narrowing is acted on once it has held until %s", settled.UTC().Format(time.RFC3339)), nil
 	}
 	ready, why, err := r.connectorStopped(ctx, member, p)
 	if err != nil {
