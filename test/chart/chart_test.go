@@ -107,6 +107,41 @@ func TestChartRendersTheOperatorWithLeastPrivilege(t *testing.T) {
 	checkWebhooksMatchMarkers(t, objs)
 	checkLedgerWriterIsTheManager(t, objs)
 	checkEveryAdmissionPolicy(t, objs)
+	checkSelectedParamsOnCreateOnly(t, objs)
+}
+
+// checkSelectedParamsOnCreateOnly: a policy whose binding selects its
+// params by label is evaluated once per object selected, which in a region
+// grows with the region; it may match creates only, so that the approvals,
+// suspensions and status-driven writes of a large region never pay that
+// cost (docs/benchmarks.md). shcr-agreement-version is one.
+func checkSelectedParamsOnCreateOnly(t *testing.T, objs []*unstructured.Unstructured) {
+	t.Helper()
+	selected := 0
+	for _, b := range ofKind(objs, "ValidatingAdmissionPolicyBinding") {
+		binding := convert[admissionv1.ValidatingAdmissionPolicyBinding](t, b)
+		if binding.Spec.ParamRef == nil || binding.Spec.ParamRef.Selector == nil {
+			continue
+		}
+		selected++
+		i := slices.IndexFunc(ofKind(objs, "ValidatingAdmissionPolicy"), func(o *unstructured.Unstructured) bool { return o.GetName() == binding.Spec.PolicyName })
+		if i < 0 {
+			t.Errorf("binding %s: no policy %s", binding.Name, binding.Spec.PolicyName)
+			continue
+		}
+		policy := convert[admissionv1.ValidatingAdmissionPolicy](t, ofKind(objs, "ValidatingAdmissionPolicy")[i])
+		if policy.Spec.MatchConstraints == nil || len(policy.Spec.MatchConstraints.ResourceRules) == 0 {
+			t.Errorf("policy %s: selected params and no resourceRules (it would match every write)", policy.Name)
+		}
+		for _, r := range policy.Spec.MatchConstraints.ResourceRules {
+			if !slices.Equal(r.Operations, []admissionv1.OperationType{admissionv1.Create}) {
+				t.Errorf("policy %s: evaluated once per selected object, it matches %v; it may match CREATE only", policy.Name, r.Operations)
+			}
+		}
+	}
+	if selected == 0 {
+		t.Error("no binding selects its params: shcr-agreement-version's binding does")
+	}
 }
 
 // checkEveryAdmissionPolicy: the chart renders every admission policy and

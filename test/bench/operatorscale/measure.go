@@ -112,6 +112,9 @@ func measure(ctx context.Context, o options, bin, dir string, n int, out io.Writ
 	if o.cpuProfile != "" {
 		go op.profile(fmt.Sprintf("%s.%d", o.cpuProfile, n), "profile?seconds=60")
 	}
+	if o.apiserverProfile != "" {
+		go rg.profileAPIServer(ctx, fmt.Sprintf("%s.apply.%d", o.apiserverProfile, n), time.Minute, out)
+	}
 	from := rg.auditOffset()
 	start := time.Now()
 	onboardCtx, onboardCancel := context.WithTimeout(ctx, o.timeout)
@@ -120,6 +123,9 @@ func measure(ctx context.Context, o options, bin, dir string, n int, out io.Writ
 		return res, err
 	}
 	logf("applied in %s", time.Since(start).Round(time.Millisecond))
+	if o.apiserverProfile != "" {
+		go rg.profileAPIServer(ctx, fmt.Sprintf("%s.settle.%d", o.apiserverProfile, n), time.Minute, out)
+	}
 	settledAt, grants, err := view.waitSettled(onboardCtx, region, func(why string) { logf("not settled: %s", why) })
 	if err != nil {
 		return res, err
@@ -138,6 +144,7 @@ func measure(ctx context.Context, o options, bin, dir string, n int, out io.Writ
 	res.refused = counts.refused[operatorUser]
 	logf("settled after %s: %d grants; writes: apply %d, operator %d, workload stand-in %d (operator refused: %d) by resource %v",
 		res.makespan.Round(time.Millisecond), grants, res.applyWrites, res.operatorWrites, res.workloadWrites, res.refused, res.operatorByResource)
+	logf("the API server's time by kind of write (received to response): %s", counts.slowest(12))
 	if byReason, err := eventsByReason(ctx, rg); err == nil {
 		logf("events by kind and reason: %v", byReason)
 	}

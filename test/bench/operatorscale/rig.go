@@ -7,6 +7,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,6 +32,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/client-go/rest"
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -132,6 +135,32 @@ func startRig(root, dir string) (*rig, error) {
 
 func (r *rig) stop() error { return r.env.Stop() }
 
+// profileAPIServer writes a CPU profile of the API server, taken over the
+// given time, to path. A failure is reported on out: a profile is a
+// diagnosis, not a figure of the benchmark.
+func (r *rig) profileAPIServer(ctx context.Context, path string, d time.Duration, out io.Writer) {
+	rc, err := rest.RESTClientFor(r.profileConfig(d))
+	if err == nil {
+		var data []byte
+		data, err = rc.Get().AbsPath("/debug/pprof/profile").Param("seconds", strconv.Itoa(int(d.Seconds()))).DoRaw(ctx)
+		if err == nil {
+			err = os.WriteFile(path, data, 0o600)
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(out, "the API server's CPU profile %s: %v\n", path, err)
+	}
+}
+
+// profileConfig is the admin's config for a raw request that lasts d.
+func (r *rig) profileConfig(d time.Duration) *rest.Config {
+	c := rest.CopyConfig(r.adminCfg)
+	c.Timeout = d + 30*time.Second
+	c.GroupVersion = &corev1.SchemeGroupVersion
+	c.NegotiatedSerializer = serializer.NewCodecFactory(kube.Scheme).WithoutConversion()
+	return c
+}
+
 func (r *rig) stopWith(err error) error { return errors.Join(err, r.stop()) }
 
 // unlimited copies cfg without client-side rate limiting.
@@ -163,6 +192,8 @@ type auditEntry struct {
 	ResponseStatus *struct {
 		Code int `json:"code"`
 	} `json:"responseStatus"`
+	Received time.Time `json:"requestReceivedTimestamp"`
+	Done     time.Time `json:"stageTimestamp"`
 }
 
 // writeCounts are the writes in part of the audit log, by user, split into
@@ -172,6 +203,39 @@ type writeCounts struct {
 	// byResource counts the accepted writes of each user by resource
 	// ("deployments", "memberorganisations/status", ...).
 	byResource map[string]map[string]int
+	// latency sums, for everyone's writes (accepted or refused), the time
+	// from the API server receiving each request to its response, by verb
+	// and resource ("patch memberorganisations/status"): where the
+	// server's time went.
+	latency map[string]*latencySum
+}
+
+// latencySum is the count and total time of one kind of request.
+type latencySum struct {
+	n     int
+	total time.Duration
+}
+
+// slowest lists the kinds of write that took most of the API server's
+// time, at most k, with their count and mean.
+func (w writeCounts) slowest(k int) string {
+	keys := make([]string, 0, len(w.latency))
+	for key := range w.latency {
+		keys = append(keys, key)
+	}
+	slices.SortFunc(keys, func(a, b string) int { return cmp.Compare(w.latency[b].total, w.latency[a].total) })
+	var b strings.Builder
+	for i, key := range keys {
+		if i == k {
+			break
+		}
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		l := w.latency[key]
+		fmt.Fprintf(&b, "%s: %d in %s (mean %s)", key, l.n, l.total.Round(time.Second), (l.total / time.Duration(l.n)).Round(time.Millisecond))
+	}
+	return b.String()
 }
 
 func (w writeCounts) accepted(user string) int { return w.ok[user] }
@@ -189,7 +253,8 @@ func (r *rig) auditOffset() int64 {
 // configurations the operator installs for itself at start-up (a
 // development-only flag) are left out.
 func (r *rig) countWrites(from, to int64) (writeCounts, error) {
-	w := writeCounts{ok: map[string]int{}, refused: map[string]int{}, byResource: map[string]map[string]int{}}
+	w := writeCounts{ok: map[string]int{}, refused: map[string]int{}, byResource: map[string]map[string]int{},
+		latency: map[string]*latencySum{}}
 	f, err := os.Open(r.auditPath)
 	if err != nil {
 		return w, err
@@ -213,6 +278,12 @@ func (r *rig) countWrites(from, to int64) (writeCounts, error) {
 			resource += "/" + e.ObjectRef.Subresource
 		}
 		user := e.User.Username
+		key := e.Verb + " " + resource
+		if w.latency[key] == nil {
+			w.latency[key] = &latencySum{}
+		}
+		w.latency[key].n++
+		w.latency[key].total += e.Done.Sub(e.Received)
 		if e.ResponseStatus.Code >= 300 {
 			w.refused[user]++
 			continue
