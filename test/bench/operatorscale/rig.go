@@ -297,6 +297,55 @@ func (r *rig) countWrites(from, to int64) (writeCounts, error) {
 	return w, sc.Err()
 }
 
+// lastWrite is when user's last write between two offsets of the audit
+// log was answered (zero if none).
+func (r *rig) lastWrite(from, to int64, user string) (time.Time, error) {
+	var last time.Time
+	f, err := os.Open(r.auditPath)
+	if err != nil {
+		return last, err
+	}
+	defer func() { _ = f.Close() }()
+	if _, err := f.Seek(from, io.SeekStart); err != nil {
+		return last, err
+	}
+	sc := bufio.NewScanner(io.LimitReader(f, to-from))
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	for sc.Scan() {
+		var e auditEntry
+		if err := json.Unmarshal(sc.Bytes(), &e); err == nil && e.User.Username == user && e.Done.After(last) {
+			last = e.Done
+		}
+	}
+	return last, sc.Err()
+}
+
+// waitQuiet waits until user has written nothing for quiet, reading the
+// audit log from offset from on, and returns when its last write was
+// answered and the audit log's offset at that point.
+func (r *rig) waitQuiet(ctx context.Context, from int64, user string, quiet time.Duration) (time.Time, int64, error) {
+	var last time.Time
+	for {
+		to := r.auditOffset()
+		l, err := r.lastWrite(from, to, user)
+		if err != nil {
+			return last, to, err
+		}
+		if l.After(last) {
+			last = l
+		}
+		if time.Since(last) >= quiet {
+			return last, to, nil
+		}
+		select {
+		case <-ctx.Done():
+			return last, to, ctx.Err()
+		case <-time.After(time.Second):
+		}
+		from = to
+	}
+}
+
 // workloadControllers reports every Deployment and StatefulSet the
 // operator creates as rolled out and available, as the controller-manager
 // and kubelets of a real cluster would once the pods ran.
