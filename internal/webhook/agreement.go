@@ -18,6 +18,7 @@ import (
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
 	"github.com/shcr-io/shcr-operator/internal/governance"
+	"github.com/shcr-io/shcr-operator/internal/index"
 )
 
 // +kubebuilder:webhook:path=/validate-shcr-io-v1alpha1-datasharingagreement,mutating=false,failurePolicy=fail,sideEffects=None,groups=shcr.io,resources=datasharingagreements,verbs=create;update,versions=v1alpha1,name=vdatasharingagreement.shcr.io,admissionReviewVersions=v1,patch=`{"namespaceSelector":{"matchExpressions":[{"key":"shcr.io/region","operator":"Exists"}]}}`
@@ -49,8 +50,17 @@ func (v *agreementValidator) validate(ctx context.Context, old, a *shcrv1alpha1.
 	if err != nil {
 		return err
 	}
-	members := &shcrv1alpha1.MemberOrganisationList{}
-	if err := v.client.List(ctx, members, client.InNamespace(a.Namespace)); err != nil {
+	if old == nil {
+		dup, err := v.versionHolder(ctx, a)
+		if err != nil {
+			return apierrors.NewInternalError(err)
+		}
+		if dup != "" {
+			nsErrs = append(nsErrs, DuplicateVersion(a, dup))
+		}
+	}
+	members, err := v.membersWithCodes(ctx, a.Namespace, codesNamed(a))
+	if err != nil {
 		return apierrors.NewInternalError(err)
 	}
 	var peerMembers []shcrv1alpha1.MemberOrganisation
@@ -68,14 +78,68 @@ func (v *agreementValidator) validate(ctx context.Context, old, a *shcrv1alpha1.
 		}
 		peerMembers = list.Items
 	}
-	errs := append(nsErrs, PartiesAreMembers(a, members.Items, peerMembers, peer)...)
+	errs := append(nsErrs, PartiesAreMembers(a, members, peerMembers, peer)...)
 	var oldApprovals []shcrv1alpha1.Approval
 	if old != nil {
 		oldApprovals = old.Spec.Approvals
 	}
-	errs = append(errs, ApprovalsBySignatories(a, oldApprovals, append(members.Items, peerMembers...),
+	errs = append(errs, ApprovalsBySignatories(a, oldApprovals, append(members, peerMembers...),
 		req.UserInfo.Username, req.UserInfo.Groups)...)
 	return invalid("DataSharingAgreement", a.Name, errs)
+}
+
+// versionHolder names another DataSharingAgreement of a's namespace with
+// a's agreementId and version, or "" when there is none. It reads the
+// cache's index of agreementId, so the check costs the agreement's own
+// versions, not the region's agreements.
+func (v *agreementValidator) versionHolder(ctx context.Context, a *shcrv1alpha1.DataSharingAgreement) (string, error) {
+	same := &shcrv1alpha1.DataSharingAgreementList{}
+	if err := v.client.List(ctx, same, client.InNamespace(a.Namespace),
+		client.MatchingFields{index.AgreementID: a.Spec.AgreementID}); err != nil {
+		return "", err
+	}
+	for _, o := range same.Items {
+		if o.Name != a.Name && o.Spec.Version == a.Spec.Version {
+			return o.Name, nil
+		}
+	}
+	return "", nil
+}
+
+// DuplicateVersion refuses a second object for an agreement version:
+// holder already has a's agreementId and version.
+func DuplicateVersion(a *shcrv1alpha1.DataSharingAgreement, holder string) *field.Error {
+	return field.Forbidden(field.NewPath("spec", "version"), fmt.Sprintf(
+		"DataSharingAgreement %s already holds agreement %s version %d; a version is one object: change its terms as a new version, "+
+			"or delete %s before re-creating it under another name", holder, a.Spec.AgreementID, a.Spec.Version, holder))
+}
+
+// codesNamed are the ODS codes a's parties and approvals name, each once.
+func codesNamed(a *shcrv1alpha1.DataSharingAgreement) []string {
+	var codes []string
+	for _, p := range a.Spec.Terms.Parties {
+		codes = append(codes, p.ODSCode)
+	}
+	for _, ap := range a.Spec.Approvals {
+		codes = append(codes, ap.Organisation)
+	}
+	slices.Sort(codes)
+	return slices.Compact(codes)
+}
+
+// membersWithCodes are the MemberOrganisations of ns holding any of codes,
+// read through the cache's index of ODS codes: an agreement's admission
+// costs its parties, not the region's members.
+func (v *agreementValidator) membersWithCodes(ctx context.Context, ns string, codes []string) ([]shcrv1alpha1.MemberOrganisation, error) {
+	var out []shcrv1alpha1.MemberOrganisation
+	for _, code := range codes {
+		list := &shcrv1alpha1.MemberOrganisationList{}
+		if err := v.client.List(ctx, list, client.InNamespace(ns), client.MatchingFields{index.MemberODSCode: code}); err != nil {
+			return nil, err
+		}
+		out = append(out, list.Items...)
+	}
+	return out, nil
 }
 
 // ApprovalsBySignatories refuses every approval the request adds (one not

@@ -6,6 +6,8 @@ SPDX-License-Identifier: Apache-2.0
 package webhook
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
@@ -100,5 +102,46 @@ func TestPartiesAreMembers(t *testing.T) {
 	}
 	if errs := PartiesAreMembers(a, members, peerMembers, nil); len(errs) != 1 || errs[0].Field != "spec.terms.peerRegion" {
 		t.Errorf("a peer region that does not exist must be named, got %v", errs)
+	}
+}
+
+// The agreement webhook reads only the members holding a code the
+// agreement names (codesNamed, through the cache's index). Over random
+// regions, agreements and requesters, its decisions on that subset are
+// the decisions on every member of the region: the members it leaves out
+// can change nothing.
+func TestMembersOfTheNamedCodesDecideAsTheWholeRegion(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	codes := []string{"A1", "A2", "B1", "B2", "C1", "C2", "D1"}
+	users := []string{"u0", "u1", "u2", "u3"}
+	pick := func(from []string) string { return from[rng.IntN(len(from))] }
+	for i := range 2000 {
+		var members []shcrv1alpha1.MemberOrganisation
+		for j := range rng.IntN(10) {
+			m := shcrv1alpha1.MemberOrganisation{ObjectMeta: metav1.ObjectMeta{Namespace: "r", Name: fmt.Sprint("m", j)},
+				Spec: shcrv1alpha1.MemberOrganisationSpec{ODSCode: pick(codes)}}
+			for range rng.IntN(3) {
+				m.Spec.Signatories = append(m.Spec.Signatories, shcrv1alpha1.Signatory{Kind: "User", Name: pick(users)})
+			}
+			members = append(members, m)
+		}
+		a := &shcrv1alpha1.DataSharingAgreement{}
+		for range 1 + rng.IntN(4) {
+			a.Spec.Terms.Parties = append(a.Spec.Terms.Parties, shcrv1alpha1.Party{ODSCode: pick(codes)})
+		}
+		for range rng.IntN(4) {
+			a.Spec.Approvals = append(a.Spec.Approvals, shcrv1alpha1.Approval{Organisation: pick(codes), Signatory: pick(users)})
+		}
+		named := codesNamed(a)
+		subset := slices.DeleteFunc(slices.Clone(members), func(m shcrv1alpha1.MemberOrganisation) bool {
+			return !slices.Contains(named, m.Spec.ODSCode)
+		})
+		user := pick(users)
+		whole := append(PartiesAreMembers(a, members, nil, nil), ApprovalsBySignatories(a, nil, members, user, nil)...)
+		part := append(PartiesAreMembers(a, subset, nil, nil), ApprovalsBySignatories(a, nil, subset, user, nil)...)
+		if whole.ToAggregate() == nil != (part.ToAggregate() == nil) ||
+			(whole.ToAggregate() != nil && whole.ToAggregate().Error() != part.ToAggregate().Error()) {
+			t.Fatalf("case %d: the whole region decides %v, the named codes' members %v", i, whole, part)
+		}
 	}
 }

@@ -236,15 +236,17 @@ func TestApprovalsWithoutWebhooks(t *testing.T) {
 		t.Fatalf("a signatory's approval must be admitted without webhooks: %v", err)
 	}
 	// Nor can anyone claim groups they are not in, which would count once
-	// such a group signs for the organisation.
-	forger, err := op.As(mallory.user, mallory.groups...)
+	// such a group signs for the organisation: not even a signatory, whose
+	// approval for its own organisation passes every other check.
+	caldicott := signer{"caldicott@" + gp, []string{signatories}}
+	forger, err := op.As(caldicott.user, caldicott.groups...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		forged := getAgreement(t, s.ns, "early")
-		forged.Spec.Approvals = append(forged.Spec.Approvals, shcrv1alpha1.Approval{Organisation: "T77", Signatory: "X", Role: "DPO",
-			Date: metav1.NewTime(time.Now().Truncate(time.Second)), RecordedBy: mallory.user, RecordedGroups: []string{"t77-signers"}})
+		forged.Spec.Approvals = append(forged.Spec.Approvals, shcrv1alpha1.Approval{Organisation: s.gp, Signatory: "X", Role: "DPO",
+			Date: metav1.NewTime(time.Now().Truncate(time.Second)), RecordedBy: caldicott.user, RecordedGroups: []string{"t77-signers"}})
 		return forger.Update(ctx, forged)
 	})
 	if err == nil || !strings.Contains(err.Error(), "must be recorded by the user adding it") {
