@@ -26,26 +26,6 @@ const (
 	ReasonDepartedPurged = "DepartedPurged"
 )
 
-// RegionProvider is one organisation the region has seen provide records:
-// its ODS code and every category it has reported providing. The region
-// keeps it while a MemberOrganisation with the code exists, and turns it
-// into a DepartedPurge when none does. It holds no patient or record
-// identifier.
-type RegionProvider struct {
-	// ODSCode is the organisation's ODS code.
-	ODSCode string `json:"odsCode"`
-
-	// Categories are every category the organisation has provided.
-	// +listType=set
-	Categories []DataCategory `json:"categories"`
-
-	// MemberUID is the uid of the MemberOrganisation that provided them: a
-	// member re-created with the same ODS code is another object, and what
-	// the earlier one provided is purged all the same.
-	// +optional
-	MemberUID string `json:"memberUID,omitempty"`
-}
-
 // DepartedPurge is the removal from the record service of the records an
 // organisation that left the region provided. It holds categories, times
 // and counts, never a patient or record identifier.

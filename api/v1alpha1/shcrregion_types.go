@@ -521,16 +521,11 @@ type ShCRRegionStatus struct {
 	// +optional
 	Assurance *RegionAssuranceStatus `json:"assurance,omitempty"`
 
-	// Providers are the organisations the region has seen provide records,
-	// with every category each provided: what is purged from the record
-	// service when one's MemberOrganisation is deleted (docs/connector.md).
-	// +listType=map
-	// +listMapKey=odsCode
-	// +optional
-	Providers []RegionProvider `json:"providers,omitempty"`
-
 	// Purges are the removals under way of the records of organisations
-	// that left the region; an entry goes when its Job has succeeded.
+	// that left the region; an entry goes when its Job has succeeded. What
+	// each organisation provided is kept, while it is a member, in its
+	// provider record: a ConfigMap shcr-provider-<member uid> labelled
+	// shcr.io/provider-record, which only the operator writes.
 	// +listType=map
 	// +listMapKey=odsCode
 	// +optional

@@ -18,6 +18,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -155,11 +156,59 @@ func (r *Reconciler) reconcileAgreements(ctx context.Context, s *scope) (ctrl.Re
 	if err := r.reportAgreements(ctx, s.member, s.admitted); err != nil {
 		return ctrl.Result{}, fmt.Errorf("listing the agreements of member %s/%s: %w", s.member.Namespace, s.member.Name, err)
 	}
+	if err := r.recordProvider(ctx, s); err != nil {
+		return ctrl.Result{}, fmt.Errorf("recording member %s/%s as a provider: %w", s.member.Namespace, s.member.Name, err)
+	}
 	purgeRecheck, err := r.reconcilePurge(ctx, s.member, s.region, s.providedBefore, s.admitted)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
 	return ctrl.Result{RequeueAfter: purgeRecheck}, nil
+}
+
+// recordProvider makes the organisation's provider record
+// (specs.ProviderRecord) name every category it may provide now, before
+// its status says so and before its connector is configured with them:
+// the region purges what the record names once the object is gone. A
+// record only ever gains categories; it is read from the API server and
+// written with its resourceVersion whenever it must change, so a stale
+// cache can never take one away. When the cached copy already names them
+// all, nothing is read or written.
+func (r *Reconciler) recordProvider(ctx context.Context, s *scope) error {
+	member := s.member
+	provides := member.Status.ProvidesCategories
+	if len(provides) == 0 {
+		return nil
+	}
+	key := client.ObjectKey{Namespace: member.Namespace, Name: specs.ProviderRecordName(member.UID)}
+	cached := &corev1.ConfigMap{}
+	if err := r.Client.Get(ctx, key, cached); client.IgnoreNotFound(err) != nil {
+		return err
+	} else if err == nil {
+		if rec, err := specs.ParseProviderRecord(cached); err == nil && len(specs.UnionCategories(rec.Categories, provides)) == len(rec.Categories) {
+			return nil
+		}
+	}
+	live := &corev1.ConfigMap{}
+	err := r.APIReader.Get(ctx, key, live)
+	if apierrors.IsNotFound(err) {
+		return r.Client.Create(ctx, specs.ProviderRecordConfigMap(s.region, member.Namespace, specs.ProviderRecord{
+			ODSCode: member.Spec.ODSCode, Member: member.Name, MemberUID: member.UID, Categories: specs.UnionCategories(nil, provides),
+		}))
+	}
+	if err != nil {
+		return err
+	}
+	rec, _ := specs.ParseProviderRecord(live) // what cannot be read is rewritten from this object
+	all := specs.UnionCategories(rec.Categories, provides)
+	if rec.ODSCode == member.Spec.ODSCode && len(all) == len(rec.Categories) && rec.Member == member.Name {
+		return nil
+	}
+	desired := specs.ProviderRecordConfigMap(s.region, member.Namespace, specs.ProviderRecord{
+		ODSCode: member.Spec.ODSCode, Member: member.Name, MemberUID: member.UID, Categories: all,
+	})
+	live.Labels, live.Data, live.BinaryData = desired.Labels, desired.Data, nil
+	return r.Client.Update(ctx, live)
 }
 
 // deployConnector runs or removes the organisation's connector

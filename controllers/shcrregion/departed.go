@@ -46,46 +46,57 @@ func (r *Reconciler) purgeBound() time.Duration {
 }
 
 // reconcileDeparted removes from the record service the records of the
-// organisations that left the region. status.providers records every
-// category each ODS code has reported providing; when no MemberOrganisation
-// with a recorded code exists any more (deleted, whether or not the
-// operator was running then), the entry becomes a status.purges entry and
-// a Job owned by the region removes every one of those categories' records
-// of the code, once no connector pod of the code runs. The entry goes when
-// its Job has succeeded. No finalizer on the member is needed: deleting
-// one never waits.
+// organisations that left the region. Each MemberOrganisation that has
+// provided records has a provider record (specs.ProviderRecord), written
+// by its own controller before it could provide: its ODS code, uid and
+// every category it provided. When no MemberOrganisation with a record's
+// uid exists any more (deleted, whether or not the operator was running
+// then), the record becomes a status.purges entry and a Job owned by the
+// region removes every one of those categories' records of the code, once
+// no connector pod of the code runs. The record is deleted once the
+// region's status, as read, holds the purge; the entry goes when its Job
+// has succeeded. No finalizer on the member is needed: deleting one never
+// waits.
 func (r *Reconciler) reconcileDeparted(ctx context.Context, region *shcrv1alpha1.ShCRRegion) (ctrl.Result, error) {
 	ns := shcrv1alpha1.NamespaceFor(region.Name)
+	records := &corev1.ConfigMapList{}
+	if err := r.Client.List(ctx, records, client.InNamespace(ns), client.MatchingLabels{specs.LabelProviderRecord: "true"}); err != nil {
+		return ctrl.Result{}, fmt.Errorf("listing the provider records of region %s: %w", region.Name, err)
+	}
 	members := &shcrv1alpha1.MemberOrganisationList{}
 	if err := r.Client.List(ctx, members, client.InNamespace(ns)); err != nil {
 		return ctrl.Result{}, fmt.Errorf("listing the members of region %s: %w", region.Name, err)
 	}
-	now := r.now()
-	if slices.ContainsFunc(region.Status.Providers, func(p shcrv1alpha1.RegionProvider) bool { return !providerPresent(p, members.Items) }) {
+	departed := slices.DeleteFunc(records.Items, func(cm corev1.ConfigMap) bool {
+		return !specs.IsProviderRecord(&cm) || providerPresent(recordOf(ctx, &cm), members.Items)
+	})
+	if len(departed) > 0 {
 		// The cache may lag a member just created: only the API server
 		// says an organisation has gone.
 		live := &shcrv1alpha1.MemberOrganisationList{}
 		if err := r.APIReader.List(ctx, live, client.InNamespace(ns)); err != nil {
 			return ctrl.Result{}, fmt.Errorf("listing the members of region %s: %w", region.Name, err)
 		}
-		kept := region.Status.Providers[:0]
-		for _, p := range region.Status.Providers {
-			if providerPresent(p, live.Items) || providerPresent(p, members.Items) {
-				kept = append(kept, p)
-				continue
+		departed = slices.DeleteFunc(departed, func(cm corev1.ConfigMap) bool {
+			return providerPresent(recordOf(ctx, &cm), live.Items)
+		})
+	}
+	now := r.now()
+	// The region was read as the API server holds it: a purge already in
+	// its status is recorded, and the provider record it came from can go.
+	recorded := slices.Clone(region.Status.Purges)
+	for i := range departed {
+		rec := recordOf(ctx, &departed[i])
+		if rec.ODSCode == "" {
+			continue // unreadable: recordOf logged it; nothing to purge by
+		}
+		if purgeCovers(recorded, rec) {
+			if err := r.Client.Delete(ctx, &departed[i]); client.IgnoreNotFound(err) != nil {
+				return ctrl.Result{}, fmt.Errorf("deleting provider record %s/%s: %w", ns, departed[i].Name, err)
 			}
-			r.startDeparted(region, p, now)
+			continue
 		}
-		region.Status.Providers = kept
-	}
-	for i := range members.Items {
-		m := &members.Items[i]
-		if len(m.Status.ProvidesCategories) > 0 {
-			recordProvider(region, m, m.Status.ProvidesCategories)
-		}
-	}
-	if len(region.Status.Providers) == 0 {
-		region.Status.Providers = nil
+		r.startDeparted(region, rec, now)
 	}
 
 	var states []string
@@ -122,47 +133,52 @@ func (r *Reconciler) reconcileDeparted(ctx context.Context, region *shcrv1alpha1
 	return ctrl.Result{RequeueAfter: r.departedRecheck(kept, now)}, nil
 }
 
-// providerPresent says whether the member that provided p's records is
-// among members: the same object (uid), or for an entry without one any
-// member with the ODS code.
-func providerPresent(p shcrv1alpha1.RegionProvider, members []shcrv1alpha1.MemberOrganisation) bool {
+// providerPresent says whether the MemberOrganisation object of a
+// provider record is among members (the same uid, with the record's ODS
+// code); for a record without a uid (which the operator never writes), any
+// member with its ODS code.
+func providerPresent(rec specs.ProviderRecord, members []shcrv1alpha1.MemberOrganisation) bool {
 	return slices.ContainsFunc(members, func(m shcrv1alpha1.MemberOrganisation) bool {
-		return m.Spec.ODSCode == p.ODSCode && (p.MemberUID == "" || string(m.UID) == p.MemberUID)
+		return m.Spec.ODSCode == rec.ODSCode && (rec.MemberUID == "" || m.UID == rec.MemberUID)
 	})
 }
 
-// recordProvider adds categories to what status.providers says member's
-// ODS code has provided. An entry of another object with the code (a
-// duplicate member, refused) is left as it is: its own departure purges it.
-func recordProvider(region *shcrv1alpha1.ShCRRegion, member *shcrv1alpha1.MemberOrganisation, categories []shcrv1alpha1.DataCategory) {
-	code := member.Spec.ODSCode
-	i := slices.IndexFunc(region.Status.Providers, func(p shcrv1alpha1.RegionProvider) bool { return p.ODSCode == code })
-	if i < 0 {
-		region.Status.Providers = append(region.Status.Providers, shcrv1alpha1.RegionProvider{ODSCode: code, MemberUID: string(member.UID)})
-		slices.SortFunc(region.Status.Providers, func(a, b shcrv1alpha1.RegionProvider) int { return strings.Compare(a.ODSCode, b.ODSCode) })
-		i = slices.IndexFunc(region.Status.Providers, func(p shcrv1alpha1.RegionProvider) bool { return p.ODSCode == code })
+// recordOf reads a provider record. One that cannot be read in full (only
+// the operator writes them) is purged whole: every category of its code.
+func recordOf(ctx context.Context, cm *corev1.ConfigMap) specs.ProviderRecord {
+	rec, err := specs.ParseProviderRecord(cm)
+	if err != nil {
+		if rec.ODSCode == "" {
+			rec.ODSCode = cm.Labels[specs.LabelOrganisation]
+		}
+		rec.Categories = shcrv1alpha1.AllCategories
+		ctrl.LoggerFrom(ctx).Error(err, "Provider record unreadable: every category of its code is purged when it departs", "configMap", cm.Name)
 	}
-	p := &region.Status.Providers[i]
-	if p.MemberUID != "" && p.MemberUID != string(member.UID) {
-		return
-	}
-	p.Categories = union(p.Categories, categories)
+	return rec
+}
+
+// purgeCovers says whether a pending purge of purges already removes every
+// category rec names.
+func purgeCovers(purges []shcrv1alpha1.DepartedPurge, rec specs.ProviderRecord) bool {
+	return slices.ContainsFunc(purges, func(d shcrv1alpha1.DepartedPurge) bool {
+		return d.ODSCode == rec.ODSCode && len(specs.UnionCategories(d.Categories, rec.Categories)) == len(d.Categories)
+	})
 }
 
 // startDeparted turns a provider that left into a pending purge, or adds
 // its categories to one already pending for the code (with a new
 // deadline when that adds any).
-func (r *Reconciler) startDeparted(region *shcrv1alpha1.ShCRRegion, p shcrv1alpha1.RegionProvider, now time.Time) {
+func (r *Reconciler) startDeparted(region *shcrv1alpha1.ShCRRegion, p specs.ProviderRecord, now time.Time) {
 	deadline := metav1.Time{Time: now.Add(r.purgeBound())}
 	if i := slices.IndexFunc(region.Status.Purges, func(d shcrv1alpha1.DepartedPurge) bool { return d.ODSCode == p.ODSCode }); i >= 0 {
 		d := &region.Status.Purges[i]
-		if all := union(d.Categories, p.Categories); len(all) > len(d.Categories) {
+		if all := specs.UnionCategories(d.Categories, p.Categories); len(all) > len(d.Categories) {
 			d.Categories, d.Deadline = all, deadline
 		}
 		return
 	}
 	region.Status.Purges = append(region.Status.Purges, shcrv1alpha1.DepartedPurge{
-		ODSCode: p.ODSCode, Categories: union(nil, p.Categories),
+		ODSCode: p.ODSCode, Categories: specs.UnionCategories(nil, p.Categories),
 		RequestedAt: metav1.Time{Time: now}, Deadline: deadline,
 	})
 	slices.SortFunc(region.Status.Purges, func(a, b shcrv1alpha1.DepartedPurge) int { return strings.Compare(a.ODSCode, b.ODSCode) })
@@ -258,15 +274,4 @@ func (r *Reconciler) now() time.Time {
 		return r.Now()
 	}
 	return time.Now()
-}
-
-// union is a with b's categories added, in the order of AllCategories.
-func union(a, b []shcrv1alpha1.DataCategory) []shcrv1alpha1.DataCategory {
-	var out []shcrv1alpha1.DataCategory
-	for _, c := range shcrv1alpha1.AllCategories {
-		if slices.Contains(a, c) || slices.Contains(b, c) {
-			out = append(out, c)
-		}
-	}
-	return out
 }

@@ -6,7 +6,6 @@ SPDX-License-Identifier: Apache-2.0
 package shcrregion
 
 import (
-	"slices"
 	"testing"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
+	"github.com/shcr-io/shcr-operator/internal/specs"
 )
 
 func member(ods, uid string) shcrv1alpha1.MemberOrganisation {
@@ -27,18 +27,18 @@ func member(ods, uid string) shcrv1alpha1.MemberOrganisation {
 func TestProviderPresentOnlyForTheSameObject(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
-		entry   shcrv1alpha1.RegionProvider
+		entry   specs.ProviderRecord
 		members []shcrv1alpha1.MemberOrganisation
 		want    bool
 	}{
-		{"same object", shcrv1alpha1.RegionProvider{ODSCode: "A1", MemberUID: "u1"}, []shcrv1alpha1.MemberOrganisation{member("A1", "u1")}, true},
-		{"no members", shcrv1alpha1.RegionProvider{ODSCode: "A1", MemberUID: "u1"}, nil, false},
-		{"re-created", shcrv1alpha1.RegionProvider{ODSCode: "A1", MemberUID: "u1"}, []shcrv1alpha1.MemberOrganisation{member("A1", "u2")}, false},
-		{"uid under another code", shcrv1alpha1.RegionProvider{ODSCode: "A1", MemberUID: "u1"}, []shcrv1alpha1.MemberOrganisation{member("B1", "u1")}, false},
-		{"code differs in case", shcrv1alpha1.RegionProvider{ODSCode: "A1", MemberUID: "u1"}, []shcrv1alpha1.MemberOrganisation{member("a1", "u1")}, false},
-		{"duplicate beside it", shcrv1alpha1.RegionProvider{ODSCode: "A1", MemberUID: "u1"}, []shcrv1alpha1.MemberOrganisation{member("A1", "u2"), member("A1", "u1")}, true},
-		{"no uid, code present", shcrv1alpha1.RegionProvider{ODSCode: "A1"}, []shcrv1alpha1.MemberOrganisation{member("A1", "u9")}, true},
-		{"no uid, code gone", shcrv1alpha1.RegionProvider{ODSCode: "A1"}, []shcrv1alpha1.MemberOrganisation{member("B1", "u9")}, false},
+		{"same object", specs.ProviderRecord{ODSCode: "A1", MemberUID: "u1"}, []shcrv1alpha1.MemberOrganisation{member("A1", "u1")}, true},
+		{"no members", specs.ProviderRecord{ODSCode: "A1", MemberUID: "u1"}, nil, false},
+		{"re-created", specs.ProviderRecord{ODSCode: "A1", MemberUID: "u1"}, []shcrv1alpha1.MemberOrganisation{member("A1", "u2")}, false},
+		{"uid under another code", specs.ProviderRecord{ODSCode: "A1", MemberUID: "u1"}, []shcrv1alpha1.MemberOrganisation{member("B1", "u1")}, false},
+		{"code differs in case", specs.ProviderRecord{ODSCode: "A1", MemberUID: "u1"}, []shcrv1alpha1.MemberOrganisation{member("a1", "u1")}, false},
+		{"duplicate beside it", specs.ProviderRecord{ODSCode: "A1", MemberUID: "u1"}, []shcrv1alpha1.MemberOrganisation{member("A1", "u2"), member("A1", "u1")}, true},
+		{"no uid, code present", specs.ProviderRecord{ODSCode: "A1"}, []shcrv1alpha1.MemberOrganisation{member("A1", "u9")}, true},
+		{"no uid, code gone", specs.ProviderRecord{ODSCode: "A1"}, []shcrv1alpha1.MemberOrganisation{member("B1", "u9")}, false},
 	} {
 		if got := providerPresent(tc.entry, tc.members); got != tc.want {
 			t.Errorf("%s: present = %v, want %v", tc.name, got, tc.want)
@@ -46,22 +46,28 @@ func TestProviderPresentOnlyForTheSameObject(t *testing.T) {
 	}
 }
 
-// What a provider reported accumulates; another object with the same code
-// never adds to (or takes over) the entry of the one that provided.
-func TestRecordProviderAccumulatesPerObject(t *testing.T) {
-	region := &shcrv1alpha1.ShCRRegion{}
-	gp, dup, other := member("A1", "u1"), member("A1", "u2"), member("B1", "u3")
-	recordProvider(region, &gp, []shcrv1alpha1.DataCategory{shcrv1alpha1.CategoryMedications})
-	recordProvider(region, &other, []shcrv1alpha1.DataCategory{shcrv1alpha1.CategoryAllergies})
-	recordProvider(region, &gp, []shcrv1alpha1.DataCategory{shcrv1alpha1.CategoryDemographics})
-	recordProvider(region, &dup, []shcrv1alpha1.DataCategory{shcrv1alpha1.CategoryTestResults})
-	if len(region.Status.Providers) != 2 || region.Status.Providers[0].ODSCode != "A1" || region.Status.Providers[1].ODSCode != "B1" {
-		t.Fatalf("providers %+v, want A1 and B1 in order", region.Status.Providers)
+// A departure already in the region's status (as read) covers a record
+// only for its code and every category the record names.
+func TestPurgeCoversOnlyItsCodeAndCategories(t *testing.T) {
+	meds, allergies := shcrv1alpha1.CategoryMedications, shcrv1alpha1.CategoryAllergies
+	pending := []shcrv1alpha1.DepartedPurge{{ODSCode: "A1", Categories: []shcrv1alpha1.DataCategory{allergies, meds}}}
+	for _, tc := range []struct {
+		name string
+		rec  specs.ProviderRecord
+		want bool
+	}{
+		{"same code, fewer categories", specs.ProviderRecord{ODSCode: "A1", Categories: []shcrv1alpha1.DataCategory{meds}}, true},
+		{"same code, same categories", specs.ProviderRecord{ODSCode: "A1", Categories: []shcrv1alpha1.DataCategory{allergies, meds}}, true},
+		{"same code, a category more", specs.ProviderRecord{ODSCode: "A1", Categories: []shcrv1alpha1.DataCategory{meds, shcrv1alpha1.CategoryTestResults}}, false},
+		{"another code", specs.ProviderRecord{ODSCode: "B1", Categories: []shcrv1alpha1.DataCategory{meds}}, false},
+		{"code differs in case", specs.ProviderRecord{ODSCode: "a1", Categories: []shcrv1alpha1.DataCategory{meds}}, false},
+	} {
+		if got := purgeCovers(pending, tc.rec); got != tc.want {
+			t.Errorf("%s: covered = %v, want %v", tc.name, got, tc.want)
+		}
 	}
-	a := region.Status.Providers[0]
-	want := []shcrv1alpha1.DataCategory{shcrv1alpha1.CategoryDemographics, shcrv1alpha1.CategoryMedications}
-	if a.MemberUID != "u1" || !slices.Equal(union(nil, a.Categories), union(nil, want)) || len(a.Categories) != 2 {
-		t.Errorf("A1 = %+v, want u1 with %v (the duplicate's TestResults not added)", a, want)
+	if purgeCovers(nil, specs.ProviderRecord{ODSCode: "A1"}) {
+		t.Error("no pending purge covers nothing")
 	}
 }
 
@@ -72,12 +78,12 @@ func TestStartDepartedMergesIntoAPendingPurge(t *testing.T) {
 	r := &Reconciler{PurgeBound: time.Minute}
 	region := &shcrv1alpha1.ShCRRegion{}
 	meds := []shcrv1alpha1.DataCategory{shcrv1alpha1.CategoryMedications}
-	r.startDeparted(region, shcrv1alpha1.RegionProvider{ODSCode: "A1", Categories: meds}, t0)
-	r.startDeparted(region, shcrv1alpha1.RegionProvider{ODSCode: "A1", Categories: meds}, t0.Add(10*time.Second))
+	r.startDeparted(region, specs.ProviderRecord{ODSCode: "A1", Categories: meds}, t0)
+	r.startDeparted(region, specs.ProviderRecord{ODSCode: "A1", Categories: meds}, t0.Add(10*time.Second))
 	if p := region.Status.Purges[0]; len(region.Status.Purges) != 1 || !p.Deadline.Time.Equal(t0.Add(time.Minute)) {
 		t.Errorf("purges %+v: the same categories again must not move the deadline", region.Status.Purges)
 	}
-	r.startDeparted(region, shcrv1alpha1.RegionProvider{ODSCode: "A1", Categories: []shcrv1alpha1.DataCategory{shcrv1alpha1.CategoryAllergies}}, t0.Add(20*time.Second))
+	r.startDeparted(region, specs.ProviderRecord{ODSCode: "A1", Categories: []shcrv1alpha1.DataCategory{shcrv1alpha1.CategoryAllergies}}, t0.Add(20*time.Second))
 	p := region.Status.Purges[0]
 	if len(p.Categories) != 2 || !p.Deadline.Time.Equal(t0.Add(20*time.Second+time.Minute)) || !p.RequestedAt.Time.Equal(t0) {
 		t.Errorf("purge %+v: want both categories, a new deadline, the first request time", p)

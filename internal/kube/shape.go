@@ -24,6 +24,7 @@ import (
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
 	"github.com/shcr-io/shcr-operator/internal/governance"
+	"github.com/shcr-io/shcr-operator/internal/specs"
 )
 
 // Shape is how much of an object of one kind the manager's cache holds.
@@ -94,7 +95,9 @@ func kindOf(o client.Object) schema.GroupVersionKind {
 // writes the rest by server-side apply and decides re-applies without
 // reading it back) and every status condition but Available, without its
 // message and times (DeploymentAvailability reads its type and status);
-// and from a ConfigMap other than the agreement ledger its data (the same).
+// and from a ConfigMap other than the agreement ledger and the provider
+// records (specs.ProviderRecordConfigMap; small, and read by the region)
+// its data (the same).
 // The result still reads correctly for what the operator reads: metadata,
 // a Deployment's generation, replicas, status counts and availability.
 // These, and the metadata-only kinds, are held without their applied-hash
@@ -122,7 +125,7 @@ func trimForCache(obj any) (any, error) {
 		o.Spec = appsv1.DeploymentSpec{Replicas: o.Spec.Replicas}
 		o.Status.Conditions = availableOnly(o.Status.Conditions)
 	case *corev1.ConfigMap:
-		if o.Name != governance.LedgerName {
+		if o.Name != governance.LedgerName && !specs.IsProviderRecord(o) {
 			o.Data, o.BinaryData = nil, nil
 		}
 	}

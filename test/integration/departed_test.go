@@ -13,8 +13,12 @@ import (
 	"testing"
 
 	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
@@ -30,7 +34,7 @@ func waitRegion(t *testing.T, name, what string, cond func(*shcrv1alpha1.ShCRReg
 		if err := k8s.Get(ctx, client.ObjectKey{Name: name}, r); err != nil {
 			return false, err.Error()
 		}
-		data, _ := json.Marshal(map[string]any{"providers": r.Status.Providers, "purges": r.Status.Purges})
+		data, _ := json.Marshal(map[string]any{"purges": r.Status.Purges})
 		return cond(r), string(data) + " " + fmt.Sprint(meta.FindStatusCondition(r.Status.Conditions, shcrv1alpha1.ConditionDepartedRecordsPurged))
 	})
 	return r
@@ -45,13 +49,38 @@ func departedPurge(r *shcrv1alpha1.ShCRRegion, ods string) *shcrv1alpha1.Departe
 	return &r.Status.Purges[i]
 }
 
-// providerCategories are the categories the region records ods provided.
-func providerCategories(r *shcrv1alpha1.ShCRRegion, ods string) []shcrv1alpha1.DataCategory {
-	i := slices.IndexFunc(r.Status.Providers, func(p shcrv1alpha1.RegionProvider) bool { return p.ODSCode == ods })
-	if i < 0 {
-		return nil
+// providerRecords are the provider records of ods in ns, by member uid.
+func providerRecords(t *testing.T, ns, ods string) map[types.UID]specs.ProviderRecord {
+	t.Helper()
+	list := &corev1.ConfigMapList{}
+	if err := k8s.List(ctx, list, client.InNamespace(ns), client.MatchingLabels{specs.LabelProviderRecord: "true", specs.LabelOrganisation: ods}); err != nil {
+		t.Fatal(err)
 	}
-	return r.Status.Providers[i].Categories
+	out := map[types.UID]specs.ProviderRecord{}
+	for i := range list.Items {
+		rec, err := specs.ParseProviderRecord(&list.Items[i])
+		if err != nil {
+			t.Errorf("provider record %s: %v", list.Items[i].Name, err)
+		}
+		out[rec.MemberUID] = rec
+	}
+	return out
+}
+
+// waitProviderRecord waits until the provider record of the member ns/name
+// names categories, and returns it.
+func waitProviderRecord(t *testing.T, ns, name string, categories []shcrv1alpha1.DataCategory) *corev1.ConfigMap {
+	t.Helper()
+	m := getMember(t, ns, name)
+	cm := &corev1.ConfigMap{}
+	waitFor(t, "the provider record of "+name+" naming what it provides", func() (bool, string) {
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: specs.ProviderRecordName(m.UID)}, cm); err != nil {
+			return false, err.Error()
+		}
+		rec, err := specs.ParseProviderRecord(cm)
+		return err == nil && rec.ODSCode == m.Spec.ODSCode && rec.Member == name && sameCategories(rec.Categories, categories), fmt.Sprint(rec, err)
+	})
+	return cm
 }
 
 // A provider's MemberOrganisation deleted outright: the region, which
@@ -63,9 +92,8 @@ func TestDeletedProviderIsPurgedByTheRegion(t *testing.T) {
 	s := newScenarioWithCodes(t, "purgegone", "Y8G01", "Y8T", "Y8C")
 	store := fhirstore.New(t)
 	putProvided(store, s.gp, s.trust)
-	waitRegion(t, s.region, "the region recording what the GP provides", func(r *shcrv1alpha1.ShCRRegion) bool {
-		return sameCategories(providerCategories(r, s.gp), allButPreferences)
-	})
+	record := waitProviderRecord(t, s.ns, "gp", allButPreferences)
+	checkProviderRecordHeld(t, s, record)
 
 	if err := k8s.Delete(ctx, &shcrv1alpha1.MemberOrganisation{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "gp"}}); err != nil {
 		t.Fatal(err)
@@ -82,8 +110,12 @@ func TestDeletedProviderIsPurgedByTheRegion(t *testing.T) {
 	if !p.Deadline.Time.Equal(p.RequestedAt.Add(purgeBound)) {
 		t.Errorf("requestedAt %v, deadline %v: want the deadline the bound (%s) after the request", p.RequestedAt, p.Deadline, purgeBound)
 	}
-	if providerCategories(r, s.gp) != nil {
-		t.Errorf("the GP is still listed as a provider of the region after it left")
+	waitFor(t, "the departed GP's provider record deleted once its purge is recorded", func() (bool, string) {
+		err := k8s.Get(ctx, client.ObjectKeyFromObject(record), &corev1.ConfigMap{})
+		return apierrors.IsNotFound(err), errString(err)
+	})
+	if departedPurge(r, s.trust) != nil {
+		t.Errorf("a ConfigMap a region admin labelled as the trust's provider record started a purge of the trust: %+v", r.Status.Purges)
 	}
 	if c := meta.FindStatusCondition(r.Status.Conditions, shcrv1alpha1.ConditionReady); c == nil || strings.Contains(c.Message, shcrv1alpha1.ConditionDepartedRecordsPurged) {
 		t.Errorf("Ready = %+v: a pending purge is not part of Ready", c)
@@ -162,9 +194,7 @@ func TestRecreatedProviderStillHasTheDeletedObjectsRecordsPurged(t *testing.T) {
 	s := newScenarioWithCodes(t, "purgeback", "Y8G02", "Y8T2", "Y8C2")
 	store := fhirstore.New(t)
 	putProvided(store, s.gp, s.trust)
-	waitRegion(t, s.region, "the region recording what the GP provides", func(r *shcrv1alpha1.ShCRRegion) bool {
-		return sameCategories(providerCategories(r, s.gp), allButPreferences)
-	})
+	waitProviderRecord(t, s.ns, "gp", allButPreferences)
 	old := getMember(t, s.ns, "gp")
 	if err := k8s.Delete(ctx, old); err != nil {
 		t.Fatal(err)
@@ -184,15 +214,87 @@ func TestRecreatedProviderStillHasTheDeletedObjectsRecordsPurged(t *testing.T) {
 	}
 	checkDepartedPurgeJob(t, s.ns, p.Job, s.gp, s.region, p.Categories)
 	runPurgeJob(t, s.ns, p.Job, store, false)
-	waitRegion(t, s.region, "the purge done, the new object recorded as the provider", func(r *shcrv1alpha1.ShCRRegion) bool {
-		i := slices.IndexFunc(r.Status.Providers, func(p shcrv1alpha1.RegionProvider) bool { return p.ODSCode == s.gp })
-		return departedPurge(r, s.gp) == nil && i >= 0 && r.Status.Providers[i].MemberUID == string(again.UID) &&
-			r.Status.Providers[i].MemberUID != string(old.UID)
+	waitRegion(t, s.region, "the purge done", func(r *shcrv1alpha1.ShCRRegion) bool { return departedPurge(r, s.gp) == nil })
+	waitFor(t, "the new object recorded as the provider, the deleted one's record gone", func() (bool, string) {
+		recs := providerRecords(t, s.ns, s.gp)
+		_, oldKept := recs[old.UID]
+		_, newHeld := recs[again.UID]
+		return !oldKept && newHeld && len(recs) == 1, fmt.Sprint(recs)
 	})
 	if store.Get("Observation/"+s.gp+"-o1") != nil {
 		t.Errorf("the deleted object's record is still in the record service")
 	}
 	if store.Get("Observation/"+s.trust+"-o1") == nil {
 		t.Errorf("the trust's record was removed")
+	}
+}
+
+// checkProviderRecordHeld: a region admin, even one wrongly given every
+// right on ConfigMaps, can neither delete nor change the GP's provider
+// record (so as to spare its records from the purge), nor write another
+// under the records' names; a lookalike under another name, labelled as
+// the trust's record, is the admin's own ConfigMap and starts nothing
+// (TestDeletedProviderIsPurgedByTheRegion checks that).
+func checkProviderRecordHeld(t *testing.T, s *scenario, record *corev1.ConfigMap) {
+	t.Helper()
+	adminUser := "admin@" + strings.ToLower(s.gp)
+	create(t, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "configmap-editor"},
+		Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"*"}}}})
+	create(t, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "configmap-editor"},
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "configmap-editor"},
+		Subjects: []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: adminUser}}})
+	admin, err := op.As(adminUser, signatories)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit := func(change func(cm *corev1.ConfigMap)) func() error {
+		return func() error {
+			cm := record.DeepCopy()
+			change(cm)
+			return admin.Update(ctx, cm)
+		}
+	}
+	for _, e := range []struct {
+		name string
+		do   func() error
+	}{
+		{"delete it", func() error { return admin.Delete(ctx, record.DeepCopy()) }},
+		{"narrow its categories", edit(func(cm *corev1.ConfigMap) { cm.Data["categories"] = string(shcrv1alpha1.CategoryDemographics) })},
+		{"empty its categories", edit(func(cm *corev1.ConfigMap) { cm.Data["categories"] = "" })},
+		{"drop its categories", edit(func(cm *corev1.ConfigMap) { delete(cm.Data, "categories") })},
+		{"move it to another organisation", edit(func(cm *corev1.ConfigMap) { cm.Data["odsCode"] = s.trust })},
+		{"give it a live member's uid", edit(func(cm *corev1.ConfigMap) { cm.Data["memberUID"] = string(getMember(t, s.ns, "trust").UID) })},
+		{"unlabel it", edit(func(cm *corev1.ConfigMap) { delete(cm.Labels, specs.LabelProviderRecord) })},
+		{"create another under the records' names", func() error {
+			return admin.Create(ctx, specs.ProviderRecordConfigMap(s.region, s.ns, specs.ProviderRecord{
+				ODSCode: s.trust, Member: "trust", MemberUID: "00000000-0000-0000-0000-000000000000", Categories: allButPreferences}))
+		}},
+	} {
+		if err := e.do(); err == nil || !strings.Contains(err.Error(), "provider record") {
+			t.Errorf("a region admin could %s: %v", e.name, err)
+		}
+	}
+	// Nor can the operator's own identity (here the suite's admin client)
+	// take a category away or move the record to another object.
+	for _, e := range []struct {
+		name   string
+		change func(cm *corev1.ConfigMap)
+	}{
+		{"narrow its categories", func(cm *corev1.ConfigMap) { cm.Data["categories"] = string(shcrv1alpha1.CategoryDemographics) }},
+		{"drop its categories", func(cm *corev1.ConfigMap) { delete(cm.Data, "categories") }},
+		{"move it to another organisation", func(cm *corev1.ConfigMap) { cm.Data["odsCode"] = s.trust }},
+		{"give it another uid", func(cm *corev1.ConfigMap) { cm.Data["memberUID"] = string(getMember(t, s.ns, "trust").UID) }},
+	} {
+		cm := record.DeepCopy()
+		e.change(cm)
+		if err := k8s.Update(ctx, cm); err == nil || !strings.Contains(err.Error(), "its categories only grow") {
+			t.Errorf("the operator's identity could %s: %v", e.name, err)
+		}
+	}
+	lookalike := specs.ProviderRecordConfigMap(s.region, s.ns, specs.ProviderRecord{
+		ODSCode: s.trust, Member: "trust", MemberUID: "00000000-0000-0000-0000-000000000001", Categories: allButPreferences})
+	lookalike.Name = "lookalike"
+	if err := admin.Create(ctx, lookalike); err != nil {
+		t.Fatalf("the admin's own ConfigMap must be admitted (else the refusals above prove nothing): %v", err)
 	}
 }
