@@ -89,8 +89,8 @@ type options struct {
 	// once the region has settled (<path>.<size>).
 	heapProfile string
 	// apiserverProfile, when set, is where the API server's CPU profiles
-	// are written: the first minute of applying the region (".apply") and
-	// the minute after it was applied (".settle"), suffixed with the size.
+	// are written: the onboarding's first 30 s (".apply") and the minute
+	// after them (".settle"), suffixed with the size.
 	apiserverProfile string
 }
 
@@ -108,7 +108,7 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 	fs.DurationVar(&o.timeout, "timeout", 20*time.Minute, "the longest an onboarding may take")
 	fs.StringVar(&o.heapProfile, "heapprofile", "", "write the manager's heap profile, once the region has settled, to this file suffixed with the size")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write the manager's CPU profile of the first minute of each onboarding to this file, suffixed with the size")
-	fs.StringVar(&o.apiserverProfile, "apiserver-cpuprofile", "", "write the API server's CPU profiles of the first minute of applying the region and of the minute after, to this file suffixed with .apply or .settle and the size")
+	fs.StringVar(&o.apiserverProfile, "apiserver-cpuprofile", "", "write the API server's CPU profiles of the onboarding's first 30 s and of the minute after, to this file suffixed with .apply or .settle and the size")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}

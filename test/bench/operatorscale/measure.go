@@ -115,7 +115,11 @@ func measure(ctx context.Context, o options, bin, dir string, n int, out io.Writ
 		go op.profile(fmt.Sprintf("%s.%d", o.cpuProfile, n), "profile?seconds=60")
 	}
 	if o.apiserverProfile != "" {
-		go rg.profileAPIServer(ctx, fmt.Sprintf("%s.apply.%d", o.apiserverProfile, n), time.Minute, out)
+		// One profile at a time: the API server serves one CPU profile.
+		go func() {
+			rg.profileAPIServer(ctx, fmt.Sprintf("%s.apply.%d", o.apiserverProfile, n), 30*time.Second, out)
+			rg.profileAPIServer(ctx, fmt.Sprintf("%s.settle.%d", o.apiserverProfile, n), time.Minute, out)
+		}()
 	}
 	from := rg.auditOffset()
 	start := time.Now()
@@ -125,9 +129,7 @@ func measure(ctx context.Context, o options, bin, dir string, n int, out io.Writ
 		return res, err
 	}
 	logf("applied in %s", time.Since(start).Round(time.Millisecond))
-	if o.apiserverProfile != "" {
-		go rg.profileAPIServer(ctx, fmt.Sprintf("%s.settle.%d", o.apiserverProfile, n), time.Minute, out)
-	}
+
 	settledAt, grants, err := view.waitSettled(onboardCtx, region, func(why string) { logf("not settled: %s", why) })
 	if err != nil {
 		return res, err
