@@ -14,7 +14,6 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -237,16 +236,7 @@ func TestRecreatedProviderStillHasTheDeletedObjectsRecordsPurged(t *testing.T) {
 // (TestDeletedProviderIsPurgedByTheRegion checks that).
 func checkProviderRecordHeld(t *testing.T, s *scenario, record *corev1.ConfigMap) {
 	t.Helper()
-	adminUser := "admin@" + strings.ToLower(s.gp)
-	create(t, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "configmap-editor"},
-		Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"*"}}}})
-	create(t, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "configmap-editor"},
-		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "configmap-editor"},
-		Subjects: []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: adminUser}}})
-	admin, err := op.As(adminUser, signatories)
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin := configMapEditor(t, s)
 	edit := func(change func(cm *corev1.ConfigMap)) func() error {
 		return func() error {
 			cm := record.DeepCopy()

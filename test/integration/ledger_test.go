@@ -69,16 +69,7 @@ func checkApprovedVersionCannotBeRewritten(t *testing.T, s *scenario, approveAll
 	}
 
 	// A region admin, even one wrongly given every right on ConfigMaps.
-	adminUser := "admin@" + strings.ToLower(s.gp)
-	create(t, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "configmap-editor"},
-		Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"*"}}}})
-	create(t, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "configmap-editor"},
-		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "configmap-editor"},
-		Subjects: []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: adminUser}}})
-	admin, err := op.As(adminUser, signatories)
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin := configMapEditor(t, s)
 	edits := []struct {
 		name string
 		do   func() error
@@ -185,4 +176,22 @@ func checkApprovedVersionCannotBeRewritten(t *testing.T, s *scenario, approveAll
 		return v.Version == 1 && v.Deleted && v.Phase == history.PhaseDeleted && v.Ledger != nil && v.Ledger.TermsHash == entry.TermsHash,
 			fmt.Sprintf("%+v", v)
 	})
+}
+
+// configMapEditor is the GP's region admin, wrongly given every right on
+// the ConfigMaps of the scenario's namespace: what admission policies on
+// the operator's ConfigMaps must hold against.
+func configMapEditor(t *testing.T, s *scenario) client.Client {
+	t.Helper()
+	adminUser := "admin@" + strings.ToLower(s.gp)
+	create(t, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "configmap-editor"},
+		Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"*"}}}})
+	create(t, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "configmap-editor"},
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "configmap-editor"},
+		Subjects: []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: adminUser}}})
+	admin, err := op.As(adminUser, signatories)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return admin
 }

@@ -255,24 +255,13 @@ func (r *rig) auditOffset() int64 {
 func (r *rig) countWrites(from, to int64) (writeCounts, error) {
 	w := writeCounts{ok: map[string]int{}, refused: map[string]int{}, byResource: map[string]map[string]int{},
 		latency: map[string]*latencySum{}}
-	f, err := os.Open(r.auditPath)
-	if err != nil {
-		return w, err
-	}
-	defer func() { _ = f.Close() }()
-	if _, err := f.Seek(from, io.SeekStart); err != nil {
-		return w, err
-	}
-	sc := bufio.NewScanner(io.LimitReader(f, to-from))
-	sc.Buffer(make([]byte, 1<<20), 1<<24)
-	for sc.Scan() {
-		var e auditEntry
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil || e.ObjectRef == nil || e.ResponseStatus == nil {
-			continue
+	err := r.scanAudit(from, to, func(e auditEntry) {
+		if e.ObjectRef == nil || e.ResponseStatus == nil {
+			return
 		}
 		resource := e.ObjectRef.Resource
 		if strings.HasSuffix(resource, "webhookconfigurations") {
-			continue
+			return
 		}
 		if e.ObjectRef.Subresource != "" {
 			resource += "/" + e.ObjectRef.Subresource
@@ -286,38 +275,49 @@ func (r *rig) countWrites(from, to int64) (writeCounts, error) {
 		w.latency[key].total += e.Done.Sub(e.Received)
 		if e.ResponseStatus.Code >= 300 {
 			w.refused[user]++
-			continue
+			return
 		}
 		w.ok[user]++
 		if w.byResource[user] == nil {
 			w.byResource[user] = map[string]int{}
 		}
 		w.byResource[user][resource]++
+	})
+	return w, err
+}
+
+// scanAudit calls each with every audit event between two offsets of the
+// log that it can read.
+func (r *rig) scanAudit(from, to int64, each func(auditEntry)) error {
+	f, err := os.Open(r.auditPath)
+	if err != nil {
+		return err
 	}
-	return w, sc.Err()
+	defer func() { _ = f.Close() }()
+	if _, err := f.Seek(from, io.SeekStart); err != nil {
+		return err
+	}
+	sc := bufio.NewScanner(io.LimitReader(f, to-from))
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	for sc.Scan() {
+		var e auditEntry
+		if err := json.Unmarshal(sc.Bytes(), &e); err == nil {
+			each(e)
+		}
+	}
+	return sc.Err()
 }
 
 // lastWrite is when user's last write between two offsets of the audit
 // log was answered (zero if none).
 func (r *rig) lastWrite(from, to int64, user string) (time.Time, error) {
 	var last time.Time
-	f, err := os.Open(r.auditPath)
-	if err != nil {
-		return last, err
-	}
-	defer func() { _ = f.Close() }()
-	if _, err := f.Seek(from, io.SeekStart); err != nil {
-		return last, err
-	}
-	sc := bufio.NewScanner(io.LimitReader(f, to-from))
-	sc.Buffer(make([]byte, 1<<20), 1<<24)
-	for sc.Scan() {
-		var e auditEntry
-		if err := json.Unmarshal(sc.Bytes(), &e); err == nil && e.User.Username == user && e.Done.After(last) {
+	err := r.scanAudit(from, to, func(e auditEntry) {
+		if e.User.Username == user && e.Done.After(last) {
 			last = e.Done
 		}
-	}
-	return last, sc.Err()
+	})
+	return last, err
 }
 
 // waitQuiet waits until user has written nothing for quiet, reading the
