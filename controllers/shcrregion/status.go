@@ -91,7 +91,10 @@ func (r *Reconciler) patchStatus(ctx context.Context, base, region *shcrv1alpha1
 
 // regionStatus is how conditions.PatchStatus reads a ShCRRegion.
 var regionStatus = conditions.Status[*shcrv1alpha1.ShCRRegion]{
-	Kind:       "ShCRRegion",
-	Of:         func(o *shcrv1alpha1.ShCRRegion) any { return o.Status },
-	Conditions: func(o *shcrv1alpha1.ShCRRegion) []metav1.Condition { return o.Status.Conditions },
+	Kind: "ShCRRegion",
+	// status.purges holds the Jobs under way, and a provider record is
+	// deleted once a purge is seen there: never written from a stale copy.
+	OptimisticLock: true,
+	Of:             func(o *shcrv1alpha1.ShCRRegion) any { return o.Status },
+	Conditions:     func(o *shcrv1alpha1.ShCRRegion) []metav1.Condition { return o.Status.Conditions },
 }

@@ -25,6 +25,11 @@ type Status[T client.Object] struct {
 	Kind       string
 	Of         func(T) any
 	Conditions func(T) []metav1.Condition
+	// OptimisticLock sends the resourceVersion read with the patch, so a
+	// status computed from a stale copy is refused (and the reconcile
+	// retried) instead of replacing what a later write recorded: for a
+	// status whose lists carry work under way (a region's purges).
+	OptimisticLock bool
 }
 
 // PatchStatus is every reconciler's deferred status write: it sets the
@@ -38,7 +43,11 @@ func PatchStatus[T client.Object](ctx context.Context, c client.Client, rec even
 	if equality.Semantic.DeepEqual(s.Of(base), s.Of(obj)) {
 		return nil
 	}
-	if err := client.IgnoreNotFound(c.Status().Patch(ctx, obj, client.MergeFrom(base))); err != nil {
+	patch := client.MergeFrom(base)
+	if s.OptimisticLock {
+		patch = client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})
+	}
+	if err := client.IgnoreNotFound(c.Status().Patch(ctx, obj, patch)); err != nil {
 		return fmt.Errorf("patching the status of %s %s: %w", s.Kind, client.ObjectKeyFromObject(obj), err)
 	}
 	RecordTransitions(rec, obj, s.Conditions(base), s.Conditions(obj))
