@@ -119,6 +119,9 @@ type scope struct {
 // still a signatory, so a grant outlived by an edit while the operator was
 // down admits an approval that never counts.
 func (r *Reconciler) grantSignatories(ctx context.Context, s *scope) (ctrl.Result, error) {
+	// The Role first: without the bind verb (which the operator does not
+	// hold), the API server admits a RoleBinding only when it can read the
+	// Role's rules and the operator holds them.
 	if _, err := r.applyAll(ctx, s.member, []client.Object{specs.SignatoriesRole(s.region, s.member)}); err != nil {
 		return ctrl.Result{}, fmt.Errorf("granting the signatories of member %s/%s: %w", s.member.Namespace, s.member.Name, err)
 	}
@@ -182,21 +185,26 @@ func (r *Reconciler) recordProvider(ctx context.Context, s *scope) error {
 	}
 	key := client.ObjectKey{Namespace: member.Namespace, Name: specs.ProviderRecordName(member.UID)}
 	cached := &corev1.ConfigMap{}
-	if err := r.Client.Get(ctx, key, cached); client.IgnoreNotFound(err) != nil {
+	err := r.Client.Get(ctx, key, cached)
+	switch {
+	case apierrors.IsNotFound(err):
+		// The first record: created outright (one round trip); if the cache
+		// lagged one already there, the create fails and it is read below.
+		err = r.Client.Create(ctx, specs.ProviderRecordConfigMap(s.region, member.Namespace, specs.ProviderRecord{
+			ODSCode: member.Spec.ODSCode, Member: member.Name, MemberUID: member.UID, Categories: specs.UnionCategories(nil, provides),
+		}))
+		if !apierrors.IsAlreadyExists(err) {
+			return err
+		}
+	case err != nil:
 		return err
-	} else if err == nil {
+	default:
 		if rec, err := specs.ParseProviderRecord(cached); err == nil && len(specs.UnionCategories(rec.Categories, provides)) == len(rec.Categories) {
 			return nil
 		}
 	}
 	live := &corev1.ConfigMap{}
-	err := r.APIReader.Get(ctx, key, live)
-	if apierrors.IsNotFound(err) {
-		return r.Client.Create(ctx, specs.ProviderRecordConfigMap(s.region, member.Namespace, specs.ProviderRecord{
-			ODSCode: member.Spec.ODSCode, Member: member.Name, MemberUID: member.UID, Categories: specs.UnionCategories(nil, provides),
-		}))
-	}
-	if err != nil {
+	if err := r.APIReader.Get(ctx, key, live); err != nil {
 		return err
 	}
 	rec, _ := specs.ParseProviderRecord(live) // what cannot be read is rewritten from this object
