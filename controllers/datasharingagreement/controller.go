@@ -53,7 +53,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("datasharingagreement").
 		For(&shcrv1alpha1.DataSharingAgreement{}).
-		Watches(&shcrv1alpha1.MemberOrganisation{}, handler.EnqueueRequestsFromMapFunc(r.agreementsNamingMember)).
+		Watches(&shcrv1alpha1.MemberOrganisation{}, handler.EnqueueRequestsFromMapFunc(r.agreementsNamingMember),
+			builder.WithPredicates(partyFactsChanged())).
 		Watches(&shcrv1alpha1.DataSharingAgreement{}, handler.EnqueueRequestsFromMapFunc(r.otherVersions)).
 		// A region's peers (its spec) confirm cross-region agreements; its
 		// namespace becoming a region namespace again (a retained namespace

@@ -9,8 +9,11 @@ import (
 	"context"
 	"fmt"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
@@ -22,6 +25,42 @@ import (
 // code, in any region (a cross-region agreement names the peer's members).
 func (r *Reconciler) agreementsNamingMember(ctx context.Context, obj client.Object) []reconcile.Request {
 	return r.agreements(ctx, client.MatchingFields{index.AgreementParty: obj.(*shcrv1alpha1.MemberOrganisation).Spec.ODSCode})
+}
+
+// partyFactsChanged passes a MemberOrganisation's update only when
+// something an agreement reads of its parties may have changed: its spec
+// (ODS code, roles, signatories: the generation), its deletion, or its
+// Admitted condition's status and the generation it was decided for
+// (governance.PolicyMember, admissionUndecided). A member's other status
+// (its connector rolling out, the categories it provides, Ready) is
+// derived from its agreements, never read by them: an onboarding writes it
+// two or three times per organisation, and each write would otherwise
+// reconcile every agreement naming the organisation again.
+func partyFactsChanged() predicate.Predicate {
+	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		old, ok1 := e.ObjectOld.(*shcrv1alpha1.MemberOrganisation)
+		cur, ok2 := e.ObjectNew.(*shcrv1alpha1.MemberOrganisation)
+		if !ok1 || !ok2 {
+			return true
+		}
+		return old.Generation != cur.Generation || !old.DeletionTimestamp.Equal(cur.DeletionTimestamp) ||
+			admissionOf(old) != admissionOf(cur)
+	}}
+}
+
+// admission is what an agreement reads of a member's Admitted condition.
+type admission struct {
+	present    bool
+	status     string
+	generation int64
+}
+
+func admissionOf(m *shcrv1alpha1.MemberOrganisation) admission {
+	c := meta.FindStatusCondition(m.Status.Conditions, shcrv1alpha1.ConditionAdmitted)
+	if c == nil {
+		return admission{}
+	}
+	return admission{present: true, status: string(c.Status), generation: c.ObservedGeneration}
 }
 
 // otherVersions maps an agreement to the other versions of the same

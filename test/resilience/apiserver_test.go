@@ -96,10 +96,12 @@ func TestAPIServerOutageInTheMiddleOfAnOnboarding(t *testing.T) {
 		}
 		return v1.Status.Phase == shcrv1alpha1.PhaseSuperseded, string(v1.Status.Phase)
 	})
+	// The council provides once v2 is Active: its connector follows.
 	connector := &appsv1.Deployment{}
-	if err := c.Client.Get(ctx, client.ObjectKey{Namespace: o.ns, Name: specs.ConnectorName(council)}, connector); err != nil {
-		t.Fatalf("the council's connector: %v", err)
-	}
+	testenv.WaitFor(t, "the council's connector", 30*time.Second, func() (bool, string) {
+		err := c.Client.Get(ctx, client.ObjectKey{Namespace: o.ns, Name: specs.ConnectorName(council)}, connector)
+		return err == nil, fmt.Sprint(err)
+	})
 	if owner := metav1.GetControllerOf(connector); owner == nil || owner.Name != council.Name {
 		t.Errorf("the council's connector is controlled by %v", owner)
 	}

@@ -71,6 +71,10 @@ func TestCrashAfterEveryWriteOfAnOnboardingConverges(t *testing.T) {
 		if child == "ConfigMap "+governance.LedgerName+" with no controller" {
 			continue
 		}
+		// So is a provider record: it outlives its member (providerRecordLine).
+		if strings.HasSuffix(child, " recording a live member") {
+			continue
+		}
 		if !strings.Contains(child, " controlled by ") || strings.Contains(child, "does not exist") {
 			t.Fatalf("in a clean onboarding every child has a live controller: %s", child)
 		}

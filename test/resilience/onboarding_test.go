@@ -304,6 +304,9 @@ func (o *onboarding) state(t *testing.T) state {
 
 	s.Contents = map[string]string{}
 	child := func(kind string, obj client.Object) string {
+		if cm, ok := obj.(*corev1.ConfigMap); ok && specs.IsProviderRecord(cm) {
+			return providerRecordLine(t, cm, owners, o.region, s.Contents)
+		}
 		line := kind + " " + obj.GetName()
 		s.Contents[strings.ReplaceAll(line, o.region, "REGION")] = strings.ReplaceAll(content(t, obj), o.region, "REGION")
 		owner := metav1.GetControllerOf(obj)
@@ -472,4 +475,22 @@ func diff(want, got []string) string {
 		}
 	}
 	return b.String()
+}
+
+// providerRecordLine describes a provider record by the member it records
+// (its name holds the member's uid, which differs in every onboarding),
+// and adds its content, with the uid named the same way, to contents. A
+// provider record belongs to no object on purpose: it outlives its member.
+func providerRecordLine(t *testing.T, cm *corev1.ConfigMap, owners map[string]string, region string, contents map[string]string) string {
+	t.Helper()
+	rec, err := specs.ParseProviderRecord(cm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := "ConfigMap provider record of MemberOrganisation " + rec.Member
+	contents[line] = strings.ReplaceAll(strings.ReplaceAll(content(t, cm), string(rec.MemberUID), "MEMBER-UID"), region, "REGION")
+	if owners["MemberOrganisation/"+rec.Member] != string(rec.MemberUID) {
+		return line + " (which does not exist)"
+	}
+	return line + " recording a live member"
 }
