@@ -49,8 +49,11 @@ func (v *agreementValidator) validate(ctx context.Context, old, a *shcrv1alpha1.
 	if err != nil {
 		return err
 	}
+	// The region's members are only read here, so they are not copied out
+	// of the cache: a region of 5,000 organisations would copy all of them
+	// for each agreement admitted (client.UnsafeDisableDeepCopy).
 	members := &shcrv1alpha1.MemberOrganisationList{}
-	if err := v.client.List(ctx, members, client.InNamespace(a.Namespace)); err != nil {
+	if err := v.client.List(ctx, members, client.InNamespace(a.Namespace), client.UnsafeDisableDeepCopy); err != nil {
 		return apierrors.NewInternalError(err)
 	}
 	var peerMembers []shcrv1alpha1.MemberOrganisation
@@ -63,7 +66,7 @@ func (v *agreementValidator) validate(ctx context.Context, old, a *shcrv1alpha1.
 			peer = nil
 		}
 		list := &shcrv1alpha1.MemberOrganisationList{}
-		if err := v.client.List(ctx, list, client.InNamespace(shcrv1alpha1.NamespaceFor(t.PeerRegion))); err != nil {
+		if err := v.client.List(ctx, list, client.InNamespace(shcrv1alpha1.NamespaceFor(t.PeerRegion)), client.UnsafeDisableDeepCopy); err != nil {
 			return apierrors.NewInternalError(err)
 		}
 		peerMembers = list.Items
@@ -90,9 +93,12 @@ func ApprovalsBySignatories(a *shcrv1alpha1.DataSharingAgreement, old []shcrv1al
 			continue
 		}
 		path := field.NewPath("spec", "approvals").Index(i).Child("organisation")
-		holders := slices.DeleteFunc(slices.Clone(members), func(m shcrv1alpha1.MemberOrganisation) bool {
-			return m.Spec.ODSCode != approval.Organisation
-		})
+		var holders []*shcrv1alpha1.MemberOrganisation
+		for j := range members {
+			if members[j].Spec.ODSCode == approval.Organisation {
+				holders = append(holders, &members[j])
+			}
+		}
 		if len(holders) == 0 {
 			errs = append(errs, field.Forbidden(path, fmt.Sprintf(
 				"%s is not a MemberOrganisation here: no one may approve for it", approval.Organisation)))
