@@ -88,6 +88,9 @@ type options struct {
 	// heapProfile, when set, is where the manager's heap profile is written
 	// once the region has settled (<path>.<size>).
 	heapProfile string
+	// managerArgs are more flags for the manager (-manager-arg, repeated),
+	// such as --soft-memory-limit=230Mi.
+	managerArgs []string
 }
 
 func parseFlags(args []string, out io.Writer) (options, error) {
@@ -104,6 +107,10 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 	fs.DurationVar(&o.timeout, "timeout", 20*time.Minute, "the longest an onboarding may take")
 	fs.StringVar(&o.heapProfile, "heapprofile", "", "write the manager's heap profile, once the region has settled, to this file suffixed with the size")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write the manager's CPU profile of the first minute of each onboarding to this file, suffixed with the size")
+	fs.Func("manager-arg", "one more flag for the manager, such as --soft-memory-limit=230Mi (repeat for several)", func(v string) error {
+		o.managerArgs = append(o.managerArgs, v)
+		return nil
+	})
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}

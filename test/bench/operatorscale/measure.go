@@ -79,6 +79,7 @@ func measure(ctx context.Context, o options, bin, dir string, n int, out io.Writ
 	if err != nil {
 		return res, err
 	}
+	rg.managerArgs = o.managerArgs
 	defer func() { _ = rg.stop() }()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -72,6 +72,8 @@ type rig struct {
 	auditPath string
 	// kubeconfig is the operator's: user operatorUser, in system:masters.
 	kubeconfig string
+	// managerArgs are added to the manager's flags.
+	managerArgs []string
 }
 
 func startRig(root, dir string) (*rig, error) {
@@ -372,6 +374,7 @@ func (r *rig) startOperator(bin string, logName string) (*operatorProcess, error
 		"--local-webhook-manifests="+filepath.Join(r.root, "config", "webhook", "manifests.yaml"),
 		"--zap-log-level=info",
 	)
+	cmd.Args = append(cmd.Args, r.managerArgs...)
 	cmd.Dir = r.root
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+r.kubeconfig, "POD_NAMESPACE=shcr-operator-system")
 	cmd.Stdout, cmd.Stderr = logFile, logFile
