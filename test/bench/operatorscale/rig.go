@@ -344,6 +344,8 @@ type operatorProcess struct {
 	cmd                  *exec.Cmd
 	metricsURL, pprofURL string
 	exited               chan struct{}
+	// heapAlloc is the live heap (HeapAlloc) the last heapAfterGC read.
+	heapAlloc int64
 }
 
 // buildManager compiles cmd/manager.
@@ -462,12 +464,22 @@ func (p *operatorProcess) heapAfterGC() (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	inuse := int64(-1)
 	for _, m := range memStatLine.FindAllStringSubmatch(string(body), -1) {
+		v, err := strconv.ParseInt(m[2], 10, 64)
+		if err != nil {
+			return 0, err
+		}
 		if m[1] == "HeapInuse" {
-			return strconv.ParseInt(m[2], 10, 64)
+			inuse = v
+		} else {
+			p.heapAlloc = v
 		}
 	}
-	return 0, errors.New("no HeapInuse in the heap profile")
+	if inuse < 0 {
+		return 0, errors.New("no HeapInuse in the heap profile")
+	}
+	return inuse, nil
 }
 
 // peakRSS is the process's high-water resident set size (VmHWM).
