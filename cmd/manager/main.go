@@ -69,6 +69,9 @@ func main() {
 		"The Go runtime's soft memory limit (GOMEMLIMIT): auto (90% of the container's memory limit, none without one; "+
 			"a GOMEMLIMIT in the environment wins), off, or a quantity such as 230Mi. Near it the garbage collector runs more often, "+
 			"so the peak memory stays under it while the heap in use allows.")
+	gcPercent := flag.Int("gc-percent", manager.DefaultGCPercent,
+		"The garbage collection target (GOGC): how far the heap may grow, in percent of what was live after the last collection, before the next. "+
+			"Lower holds less memory for more collector CPU. A GOGC in the environment wins unless this flag is given.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -79,7 +82,15 @@ func main() {
 		log.Error(err, "Invalid flag")
 		os.Exit(2)
 	}
-	log.Info("Soft memory limit", "bytes", limit.Bytes, "source", limit.Source, "reason", limit.Reason)
+	gcExplicit := false
+	flag.Visit(func(f *flag.Flag) { gcExplicit = gcExplicit || f.Name == "gc-percent" })
+	gc, err := manager.SetGCPercent(*gcPercent, gcExplicit)
+	if err != nil {
+		log.Error(err, "Invalid flag")
+		os.Exit(2)
+	}
+	log.Info("Garbage collector set", "gcPercent", gc, "softMemoryLimitBytes", limit.Bytes,
+		"softMemoryLimitSource", limit.Source, "reason", limit.Reason)
 
 	var tlsOpts []func(*tls.Config)
 	if !enableHTTP2 {

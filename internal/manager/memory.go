@@ -98,3 +98,33 @@ func SetSoftMemoryLimit(value string) (SoftMemoryLimit, error) {
 	}
 	return SoftMemoryLimit{Bytes: limit, Source: "container"}, nil
 }
+
+// DefaultGCPercent is the garbage collection target the manager runs with
+// unless --gc-percent or GOGC says otherwise: the heap may grow by half of
+// what was live after the last collection before the next one (Go's
+// default is 100, the whole of it). The manager's cache is long-lived and
+// what it allocates per reconcile is garbage at once; with the default
+// target the surviving objects of a busy onboarding end up spread over
+// twice as many heap spans as they fill, and the spans stay in use after
+// the burst. Measured at 1,000 organisations (docs/benchmarks.md): heap in
+// use after GC 51.5 → 44.5 MiB, peak RSS 145 → 119 MiB, with the
+// onboarding's ratio to its writes unchanged.
+const DefaultGCPercent = 50
+
+// SetGCPercent sets the garbage collection target from the --gc-percent
+// flag. A GOGC in the environment wins when the flag was not given
+// (explicit false). A target of 0 or below is refused (0 would collect
+// without pause; off would leave the heap to grow to the soft memory limit).
+// It returns the target in force.
+func SetGCPercent(percent int, explicit bool) (int, error) {
+	if percent <= 0 {
+		return 0, fmt.Errorf("--gc-percent: %d is not a garbage collection target: give a percentage above 0", percent)
+	}
+	if _, fromEnvironment := os.LookupEnv("GOGC"); fromEnvironment && !explicit {
+		current := debug.SetGCPercent(100)
+		debug.SetGCPercent(current)
+		return current, nil
+	}
+	debug.SetGCPercent(percent)
+	return percent, nil
+}

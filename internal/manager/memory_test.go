@@ -79,3 +79,34 @@ func TestSetSoftMemoryLimit(t *testing.T) {
 		t.Errorf("auto with GOMEMLIMIT: %+v, %v; runtime limit %d", got, err, debug.SetMemoryLimit(-1))
 	}
 }
+
+// SetGCPercent sets the flag's target, leaves a GOGC of the environment in
+// force unless the flag was given, and refuses targets that are not one.
+func TestSetGCPercent(t *testing.T) {
+	previous := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(previous) })
+
+	if got, err := SetGCPercent(DefaultGCPercent, false); err != nil || got != DefaultGCPercent || debug.SetGCPercent(100) != DefaultGCPercent {
+		t.Errorf("default: %d, %v", got, err)
+	}
+	for _, bad := range []int{0, -1, -100} {
+		debug.SetGCPercent(100)
+		if _, err := SetGCPercent(bad, true); err == nil || !strings.Contains(err.Error(), "--gc-percent") {
+			t.Errorf("%d: %v, want an error naming the flag", bad, err)
+		}
+		if got := debug.SetGCPercent(100); got != 100 {
+			t.Errorf("%d refused but the target changed to %d", bad, got)
+		}
+	}
+
+	// The runtime read GOGC at start; what the test sets here stands for
+	// it, as a process started with GOGC=80 would hold.
+	t.Setenv("GOGC", "80")
+	debug.SetGCPercent(80)
+	if got, err := SetGCPercent(DefaultGCPercent, false); err != nil || got != 80 || debug.SetGCPercent(80) != 80 {
+		t.Errorf("GOGC=80 and no flag: %d, %v; want 80 left in force", got, err)
+	}
+	if got, err := SetGCPercent(30, true); err != nil || got != 30 || debug.SetGCPercent(100) != 30 {
+		t.Errorf("GOGC=80 and --gc-percent=30: %d, %v; want 30", got, err)
+	}
+}
