@@ -65,11 +65,32 @@ func main() {
 		"Image of the connector of organisations whose spec.connector.image is unset (the chart sets the release's own).")
 	purgeBound := flag.Duration("purge-bound", memberorganisation.DefaultPurgeBound,
 		"How long after an organisation's scope narrows its records outside the new scope must be gone from the record service (status.purge.deadline).")
+	softMemoryLimit := flag.String("soft-memory-limit", manager.SoftMemoryLimitAuto,
+		"The Go runtime's soft memory limit (GOMEMLIMIT): auto (90% of the container's memory limit, none without one; "+
+			"a GOMEMLIMIT in the environment wins), off, or a quantity such as 230Mi. Near it the garbage collector runs more often, "+
+			"so the peak memory stays under it while the heap in use allows.")
+	gcPercent := flag.Int("gc-percent", manager.DefaultGCPercent,
+		"The garbage collection target (GOGC): how far the heap may grow, in percent of what was live after the last collection, before the next. "+
+			"Lower holds less memory for more collector CPU. A GOGC in the environment wins unless this flag is given.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	log := ctrl.Log.WithName("setup")
+	limit, err := manager.SetSoftMemoryLimit(*softMemoryLimit)
+	if err != nil {
+		log.Error(err, "Invalid flag")
+		os.Exit(2)
+	}
+	gcExplicit := false
+	flag.Visit(func(f *flag.Flag) { gcExplicit = gcExplicit || f.Name == "gc-percent" })
+	gc, err := manager.SetGCPercent(*gcPercent, gcExplicit)
+	if err != nil {
+		log.Error(err, "Invalid flag")
+		os.Exit(2)
+	}
+	log.Info("Garbage collector set", "gcPercent", gc, "softMemoryLimitBytes", limit.Bytes,
+		"softMemoryLimitSource", limit.Source, "reason", limit.Reason)
 
 	var tlsOpts []func(*tls.Config)
 	if !enableHTTP2 {

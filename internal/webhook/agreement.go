@@ -73,7 +73,7 @@ func (v *agreementValidator) validate(ctx context.Context, old, a *shcrv1alpha1.
 			peer = nil
 		}
 		list := &shcrv1alpha1.MemberOrganisationList{}
-		if err := v.client.List(ctx, list, client.InNamespace(shcrv1alpha1.NamespaceFor(t.PeerRegion))); err != nil {
+		if err := v.client.List(ctx, list, client.InNamespace(shcrv1alpha1.NamespaceFor(t.PeerRegion)), client.UnsafeDisableDeepCopy); err != nil {
 			return apierrors.NewInternalError(err)
 		}
 		peerMembers = list.Items
@@ -129,12 +129,13 @@ func codesNamed(a *shcrv1alpha1.DataSharingAgreement) []string {
 
 // membersWithCodes are the MemberOrganisations of ns holding any of codes,
 // read through the cache's index of ODS codes: an agreement's admission
-// costs its parties, not the region's members.
+// costs its parties, not the region's members. They are only read, so they
+// are not copied out of the cache (client.UnsafeDisableDeepCopy).
 func (v *agreementValidator) membersWithCodes(ctx context.Context, ns string, codes []string) ([]shcrv1alpha1.MemberOrganisation, error) {
 	var out []shcrv1alpha1.MemberOrganisation
 	for _, code := range codes {
 		list := &shcrv1alpha1.MemberOrganisationList{}
-		if err := v.client.List(ctx, list, client.InNamespace(ns), client.MatchingFields{index.MemberODSCode: code}); err != nil {
+		if err := v.client.List(ctx, list, client.InNamespace(ns), client.MatchingFields{index.MemberODSCode: code}, client.UnsafeDisableDeepCopy); err != nil {
 			return nil, err
 		}
 		out = append(out, list.Items...)
@@ -154,9 +155,12 @@ func ApprovalsBySignatories(a *shcrv1alpha1.DataSharingAgreement, old []shcrv1al
 			continue
 		}
 		path := field.NewPath("spec", "approvals").Index(i).Child("organisation")
-		holders := slices.DeleteFunc(slices.Clone(members), func(m shcrv1alpha1.MemberOrganisation) bool {
-			return m.Spec.ODSCode != approval.Organisation
-		})
+		var holders []*shcrv1alpha1.MemberOrganisation
+		for j := range members {
+			if members[j].Spec.ODSCode == approval.Organisation {
+				holders = append(holders, &members[j])
+			}
+		}
 		if len(holders) == 0 {
 			errs = append(errs, field.Forbidden(path, fmt.Sprintf(
 				"%s is not a MemberOrganisation here: no one may approve for it", approval.Organisation)))

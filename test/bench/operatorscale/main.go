@@ -92,6 +92,9 @@ type options struct {
 	// are written: the onboarding's first 30 s (".apply") and the minute
 	// after them (".settle"), suffixed with the size.
 	apiserverProfile string
+	// managerArgs are more flags for the manager (-manager-arg, repeated),
+	// such as --soft-memory-limit=230Mi.
+	managerArgs []string
 }
 
 func parseFlags(args []string, out io.Writer) (options, error) {
@@ -109,6 +112,10 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 	fs.StringVar(&o.heapProfile, "heapprofile", "", "write the manager's heap profile, once the region has settled, to this file suffixed with the size")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write the manager's CPU profile of the first minute of each onboarding to this file, suffixed with the size")
 	fs.StringVar(&o.apiserverProfile, "apiserver-cpuprofile", "", "write the API server's CPU profiles of the onboarding's first 30 s and of the minute after, to this file suffixed with .apply or .settle and the size")
+	fs.Func("manager-arg", "one more flag for the manager, such as --soft-memory-limit=230Mi (repeat for several)", func(v string) error {
+		o.managerArgs = append(o.managerArgs, v)
+		return nil
+	})
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}

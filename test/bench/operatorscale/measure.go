@@ -81,6 +81,7 @@ func measure(ctx context.Context, o options, bin, dir string, n int, out io.Writ
 	if err != nil {
 		return res, err
 	}
+	rg.managerArgs = o.managerArgs
 	defer func() { _ = rg.stop() }()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -165,7 +166,7 @@ func measure(ctx context.Context, o options, bin, dir string, n int, out io.Writ
 	if res.heap, err = op.heapAfterGC(); err != nil {
 		return res, err
 	}
-	logf("manager heap in use after GC %.1f MiB, peak RSS %.1f MiB", mib(res.heap), mib(res.rss))
+	logf("manager heap in use after GC %.1f MiB (live %.1f MiB), peak RSS %.1f MiB", mib(res.heap), mib(op.heapAlloc), mib(res.rss))
 	if o.heapProfile != "" {
 		op.profile(fmt.Sprintf("%s.%d", o.heapProfile, n), "heap?gc=1")
 	}
@@ -206,6 +207,7 @@ func measure(ctx context.Context, o options, bin, dir string, n int, out io.Writ
 	if res.heapAfterResync, err = op.heapAfterGC(); err != nil {
 		return res, err
 	}
+	logf("after the resync, manager heap in use after GC %.1f MiB (live %.1f MiB)", mib(res.heapAfterResync), mib(op.heapAlloc))
 
 	// One more organisation, again and again.
 	ns := shcrv1alpha1.NamespaceFor(regionName)

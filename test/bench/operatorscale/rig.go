@@ -75,6 +75,8 @@ type rig struct {
 	auditPath string
 	// kubeconfig is the operator's: user operatorUser, in system:masters.
 	kubeconfig string
+	// managerArgs are added to the manager's flags.
+	managerArgs []string
 }
 
 func startRig(root, dir string) (*rig, error) {
@@ -462,6 +464,8 @@ type operatorProcess struct {
 	cmd                  *exec.Cmd
 	metricsURL, pprofURL string
 	exited               chan struct{}
+	// heapAlloc is the live heap (HeapAlloc) the last heapAfterGC read.
+	heapAlloc int64
 }
 
 // buildManager compiles cmd/manager.
@@ -492,6 +496,7 @@ func (r *rig) startOperator(bin string, logName string) (*operatorProcess, error
 		"--local-webhook-manifests="+filepath.Join(r.root, "config", "webhook", "manifests.yaml"),
 		"--zap-log-level=info",
 	)
+	cmd.Args = append(cmd.Args, r.managerArgs...)
 	cmd.Dir = r.root
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+r.kubeconfig, "POD_NAMESPACE=shcr-operator-system")
 	cmd.Stdout, cmd.Stderr = logFile, logFile
@@ -579,12 +584,22 @@ func (p *operatorProcess) heapAfterGC() (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	inuse := int64(-1)
 	for _, m := range memStatLine.FindAllStringSubmatch(string(body), -1) {
+		v, err := strconv.ParseInt(m[2], 10, 64)
+		if err != nil {
+			return 0, err
+		}
 		if m[1] == "HeapInuse" {
-			return strconv.ParseInt(m[2], 10, 64)
+			inuse = v
+		} else {
+			p.heapAlloc = v
 		}
 	}
-	return 0, errors.New("no HeapInuse in the heap profile")
+	if inuse < 0 {
+		return 0, errors.New("no HeapInuse in the heap profile")
+	}
+	return inuse, nil
 }
 
 // peakRSS is the process's high-water resident set size (VmHWM).
