@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -189,8 +190,11 @@ func (r *Reconciler) versions(ctx context.Context, agreement *shcrv1alpha1.DataS
 // agreement) has no window in that computation; its own dates stand.
 func (r *Reconciler) window(ctx context.Context, agreement *shcrv1alpha1.DataSharingAgreement,
 	versions []*shcrv1alpha1.DataSharingAgreement, peerConfirmed, approved bool) (policy.Window, error) {
+	// The ledger is only read here: not copied out of the cache, and only
+	// this agreement's entries are decoded.
 	ledger := &corev1.ConfigMap{}
-	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: agreement.Namespace, Name: governance.LedgerName}, ledger); client.IgnoreNotFound(err) != nil {
+	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: agreement.Namespace, Name: governance.LedgerName}, ledger,
+		&client.GetOptions{UnsafeDisableDeepCopy: ptr.To(true)}); client.IgnoreNotFound(err) != nil {
 		return policy.Window{}, err
 	}
 	var inputs []policy.Agreement
@@ -207,7 +211,7 @@ func (r *Reconciler) window(ctx context.Context, agreement *shcrv1alpha1.DataSha
 	if !policy.Eligible(own) {
 		return policy.Window{From: agreement.Spec.Terms.EffectiveFrom.Time, Until: agreement.Spec.Terms.EndsOn.Time}, nil
 	}
-	return policy.Windows(inputs, governance.Successors(ledger.Data))[policy.AgreementKey{ID: agreement.Spec.AgreementID, Version: agreement.Spec.Version}], nil
+	return policy.Windows(inputs, governance.SuccessorsOf(ledger.Data, agreement.Spec.AgreementID))[policy.AgreementKey{ID: agreement.Spec.AgreementID, Version: agreement.Spec.Version}], nil
 }
 
 // partyStates says, per party, whether it shares now: it must be an Admitted

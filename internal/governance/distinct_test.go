@@ -6,6 +6,7 @@ SPDX-License-Identifier: Apache-2.0
 package governance
 
 import (
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -59,5 +60,33 @@ func TestSuccessors(t *testing.T) {
 	if len(got) != 3 || got["A"].Version != 3 || !got["A"].From.Equal(from) || got["B"].Version != 2 || !got["B"].From.Equal(t0) ||
 		got["C"].Version != 4 || !got["C"].From.IsZero() {
 		t.Errorf("successors %+v", got)
+	}
+}
+
+// One agreement's successor read from the ledger alone (SuccessorsOf) is
+// the one the whole ledger gives, for ids that prefix one another, ids
+// with ".v" in them, entries that do not decode and ids with no entry.
+func TestSuccessorsOfOneAgreementAreTheWholeLedgers(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	ids := []string{"A", "AB", "A.v1", "B-2026", "C", "none"}
+	t0 := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
+	for range 500 {
+		ledger := map[string]string{}
+		for range rng.IntN(20) {
+			id, v := ids[rng.IntN(len(ids)-1)], int32(1+rng.IntN(5))
+			from := t0.AddDate(0, rng.IntN(12), 0)
+			value := EncodeLedgerEntry(LedgerEntry{TermsHash: "sha256:x", RecordedAt: t0, EffectiveFrom: &from})
+			if rng.IntN(8) == 0 {
+				value = "not json"
+			}
+			ledger[LedgerKey(id, v)] = value
+		}
+		whole := Successors(ledger)
+		for _, id := range ids {
+			one := SuccessorsOf(ledger, id)
+			if one[id] != whole[id] || len(one) > 1 {
+				t.Fatalf("ledger %v, id %s: alone %+v, from the whole ledger %+v", ledger, id, one, whole[id])
+			}
+		}
 	}
 }

@@ -92,10 +92,22 @@ func DecodeLedgerEntry(value string) (LedgerEntry, error) {
 // happened to that version's object. An entry that does not decode still
 // counts, taking effect at once (fail closed: older terms never come back).
 func Successors(ledger map[string]string) map[string]policy.Successor {
+	return successors(ledger, "")
+}
+
+// SuccessorsOf is Successors for one agreement id: the entries of other
+// agreements are not decoded, so an agreement's reconcile does not cost
+// the region's whole ledger.
+func SuccessorsOf(ledger map[string]string, agreementID string) map[string]policy.Successor {
+	return successors(ledger, agreementID)
+}
+
+// successors reads the ledger's entries of only (every id when empty).
+func successors(ledger map[string]string, only string) map[string]policy.Successor {
 	out := map[string]policy.Successor{}
 	for key, value := range ledger {
 		id, version, ok := ParseLedgerKey(key)
-		if !ok || version <= out[id].Version {
+		if !ok || only != "" && id != only || version <= out[id].Version {
 			continue
 		}
 		s := policy.Successor{Version: version}
