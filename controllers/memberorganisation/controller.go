@@ -59,6 +59,9 @@ type Reconciler struct {
 
 	applier *apply.Applier
 	board   *statusBoard
+	// credentials remembers each organisation's last good credentials
+	// check (credentials.go).
+	credentials credentialChecks
 }
 
 // +kubebuilder:rbac:groups=shcr.io,resources=memberorganisations,verbs=get;list;watch

@@ -54,6 +54,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	}
 	if !live { // gone or being deleted: the connector is owned and garbage-collected
 		r.board.forget(req.NamespacedName)
+		r.credentials.forget(req.NamespacedName)
 		return ctrl.Result{}, nil
 	}
 	base := member.DeepCopy()
@@ -282,12 +283,17 @@ func (r *Reconciler) checkCredentials(ctx context.Context, member *shcrv1alpha1.
 			"kind GPConnect has no credentials of its own: the gateway calls the practice with the region's (spec.gateway.gpConnect)")
 		return true, credentialsRecheck, nil
 	}
+	if message, ok := r.credentials.recent(member, r.Now()); ok {
+		setCondition(member, shcrv1alpha1.ConditionCredentialsFound, metav1.ConditionTrue, shcrv1alpha1.ReasonCredentialsFound, message)
+		return true, credentialsRecheck, nil
+	}
 	secret := &corev1.Secret{}
 	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: member.Namespace, Name: c.CredentialsSecretRef.Name}, secret)
 	if client.IgnoreNotFound(err) != nil {
 		return false, 0, err
 	}
 	if err != nil {
+		r.credentials.forget(client.ObjectKeyFromObject(member))
 		setCondition(member, shcrv1alpha1.ConditionCredentialsFound, metav1.ConditionFalse, shcrv1alpha1.ReasonCredentialsMissing,
 			fmt.Sprintf("spec.connector.credentialsSecretRef: Secret %s not found", c.CredentialsSecretRef.Name))
 		return false, credentialsMissingRetry, nil
@@ -302,8 +308,9 @@ func (r *Reconciler) checkCredentials(ctx context.Context, member *shcrv1alpha1.
 	}
 	for _, keys := range sets {
 		if hasKeys(secret, keys) {
-			setCondition(member, shcrv1alpha1.ConditionCredentialsFound, metav1.ConditionTrue, shcrv1alpha1.ReasonCredentialsFound,
-				fmt.Sprintf("Secret %s holds %s", secret.Name, strings.Join(keys, " and ")))
+			message := fmt.Sprintf("Secret %s holds %s", secret.Name, strings.Join(keys, " and "))
+			setCondition(member, shcrv1alpha1.ConditionCredentialsFound, metav1.ConditionTrue, shcrv1alpha1.ReasonCredentialsFound, message)
+			r.credentials.found(member, message, r.Now())
 			return true, credentialsRecheck, nil
 		}
 	}
