@@ -238,15 +238,23 @@ var errAudit = errors.New("audit event not written")
 // one write and counts the decisions. It fails only when the events cannot
 // be written, and then none of the accesses may happen.
 func (g *Gateway) decide(v view, c identity.Caller, kind Kind, facts ...resourceFacts) ([]verdict, error) {
-	return g.decideAfter(v, c, kind, nil, time.Now(), facts)
+	return g.decideAfter(v, c, kind, nil, time.Now(), facts, nil)
 }
 
 // decideAfter is decide with, when query is not nil, the query's own event
 // (queryRecord) written first in the same write: a search costs one audit
 // write, and its query is never recorded without its decisions or the
-// other way round.
-func (g *Gateway) decideAfter(v view, c identity.Caller, kind Kind, query *auditRecord, now time.Time, facts []resourceFacts) ([]verdict, error) {
-	verdicts := make([]verdict, len(facts))
+// other way round. The verdicts are written into into when it has room
+// for them (a caller that lends it keeps no verdict after it is done with
+// them), or into a new slice.
+func (g *Gateway) decideAfter(v view, c identity.Caller, kind Kind, query *auditRecord, now time.Time, facts []resourceFacts, into []verdict) ([]verdict, error) {
+	var verdicts []verdict
+	if cap(into) >= len(facts) {
+		verdicts = into[:len(facts)]
+		clear(verdicts)
+	} else {
+		verdicts = make([]verdict, len(facts))
+	}
 	events := newAuditLines(len(facts) + 1)
 	defer events.release()
 	if query != nil {
