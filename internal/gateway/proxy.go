@@ -307,7 +307,13 @@ func newEventIDs(n int) ([]string, error) {
 	if _, err := rand.Read(random); err != nil {
 		return nil, fmt.Errorf("drawing audit event ids: %w", err)
 	}
-	text := make([]byte, 0, uuidLen*n)
+	// The text is written on the stack for a page's worth of ids; only
+	// the string made of it is allocated.
+	var stack [uuidLen * 32]byte
+	text := stack[:0]
+	if n > len(stack)/uuidLen {
+		text = make([]byte, 0, uuidLen*n)
+	}
 	for i := range n {
 		var id uuid.UUID
 		copy(id[:], random[16*i:])
