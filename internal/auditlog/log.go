@@ -415,5 +415,16 @@ func (l *Log) fail() {
 	l.f = nil
 }
 
-// day is the UTC date of t.
-func day(t time.Time) string { return t.UTC().Format(time.DateOnly) }
+// date is a UTC calendar day.
+type date struct {
+	year  int
+	month time.Month
+	day   int
+}
+
+// day is the UTC date of t, compared without formatting it: every write
+// asks whether the day has changed.
+func day(t time.Time) date {
+	y, m, d := t.UTC().Date()
+	return date{y, m, d}
+}

@@ -146,7 +146,7 @@ func BenchmarkSearchSteps(b *testing.B) {
 			for b.Loop() {
 				v, now := g.currentView(), time.Now()
 				record := g.queryRecord(caller, query, v.policy, now)
-				if _, err := g.decideAfter(v, caller, KindSearch, &record, now, facts); err != nil {
+				if _, err := g.decideAfter(v, caller, KindSearch, &record, now, facts, nil); err != nil {
 					b.Fatal(err)
 				}
 			}

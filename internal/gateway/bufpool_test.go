@@ -76,13 +76,16 @@ func TestBufferPoolBounds(t *testing.T) {
 // TestConcurrentAnswersDoNotShareBuffers sends reads and searches of
 // different records at once, many times over: every answer must be the
 // one the same request got alone, so no answer is written from, or into, a
-// buffer another response still uses.
+// buffer another response still uses, and no page is filtered by another
+// page's verdicts (pooled too): the mixed page has entries the caller may
+// not see, at other positions than the other searches'.
 func TestConcurrentAnswersDoNotShareBuffers(t *testing.T) {
 	h := newHarness(t)
 	token := clinician().sign(t)
 	paths := []string{
 		"/MedicationRequest/med-alice-b86", "/MedicationRequest/med-alice-rth", "/MedicationRequest/med-carol-b86",
 		"/MedicationRequest?_count=20&" + aliceQuery(), "/MedicationRequest?_count=1&" + aliceQuery(),
+		"/?_getpages=page-2&_getpagesoffset=20",
 	}
 	want := map[string][]byte{}
 	for _, path := range paths {

@@ -7,6 +7,7 @@ package gateway
 
 import (
 	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -237,15 +238,23 @@ var errAudit = errors.New("audit event not written")
 // one write and counts the decisions. It fails only when the events cannot
 // be written, and then none of the accesses may happen.
 func (g *Gateway) decide(v view, c identity.Caller, kind Kind, facts ...resourceFacts) ([]verdict, error) {
-	return g.decideAfter(v, c, kind, nil, time.Now(), facts)
+	return g.decideAfter(v, c, kind, nil, time.Now(), facts, nil)
 }
 
 // decideAfter is decide with, when query is not nil, the query's own event
 // (queryRecord) written first in the same write: a search costs one audit
 // write, and its query is never recorded without its decisions or the
-// other way round.
-func (g *Gateway) decideAfter(v view, c identity.Caller, kind Kind, query *auditRecord, now time.Time, facts []resourceFacts) ([]verdict, error) {
-	verdicts := make([]verdict, len(facts))
+// other way round. The verdicts are written into into when it has room
+// for them (a caller that lends it keeps no verdict after it is done with
+// them), or into a new slice.
+func (g *Gateway) decideAfter(v view, c identity.Caller, kind Kind, query *auditRecord, now time.Time, facts []resourceFacts, into []verdict) ([]verdict, error) {
+	var verdicts []verdict
+	if cap(into) >= len(facts) {
+		verdicts = into[:len(facts)]
+		clear(verdicts)
+	} else {
+		verdicts = make([]verdict, len(facts))
+	}
 	events := newAuditLines(len(facts) + 1)
 	defer events.release()
 	if query != nil {
@@ -291,21 +300,50 @@ func (g *Gateway) decideAfter(v view, c identity.Caller, kind Kind, query *audit
 }
 
 // newEventIDs are n random (version 4) UUIDs for audit events, drawn from
-// crypto/rand in one read rather than one read each.
+// crypto/rand in one read rather than one read each, and written into one
+// string that the ids share.
 func newEventIDs(n int) ([]string, error) {
 	random := make([]byte, 16*n)
 	if _, err := rand.Read(random); err != nil {
 		return nil, fmt.Errorf("drawing audit event ids: %w", err)
 	}
-	ids := make([]string, n)
-	for i := range ids {
+	// The text is written on the stack for a page's worth of ids; only
+	// the string made of it is allocated.
+	var stack [uuidLen * 32]byte
+	text := stack[:0]
+	if n > len(stack)/uuidLen {
+		text = make([]byte, 0, uuidLen*n)
+	}
+	for i := range n {
 		var id uuid.UUID
 		copy(id[:], random[16*i:])
 		id[6] = id[6]&0x0f | 0x40 // version 4
 		id[8] = id[8]&0x3f | 0x80 // variant RFC 9562
-		ids[i] = id.String()
+		text = appendUUID(text, id)
+	}
+	all := string(text)
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = all[uuidLen*i : uuidLen*(i+1)]
 	}
 	return ids, nil
+}
+
+// uuidLen is the length of a UUID's text form.
+const uuidLen = 36
+
+// appendUUID appends the text form of id, as id.String writes it
+// (TestNewEventIDs holds it to that).
+func appendUUID(b []byte, id uuid.UUID) []byte {
+	b = hex.AppendEncode(b, id[0:4])
+	b = append(b, '-')
+	b = hex.AppendEncode(b, id[4:6])
+	b = append(b, '-')
+	b = hex.AppendEncode(b, id[6:8])
+	b = append(b, '-')
+	b = hex.AppendEncode(b, id[8:10])
+	b = append(b, '-')
+	return hex.AppendEncode(b, id[10:16])
 }
 
 // decideOne is decide for a single resource.

@@ -74,6 +74,9 @@ type options struct {
 	// rig's whole process: client, FHIR server and, with -gateway
 	// in-process, the gateway) is written.
 	cpuProfile string
+	// memProfile, when set, is where a profile of what the rig's whole
+	// process allocated during the runs is written.
+	memProfile string
 	// mode is latency (a fixed rate, one interaction) or capacity (a ramp
 	// of mixed reads and searches against the gateway as its own process).
 	mode string
@@ -124,6 +127,7 @@ func parseFlags(args []string, output io.Writer) (options, error) {
 	fs.IntVar(&o.entries, "entries", 20, "Entries in each search answer, every one decided and audited by the gateway (at most 200).")
 	fs.StringVar(&o.audit, "audit", "file", "Where the gateway writes audit events: file (hash-chained files in a temporary directory, as --audit-sink=File), pipe (a pipe copied to such a file, as a container runtime copies --audit-sink=Stdout) or discard.")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "Write a CPU profile of the measured runs (the whole process) to this file.")
+	fs.StringVar(&o.memProfile, "memprofile", "", "Write a profile of what the whole process allocated during the runs (one sample per 4 kB) to this file.")
 	fs.StringVar(&o.mode, "mode", modeLatency, "latency (a fixed rate of one interaction, the gateway in this process) or capacity (a ramp of mixed reads and searches, the gateway as its own process on one core).")
 	fs.IntVar(&o.startRate, "start-rate", 100, "With -mode capacity, the first step's requests per second to each target.")
 	fs.Float64Var(&o.step, "step", 1.25, "With -mode capacity, each step's rate as a multiple of the last (more than 1, at most 4).")

@@ -32,7 +32,8 @@ func TestRun(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Log(out.String())
-			for _, want := range []string{"record service (direct)", "added by the gateway: p50", "over 2 runs (median, best)", "(-gateway " + where + ")"} {
+			for _, want := range []string{"record service (direct)", "added by the gateway: p50", "over 2 runs (median, best)", "(-gateway " + where + ")",
+				"this process: "} {
 				if !strings.Contains(out.String(), want) {
 					t.Errorf("the report has no %q", want)
 				}

@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -61,6 +62,14 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		}
 		defer stop()
 	}
+	if o.memProfile != "" {
+		runtime.MemProfileRate = 4096
+		defer func() {
+			if err := writeHeapProfile(o.memProfile); err != nil {
+				fmt.Fprintln(out, "gatewaylatency: the allocation profile was not written:", err)
+			}
+		}()
+	}
 	var results []result
 	for i := range o.runs {
 		token, err := r.token()
@@ -75,6 +84,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 				return err
 			}
 		}
+		before := readMemStats()
 		res, err := measure(ctx, client, r, token, o.rate, o.duration)
 		if err != nil {
 			return err
@@ -82,6 +92,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		results = append(results, res)
 		fmt.Fprintf(out, "\nrun %d (load average after: %s)\n", i+1, loadAverage())
 		res.print(out)
+		printCollections(out, before, readMemStats(), res)
 	}
 	if r.auditBytes() == 0 {
 		return fmt.Errorf("the gateway wrote no audit events")
@@ -103,6 +114,16 @@ func startProfile(path string) (stop func(), err error) {
 		return nil, err
 	}
 	return func() { pprof.StopCPUProfile(); _ = f.Close() }, nil
+}
+
+// writeHeapProfile writes what the process allocated so far to path.
+func writeHeapProfile(path string) error {
+	runtime.GC() // the profile is as of the last collection
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	return errors.Join(pprof.Lookup("allocs").WriteTo(f, 0), f.Close())
 }
 
 func transport() *http.Transport {
@@ -142,21 +163,40 @@ func check(ctx context.Context, client *http.Client, r *rig, token string, o opt
 }
 
 func get(ctx context.Context, client *http.Client, url, token string, authorise bool) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return 0, nil, err
-	}
-	req.Header.Set("Accept", "application/fhir+json")
-	if authorise {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := client.Do(req)
+	resp, err := send(ctx, client, url, token, authorise)
 	if err != nil {
 		return 0, nil, err
 	}
 	defer resp.Body.Close() //nolint:errcheck // read-only body
 	body, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, body, err
+}
+
+// getDiscard is get for a measured request: the whole body is read, into
+// a reused buffer (io.Discard's) rather than a new one, so that the load
+// generator's own garbage, which the gateway's process would not share in
+// production, does not set how often the rig's process collects it.
+func getDiscard(ctx context.Context, client *http.Client, url, token string, authorise bool) (int, error) {
+	resp, err := send(ctx, client, url, token, authorise)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close() //nolint:errcheck // read-only body
+	_, err = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, err
+}
+
+// send sends a GET of url, with token when authorise is set.
+func send(ctx context.Context, client *http.Client, url, token string, authorise bool) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/fhir+json")
+	if authorise {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return client.Do(req)
 }
 
 // result is one run's latencies, sorted, and failures, per target.
@@ -203,7 +243,7 @@ func measureURLs(ctx context.Context, client *http.Client, token string, rate in
 		target, url := k%2, urlOf(k)
 		wg.Go(func() {
 			begin := time.Now()
-			status, _, err := get(ctx, client, url, token, target == viaGateway)
+			status, err := getDiscard(ctx, client, url, token, target == viaGateway)
 			latencies[k] = time.Since(begin)
 			ok[k] = err == nil && status == http.StatusOK
 		})
@@ -222,6 +262,28 @@ func measureURLs(ctx context.Context, client *http.Client, token string, rate in
 		slices.Sort(res.latencies[target])
 	}
 	return res, nil
+}
+
+// readMemStats reads the rig process's memory statistics.
+func readMemStats() *runtime.MemStats {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return &m
+}
+
+// printCollections reports what the rig's process (load, FHIR server and,
+// in-process, the gateway) allocated and collected during a run: how often
+// the garbage collector ran, and its stop-the-world pauses.
+func printCollections(out io.Writer, before, after *runtime.MemStats, res result) {
+	requests := len(res.latencies[direct]) + len(res.latencies[viaGateway]) + res.failures[direct] + res.failures[viaGateway]
+	gcs := after.NumGC - before.NumGC
+	var longest time.Duration
+	for i := before.NumGC; i < after.NumGC && after.NumGC-i <= uint32(len(after.PauseNs)); i++ {
+		longest = max(longest, time.Duration(after.PauseNs[i%uint32(len(after.PauseNs))]))
+	}
+	fmt.Fprintf(out, "this process: %.1f kB allocated per request, %d collections (%.1f a second), stop-the-world pauses %s in all, longest %s\n",
+		float64(after.TotalAlloc-before.TotalAlloc)/1e3/float64(max(requests, 1)), gcs, float64(gcs)/res.duration.Seconds(),
+		us(time.Duration(after.PauseTotalNs-before.PauseTotalNs)), us(longest))
 }
 
 // percentile is the nearest-rank percentile p (0 to 100) of sorted values.
