@@ -31,16 +31,16 @@ const assuranceSlack = 50 * time.Millisecond
 // against them and against the panel, judged records keeping their
 // judgement (status.assurance).
 func (r *Reconciler) evaluateAssurance(ctx context.Context, region *shcrv1alpha1.ShCRRegion, now time.Time) (assurance.Outcome, error) {
-	ns := readOnly(shcrv1alpha1.NamespaceFor(region.Name))
-	members := &shcrv1alpha1.MemberOrganisationList{}
-	if err := r.Client.List(ctx, members, ns); err != nil {
+	ns := shcrv1alpha1.NamespaceFor(region.Name)
+	members, err := r.membersIn(ctx, ns)
+	if err != nil {
 		return assurance.Outcome{}, err
 	}
-	agreements := &shcrv1alpha1.DataSharingAgreementList{}
-	if err := r.Client.List(ctx, agreements, ns); err != nil {
+	agreements, err := r.agreementsIn(ctx, ns)
+	if err != nil {
 		return assurance.Outcome{}, err
 	}
-	checkpoints := assurance.Checkpoints(members.Items, agreements.Items, now)
+	checkpoints := assurance.Checkpoints(members, agreements, now)
 	return assurance.Evaluate(region.Spec, region.Status.Assurance, checkpoints, now), nil
 }
 

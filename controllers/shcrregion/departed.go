@@ -16,10 +16,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
+	"github.com/shcr-io/shcr-operator/internal/index"
 	"github.com/shcr-io/shcr-operator/internal/kube"
 	"github.com/shcr-io/shcr-operator/internal/specs"
 )
@@ -59,17 +61,27 @@ func (r *Reconciler) purgeBound() time.Duration {
 // waits.
 func (r *Reconciler) reconcileDeparted(ctx context.Context, region *shcrv1alpha1.ShCRRegion) (ctrl.Result, error) {
 	ns := shcrv1alpha1.NamespaceFor(region.Name)
-	records := &corev1.ConfigMapList{}
-	if err := r.Client.List(ctx, records, client.InNamespace(ns), client.MatchingLabels{specs.LabelProviderRecord: "true"}); err != nil {
+	// The cache's own objects, not copies (readOnly): the region reads
+	// every record and every member, and changes none of them.
+	list := &corev1.ConfigMapList{}
+	if err := r.Client.List(ctx, list, readOnly(ns), client.MatchingLabels{specs.LabelProviderRecord: "true"}); err != nil {
 		return ctrl.Result{}, fmt.Errorf("listing the provider records of region %s: %w", region.Name, err)
 	}
-	members := &shcrv1alpha1.MemberOrganisationList{}
-	if err := r.Client.List(ctx, members, client.InNamespace(ns)); err != nil {
+	members, err := r.membersIn(ctx, ns)
+	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("listing the members of region %s: %w", region.Name, err)
 	}
-	departed := slices.DeleteFunc(records.Items, func(cm corev1.ConfigMap) bool {
-		return !specs.IsProviderRecord(&cm) || providerPresent(recordOf(ctx, &cm), members.Items)
-	})
+	present := presentProviders(members)
+	var departed []departedRecord
+	for i := range list.Items {
+		cm := &list.Items[i]
+		if !specs.IsProviderRecord(cm) {
+			continue
+		}
+		if rec := recordOf(ctx, cm); !present.has(rec) {
+			departed = append(departed, departedRecord{object: cm, record: rec})
+		}
+	}
 	if len(departed) > 0 {
 		// The cache may lag a member just created: only the API server
 		// says an organisation has gone.
@@ -77,22 +89,21 @@ func (r *Reconciler) reconcileDeparted(ctx context.Context, region *shcrv1alpha1
 		if err := r.APIReader.List(ctx, live, client.InNamespace(ns)); err != nil {
 			return ctrl.Result{}, fmt.Errorf("listing the members of region %s: %w", region.Name, err)
 		}
-		departed = slices.DeleteFunc(departed, func(cm corev1.ConfigMap) bool {
-			return providerPresent(recordOf(ctx, &cm), live.Items)
-		})
+		present = presentProviders(live.Items)
+		departed = slices.DeleteFunc(departed, func(d departedRecord) bool { return present.has(d.record) })
 	}
 	now := r.now()
 	// The region was read as the API server holds it: a purge already in
 	// its status is recorded, and the provider record it came from can go.
 	recorded := slices.Clone(region.Status.Purges)
-	for i := range departed {
-		rec := recordOf(ctx, &departed[i])
+	for _, d := range departed {
+		rec := d.record
 		if rec.ODSCode == "" {
 			continue // unreadable: recordOf logged it; nothing to purge by
 		}
 		if purgeCovers(recorded, rec) {
-			if err := r.Client.Delete(ctx, &departed[i]); client.IgnoreNotFound(err) != nil {
-				return ctrl.Result{}, fmt.Errorf("deleting provider record %s/%s: %w", ns, departed[i].Name, err)
+			if err := r.Client.Delete(ctx, d.object.DeepCopy()); client.IgnoreNotFound(err) != nil {
+				return ctrl.Result{}, fmt.Errorf("deleting provider record %s/%s: %w", ns, d.object.Name, err)
 			}
 			continue
 		}
@@ -133,14 +144,39 @@ func (r *Reconciler) reconcileDeparted(ctx context.Context, region *shcrv1alpha1
 	return ctrl.Result{RequeueAfter: r.departedRecheck(kept, now)}, nil
 }
 
-// providerPresent says whether the MemberOrganisation object of a
-// provider record is among members (the same uid, with the record's ODS
-// code); for a record without a uid (which the operator never writes), any
-// member with its ODS code.
-func providerPresent(rec specs.ProviderRecord, members []shcrv1alpha1.MemberOrganisation) bool {
-	return slices.ContainsFunc(members, func(m shcrv1alpha1.MemberOrganisation) bool {
-		return m.Spec.ODSCode == rec.ODSCode && (rec.MemberUID == "" || m.UID == rec.MemberUID)
-	})
+// departedRecord is a provider record whose MemberOrganisation is gone, as
+// read once (recordOf).
+type departedRecord struct {
+	object *corev1.ConfigMap
+	record specs.ProviderRecord
+}
+
+// providers are the MemberOrganisation objects of a region, by uid and by
+// ODS code, to find a provider record's object without scanning the region
+// once per record.
+type providers struct {
+	uids  map[types.UID]string // uid: ODS code
+	codes map[string]bool
+}
+
+func presentProviders(members []shcrv1alpha1.MemberOrganisation) providers {
+	p := providers{uids: make(map[types.UID]string, len(members)), codes: make(map[string]bool, len(members))}
+	for i := range members {
+		p.uids[members[i].UID] = members[i].Spec.ODSCode
+		p.codes[members[i].Spec.ODSCode] = true
+	}
+	return p
+}
+
+// has says whether the MemberOrganisation object of a provider record is
+// present (the same uid, with the record's ODS code); for a record without
+// a uid (which the operator never writes), any member with its ODS code.
+func (p providers) has(rec specs.ProviderRecord) bool {
+	if rec.MemberUID == "" {
+		return p.codes[rec.ODSCode]
+	}
+	code, ok := p.uids[rec.MemberUID]
+	return ok && code == rec.ODSCode
 }
 
 // recordOf reads a provider record. One that cannot be read in full (only
@@ -250,10 +286,10 @@ func (r *Reconciler) advanceDeparted(ctx context.Context, region *shcrv1alpha1.S
 // purge of what the old one provided does not wait for them.
 func (r *Reconciler) memberExists(ctx context.Context, ns, odsCode string) bool {
 	members := &shcrv1alpha1.MemberOrganisationList{}
-	if err := r.Client.List(ctx, members, client.InNamespace(ns)); err != nil {
+	if err := r.Client.List(ctx, members, readOnly(ns), client.MatchingFields{index.MemberODSCode: odsCode}); err != nil {
 		return false
 	}
-	return slices.ContainsFunc(members.Items, func(m shcrv1alpha1.MemberOrganisation) bool { return m.Spec.ODSCode == odsCode })
+	return len(members.Items) > 0
 }
 
 // departedRecheck is when to look again at pending purges: a fraction of

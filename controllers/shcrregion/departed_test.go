@@ -6,6 +6,8 @@ SPDX-License-Identifier: Apache-2.0
 package shcrregion
 
 import (
+	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -40,8 +42,37 @@ func TestProviderPresentOnlyForTheSameObject(t *testing.T) {
 		{"no uid, code present", specs.ProviderRecord{ODSCode: "A1"}, []shcrv1alpha1.MemberOrganisation{member("A1", "u9")}, true},
 		{"no uid, code gone", specs.ProviderRecord{ODSCode: "A1"}, []shcrv1alpha1.MemberOrganisation{member("B1", "u9")}, false},
 	} {
-		if got := providerPresent(tc.entry, tc.members); got != tc.want {
+		if got := presentProviders(tc.members).has(tc.entry); got != tc.want {
 			t.Errorf("%s: present = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// The region finds a record's object through maps built once per
+// reconcile; over random regions and records (uids reused across codes,
+// codes shared by several objects, records without a uid) the answer is
+// the definition's: some member with the record's code and, when the
+// record has one, its uid.
+func TestPresentProvidersAnswersAsAScanOfTheRegion(t *testing.T) {
+	rng := rand.New(rand.NewPCG(16, 24))
+	codes, uids := []string{"A1", "A2", "B1", "a1"}, []string{"", "u1", "u2", "u3", "u4"}
+	for range 3000 {
+		var members []shcrv1alpha1.MemberOrganisation
+		seen := map[string]bool{}
+		for range rng.IntN(6) {
+			uid := uids[1+rng.IntN(len(uids)-1)]
+			if seen[uid] { // a uid names one object
+				continue
+			}
+			seen[uid] = true
+			members = append(members, member(codes[rng.IntN(len(codes))], uid))
+		}
+		rec := specs.ProviderRecord{ODSCode: codes[rng.IntN(len(codes))], MemberUID: types.UID(uids[rng.IntN(len(uids))])}
+		want := slices.ContainsFunc(members, func(m shcrv1alpha1.MemberOrganisation) bool {
+			return m.Spec.ODSCode == rec.ODSCode && (rec.MemberUID == "" || m.UID == rec.MemberUID)
+		})
+		if got := presentProviders(members).has(rec); got != want {
+			t.Fatalf("record %+v among %v: present = %v, want %v", rec, members, got, want)
 		}
 	}
 }

@@ -37,16 +37,16 @@ func (r *Reconciler) reconcileGPConnect(ctx context.Context, region *shcrv1alpha
 		}
 		return ctrl.Result{}, nil
 	}
-	members := &shcrv1alpha1.MemberOrganisationList{}
-	if err := r.Client.List(ctx, members, readOnly(ns)); err != nil {
+	members, err := r.membersIn(ctx, ns)
+	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("listing members of region %s: %w", region.Name, err)
 	}
-	practices := specs.GPConnectPractices(members.Items, region.Name)
+	practices := specs.GPConnectPractices(members, region.Name)
 	cm, err := specs.GatewayGPConnectConfigMap(region, practices)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if err := r.applyAll(ctx, cm, specs.GatewayGPConnectNetworkPolicy(region, members.Items, practices)); err != nil {
+	if err := r.applyAll(ctx, cm, specs.GatewayGPConnectNetworkPolicy(region, members, practices)); err != nil {
 		return ctrl.Result{}, r.childFailed(region, shcrv1alpha1.ConditionGatewayAvailable, err)
 	}
 	return ctrl.Result{}, nil

@@ -87,7 +87,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	if res, err := r.reconcileNamespace(ctx, region); err != nil || !res.IsZero() {
 		return res, err
 	}
-	return phases.Run(ctx, region,
+	return phases.Run(withListing(ctx), region,
 		r.reconcileTenancy,
 		r.reconcileRecordService,
 		r.reconcileGPConnect,
@@ -340,21 +340,21 @@ func (r *Reconciler) reconcilePolicyBundle(ctx context.Context, region *shcrv1al
 func (r *Reconciler) policyInput(ctx context.Context, region *shcrv1alpha1.ShCRRegion) (policy.Input, error) {
 	// The cache's own objects, not copies: this is the operator's hottest
 	// read at scale, and the governance conversions copy what they keep.
-	ns := readOnly(shcrv1alpha1.NamespaceFor(region.Name))
+	ns := shcrv1alpha1.NamespaceFor(region.Name)
 	in := policy.Input{Region: region.Name}
-	members := &shcrv1alpha1.MemberOrganisationList{}
-	if err := r.Client.List(ctx, members, ns); err != nil {
+	members, err := r.membersIn(ctx, ns)
+	if err != nil {
 		return in, fmt.Errorf("listing members of region %s: %w", region.Name, err)
 	}
-	in.Members = governance.PolicyMembers(members.Items, region.Name)
-	agreements := &shcrv1alpha1.DataSharingAgreementList{}
-	if err := r.Client.List(ctx, agreements, ns); err != nil {
+	in.Members = governance.PolicyMembers(members, region.Name)
+	agreements, err := r.agreementsIn(ctx, ns)
+	if err != nil {
 		return in, fmt.Errorf("listing agreements of region %s: %w", region.Name, err)
 	}
 	// A second object holding an agreement version grants nothing (its
 	// controller reports it Invalid); the ledger's highest approved version
 	// of each agreement supersedes every lower one for good.
-	kept, _ := governance.Distinct(agreements.Items)
+	kept, _ := governance.Distinct(agreements)
 	ledger := &corev1.ConfigMap{}
 	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: shcrv1alpha1.NamespaceFor(region.Name), Name: governance.LedgerName}, ledger); client.IgnoreNotFound(err) != nil {
 		return in, fmt.Errorf("reading the agreement ledger of region %s: %w", region.Name, err)
@@ -368,14 +368,14 @@ func (r *Reconciler) policyInput(ctx context.Context, region *shcrv1alpha1.ShCRR
 		}
 	}
 	for peer := range peers {
-		peerMembers := &shcrv1alpha1.MemberOrganisationList{}
-		if err := r.Client.List(ctx, peerMembers, readOnly(shcrv1alpha1.NamespaceFor(peer))); err != nil {
+		peerMembers, err := r.membersIn(ctx, shcrv1alpha1.NamespaceFor(peer))
+		if err != nil {
 			return in, fmt.Errorf("listing members of peer region %s of region %s: %w", peer, region.Name, err)
 		}
-		in.Members = append(in.Members, governance.PolicyMembers(peerMembers.Items, peer)...)
+		in.Members = append(in.Members, governance.PolicyMembers(peerMembers, peer)...)
 	}
 	policies := &shcrv1alpha1.AccessPolicyList{}
-	if err := r.Client.List(ctx, policies, ns); err != nil {
+	if err := r.Client.List(ctx, policies, readOnly(ns)); err != nil {
 		return in, fmt.Errorf("listing access policies of region %s: %w", region.Name, err)
 	}
 	for i := range policies.Items {
@@ -392,18 +392,18 @@ func readOnly(namespace string) client.ListOption {
 
 // reconcileCounts reports how many members and active agreements the region has.
 func (r *Reconciler) reconcileCounts(ctx context.Context, region *shcrv1alpha1.ShCRRegion) (ctrl.Result, error) {
-	ns := readOnly(shcrv1alpha1.NamespaceFor(region.Name))
-	members := &shcrv1alpha1.MemberOrganisationList{}
-	if err := r.Client.List(ctx, members, ns); err != nil {
+	ns := shcrv1alpha1.NamespaceFor(region.Name)
+	members, err := r.membersIn(ctx, ns)
+	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("listing members of region %s: %w", region.Name, err)
 	}
-	agreements := &shcrv1alpha1.DataSharingAgreementList{}
-	if err := r.Client.List(ctx, agreements, ns); err != nil {
+	agreements, err := r.agreementsIn(ctx, ns)
+	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("listing agreements of region %s: %w", region.Name, err)
 	}
-	region.Status.MemberCount = int32(len(members.Items))
-	region.Status.ActiveAgreementCount = int32(recordAgreementMetrics(region.Name, agreements.Items))
-	recordMemberMetrics(region.Name, members.Items)
+	region.Status.MemberCount = int32(len(members))
+	region.Status.ActiveAgreementCount = int32(recordAgreementMetrics(region.Name, agreements))
+	recordMemberMetrics(region.Name, members)
 	return ctrl.Result{}, nil
 }
 

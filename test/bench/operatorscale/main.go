@@ -83,8 +83,12 @@ type options struct {
 	// timeout bounds each size's onboarding.
 	timeout time.Duration
 	// cpuProfile, when set, is where the manager's CPU profile of the
-	// first minute of each onboarding is written (<path>.<size>).
+	// first cpuSeconds of each onboarding is written (<path>.<size>).
 	cpuProfile string
+	// cpuSeconds is how long the manager's CPU profile runs.
+	cpuSeconds int
+	// apiserverSettle is how long the API server's second CPU profile runs.
+	apiserverSettle time.Duration
 	// heapProfile, when set, is where the manager's heap profile is written
 	// once the region has settled (<path>.<size>).
 	heapProfile string
@@ -110,8 +114,10 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 	fs.BoolVar(&o.keep, "keep", false, "keep the audit log and the manager's logs (their directory is printed)")
 	fs.DurationVar(&o.timeout, "timeout", 20*time.Minute, "the longest an onboarding may take")
 	fs.StringVar(&o.heapProfile, "heapprofile", "", "write the manager's heap profile, once the region has settled, to this file suffixed with the size")
-	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write the manager's CPU profile of the first minute of each onboarding to this file, suffixed with the size")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write the manager's CPU profile of the first -cpuprofile-seconds of each onboarding to this file, suffixed with the size")
+	fs.IntVar(&o.cpuSeconds, "cpuprofile-seconds", 60, "how long the manager's CPU profile runs from the onboarding's start")
 	fs.StringVar(&o.apiserverProfile, "apiserver-cpuprofile", "", "write the API server's CPU profiles of the onboarding's first 30 s and of the minute after, to this file suffixed with .apply or .settle and the size")
+	fs.DurationVar(&o.apiserverSettle, "apiserver-cpuprofile-after", time.Minute, "how long the API server's second CPU profile (.settle) runs, from the end of the first")
 	fs.Func("manager-arg", "one more flag for the manager, such as --soft-memory-limit=230Mi (repeat for several)", func(v string) error {
 		o.managerArgs = append(o.managerArgs, v)
 		return nil
@@ -131,8 +137,8 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 		}
 		o.sizes = append(o.sizes, n)
 	}
-	if o.clients < 1 || o.wObjects < 100 || o.more < 1 {
-		return o, errors.New("-clients, -w-objects and -more must be at least 1, 100 and 1")
+	if o.clients < 1 || o.wObjects < 100 || o.more < 1 || o.cpuSeconds < 1 || o.apiserverSettle < time.Second {
+		return o, errors.New("-clients, -w-objects, -more, -cpuprofile-seconds and -apiserver-cpuprofile-after must be at least 1, 100, 1, 1 and 1s")
 	}
 	return o, nil
 }

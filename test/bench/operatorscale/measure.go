@@ -113,13 +113,22 @@ func measure(ctx context.Context, o options, bin, dir string, n int, out io.Writ
 	res.agreements, res.policies = len(region.agreements), len(region.policies)
 	logf("onboarding %d organisations, %d agreements, %d policies", n, res.agreements, res.policies)
 	if o.cpuProfile != "" {
-		go op.profile(fmt.Sprintf("%s.%d", o.cpuProfile, n), "profile?seconds=60")
+		go op.profile(fmt.Sprintf("%s.%d", o.cpuProfile, n), fmt.Sprintf("profile?seconds=%d", o.cpuSeconds))
 	}
 	if o.apiserverProfile != "" {
 		// One profile at a time: the API server serves one CPU profile.
 		go func() {
 			rg.profileAPIServer(ctx, fmt.Sprintf("%s.apply.%d", o.apiserverProfile, n), 30*time.Second, out)
-			rg.profileAPIServer(ctx, fmt.Sprintf("%s.settle.%d", o.apiserverProfile, n), time.Minute, out)
+			// The API server ends any request after its request timeout
+			// (a minute), so a longer one is taken a minute at a time
+			// (.settle.<size>, .settle.<size>.2, ...; go tool pprof sums them).
+			for i, left := 1, o.apiserverSettle; left > 0 && ctx.Err() == nil; i, left = i+1, left-time.Minute {
+				path := fmt.Sprintf("%s.settle.%d", o.apiserverProfile, n)
+				if i > 1 {
+					path += fmt.Sprintf(".%d", i)
+				}
+				rg.profileAPIServer(ctx, path, min(left, time.Minute), out)
+			}
 		}()
 	}
 	from := rg.auditOffset()
