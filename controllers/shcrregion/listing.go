@@ -48,7 +48,9 @@ func (r *Reconciler) membersIn(ctx context.Context, namespace string) ([]shcrv1a
 // cache, once per reconcile. The caller must not change them.
 func (r *Reconciler) agreementsIn(ctx context.Context, namespace string) ([]shcrv1alpha1.DataSharingAgreement, error) {
 	return listOnce(ctx, r.Client, namespace, func(l *listing) map[string][]shcrv1alpha1.DataSharingAgreement { return l.agreements },
-		func(list *shcrv1alpha1.DataSharingAgreementList) []shcrv1alpha1.DataSharingAgreement { return list.Items })
+		func(list *shcrv1alpha1.DataSharingAgreementList) []shcrv1alpha1.DataSharingAgreement {
+			return list.Items
+		})
 }
 
 func listOnce[T any, L any, PL interface {
