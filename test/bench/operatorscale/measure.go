@@ -12,6 +12,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -21,7 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/utils/ptr"
+	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -40,6 +41,9 @@ type result struct {
 	// operator's commonest write, a connector Deployment created by
 	// server-side apply.
 	w, wApply float64
+	// wApplySettled is wApply measured again once the region has
+	// settled, with every one of its objects in the API server and etcd.
+	wApplySettled float64
 	// makespan runs from the first apply to every object Ready; tail from
 	// then to the operator's last write of the onboarding (Events still
 	// queued in its recorder).
@@ -72,6 +76,12 @@ func (r result) ratio() float64 {
 	return r.makespan.Seconds() / (float64(r.totalWrites()) / r.w)
 }
 
+// ratioTo is the makespan over the time the API server needs for the
+// onboarding's writes at w objects per second.
+func (r result) ratioTo(w float64) float64 {
+	return r.makespan.Seconds() / (float64(r.totalWrites()) / w)
+}
+
 func measure(ctx context.Context, o options, bin, dir string, n int, out io.Writer) (result, error) {
 	res := result{orgs: n}
 	logf := func(format string, args ...any) {
@@ -90,7 +100,7 @@ func measure(ctx context.Context, o options, bin, dir string, n int, out io.Writ
 		return res, fmt.Errorf("measuring W: %w", err)
 	}
 	logf("W = %.0f objects/s (%d ConfigMaps, %d clients)", res.w, o.wObjects, o.clients)
-	if res.wApply, err = applyCeiling(ctx, rg, o.clients, o.wObjects/2); err != nil {
+	if res.wApply, err = applyCeiling(ctx, rg, o.clients, o.wObjects/2, "m"); err != nil {
 		return res, fmt.Errorf("measuring W for server-side applies: %w", err)
 	}
 	logf("W(apply) = %.0f objects/s (%d connector Deployments created by server-side apply)", res.wApply, o.wObjects/2)
@@ -194,6 +204,15 @@ func measure(ctx context.Context, o options, bin, dir string, n int, out io.Writ
 	res.idleOperatorWrites = counts.accepted(operatorUser)
 	logf("idle %s: %d operator writes; everyone's: %d %v", o.idle, res.idleOperatorWrites, res.idleWrites, counts.byResource)
 
+	// The same ceiling with the region in place: the API server and etcd
+	// hold every object of the onboarding (and the first measurement's),
+	// and each write costs what it costs at this size.
+	if res.wApplySettled, err = applyCeiling(ctx, rg, o.clients, o.wObjects/2, "s"); err != nil {
+		return res, fmt.Errorf("measuring W for server-side applies in the settled region: %w", err)
+	}
+	logf("W(apply) with the region in place = %.0f objects/s (%.0f before it): ratio to writes/W(apply) %.2f, to writes/W(apply) in place %.2f",
+		res.wApplySettled, res.wApply, res.ratioTo(res.wApply), res.ratioTo(res.wApplySettled))
+
 	// Forced full resync: a new manager process lists everything and
 	// reconciles every object once.
 	op.stop()
@@ -284,14 +303,14 @@ func eventsByReason(ctx context.Context, rg *rig) (map[string]int, error) {
 
 // applyCeiling creates connector Deployments, as the operator makes them,
 // by server-side apply with parallel clients, and returns objects per second.
-func applyCeiling(ctx context.Context, rg *rig, clients, objects int) (float64, error) {
+func applyCeiling(ctx context.Context, rg *rig, clients, objects int, prefix string) (float64, error) {
 	idx := make([]int, objects)
 	for i := range idx {
 		idx[i] = i
 	}
 	start := time.Now()
 	err := parallel(ctx, clients, idx, func(ctx context.Context, i int) error {
-		m := fixtures.Member("write-ceiling", fmt.Sprintf("m-%05d", i), fmt.Sprintf("W%05d", i), "GPPractice")
+		m := fixtures.Member("write-ceiling", fmt.Sprintf("%s-%05d", prefix, i), fmt.Sprintf("W%05d", i), "GPPractice")
 		m.UID = types.UID(fmt.Sprintf("00000000-0000-0000-0000-%012d", i))
 		d := specs.ConnectorDeployment("write-ceiling", m)
 		// Not labelled as the operator's, so neither the operator's cache
@@ -312,17 +331,35 @@ func applyCeiling(ctx context.Context, rg *rig, clients, objects int) (float64, 
 }
 
 // view is the benchmark's own informer cache of the four kinds, so that
-// waiting for Ready costs the API server nothing.
-type view struct{ cache cache.Cache }
+// waiting for Ready costs the API server nothing. It counts the region's
+// Ready members, agreements and policies as their events arrive (readiness),
+// so that a poll reads three numbers instead of listing the region: at
+// 5,000 organisations, listing it ten times a second took a tenth of a core
+// from the machine under test.
+type view struct {
+	cache cache.Cache
+	// members, agreements, policies: which of the region's objects of
+	// each kind are Ready.
+	members, agreements, policies *readiness
+}
 
 func startView(ctx context.Context, rg *rig) (*view, error) {
 	ca, err := cache.New(unlimited(rg.adminCfg), cache.Options{Scheme: kube.Scheme, DefaultTransform: cache.TransformStripManagedFields()})
 	if err != nil {
 		return nil, err
 	}
-	for _, obj := range []client.Object{&shcrv1alpha1.ShCRRegion{}, &shcrv1alpha1.MemberOrganisation{},
-		&shcrv1alpha1.DataSharingAgreement{}, &shcrv1alpha1.AccessPolicy{}} {
-		if _, err := ca.GetInformer(ctx, obj); err != nil {
+	v := &view{cache: ca, members: newReadiness(), agreements: newReadiness(), policies: newReadiness()}
+	if _, err := ca.GetInformer(ctx, &shcrv1alpha1.ShCRRegion{}); err != nil {
+		return nil, err
+	}
+	for obj, r := range map[client.Object]*readiness{
+		&shcrv1alpha1.MemberOrganisation{}: v.members, &shcrv1alpha1.DataSharingAgreement{}: v.agreements, &shcrv1alpha1.AccessPolicy{}: v.policies,
+	} {
+		inf, err := ca.GetInformer(ctx, obj)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := inf.AddEventHandler(r.handler()); err != nil {
 			return nil, err
 		}
 	}
@@ -330,7 +367,72 @@ func startView(ctx context.Context, rg *rig) (*view, error) {
 	if !ca.WaitForCacheSync(ctx) {
 		return nil, fmt.Errorf("the benchmark's cache did not sync")
 	}
-	return &view{cache: ca}, nil
+	return v, nil
+}
+
+// readiness is which objects of one kind in the region's namespace are
+// Ready, kept from the informer's events.
+type readiness struct {
+	mu    sync.Mutex
+	ready map[types.NamespacedName]bool
+	n     int // how many of ready are true
+}
+
+func newReadiness() *readiness { return &readiness{ready: map[types.NamespacedName]bool{}} }
+
+func (r *readiness) handler() toolscache.ResourceEventHandler {
+	return toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    func(o any) { r.set(o, false) },
+		UpdateFunc: func(_, o any) { r.set(o, false) },
+		DeleteFunc: func(o any) {
+			if t, ok := o.(toolscache.DeletedFinalStateUnknown); ok {
+				o = t.Obj
+			}
+			r.set(o, true)
+		},
+	}
+}
+
+func (r *readiness) set(o any, deleted bool) {
+	obj, ok := o.(client.Object)
+	if !ok || obj.GetNamespace() != shcrv1alpha1.NamespaceFor(regionName) {
+		return
+	}
+	now := !deleted && objectReady(obj)
+	key := client.ObjectKeyFromObject(obj)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ready[key] {
+		r.n--
+	}
+	if deleted {
+		delete(r.ready, key)
+		return
+	}
+	r.ready[key] = now
+	if now {
+		r.n++
+	}
+}
+
+// count is how many are Ready.
+func (r *readiness) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.n
+}
+
+// objectReady is ready for the three kinds the view counts.
+func objectReady(obj client.Object) bool {
+	switch o := obj.(type) {
+	case *shcrv1alpha1.MemberOrganisation:
+		return ready(o, o.Status.Conditions)
+	case *shcrv1alpha1.DataSharingAgreement:
+		return ready(o, o.Status.Conditions)
+	case *shcrv1alpha1.AccessPolicy:
+		return ready(o, o.Status.Conditions)
+	}
+	return false
 }
 
 // ready says whether obj's Ready condition is True for its generation.
@@ -382,36 +484,15 @@ func (v *view) allReady(ctx context.Context, reg *regionObjects) (bool, string, 
 	if !ready(region, region.Status.Conditions) {
 		return false, "", 0, "the region is not Ready"
 	}
-	// The cache's own objects, not copies: at 5,000 organisations copying
-	// them on every poll took most of a core from the machine under test.
-	ns := &client.ListOptions{Namespace: shcrv1alpha1.NamespaceFor(regionName), UnsafeDisableDeepCopy: ptr.To(true)}
-	members := &shcrv1alpha1.MemberOrganisationList{}
-	agreements := &shcrv1alpha1.DataSharingAgreementList{}
-	policies := &shcrv1alpha1.AccessPolicyList{}
-	if err := errorsOf(v.cache.List(ctx, members, ns), v.cache.List(ctx, agreements, ns), v.cache.List(ctx, policies, ns)); err != nil {
-		return false, "", 0, err.Error()
-	}
-	count := func(kind string, total, want int, isReady func(int) bool) string {
-		n := 0
-		for i := range total {
-			if isReady(i) {
-				n++
-			}
-		}
-		if n < want {
-			return fmt.Sprintf("%s: %d of %d Ready", kind, n, want)
-		}
-		return ""
-	}
-	for _, why := range []string{
-		count("members", len(members.Items), len(reg.members), func(i int) bool { return ready(&members.Items[i], members.Items[i].Status.Conditions) }),
-		count("agreements", len(agreements.Items), len(reg.agreements), func(i int) bool {
-			return ready(&agreements.Items[i], agreements.Items[i].Status.Conditions)
-		}),
-		count("policies", len(policies.Items), len(reg.policies), func(i int) bool { return ready(&policies.Items[i], policies.Items[i].Status.Conditions) }),
+	for _, c := range []struct {
+		kind string
+		of   *readiness
+		want int
+	}{
+		{"members", v.members, len(reg.members)}, {"agreements", v.agreements, len(reg.agreements)}, {"policies", v.policies, len(reg.policies)},
 	} {
-		if why != "" {
-			return false, "", 0, why
+		if n := c.of.count(); n < c.want {
+			return false, "", 0, fmt.Sprintf("%s: %d of %d Ready", c.kind, n, c.want)
 		}
 	}
 	return true, region.Status.PolicyBundle.Revision, region.Status.PolicyBundle.Grants, ""
@@ -474,13 +555,13 @@ func mib(b int64) float64 { return float64(b) / (1 << 20) }
 
 func report(out io.Writer, results []result) {
 	fmt.Fprintln(out)
-	fmt.Fprintln(out, "| organisations (agreements, policies) | W: creates, applies (objects/s) | writes per organisation (apply + operator + workloads) | makespan (the operator's last write after it) | ratio to writes/W (to writes/W(apply)) | operator writes idle (everyone's) | operator writes in a resync (reconciles, time) | one more: p50 / p99 | heap after GC (per 1,000) | peak RSS |")
+	fmt.Fprintln(out, "| organisations (agreements, policies) | W: creates, applies, applies with the region in place (objects/s) | writes per organisation (apply + operator + workloads) | makespan (the operator's last write after it) | ratio to writes/W (to writes/W(apply); in place) | operator writes idle (everyone's) | operator writes in a resync (reconciles, time) | one more: p50 / p99 | heap after GC (per 1,000) | peak RSS |")
 	fmt.Fprintln(out, "|---|---|---|---|---|---|---|---|---|---|")
 	for _, r := range results {
 		per := func(v int) float64 { return float64(v) / float64(r.orgs) }
-		fmt.Fprintf(out, "| %d (%d, %d) | %.0f, %.0f | %.1f (%.1f + %.1f + %.1f) | %.1f s (+%.1f s) | %.2f (%.2f) | %d (%d) | %d (%.0f, %.1f s) | %s / %s | %.1f MiB (%.1f) | %.1f MiB |\n",
-			r.orgs, r.agreements, r.policies, r.w, r.wApply, per(r.totalWrites()), per(r.applyWrites), per(r.operatorWrites), per(r.workloadWrites),
-			r.makespan.Seconds(), r.tail.Seconds(), r.ratio(), r.makespan.Seconds()/(float64(r.totalWrites())/r.wApply), r.idleOperatorWrites, r.idleWrites, r.resyncWrites, r.resyncReconciles, r.resync.Seconds(),
+		fmt.Fprintf(out, "| %d (%d, %d) | %.0f, %.0f, %.0f | %.1f (%.1f + %.1f + %.1f) | %.1f s (+%.1f s) | %.2f (%.2f; %.2f) | %d (%d) | %d (%.0f, %.1f s) | %s / %s | %.1f MiB (%.1f) | %.1f MiB |\n",
+			r.orgs, r.agreements, r.policies, r.w, r.wApply, r.wApplySettled, per(r.totalWrites()), per(r.applyWrites), per(r.operatorWrites), per(r.workloadWrites),
+			r.makespan.Seconds(), r.tail.Seconds(), r.ratio(), r.ratioTo(r.wApply), r.ratioTo(r.wApplySettled), r.idleOperatorWrites, r.idleWrites, r.resyncWrites, r.resyncReconciles, r.resync.Seconds(),
 			percentile(r.oneMore, 50), percentile(r.oneMore, 99), mib(r.heap), mib(r.heap)*1000/float64(r.orgs), mib(r.rss))
 	}
 	for i := 1; i < len(results); i++ {
