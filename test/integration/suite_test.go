@@ -102,6 +102,25 @@ var (
 	ctx = context.Background()
 )
 
+// The ServiceAccount the operator runs as with SHCR_TEST_LEAST_PRIVILEGE=1.
+const operatorNamespace, operatorServiceAccount = "shcr-operator-system", "shcr-operator-controller-manager"
+
+// operatorIdentity is a client acting as the operator's own identity: the
+// suite's admin client, or the operator's ServiceAccount when the operator
+// runs as one.
+func operatorIdentity(t *testing.T) client.Client {
+	t.Helper()
+	if os.Getenv("SHCR_TEST_LEAST_PRIVILEGE") != "1" {
+		return k8s
+	}
+	c, err := op.As("system:serviceaccount:"+operatorNamespace+":"+operatorServiceAccount,
+		"system:serviceaccounts", "system:serviceaccounts:"+operatorNamespace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // TestMain starts the operator as cluster admin, or, with
 // SHCR_TEST_LEAST_PRIVILEGE=1 (make test runs the suite both ways), as a
 // ServiceAccount holding exactly the RBAC the markers generate, proving the
@@ -117,7 +136,7 @@ func TestMain(m *testing.M) {
 		opts = append(opts, testenv.WithFaults(faultRate))
 	}
 	if os.Getenv("SHCR_TEST_LEAST_PRIVILEGE") == "1" {
-		opts = append(opts, testenv.AsServiceAccount("shcr-operator-system", "shcr-operator-controller-manager"))
+		opts = append(opts, testenv.AsServiceAccount(operatorNamespace, operatorServiceAccount))
 	}
 	var err error
 	op, err = testenv.StartOperator(filepath.Join("..", ".."), opts...)
