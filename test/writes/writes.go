@@ -12,6 +12,7 @@ package writes
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand"
 	"sync"
 	"sync/atomic"
@@ -27,13 +28,30 @@ import (
 )
 
 // Counter counts the API writes (create, update, patch, apply, delete,
-// and their status forms) made through the clients it wraps.
-type Counter struct{ n atomic.Int64 }
+// and their status forms) made through the clients it wraps, and names the
+// first of them since the last Reset, for a failing test to show.
+type Counter struct {
+	n      atomic.Int64
+	mu     sync.Mutex
+	recent []string
+}
+
+// maxRecent is how many writes a Counter names.
+const maxRecent = 256
 
 // Wrap returns a client that counts its writes in w.
 func (w *Counter) Wrap(c client.Client) client.Client {
-	return gated(c, func(client.Object) (func(), error) {
+	return gated(c, func(obj client.Object) (func(), error) {
 		w.n.Add(1)
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if len(w.recent) < maxRecent {
+			kind := obj.GetObjectKind().GroupVersionKind().Kind
+			if kind == "" {
+				kind = fmt.Sprintf("%T", obj)
+			}
+			w.recent = append(w.recent, kind+" "+obj.GetNamespace()+"/"+obj.GetName())
+		}
 		return nil, nil
 	})
 }
@@ -41,8 +59,21 @@ func (w *Counter) Wrap(c client.Client) client.Client {
 // Count is the number of writes so far.
 func (w *Counter) Count() int64 { return w.n.Load() }
 
+// Recent names the first writes since the last Reset (at most 256), as
+// "Kind namespace/name".
+func (w *Counter) Recent() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.recent...)
+}
+
 // Reset sets the count to zero.
-func (w *Counter) Reset() { w.n.Store(0) }
+func (w *Counter) Reset() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.n.Store(0)
+	w.recent = nil
+}
 
 // Faulty returns a client whose writes fail, with probability p, with an API
 // conflict, throttling or internal error (in turn) instead of reaching the
