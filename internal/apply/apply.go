@@ -83,7 +83,17 @@ type Applier struct {
 	// held the desired configuration of its applied-hash annotation. It is
 	// keyed by namespace and name first: an organisation's connector
 	// objects of six kinds share one name, so one entry holds the six.
-	verified map[types.NamespacedName][]verifiedAt
+	// It is kept small, as it holds an entry for every object the
+	// operator owns (several per organisation): names are shared handles,
+	// kinds are numbers (kinds), and resourceVersions are numbers when
+	// they spell one (opaque holds the others).
+	verified map[objectName][]verifiedAt
+	// kinds are the kinds verified, numbered by their index.
+	kinds []schema.GroupKind
+	// opaque holds the resourceVersions that do not spell a decimal
+	// number in its shortest form. Kubernetes does not promise that they
+	// do; etcd-backed API servers' always do.
+	opaque map[objectKey]string
 }
 
 // objectKey names one object of one kind.
@@ -93,13 +103,65 @@ type objectKey struct {
 	name      string
 }
 
+// objectName is an object's namespace and name, shared.
+type objectName struct {
+	namespace, name unique.Handle[string]
+}
+
+func nameOf(key objectKey) objectName {
+	return objectName{namespace: unique.Make(key.namespace), name: unique.Make(key.name)}
+}
+
 // verifiedAt is the resourceVersion at which the object of one kind was
 // verified.
 type verifiedAt struct {
-	kind            schema.GroupKind
-	resourceVersion string
+	// resourceVersion is the resourceVersion as a number, or 0 when it
+	// does not spell one: then Applier.opaque holds it.
+	resourceVersion uint64
 	// hash is the applied hash of the configuration it held then.
 	hash [16]byte
+	// kind is the object's kind, as its index in Applier.kinds.
+	kind uint8
+}
+
+// maxKinds is how many kinds an Applier numbers; objects of more kinds
+// are not remembered (each apply of them reads the object in full).
+const maxKinds = 256
+
+// numericVersion returns resourceVersion as a number, if it spells one
+// in its shortest form (no sign, no leading zero, not 0).
+func numericVersion(resourceVersion string) (uint64, bool) {
+	if resourceVersion == "" || resourceVersion[0] == '0' || len(resourceVersion) > 20 {
+		return 0, false
+	}
+	var n uint64
+	for i := 0; i < len(resourceVersion); i++ {
+		c := resourceVersion[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		next := n*10 + uint64(c-'0')
+		if next/10 != n {
+			return 0, false // overflow
+		}
+		n = next
+	}
+	return n, true
+}
+
+// kindIndex returns the number of kind; add numbers it if it has none.
+// a.mu must be held.
+func (a *Applier) kindIndex(kind schema.GroupKind, add bool) (uint8, bool) {
+	for i, k := range a.kinds {
+		if k == kind {
+			return uint8(i), true
+		}
+	}
+	if !add || len(a.kinds) == maxKinds {
+		return 0, false
+	}
+	a.kinds = append(a.kinds, kind)
+	return uint8(len(a.kinds) - 1), true
 }
 
 // Apply makes the cluster hold desired, owned by the operator. It returns
@@ -253,10 +315,20 @@ func (a *Applier) UpToDate(desired client.Object, live metav1.Object) bool {
 func (a *Applier) heldAt(key objectKey, resourceVersion string) ([16]byte, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for _, v := range a.verified[types.NamespacedName{Namespace: key.namespace, Name: key.name}] {
-		if v.kind == key.kind {
-			return v.hash, v.resourceVersion != "" && v.resourceVersion == resourceVersion
+	kind, ok := a.kindIndex(key.kind, false)
+	if !ok {
+		return [16]byte{}, false
+	}
+	for _, v := range a.verified[nameOf(key)] {
+		if v.kind != kind {
+			continue
 		}
+		if v.resourceVersion == 0 {
+			held, ok := a.opaque[key]
+			return v.hash, ok && held != "" && held == resourceVersion
+		}
+		n, ok := numericVersion(resourceVersion)
+		return v.hash, ok && n == v.resourceVersion
 	}
 	return [16]byte{}, false
 }
@@ -269,17 +341,31 @@ func hashKey(hash string) [16]byte {
 }
 
 func (a *Applier) remember(key objectKey, resourceVersion, hash string) {
-	// The name and namespace kept are those the cache holds, shared.
-	name := types.NamespacedName{Namespace: unique.Make(key.namespace).Value(), Name: unique.Make(key.name).Value()}
+	name := nameOf(key)
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	kind, ok := a.kindIndex(key.kind, true)
+	if !ok {
+		a.forgetLocked(key)
+		return
+	}
+	at := verifiedAt{hash: hashKey(hash), kind: kind}
+	if n, ok := numericVersion(resourceVersion); ok {
+		at.resourceVersion = n
+		delete(a.opaque, key)
+	} else {
+		if a.opaque == nil {
+			a.opaque = map[objectKey]string{}
+		}
+		a.opaque[key] = resourceVersion
+	}
 	if a.verified == nil {
-		a.verified = map[types.NamespacedName][]verifiedAt{}
+		a.verified = map[objectName][]verifiedAt{}
 	}
 	kinds := a.verified[name]
 	for i := range kinds {
-		if kinds[i].kind == key.kind {
-			kinds[i].resourceVersion, kinds[i].hash = resourceVersion, hashKey(hash)
+		if kinds[i].kind == kind {
+			kinds[i] = at
 			return
 		}
 	}
@@ -287,15 +373,25 @@ func (a *Applier) remember(key objectKey, resourceVersion, hash string) {
 	// leave room for as many again in every entry.
 	grown := make([]verifiedAt, len(kinds)+1)
 	copy(grown, kinds)
-	grown[len(kinds)] = verifiedAt{kind: key.kind, resourceVersion: resourceVersion, hash: hashKey(hash)}
+	grown[len(kinds)] = at
 	a.verified[name] = grown
 }
 
 func (a *Applier) forget(key objectKey) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	name := types.NamespacedName{Namespace: key.namespace, Name: key.name}
-	kinds := slices.DeleteFunc(a.verified[name], func(v verifiedAt) bool { return v.kind == key.kind })
+	a.forgetLocked(key)
+}
+
+// forgetLocked is forget with a.mu held.
+func (a *Applier) forgetLocked(key objectKey) {
+	delete(a.opaque, key)
+	kind, ok := a.kindIndex(key.kind, false)
+	if !ok {
+		return
+	}
+	name := nameOf(key)
+	kinds := slices.DeleteFunc(a.verified[name], func(v verifiedAt) bool { return v.kind == kind })
 	if len(kinds) == 0 {
 		delete(a.verified, name)
 	} else {

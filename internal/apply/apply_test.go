@@ -6,10 +6,10 @@ SPDX-License-Identifier: Apache-2.0
 package apply
 
 import (
+	"fmt"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
 )
 
 func TestDifference(t *testing.T) {
@@ -85,11 +85,64 @@ func TestAppliersMemoryOfVerifiedObjects(t *testing.T) {
 		t.Errorf("forgetting the Deployment forgot the ConfigMap of the same name")
 	}
 	a.forget(cm)
-	if _, ok := a.verified[types.NamespacedName{Namespace: "ns", Name: "c"}]; ok {
+	if _, ok := a.verified[nameOf(cm)]; ok {
 		t.Errorf("an entry without kinds was kept")
 	}
 	a.remember(key("Deployment", "", "cluster-scoped"), "5", h1)
 	if _, known := a.heldAt(key("Deployment", "", "cluster-scoped"), "5"); !known {
 		t.Errorf("a cluster-scoped object was not remembered")
+	}
+}
+
+// A resourceVersion is opaque: the Applier keeps those that spell a number
+// as one, and any other as it came, and a version is known only at the
+// very spelling it was remembered at, whichever way it was kept.
+func TestAppliersMemoryKeepsResourceVersionsExactly(t *testing.T) {
+	key := objectKey{kind: schema.GroupKind{Kind: "ConfigMap"}, namespace: "ns", name: "c"}
+	h := "00112233445566778899aabbccddeeff"
+	versions := []string{"1", "7", "07", "70", "0", "00", "-7", "+7", "7 ", "x7", "abc", "18446744073709551615",
+		"18446744073709551616", "99999999999999999999", "123456789012345678901", "", "٣"}
+	for _, remembered := range versions {
+		a := &Applier{}
+		a.remember(key, remembered, h)
+		for _, asked := range versions {
+			_, known := a.heldAt(key, asked)
+			if want := asked == remembered && asked != ""; known != want {
+				t.Errorf("remembered at %q, asked at %q: known %v, want %v", remembered, asked, known, want)
+			}
+		}
+		a.remember(key, "42", h) // a number after any other spelling
+		if _, known := a.heldAt(key, remembered); known && remembered != "42" {
+			t.Errorf("remembered at %q then 42: still known at %q", remembered, remembered)
+		}
+		if _, known := a.heldAt(key, "42"); !known {
+			t.Errorf("remembered at %q then 42: not known at 42", remembered)
+		}
+		if len(a.opaque) != 0 {
+			t.Errorf("remembered at %q then 42: %d opaque versions kept", remembered, len(a.opaque))
+		}
+		a.forget(key)
+		if len(a.verified) != 0 || len(a.opaque) != 0 {
+			t.Errorf("forgotten, but %d entries and %d opaque versions kept", len(a.verified), len(a.opaque))
+		}
+	}
+	n, ok := numericVersion("18446744073709551615")
+	if !ok || n != 1<<64-1 {
+		t.Errorf("the largest uint64 = %d, %v", n, ok)
+	}
+}
+
+// Objects of more kinds than the Applier numbers are not remembered, and
+// the others still are.
+func TestAppliersMemoryBeyondItsKinds(t *testing.T) {
+	a := &Applier{}
+	h := "00112233445566778899aabbccddeeff"
+	for i := range maxKinds + 3 {
+		key := objectKey{kind: schema.GroupKind{Kind: fmt.Sprintf("Kind%d", i)}, namespace: "ns", name: "c"}
+		a.remember(key, "5", h)
+		_, known := a.heldAt(key, "5")
+		if want := i < maxKinds; known != want {
+			t.Fatalf("kind %d: known %v, want %v", i, known, want)
+		}
 	}
 }

@@ -8,6 +8,8 @@ package kube
 import (
 	"errors"
 	"fmt"
+	"hash/maphash"
+	"maps"
 	"reflect"
 	"strings"
 	"testing"
@@ -239,6 +241,23 @@ func TestCachedObjectsShareRepeatedStrings(t *testing.T) {
 	same("agreement", got1.Status.Agreements[0], got2.Status.Agreements[0])
 	same("category", string(got1.Status.ProvidesCategories[0]), string(got2.Status.ProvidesCategories[0]))
 	same("finalizer", got1.Finalizers[0], got2.Finalizers[0])
+
+	// Lists are held in arrays of their own length, as they were.
+	m3 := member("gp-3")
+	m3.Status.Conditions = append(make([]metav1.Condition, 0, 8), m3.Status.Conditions...)
+	m3.Spec.Roles = append(make([]shcrv1alpha1.OrganisationRole, 0, 4), shcrv1alpha1.RoleProvider, shcrv1alpha1.RoleConsumer)
+	want3 := m3.DeepCopy()
+	out3, _ := slimForCache(m3)
+	got3 := out3.(*shcrv1alpha1.MemberOrganisation)
+	if !reflect.DeepEqual(got3, want3) {
+		t.Fatalf("fitting the lists changed the organisation:\n%+v\n%+v", got3, want3)
+	}
+	if c := cap(got3.Status.Conditions); c != 1 {
+		t.Errorf("one condition is held in room for %d", c)
+	}
+	if c := cap(got3.Spec.Roles); c != 2 {
+		t.Errorf("two roles are held in room for %d", c)
+	}
 }
 
 // Objects with equal labels, or equal owner references, share one map or
@@ -277,21 +296,24 @@ func TestCachedObjectsShareEqualLabelsAndOwners(t *testing.T) {
 // generation with the one shared value.
 func TestSharedTableForgetsValuesNoLongerUsed(t *testing.T) {
 	clock := time.Unix(0, 0)
-	table := &sharedTable[*int]{now: func() time.Time { return clock }}
+	table := &sharedTable[*string]{now: func() time.Time { return clock }}
 	made := 0
-	newValue := func() *int { made++; return new(int) }
-	kept := table.get("kept", newValue)
+	get := func(key string) *string {
+		return table.get(maphash.String(shareSeed, key), func(v *string) bool { return *v == key },
+			func() *string { made++; return &key })
+	}
+	kept := get("kept")
 	const perGeneration = 1000
 	for i := range 50 * perGeneration {
 		if i%perGeneration == 0 {
 			clock = clock.Add(sharedTableGeneration)
-			if table.get("kept", newValue) != kept {
+			if get("kept") != kept {
 				t.Fatalf("in generation %d, the kept value was made again", i/perGeneration)
 			}
 		}
-		table.get(fmt.Sprint("gone-", i), newValue)
-		if again := table.get(fmt.Sprint("gone-", i), newValue); again == nil {
-			t.Fatal("no value")
+		get(fmt.Sprint("gone-", i))
+		if again := get(fmt.Sprint("gone-", i)); again == nil || *again != fmt.Sprint("gone-", i) {
+			t.Fatal("not the value asked for")
 		}
 	}
 	if n := len(table.cur) + len(table.older); n > 2*perGeneration+2 {
@@ -299,6 +321,35 @@ func TestSharedTableForgetsValuesNoLongerUsed(t *testing.T) {
 	}
 	if made != 1+50*perGeneration {
 		t.Errorf("made %d values, want one per distinct key", made)
+	}
+}
+
+// Two different values whose hashes collide are never given one another:
+// the first asked for is shared, the other gets a copy of its own, in the
+// current generation and from the retired one alike.
+func TestSharedTableTellsCollidingValuesApart(t *testing.T) {
+	clock := time.Unix(0, 0)
+	table := &sharedTable[*string]{now: func() time.Time { return clock }}
+	get := func(key string) *string {
+		return table.get(7, func(v *string) bool { return *v == key }, func() *string { return &key })
+	}
+	for round := range 3 {
+		a, b := get("a"), get("b")
+		if *a != "a" || *b != "b" {
+			t.Fatalf("round %d: asked for a and b, got %q and %q", round, *a, *b)
+		}
+		clock = clock.Add(sharedTableGeneration)
+	}
+	if a1, a2 := get("a"), get("a"); a1 != a2 {
+		t.Errorf("the value first shared under its hash is not shared")
+	}
+	// Maps whose labels differ are never taken for one another, whatever
+	// their hashes: every map asked for comes back equal to it.
+	for i := range 2000 {
+		labels := map[string]string{"k": fmt.Sprint(i % 97), fmt.Sprint("k", i%13): "v"}
+		if got := sharedLabels(labels); !maps.Equal(got, labels) {
+			t.Fatalf("sharedLabels(%v) = %v", labels, got)
+		}
 	}
 }
 

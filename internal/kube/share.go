@@ -6,10 +6,10 @@ SPDX-License-Identifier: Apache-2.0
 package kube
 
 import (
+	"hash/maphash"
 	"maps"
 	"reflect"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 	"unique"
@@ -90,16 +90,20 @@ func sharedLabels(labels map[string]string) map[string]string {
 	if len(labels) == 0 {
 		return labels
 	}
-	keys := slices.Sorted(maps.Keys(labels))
-	var b strings.Builder
-	for _, k := range keys {
-		// Label keys and values never hold a NUL byte.
-		b.WriteString(k)
-		b.WriteByte(0)
-		b.WriteString(labels[k])
-		b.WriteByte(0)
+	// The pairs' hashes are summed, so that the map's order does not
+	// matter; equal maps are told from colliding ones by comparing them.
+	var h maphash.Hash
+	h.SetSeed(shareSeed)
+	var sum uint64
+	for k, v := range labels {
+		h.Reset()
+		h.WriteString(k)
+		h.WriteByte(0) // label keys and values never hold a NUL byte
+		h.WriteString(v)
+		sum += h.Sum64()
 	}
-	return labelSets.get(b.String(), func() map[string]string { return shareMap(labels, "") })
+	return labelSets.get(sum, func(m map[string]string) bool { return maps.Equal(m, labels) },
+		func() map[string]string { return shareMap(labels, "") })
 }
 
 // sharedOwners returns the shared list equal to refs.
@@ -107,23 +111,34 @@ func sharedOwners(refs []metav1.OwnerReference) []metav1.OwnerReference {
 	if len(refs) == 0 {
 		return refs
 	}
-	var b strings.Builder
+	var h maphash.Hash
+	h.SetSeed(shareSeed)
 	for _, r := range refs {
 		for _, s := range []string{r.APIVersion, r.Kind, r.Name, string(r.UID), flag(r.Controller), flag(r.BlockOwnerDeletion)} {
-			b.WriteString(s)
-			b.WriteByte(0)
+			h.WriteString(s)
+			h.WriteByte(0)
 		}
 	}
-	return ownerLists.get(b.String(), func() []metav1.OwnerReference {
-		out := slices.Clone(refs)
-		for i := range out {
-			r := &out[i]
-			r.APIVersion, r.Kind, r.Name = share(r.APIVersion), share(r.Kind), share(r.Name)
-			r.UID = types.UID(share(string(r.UID)))
-			r.Controller, r.BlockOwnerDeletion = sharedBool(r.Controller), sharedBool(r.BlockOwnerDeletion)
-		}
-		return out
-	})
+	return ownerLists.get(h.Sum64(), func(l []metav1.OwnerReference) bool { return slices.EqualFunc(l, refs, sameOwner) },
+		func() []metav1.OwnerReference {
+			out := slices.Clone(refs)
+			for i := range out {
+				r := &out[i]
+				r.APIVersion, r.Kind, r.Name = share(r.APIVersion), share(r.Kind), share(r.Name)
+				r.UID = types.UID(share(string(r.UID)))
+				r.Controller, r.BlockOwnerDeletion = sharedBool(r.Controller), sharedBool(r.BlockOwnerDeletion)
+			}
+			return out
+		})
+}
+
+// shareSeed seeds the hashes of the shared values' keys.
+var shareSeed = maphash.MakeSeed()
+
+// sameOwner says whether two owner references are equal.
+func sameOwner(a, b metav1.OwnerReference) bool {
+	return a.APIVersion == b.APIVersion && a.Kind == b.Kind && a.Name == b.Name && a.UID == b.UID &&
+		flag(a.Controller) == flag(b.Controller) && flag(a.BlockOwnerDeletion) == flag(b.BlockOwnerDeletion)
 }
 
 // flag spells an optional bool for a sharedOwners key.
@@ -139,17 +154,20 @@ func flag(b *bool) string {
 }
 
 // sharedTable shares values that cannot be made canonical by the unique
-// package (maps and slices), by a key that spells them. It forgets values
-// no longer asked for, in generations: a generation at least
-// sharedTableGeneration old is retired by the next value asked for, and
-// values asked for again move back from the retired one to the new one.
-// So it holds what the cache asked for in the last two generations (a
-// settled region's objects, or the ones that changed), and nothing of the
-// objects that came and went before. An object whose value was forgotten
-// keeps it; its next version is given a new shared one.
+// package (maps and slices), by a hash of what they hold: a value whose
+// hash another value already has is compared with it, and, if the two
+// differ, gets a copy of its own that is not shared. (Keys that spelled
+// the values out cost more than the values they shared at 5,000
+// organisations.) It forgets values no longer asked for, in generations:
+// a generation at least sharedTableGeneration old is retired by the next
+// value asked for, and values asked for again move back from the retired
+// one to the new one. So it holds what the cache asked for in the last two
+// generations (a settled region's objects, or the ones that changed), and
+// nothing of the objects that came and went before. An object whose value
+// was forgotten keeps it; its next version is given a new shared one.
 type sharedTable[V any] struct {
 	mu         sync.Mutex
-	cur, older map[string]V
+	cur, older map[uint64]V
 	// since is when the current generation began; now reads the clock.
 	since time.Time
 	now   func() time.Time
@@ -159,15 +177,20 @@ type sharedTable[V any] struct {
 // least.
 const sharedTableGeneration = 10 * time.Minute
 
-// get returns the value shared under key, made by newValue if none is.
-func (t *sharedTable[V]) get(key string, newValue func() V) V {
+// get returns the value shared under hash if equal says it is the one
+// asked for, and otherwise a value made by newValue: shared under hash
+// if no other value is.
+func (t *sharedTable[V]) get(hash uint64, equal func(V) bool, newValue func() V) V {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if v, ok := t.cur[key]; ok {
-		return v
+	if v, ok := t.cur[hash]; ok {
+		if equal(v) {
+			return v
+		}
+		return newValue() // another value with the same hash
 	}
-	v, ok := t.older[key]
-	if !ok {
+	v, ok := t.older[hash]
+	if !ok || !equal(v) {
 		v = newValue()
 	}
 	now := time.Now
@@ -175,9 +198,9 @@ func (t *sharedTable[V]) get(key string, newValue func() V) V {
 		now = t.now
 	}
 	if at := now(); t.cur == nil || at.Sub(t.since) >= sharedTableGeneration {
-		t.older, t.cur, t.since = t.cur, map[string]V{}, at
+		t.older, t.cur, t.since = t.cur, map[uint64]V{}, at
 	}
-	t.cur[key] = v
+	t.cur[hash] = v
 	return v
 }
 
@@ -226,7 +249,8 @@ var (
 // (every string type the API names, as DataCategory or ConditionStatus:
 // a handful of values across a region), and the type and reason of each
 // condition. Other strings (names, codes, messages) are mostly the
-// object's own. Maps are left alone.
+// object's own. Maps are left alone. Lists are moved to arrays of their
+// own length.
 func shareValues(v reflect.Value) {
 	switch v.Kind() {
 	case reflect.String:
@@ -240,6 +264,13 @@ func shareValues(v reflect.Value) {
 	case reflect.Slice, reflect.Array:
 		for i := range v.Len() {
 			shareValues(v.Index(i))
+		}
+		if v.Kind() == reflect.Slice && v.Cap() > v.Len() && v.CanSet() {
+			// The JSON decoder grows a list by doubling it: a list of
+			// five conditions is held in room for eight.
+			exact := reflect.MakeSlice(v.Type(), v.Len(), v.Len())
+			reflect.Copy(exact, v)
+			v.Set(exact)
 		}
 	case reflect.Struct:
 		if v.Type() == conditionType && v.CanAddr() {
