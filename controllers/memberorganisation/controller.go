@@ -26,6 +26,7 @@ import (
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
 	"github.com/shcr-io/shcr-operator/internal/apply"
+	"github.com/shcr-io/shcr-operator/internal/conditions"
 	"github.com/shcr-io/shcr-operator/internal/connector"
 	"github.com/shcr-io/shcr-operator/internal/kube"
 )
@@ -58,7 +59,10 @@ type Reconciler struct {
 	ReadConnectorStatus func(ctx context.Context, url string) (*connector.Status, error)
 
 	applier *apply.Applier
-	board   *statusBoard
+	// deployments tells whether connector Deployments, which the cache
+	// holds as metadata, are available.
+	deployments *conditions.Deployments
+	board       *statusBoard
 	// credentials remembers each organisation's last good credentials
 	// check (credentials.go).
 	credentials credentialChecks
@@ -81,6 +85,7 @@ type Reconciler struct {
 // objects and follows the agreements that name the organisation.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.applier = &apply.Applier{Client: r.Client, APIReader: r.APIReader}
+	r.deployments = &conditions.Deployments{Cache: r.Client, API: r.APIReader}
 	if r.Now == nil {
 		r.Now = time.Now
 	}
@@ -95,8 +100,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("memberorganisation").
 		For(&shcrv1alpha1.MemberOrganisation{}).
-		Owns(&appsv1.Deployment{}).
 		// The cache holds these as metadata only (kube.MetadataOnlyKinds).
+		Owns(&appsv1.Deployment{}, builder.OnlyMetadata).
 		Owns(&corev1.ServiceAccount{}, builder.OnlyMetadata).
 		Owns(&corev1.ConfigMap{}).
 		Owns(&networkingv1.NetworkPolicy{}, builder.OnlyMetadata).

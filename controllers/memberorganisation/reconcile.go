@@ -28,7 +28,6 @@ import (
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
 	"github.com/shcr-io/shcr-operator/controllers/internal/phases"
-	"github.com/shcr-io/shcr-operator/internal/conditions"
 	"github.com/shcr-io/shcr-operator/internal/governance"
 	"github.com/shcr-io/shcr-operator/internal/index"
 	"github.com/shcr-io/shcr-operator/internal/kube"
@@ -428,11 +427,10 @@ func (r *Reconciler) reconcileConnector(ctx context.Context, member *shcrv1alpha
 			return fmt.Errorf("applying connector %T %s/%s of member %s: %w", obj, obj.GetNamespace(), obj.GetName(), member.Name, err)
 		}
 	}
-	live := &appsv1.Deployment{}
-	if err := r.Client.Get(ctx, client.ObjectKeyFromObject(deploy), live); client.IgnoreNotFound(err) != nil {
-		return fmt.Errorf("reading connector Deployment %s/%s: %w", deploy.Namespace, deploy.Name, err)
+	status, reason, msg, err := r.deployments.Availability(ctx, client.ObjectKeyFromObject(deploy))
+	if err != nil {
+		return fmt.Errorf("connector of member %s: %w", member.Name, err)
 	}
-	status, reason, msg := conditions.DeploymentAvailability(live)
 	setCondition(member, shcrv1alpha1.ConditionConnectorAvailable, status, reason, msg)
 	return nil
 }
@@ -488,6 +486,7 @@ func (r *Reconciler) replaceWithClusterIP(ctx context.Context, member *shcrv1alp
 
 // removeConnector deletes the connector's objects that exist.
 func (r *Reconciler) removeConnector(ctx context.Context, member *shcrv1alpha1.MemberOrganisation) error {
+	r.deployments.Forget(client.ObjectKey{Namespace: member.Namespace, Name: specs.ConnectorName(member)})
 	return r.removeOwned(ctx, member, specs.ConnectorName(member),
 		&appsv1.Deployment{}, &corev1.ConfigMap{}, &networkingv1.NetworkPolicy{}, &corev1.Service{}, &corev1.ServiceAccount{})
 }

@@ -25,6 +25,7 @@ import (
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
 	"github.com/shcr-io/shcr-operator/internal/apply"
+	"github.com/shcr-io/shcr-operator/internal/conditions"
 )
 
 // Reconciler reconciles a ShCRRegion.
@@ -58,7 +59,10 @@ type Reconciler struct {
 	Now func() time.Time
 
 	applier *apply.Applier
-	windows *windows
+	// deployments tells whether the gateway's Deployment, which the cache
+	// holds as metadata, is available.
+	deployments *conditions.Deployments
+	windows     *windows
 }
 
 // +kubebuilder:rbac:groups=shcr.io,resources=shcrregions,verbs=get;list;watch;update;patch
@@ -83,6 +87,7 @@ type Reconciler struct {
 // and counts the region's members and agreements.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.applier = newApplier(r)
+	r.deployments = newDeployments(r)
 	if r.Coalesce == 0 {
 		r.Coalesce = DefaultCoalesce
 	}
@@ -107,7 +112,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&corev1.ResourceQuota{}).
 		Owns(&corev1.LimitRange{}).
 		Owns(&appsv1.StatefulSet{}).
-		Owns(&appsv1.Deployment{}).
+		Owns(&appsv1.Deployment{}, builder.OnlyMetadata).
 		Owns(&networkingv1.NetworkPolicy{}, builder.OnlyMetadata).
 		Owns(&policyv1.PodDisruptionBudget{}).
 		Owns(&rbacv1.Role{}, builder.OnlyMetadata).
@@ -124,4 +129,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 
 func newApplier(r *Reconciler) *apply.Applier {
 	return &apply.Applier{Client: r.Client, APIReader: r.APIReader}
+}
+
+func newDeployments(r *Reconciler) *conditions.Deployments {
+	return &conditions.Deployments{Cache: r.Client, API: r.APIReader}
 }

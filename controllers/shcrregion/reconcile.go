@@ -27,7 +27,6 @@ import (
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
 	"github.com/shcr-io/shcr-operator/controllers/internal/phases"
 	"github.com/shcr-io/shcr-operator/internal/apply"
-	"github.com/shcr-io/shcr-operator/internal/conditions"
 	"github.com/shcr-io/shcr-operator/internal/governance"
 	"github.com/shcr-io/shcr-operator/internal/kube"
 	"github.com/shcr-io/shcr-operator/internal/metrics"
@@ -240,6 +239,7 @@ func (r *Reconciler) reconcileGateway(ctx context.Context, region *shcrv1alpha1.
 		return ctrl.Result{}, r.childFailed(region, shcrv1alpha1.ConditionGatewayAvailable, err)
 	}
 	// Read from the cache first, so a steady region costs no API call.
+	stale = kube.ForCache(stale)
 	if err := r.Client.Get(ctx, key, stale); client.IgnoreNotFound(err) != nil {
 		return ctrl.Result{}, fmt.Errorf("reading %T %s of region %s: %w", stale, key, region.Name, err)
 	} else if err == nil && metav1.IsControlledBy(stale, region) {
@@ -259,11 +259,10 @@ func (r *Reconciler) reconcileGateway(ctx context.Context, region *shcrv1alpha1.
 		}
 		status, reason, msg = statefulSetAvailability(live, "gateway")
 	default:
-		live := &appsv1.Deployment{}
-		if err := r.Client.Get(ctx, key, live); client.IgnoreNotFound(err) != nil {
-			return ctrl.Result{}, fmt.Errorf("reading Deployment %s of region %s: %w", key, region.Name, err)
+		var err error
+		if status, reason, msg, err = r.deployments.Availability(ctx, key); err != nil {
+			return ctrl.Result{}, fmt.Errorf("gateway of region %s: %w", region.Name, err)
 		}
-		status, reason, msg = conditions.DeploymentAvailability(live)
 	}
 	setCondition(region, shcrv1alpha1.ConditionGatewayAvailable, status, reason, msg)
 	// The gateway's /readyz refuses without an identity provider, whatever

@@ -432,7 +432,7 @@ func TestNoOpReconcileMakesZeroWrites(t *testing.T) {
 	region := readyRegion(t, "noop")
 	counted := &writes.Counter{}
 	r := &Reconciler{Client: counted.Wrap(mgrClient), APIReader: mgrReader}
-	r.applier = newApplier(r)
+	r.applier, r.deployments = newApplier(r), newDeployments(r)
 
 	// Let the manager's own reconciles settle, then reconcile twice more by hand.
 	waitFor(t, "the region to settle", func() (bool, string) {

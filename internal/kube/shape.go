@@ -44,17 +44,19 @@ const (
 
 // The kinds a region has one of per organisation, which the operator only
 // applies and owns: their cache must not hold what the operator never
-// reads back. A connector Deployment keeps its status (the organisation's
-// ConnectorAvailable condition reads it) and ConfigMaps keep the agreement
-// ledger's data (reads of it are optimistic-concurrency writes). Volume
-// claims (a connector's state, and the region's retained data) are only
-// applied, and listed to mark or unmark them retained, which is metadata.
+// reads back. ConfigMaps keep the agreement ledger's data (reads of it are
+// optimistic-concurrency writes) and the provider records'. A connector
+// Deployment is held as metadata: its availability is read in full only
+// when its resourceVersion changed (conditions.Deployments), since a typed
+// Deployment embeds a whole pod template. Volume claims (a connector's
+// state, and the region's retained data) are only applied, and listed to
+// mark or unmark them retained, which is metadata.
 var (
 	metadataOnlyKinds = []client.Object{
 		&corev1.ServiceAccount{}, &corev1.Service{}, &networkingv1.NetworkPolicy{}, &corev1.PersistentVolumeClaim{},
-		&rbacv1.Role{}, &rbacv1.RoleBinding{},
+		&rbacv1.Role{}, &rbacv1.RoleBinding{}, &appsv1.Deployment{},
 	}
-	trimmedKinds = []client.Object{&appsv1.Deployment{}, &corev1.ConfigMap{}}
+	trimmedKinds = []client.Object{&corev1.ConfigMap{}}
 )
 
 // MetadataOnlyKinds returns a new copy of each kind the cache holds as
@@ -91,21 +93,17 @@ func kindOf(o client.Object) schema.GroupVersionKind {
 }
 
 // trimForCache is the transform of the kinds the operator creates. It
-// removes from a Deployment all of its spec but the replicas (the operator
-// writes the rest by server-side apply and decides re-applies without
-// reading it back) and every status condition but Available, without its
-// message and times (DeploymentAvailability reads its type and status);
-// and from a ConfigMap other than the agreement ledger and the provider
-// records (specs.ProviderRecordConfigMap; small, and read by the region)
-// its data (the same).
-// The result still reads correctly for what the operator reads: metadata,
-// a Deployment's generation, replicas, status counts and availability.
-// These, and the metadata-only kinds, are held without their applied-hash
-// annotation. Then it slims the object (slimForCache), sharing its name
-// too: an organisation's connector objects all have one.
+// removes from a ConfigMap other than the agreement ledger and the
+// provider records (specs.ProviderRecordConfigMap; small, and read by the
+// region) its data: the operator writes it by server-side apply and
+// decides re-applies without reading it back. What is left reads
+// correctly for what the operator reads: metadata. ConfigMaps and the
+// metadata-only kinds are held without their applied-hash annotation.
+// Then it slims the object (slimForCache), sharing its name too: an
+// organisation's connector objects all have one.
 func trimForCache(obj any) (any, error) {
 	switch obj.(type) {
-	case *appsv1.Deployment, *corev1.ConfigMap, *metav1.PartialObjectMetadata:
+	case *corev1.ConfigMap, *metav1.PartialObjectMetadata:
 		// The Applier remembers what these held when it wrote or checked
 		// them (internal/apply), and reads them in full when it does not
 		// know: it never reads their applied hash from the cache.
@@ -120,31 +118,10 @@ func trimForCache(obj any) (any, error) {
 			}
 		}
 	}
-	switch o := obj.(type) {
-	case *appsv1.Deployment:
-		o.Spec = appsv1.DeploymentSpec{Replicas: o.Spec.Replicas}
-		o.Status.Conditions = availableOnly(o.Status.Conditions)
-	case *corev1.ConfigMap:
-		if o.Name != governance.LedgerName && !specs.IsProviderRecord(o) {
-			o.Data, o.BinaryData = nil, nil
-		}
+	if o, ok := obj.(*corev1.ConfigMap); ok && o.Name != governance.LedgerName && !specs.IsProviderRecord(o) {
+		o.Data, o.BinaryData = nil, nil
 	}
 	return slim(obj, true), nil
-}
-
-// availableOnly returns the Available condition of a Deployment's
-// conditions, with its type, status and reason only, or nil.
-func availableOnly(cs []appsv1.DeploymentCondition) []appsv1.DeploymentCondition {
-	for _, c := range cs {
-		if c.Type == appsv1.DeploymentAvailable {
-			return []appsv1.DeploymentCondition{{
-				Type:   appsv1.DeploymentAvailable,
-				Status: corev1.ConditionStatus(share(string(c.Status))),
-				Reason: share(c.Reason),
-			}}
-		}
-	}
-	return nil
 }
 
 // newGuardedCache builds the manager's cache, and makes a read or watch of a

@@ -24,7 +24,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
-	"github.com/shcr-io/shcr-operator/internal/conditions"
 	"github.com/shcr-io/shcr-operator/internal/governance"
 )
 
@@ -37,6 +36,7 @@ func TestGuardedCacheRefusesTypedMetadataOnlyKinds(t *testing.T) {
 		&corev1.ServiceAccount{}, &corev1.ServiceAccountList{}, &corev1.Service{}, &corev1.ServiceList{},
 		&networkingv1.NetworkPolicy{}, &networkingv1.NetworkPolicyList{},
 		&corev1.PersistentVolumeClaim{}, &corev1.PersistentVolumeClaimList{},
+		&appsv1.Deployment{}, &appsv1.DeploymentList{},
 	}
 	for _, obj := range refused {
 		var e *ErrMetadataOnly
@@ -46,7 +46,7 @@ func TestGuardedCacheRefusesTypedMetadataOnlyKinds(t *testing.T) {
 	}
 	allowed := []runtime.Object{
 		&metav1.PartialObjectMetadata{}, &metav1.PartialObjectMetadataList{}, ForCache(&corev1.Service{}),
-		&corev1.ConfigMap{}, &appsv1.Deployment{}, &corev1.Namespace{}, &appsv1.StatefulSet{},
+		&corev1.ConfigMap{}, &corev1.Namespace{}, &appsv1.StatefulSet{},
 		&shcrv1alpha1.MemberOrganisation{}, &shcrv1alpha1.ShCRRegionList{},
 	}
 	for _, obj := range allowed {
@@ -62,79 +62,24 @@ func TestGuardedCacheRefusesTypedMetadataOnlyKinds(t *testing.T) {
 			t.Errorf("ForCache(%T) is not metadata", obj)
 		}
 	}
-	if _, ok := ForCache(&appsv1.Deployment{}).(*appsv1.Deployment); !ok {
-		t.Error("ForCache changed a Deployment, which the cache holds typed")
+	if _, ok := ForCache(&appsv1.StatefulSet{}).(*appsv1.StatefulSet); !ok {
+		t.Error("ForCache changed a StatefulSet, which the cache holds typed")
 	}
 }
 
-// The cache drops a Deployment's pod template and every ConfigMap's data
-// but the agreement ledger's, and keeps what the operator reads.
+// The cache drops every ConfigMap's data but the agreement ledger's and
+// the provider records', and keeps what the operator reads.
 func TestTrimForCache(t *testing.T) {
-	d := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: "c", Annotations: map[string]string{"a": "b"}},
-		Spec: appsv1.DeploymentSpec{Replicas: new(int32), Template: corev1.PodTemplateSpec{
-			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "connector", Image: "x"}}},
-		}},
-		Status: appsv1.DeploymentStatus{AvailableReplicas: 1},
-	}
-	out, _ := trimForCache(d)
-	got := out.(*appsv1.Deployment)
-	if len(got.Spec.Template.Spec.Containers) != 0 || got.Spec.Replicas == nil || got.Status.AvailableReplicas != 1 || got.Annotations["a"] != "b" {
-		t.Errorf("trimmed Deployment %+v", got)
-	}
 	for name, keep := range map[string]bool{governance.LedgerName: true, "connector-y1g01": false, "policy-bundle": false} {
-		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name}, Data: map[string]string{"k": "v"}, BinaryData: map[string][]byte{"b": {1}}}
+		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: map[string]string{"a": "b"}}, Data: map[string]string{"k": "v"}, BinaryData: map[string][]byte{"b": {1}}}
 		out, _ := trimForCache(cm)
 		got := out.(*corev1.ConfigMap)
-		if (got.Data != nil) != keep || (got.BinaryData != nil) != keep {
-			t.Errorf("ConfigMap %s: data kept %v, want %v", name, got.Data != nil, keep)
+		if (got.Data != nil) != keep || (got.BinaryData != nil) != keep || got.Annotations["a"] != "b" {
+			t.Errorf("ConfigMap %s: data kept %v, want %v; annotations %v", name, got.Data != nil, keep, got.Annotations)
 		}
 	}
-}
-
-// A trimmed Deployment reads the same as the whole one for what the
-// operator reads of it (DeploymentAvailability), in every state of a
-// rollout, and holds no spec but its replicas and no condition but
-// Available.
-func TestTrimmedDeploymentReadsTheSame(t *testing.T) {
-	one, two := int32(1), int32(2)
-	cond := func(typ appsv1.DeploymentConditionType, status corev1.ConditionStatus) appsv1.DeploymentCondition {
-		return appsv1.DeploymentCondition{Type: typ, Status: status, Reason: "R", Message: `ReplicaSet "connector-y1g01-5d8f" has successfully progressed.`,
-			LastUpdateTime: metav1.Now(), LastTransitionTime: metav1.Now()}
-	}
-	for _, replicas := range []*int32{nil, &one, &two} {
-		for _, generation := range []int64{1, 2} {
-			for _, counts := range [][2]int32{{0, 0}, {1, 0}, {1, 1}, {2, 2}} {
-				for _, conds := range [][]appsv1.DeploymentCondition{
-					nil,
-					{cond(appsv1.DeploymentProgressing, corev1.ConditionTrue)},
-					{cond(appsv1.DeploymentProgressing, corev1.ConditionTrue), cond(appsv1.DeploymentAvailable, corev1.ConditionFalse)},
-					{cond(appsv1.DeploymentAvailable, corev1.ConditionTrue), cond(appsv1.DeploymentProgressing, corev1.ConditionTrue)},
-					{cond(appsv1.DeploymentReplicaFailure, corev1.ConditionTrue), cond(appsv1.DeploymentAvailable, corev1.ConditionTrue)},
-				} {
-					d := &appsv1.Deployment{
-						ObjectMeta: metav1.ObjectMeta{Name: "connector-y1g01", Namespace: "shcr-r", Generation: generation},
-						Spec: appsv1.DeploymentSpec{
-							Replicas: replicas, Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"a": "b"}},
-							Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "connector"}}}},
-						},
-						Status: appsv1.DeploymentStatus{ObservedGeneration: 1, UpdatedReplicas: counts[0], AvailableReplicas: counts[1], Conditions: conds},
-					}
-					s1, r1, m1 := conditions.DeploymentAvailability(d.DeepCopy())
-					out, _ := trimForCache(d)
-					got := out.(*appsv1.Deployment)
-					s2, r2, m2 := conditions.DeploymentAvailability(got)
-					if s1 != s2 || r1 != r2 || m1 != m2 {
-						t.Errorf("replicas %v, generation %d, counts %v, conditions %v: trimmed reads %s %s %q, whole %s %s %q",
-							replicas, generation, counts, conds, s2, r2, m2, s1, r1, m1)
-					}
-					if !reflect.DeepEqual(got.Spec, appsv1.DeploymentSpec{Replicas: replicas}) || len(got.Status.Conditions) > 1 ||
-						(len(got.Status.Conditions) == 1 && (got.Status.Conditions[0].Type != appsv1.DeploymentAvailable || got.Status.Conditions[0].Message != "")) {
-						t.Errorf("trimmed Deployment holds more than it reads: %+v", got)
-					}
-				}
-			}
-		}
+	if ShapeOf(appsv1.SchemeGroupVersion.WithKind("Deployment")) != MetadataOnly {
+		t.Errorf("Deployments are not held as metadata only")
 	}
 }
 
@@ -202,7 +147,7 @@ func TestCachedObjectsShareRepeatedStrings(t *testing.T) {
 	// The Applier never reads the applied hash of these kinds from the
 	// cache: an object with no other annotation holds none.
 	c := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "connector-y1g01", Annotations: map[string]string{shcrv1alpha1.AnnotationAppliedHash: "0123"}}}
-	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "connector-y1g01", Annotations: map[string]string{shcrv1alpha1.AnnotationAppliedHash: "0123"}}}
+	d := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Name: "connector-y1g01", Annotations: map[string]string{shcrv1alpha1.AnnotationAppliedHash: "0123"}}}
 	s := &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: "records", Annotations: map[string]string{shcrv1alpha1.AnnotationAppliedHash: "0123"}}}
 	for _, o := range []metav1.Object{c, d, s} {
 		if _, err := trimForCache(o); err != nil {

@@ -1,0 +1,111 @@
+/*
+Copyright The shcr-operator Authors.
+SPDX-License-Identifier: Apache-2.0
+*/
+
+package conditions
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"unique"
+
+	appsv1 "k8s.io/api/apps/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// Deployments tells whether the Deployments the operator owns are
+// available (DeploymentAvailability), although the manager's cache holds
+// them as metadata only: a typed Deployment embeds a whole pod template
+// (1.2 kB even empty), one per organisation. It remembers each
+// Deployment's availability with the resourceVersion it was read at, and
+// reads a Deployment in full from the API server only when the cache shows
+// another resourceVersion: once for each change of its spec or status,
+// never for a reconcile that finds it as it was. It is safe for
+// concurrent use.
+type Deployments struct {
+	// Cache is the manager's cache, which holds Deployments as metadata.
+	Cache client.Reader
+	// API reads from the API server.
+	API client.Reader
+
+	mu    sync.Mutex
+	known map[deploymentName]availabilityAt
+}
+
+// deploymentName is a Deployment's namespace and name, shared with the
+// cache's copies.
+type deploymentName struct {
+	namespace, name unique.Handle[string]
+}
+
+// availabilityAt is a Deployment's availability at a resourceVersion.
+type availabilityAt struct {
+	resourceVersion string
+	status          metav1.ConditionStatus
+	reason, message string
+}
+
+// Availability returns DeploymentAvailability of the Deployment key, as
+// of the resourceVersion the cache holds or a later one. A Deployment the
+// cache does not hold is not yet available ("not yet in the cache"), as
+// before it is created.
+func (d *Deployments) Availability(ctx context.Context, key client.ObjectKey) (metav1.ConditionStatus, string, string, error) {
+	cached := &metav1.PartialObjectMetadata{}
+	cached.SetGroupVersionKind(appsv1.SchemeGroupVersion.WithKind("Deployment"))
+	name := deploymentName{namespace: unique.Make(key.Namespace), name: unique.Make(key.Name)}
+	if err := d.Cache.Get(ctx, key, cached); err != nil {
+		if !apierrors.IsNotFound(err) {
+			return "", "", "", fmt.Errorf("reading Deployment %s: %w", key, err)
+		}
+		d.forget(name)
+		status, reason, message := DeploymentAvailability(&appsv1.Deployment{})
+		return status, reason, message, nil
+	}
+	d.mu.Lock()
+	at, ok := d.known[name]
+	d.mu.Unlock()
+	if ok && at.resourceVersion == cached.ResourceVersion && at.resourceVersion != "" {
+		return at.status, at.reason, at.message, nil
+	}
+	full := &appsv1.Deployment{}
+	if err := d.API.Get(ctx, key, full); err != nil {
+		if !apierrors.IsNotFound(err) {
+			return "", "", "", fmt.Errorf("reading Deployment %s: %w", key, err)
+		}
+		d.forget(name) // deleted since the cache saw it
+		status, reason, message := DeploymentAvailability(&appsv1.Deployment{})
+		return status, reason, message, nil
+	}
+	status, reason, message := DeploymentAvailability(full)
+	// The message repeats across Deployments ("1 of 1 replicas available").
+	at = availabilityAt{resourceVersion: full.ResourceVersion, status: status, reason: reason, message: unique.Make(message).Value()}
+	d.mu.Lock()
+	if d.known == nil {
+		d.known = map[deploymentName]availabilityAt{}
+	}
+	d.known[name] = at
+	d.mu.Unlock()
+	return status, reason, message, nil
+}
+
+// Forget drops what is remembered of the Deployment key: it was deleted.
+func (d *Deployments) Forget(key client.ObjectKey) {
+	d.forget(deploymentName{namespace: unique.Make(key.Namespace), name: unique.Make(key.Name)})
+}
+
+func (d *Deployments) forget(name deploymentName) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.known, name)
+}
+
+// Remembered is how many Deployments' availability is remembered.
+func (d *Deployments) Remembered() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.known)
+}
