@@ -41,3 +41,4 @@ func TestSlimForCache(t *testing.T) {
 		t.Errorf("another annotation was lost: %v", got.Annotations)
 	}
 }
+

@@ -233,6 +233,29 @@ func TestCachedObjectsShareEqualLabelsAndOwners(t *testing.T) {
 	if same(a.Labels, other.Labels) || same(a.OwnerReferences, other.OwnerReferences) {
 		t.Errorf("another organisation's labels or owners are shared with the first's")
 	}
+
+	// Equal annotations are one map (a Deployment's revision); a Full
+	// kind's annotations with its own applied hash are its own.
+	revision := func() *metav1.PartialObjectMetadata {
+		return &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Name: "connector-x", Annotations: map[string]string{
+			"deployment.kubernetes.io/revision": strings.Clone("1")}}}
+	}
+	d1, d2 := revision(), revision()
+	_, _ = trimForCache(d1)
+	_, _ = trimForCache(d2)
+	if !same(d1.Annotations, d2.Annotations) || d1.Annotations["deployment.kubernetes.io/revision"] != "1" {
+		t.Errorf("equal annotations are held twice: %v", d1.Annotations)
+	}
+	full := func(hash string) *appsv1.StatefulSet {
+		return &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: "records", Annotations: map[string]string{
+			"team": "x", shcrv1alpha1.AnnotationAppliedHash: hash}}}
+	}
+	s1, s2 := full("0123"), full("4567")
+	_, _ = slimForCache(s1)
+	_, _ = slimForCache(s2)
+	if same(s1.Annotations, s2.Annotations) || s1.Annotations[shcrv1alpha1.AnnotationAppliedHash] != "0123" || s2.Annotations[shcrv1alpha1.AnnotationAppliedHash] != "4567" {
+		t.Errorf("annotations with each object's own applied hash were shared: %v, %v", s1.Annotations, s2.Annotations)
+	}
 }
 
 // The table of shared values forgets values no longer asked for: after

@@ -63,14 +63,20 @@ func sharedBool(b *bool) *bool {
 // its namespace, label keys and values, annotation keys and values (but
 // the applied hash's), finalizers and owner references, and its name when
 // names is set (the operator's children: an organisation's connector
-// objects all have one name).
+// objects all have one name). Equal label maps, and equal annotation maps
+// without an applied hash, are one shared map.
 func shareMetadata(m *metav1.ObjectMeta, names bool) {
 	m.Namespace = share(m.Namespace)
 	if names {
 		m.Name = share(m.Name)
 	}
 	m.Labels = sharedLabels(m.Labels)
-	m.Annotations = shareMap(m.Annotations, shcrv1alpha1.AnnotationAppliedHash)
+	if _, own := m.Annotations[shcrv1alpha1.AnnotationAppliedHash]; own {
+		m.Annotations = shareMap(m.Annotations, shcrv1alpha1.AnnotationAppliedHash)
+	} else {
+		// Such as a Deployment's revision, the same on every connector's.
+		m.Annotations = sharedLabels(m.Annotations)
+	}
 	for i := range m.Finalizers {
 		m.Finalizers[i] = share(m.Finalizers[i])
 	}
