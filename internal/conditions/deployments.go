@@ -71,8 +71,13 @@ func (d *Deployments) Availability(ctx context.Context, key client.ObjectKey) (m
 	if ok && at.resourceVersion == cached.ResourceVersion && at.resourceVersion != "" {
 		return at.status, at.reason, at.message, nil
 	}
+	// From the API server's watch cache (resourceVersion 0), not a quorum
+	// read of etcd: the cache's own version came through that watch cache,
+	// which so holds it or a later one. An older answer (another API
+	// server, behind) is remembered at its own version and read again
+	// next time.
 	full := &appsv1.Deployment{}
-	if err := d.API.Get(ctx, key, full); err != nil {
+	if err := d.API.Get(ctx, key, full, &client.GetOptions{Raw: &metav1.GetOptions{ResourceVersion: "0"}}); err != nil {
 		if !apierrors.IsNotFound(err) {
 			return "", "", "", fmt.Errorf("reading Deployment %s: %w", key, err)
 		}
