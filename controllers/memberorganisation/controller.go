@@ -84,8 +84,11 @@ type Reconciler struct {
 // SetupWithManager registers the reconciler. It owns the connector's
 // objects and follows the agreements that name the organisation.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
-	r.applier = &apply.Applier{Client: r.Client, APIReader: r.APIReader}
 	r.deployments = &conditions.Deployments{Cache: r.Client, API: r.APIReader}
+	r.applier = &apply.Applier{Client: r.Client, APIReader: r.APIReader, Written: r.deployments.Written}
+	if err := r.deployments.ForgetDeleted(context.Background(), mgr.GetCache()); err != nil {
+		return err
+	}
 	if r.Now == nil {
 		r.Now = time.Now
 	}

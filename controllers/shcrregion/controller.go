@@ -9,6 +9,7 @@ SPDX-License-Identifier: Apache-2.0
 package shcrregion
 
 import (
+	"context"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -88,6 +89,9 @@ type Reconciler struct {
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.applier = newApplier(r)
 	r.deployments = newDeployments(r)
+	if err := r.deployments.ForgetDeleted(context.Background(), mgr.GetCache()); err != nil {
+		return err
+	}
 	if r.Coalesce == 0 {
 		r.Coalesce = DefaultCoalesce
 	}

@@ -84,7 +84,7 @@ func run(m *testing.M) int {
 	}
 	mgrClient = managerOps.Wrap(mgr.GetClient())
 	mgrReader = mgr.GetAPIReader()
-	managerConfig, envConfig = mgr.GetConfig(), cfg
+	managerConfig, envConfig, managerCache = mgr.GetConfig(), cfg, mgr.GetCache()
 	if err := (&Reconciler{
 		Client:    mgrClient,
 		APIReader: mgrReader,

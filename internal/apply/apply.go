@@ -77,6 +77,10 @@ func IsNotOwned(err error) bool {
 type Applier struct {
 	Client    client.Client
 	APIReader client.Reader
+	// Written, when set, is given the kind and the API server's answer to
+	// each apply that wrote: the object's metadata as written,
+	// managedFields included.
+	Written func(kind schema.GroupVersionKind, answer *metav1.PartialObjectMetadata)
 
 	mu sync.Mutex
 	// verified holds, for each object, the resourceVersion at which it
@@ -238,6 +242,9 @@ func (a *Applier) Apply(ctx context.Context, desired client.Object) (bool, error
 	}
 	// The answer is the object as written: it holds the desired fields.
 	a.remember(key, written.GetResourceVersion(), hash)
+	if a.Written != nil {
+		a.Written(gvk, written)
+	}
 	return true, nil
 }
 

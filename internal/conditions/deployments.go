@@ -14,6 +14,9 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -61,7 +64,8 @@ func (d *Deployments) Availability(ctx context.Context, key client.ObjectKey) (m
 		if !apierrors.IsNotFound(err) {
 			return "", "", "", fmt.Errorf("reading Deployment %s: %w", key, err)
 		}
-		d.forget(name)
+		// Not yet in the cache (just created, and remembered by Written)
+		// or gone (forgotten by ForgetDeleted).
 		status, reason, message := DeploymentAvailability(&appsv1.Deployment{})
 		return status, reason, message, nil
 	}
@@ -86,15 +90,64 @@ func (d *Deployments) Availability(ctx context.Context, key client.ObjectKey) (m
 		return status, reason, message, nil
 	}
 	status, reason, message := DeploymentAvailability(full)
+	d.remember(name, full.ResourceVersion, status, reason, message)
+	return status, reason, message, nil
+}
+
+func (d *Deployments) remember(name deploymentName, resourceVersion string, status metav1.ConditionStatus, reason, message string) {
 	// The message repeats across Deployments ("1 of 1 replicas available").
-	at = availabilityAt{resourceVersion: full.ResourceVersion, status: status, reason: reason, message: unique.Make(message).Value()}
+	at := availabilityAt{resourceVersion: resourceVersion, status: status, reason: reason, message: unique.Make(message).Value()}
 	d.mu.Lock()
+	defer d.mu.Unlock()
 	if d.known == nil {
 		d.known = map[deploymentName]availabilityAt{}
 	}
 	d.known[name] = at
-	d.mu.Unlock()
-	return status, reason, message, nil
+}
+
+// Written is given the API server's answer to an apply of a Deployment
+// (apply.Applier.Written; other kinds are ignored). When no one has
+// written the Deployment's status (no managedFields entry of the status
+// subresource: it was just created), its status is empty, so its
+// availability at the version written is known without reading it: the
+// Deployment controller has not yet seen its spec. Otherwise the status
+// is unknown, and the next Availability reads it.
+func (d *Deployments) Written(kind schema.GroupVersionKind, answer *metav1.PartialObjectMetadata) {
+	if kind.GroupKind() != appsv1.SchemeGroupVersion.WithKind("Deployment").GroupKind() ||
+		answer.ResourceVersion == "" || len(answer.ManagedFields) == 0 {
+		return
+	}
+	for _, f := range answer.ManagedFields {
+		if f.Subresource == "status" {
+			return
+		}
+	}
+	fresh := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: answer.Name, Generation: answer.Generation}}
+	status, reason, message := DeploymentAvailability(fresh)
+	d.remember(deploymentName{namespace: unique.Make(answer.Namespace), name: unique.Make(answer.Name)},
+		answer.ResourceVersion, status, reason, message)
+}
+
+// ForgetDeleted makes d forget each Deployment the informer of
+// Deployments' metadata (from the manager's cache) sees deleted, so that
+// what is remembered follows the cache: an organisation deleted at once
+// (its connector garbage-collected) is never asked about again.
+func (d *Deployments) ForgetDeleted(ctx context.Context, c cache.Cache) error {
+	deployments := &metav1.PartialObjectMetadata{}
+	deployments.SetGroupVersionKind(appsv1.SchemeGroupVersion.WithKind("Deployment"))
+	informer, err := c.GetInformer(ctx, deployments)
+	if err != nil {
+		return fmt.Errorf("watching Deployments' deletions: %w", err)
+	}
+	_, err = informer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{DeleteFunc: func(obj any) {
+		if tombstone, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+			obj = tombstone.Obj
+		}
+		if m, ok := obj.(metav1.Object); ok {
+			d.Forget(client.ObjectKey{Namespace: m.GetNamespace(), Name: m.GetName()})
+		}
+	}})
+	return err
 }
 
 // Forget drops what is remembered of the Deployment key: it was deleted.

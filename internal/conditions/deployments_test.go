@@ -126,3 +126,52 @@ func TestDeploymentsReadInFullOnlyWhenChanged(t *testing.T) {
 		t.Errorf("a Deployment the cache does not hold: %s %q %v, %d reads", s, m, err, api.reads-before)
 	}
 }
+
+// A Deployment the operator's apply just created (no one has written its
+// status: no managedFields entry of the status subresource) is known to be
+// rolling out at the version written, without a read; one whose status
+// someone wrote, or another kind, is not, and is read as before.
+func TestDeploymentsKnowWhatTheyJustCreated(t *testing.T) {
+	ctx := context.Background()
+	deployment := appsv1.SchemeGroupVersion.WithKind("Deployment")
+	key := client.ObjectKey{Namespace: "shcr-r", Name: "connector-y1g01"}
+	answer := func(rv string, managers ...metav1.ManagedFieldsEntry) *metav1.PartialObjectMetadata {
+		return &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name,
+			ResourceVersion: rv, Generation: 1, ManagedFields: managers}}
+	}
+	applied := metav1.ManagedFieldsEntry{Manager: "shcr-operator", Operation: metav1.ManagedFieldsOperationApply}
+	statusWriter := metav1.ManagedFieldsEntry{Manager: "kube-controller-manager", Operation: metav1.ManagedFieldsOperationUpdate, Subresource: "status"}
+	for _, tc := range []struct {
+		name  string
+		kind  schema.GroupVersionKind
+		a     *metav1.PartialObjectMetadata
+		known bool
+	}{
+		{"created by the apply", deployment, answer("7", applied), true},
+		{"its status written by the Deployment controller", deployment, answer("7", applied, statusWriter), false},
+		{"no managedFields in the answer", deployment, answer("7"), false},
+		{"another kind", appsv1.SchemeGroupVersion.WithKind("StatefulSet"), answer("7", applied), false},
+		{"no resourceVersion", deployment, answer("", applied), false},
+	} {
+		whole := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name, ResourceVersion: "7", Generation: 1},
+			Status: appsv1.DeploymentStatus{ObservedGeneration: 1, UpdatedReplicas: 1, AvailableReplicas: 1,
+				Conditions: []appsv1.DeploymentCondition{{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue}}}}
+		cache, api := &deploymentReader{d: whole}, &deploymentReader{d: whole}
+		d := &Deployments{Cache: cache, API: api}
+		d.Written(tc.kind, tc.a)
+		status, reason, msg, err := d.Availability(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tc.known {
+			// What was just created is rolling out: the status the API
+			// server holds at that version is empty (the reader's is not,
+			// which shows it was not read).
+			if api.reads != 0 || status != metav1.ConditionFalse || msg != "the Deployment controller has not yet seen the latest spec" {
+				t.Errorf("%s: %d reads, %s %s %q", tc.name, api.reads, status, reason, msg)
+			}
+		} else if api.reads != 1 || status != metav1.ConditionTrue {
+			t.Errorf("%s: %d reads, %s %s %q, want one read and the Deployment's own availability", tc.name, api.reads, status, reason, msg)
+		}
+	}
+}

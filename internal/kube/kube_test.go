@@ -41,4 +41,3 @@ func TestSlimForCache(t *testing.T) {
 		t.Errorf("another annotation was lost: %v", got.Annotations)
 	}
 }
-
