@@ -7,7 +7,6 @@ package shcrregion
 
 import (
 	"context"
-	"sync/atomic"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -21,6 +20,7 @@ import (
 	"github.com/shcr-io/shcr-operator/internal/apply"
 	"github.com/shcr-io/shcr-operator/internal/conditions"
 	"github.com/shcr-io/shcr-operator/internal/specs"
+	"github.com/shcr-io/shcr-operator/test/writes"
 )
 
 // managerConfig is the configuration of the suite's manager (built by
@@ -43,17 +43,6 @@ func TestManagerAsksForUncompressedAnswers(t *testing.T) {
 	}
 }
 
-// countingReader counts the reads of the API server.
-type countingReader struct {
-	client.Reader
-	reads atomic.Int32
-}
-
-func (c *countingReader) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
-	c.reads.Add(1)
-	return c.Reader.Get(ctx, key, obj, opts...)
-}
-
 // The availability of a Deployment the cache holds as metadata: known
 // without a read once the operator's own apply created it (the API
 // server's answer names no status writer), read once its status is
@@ -64,7 +53,7 @@ func TestDeploymentAvailabilityFollowsTheDeployment(t *testing.T) {
 	if err := k8sClient.Create(ctx, ns); err != nil {
 		t.Fatal(err)
 	}
-	api := &countingReader{Reader: mgrReader}
+	api := &writes.Reads{Reader: mgrReader}
 	d := &conditions.Deployments{Cache: mgrClient, API: api}
 	if err := d.ForgetDeleted(ctx, managerCache); err != nil {
 		t.Fatal(err)
@@ -92,7 +81,7 @@ func TestDeploymentAvailabilityFollowsTheDeployment(t *testing.T) {
 		return msg == "the Deployment controller has not yet seen the latest spec" && status == metav1.ConditionFalse &&
 			reason == shcrv1alpha1.ReasonRollingOut, string(status) + " " + reason + ": " + msg
 	})
-	if n := api.reads.Load(); n != 0 {
+	if n := api.Count(); n != 0 {
 		t.Errorf("the Deployment the apply created was read %d times", n)
 	}
 
@@ -113,7 +102,7 @@ func TestDeploymentAvailabilityFollowsTheDeployment(t *testing.T) {
 		}
 		return status == metav1.ConditionTrue && d.Remembered() == 1, string(status) + " " + reason + ": " + msg
 	})
-	if n := api.reads.Load(); n < 1 {
+	if n := api.Count(); n < 1 {
 		t.Errorf("the Deployment's written status was never read")
 	}
 

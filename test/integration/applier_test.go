@@ -8,7 +8,6 @@ package integration
 import (
 	"context"
 	"fmt"
-	"sync/atomic"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -19,18 +18,8 @@ import (
 	"github.com/shcr-io/shcr-operator/internal/apply"
 	"github.com/shcr-io/shcr-operator/internal/kube"
 	"github.com/shcr-io/shcr-operator/internal/specs"
+	"github.com/shcr-io/shcr-operator/test/writes"
 )
-
-// countingReader counts the reads that reach the API server.
-type countingReader struct {
-	client.Reader
-	reads atomic.Int32
-}
-
-func (c *countingReader) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
-	c.reads.Add(1)
-	return c.Reader.Get(ctx, key, obj, opts...)
-}
 
 // The Applier's apply is answered with the written object's metadata only;
 // the resourceVersion it keeps from that answer must be the one the cache
@@ -58,7 +47,7 @@ func TestApplierKeepsTheWrittenVersionFromTheAnswer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	direct := &countingReader{Reader: k8s}
+	direct := &writes.Reads{Reader: k8s}
 	a := &apply.Applier{Client: c, APIReader: direct}
 	managed := map[string]string{specs.LabelManagedBy: specs.ManagedBy}
 
@@ -90,11 +79,11 @@ func TestApplierKeepsTheWrittenVersionFromTheAnswer(t *testing.T) {
 				err := ca.Get(ctx, client.ObjectKeyFromObject(written), got)
 				return err == nil && got.GetResourceVersion() == written.GetResourceVersion(), fmt.Sprint(err)
 			})
-			before := direct.reads.Load()
+			before := direct.Count()
 			if wrote, err := a.Apply(ctx, tc.desired(v)); err != nil || wrote {
 				t.Fatalf("%s %s: the same apply again wrote %v, %v", kind, v, wrote, err)
 			}
-			if n := direct.reads.Load() - before; n != 0 {
+			if n := direct.Count() - before; n != 0 {
 				t.Errorf("%s %s: the same apply again read the API server %d times, want 0 (the answer's resourceVersion was not the one written)", kind, v, n)
 			}
 		}
