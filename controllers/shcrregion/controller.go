@@ -87,8 +87,10 @@ type Reconciler struct {
 // SetupWithManager registers the reconciler: it owns every child it creates
 // and counts the region's members and agreements.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
-	r.applier = newApplier(r)
-	r.deployments = newDeployments(r)
+	r.applier, r.deployments = newApplier(r), newDeployments(r)
+	// The gateway's Deployment, like a connector's, is known without a
+	// read at the version the region's apply created.
+	r.applier.Written = r.deployments.Written
 	if err := r.deployments.ForgetDeleted(context.Background(), mgr.GetCache()); err != nil {
 		return err
 	}

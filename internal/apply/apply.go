@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strconv"
 	"sync"
 	"unique"
 
@@ -135,22 +136,8 @@ const maxKinds = 256
 // numericVersion returns resourceVersion as a number, if it spells one
 // in its shortest form (no sign, no leading zero, not 0).
 func numericVersion(resourceVersion string) (uint64, bool) {
-	if resourceVersion == "" || resourceVersion[0] == '0' || len(resourceVersion) > 20 {
-		return 0, false
-	}
-	var n uint64
-	for i := 0; i < len(resourceVersion); i++ {
-		c := resourceVersion[i]
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		next := n*10 + uint64(c-'0')
-		if next/10 != n {
-			return 0, false // overflow
-		}
-		n = next
-	}
-	return n, true
+	n, err := strconv.ParseUint(resourceVersion, 10, 64)
+	return n, err == nil && n != 0 && strconv.FormatUint(n, 10) == resourceVersion
 }
 
 // kindIndex returns the number of kind; add numbers it if it has none.
