@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/shcr-io/shcr-operator/internal/gateway/identity"
 	"github.com/shcr-io/shcr-operator/internal/policy"
 )
@@ -426,6 +428,8 @@ const auditEventBytes = 2560
 type auditor struct {
 	mu sync.Mutex
 	w  io.Writer
+	// took observes how long each write waited and took, when set.
+	took prometheus.Observer
 }
 
 // write writes the events of one response.
@@ -433,10 +437,21 @@ func (a *auditor) write(events *auditLines) error {
 	if len(events.out) == 0 {
 		return nil
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if _, err := a.w.Write(events.out); err != nil {
+	start := time.Now()
+	err := a.writeLocked(events.out)
+	if a.took != nil {
+		a.took.Observe(time.Since(start).Seconds())
+	}
+	if err != nil {
 		return fmt.Errorf("writing audit events: %w", err)
 	}
 	return nil
+}
+
+// writeLocked writes p while holding the lock.
+func (a *auditor) writeLocked(p []byte) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	_, err := a.w.Write(p)
+	return err
 }

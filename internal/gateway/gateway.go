@@ -188,7 +188,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		cfg:     cfg,
 		log:     cfg.Logger,
 		metrics: m,
-		audit:   &auditor{w: cfg.Audit},
+		audit:   &auditor{w: cfg.Audit, took: m.auditWrites},
 		upstream: &upstream{
 			base:    cfg.Upstream,
 			client:  upstreamClient(cfg.UpstreamTimeout),

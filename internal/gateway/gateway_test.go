@@ -8,11 +8,15 @@ package gateway
 import (
 	"encoding/json"
 	"net/http"
+	"os"
 	"reflect"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/shcr-io/shcr-operator/internal/policy"
 )
@@ -363,6 +367,69 @@ func TestUpstreamNeverSeesTheToken(t *testing.T) {
 			t.Errorf("Accept = %q", r.Header.Get("Accept"))
 		}
 	}
+}
+
+// TestAuditWritesAreTimed times every audit write an answer waits for,
+// failed ones too: a sink that takes 20 ms per write (a slow disk) shows as
+// answers that waited at least that long.
+func TestAuditWritesAreTimed(t *testing.T) {
+	slow := &slowWriter{delay: 20 * time.Millisecond}
+	h := newHarness(t, func(s *setup) { s.audit = slow })
+	if resp := h.get(t, "/MedicationRequest/med-alice-b86", clinician().sign(t)); resp.status != http.StatusOK {
+		t.Fatalf("read status = %d, want 200", resp.status)
+	}
+	if resp := h.get(t, "/MedicationRequest?"+aliceQuery(), clinician().sign(t)); resp.status != http.StatusOK {
+		t.Fatalf("search status = %d, want 200", resp.status)
+	}
+	slow.fail.Store(true)
+	if resp := h.get(t, "/MedicationRequest/med-alice-b86", clinician().sign(t)); resp.status != http.StatusServiceUnavailable {
+		t.Fatalf("read with a failing sink: status = %d, want 503", resp.status)
+	}
+	writes := int(slow.writes.Load())
+	if writes != 3 {
+		t.Fatalf("%d audit writes, want 3 (a read, a search, a failed read)", writes)
+	}
+	families, err := h.gateway.metrics.registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hist *dto.Histogram
+	for _, f := range families {
+		if f.GetName() == "shcr_gateway_audit_write_duration_seconds" {
+			hist = f.GetMetric()[0].GetHistogram()
+		}
+	}
+	if hist == nil {
+		t.Fatal("no shcr_gateway_audit_write_duration_seconds")
+	}
+	if int(hist.GetSampleCount()) != writes {
+		t.Errorf("%d audit writes timed, want %d", hist.GetSampleCount(), writes)
+	}
+	if sum := hist.GetSampleSum(); sum < 3*slow.delay.Seconds() {
+		t.Errorf("audit writes took %.3f s in all, want at least %.3f s", sum, 3*slow.delay.Seconds())
+	}
+	for _, b := range hist.GetBucket() {
+		if b.GetUpperBound() < slow.delay.Seconds() && b.GetCumulativeCount() != 0 {
+			t.Errorf("%d writes of a 20 ms sink counted at or under %g s", b.GetCumulativeCount(), b.GetUpperBound())
+		}
+	}
+}
+
+// slowWriter takes delay over every write, a slow disk, and fails them
+// once fail is set.
+type slowWriter struct {
+	delay  time.Duration
+	writes atomic.Int32
+	fail   atomic.Bool
+}
+
+func (w *slowWriter) Write(p []byte) (int, error) {
+	w.writes.Add(1)
+	time.Sleep(w.delay) // the sink's own slowness, not a wait for the test
+	if w.fail.Load() {
+		return 0, os.ErrClosed
+	}
+	return len(p), nil
 }
 
 // TestAuditFailureRefusesAccess refuses an access whose audit event cannot

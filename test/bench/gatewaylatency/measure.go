@@ -84,15 +84,25 @@ func run(ctx context.Context, o options, out io.Writer) error {
 				return err
 			}
 		}
+		writesBefore, err := readAuditWrites(ctx, client, r.metricsURL)
+		if err != nil {
+			return err
+		}
 		before := readMemStats()
 		res, err := measure(ctx, client, r, token, o.rate, o.duration)
+		if err != nil {
+			return err
+		}
+		memAfter := readMemStats()
+		writes, err := readAuditWrites(ctx, client, r.metricsURL)
 		if err != nil {
 			return err
 		}
 		results = append(results, res)
 		fmt.Fprintf(out, "\nrun %d (load average after: %s)\n", i+1, loadAverage())
 		res.print(out)
-		printCollections(out, before, readMemStats(), res)
+		printCollections(out, before, memAfter, res)
+		fmt.Fprintf(out, "audit writes the answers waited for (the gateway's %s): %s\n", auditWriteMetric, writes.since(writesBefore))
 	}
 	if r.auditBytes() == 0 {
 		return fmt.Errorf("the gateway wrote no audit events")

@@ -56,6 +56,8 @@ type rig struct {
 	// directURL and gatewayURL are what is measured: the same interaction
 	// on the FHIR server and through the gateway.
 	directURL, gatewayURL string
+	// metricsURL is the gateway's /metrics.
+	metricsURL string
 	key                   *rsa.PrivateKey
 	auditFile             *os.File
 	auditLog              *auditlog.Log
@@ -158,6 +160,7 @@ func newRig(ctx context.Context, o options) (_ *rig, err error) {
 		r.readURLs = [2]string{upstreamBase + readPath, r.process.base + readPath}
 		r.searchURLs = [2]string{upstreamBase + searchPath, r.process.base + searchPath}
 		r.directURL, r.gatewayURL = upstreamBase+path, r.process.base+path
+		r.metricsURL = r.process.base + "/metrics"
 		if o.mode == modeCapacity {
 			r.directURL, r.gatewayURL = r.readURLs[direct], r.readURLs[viaGateway]
 		}
@@ -226,6 +229,7 @@ func newRig(ctx context.Context, o options) (_ *rig, err error) {
 	go func() { _ = r.gateway.Serve(gatewayListener) }()
 
 	r.directURL, r.gatewayURL = upstreamBase+path, gatewayBase+path
+	r.metricsURL = gatewayBase + "/metrics"
 	r.readURLs = [2]string{upstreamBase + readPath, gatewayBase + readPath}
 	r.searchURLs = [2]string{upstreamBase + searchPath, gatewayBase + searchPath}
 	return r, nil
