@@ -135,7 +135,11 @@ func checkApprovedVersionCannotBeRewritten(t *testing.T, s *scenario, approveAll
 		}
 		return err == nil, fmt.Sprint(err)
 	})
-	create(t, accessPolicy(s.ns, "preferences", s.agreementID, []string{"R8000"}, nil, shcrv1alpha1.CategoryPreferences))
+	// The policy webhook judges by the versions in its cache, which may
+	// still hold the old v1 a moment after it is gone.
+	preferences := accessPolicy(s.ns, "preferences", s.agreementID, []string{"R8000"}, nil, shcrv1alpha1.CategoryPreferences)
+	webhookVerdict(t, preferences, true, "")
+	create(t, preferences)
 	approveAll("dsa-v1-again")
 	waitFor(t, "the rewritten v1 Invalid, naming the ledger's hash", func() (bool, string) {
 		a := getAgreement(t, s.ns, "dsa-v1-again")

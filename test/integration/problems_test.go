@@ -40,8 +40,11 @@ func TestProblemsCategoryIsAgreedGrantedAndProvided(t *testing.T) {
 		time.Now().AddDate(1, 0, 0), s.gp, s.trust, s.council))
 	approve(t, s, "dsa-v2")
 	waitPhase(t, s.ns, "dsa-v2", shcrv1alpha1.PhaseActive)
-	// A policy cannot grant more than was agreed: it follows the agreement.
-	create(t, accessPolicy(s.ns, "problems", s.agreementID, []string{"R8000"}, nil, shcrv1alpha1.CategoryProblems))
+	// A policy cannot grant more than was agreed: it follows the agreement,
+	// once the webhook's cache has seen version 2 in force.
+	policy := accessPolicy(s.ns, "problems", s.agreementID, []string{"R8000"}, nil, shcrv1alpha1.CategoryProblems)
+	webhookVerdict(t, policy, true, "")
+	create(t, policy)
 	eventuallyDecides(t, s.region, problem, true, time.Time{})
 
 	gp := &shcrv1alpha1.MemberOrganisation{}
