@@ -59,10 +59,7 @@ func TestMemberStatusShowsConnectorSyncAndLag(t *testing.T) {
 		t.Errorf("the connector's status Service: %v", err)
 	}
 	// envtest runs no Deployment controller: report the connector Available.
-	fixtures.RolledOut(deploy)
-	if err := k8s.Status().Update(ctx, deploy); err != nil {
-		t.Fatal(err)
-	}
+	updateStatus(t, deploy, fixtures.RolledOut)
 	member := &shcrv1alpha1.MemberOrganisation{}
 	waitFor(t, "the connector's report in the member's status", func() (bool, string) {
 		if err := k8s.Get(ctx, client.ObjectKey{Namespace: s.ns, Name: "gp"}, member); err != nil {

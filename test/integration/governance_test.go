@@ -234,18 +234,14 @@ func TestNoOpReconcilesOfEveryKindMakeZeroWrites(t *testing.T) {
 		&shcrv1alpha1.DataSharingAgreement{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "dsa-v1"}},
 		&shcrv1alpha1.AccessPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: s.clinicians}},
 	} {
-		if err := k8s.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
-			t.Fatal(err)
-		}
-		annotations := obj.GetAnnotations()
-		if annotations == nil {
-			annotations = map[string]string{}
-		}
-		annotations["example.org/touched"] = "yes"
-		obj.SetAnnotations(annotations)
-		if err := k8s.Update(ctx, obj); err != nil {
-			t.Fatal(err)
-		}
+		update(t, obj, obj.GetNamespace(), obj.GetName(), func(obj client.Object) {
+			annotations := obj.GetAnnotations()
+			if annotations == nil {
+				annotations = map[string]string{}
+			}
+			annotations["example.org/touched"] = "yes"
+			obj.SetAnnotations(annotations)
+		})
 	}
 	// Every controller has reconciled since the touch, and no reconcile is
 	// queued or running: every triggered reconcile has run.

@@ -138,9 +138,8 @@ func runPurgeJob(t *testing.T, ns, name string, store *fhirstore.Store, fail boo
 			{Type: batchv1.JobComplete, Status: corev1.ConditionTrue, Reason: "CompletionsReached", LastTransitionTime: done},
 		}
 	}
-	if err := k8s.Status().Update(ctx, job); err != nil {
-		t.Fatalf("reporting the purge Job's outcome: %v", err)
-	}
+	outcome := job.Status
+	updateStatus(t, job, func(j *batchv1.Job) { j.Status = outcome })
 }
 
 // An agreement superseded by a version with fewer categories: the GP's
@@ -370,10 +369,7 @@ func TestPurgeWaitsForTheRunningConnectorToStopForwarding(t *testing.T) {
 		err := k8s.Get(ctx, key, deploy)
 		return err == nil, fmt.Sprint(err)
 	})
-	fixtures.RolledOut(deploy)
-	if err := k8s.Status().Update(ctx, deploy); err != nil {
-		t.Fatal(err)
-	}
+	updateStatus(t, deploy, fixtures.RolledOut)
 	// A running connector pod of the GP (envtest runs no kubelet: the object stands for it).
 	create(t, connectorPod(s.ns, s.gp, s.region))
 

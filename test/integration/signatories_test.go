@@ -129,11 +129,10 @@ func TestOnlySignatoriesOrTheRegionOwnerSetSignatories(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := k8s.Get(ctx, client.ObjectKey{Namespace: s.ns, Name: "gp"}, m); err != nil {
-		t.Fatal(err)
-	}
-	m.Spec.Signatories = []shcrv1alpha1.Signatory{{Kind: shcrv1alpha1.SignatoryUser, Name: "successor@" + strings.ToLower(s.gp)}}
-	if err := cg.Update(ctx, m); err != nil {
+	err = updateAs(cg, m, s.ns, "gp", func(m *shcrv1alpha1.MemberOrganisation) {
+		m.Spec.Signatories = []shcrv1alpha1.Signatory{{Kind: shcrv1alpha1.SignatoryUser, Name: "successor@" + strings.ToLower(s.gp)}}
+	})
+	if err != nil {
 		t.Errorf("a signatory handing over must be admitted: %v", err)
 	}
 }

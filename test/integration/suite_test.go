@@ -251,15 +251,38 @@ func waitCondition(t *testing.T, obj client.Object, ns, name, conditionType stri
 // between (a finalizer, an annotation).
 func update[T client.Object](t *testing.T, obj T, ns, name string, change func(T)) {
 	t.Helper()
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	if err := updateAs(k8s, obj, ns, name, change); err != nil {
+		t.Fatalf("updating %T %s/%s: %v", obj, ns, name, err)
+	}
+}
+
+// updateAs is update as the identity of c, giving the API server's answer
+// (a refusal the test expects) instead of failing the test. Only a conflict
+// with the operator's own write in between is tried again.
+func updateAs[T client.Object](c client.Client, obj T, ns, name string, change func(T)) error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, obj); err != nil {
 			return err
 		}
 		change(obj)
-		return k8s.Update(ctx, obj)
+		return c.Update(ctx, obj)
+	})
+}
+
+// updateStatus is update for an object's status subresource, as the
+// kubelet or a workload controller writes it (envtest runs neither).
+func updateStatus[T client.Object](t *testing.T, obj T, change func(T)) {
+	t.Helper()
+	key := client.ObjectKeyFromObject(obj)
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := k8s.Get(ctx, key, obj); err != nil {
+			return err
+		}
+		change(obj)
+		return k8s.Status().Update(ctx, obj)
 	})
 	if err != nil {
-		t.Fatalf("updating %T %s/%s: %v", obj, ns, name, err)
+		t.Fatalf("updating the status of %T %s: %v", obj, key, err)
 	}
 }
 

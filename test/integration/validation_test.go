@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
@@ -295,12 +296,18 @@ func TestInvalidInputsAreRejectedNamingFieldAndRule(t *testing.T) {
 	}
 	for _, tc := range updates {
 		t.Run("update/"+tc.name, func(t *testing.T) {
-			if err := k8s.Get(ctx, client.ObjectKeyFromObject(tc.obj), tc.obj); err != nil {
-				t.Fatal(err)
-			}
-			before := tc.obj.GetResourceVersion()
-			tc.mutate(tc.obj)
-			err := k8s.Update(ctx, tc.obj)
+			// The operator writing status in between is a conflict, not
+			// the refusal under test: read again. The generation, which
+			// only a change of spec moves, tells whether the spec changed.
+			var before int64
+			err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+				if err := k8s.Get(ctx, client.ObjectKeyFromObject(tc.obj), tc.obj); err != nil {
+					return err
+				}
+				before = tc.obj.GetGeneration()
+				tc.mutate(tc.obj)
+				return k8s.Update(ctx, tc.obj)
+			})
 			if err == nil {
 				t.Fatalf("accepted")
 			}
@@ -310,7 +317,7 @@ func TestInvalidInputsAreRejectedNamingFieldAndRule(t *testing.T) {
 				}
 			}
 			fresh := tc.obj.DeepCopyObject().(client.Object)
-			if err := k8s.Get(ctx, client.ObjectKeyFromObject(tc.obj), fresh); err != nil || fresh.GetResourceVersion() != before {
+			if err := k8s.Get(ctx, client.ObjectKeyFromObject(tc.obj), fresh); err != nil || fresh.GetGeneration() != before {
 				t.Errorf("a refused update changed the object (err %v)", err)
 			}
 		})

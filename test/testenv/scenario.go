@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
+	"github.com/shcr-io/shcr-operator/internal/assurance"
 	"github.com/shcr-io/shcr-operator/test/fixtures"
 )
 
@@ -123,6 +124,35 @@ func (op *Operator) CreateRegion(t *testing.T, name, displayName string, from, r
 	if err := fixtures.AssureRegion(context.Background(), chair, name, from, review); err != nil {
 		t.Fatalf("assuring region %s: %v", name, err)
 	}
+	op.WaitJudged(t, name)
+}
+
+// WaitJudged waits until the operator has judged every assurance record of
+// region name (status.assurance names each record's digest). A record is
+// judged once, against the computed checkpoints of the reconcile that first
+// sees it: a test that then lapses a member's DSPT must not race that first
+// look, or the record is refused for good, as it should be in a cluster
+// where the record and the lapse arrive together.
+func (op *Operator) WaitJudged(t *testing.T, name string) {
+	t.Helper()
+	WaitFor(t, "the region's assurance records judged", scenarioTimeout, func() (bool, string) {
+		r := &shcrv1alpha1.ShCRRegion{}
+		if err := op.Client.Get(context.Background(), client.ObjectKey{Name: name}, r); err != nil {
+			return false, err.Error()
+		}
+		judged := map[string]bool{}
+		if r.Status.Assurance != nil {
+			for _, s := range r.Status.Assurance.Requirements {
+				judged[s.RecordDigest] = true
+			}
+		}
+		for _, record := range r.Spec.Assurance.Requirements {
+			if !judged[assurance.Digest(record)] {
+				return false, string(record.Requirement) + " not judged yet"
+			}
+		}
+		return true, ""
+	})
 }
 
 // Signer is the Kubernetes user of an organisation's Caldicott Guardian.
