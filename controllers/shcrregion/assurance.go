@@ -7,6 +7,7 @@ package shcrregion
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -41,7 +42,24 @@ func (r *Reconciler) evaluateAssurance(ctx context.Context, region *shcrv1alpha1
 		return assurance.Outcome{}, err
 	}
 	checkpoints := assurance.Checkpoints(members, agreements, now)
-	return assurance.Evaluate(region.Spec, region.Status.Assurance, checkpoints, now), nil
+	out := assurance.Evaluate(region.Spec, region.Status.Assurance, checkpoints, now)
+	if len(out.FreshRefusals) == 0 || r.APIReader == nil {
+		return out, nil
+	}
+	// A record refused for the first time is refused for good, judged by
+	// status.assurance: a cached region a write behind may not yet show
+	// that the record was judged (and counted) before the checkpoint
+	// turned unmet. Judge by the region the API server holds. The status
+	// write of a reconcile that read the stale copy then fails on its
+	// resourceVersion and the next reconcile reads again.
+	live := &shcrv1alpha1.ShCRRegion{}
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(region), live); err != nil {
+		return assurance.Outcome{}, fmt.Errorf("reading region %s to confirm a refused assurance: %w", region.Name, err)
+	}
+	if live.ResourceVersion == region.ResourceVersion {
+		return out, nil
+	}
+	return assurance.Evaluate(live.Spec, live.Status.Assurance, checkpoints, now), nil
 }
 
 // recordAssurance sets status.assurance and the Assured condition, exports

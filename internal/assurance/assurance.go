@@ -38,6 +38,12 @@ type Outcome struct {
 	// Next is when the outcome next changes by the clock alone (an
 	// assurance taking effect or lapsing); zero when never.
 	Next time.Time
+	// FreshRefusals are the requirements whose record this evaluation
+	// refuses for the first time: a digest previous does not name, against
+	// an unmet checkpoint. Such a refusal is for good, and it is only as
+	// right as previous is current, so a caller that read previous from a
+	// cache confirms it against the API server before acting on it.
+	FreshRefusals []shcrv1alpha1.IGRequirement
 }
 
 // OnPanel reports whether the identity user, a member of groups, is on the
@@ -112,8 +118,11 @@ func Evaluate(region shcrv1alpha1.ShCRRegionSpec, previous *shcrv1alpha1.RegionA
 	var from, until time.Time
 	var missing, lapsed []string
 	for _, req := range shcrv1alpha1.IGRequirements {
-		state := judge(spec, previous, checkpoints, req, now)
+		state, fresh := judge(spec, previous, checkpoints, req, now)
 		out.Status.Requirements = append(out.Status.Requirements, state)
+		if fresh {
+			out.FreshRefusals = append(out.FreshRefusals, req)
+		}
 		record, _ := find(spec.Requirements, req)
 		switch {
 		case state.Counted:
@@ -186,14 +195,15 @@ func unmetNames(checkpoints []shcrv1alpha1.ComputedCheckpoint) []string {
 	return out
 }
 
-// judge gives one requirement's state.
+// judge gives one requirement's state, and whether it is refused for the
+// first time.
 func judge(spec shcrv1alpha1.RegionAssurance, previous *shcrv1alpha1.RegionAssuranceStatus,
-	checkpoints []shcrv1alpha1.ComputedCheckpoint, req shcrv1alpha1.IGRequirement, now time.Time) shcrv1alpha1.RequirementAssuranceState {
+	checkpoints []shcrv1alpha1.ComputedCheckpoint, req shcrv1alpha1.IGRequirement, now time.Time) (shcrv1alpha1.RequirementAssuranceState, bool) {
 	state := shcrv1alpha1.RequirementAssuranceState{Requirement: req, Status: shcrv1alpha1.AssuranceNotAssured}
 	record, ok := find(spec.Requirements, req)
 	if !ok {
 		state.Message = "no assurance recorded"
-		return state
+		return state, false
 	}
 	state.AssuredBy = record.AssuredBy
 	state.ReviewDate = record.ReviewDate.DeepCopy()
@@ -201,46 +211,47 @@ func judge(spec shcrv1alpha1.RegionAssurance, previous *shcrv1alpha1.RegionAssur
 	switch {
 	case record.Status != shcrv1alpha1.AssuranceAssured:
 		state.Message = "the panel recorded " + string(record.Status)
-		return state
+		return state, false
 	case record.AssuredBy == "":
 		state.Message = "the record has no assuredBy: it was not stamped by admission, so it does not count"
-		return state
+		return state, false
 	case !OnPanel(spec.Panel, record.AssuredBy, record.AssuredGroups):
 		state.Message = "recorded by someone not on the assurance panel (spec.assurance.panel), so it does not count"
-		return state
+		return state, false
 	}
-	if refused := refusal(previous, state.RecordDigest, checkpoints, req); refused != "" {
+	if refused, fresh := refusal(previous, state.RecordDigest, checkpoints, req); refused != "" {
 		state.Refused = true
 		state.Message = refused
-		return state
+		return state, fresh
 	}
 	if !now.Before(record.ReviewDate.Time) {
 		state.Status = shcrv1alpha1.AssuranceLapsed
 		state.Message = "review date " + utc(record.ReviewDate.Time) + " has passed"
-		return state
+		return state, false
 	}
 	state.Status, state.Counted = shcrv1alpha1.AssuranceAssured, true
-	return state
+	return state, false
 }
 
 // refusal says why a record is refused: judged refused before, or new and
-// contradicting an unmet checkpoint of its requirement. Empty when it is not.
+// contradicting an unmet checkpoint of its requirement (fresh). Empty when
+// it is not.
 func refusal(previous *shcrv1alpha1.RegionAssuranceStatus, digest string,
-	checkpoints []shcrv1alpha1.ComputedCheckpoint, req shcrv1alpha1.IGRequirement) string {
+	checkpoints []shcrv1alpha1.ComputedCheckpoint, req shcrv1alpha1.IGRequirement) (message string, fresh bool) {
 	if previous != nil {
 		for _, p := range previous.Requirements {
 			if p.Requirement == req && p.RecordDigest == digest && digest != "" {
 				if p.Refused {
-					return p.Message
+					return p.Message, false
 				}
-				return ""
+				return "", false
 			}
 		}
 	}
 	if c := Contradicted(checkpoints, req); c != nil {
-		return "refused: it contradicts computed checkpoint " + c.Name + " (" + c.Message + "); record a new assurance once it is met"
+		return "refused: it contradicts computed checkpoint " + c.Name + " (" + c.Message + "); record a new assurance once it is met", true
 	}
-	return ""
+	return "", false
 }
 
 // Contradicted gives the first unmet checkpoint of a requirement, or nil.

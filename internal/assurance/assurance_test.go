@@ -6,6 +6,7 @@ SPDX-License-Identifier: Apache-2.0
 package assurance
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -160,7 +161,17 @@ func TestContradictingAssuranceIsRefused(t *testing.T) {
 	if first.Gate.Assured || first.Reason != shcrv1alpha1.ReasonNotAssured || !strings.Contains(first.Message, "refused: it contradicts computed checkpoint MembersDSPTCurrent") {
 		t.Fatalf("first: %s %q", first.Reason, first.Message)
 	}
-	// Refused stays refused once the fact is met again.
+	// The first refusal is named fresh, for the caller to confirm.
+	if !slices.Equal(first.FreshRefusals, []shcrv1alpha1.IGRequirement{shcrv1alpha1.RequirementCyberSecurity}) {
+		t.Errorf("fresh refusals of the first judgement: %v, want [CyberSecurity]", first.FreshRefusals)
+	}
+	// Refused stays refused, no longer fresh, also once the fact is met again.
+	for _, checkpoints := range [][]shcrv1alpha1.ComputedCheckpoint{unmet, allMet()} {
+		kept := Evaluate(shcrv1alpha1.ShCRRegionSpec{Assurance: spec}, &first.Status, checkpoints, now)
+		if kept.Gate.Assured || len(kept.FreshRefusals) != 0 {
+			t.Errorf("a record refused before: assured %v, fresh refusals %v; want refused, none fresh", kept.Gate.Assured, kept.FreshRefusals)
+		}
+	}
 	again := Evaluate(shcrv1alpha1.ShCRRegionSpec{Assurance: spec}, &first.Status, allMet(), now)
 	if again.Gate.Assured {
 		t.Fatalf("a refused record counted once the checkpoint was met: %q", again.Message)
@@ -175,6 +186,9 @@ func TestContradictingAssuranceIsRefused(t *testing.T) {
 	later := Evaluate(shcrv1alpha1.ShCRRegionSpec{Assurance: allAssured()}, &accepted.Status, unmet, now)
 	if !later.Gate.Assured || !strings.Contains(later.Message, "the panel should review: computed checkpoints now unmet: MembersDSPTCurrent") {
 		t.Fatalf("later: %s %q", later.Reason, later.Message)
+	}
+	if len(later.FreshRefusals) != 0 || len(accepted.FreshRefusals) != 0 {
+		t.Errorf("records counted named as fresh refusals: %v, %v", accepted.FreshRefusals, later.FreshRefusals)
 	}
 }
 

@@ -58,9 +58,9 @@ type rig struct {
 	directURL, gatewayURL string
 	// metricsURL is the gateway's /metrics.
 	metricsURL string
-	key                   *rsa.PrivateKey
-	auditFile             *os.File
-	auditLog              *auditlog.Log
+	key        *rsa.PrivateKey
+	auditFile  *os.File
+	auditLog   *auditlog.Log
 	// auditPipe is what the gateway writes to with -audit pipe; the file
 	// has all of it once auditCopied is closed.
 	auditPipe   *os.File
