@@ -101,6 +101,12 @@ func alertingRules(t *testing.T, name string, file []byte) map[string]*rules.Ale
 // alert firing at at, as "namespace/organisation".
 func firing(t *testing.T, rule *rules.AlertingRule, series string, at time.Duration) []string {
 	t.Helper()
+	return firingBy(t, rule, series, at, "organisation")
+}
+
+// firingBy is firing naming each alert by its namespace and the label by.
+func firingBy(t *testing.T, rule *rules.AlertingRule, series string, at time.Duration, by string) []string {
+	t.Helper()
 	storage := promqltest.LoadedStorage(t, series)
 	engine := promqltest.NewTestEngine(t, false, 5*time.Minute, 50000)
 	query := rules.EngineQueryFunc(engine, storage)
@@ -113,7 +119,7 @@ func firing(t *testing.T, rule *rules.AlertingRule, series string, at time.Durat
 	var out []string
 	for _, a := range rule.ActiveAlerts() {
 		if a.State == rules.StateFiring {
-			out = append(out, a.Labels.Get("namespace")+"/"+a.Labels.Get("organisation"))
+			out = append(out, a.Labels.Get("namespace")+"/"+a.Labels.Get(by))
 		}
 	}
 	slices.Sort(out)
@@ -160,6 +166,73 @@ func TestBreakGlassAlertFiresForEveryOrganisationThatBrokeGlassAndOnlyThen(t *te
 		}
 		if d := rule.Annotations().Get("description"); !strings.Contains(d, "kubectl shcr break-glass") {
 			t.Errorf("%s: the description %q does not say how to review", name, d)
+		}
+	}
+}
+
+// The series of three gateway pods: one whose audit writes fail at 10m
+// (its counter set up at 0), one whose refusals' events are dropped for a
+// failed write at 20m (a series born counting), one that never fails; and
+// a rate-limited drop, which is not a failed write.
+const auditFailureSeries = `
+load 1m
+  shcr_gateway_audit_write_errors_total{namespace="shcr-tvs", pod="record-gateway-0"} 0 0 0 0 0 0 0 0 0 0 2 2 2 2 2 2 2 2 2 2 2 2 2 2 2 2 2 2 2 2 2 2 2 2 2 2 2 2 2 2 2 2 2 2 2 2 2 2 2 2 2 2 2 2 2 2 2 2 2 2 2
+  shcr_gateway_audit_write_errors_total{namespace="shcr-tvs", pod="record-gateway-1"} 0x60
+  shcr_gateway_refusal_audit_events_dropped_total{namespace="shcr-tvs", pod="record-gateway-1", reason="write-failed"} _x19 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1
+  shcr_gateway_audit_write_errors_total{namespace="shcr-nel", pod="record-gateway-0"} 0x60
+  shcr_gateway_refusal_audit_events_dropped_total{namespace="shcr-nel", pod="record-gateway-0", reason="rate-limited"} 0 5 10 15 20 25 30 35 40 45 50 55 60 65 70 75 80 85 90 95 100 105 110 115 120 125 130 135 140 145 150
+`
+
+func TestAuditFailureAlertFiresForTheGatewayThatCannotWrite(t *testing.T) {
+	for name, file := range ruleFiles(t) {
+		for _, tc := range []struct {
+			at   time.Duration
+			want []string
+		}{
+			{8 * time.Minute, nil},
+			{12 * time.Minute, []string{"shcr-tvs/record-gateway-0"}},
+			{22 * time.Minute, []string{"shcr-tvs/record-gateway-1"}}, // gateway-0's failures were 12 minutes ago
+			{40 * time.Minute, nil},
+		} {
+			rule := alertingRules(t, name, file)["ShCRGatewayAuditWritesFailing"]
+			if rule == nil {
+				t.Fatalf("%s: no ShCRGatewayAuditWritesFailing alert", name)
+			}
+			if got := firingBy(t, rule, auditFailureSeries, tc.at, "pod"); !slices.Equal(got, tc.want) {
+				t.Errorf("%s: at %s firing for %v, want %v", name, tc.at, got, tc.want)
+			}
+		}
+	}
+}
+
+// Two gateway pods observing 100 audit writes a minute: one all under a
+// millisecond, one with 5 in 100 beyond 15 ms, so its p99 is past 10 ms.
+const auditLatencySeries = `
+load 1m
+  shcr_gateway_audit_write_duration_seconds_bucket{namespace="shcr-tvs", pod="record-gateway-0", le="0.0009765625"}    0+100x60
+  shcr_gateway_audit_write_duration_seconds_bucket{namespace="shcr-tvs", pod="record-gateway-0", le="0.0152587890625"} 0+100x60
+  shcr_gateway_audit_write_duration_seconds_bucket{namespace="shcr-tvs", pod="record-gateway-0", le="+Inf"}            0+100x60
+  shcr_gateway_audit_write_duration_seconds_bucket{namespace="shcr-tvs", pod="record-gateway-1", le="0.0009765625"}    0+90x60
+  shcr_gateway_audit_write_duration_seconds_bucket{namespace="shcr-tvs", pod="record-gateway-1", le="0.0152587890625"} 0+95x60
+  shcr_gateway_audit_write_duration_seconds_bucket{namespace="shcr-tvs", pod="record-gateway-1", le="+Inf"}            0+100x60
+`
+
+func TestSlowAuditWritesAlertAfterAQuarterHour(t *testing.T) {
+	for name, file := range ruleFiles(t) {
+		for _, tc := range []struct {
+			at   time.Duration
+			want []string
+		}{
+			{10 * time.Minute, nil}, // slow, but not yet for 15 minutes
+			{20 * time.Minute, []string{"shcr-tvs/record-gateway-1"}},
+		} {
+			rule := alertingRules(t, name, file)["ShCRGatewayAuditWritesSlow"]
+			if rule == nil {
+				t.Fatalf("%s: no ShCRGatewayAuditWritesSlow alert", name)
+			}
+			if got := firingBy(t, rule, auditLatencySeries, tc.at, "pod"); !slices.Equal(got, tc.want) {
+				t.Errorf("%s: at %s firing for %v, want %v", name, tc.at, got, tc.want)
+			}
 		}
 	}
 }
