@@ -105,6 +105,14 @@ func measure(ctx context.Context, o options, bin, dir string, n int, out io.Writ
 		return res, fmt.Errorf("measuring W for server-side applies: %w", err)
 	}
 	logf("W(apply) = %.0f objects/s (median of %.0f; %d connector Deployments created by server-side apply in each round)", res.wApply, rounds, o.wObjects/2)
+	if o.deploymentCreates {
+		wCreate, rounds, err := medianCeiling(ctx, rg, o.clients, o.wObjects/2, "c", false)
+		if err != nil {
+			return res, fmt.Errorf("measuring W for Deployment creates: %w", err)
+		}
+		logf("W(create) of the same Deployments = %.0f objects/s (median of %.0f, after W(apply)'s rounds): server-side apply at %.2f of a create's rate",
+			wCreate, rounds, res.wApply/wCreate)
+	}
 
 	workloads, err := rg.startWorkloadControllers(ctx)
 	if err != nil {
@@ -311,9 +319,15 @@ const applyRounds = 3
 // medianApplyCeiling is applyCeiling's median over applyRounds rounds of
 // objects each (names prefix-<round>-<n>), and every round's figure.
 func medianApplyCeiling(ctx context.Context, rg *rig, clients, objects int, prefix string) (float64, []float64, error) {
+	return medianCeiling(ctx, rg, clients, objects, prefix, true)
+}
+
+// medianCeiling is medianApplyCeiling, by server-side apply when apply is
+// set and by plain creates otherwise.
+func medianCeiling(ctx context.Context, rg *rig, clients, objects int, prefix string, apply bool) (float64, []float64, error) {
 	var rounds []float64
 	for i := range applyRounds {
-		w, err := applyCeiling(ctx, rg, clients, objects, fmt.Sprintf("%s%d", prefix, i))
+		w, err := applyCeiling(ctx, rg, clients, objects, fmt.Sprintf("%s%d", prefix, i), apply)
 		if err != nil {
 			return 0, rounds, err
 		}
@@ -325,20 +339,33 @@ func medianApplyCeiling(ctx context.Context, rg *rig, clients, objects int, pref
 }
 
 // applyCeiling creates connector Deployments, as the operator makes them,
-// by server-side apply with parallel clients, and returns objects per second.
-func applyCeiling(ctx context.Context, rg *rig, clients, objects int, prefix string) (float64, error) {
+// by server-side apply (or, apply unset, by plain creates) with parallel
+// clients, and returns objects per second.
+func applyCeiling(ctx context.Context, rg *rig, clients, objects int, prefix string, apply bool) (float64, error) {
 	idx := make([]int, objects)
 	for i := range idx {
 		idx[i] = i
 	}
 	start := time.Now()
 	err := parallel(ctx, clients, idx, func(ctx context.Context, i int) error {
-		m := fixtures.Member("write-ceiling", fmt.Sprintf("%s-%05d", prefix, i), fmt.Sprintf("W%05d", i), "GPPractice")
+		// The ODS code, and so the Deployment's name, is the round's own:
+		// every round creates new objects. (Until 5 December 2026 every
+		// round used the same codes, so the second and third rounds, and
+		// those with the region in place, updated the first round's
+		// Deployments, whose owner reference named another member.)
+		m := fixtures.Member("write-ceiling", fmt.Sprintf("%s-%05d", prefix, i), fmt.Sprintf("W%s%05d", strings.ToUpper(prefix), i), "GPPractice")
 		m.UID = types.UID(fmt.Sprintf("00000000-0000-0000-0000-%012d", i))
 		d := specs.ConnectorDeployment("write-ceiling", m)
 		// Not labelled as the operator's, so neither the operator's cache
 		// nor the stand-in controllers ever see these.
 		d.Labels = map[string]string{"app.kubernetes.io/name": "write-ceiling"}
+		if !apply {
+			err := rg.admin.Create(ctx, d, client.FieldOwner("write-ceiling"))
+			if err != nil && ctx.Err() == nil {
+				return fmt.Errorf("creating Deployment %d: %w", i, err)
+			}
+			return nil
+		}
 		u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(d)
 		if err != nil {
 			return err
