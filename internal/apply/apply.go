@@ -27,6 +27,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/client-go/util/csaupgrade"
 	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -127,7 +129,23 @@ type verifiedAt struct {
 	hash [16]byte
 	// kind is the object's kind, as its index in Applier.kinds.
 	kind uint8
+	// applied is whether the Applier last wrote the object by apply, so
+	// that its fields are all the operator's Apply entry's; not when it
+	// created it, nor when it has only checked it.
+	applied bool
 }
+
+// ownership is what a write tells of who owns the object's fields.
+type ownership uint8
+
+const (
+	// keepOwnership: nothing was written; what was known still holds.
+	keepOwnership ownership = iota
+	// byApply: the Applier applied the object.
+	byApply
+	// byCreate: the Applier created the object (an Update entry).
+	byCreate
+)
 
 // maxKinds is how many kinds an Applier numbers; objects of more kinds
 // are not remembered (each apply of them reads the object in full).
@@ -157,6 +175,15 @@ func (a *Applier) kindIndex(kind schema.GroupKind, add bool) (uint8, bool) {
 
 // Apply makes the cluster hold desired, owned by the operator. It returns
 // whether it wrote anything. desired must have its TypeMeta set.
+//
+// An object that does not exist is created, not applied: the API server
+// creates an object at about 1.6 times the rate it creates one by
+// server-side apply (docs/benchmarks.md), and an onboarding is mostly
+// first writes. A create records the operator's fields under an Update
+// entry of its field manager, which a later apply would leave owning any
+// field that apply no longer sets, so before the first apply of an object
+// the Applier did not itself apply, those fields are handed to the
+// operator's apply entry (ownByApply).
 func (a *Applier) Apply(ctx context.Context, desired client.Object) (bool, error) {
 	want, err := toUnstructured(desired)
 	if err != nil {
@@ -178,7 +205,20 @@ func (a *Applier) Apply(ctx context.Context, desired client.Object) (bool, error
 	}
 	if live == nil {
 		a.forget(key)
-	} else {
+		wrote, err := a.create(ctx, want, gvk, key, hash)
+		if !apierrors.IsAlreadyExists(err) {
+			return wrote, err
+		}
+		// Created by someone since it was read as absent: it is judged as
+		// any live object is, and applied only if it is the operator's.
+		if live, full, err = a.live(ctx, desired, gvk); err != nil {
+			return false, err
+		}
+	}
+	// read is the object as read from the API server in this call, with
+	// its managedFields, if it was.
+	var read metav1.Object
+	if live != nil {
 		if err := checkOwned(desired, live); err != nil {
 			return false, err
 		}
@@ -197,16 +237,25 @@ func (a *Applier) Apply(ctx context.Context, desired client.Object) (bool, error
 				if full, err = a.readFull(ctx, gvk, client.ObjectKeyFromObject(want)); err != nil {
 					return false, err
 				}
+				if full != nil {
+					read = full
+				}
 			}
 		}
 		if compare && full != nil && full.GetAnnotations()[shcrv1alpha1.AnnotationAppliedHash] == hash {
 			if diff = Difference(full.Object, want.Object); diff == "" {
-				a.remember(key, full.GetResourceVersion(), hash)
+				a.remember(key, full.GetResourceVersion(), hash, keepOwnership)
 				return false, nil
 			}
 		}
 		log.FromContext(ctx).V(1).Info("Applying a changed object", "kind", want.GetKind(),
 			"object", klog.KObj(want), "firstDifference", diff)
+		if !a.fieldsApplied(key) {
+			if err := a.ownByApply(ctx, gvk, client.ObjectKeyFromObject(want), read); err != nil {
+				a.forget(key)
+				return false, err
+			}
+		}
 	}
 	// The apply is sent as the metadata client sends a patch, so the API
 	// server answers with the object's metadata only: all the Applier
@@ -228,11 +277,74 @@ func (a *Applier) Apply(ctx context.Context, desired client.Object) (bool, error
 		return false, fmt.Errorf("applying %s %s: %w", want.GetKind(), client.ObjectKeyFromObject(want), err)
 	}
 	// The answer is the object as written: it holds the desired fields.
-	a.remember(key, written.GetResourceVersion(), hash)
+	a.remember(key, written.GetResourceVersion(), hash, byApply)
 	if a.Written != nil {
 		a.Written(gvk, written)
 	}
 	return true, nil
+}
+
+// create creates want, which was read as absent. An AlreadyExists error
+// is returned as it came, for Apply to read the object again.
+func (a *Applier) create(ctx context.Context, want *unstructured.Unstructured, gvk schema.GroupVersionKind, key objectKey, hash string) (bool, error) {
+	// The answer is the whole object (a create cannot ask for metadata
+	// only through the client); it is decoded into a copy, so that want
+	// stays as desired.
+	obj := want.DeepCopy()
+	if err := a.Client.Create(ctx, obj, client.FieldOwner(FieldOwner)); err != nil {
+		if apierrors.IsAlreadyExists(err) {
+			return false, err
+		}
+		return false, fmt.Errorf("creating %s %s: %w", want.GetKind(), client.ObjectKeyFromObject(want), err)
+	}
+	a.remember(key, obj.GetResourceVersion(), hash, byCreate)
+	if a.Written != nil {
+		written := &metav1.PartialObjectMetadata{}
+		written.SetGroupVersionKind(gvk)
+		written.ObjectMeta = metav1.ObjectMeta{
+			Namespace: obj.GetNamespace(), Name: obj.GetName(), UID: obj.GetUID(),
+			ResourceVersion: obj.GetResourceVersion(), Generation: obj.GetGeneration(),
+			ManagedFields: obj.GetManagedFields(),
+		}
+		a.Written(gvk, written)
+	}
+	return true, nil
+}
+
+// ownByApply hands the fields the operator's field manager owns through
+// an Update entry (the record of its create) to its Apply entry, so that
+// the next apply removes what it no longer sets. read is the object as
+// just read from the API server, if it was; if not, its metadata is read.
+// An object whose fields are all the Apply entry's is not written to.
+func (a *Applier) ownByApply(ctx context.Context, gvk schema.GroupVersionKind, key client.ObjectKey, read metav1.Object) error {
+	if read == nil {
+		m := &metav1.PartialObjectMetadata{}
+		m.SetGroupVersionKind(gvk)
+		if err := a.APIReader.Get(ctx, key, m); err != nil {
+			if apierrors.IsNotFound(err) {
+				return nil // the apply creates it, owned by the Apply entry
+			}
+			return fmt.Errorf("reading %s %s's managed fields: %w", gvk.Kind, key, err)
+		}
+		read = m
+	}
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(gvk)
+	m.ObjectMeta = metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name,
+		ResourceVersion: read.GetResourceVersion(), ManagedFields: read.GetManagedFields()}
+	// The patch replaces the managed fields, and the resourceVersion, so
+	// that it fails with a conflict if the object changed since read.
+	patch, err := csaupgrade.UpgradeManagedFieldsPatch(m, sets.New(FieldOwner), FieldOwner)
+	if err != nil {
+		return fmt.Errorf("handing %s %s's fields to the operator's apply: %w", gvk.Kind, key, err)
+	}
+	if patch == nil {
+		return nil
+	}
+	if err := a.Client.Patch(ctx, m, client.RawPatch(types.JSONPatchType, patch)); err != nil {
+		return fmt.Errorf("handing %s %s's fields to the operator's apply: %w", gvk.Kind, key, err)
+	}
+	return nil
 }
 
 // live reads the object's metadata from the cache and, when the cache does
@@ -334,7 +446,25 @@ func hashKey(hash string) [16]byte {
 	return k
 }
 
-func (a *Applier) remember(key objectKey, resourceVersion, hash string) {
+// fieldsApplied reports whether the Applier last wrote the object by
+// apply, at whatever resourceVersion: no one else writes as the operator's
+// field manager, so its fields are still all its Apply entry's.
+func (a *Applier) fieldsApplied(key objectKey) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	kind, ok := a.kindIndex(key.kind, false)
+	if !ok {
+		return false
+	}
+	for _, v := range a.verified[nameOf(key)] {
+		if v.kind == kind {
+			return v.applied
+		}
+	}
+	return false
+}
+
+func (a *Applier) remember(key objectKey, resourceVersion, hash string, owner ownership) {
 	name := nameOf(key)
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -343,7 +473,7 @@ func (a *Applier) remember(key objectKey, resourceVersion, hash string) {
 		a.forgetLocked(key)
 		return
 	}
-	at := verifiedAt{hash: hashKey(hash), kind: kind}
+	at := verifiedAt{hash: hashKey(hash), kind: kind, applied: owner == byApply}
 	if n, ok := numericVersion(resourceVersion); ok {
 		at.resourceVersion = n
 		delete(a.opaque, key)
@@ -359,6 +489,9 @@ func (a *Applier) remember(key objectKey, resourceVersion, hash string) {
 	kinds := a.verified[name]
 	for i := range kinds {
 		if kinds[i].kind == kind {
+			if owner == keepOwnership {
+				at.applied = kinds[i].applied
+			}
 			kinds[i] = at
 			return
 		}

@@ -56,10 +56,10 @@ func TestAppliersMemoryOfVerifiedObjects(t *testing.T) {
 	}
 	h1, h2 := "00112233445566778899aabbccddeeff", "ffeeddccbbaa99887766554433221100"
 	deploy, cm, other := key("Deployment", "ns", "c"), key("ConfigMap", "ns", "c"), key("Deployment", "ns2", "c")
-	a.remember(deploy, "1", h1)
-	a.remember(cm, "2", h2)
-	a.remember(other, "3", h1)
-	a.remember(deploy, "4", h2)
+	a.remember(deploy, "1", h1, byApply)
+	a.remember(cm, "2", h2, byApply)
+	a.remember(other, "3", h1, byApply)
+	a.remember(deploy, "4", h2, byApply)
 	for _, tc := range []struct {
 		key   objectKey
 		rv    string
@@ -88,7 +88,7 @@ func TestAppliersMemoryOfVerifiedObjects(t *testing.T) {
 	if _, ok := a.verified[nameOf(cm)]; ok {
 		t.Errorf("an entry without kinds was kept")
 	}
-	a.remember(key("Deployment", "", "cluster-scoped"), "5", h1)
+	a.remember(key("Deployment", "", "cluster-scoped"), "5", h1, byApply)
 	if _, known := a.heldAt(key("Deployment", "", "cluster-scoped"), "5"); !known {
 		t.Errorf("a cluster-scoped object was not remembered")
 	}
@@ -104,14 +104,14 @@ func TestAppliersMemoryKeepsResourceVersionsExactly(t *testing.T) {
 		"18446744073709551616", "99999999999999999999", "123456789012345678901", "", "٣"}
 	for _, remembered := range versions {
 		a := &Applier{}
-		a.remember(key, remembered, h)
+		a.remember(key, remembered, h, byApply)
 		for _, asked := range versions {
 			_, known := a.heldAt(key, asked)
 			if want := asked == remembered && asked != ""; known != want {
 				t.Errorf("remembered at %q, asked at %q: known %v, want %v", remembered, asked, known, want)
 			}
 		}
-		a.remember(key, "42", h) // a number after any other spelling
+		a.remember(key, "42", h, byApply) // a number after any other spelling
 		if _, known := a.heldAt(key, remembered); known && remembered != "42" {
 			t.Errorf("remembered at %q then 42: still known at %q", remembered, remembered)
 		}
@@ -139,10 +139,45 @@ func TestAppliersMemoryBeyondItsKinds(t *testing.T) {
 	h := "00112233445566778899aabbccddeeff"
 	for i := range maxKinds + 3 {
 		key := objectKey{kind: schema.GroupKind{Kind: fmt.Sprintf("Kind%d", i)}, namespace: "ns", name: "c"}
-		a.remember(key, "5", h)
+		a.remember(key, "5", h, byApply)
 		_, known := a.heldAt(key, "5")
 		if want := i < maxKinds; known != want {
 			t.Fatalf("kind %d: known %v, want %v", i, known, want)
 		}
+	}
+}
+
+// Whether the operator's fields are all its Apply entry's follows the
+// Applier's last write of the object, at any resourceVersion: a create
+// leaves them with an Update entry until an apply, and a check that
+// writes nothing changes neither.
+func TestAppliersMemoryOfHowItLastWrote(t *testing.T) {
+	a := &Applier{}
+	key := objectKey{kind: schema.GroupKind{Kind: "ConfigMap"}, namespace: "ns", name: "c"}
+	other := objectKey{kind: schema.GroupKind{Kind: "Service"}, namespace: "ns", name: "c"}
+	h := "00112233445566778899aabbccddeeff"
+	for i, step := range []struct {
+		owner   ownership
+		applied bool
+	}{
+		{keepOwnership, false}, // checked, never written: not known
+		{byCreate, false},
+		{keepOwnership, false},
+		{byApply, true},
+		{keepOwnership, true},
+		{byCreate, false}, // deleted and created again
+		{byApply, true},
+	} {
+		a.remember(key, fmt.Sprint(i+1), h, step.owner)
+		if got := a.fieldsApplied(key); got != step.applied {
+			t.Errorf("step %d (%v): fields applied %v, want %v", i, step.owner, got, step.applied)
+		}
+		if a.fieldsApplied(other) {
+			t.Errorf("step %d: an object of another kind of the same name counts as applied", i)
+		}
+	}
+	a.forget(key)
+	if a.fieldsApplied(key) {
+		t.Errorf("a forgotten object counts as applied")
 	}
 }

@@ -8,10 +8,14 @@ package integration
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -87,5 +91,238 @@ func TestApplierKeepsTheWrittenVersionFromTheAnswer(t *testing.T) {
 				t.Errorf("%s %s: the same apply again read the API server %d times, want 0 (the answer's resourceVersion was not the one written)", kind, v, n)
 			}
 		}
+	}
+}
+
+// startCache starts a cache of the operator's shape (kube.CacheOptions) for
+// one test, and a client that reads from it.
+func startCache(t *testing.T) (cache.Cache, client.Client) {
+	t.Helper()
+	opts := kube.CacheOptions()
+	opts.Scheme = kube.Scheme
+	ca, err := cache.New(op.Config, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	t.Cleanup(cancel)
+	go func() { _ = ca.Start(cctx) }()
+	if !ca.WaitForCacheSync(cctx) {
+		t.Fatal("the cache did not start")
+	}
+	c, err := client.New(op.Config, client.Options{Scheme: kube.Scheme, Cache: &client.CacheOptions{Reader: ca}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ca, c
+}
+
+// operatorEntries returns the operator's field manager's entries of the
+// object's managedFields (its main resource), by operation.
+func operatorEntries(obj client.Object) map[metav1.ManagedFieldsOperationType]int {
+	out := map[metav1.ManagedFieldsOperationType]int{}
+	for _, f := range obj.GetManagedFields() {
+		if f.Manager == apply.FieldOwner && f.Subresource == "" {
+			out[f.Operation]++
+		}
+	}
+	return out
+}
+
+// The Applier creates an object that does not exist (a create is cheaper
+// for the API server than an apply that creates), which leaves the
+// operator's fields with an Update entry. A later apply must still remove
+// what the operator no longer sets, whether the same Applier created the
+// object or one that remembers nothing (the operator restarted): a label,
+// an annotation, a ConfigMap's key, a container's environment variable.
+// For a kind the cache holds trimmed (ConfigMap) and two it holds as
+// metadata only.
+func TestApplierCreatesAndLaterAppliesStillRemoveWhatIsNoLongerSet(t *testing.T) {
+	ns := "applier-create"
+	create(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
+	ca, c := startCache(t)
+	managed := map[string]string{specs.LabelManagedBy: specs.ManagedBy}
+	labels := func(dropped bool) map[string]string {
+		l := map[string]string{specs.LabelManagedBy: specs.ManagedBy}
+		if dropped {
+			l["shcr.test/dropped"] = "yes"
+		}
+		return l
+	}
+	kinds := []struct {
+		desired func(name string, dropped bool) client.Object
+		cached  client.Object
+		// dropped reports what of the dropped fields the live object holds.
+		dropped func(live client.Object) string
+	}{
+		{func(name string, dropped bool) client.Object {
+			cm := &corev1.ConfigMap{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels(dropped)}, Data: map[string]string{"kept": "1"}}
+			if dropped {
+				cm.Data["dropped"] = "1"
+			}
+			return cm
+		}, &corev1.ConfigMap{}, func(live client.Object) string {
+			if _, ok := live.(*corev1.ConfigMap).Data["dropped"]; ok {
+				return "data key"
+			}
+			return ""
+		}},
+		{func(name string, dropped bool) client.Object {
+			sa := &corev1.ServiceAccount{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"},
+				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels(dropped)}}
+			if dropped {
+				sa.Annotations = map[string]string{"shcr.test/dropped": "yes"}
+			}
+			return sa
+		}, kube.ForCache(&corev1.ServiceAccount{}), func(live client.Object) string {
+			if _, ok := live.GetAnnotations()["shcr.test/dropped"]; ok {
+				return "annotation"
+			}
+			return ""
+		}},
+		{func(name string, dropped bool) client.Object {
+			env := []corev1.EnvVar{{Name: "KEPT", Value: "1"}}
+			if dropped {
+				env = append(env, corev1.EnvVar{Name: "DROPPED", Value: "1"})
+			}
+			return &appsv1.Deployment{TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels(dropped)},
+				Spec: appsv1.DeploymentSpec{
+					Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}},
+					Template: corev1.PodTemplateSpec{
+						ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": name}},
+						Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "connector:1", Env: env}}},
+					},
+				}}
+		}, kube.ForCache(&appsv1.Deployment{}), func(live client.Object) string {
+			for _, e := range live.(*appsv1.Deployment).Spec.Template.Spec.Containers[0].Env {
+				if e.Name == "DROPPED" {
+					return "environment variable"
+				}
+			}
+			return ""
+		}},
+	}
+	for _, restart := range []bool{false, true} {
+		for _, k := range kinds {
+			name := fmt.Sprintf("restart-%v", restart)
+			kind := k.desired(name, true).GetObjectKind().GroupVersionKind().Kind
+			first := &apply.Applier{Client: c, APIReader: k8s}
+			if wrote, err := first.Apply(ctx, k.desired(name, true)); err != nil || !wrote {
+				t.Fatalf("%s %s: the first write wrote %v, %v", kind, name, wrote, err)
+			}
+			live := k.desired(name, true)
+			if err := k8s.Get(ctx, client.ObjectKeyFromObject(live), live); err != nil {
+				t.Fatal(err)
+			}
+			if got := operatorEntries(live); got[metav1.ManagedFieldsOperationUpdate] != 1 || got[metav1.ManagedFieldsOperationApply] != 0 {
+				t.Errorf("%s %s: the first write left the operator's entries %v, want one Update (a create)", kind, name, got)
+			}
+			waitFor(t, kind+" "+name+" in the cache", func() (bool, string) {
+				got := k.cached.DeepCopyObject().(client.Object)
+				err := ca.Get(ctx, client.ObjectKeyFromObject(live), got)
+				return err == nil && got.GetResourceVersion() == live.GetResourceVersion(), fmt.Sprint(err)
+			})
+			second := first
+			if restart {
+				second = &apply.Applier{Client: c, APIReader: k8s}
+			}
+			if wrote, err := second.Apply(ctx, k.desired(name, false)); err != nil || !wrote {
+				t.Fatalf("%s %s: the apply without the dropped fields wrote %v, %v", kind, name, wrote, err)
+			}
+			live = k.desired(name, false)
+			if err := k8s.Get(ctx, client.ObjectKeyFromObject(live), live); err != nil {
+				t.Fatal(err)
+			}
+			if d := k.dropped(live); d != "" {
+				t.Errorf("%s %s (restart %v): the apply left the dropped %s", kind, name, restart, d)
+			}
+			if _, ok := live.GetLabels()["shcr.test/dropped"]; ok {
+				t.Errorf("%s %s (restart %v): the apply left the dropped label", kind, name, restart)
+			}
+			if got := operatorEntries(live); got[metav1.ManagedFieldsOperationUpdate] != 0 || got[metav1.ManagedFieldsOperationApply] != 1 {
+				t.Errorf("%s %s (restart %v): the operator's entries are %v, want one Apply", kind, name, restart, got)
+			}
+			if live.GetLabels()[specs.LabelManagedBy] != managed[specs.LabelManagedBy] {
+				t.Errorf("%s %s: the kept label went", kind, name)
+			}
+			waitFor(t, kind+" "+name+" in the cache again", func() (bool, string) {
+				got := k.cached.DeepCopyObject().(client.Object)
+				err := ca.Get(ctx, client.ObjectKeyFromObject(live), got)
+				return err == nil && got.GetResourceVersion() == live.GetResourceVersion(), fmt.Sprint(err)
+			})
+			if wrote, err := second.Apply(ctx, k.desired(name, false)); err != nil || wrote {
+				t.Errorf("%s %s: the same apply again wrote %v, %v", kind, name, wrote, err)
+			}
+		}
+	}
+}
+
+// notCached is a cache that has not yet seen any object: a Get finds
+// nothing, as the manager's cache does for a moment after a create.
+type notCached struct{ client.Client }
+
+func (n notCached) Get(_ context.Context, key client.ObjectKey, obj client.Object, _ ...client.GetOption) error {
+	return apierrors.NewNotFound(schema.GroupResource{Resource: obj.GetObjectKind().GroupVersionKind().Kind}, key.Name)
+}
+
+// blindOnce answers its first Get with NotFound: the object was created
+// just after the Applier looked for it.
+type blindOnce struct {
+	client.Reader
+	n atomic.Int32
+}
+
+func (b *blindOnce) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	if b.n.Add(1) == 1 {
+		return apierrors.NewNotFound(schema.GroupResource{Resource: obj.GetObjectKind().GroupVersionKind().Kind}, key.Name)
+	}
+	return b.Reader.Get(ctx, key, obj, opts...)
+}
+
+// An object created by someone else between the Applier's looking for it
+// and its create is judged as any live object is: one not labelled as the
+// operator's is left as it is, and one that is the operator's (created by
+// an earlier run of it) is applied.
+func TestApplierJudgesAnObjectCreatedAfterItLooked(t *testing.T) {
+	ns := "applier-race"
+	create(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
+	desired := func(name string) *corev1.ConfigMap {
+		return &corev1.ConfigMap{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: map[string]string{specs.LabelManagedBy: specs.ManagedBy}},
+			Data:       map[string]string{"ours": "1"}}
+	}
+
+	theirs := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "theirs"}, Data: map[string]string{"theirs": "1"}}
+	create(t, theirs)
+	a := &apply.Applier{Client: notCached{k8s}, APIReader: &blindOnce{Reader: k8s}}
+	if wrote, err := a.Apply(ctx, desired("theirs")); !apply.IsNotOwned(err) || wrote {
+		t.Errorf("an unlabelled ConfigMap created after the Applier looked: wrote %v, %v; want a NotOwnedError", wrote, err)
+	}
+	after := &corev1.ConfigMap{}
+	if err := k8s.Get(ctx, client.ObjectKeyFromObject(theirs), after); err != nil {
+		t.Fatal(err)
+	}
+	if after.ResourceVersion != theirs.ResourceVersion || after.Data["ours"] != "" {
+		t.Errorf("the unlabelled ConfigMap was written: %v", after.Data)
+	}
+
+	// Created as an earlier run of the operator did: by a plain create,
+	// under the operator's field manager.
+	earlier := desired("ours")
+	earlier.Data = map[string]string{"earlier": "1"}
+	if err := k8s.Create(ctx, earlier, client.FieldOwner(apply.FieldOwner)); err != nil {
+		t.Fatal(err)
+	}
+	a = &apply.Applier{Client: notCached{k8s}, APIReader: &blindOnce{Reader: k8s}}
+	if wrote, err := a.Apply(ctx, desired("ours")); err != nil || !wrote {
+		t.Fatalf("the operator's ConfigMap created after the Applier looked: wrote %v, %v", wrote, err)
+	}
+	if err := k8s.Get(ctx, client.ObjectKeyFromObject(earlier), after); err != nil {
+		t.Fatal(err)
+	}
+	if after.Data["ours"] != "1" || after.Data["earlier"] != "" {
+		t.Errorf("the operator's ConfigMap holds %v, want only ours=1", after.Data)
 	}
 }
