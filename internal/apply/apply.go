@@ -64,8 +64,9 @@ func IsNotOwned(err error) bool {
 // Applier applies desired objects. Client reads from the manager's cache,
 // which holds only objects labelled as managed by the operator, some kinds
 // trimmed or as metadata only (kube.ShapeOf); APIReader reads the API server
-// directly, to tell "absent" from "present but not ours", and to read in
-// full an object of a kind the cache does not hold in full.
+// directly: an object the cache does not hold that a create finds present
+// (not the operator's, or not yet in the cache), an object of a kind the
+// cache does not hold in full, and managed fields.
 //
 // Whether to re-apply is decided, for kinds the cache holds in full, from
 // the applied-hash annotation and the fields; for the others (which the
@@ -199,20 +200,28 @@ func (a *Applier) Apply(ctx context.Context, desired client.Object) (bool, error
 	gvk := want.GroupVersionKind()
 	key := objectKey{kind: gvk.GroupKind(), namespace: want.GetNamespace(), name: want.GetName()}
 
-	live, full, err := a.live(ctx, desired, gvk)
+	live, full, err := a.live(ctx, desired, gvk, false)
 	if err != nil {
 		return false, err
 	}
 	if live == nil {
+		// Not in the cache. The create itself tells "absent" from
+		// "present" (ours, and not yet in the cache; or not labelled as
+		// ours, so never in it), without a read of the API server first.
 		a.forget(key)
 		wrote, err := a.create(ctx, want, gvk, key, hash)
 		if !apierrors.IsAlreadyExists(err) {
 			return wrote, err
 		}
-		// Created by someone since it was read as absent: it is judged as
-		// any live object is, and applied only if it is the operator's.
-		if live, full, err = a.live(ctx, desired, gvk); err != nil {
+		// It is judged as any live object is, and applied only if it is
+		// the operator's.
+		if live, full, err = a.live(ctx, desired, gvk, true); err != nil {
 			return false, err
+		}
+		if live == nil {
+			// Deleted since the create found it: never applied unseen.
+			return false, fmt.Errorf("%s %s existed when it was created and not when read; it will be written on the next reconcile",
+				want.GetKind(), client.ObjectKeyFromObject(want))
 		}
 	}
 	// read is the object as read from the API server in this call, with
@@ -348,10 +357,11 @@ func (a *Applier) ownByApply(ctx context.Context, gvk schema.GroupVersionKind, k
 }
 
 // live reads the object's metadata from the cache and, when the cache does
-// not have it, from the API server: an object without the operator's label
-// never reaches the cache, and must not be overwritten unseen. For a kind
-// the cache holds in full, it also returns the whole object.
-func (a *Applier) live(ctx context.Context, desired client.Object, gvk schema.GroupVersionKind) (metav1.Object, *unstructured.Unstructured, error) {
+// not have it and askServer is set, from the API server: an object without
+// the operator's label never reaches the cache, and must not be
+// overwritten unseen. For a kind the cache holds in full, it also returns
+// the whole object.
+func (a *Applier) live(ctx context.Context, desired client.Object, gvk schema.GroupVersionKind, askServer bool) (metav1.Object, *unstructured.Unstructured, error) {
 	key := client.ObjectKeyFromObject(desired)
 	var live client.Object
 	switch kube.ShapeOf(gvk) {
@@ -367,7 +377,7 @@ func (a *Applier) live(ctx context.Context, desired client.Object, gvk schema.Gr
 		live = obj
 	}
 	err := a.Client.Get(ctx, key, live)
-	if apierrors.IsNotFound(err) {
+	if apierrors.IsNotFound(err) && askServer {
 		m := &metav1.PartialObjectMetadata{}
 		m.SetGroupVersionKind(gvk)
 		if err = a.APIReader.Get(ctx, key, m); err == nil {

@@ -8,11 +8,12 @@ package integration
 import (
 	"context"
 	"fmt"
-	"sync/atomic"
-	"testing"
+		"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -134,9 +135,10 @@ func operatorEntries(obj client.Object) map[metav1.ManagedFieldsOperationType]in
 // operator's fields with an Update entry. A later apply must still remove
 // what the operator no longer sets, whether the same Applier created the
 // object or one that remembers nothing (the operator restarted): a label,
-// an annotation, a ConfigMap's key, a container's environment variable.
-// For a kind the cache holds trimmed (ConfigMap) and two it holds as
-// metadata only.
+// an annotation, a ConfigMap's key, a container's environment variable, a
+// Role's rule, a NetworkPolicy's peer (those two would leave access the
+// operator meant to withdraw). For a kind the cache holds trimmed
+// (ConfigMap) and four it holds as metadata only.
 func TestApplierCreatesAndLaterAppliesStillRemoveWhatIsNoLongerSet(t *testing.T) {
 	ns := "applier-create"
 	create(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
@@ -203,14 +205,48 @@ func TestApplierCreatesAndLaterAppliesStillRemoveWhatIsNoLongerSet(t *testing.T)
 			}
 			return ""
 		}},
+		{func(name string, dropped bool) client.Object {
+			rules := []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get"}}}
+			if dropped {
+				rules = append(rules, rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get"}})
+			}
+			return &rbacv1.Role{TypeMeta: metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"},
+				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels(dropped)}, Rules: rules}
+		}, kube.ForCache(&rbacv1.Role{}), func(live client.Object) string {
+			if len(live.(*rbacv1.Role).Rules) != 1 {
+				return "rule"
+			}
+			return ""
+		}},
+		{func(name string, dropped bool) client.Object {
+			peers := []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: "10.1.0.0/16"}}}
+			if dropped {
+				peers = append(peers, networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: "0.0.0.0/0"}})
+			}
+			return &networkingv1.NetworkPolicy{TypeMeta: metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy"},
+				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels(dropped)},
+				Spec: networkingv1.NetworkPolicySpec{
+					PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
+					Ingress:     []networkingv1.NetworkPolicyIngressRule{{From: peers}},
+				}}
+		}, kube.ForCache(&networkingv1.NetworkPolicy{}), func(live client.Object) string {
+			if len(live.(*networkingv1.NetworkPolicy).Spec.Ingress[0].From) != 1 {
+				return "ingress peer"
+			}
+			return ""
+		}},
 	}
 	for _, restart := range []bool{false, true} {
 		for _, k := range kinds {
 			name := fmt.Sprintf("restart-%v", restart)
 			kind := k.desired(name, true).GetObjectKind().GroupVersionKind().Kind
-			first := &apply.Applier{Client: c, APIReader: k8s}
+			reads := &writes.Reads{Reader: k8s}
+			first := &apply.Applier{Client: c, APIReader: reads}
 			if wrote, err := first.Apply(ctx, k.desired(name, true)); err != nil || !wrote {
 				t.Fatalf("%s %s: the first write wrote %v, %v", kind, name, wrote, err)
+			}
+			if n := reads.Count(); n != 0 {
+				t.Errorf("%s %s: creating it read the API server %d times, want 0 (the create tells absent from present)", kind, name, n)
 			}
 			live := k.desired(name, true)
 			if err := k8s.Get(ctx, client.ObjectKeyFromObject(live), live); err != nil {
@@ -267,25 +303,13 @@ func (n notCached) Get(_ context.Context, key client.ObjectKey, obj client.Objec
 	return apierrors.NewNotFound(schema.GroupResource{Resource: obj.GetObjectKind().GroupVersionKind().Kind}, key.Name)
 }
 
-// blindOnce answers its first Get with NotFound: the object was created
-// just after the Applier looked for it.
-type blindOnce struct {
-	client.Reader
-	n atomic.Int32
-}
-
-func (b *blindOnce) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
-	if b.n.Add(1) == 1 {
-		return apierrors.NewNotFound(schema.GroupResource{Resource: obj.GetObjectKind().GroupVersionKind().Kind}, key.Name)
-	}
-	return b.Reader.Get(ctx, key, obj, opts...)
-}
-
-// An object created by someone else between the Applier's looking for it
-// and its create is judged as any live object is: one not labelled as the
+// The Applier does not read the API server before creating an object the
+// cache does not hold: the create finds one that is present. Such an
+// object is then judged as any live object is: one not labelled as the
 // operator's is left as it is, and one that is the operator's (created by
-// an earlier run of it) is applied.
-func TestApplierJudgesAnObjectCreatedAfterItLooked(t *testing.T) {
+// an earlier run of it, and not yet in the cache) is applied, its create's
+// fields included.
+func TestApplierJudgesAnObjectItsCreateFindsPresent(t *testing.T) {
 	ns := "applier-race"
 	create(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
 	desired := func(name string) *corev1.ConfigMap {
@@ -296,7 +320,7 @@ func TestApplierJudgesAnObjectCreatedAfterItLooked(t *testing.T) {
 
 	theirs := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "theirs"}, Data: map[string]string{"theirs": "1"}}
 	create(t, theirs)
-	a := &apply.Applier{Client: notCached{k8s}, APIReader: &blindOnce{Reader: k8s}}
+	a := &apply.Applier{Client: notCached{k8s}, APIReader: k8s}
 	if wrote, err := a.Apply(ctx, desired("theirs")); !apply.IsNotOwned(err) || wrote {
 		t.Errorf("an unlabelled ConfigMap created after the Applier looked: wrote %v, %v; want a NotOwnedError", wrote, err)
 	}
@@ -315,7 +339,7 @@ func TestApplierJudgesAnObjectCreatedAfterItLooked(t *testing.T) {
 	if err := k8s.Create(ctx, earlier, client.FieldOwner(apply.FieldOwner)); err != nil {
 		t.Fatal(err)
 	}
-	a = &apply.Applier{Client: notCached{k8s}, APIReader: &blindOnce{Reader: k8s}}
+	a = &apply.Applier{Client: notCached{k8s}, APIReader: k8s}
 	if wrote, err := a.Apply(ctx, desired("ours")); err != nil || !wrote {
 		t.Fatalf("the operator's ConfigMap created after the Applier looked: wrote %v, %v", wrote, err)
 	}
