@@ -8,7 +8,7 @@ package integration
 import (
 	"context"
 	"fmt"
-		"testing"
+	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
