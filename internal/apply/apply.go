@@ -82,7 +82,7 @@ type Applier struct {
 	Client    client.Client
 	APIReader client.Reader
 	// Written, when set, is given the kind and the API server's answer to
-	// each apply that wrote: the object's metadata as written,
+	// each create or apply that wrote: the object's metadata as written,
 	// managedFields included.
 	Written func(kind schema.GroupVersionKind, answer *metav1.PartialObjectMetadata)
 

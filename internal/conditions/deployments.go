@@ -105,8 +105,8 @@ func (d *Deployments) remember(name deploymentName, resourceVersion string, stat
 	d.known[name] = at
 }
 
-// Written is given the API server's answer to an apply of a Deployment
-// (apply.Applier.Written; other kinds are ignored). When no one has
+// Written is given the API server's answer to a create or apply of a
+// Deployment (apply.Applier.Written; other kinds are ignored). When no one has
 // written the Deployment's status (no managedFields entry of the status
 // subresource: it was just created), its status is empty, so its
 // availability at the version written is known without reading it: the

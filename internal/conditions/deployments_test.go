@@ -148,6 +148,7 @@ func TestDeploymentsKnowWhatTheyJustCreated(t *testing.T) {
 		known bool
 	}{
 		{"created by the apply", deployment, answer("7", applied), true},
+		{"created by a create", deployment, answer("7", metav1.ManagedFieldsEntry{Manager: "shcr-operator", Operation: metav1.ManagedFieldsOperationUpdate}), true},
 		{"its status written by the Deployment controller", deployment, answer("7", applied, statusWriter), false},
 		{"no managedFields in the answer", deployment, answer("7"), false},
 		{"another kind", appsv1.SchemeGroupVersion.WithKind("StatefulSet"), answer("7", applied), false},

@@ -135,10 +135,13 @@ func operatorEntries(obj client.Object) map[metav1.ManagedFieldsOperationType]in
 // operator's fields with an Update entry. A later apply must still remove
 // what the operator no longer sets, whether the same Applier created the
 // object or one that remembers nothing (the operator restarted): a label,
-// an annotation, a ConfigMap's key, a container's environment variable, a
-// Role's rule, a NetworkPolicy's peer (those two would leave access the
-// operator meant to withdraw). For a kind the cache holds trimmed
-// (ConfigMap) and four it holds as metadata only.
+// an annotation, a ConfigMap's key, a container's environment variable
+// (without the hand-over from the create's Update entry, each of these
+// stays). A Role's rules and a NetworkPolicy's peers are atomic lists, which
+// an apply replaces whole either way; they are checked all the same, as
+// they are what would leave access the operator meant to withdraw. For a
+// kind the cache holds trimmed (ConfigMap) and four it holds as metadata
+// only.
 func TestApplierCreatesAndLaterAppliesStillRemoveWhatIsNoLongerSet(t *testing.T) {
 	ns := "applier-create"
 	create(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
