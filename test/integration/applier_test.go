@@ -36,22 +36,7 @@ import (
 func TestApplierKeepsTheWrittenVersionFromTheAnswer(t *testing.T) {
 	ns := "applier-answer"
 	create(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
-	opts := kube.CacheOptions()
-	opts.Scheme = kube.Scheme
-	ca, err := cache.New(op.Config, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() { _ = ca.Start(cctx) }()
-	if !ca.WaitForCacheSync(cctx) {
-		t.Fatal("the cache did not start")
-	}
-	c, err := client.New(op.Config, client.Options{Scheme: kube.Scheme, Cache: &client.CacheOptions{Reader: ca}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca, c := startCache(t)
 	direct := &writes.Reads{Reader: k8s}
 	a := &apply.Applier{Client: c, APIReader: direct}
 	managed := map[string]string{specs.LabelManagedBy: specs.ManagedBy}
