@@ -102,6 +102,9 @@ type options struct {
 	// deploymentCreates also measures the rate of creating the same
 	// connector Deployments with plain creates, to compare with W(apply).
 	deploymentCreates bool
+	// workloadWorkers is how many writes the stand-in workload
+	// controllers make at once.
+	workloadWorkers int
 }
 
 func parseFlags(args []string, out io.Writer) (options, error) {
@@ -121,6 +124,7 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 	fs.IntVar(&o.cpuSeconds, "cpuprofile-seconds", 60, "how long the manager's CPU profile runs from the onboarding's start")
 	fs.StringVar(&o.apiserverProfile, "apiserver-cpuprofile", "", "write the API server's CPU profiles of the onboarding's first 30 s and of the minute after, to this file suffixed with .apply or .settle and the size")
 	fs.DurationVar(&o.apiserverSettle, "apiserver-cpuprofile-after", time.Minute, "how long the API server's second CPU profile (.settle) runs, from the end of the first")
+	fs.IntVar(&o.workloadWorkers, "workload-workers", 4, "how many rollouts the stand-in workload controllers report at once (kube-controller-manager syncs 5 Deployments at once by default)")
 	fs.BoolVar(&o.deploymentCreates, "deployment-creates", false, "also measure creating the connector Deployments of W(apply) with plain creates (three rounds, before the onboarding), to see what server-side apply costs the API server")
 	fs.Func("manager-arg", "one more flag for the manager, such as --soft-memory-limit=230Mi (repeat for several)", func(v string) error {
 		o.managerArgs = append(o.managerArgs, v)

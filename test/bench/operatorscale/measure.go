@@ -114,7 +114,7 @@ func measure(ctx context.Context, o options, bin, dir string, n int, out io.Writ
 			wCreate, rounds, res.wApply/wCreate)
 	}
 
-	workloads, err := rg.startWorkloadControllers(ctx)
+	workloads, err := rg.startWorkloadControllers(ctx, o.workloadWorkers)
 	if err != nil {
 		return res, err
 	}

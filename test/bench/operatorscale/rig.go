@@ -358,7 +358,7 @@ type workloadControllers struct {
 	writes atomic.Int64
 }
 
-func (r *rig) startWorkloadControllers(ctx context.Context) (*workloadControllers, error) {
+func (r *rig) startWorkloadControllers(ctx context.Context, workers int) (*workloadControllers, error) {
 	c, err := r.clientAs(workloadsUser)
 	if err != nil {
 		return nil, err
@@ -400,7 +400,7 @@ func (r *rig) startWorkloadControllers(ctx context.Context) (*workloadController
 	if !ca.WaitForCacheSync(ctx) {
 		return nil, errors.New("the workload controllers' cache did not sync")
 	}
-	for range 4 {
+	for range max(workers, 1) {
 		go wc.work(ctx)
 	}
 	return wc, nil
