@@ -148,6 +148,9 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 	if o.clients < 1 || o.wObjects < 100 || o.more < 1 || o.cpuSeconds < 1 || o.apiserverSettle < time.Second {
 		return o, errors.New("-clients, -w-objects, -more, -cpuprofile-seconds and -apiserver-cpuprofile-after must be at least 1, 100, 1, 1 and 1s")
 	}
+	if o.workloadWorkers < 1 {
+		return o, fmt.Errorf("-workload-workers: %d; the stand-in needs at least 1 worker to report any rollout", o.workloadWorkers)
+	}
 	return o, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -51,5 +52,20 @@ func TestSmallRegion(t *testing.T) {
 	}
 	if len(res.oneMore) != 3 || res.heap <= 0 || res.rss <= res.heap {
 		t.Errorf("one more organisation %v, heap %d, RSS %d", res.oneMore, res.heap, res.rss)
+	}
+}
+
+// Flags that would measure nothing are refused, naming the flag.
+func TestBadFlagsAreRefused(t *testing.T) {
+	for _, args := range [][]string{{"-orgs=4"}, {"-clients=0"}, {"-workload-workers=0"}, {"-workload-workers=-2"}} {
+		_, err := parseFlags(args, io.Discard)
+		if err == nil {
+			t.Errorf("%v accepted", args)
+			continue
+		}
+		flag := strings.SplitN(strings.TrimPrefix(args[0], "-"), "=", 2)[0]
+		if !strings.Contains(err.Error(), flag) {
+			t.Errorf("%v: the error %q does not name -%s", args, err, flag)
+		}
 	}
 }

@@ -400,7 +400,7 @@ func (r *rig) startWorkloadControllers(ctx context.Context, workers int) (*workl
 	if !ca.WaitForCacheSync(ctx) {
 		return nil, errors.New("the workload controllers' cache did not sync")
 	}
-	for range max(workers, 1) {
+	for range workers {
 		go wc.work(ctx)
 	}
 	return wc, nil
