@@ -85,7 +85,11 @@ type Reconciler struct {
 // objects and follows the agreements that name the organisation.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.deployments = &conditions.Deployments{Cache: r.Client, API: r.APIReader}
-	r.applier = &apply.Applier{Client: r.Client, APIReader: r.APIReader, Written: r.deployments.Written}
+	creator, err := apply.NewCreator(mgr.GetConfig(), mgr.GetHTTPClient(), mgr.GetRESTMapper())
+	if err != nil {
+		return err
+	}
+	r.applier = &apply.Applier{Client: r.Client, APIReader: r.APIReader, Written: r.deployments.Written, Creator: creator}
 	if err := r.deployments.ForgetDeleted(context.Background(), mgr.GetCache()); err != nil {
 		return err
 	}

@@ -91,6 +91,11 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	// The gateway's Deployment, like a connector's, is known without a
 	// read at the version the region's apply created.
 	r.applier.Written = r.deployments.Written
+	creator, err := apply.NewCreator(mgr.GetConfig(), mgr.GetHTTPClient(), mgr.GetRESTMapper())
+	if err != nil {
+		return err
+	}
+	r.applier.Creator = creator
 	if err := r.deployments.ForgetDeleted(context.Background(), mgr.GetCache()); err != nil {
 		return err
 	}

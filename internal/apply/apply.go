@@ -85,6 +85,10 @@ type Applier struct {
 	// each create or apply that wrote: the object's metadata as written,
 	// managedFields included.
 	Written func(kind schema.GroupVersionKind, answer *metav1.PartialObjectMetadata)
+	// Creator, when set, makes the Applier's creates, answered with the
+	// object's metadata only; without it they go through Client and are
+	// answered with the whole object.
+	Creator *Creator
 
 	mu sync.Mutex
 	// verified holds, for each object, the resourceVersion at which it
@@ -296,28 +300,49 @@ func (a *Applier) Apply(ctx context.Context, desired client.Object) (bool, error
 // create creates want, which was read as absent. An AlreadyExists error
 // is returned as it came, for Apply to read the object again.
 func (a *Applier) create(ctx context.Context, want *unstructured.Unstructured, gvk schema.GroupVersionKind, key objectKey, hash string) (bool, error) {
-	// The answer is the whole object (a create cannot ask for metadata
-	// only through the client); it is decoded into a copy, so that want
-	// stays as desired.
-	obj := want.DeepCopy()
-	if err := a.Client.Create(ctx, obj, client.FieldOwner(FieldOwner)); err != nil {
+	written, err := a.createdAs(ctx, want, gvk)
+	if err != nil {
 		if apierrors.IsAlreadyExists(err) {
 			return false, err
 		}
 		return false, fmt.Errorf("creating %s %s: %w", want.GetKind(), client.ObjectKeyFromObject(want), err)
 	}
-	a.remember(key, obj.GetResourceVersion(), hash, byCreate)
+	a.remember(key, written.GetResourceVersion(), hash, byCreate)
 	if a.Written != nil {
-		written := &metav1.PartialObjectMetadata{}
-		written.SetGroupVersionKind(gvk)
-		written.ObjectMeta = metav1.ObjectMeta{
-			Namespace: obj.GetNamespace(), Name: obj.GetName(), UID: obj.GetUID(),
-			ResourceVersion: obj.GetResourceVersion(), Generation: obj.GetGeneration(),
-			ManagedFields: obj.GetManagedFields(),
-		}
 		a.Written(gvk, written)
 	}
 	return true, nil
+}
+
+// createdAs creates want and returns the metadata it was created with:
+// through the Creator, which asks for no more, or else through the client,
+// whose answer is the whole object, decoded into a copy so that want stays
+// as desired.
+func (a *Applier) createdAs(ctx context.Context, want *unstructured.Unstructured, gvk schema.GroupVersionKind) (*metav1.PartialObjectMetadata, error) {
+	if a.Creator != nil {
+		body, err := want.MarshalJSON()
+		if err != nil {
+			return nil, err
+		}
+		written, err := a.Creator.Create(ctx, gvk, want.GetNamespace(), body)
+		if err != nil {
+			return nil, err
+		}
+		written.SetGroupVersionKind(gvk)
+		return written, nil
+	}
+	obj := want.DeepCopy()
+	if err := a.Client.Create(ctx, obj, client.FieldOwner(FieldOwner)); err != nil {
+		return nil, err
+	}
+	written := &metav1.PartialObjectMetadata{}
+	written.SetGroupVersionKind(gvk)
+	written.ObjectMeta = metav1.ObjectMeta{
+		Namespace: obj.GetNamespace(), Name: obj.GetName(), UID: obj.GetUID(),
+		ResourceVersion: obj.GetResourceVersion(), Generation: obj.GetGeneration(),
+		ManagedFields: obj.GetManagedFields(),
+	}
+	return written, nil
 }
 
 // ownByApply hands the fields the operator's field manager owns through

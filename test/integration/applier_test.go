@@ -6,8 +6,12 @@ SPDX-License-Identifier: Apache-2.0
 package integration
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"sync"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -17,8 +21,10 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
 	"github.com/shcr-io/shcr-operator/internal/apply"
 	"github.com/shcr-io/shcr-operator/internal/kube"
@@ -101,6 +107,142 @@ func startCache(t *testing.T) (cache.Cache, client.Client) {
 		t.Fatal(err)
 	}
 	return ca, c
+}
+
+// newCreator is a Creator for the suite's API server, as the manager makes
+// one; wrap, if set, wraps its transport.
+func newCreator(t *testing.T, wrap func(http.RoundTripper) http.RoundTripper) *apply.Creator {
+	t.Helper()
+	cfg := rest.CopyConfig(op.Config)
+	if wrap != nil {
+		cfg.Wrap(wrap)
+	}
+	hc, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mapper, err := apiutil.NewDynamicRESTMapper(cfg, hc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	creator, err := apply.NewCreator(cfg, hc, mapper)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return creator
+}
+
+// answers records the body of the API server's answer to each create
+// (POST) that passes through it.
+type answers struct {
+	next   http.RoundTripper
+	mu     sync.Mutex
+	bodies [][]byte
+}
+
+func (a *answers) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := a.next.RoundTrip(req)
+	if err != nil || req.Method != http.MethodPost {
+		return resp, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	a.mu.Lock()
+	a.bodies = append(a.bodies, body)
+	a.mu.Unlock()
+	return resp, nil
+}
+
+func (a *answers) last() []byte {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.bodies) == 0 {
+		return nil
+	}
+	return a.bodies[len(a.bodies)-1]
+}
+
+// The Applier's creates ask for, and get, an answer of the object's
+// metadata only, for a cluster-scoped kind and a namespaced one: the API
+// server encodes no more than that and the operator decodes no more. What
+// the Applier keeps of the answer is what was written: the same apply
+// again, once the cache holds the object, neither writes nor reads the API
+// server; and Written is given the object's uid, resourceVersion and the
+// operator's managedFields entry (a Deployment's has no status writer yet,
+// which is how conditions.Deployments knows it is not rolled out).
+func TestApplierCreatesWithAnAnswerOfMetadataOnly(t *testing.T) {
+	answers := &answers{}
+	creator := newCreator(t, func(rt http.RoundTripper) http.RoundTripper {
+		answers.next = rt
+		return answers
+	})
+	ca, c := startCache(t)
+	reads := &writes.Reads{Reader: k8s}
+	var written []*metav1.PartialObjectMetadata
+	a := &apply.Applier{Client: c, APIReader: reads, Creator: creator,
+		Written: func(_ schema.GroupVersionKind, answer *metav1.PartialObjectMetadata) {
+			written = append(written, answer)
+		}}
+	managed := map[string]string{specs.LabelManagedBy: specs.ManagedBy}
+	ns := "applier-metadata"
+	for _, tc := range []struct {
+		desired client.Object
+		live    client.Object
+	}{
+		{&corev1.Namespace{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
+			ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: managed}}, &corev1.Namespace{}},
+		{&appsv1.Deployment{TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "connector", Labels: managed},
+			Spec: appsv1.DeploymentSpec{
+				Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "connector"}},
+				Template: corev1.PodTemplateSpec{
+					ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "connector"}},
+					Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "connector:1"}}},
+				},
+			}}, &appsv1.Deployment{}},
+	} {
+		kind := tc.desired.GetObjectKind().GroupVersionKind().Kind
+		if wrote, err := a.Apply(ctx, tc.desired.DeepCopyObject().(client.Object)); err != nil || !wrote {
+			t.Fatalf("%s: the first apply wrote %v, %v", kind, wrote, err)
+		}
+		// The answer names its kind (in JSON or in protobuf's envelope)
+		// and holds nothing of the object but its metadata.
+		if got := answers.last(); !bytes.Contains(got, []byte("PartialObjectMetadata")) || bytes.Contains(got, []byte("connector:1")) {
+			t.Errorf("%s: the create was answered with %d bytes %q, want the object's metadata only", kind, len(got), got)
+		}
+		if n := reads.Count(); n != 0 {
+			t.Errorf("%s: creating it read the API server %d times, want 0", kind, n)
+		}
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(tc.desired), tc.live); err != nil {
+			t.Fatal(err)
+		}
+		answer := written[len(written)-1]
+		if answer.ResourceVersion != tc.live.GetResourceVersion() || answer.UID != tc.live.GetUID() || answer.Name != tc.live.GetName() {
+			t.Errorf("%s: Written was given %s/%s at %s, uid %s; the API server holds it at %s, uid %s",
+				kind, answer.Namespace, answer.Name, answer.ResourceVersion, answer.UID, tc.live.GetResourceVersion(), tc.live.GetUID())
+		}
+		if answer.GroupVersionKind() != tc.desired.GetObjectKind().GroupVersionKind() {
+			t.Errorf("%s: Written was given kind %v", kind, answer.GroupVersionKind())
+		}
+		if got := operatorEntries(answer); got[metav1.ManagedFieldsOperationUpdate] != 1 {
+			t.Errorf("%s: the answer's managedFields hold the operator's entries %v, want its create's Update entry", kind, got)
+		}
+		waitFor(t, kind+" in the cache", func() (bool, string) {
+			got := kube.ForCache(tc.live.DeepCopyObject().(client.Object))
+			err := ca.Get(ctx, client.ObjectKeyFromObject(tc.desired), got)
+			return err == nil && got.GetResourceVersion() == tc.live.GetResourceVersion(), fmt.Sprint(err)
+		})
+		if wrote, err := a.Apply(ctx, tc.desired.DeepCopyObject().(client.Object)); err != nil || wrote {
+			t.Errorf("%s: the same apply again wrote %v, %v", kind, wrote, err)
+		}
+		if n := reads.Count(); n != 0 {
+			t.Errorf("%s: the same apply again read the API server %d times, want 0", kind, n)
+		}
+	}
 }
 
 // operatorEntries returns the operator's field manager's entries of the
@@ -226,58 +368,60 @@ func TestApplierCreatesAndLaterAppliesStillRemoveWhatIsNoLongerSet(t *testing.T)
 	}
 	for _, restart := range []bool{false, true} {
 		for _, k := range kinds {
-			name := fmt.Sprintf("restart-%v", restart)
-			kind := k.desired(name, true).GetObjectKind().GroupVersionKind().Kind
-			reads := &writes.Reads{Reader: k8s}
-			first := &apply.Applier{Client: c, APIReader: reads}
-			if wrote, err := first.Apply(ctx, k.desired(name, true)); err != nil || !wrote {
-				t.Fatalf("%s %s: the first write wrote %v, %v", kind, name, wrote, err)
-			}
-			if n := reads.Count(); n != 0 {
-				t.Errorf("%s %s: creating it read the API server %d times, want 0 (the create tells absent from present)", kind, name, n)
-			}
-			live := k.desired(name, true)
-			if err := k8s.Get(ctx, client.ObjectKeyFromObject(live), live); err != nil {
-				t.Fatal(err)
-			}
-			if got := operatorEntries(live); got[metav1.ManagedFieldsOperationUpdate] != 1 || got[metav1.ManagedFieldsOperationApply] != 0 {
-				t.Errorf("%s %s: the first write left the operator's entries %v, want one Update (a create)", kind, name, got)
-			}
-			waitFor(t, kind+" "+name+" in the cache", func() (bool, string) {
-				got := k.cached.DeepCopyObject().(client.Object)
-				err := ca.Get(ctx, client.ObjectKeyFromObject(live), got)
-				return err == nil && got.GetResourceVersion() == live.GetResourceVersion(), fmt.Sprint(err)
-			})
-			second := first
-			if restart {
-				second = &apply.Applier{Client: c, APIReader: k8s}
-			}
-			if wrote, err := second.Apply(ctx, k.desired(name, false)); err != nil || !wrote {
-				t.Fatalf("%s %s: the apply without the dropped fields wrote %v, %v", kind, name, wrote, err)
-			}
-			live = k.desired(name, false)
-			if err := k8s.Get(ctx, client.ObjectKeyFromObject(live), live); err != nil {
-				t.Fatal(err)
-			}
-			if d := k.dropped(live); d != "" {
-				t.Errorf("%s %s (restart %v): the apply left the dropped %s", kind, name, restart, d)
-			}
-			if _, ok := live.GetLabels()["shcr.test/dropped"]; ok {
-				t.Errorf("%s %s (restart %v): the apply left the dropped label", kind, name, restart)
-			}
-			if got := operatorEntries(live); got[metav1.ManagedFieldsOperationUpdate] != 0 || got[metav1.ManagedFieldsOperationApply] != 1 {
-				t.Errorf("%s %s (restart %v): the operator's entries are %v, want one Apply", kind, name, restart, got)
-			}
-			if live.GetLabels()[specs.LabelManagedBy] != managed[specs.LabelManagedBy] {
-				t.Errorf("%s %s: the kept label went", kind, name)
-			}
-			waitFor(t, kind+" "+name+" in the cache again", func() (bool, string) {
-				got := k.cached.DeepCopyObject().(client.Object)
-				err := ca.Get(ctx, client.ObjectKeyFromObject(live), got)
-				return err == nil && got.GetResourceVersion() == live.GetResourceVersion(), fmt.Sprint(err)
-			})
-			if wrote, err := second.Apply(ctx, k.desired(name, false)); err != nil || wrote {
-				t.Errorf("%s %s: the same apply again wrote %v, %v", kind, name, wrote, err)
+			for _, creator := range []*apply.Creator{nil, newCreator(t, nil)} {
+				name := fmt.Sprintf("restart-%v-creator-%v", restart, creator != nil)
+				kind := k.desired(name, true).GetObjectKind().GroupVersionKind().Kind
+				reads := &writes.Reads{Reader: k8s}
+				first := &apply.Applier{Client: c, APIReader: reads, Creator: creator}
+				if wrote, err := first.Apply(ctx, k.desired(name, true)); err != nil || !wrote {
+					t.Fatalf("%s %s: the first write wrote %v, %v", kind, name, wrote, err)
+				}
+				if n := reads.Count(); n != 0 {
+					t.Errorf("%s %s: creating it read the API server %d times, want 0 (the create tells absent from present)", kind, name, n)
+				}
+				live := k.desired(name, true)
+				if err := k8s.Get(ctx, client.ObjectKeyFromObject(live), live); err != nil {
+					t.Fatal(err)
+				}
+				if got := operatorEntries(live); got[metav1.ManagedFieldsOperationUpdate] != 1 || got[metav1.ManagedFieldsOperationApply] != 0 {
+					t.Errorf("%s %s: the first write left the operator's entries %v, want one Update (a create)", kind, name, got)
+				}
+				waitFor(t, kind+" "+name+" in the cache", func() (bool, string) {
+					got := k.cached.DeepCopyObject().(client.Object)
+					err := ca.Get(ctx, client.ObjectKeyFromObject(live), got)
+					return err == nil && got.GetResourceVersion() == live.GetResourceVersion(), fmt.Sprint(err)
+				})
+				second := first
+				if restart {
+					second = &apply.Applier{Client: c, APIReader: k8s, Creator: creator}
+				}
+				if wrote, err := second.Apply(ctx, k.desired(name, false)); err != nil || !wrote {
+					t.Fatalf("%s %s: the apply without the dropped fields wrote %v, %v", kind, name, wrote, err)
+				}
+				live = k.desired(name, false)
+				if err := k8s.Get(ctx, client.ObjectKeyFromObject(live), live); err != nil {
+					t.Fatal(err)
+				}
+				if d := k.dropped(live); d != "" {
+					t.Errorf("%s %s (restart %v): the apply left the dropped %s", kind, name, restart, d)
+				}
+				if _, ok := live.GetLabels()["shcr.test/dropped"]; ok {
+					t.Errorf("%s %s (restart %v): the apply left the dropped label", kind, name, restart)
+				}
+				if got := operatorEntries(live); got[metav1.ManagedFieldsOperationUpdate] != 0 || got[metav1.ManagedFieldsOperationApply] != 1 {
+					t.Errorf("%s %s (restart %v): the operator's entries are %v, want one Apply", kind, name, restart, got)
+				}
+				if live.GetLabels()[specs.LabelManagedBy] != managed[specs.LabelManagedBy] {
+					t.Errorf("%s %s: the kept label went", kind, name)
+				}
+				waitFor(t, kind+" "+name+" in the cache again", func() (bool, string) {
+					got := k.cached.DeepCopyObject().(client.Object)
+					err := ca.Get(ctx, client.ObjectKeyFromObject(live), got)
+					return err == nil && got.GetResourceVersion() == live.GetResourceVersion(), fmt.Sprint(err)
+				})
+				if wrote, err := second.Apply(ctx, k.desired(name, false)); err != nil || wrote {
+					t.Errorf("%s %s: the same apply again wrote %v, %v", kind, name, wrote, err)
+				}
 			}
 		}
 	}
@@ -298,7 +442,15 @@ func (n notCached) Get(_ context.Context, key client.ObjectKey, obj client.Objec
 // an earlier run of it, and not yet in the cache) is applied, its create's
 // fields included.
 func TestApplierJudgesAnObjectItsCreateFindsPresent(t *testing.T) {
-	ns := "applier-race"
+	for _, creator := range []*apply.Creator{nil, newCreator(t, nil)} {
+		t.Run(fmt.Sprintf("creator-%v", creator != nil), func(t *testing.T) {
+			judgeWhatTheCreateFinds(t, creator)
+		})
+	}
+}
+
+func judgeWhatTheCreateFinds(t *testing.T, creator *apply.Creator) {
+	ns := fmt.Sprintf("applier-race-%v", creator != nil)
 	create(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
 	desired := func(name string) *corev1.ConfigMap {
 		return &corev1.ConfigMap{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
@@ -308,7 +460,7 @@ func TestApplierJudgesAnObjectItsCreateFindsPresent(t *testing.T) {
 
 	theirs := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "theirs"}, Data: map[string]string{"theirs": "1"}}
 	create(t, theirs)
-	a := &apply.Applier{Client: notCached{k8s}, APIReader: k8s}
+	a := &apply.Applier{Client: notCached{k8s}, APIReader: k8s, Creator: creator}
 	if wrote, err := a.Apply(ctx, desired("theirs")); !apply.IsNotOwned(err) || wrote {
 		t.Errorf("an unlabelled ConfigMap created after the Applier looked: wrote %v, %v; want a NotOwnedError", wrote, err)
 	}
@@ -327,7 +479,7 @@ func TestApplierJudgesAnObjectItsCreateFindsPresent(t *testing.T) {
 	if err := k8s.Create(ctx, earlier, client.FieldOwner(apply.FieldOwner)); err != nil {
 		t.Fatal(err)
 	}
-	a = &apply.Applier{Client: notCached{k8s}, APIReader: k8s}
+	a = &apply.Applier{Client: notCached{k8s}, APIReader: k8s, Creator: creator}
 	if wrote, err := a.Apply(ctx, desired("ours")); err != nil || !wrote {
 		t.Fatalf("the operator's ConfigMap created after the Applier looked: wrote %v, %v", wrote, err)
 	}

@@ -159,7 +159,10 @@ func measure(ctx context.Context, o options, bin, dir string, n int, out io.Writ
 	}
 	logf("applied in %s", time.Since(start).Round(time.Millisecond))
 
-	settledAt, grants, err := view.waitSettled(onboardCtx, region, func(why string) { logf("not settled: %s", why) })
+	settledAt, grants, err := view.waitSettled(onboardCtx, region, func(why string) {
+		logf("not settled: %s (Ready: members %d, agreements %d, policies %d; %s; %s)", why,
+			view.members.count(), view.agreements.count(), view.policies.count(), workloads.state(ctx), op.queuesByController())
+	})
 	if err != nil {
 		return res, err
 	}
@@ -267,7 +270,6 @@ func measure(ctx context.Context, o options, bin, dir string, n int, out io.Writ
 	slices.Sort(res.oneMore)
 	logf("one more organisation, create to Ready (%d runs): p50 %s, p99 %s, max %s", o.more,
 		percentile(res.oneMore, 50), percentile(res.oneMore, 99), res.oneMore[len(res.oneMore)-1])
-	_ = workloads
 	return res, nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -356,6 +357,28 @@ type workloadControllers struct {
 	cache  cache.Cache
 	queue  chan client.ObjectKey
 	writes atomic.Int64
+	// failed counts status writes the API server refused (a conflict with
+	// a newer version than the cache held, mostly); each is retried.
+	failed atomic.Int64
+}
+
+// state is what the stand-in has seen and done so far: Deployments it
+// holds, how many of them it has reported rolled out, its queue and its
+// writes, for the rig's progress lines.
+func (wc *workloadControllers) state(ctx context.Context) string {
+	var ds appsv1.DeploymentList
+	if err := wc.cache.List(ctx, &ds); err != nil {
+		return err.Error()
+	}
+	out := 0
+	for i := range ds.Items {
+		d := &ds.Items[i]
+		if d.Status.ObservedGeneration == d.Generation && d.Status.AvailableReplicas > 0 {
+			out++
+		}
+	}
+	return fmt.Sprintf("Deployments %d, rolled out %d; stand-in queue %d, status writes sent %d, refused %d",
+		len(ds.Items), out, len(wc.queue), wc.writes.Load(), wc.failed.Load())
 }
 
 func (r *rig) startWorkloadControllers(ctx context.Context, workers int) (*workloadControllers, error) {
@@ -417,6 +440,7 @@ func (wc *workloadControllers) work(ctx context.Context) {
 				if err == nil || apierrors.IsNotFound(err) {
 					break
 				}
+				wc.failed.Add(1)
 				time.Sleep(20 * time.Millisecond)
 			}
 		}
@@ -640,6 +664,40 @@ func (p *operatorProcess) queues() (reconciles, depth float64, err error) {
 		}
 	}
 	return reconciles, depth, nil
+}
+
+var controllerLabel = regexp.MustCompile(`(?:controller|name)="([^"]*)"`)
+
+// queuesByController is queues for each controller, for the rig's
+// progress lines: reconciles completed and items waiting.
+func (p *operatorProcess) queuesByController() string {
+	resp, err := http.Get(p.metricsURL) //nolint:gosec,noctx // loopback
+	if err != nil {
+		return err.Error()
+	}
+	defer func() { _ = resp.Body.Close() }()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err.Error()
+	}
+	reconciles, depth := map[string]float64{}, map[string]float64{}
+	for _, m := range metricLine.FindAllStringSubmatch(string(body), -1) {
+		c := controllerLabel.FindStringSubmatch(m[2])
+		if c == nil {
+			continue
+		}
+		v, _ := strconv.ParseFloat(m[3], 64)
+		if m[1] == "workqueue_depth" {
+			depth[c[1]] += v
+		} else {
+			reconciles[c[1]] += v
+		}
+	}
+	var parts []string
+	for _, name := range slices.Sorted(maps.Keys(reconciles)) {
+		parts = append(parts, fmt.Sprintf("%s %.0f (waiting %.0f)", name, reconciles[name], depth[name]))
+	}
+	return "reconciles: " + strings.Join(parts, ", ")
 }
 
 func freePorts(n int) ([]int, error) {
