@@ -89,7 +89,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if err != nil {
 		return err
 	}
-	r.applier = &apply.Applier{Client: r.Client, APIReader: r.APIReader, Written: r.deployments.Written, Creator: creator}
+	r.applier = &apply.Applier{Client: r.Client, APIReader: r.APIReader, Written: r.deployments.Written,
+		Read: r.deployments.Read, Creator: creator}
 	if err := r.deployments.ForgetDeleted(context.Background(), mgr.GetCache()); err != nil {
 		return err
 	}

@@ -90,7 +90,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.applier, r.deployments = newApplier(r), newDeployments(r)
 	// The gateway's Deployment, like a connector's, is known without a
 	// read at the version the region's apply created.
-	r.applier.Written = r.deployments.Written
+	r.applier.Written, r.applier.Read = r.deployments.Written, r.deployments.Read
 	creator, err := apply.NewCreator(mgr.GetConfig(), mgr.GetHTTPClient(), mgr.GetRESTMapper())
 	if err != nil {
 		return err

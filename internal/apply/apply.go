@@ -85,6 +85,12 @@ type Applier struct {
 	// each create or apply that wrote: the object's metadata as written,
 	// managedFields included.
 	Written func(kind schema.GroupVersionKind, answer *metav1.PartialObjectMetadata)
+	// Read, when set, is given each object the Applier read in full from
+	// the API server to tell whether it still holds the desired
+	// configuration (its resourceVersion moved: a Deployment's status
+	// written by its controller, say), so that a caller who needs the same
+	// object at the same version does not read it again.
+	Read func(kind schema.GroupVersionKind, obj *unstructured.Unstructured)
 	// Creator, when set, makes the Applier's creates, answered with the
 	// object's metadata only; without it they go through Client and are
 	// answered with the whole object.
@@ -252,6 +258,9 @@ func (a *Applier) Apply(ctx context.Context, desired client.Object) (bool, error
 				}
 				if full != nil {
 					read = full
+					if a.Read != nil {
+						a.Read(gvk, full)
+					}
 				}
 			}
 		}

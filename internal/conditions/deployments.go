@@ -14,6 +14,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -126,6 +128,25 @@ func (d *Deployments) Written(kind schema.GroupVersionKind, answer *metav1.Parti
 	status, reason, message := DeploymentAvailability(fresh)
 	d.remember(deploymentName{namespace: unique.Make(answer.Namespace), name: unique.Make(answer.Name)},
 		answer.ResourceVersion, status, reason, message)
+}
+
+// Read is given a Deployment the Applier read in full from the API server
+// (apply.Applier.Read; other kinds are ignored). Its availability at the
+// version read is remembered, so that Availability, asked next about the
+// version the cache shows (the same, once the cache has caught up), does
+// not read the same Deployment again: a Deployment whose status its
+// controller wrote is read once, not once by the Applier and once here.
+func (d *Deployments) Read(kind schema.GroupVersionKind, obj *unstructured.Unstructured) {
+	if kind.GroupKind() != appsv1.SchemeGroupVersion.WithKind("Deployment").GroupKind() || obj.GetResourceVersion() == "" {
+		return
+	}
+	full := &appsv1.Deployment{}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, full); err != nil {
+		return // Availability reads it
+	}
+	status, reason, message := DeploymentAvailability(full)
+	d.remember(deploymentName{namespace: unique.Make(full.Namespace), name: unique.Make(full.Name)},
+		full.ResourceVersion, status, reason, message)
 }
 
 // ForgetDeleted makes d forget each Deployment the informer of

@@ -14,6 +14,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -173,6 +175,73 @@ func TestDeploymentsKnowWhatTheyJustCreated(t *testing.T) {
 			}
 		} else if api.reads != 1 || status != metav1.ConditionTrue {
 			t.Errorf("%s: %d reads, %s %s %q, want one read and the Deployment's own availability", tc.name, api.reads, status, reason, msg)
+		}
+	}
+}
+
+// A Deployment the Applier read in full (Read) is not read again by
+// Availability at the version read, and its availability is the one its
+// status gives, in every state of a rollout. Another kind, an object
+// without a resourceVersion, or a cache that shows another version than
+// the one read, is read as before.
+func TestDeploymentsKnowWhatTheApplierRead(t *testing.T) {
+	ctx := context.Background()
+	deployment := appsv1.SchemeGroupVersion.WithKind("Deployment")
+	key := client.ObjectKey{Namespace: "shcr-r", Name: "connector-y1g01"}
+	one, two := int32(1), int32(2)
+	rv := 0
+	for _, replicas := range []*int32{nil, &one, &two} {
+		for _, counts := range [][2]int32{{0, 0}, {1, 0}, {1, 1}, {2, 2}} {
+			for _, available := range []corev1.ConditionStatus{"", corev1.ConditionFalse, corev1.ConditionTrue} {
+				rv++
+				whole := &appsv1.Deployment{
+					ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name, ResourceVersion: fmt.Sprint(rv), Generation: 1},
+					Spec:       appsv1.DeploymentSpec{Replicas: replicas},
+					Status:     appsv1.DeploymentStatus{ObservedGeneration: 1, UpdatedReplicas: counts[0], AvailableReplicas: counts[1]},
+				}
+				if available != "" {
+					whole.Status.Conditions = []appsv1.DeploymentCondition{{Type: appsv1.DeploymentAvailable, Status: available}}
+				}
+				read, err := runtime.DefaultUnstructuredConverter.ToUnstructured(whole)
+				if err != nil {
+					t.Fatal(err)
+				}
+				cache, api := &deploymentReader{d: whole}, &deploymentReader{d: whole}
+				d := &Deployments{Cache: cache, API: api}
+				d.Read(deployment, &unstructured.Unstructured{Object: read})
+				ws, wr, wm := DeploymentAvailability(whole)
+				if s, r, m, err := d.Availability(ctx, key); err != nil || api.reads != 0 || s != ws || r != wr || m != wm {
+					t.Errorf("replicas %v, counts %v, Available %q: %d reads, %s %s %q %v; want none, and %s %s %q",
+						replicas, counts, available, api.reads, s, r, m, err, ws, wr, wm)
+				}
+			}
+		}
+	}
+
+	whole := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name, ResourceVersion: "7", Generation: 1}}
+	for _, tc := range []struct {
+		name    string
+		kind    schema.GroupVersionKind
+		edit    func(u *unstructured.Unstructured)
+		cacheRV string
+	}{
+		{"another kind", appsv1.SchemeGroupVersion.WithKind("StatefulSet"), func(*unstructured.Unstructured) {}, "7"},
+		{"no resourceVersion", deployment, func(u *unstructured.Unstructured) { u.SetResourceVersion("") }, "7"},
+		{"the cache at another version", deployment, func(*unstructured.Unstructured) {}, "8"},
+	} {
+		read, err := runtime.DefaultUnstructuredConverter.ToUnstructured(whole)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u := &unstructured.Unstructured{Object: read}
+		tc.edit(u)
+		cached := whole.DeepCopy()
+		cached.ResourceVersion = tc.cacheRV
+		cache, api := &deploymentReader{d: cached}, &deploymentReader{d: cached}
+		d := &Deployments{Cache: cache, API: api}
+		d.Read(tc.kind, u)
+		if _, _, _, err := d.Availability(ctx, key); err != nil || api.reads != 1 {
+			t.Errorf("%s: %d reads (%v), want 1", tc.name, api.reads, err)
 		}
 	}
 }

@@ -27,8 +27,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
 	"github.com/shcr-io/shcr-operator/internal/apply"
+	"github.com/shcr-io/shcr-operator/internal/conditions"
 	"github.com/shcr-io/shcr-operator/internal/kube"
 	"github.com/shcr-io/shcr-operator/internal/specs"
+	"github.com/shcr-io/shcr-operator/test/fixtures"
 	"github.com/shcr-io/shcr-operator/test/writes"
 )
 
@@ -488,5 +490,58 @@ func judgeWhatTheCreateFinds(t *testing.T, creator *apply.Creator) {
 	}
 	if after.Data["ours"] != "1" || after.Data["earlier"] != "" {
 		t.Errorf("the operator's ConfigMap holds %v, want only ours=1", after.Data)
+	}
+}
+
+// A Deployment whose status its controller wrote is at a resourceVersion
+// the Applier has not seen, so the Applier reads it in full to see whether
+// it still holds the desired spec; its availability then comes from that
+// same read (Applier.Read): one read of the API server for the two, not one
+// each, and the availability is the Deployment's own.
+func TestApplierAndAvailabilityShareTheirRead(t *testing.T) {
+	ns := "applier-shared-read"
+	create(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
+	ca, c := startCache(t)
+	reads := &writes.Reads{Reader: k8s}
+	d := &conditions.Deployments{Cache: c, API: reads}
+	a := &apply.Applier{Client: c, APIReader: reads, Creator: newCreator(t, nil), Written: d.Written, Read: d.Read}
+	desired := func() *appsv1.Deployment {
+		return &appsv1.Deployment{TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "connector", Labels: map[string]string{specs.LabelManagedBy: specs.ManagedBy}},
+			Spec: appsv1.DeploymentSpec{
+				Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "connector"}},
+				Template: corev1.PodTemplateSpec{
+					ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "connector"}},
+					Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "connector:1"}}},
+				},
+			}}
+	}
+	key := client.ObjectKeyFromObject(desired())
+	if wrote, err := a.Apply(ctx, desired()); err != nil || !wrote {
+		t.Fatalf("the first apply wrote %v, %v", wrote, err)
+	}
+	live := &appsv1.Deployment{}
+	if err := k8s.Get(ctx, key, live); err != nil {
+		t.Fatal(err)
+	}
+	fixtures.RolledOut(live)
+	if err := k8s.Status().Update(ctx, live); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the rolled-out Deployment in the cache", func() (bool, string) {
+		got := kube.ForCache(&appsv1.Deployment{})
+		err := ca.Get(ctx, key, got)
+		return err == nil && got.GetResourceVersion() == live.ResourceVersion, fmt.Sprint(err)
+	})
+	before := reads.Count()
+	if wrote, err := a.Apply(ctx, desired()); err != nil || wrote {
+		t.Fatalf("the same apply after the status write wrote %v, %v", wrote, err)
+	}
+	status, reason, _, err := d.Availability(ctx, key)
+	if err != nil || status != metav1.ConditionTrue {
+		t.Errorf("the rolled-out Deployment's availability: %s %s %v, want True", status, reason, err)
+	}
+	if n := reads.Count() - before; n != 1 {
+		t.Errorf("the apply and the availability read the API server %d times, want once between them", n)
 	}
 }
