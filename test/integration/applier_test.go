@@ -197,15 +197,7 @@ func TestApplierCreatesWithAnAnswerOfMetadataOnly(t *testing.T) {
 	}{
 		{&corev1.Namespace{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
 			ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: managed}}, &corev1.Namespace{}},
-		{&appsv1.Deployment{TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
-			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "connector", Labels: managed},
-			Spec: appsv1.DeploymentSpec{
-				Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "connector"}},
-				Template: corev1.PodTemplateSpec{
-					ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "connector"}},
-					Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "connector:1"}}},
-				},
-			}}, &appsv1.Deployment{}},
+		{connectorDeployment(ns), &appsv1.Deployment{}},
 	} {
 		kind := tc.desired.GetObjectKind().GroupVersionKind().Kind
 		if wrote, err := a.Apply(ctx, tc.desired.DeepCopyObject().(client.Object)); err != nil || !wrote {
@@ -245,6 +237,20 @@ func TestApplierCreatesWithAnAnswerOfMetadataOnly(t *testing.T) {
 			t.Errorf("%s: the same apply again read the API server %d times, want 0", kind, n)
 		}
 	}
+}
+
+// connectorDeployment is a Deployment labelled as the operator's, named
+// connector, in ns, with the image connector:1.
+func connectorDeployment(ns string) *appsv1.Deployment {
+	return &appsv1.Deployment{TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "connector", Labels: map[string]string{specs.LabelManagedBy: specs.ManagedBy}},
+		Spec: appsv1.DeploymentSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "connector"}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "connector"}},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "connector:1"}}},
+			},
+		}}
 }
 
 // operatorEntries returns the operator's field manager's entries of the
@@ -505,17 +511,7 @@ func TestApplierAndAvailabilityShareTheirRead(t *testing.T) {
 	reads := &writes.Reads{Reader: k8s}
 	d := &conditions.Deployments{Cache: c, API: reads}
 	a := &apply.Applier{Client: c, APIReader: reads, Creator: newCreator(t, nil), Written: d.Written, Read: d.Read}
-	desired := func() *appsv1.Deployment {
-		return &appsv1.Deployment{TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
-			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "connector", Labels: map[string]string{specs.LabelManagedBy: specs.ManagedBy}},
-			Spec: appsv1.DeploymentSpec{
-				Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "connector"}},
-				Template: corev1.PodTemplateSpec{
-					ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "connector"}},
-					Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "connector:1"}}},
-				},
-			}}
-	}
+	desired := func() *appsv1.Deployment { return connectorDeployment(ns) }
 	key := client.ObjectKeyFromObject(desired())
 	if wrote, err := a.Apply(ctx, desired()); err != nil || !wrote {
 		t.Fatalf("the first apply wrote %v, %v", wrote, err)

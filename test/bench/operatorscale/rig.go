@@ -357,8 +357,9 @@ type workloadControllers struct {
 	cache  cache.Cache
 	queue  chan client.ObjectKey
 	writes atomic.Int64
-	// failed counts status writes the API server refused (a conflict with
-	// a newer version than the cache held, mostly); each is retried.
+	// failed counts reports that failed and were retried: a status write
+	// the API server refused (a conflict with a newer version than the
+	// cache held, mostly), or a read of the cache that failed.
 	failed atomic.Int64
 }
 
@@ -643,55 +644,53 @@ func (p *operatorProcess) peakRSS() (int64, error) {
 
 var metricLine = regexp.MustCompile(`(?m)^(controller_runtime_reconcile_total|workqueue_depth)\{([^}]*)\} ([0-9.e+]+)$`)
 
-// queues reads the manager's metrics: reconciles completed, and items
-// waiting in its work queues.
-func (p *operatorProcess) queues() (reconciles, depth float64, err error) {
+var controllerLabel = regexp.MustCompile(`(?:controller|name)="([^"]*)"`)
+
+// queueMetrics reads the manager's metrics: reconciles completed, and
+// items waiting in its work queues, by controller.
+func (p *operatorProcess) queueMetrics() (reconciles, depth map[string]float64, err error) {
 	resp, err := http.Get(p.metricsURL) //nolint:gosec,noctx // loopback
 	if err != nil {
-		return 0, 0, err
+		return nil, nil, err
 	}
 	defer func() { _ = resp.Body.Close() }()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return 0, 0, err
+		return nil, nil, err
 	}
+	reconciles, depth = map[string]float64{}, map[string]float64{}
 	for _, m := range metricLine.FindAllStringSubmatch(string(body), -1) {
+		name := ""
+		if c := controllerLabel.FindStringSubmatch(m[2]); c != nil {
+			name = c[1]
+		}
 		v, _ := strconv.ParseFloat(m[3], 64)
 		if m[1] == "workqueue_depth" {
-			depth += v
+			depth[name] += v
 		} else {
-			reconciles += v
+			reconciles[name] += v
 		}
 	}
 	return reconciles, depth, nil
 }
 
-var controllerLabel = regexp.MustCompile(`(?:controller|name)="([^"]*)"`)
+// queues is queueMetrics summed over the controllers.
+func (p *operatorProcess) queues() (reconciles, depth float64, err error) {
+	byReconciles, byDepth, err := p.queueMetrics()
+	for _, v := range byReconciles {
+		reconciles += v
+	}
+	for _, v := range byDepth {
+		depth += v
+	}
+	return reconciles, depth, err
+}
 
-// queuesByController is queues for each controller, for the rig's
-// progress lines: reconciles completed and items waiting.
+// queuesByController is queueMetrics as the rig's progress lines show it.
 func (p *operatorProcess) queuesByController() string {
-	resp, err := http.Get(p.metricsURL) //nolint:gosec,noctx // loopback
+	reconciles, depth, err := p.queueMetrics()
 	if err != nil {
 		return err.Error()
-	}
-	defer func() { _ = resp.Body.Close() }()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err.Error()
-	}
-	reconciles, depth := map[string]float64{}, map[string]float64{}
-	for _, m := range metricLine.FindAllStringSubmatch(string(body), -1) {
-		c := controllerLabel.FindStringSubmatch(m[2])
-		if c == nil {
-			continue
-		}
-		v, _ := strconv.ParseFloat(m[3], 64)
-		if m[1] == "workqueue_depth" {
-			depth[c[1]] += v
-		} else {
-			reconciles[c[1]] += v
-		}
 	}
 	var parts []string
 	for _, name := range slices.Sorted(maps.Keys(reconciles)) {
