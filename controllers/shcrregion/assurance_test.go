@@ -11,6 +11,7 @@ import (
 	"time"
 
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	shcrv1alpha1 "github.com/shcr-io/shcr-operator/api/v1alpha1"
@@ -83,10 +84,18 @@ func TestAStaleCachedRegionDoesNotRefuseARecordCountedBefore(t *testing.T) {
 	if out, err := alone.evaluateAssurance(withListing(suiteCtx), stale, time.Now()); err != nil || out.Gate.Assured {
 		t.Errorf("the stale copy alone counted the record (err %v); the test no longer shows the race", err)
 	}
-	// A new record, unjudged in the API server's copy too: refused.
-	current := live.DeepCopy()
-	current.Spec.Assurance.Requirements = fixtures.Assurances(time.Now().Add(-time.Minute), time.Now().AddDate(1, 0, 0), chair)
-	if err := k8sClient.Update(suiteCtx, current); err != nil {
+	// A new record, unjudged in the API server's copy too: refused. The
+	// region's own reconcile may have written its status since it was
+	// read (it counts the lapsed member), so the edit is retried on a
+	// conflict, as a user's would be.
+	current := &shcrv1alpha1.ShCRRegion{}
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := k8sClient.Get(suiteCtx, client.ObjectKeyFromObject(live), current); err != nil {
+			return err
+		}
+		current.Spec.Assurance.Requirements = fixtures.Assurances(time.Now().Add(-time.Minute), time.Now().AddDate(1, 0, 0), chair)
+		return k8sClient.Update(suiteCtx, current)
+	}); err != nil {
 		t.Fatal(err)
 	}
 	out, err = r.evaluateAssurance(withListing(suiteCtx), current, time.Now())
