@@ -23,9 +23,9 @@ import (
 // patches. The client's Create cannot: its answer is the whole object (a
 // Deployment's spec, status and managed fields), which the API server
 // encodes and the operator decodes, only for the resourceVersion, uid and
-// managedFields the Applier keeps of it. Without it, the API server's time
-// per Deployment create fell by about a third at 5,000 organisations
-// (docs/benchmarks.md).
+// managedFields the Applier keeps of it. Answered with the metadata only,
+// a Deployment create took the API server about a third less time at
+// 5,000 organisations (docs/benchmarks.md).
 type Creator struct {
 	rest   rest.Interface
 	mapper meta.RESTMapper
