@@ -50,6 +50,15 @@ func readAuditWrites(ctx context.Context, client *http.Client, metricsURL string
 	return parseAuditWrites(resp.Body)
 }
 
+// auditWrites is the gateway's audit write histogram now; none when
+// there is no gateway (-gateway passthrough).
+func (r *rig) auditWrites(ctx context.Context, client *http.Client) (auditWrites, error) {
+	if r.metricsURL == "" {
+		return auditWrites{}, nil
+	}
+	return readAuditWrites(ctx, client, r.metricsURL)
+}
+
 // parseAuditWrites reads the histogram from metrics in the text format.
 func parseAuditWrites(metrics io.Reader) (auditWrites, error) {
 	parser := expfmt.NewTextParser(model.UTF8Validation)

@@ -98,6 +98,9 @@ type options struct {
 const (
 	gatewayOwnProcess = "process"
 	gatewayInProcess  = "in-process"
+	// gatewayPassThrough is no gateway: a proxy that only passes answers
+	// on, the floor any gateway starts from on this machine.
+	gatewayPassThrough = "passthrough"
 )
 
 // The modes.
@@ -134,7 +137,7 @@ func parseFlags(args []string, output io.Writer) (options, error) {
 	fs.DurationVar(&o.stepDuration, "step-duration", 5*time.Second, "With -mode capacity, how long each step is measured (after a warm-up of -warmup).")
 	fs.DurationVar(&o.limit, "limit", 5*time.Millisecond, "With -mode capacity, the added p99 at which the ramp stops.")
 	fs.IntVar(&o.maxRampRate, "max-rate", rampCeiling, fmt.Sprintf("With -mode capacity, the highest rate the ramp tries (at most %d).", rampCeiling))
-	fs.StringVar(&o.gateway, "gateway", gatewayInProcess, "With -mode latency, where the gateway runs: in-process (internal/gateway in the rig's own process, sharing its garbage collector; -cpuprofile then profiles the gateway too) or process (cmd/gateway built and run as its own process, as it ships, sharing the machine's cores with the rig).")
+	fs.StringVar(&o.gateway, "gateway", gatewayInProcess, "With -mode latency, where the gateway runs: in-process (internal/gateway in the rig's own process, sharing its garbage collector; -cpuprofile then profiles the gateway too) or process (cmd/gateway built and run as its own process, as it ships, sharing the machine's cores with the rig); passthrough measures no gateway at all but a proxy in the rig's process that only passes each answer on (no token, decision or audit): the floor the same two hops set on this machine.")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}
@@ -172,8 +175,11 @@ func (o options) validate() error {
 	}
 	switch o.mode {
 	case modeLatency:
-		if o.gateway != gatewayOwnProcess && o.gateway != gatewayInProcess {
-			errs = append(errs, fmt.Errorf("-gateway must be %s or %s", gatewayOwnProcess, gatewayInProcess))
+		if o.gateway != gatewayOwnProcess && o.gateway != gatewayInProcess && o.gateway != gatewayPassThrough {
+			errs = append(errs, fmt.Errorf("-gateway must be %s, %s or %s", gatewayOwnProcess, gatewayInProcess, gatewayPassThrough))
+		}
+		if o.gateway == gatewayPassThrough && (o.cpuProfile != "" || o.memProfile != "") {
+			errs = append(errs, errors.New("-gateway passthrough has no gateway to profile"))
 		}
 	case modeCapacity:
 		if o.audit != "file" {

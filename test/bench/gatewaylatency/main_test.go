@@ -19,7 +19,8 @@ import (
 // It measures nothing worth reading.
 func TestRun(t *testing.T) {
 	for _, c := range [][3]string{{"read", "file", "process"}, {"search", "file", "process"}, {"search", "pipe", "process"},
-		{"search", "discard", "process"}, {"read", "file", "in-process"}, {"search", "pipe", "in-process"}} {
+		{"search", "discard", "process"}, {"read", "file", "in-process"}, {"search", "pipe", "in-process"},
+		{"search", "file", "passthrough"}, {"read", "file", "passthrough"}} {
 		interaction, audit, where := c[0], c[1], c[2]
 		t.Run(interaction+"-"+audit+"-"+where, func(t *testing.T) {
 			opts, err := parseFlags([]string{"-rate=50", "-duration=500ms", "-warmup=100ms", "-runs=2", "-orgs=100",
@@ -32,8 +33,21 @@ func TestRun(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Log(out.String())
-			for _, want := range []string{"record service (direct)", "added by the gateway: p50", "over 2 runs (median, best)", "(-gateway " + where + ")",
-				"this process: ", "audit writes the answers waited for (the gateway's shcr_gateway_audit_write_duration_seconds): "} {
+			target := map[string]string{"read": "under 500 µs", "search": "under 1000 µs"}[interaction]
+			wants := []string{"record service (direct)", "added by the gateway: p50", "over 2 runs (median, best)", "(-gateway " + where + ")",
+				"this process: ", "(target: " + target + " at p99: ", target + " in ", " of 2 runs (the target asks for every run)"}
+			audited := "audit writes the answers waited for (the gateway's shcr_gateway_audit_write_duration_seconds): "
+			if where == gatewayPassThrough {
+				// No gateway, so nothing is audited, and the report
+				// must not pretend otherwise.
+				if strings.Contains(out.String(), audited) {
+					t.Errorf("the pass-through's report has audit writes")
+				}
+				wants = append(wants, "audit: none (no gateway)")
+			} else {
+				wants = append(wants, audited)
+			}
+			for _, want := range wants {
 				if !strings.Contains(out.String(), want) {
 					t.Errorf("the report has no %q", want)
 				}
@@ -71,7 +85,8 @@ func TestParseFlagsBounds(t *testing.T) {
 	for _, args := range [][]string{{"-rate=0"}, {"-rate=5000"}, {"-duration=2m"}, {"-runs=11"}, {"-interaction=write"},
 		{"-audit=stdout"}, {"-entries=0"}, {"-entries=1001"}, {"-orgs=5"}, {"extra"}, {"-mode=burst"},
 		{"-mode=capacity", "-audit=discard"}, {"-mode=capacity", "-step=1"}, {"-mode=capacity", "-limit=0s"},
-		{"-mode=capacity", "-start-rate=500", "-max-rate=100"}, {"-gateway=docker"}} {
+		{"-mode=capacity", "-start-rate=500", "-max-rate=100"}, {"-gateway=docker"},
+		{"-gateway=passthrough", "-cpuprofile=/tmp/x"}} {
 		if _, err := parseFlags(args, io.Discard); err == nil {
 			t.Errorf("%v: accepted", args)
 		}

@@ -45,13 +45,20 @@ func run(ctx context.Context, o options, out io.Writer) error {
 
 	fmt.Fprintf(out, "gatewaylatency: %s, %d req/s to each target for %s (after %s warm-up), %d run(s)\n",
 		o.interaction, o.rate, o.duration, o.warmup, o.runs)
+	audit := o.audit
+	if o.gateway == gatewayPassThrough {
+		audit = "none (no gateway)"
+	}
 	fmt.Fprintf(out, "bundle: %d organisations, %d grants; objection register: %d patients; audit: %s\n",
-		o.orgs, r.grants, r.objections, o.audit)
+		o.orgs, r.grants, r.objections, audit)
 	fmt.Fprintf(out, "machine: %s, GOMAXPROCS %d, %d CPUs, GC percent %d; load average before: %s\n",
 		runtime.Version(), runtime.GOMAXPROCS(0), runtime.NumCPU(), gcPercent(), loadAverage())
-	if r.process != nil {
+	switch {
+	case r.process != nil:
 		fmt.Fprintln(out, "gateway: cmd/gateway as its own process, sharing the cores with this one (-gateway process)")
-	} else {
+	case o.gateway == gatewayPassThrough:
+		fmt.Fprintln(out, "gateway: none; a proxy in this process that only passes answers on, the floor of two hops (-gateway passthrough)")
+	default:
 		fmt.Fprintln(out, "gateway: internal/gateway in this process (-gateway in-process)")
 	}
 
@@ -84,7 +91,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 				return err
 			}
 		}
-		writesBefore, err := readAuditWrites(ctx, client, r.metricsURL)
+		writesBefore, err := r.auditWrites(ctx, client)
 		if err != nil {
 			return err
 		}
@@ -94,21 +101,23 @@ func run(ctx context.Context, o options, out io.Writer) error {
 			return err
 		}
 		memAfter := readMemStats()
-		writes, err := readAuditWrites(ctx, client, r.metricsURL)
+		writes, err := r.auditWrites(ctx, client)
 		if err != nil {
 			return err
 		}
 		results = append(results, res)
 		fmt.Fprintf(out, "\nrun %d (load average after: %s)\n", i+1, loadAverage())
-		res.print(out)
+		res.print(out, o.interaction)
 		printCollections(out, before, memAfter, res)
-		fmt.Fprintf(out, "audit writes the answers waited for (the gateway's %s): %s\n", auditWriteMetric, writes.since(writesBefore))
+		if r.metricsURL != "" {
+			fmt.Fprintf(out, "audit writes the answers waited for (the gateway's %s): %s\n", auditWriteMetric, writes.since(writesBefore))
+		}
 	}
-	if r.auditBytes() == 0 {
+	if r.metricsURL != "" && r.auditBytes() == 0 {
 		return fmt.Errorf("the gateway wrote no audit events")
 	}
 	if len(results) > 1 {
-		printSummary(out, results)
+		printSummary(out, results, o.interaction)
 	}
 	return nil
 }
@@ -319,7 +328,7 @@ func (res result) added() (p50, p99 time.Duration) {
 	return g.p50 - d.p50, g.p99 - d.p99
 }
 
-func (res result) print(out io.Writer) {
+func (res result) print(out io.Writer, interaction string) {
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(w, "target\trequests\tfailed\tp50\tp90\tp99\tmax\t")
 	for target, name := range targetNames {
@@ -329,10 +338,11 @@ func (res result) print(out io.Writer) {
 	}
 	p50, p99 := res.added()
 	_ = w.Flush()
-	fmt.Fprintf(out, "added by the gateway: p50 %s, p99 %s (target: under 1 ms at p99: %s)\n", us(p50), us(p99), verdict(p99))
+	target := addedTarget(interaction)
+	fmt.Fprintf(out, "added by the gateway: p50 %s, p99 %s (target: under %s at p99: %s)\n", us(p50), us(p99), us(target), verdict(p99, target))
 }
 
-func printSummary(out io.Writer, results []result) {
+func printSummary(out io.Writer, results []result, interaction string) {
 	medianOf := func(f func(result) time.Duration) (median, best time.Duration) {
 		values := make([]time.Duration, len(results))
 		for i, res := range results {
@@ -353,14 +363,31 @@ func printSummary(out io.Writer, results []result) {
 	m99, b99 := medianOf(func(r result) time.Duration { _, p99 := r.added(); return p99 })
 	fmt.Fprintf(w, "added\t%s (%s)\t%s (%s)\t\n", us(m50), us(b50), us(m99), us(b99))
 	_ = w.Flush()
-	fmt.Fprintf(out, "added at p99, median of runs: %s\n", verdict(m99))
+	target := addedTarget(interaction)
+	under := 0
+	for _, res := range results {
+		if _, p99 := res.added(); p99 < target {
+			under++
+		}
+	}
+	fmt.Fprintf(out, "added at p99, median of runs: %s; under %s in %d of %d runs (the target asks for every run)\n",
+		verdict(m99, target), us(target), under, len(results))
 }
 
-func verdict(p99 time.Duration) string {
-	if p99 < time.Millisecond {
+// addedTarget is issue 16's bound on what the gateway adds at p99: 0.5 ms
+// for a read, 1 ms for a search.
+func addedTarget(interaction string) time.Duration {
+	if interaction == "read" {
+		return 500 * time.Microsecond
+	}
+	return time.Millisecond
+}
+
+func verdict(p99, target time.Duration) string {
+	if p99 < target {
 		return "met"
 	}
-	return fmt.Sprintf("not met, by %s", us(p99-time.Millisecond))
+	return fmt.Sprintf("not met, by %s", us(p99-target))
 }
 
 // us formats a duration in microseconds.

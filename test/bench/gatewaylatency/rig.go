@@ -167,6 +167,10 @@ func newRig(ctx context.Context, o options) (_ *rig, err error) {
 		return r, nil
 	}
 
+	if o.gateway == gatewayPassThrough {
+		return r, r.startPassThrough(upstreamBase, readPath, searchPath, path)
+	}
+
 	var audit io.Writer = io.Discard
 	if o.audit == "file" {
 		// As --audit-sink=File: the hash-chained files of internal/auditlog.
@@ -233,6 +237,31 @@ func newRig(ctx context.Context, o options) (_ *rig, err error) {
 	r.readURLs = [2]string{upstreamBase + readPath, gatewayBase + readPath}
 	r.searchURLs = [2]string{upstreamBase + searchPath, gatewayBase + searchPath}
 	return r, nil
+}
+
+// startPassThrough puts the pass-through proxy (-gateway passthrough) where
+// the gateway would be: in this process, with the gateway's collector
+// settings and its server's.
+func (r *rig) startPassThrough(upstreamBase, readPath, searchPath, path string) error {
+	gateway.TuneRuntime(slog.New(slog.DiscardHandler))
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	base := "http://" + l.Addr().String()
+	r.gateway = &http.Server{
+		Handler:           newPassThrough(upstreamBase),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		WriteTimeout:      30*time.Second + time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    gateway.ServerMaxHeaderBytes,
+	}
+	go func() { _ = r.gateway.Serve(l) }()
+	r.directURL, r.gatewayURL = upstreamBase+path, base+path
+	r.readURLs = [2]string{upstreamBase + readPath, base + readPath}
+	r.searchURLs = [2]string{upstreamBase + searchPath, base + searchPath}
+	return nil
 }
 
 // auditStdout is what the gateway writes its audit events to as its
