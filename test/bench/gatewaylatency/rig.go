@@ -221,15 +221,7 @@ func newRig(ctx context.Context, o options) (_ *rig, err error) {
 	r.stopWatch, r.watching = stopWatch, make(chan struct{})
 	go func() { r.gw.Watch(watchCtx); close(r.watching) }()
 
-	// The server settings of cmd/gateway.
-	r.gateway = &http.Server{
-		Handler:           r.gw.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       time.Minute,
-		WriteTimeout:      30*time.Second + time.Minute,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    gateway.ServerMaxHeaderBytes,
-	}
+	r.gateway = gatewayServer(r.gw.Handler())
 	go func() { _ = r.gateway.Serve(gatewayListener) }()
 
 	r.directURL, r.gatewayURL = upstreamBase+path, gatewayBase+path
@@ -237,6 +229,18 @@ func newRig(ctx context.Context, o options) (_ *rig, err error) {
 	r.readURLs = [2]string{upstreamBase + readPath, gatewayBase + readPath}
 	r.searchURLs = [2]string{upstreamBase + searchPath, gatewayBase + searchPath}
 	return r, nil
+}
+
+// gatewayServer serves h with the server settings of cmd/gateway.
+func gatewayServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		WriteTimeout:      30*time.Second + time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    gateway.ServerMaxHeaderBytes,
+	}
 }
 
 // startPassThrough puts the pass-through proxy (-gateway passthrough) where
@@ -249,14 +253,7 @@ func (r *rig) startPassThrough(upstreamBase, readPath, searchPath, path string) 
 		return err
 	}
 	base := "http://" + l.Addr().String()
-	r.gateway = &http.Server{
-		Handler:           newPassThrough(upstreamBase),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       time.Minute,
-		WriteTimeout:      30*time.Second + time.Minute,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    gateway.ServerMaxHeaderBytes,
-	}
+	r.gateway = gatewayServer(newPassThrough(upstreamBase))
 	go func() { _ = r.gateway.Serve(l) }()
 	r.directURL, r.gatewayURL = upstreamBase+path, base+path
 	r.readURLs = [2]string{upstreamBase + readPath, base + readPath}
